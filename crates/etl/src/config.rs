@@ -1,0 +1,463 @@
+//! The source mapping config (`acrm.toml`): raw TOML shape, then a validated [`BuildConfig`]
+//! checked completely before any file is read, so a typo fails in a second, not after an
+//! hour of loading.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use acrm_schema::{EntityKind, FieldType, SourceCatalog};
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    warehouse: RawWarehouse,
+    #[serde(default)]
+    build: RawBuild,
+    #[serde(default)]
+    identity: RawIdentity,
+    #[serde(default)]
+    source: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarehouse {
+    path: Option<String>,
+    keep_versions: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    default_country_code: Option<String>,
+    batch_date_pattern: Option<String>,
+    batch_date_format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    name_similarity: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: String,
+    entity: String,
+    path: String,
+    format: Option<String>,
+    delimiter: Option<String>,
+    encoding: Option<String>,
+    #[serde(default)]
+    has_header: Option<bool>,
+    load: Option<String>,
+    priority: Option<u32>,
+    customer_system: Option<String>,
+    date_format: Option<StringOrList>,
+    timestamp_format: Option<StringOrList>,
+    timezone: Option<String>,
+    true_values: Option<Vec<String>>,
+    false_values: Option<Vec<String>>,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+    #[serde(default)]
+    formats: BTreeMap<String, StringOrList>,
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    constants: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StringOrList {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            StringOrList::One(s) => vec![s],
+            StringOrList::Many(v) => v,
+        }
+    }
+}
+
+/// File format of a source's exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// Text encoding of CSV / JSON-lines exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    /// UTF-8 (the default); invalid bytes quarantine the row.
+    Utf8,
+    /// Any other WHATWG encoding (GBK, GB18030, Big5, windows-1252...), transcoded to UTF-8.
+    Other(&'static encoding_rs::Encoding),
+}
+
+/// How a source's rows reach their table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// New rows are added to the table (facts, master-data deltas).
+    Append,
+    /// Each batch replaces everything this source loaded before (receivables, plans).
+    Snapshot,
+}
+
+/// How one canonical field is filled for a source.
+#[derive(Debug, Clone)]
+pub enum FieldSource {
+    /// Not provided: null.
+    Missing,
+    /// From the source column with this name.
+    Column(String),
+    /// This constant for every row.
+    Constant(String),
+}
+
+/// One validated source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Unique name; for customer sources also the name of the customer id system.
+    pub name: String,
+    /// Entity kind it feeds.
+    pub entity: EntityKind,
+    /// Glob pattern, absolute (resolved against the config's folder).
+    pub pattern: PathBuf,
+    /// File format.
+    pub format: Format,
+    /// CSV field delimiter.
+    pub delimiter: u8,
+    /// CSV has a header row (default true; without one, columns are named 1, 2, 3...).
+    pub has_header: bool,
+    /// Text encoding.
+    pub encoding: TextEncoding,
+    /// Append or snapshot.
+    pub load: LoadMode,
+    /// Survivorship rank for customer sources (1 wins).
+    pub priority: u32,
+    /// The customer id system that `customer_ref` values belong to (default: this source).
+    pub customer_system: String,
+    /// For each canonical field (in the entity's order), where it comes from.
+    pub fields: Vec<FieldSource>,
+    /// Per canonical field: parse formats for dates / timestamps.
+    pub formats: Vec<Vec<String>>,
+    /// Per canonical field: value map applied to codes (keys compared trimmed).
+    pub value_maps: Vec<HashMap<String, String>>,
+    /// Offset of local times in this source, in seconds east of UTC.
+    pub utc_offset_secs: i32,
+    /// Texts read as true.
+    pub true_values: Vec<String>,
+    /// Texts read as false.
+    pub false_values: Vec<String>,
+}
+
+/// The validated build configuration.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// The config file.
+    pub path: PathBuf,
+    /// Folder paths in the config are relative to.
+    pub base_dir: PathBuf,
+    /// Warehouse folder from the config, if it names one.
+    pub warehouse: Option<PathBuf>,
+    /// Published versions kept (at least 1; default 3).
+    pub keep_versions: usize,
+    /// Country calling code for phones written without one.
+    pub default_country_code: String,
+    /// Regex whose first group is the batch date in a file name.
+    pub batch_date_pattern: Option<regex::Regex>,
+    /// chrono format of that date.
+    pub batch_date_format: String,
+    /// Minimum pinyin Jaro-Winkler similarity of names for a fuzzy match.
+    pub name_similarity: f64,
+    /// The sources, in config order.
+    pub sources: Vec<SourceConfig>,
+}
+
+const DEFAULT_TRUE: [&str; 8] = ["y", "yes", "1", "true", "t", "是", "有", "x"];
+const DEFAULT_FALSE: [&str; 7] = ["n", "no", "0", "false", "f", "否", "无"];
+
+impl BuildConfig {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates config `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let cfg_err = |message: String| Error::Config { path: path.into(), message };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+        let catalog = SourceCatalog::builtin()?;
+        let batch_date_pattern = raw
+            .build
+            .batch_date_pattern
+            .as_deref()
+            .map(|p| {
+                let re = regex::Regex::new(p).map_err(|e| cfg_err(format!("[build] batch_date_pattern: {e}")))?;
+                if re.captures_len() < 2 {
+                    return Err(cfg_err("[build] batch_date_pattern needs one capture group (the date)".into()));
+                }
+                Ok(re)
+            })
+            .transpose()?;
+        let name_similarity = raw.identity.name_similarity.unwrap_or(0.9);
+        if !(0.5..=1.0).contains(&name_similarity) {
+            return Err(cfg_err(format!("[identity] name_similarity must be between 0.5 and 1, got {name_similarity}")));
+        }
+        let keep_versions = raw.warehouse.keep_versions.unwrap_or(3);
+        if keep_versions == 0 {
+            return Err(cfg_err("[warehouse] keep_versions must be at least 1".into()));
+        }
+        let country = raw.build.default_country_code.unwrap_or_else(|| "86".into());
+        if country.is_empty() || !country.chars().all(|c| c.is_ascii_digit()) || country.len() > 3 {
+            return Err(cfg_err(format!("[build] default_country_code must be 1-3 digits, got '{country}'")));
+        }
+        if raw.source.is_empty() {
+            return Err(cfg_err("no [[source]] declared: name at least one export to load".into()));
+        }
+        let mut sources = Vec::new();
+        for (i, rs) in raw.source.into_iter().enumerate() {
+            let s = validate_source(&catalog, &base_dir, rs).map_err(|m| cfg_err(format!("[[source]] #{}: {m}", i + 1)))?;
+            if sources.iter().any(|o: &SourceConfig| o.name == s.name) {
+                return Err(cfg_err(format!("source name '{}' is used twice", s.name)));
+            }
+            sources.push(s);
+        }
+        Ok(Self {
+            path: path.into(),
+            warehouse: raw.warehouse.path.map(|p| base_dir.join(p)),
+            base_dir,
+            keep_versions,
+            default_country_code: country,
+            batch_date_pattern,
+            batch_date_format: raw.build.batch_date_format.unwrap_or_else(|| "%Y-%m-%d".into()),
+            name_similarity,
+            sources,
+        })
+    }
+
+    /// Names of the customer sources (the known customer id systems).
+    pub fn customer_systems(&self) -> impl Iterator<Item = &str> {
+        self.sources.iter().filter(|s| s.entity == EntityKind::Customer).map(|s| s.name.as_str())
+    }
+
+    /// True when some source feeds `kind`.
+    pub fn has_entity(&self, kind: EntityKind) -> bool {
+        self.sources.iter().any(|s| s.entity == kind)
+    }
+}
+
+fn validate_source(catalog: &SourceCatalog, base: &Path, rs: RawSource) -> std::result::Result<SourceConfig, String> {
+    let name = rs.name.trim().to_string();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("name '{}' must be letters, digits, '_' or '-'", rs.name));
+    }
+    let ctx = |m: String| format!("source '{name}': {m}");
+    let entity = EntityKind::ALL
+        .into_iter()
+        .find(|k| k.name() == rs.entity)
+        .ok_or_else(|| ctx(format!("unknown entity '{}'; one of {}", rs.entity, EntityKind::ALL.map(|k| k.name()).join(", "))))?;
+    let def = catalog.entity(entity);
+    let format = match rs.format.as_deref().unwrap_or_else(|| guess_format(&rs.path)) {
+        "csv" => Format::Csv,
+        "jsonl" | "ndjson" | "json" => Format::Jsonl,
+        "parquet" => Format::Parquet,
+        other => return Err(ctx(format!("unknown format '{other}': csv, jsonl or parquet"))),
+    };
+    let delimiter = match rs.delimiter.as_deref() {
+        None => b',',
+        Some("\\t") | Some("\t") | Some("tab") => b'\t',
+        Some(d) if d.len() == 1 => d.as_bytes()[0],
+        Some(d) => return Err(ctx(format!("delimiter must be one ASCII character, got '{d}'"))),
+    };
+    let encoding = match rs.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("utf-8") | Some("utf8") => TextEncoding::Utf8,
+        Some(label) => TextEncoding::Other(
+            encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| ctx(format!("unknown encoding '{label}'")))?,
+        ),
+    };
+    let load = match rs.load.as_deref() {
+        None | Some("append") => LoadMode::Append,
+        Some("snapshot") => LoadMode::Snapshot,
+        Some(o) => return Err(ctx(format!("load must be 'append' or 'snapshot', got '{o}'"))),
+    };
+    for key in rs.columns.keys().chain(rs.constants.keys()).chain(rs.formats.keys()).chain(rs.values.keys()) {
+        if def.index_of(key).is_none() {
+            let known: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(ctx(format!("'{key}' is not a field of entity '{}'; fields: {}", entity.name(), known.join(", "))));
+        }
+    }
+    let date_default = rs.date_format.map(StringOrList::into_vec).unwrap_or_else(|| vec!["%Y-%m-%d".into()]);
+    let ts_default = rs.timestamp_format.map(StringOrList::into_vec).unwrap_or_else(|| vec!["%Y-%m-%d %H:%M:%S".into()]);
+    let mut fields = Vec::new();
+    let mut formats = Vec::new();
+    let mut value_maps = Vec::new();
+    for f in &def.fields {
+        let src = match (rs.columns.get(&f.name), rs.constants.get(&f.name)) {
+            (Some(_), Some(_)) => return Err(ctx(format!("field '{}' has both a column and a constant", f.name))),
+            (Some(c), None) => FieldSource::Column(c.clone()),
+            (None, Some(v)) => FieldSource::Constant(v.clone()),
+            (None, None) => FieldSource::Missing,
+        };
+        if f.required && matches!(src, FieldSource::Missing) {
+            return Err(ctx(format!("required field '{}' of entity '{}' is not mapped ([source.columns] {} = \"...\")", f.name, entity.name(), f.name)));
+        }
+        let fmts = match (rs.formats.get(&f.name), f.field_type) {
+            (Some(list), FieldType::Date | FieldType::Timestamp) => list.clone().into_vec(),
+            (Some(_), other) => return Err(ctx(format!("formats.{}: field type {other:?} takes no format", f.name))),
+            (None, FieldType::Date) => date_default.clone(),
+            (None, FieldType::Timestamp) => ts_default.clone(),
+            (None, _) => Vec::new(),
+        };
+        for fmt in &fmts {
+            check_format(fmt).map_err(|m| ctx(format!("format '{fmt}' of '{}': {m}", f.name)))?;
+        }
+        let map = rs.values.get(&f.name).map(|m| m.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect());
+        if map.is_some() && f.field_type != FieldType::Code {
+            return Err(ctx(format!("values.{}: only code fields take a value map", f.name)));
+        }
+        fields.push(src);
+        formats.push(fmts);
+        value_maps.push(map.unwrap_or_default());
+    }
+    for group in &def.one_of {
+        if group.iter().all(|g| def.index_of(g).is_some_and(|i| matches!(fields[i], FieldSource::Missing))) {
+            return Err(ctx(format!("map at least one of: {}", group.join(", "))));
+        }
+    }
+    let utc_offset_secs = parse_offset(rs.timezone.as_deref().unwrap_or("+00:00")).ok_or_else(|| {
+        ctx(format!("timezone must be an offset like +08:00 or UTC, got '{}'", rs.timezone.unwrap_or_default()))
+    })?;
+    let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
+    Ok(SourceConfig {
+        customer_system: rs.customer_system.unwrap_or_else(|| name.clone()),
+        pattern: base.join(&rs.path),
+        name,
+        entity,
+        format,
+        delimiter,
+        has_header: rs.has_header.unwrap_or(true),
+        encoding,
+        load,
+        priority: rs.priority.unwrap_or(10),
+        fields,
+        formats,
+        value_maps,
+        utc_offset_secs,
+        true_values: lower(rs.true_values.unwrap_or_else(|| DEFAULT_TRUE.map(String::from).to_vec())),
+        false_values: lower(rs.false_values.unwrap_or_else(|| DEFAULT_FALSE.map(String::from).to_vec())),
+    })
+}
+
+fn guess_format(path: &str) -> &'static str {
+    if path.ends_with(".parquet") {
+        "parquet"
+    } else if path.ends_with(".jsonl") || path.ends_with(".ndjson") || path.ends_with(".json") {
+        "jsonl"
+    } else {
+        "csv"
+    }
+}
+
+/// Rejects strftime formats chrono cannot use (so a typo fails at config time, not per row).
+fn check_format(fmt: &str) -> std::result::Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(fmt).any(|i| matches!(i, Item::Error)) {
+        return Err("not a valid strftime format".into());
+    }
+    if !fmt.contains("%Y") && !fmt.contains("%y") && !fmt.contains("%F") && !fmt.contains("%s") {
+        return Err("has no year (%Y or %y)".into());
+    }
+    Ok(())
+}
+
+/// "+08:00", "-0530", "UTC", "Z" → seconds east of UTC.
+pub(crate) fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+[[source]]
+name = "tx"
+entity = "sales_line"
+path = "tx.csv"
+[source.columns]
+customer_ref = "cust"
+order_time = "date"
+quantity = "qty"
+amount = "amount"
+"#;
+
+    #[test]
+    fn minimal_transactions_config_validates() {
+        let c = BuildConfig::parse(Path::new("/data/acrm.toml"), MIN).expect("valid");
+        assert_eq!(c.sources[0].format, Format::Csv);
+        assert_eq!(c.sources[0].pattern, PathBuf::from("/data/tx.csv"));
+        assert_eq!(c.sources[0].customer_system, "tx");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (MIN.replace("quantity = \"qty\"", "quantity = \"qty\"\nqty_typo = \"x\""), "'qty_typo' is not a field of entity 'sales_line'"),
+            (MIN.replace("order_time = \"date\"\n", ""), "required field 'order_time'"),
+            (MIN.replace("amount = \"amount\"\n", ""), "map at least one of: unit_price, amount"),
+            (MIN.replace("entity = \"sales_line\"", "entity = \"sale\""), "unknown entity 'sale'"),
+            (format!("{MIN}[source.formats]\norder_time = \"%d.%m\"\n"), "has no year"),
+            (MIN.replace("[[source]]", "[build]\nbatch_date_pattern = '(['\n[[source]]"), "batch_date_pattern"),
+        ];
+        for (text, expected) in cases {
+            let err = BuildConfig::parse(Path::new("acrm.toml"), &text).expect_err(expected).to_string();
+            assert!(err.contains(expected), "expected '{expected}' in: {err}");
+            assert!(err.starts_with("config acrm.toml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+08:00"), Some(8 * 3600));
+        assert_eq!(parse_offset("-0530"), Some(-(5 * 3600 + 30 * 60)));
+        assert_eq!(parse_offset("UTC"), Some(0));
+        assert_eq!(parse_offset("8"), None);
+    }
+}

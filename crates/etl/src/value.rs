@@ -1,0 +1,220 @@
+//! Typed cell values and their conversion to and from Arrow, driven by the schema's column
+//! types, so dimension and fact code build plain rows and never touch Arrow builders.
+
+use std::sync::Arc;
+
+use acrm_schema::{ColumnType, TableDef};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
+    Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{
+    Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
+
+use crate::{Error, Result};
+
+/// One cell. Money is held in cents, dates as days since 1970-01-01, instants as UTC microseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Missing.
+    Null,
+    /// Text.
+    Str(String),
+    /// Whole number.
+    Int(i64),
+    /// Money in cents.
+    Money(i64),
+    /// Days since the epoch.
+    Date(i32),
+    /// An instant (UTC microseconds) and its calendar day in the source's time zone.
+    Ts {
+        /// Microseconds since the epoch, UTC.
+        micros: i64,
+        /// Local day.
+        day: i32,
+    },
+    /// Yes/no.
+    Bool(bool),
+    /// Float measure.
+    Float(f64),
+}
+
+impl Value {
+    /// True for [`Value::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The text, if this is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, for whole numbers and money (cents).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) | Value::Money(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The day, for dates and instants (local day).
+    pub fn as_day(&self) -> Option<i32> {
+        match self {
+            Value::Date(d) | Value::Ts { day: d, .. } => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The yes/no, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// Builds a batch with `table`'s schema from rows in column order.
+pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
+    let schema = table.arrow_schema();
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
+    for (i, col) in table.columns.iter().enumerate() {
+        let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Value::Null));
+        let mismatch = |v: &Value| {
+            Error::Arrow(datafusion::arrow::error::ArrowError::InvalidArgumentError(format!(
+                "{}.{}: value {v:?} does not fit {}",
+                table.name,
+                col.name,
+                col.column_type.name()
+            )))
+        };
+        let array: ArrayRef = match col.column_type {
+            ColumnType::Utf8 => {
+                let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+                for v in cells {
+                    match v {
+                        Value::Str(s) => b.append_value(s),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnType::Int32 | ColumnType::Int64 => {
+                let mut v32 = Int32Builder::with_capacity(rows.len());
+                let mut v64 = Int64Builder::with_capacity(rows.len());
+                for v in cells {
+                    let n = match v {
+                        Value::Int(n) => Some(*n),
+                        Value::Null => None,
+                        other => return Err(mismatch(other)),
+                    };
+                    if col.column_type == ColumnType::Int32 {
+                        v32.append_option(n.map(|n| n as i32));
+                    } else {
+                        v64.append_option(n);
+                    }
+                }
+                if col.column_type == ColumnType::Int32 { Arc::new(v32.finish()) } else { Arc::new(v64.finish()) }
+            }
+            ColumnType::Float64 => {
+                let mut b = Float64Builder::with_capacity(rows.len());
+                for v in cells {
+                    match v {
+                        Value::Float(f) => b.append_value(*f),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnType::Bool => {
+                let mut b = BooleanBuilder::with_capacity(rows.len());
+                for v in cells {
+                    match v {
+                        Value::Bool(x) => b.append_value(*x),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnType::Date => {
+                let mut b = Date32Builder::with_capacity(rows.len());
+                for v in cells {
+                    match v {
+                        Value::Date(d) | Value::Ts { day: d, .. } => b.append_value(*d),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnType::Timestamp => {
+                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+                for v in cells {
+                    match v {
+                        Value::Ts { micros, .. } => b.append_value(*micros),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnType::Decimal => {
+                let mut b = Decimal128Builder::with_capacity(rows.len());
+                for v in cells {
+                    match v {
+                        Value::Money(c) => b.append_value(i128::from(*c)),
+                        Value::Null => b.append_null(),
+                        other => return Err(mismatch(other)),
+                    }
+                }
+                Arc::new(b.finish().with_precision_and_scale(acrm_schema::MONEY_PRECISION, acrm_schema::MONEY_SCALE)?)
+            }
+        };
+        arrays.push(array);
+    }
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}
+
+/// Reads rows back from a batch written by [`rows_to_batch`] (columns matched by name).
+pub fn batch_to_rows(table: &TableDef, batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
+    let mut rows = vec![Vec::with_capacity(table.columns.len()); batch.num_rows()];
+    for col in &table.columns {
+        let array = batch.column_by_name(&col.name).ok_or_else(|| {
+            Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(format!(
+                "{}: column '{}' missing",
+                table.name, col.name
+            )))
+        })?;
+        for (r, row) in rows.iter_mut().enumerate() {
+            row.push(cell(col.column_type, array.as_ref(), r));
+        }
+    }
+    Ok(rows)
+}
+
+fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
+    if a.is_null(r) {
+        return Value::Null;
+    }
+    match ty {
+        ColumnType::Utf8 => Value::Str(a.as_string::<i32>().value(r).to_string()),
+        ColumnType::Int32 => Value::Int(i64::from(a.as_primitive::<Int32Type>().value(r))),
+        ColumnType::Int64 => Value::Int(a.as_primitive::<Int64Type>().value(r)),
+        ColumnType::Float64 => Value::Float(a.as_primitive::<Float64Type>().value(r)),
+        ColumnType::Bool => Value::Bool(a.as_boolean().value(r)),
+        ColumnType::Date => Value::Date(a.as_primitive::<Date32Type>().value(r)),
+        ColumnType::Timestamp => {
+            let micros = a.as_primitive::<TimestampMicrosecondType>().value(r);
+            Value::Ts { micros, day: micros.div_euclid(86_400_000_000) as i32 }
+        }
+        ColumnType::Decimal => Value::Money(a.as_primitive::<Decimal128Type>().value(r) as i64),
+    }
+}

@@ -1,0 +1,130 @@
+//! Deterministic synthetic CRM exports with planted ground truth.
+//!
+//! `generate` writes what several operational systems of a retailer would export each
+//! night — a CRM customer master (CSV), web-shop accounts and orders (JSON lines), till
+//! receipts (CSV, European dates), call-centre contacts (CSV, US dates, phones in every
+//! format), campaigns, receivables, credit applications and a sales plan — plus the mapping
+//! config `acrm.toml` that loads them, and `truth/` with what was planted: which source
+//! records are the same person, the behaviour group of each person, churners, the
+//! diapers → beer basket rule, the credit rule, over-limit and below-plan customers, and
+//! every injected bad row with its line number.
+//!
+//! Everything is a pure function of (seed, customers, years, night): the same arguments give
+//! byte-identical files. Memory stays bounded: persons are held in memory (about 300 bytes
+//! each), order lines are streamed straight to the files.
+#![warn(missing_docs)]
+
+mod activity;
+mod catalog;
+mod config_file;
+mod error;
+mod exports;
+mod population;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Days, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+pub use error::{Error, Result};
+
+/// What to generate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GenerateOptions {
+    /// Number of real persons behind the customer records (default 2,000).
+    pub customers: usize,
+    /// Random seed; the same seed gives the same files.
+    pub seed: u64,
+    /// Years of history in night 1's exports (default 2).
+    pub years: u32,
+    /// Which night to write: 1 is the initial history export, 2.. are the following days.
+    pub night: u32,
+    /// Warehouse path written into the generated `acrm.toml`, relative to it.
+    pub warehouse_path: String,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self { customers: 2_000, seed: 42, years: 2, night: 1, warehouse_path: "warehouse".into() }
+    }
+}
+
+/// What `generate` wrote, for the CLI to print.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateReport {
+    /// Output folder.
+    pub out_dir: PathBuf,
+    /// Night written.
+    pub night: u32,
+    /// Business date of that night's exports.
+    pub batch_date: NaiveDate,
+    /// Files written, relative to `out_dir`, with their data-row counts.
+    pub files: Vec<(String, u64)>,
+    /// Bad rows injected (also listed in `truth/`).
+    pub bad_rows: u64,
+}
+
+/// Parameters persisted in `truth/generator.json` so later nights reuse the same population.
+const PARAMS_FILE: &str = "truth/generator.json";
+
+/// Last day of night 1's history; night n exports the day `END + (n - 1)`.
+pub fn history_end() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or(NaiveDate::MIN)
+}
+
+/// Business date of night `night`.
+pub fn batch_date(night: u32) -> NaiveDate {
+    history_end()
+        .checked_add_days(Days::new(u64::from(night.saturating_sub(1))))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Reads the options night 1 was generated with, if `out_dir` holds a generated set.
+pub fn saved_options(out_dir: &Path) -> Result<Option<GenerateOptions>> {
+    let path = out_dir.join(PARAMS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io { path, source }),
+    }
+}
+
+/// Writes night `opts.night` of the synthetic exports into `out_dir`.
+///
+/// Night 1 writes the full history, `acrm.toml` and the truth files; later nights need night 1
+/// in the same folder (its saved options win over `opts` except for `night`).
+pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport> {
+    if opts.customers == 0 || opts.years == 0 || opts.night == 0 {
+        return Err(Error::Invalid("customers, years and night must be at least 1".into()));
+    }
+    let opts = if opts.night > 1 {
+        let saved = saved_options(out_dir)?.ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} has no night 1 ({PARAMS_FILE} missing): generate night 1 first",
+                out_dir.display()
+            ))
+        })?;
+        GenerateOptions { night: opts.night, ..saved }
+    } else {
+        opts.clone()
+    };
+    std::fs::create_dir_all(out_dir.join("truth")).map_err(|source| Error::Io { path: out_dir.into(), source })?;
+    let catalog = catalog::Catalog::new();
+    let mut population = population::Population::generate(&opts, &catalog);
+    for night in 2..opts.night {
+        population.apply_night_changes(&opts, night);
+    }
+    let mut out = exports::ExportSet::new(out_dir, batch_date(opts.night), opts.night)?;
+    if opts.night == 1 {
+        let params = serde_json::to_string_pretty(&opts).map_err(|e| Error::Invalid(e.to_string()))?;
+        exports::write_text(&out_dir.join(PARAMS_FILE), &params)?;
+        exports::write_text(&out_dir.join("acrm.toml"), &config_file::render(&opts.warehouse_path))?;
+        activity::write_history(&opts, &catalog, &population, &mut out)?;
+    } else {
+        let changes = population.apply_night_changes(&opts, opts.night);
+        activity::write_night(&opts, &catalog, &population, &changes, &mut out)?;
+    }
+    out.finish()
+}
