@@ -1,1 +1,211 @@
-fn main() {}
+//! `acrm`: the command line. Argument parsing and printing only; the work is done by the
+//! library crates (`acrm-etl`, `acrm-synth`, `acrm-schema`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "acrm", version, about = "Analytical CRM data warehouse and mining engine")]
+#[command(after_help = "Examples:\n  acrm build                         build ./warehouse from the bundled sample-data/\n  acrm generate --out /tmp/shop --customers 10000\n  acrm build --config /tmp/shop/acrm.toml\n  acrm schema --markdown")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of machine-readable results.
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Format {
+    /// For people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load new export files into the warehouse and publish a new version.
+    #[command(after_help = "Examples:\n  acrm build                         (config: ./acrm.toml, else ./sample-data/acrm.toml)\n  acrm build --config exports/acrm.toml --warehouse /srv/acrm\n  acrm build --full --format json    (rebuild everything; print the report as JSON)\n\nExit code 0 when the warehouse is published or already up to date, 1 on any error\n(the previous version stays published).")]
+    Build {
+        /// Mapping config [default: $ACRM_CONFIG, ./acrm.toml, ./sample-data/acrm.toml]
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Warehouse folder [default: the config's [warehouse] path, $ACRM_WAREHOUSE, ./warehouse]
+        #[arg(long, short)]
+        warehouse: Option<PathBuf>,
+        /// Rebuild from every export file instead of loading only new ones.
+        #[arg(long)]
+        full: bool,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Write deterministic synthetic CRM exports with planted ground truth.
+    #[command(after_help = "Examples:\n  acrm generate --out /tmp/shop                      night 1: history, acrm.toml, truth/\n  acrm generate --out /tmp/shop --night 2            the next night's exports\n  acrm generate --out /tmp/big --customers 1000000   ~20M order lines")]
+    Generate {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of persons.
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Years of history.
+        #[arg(long, default_value_t = 2)]
+        years: u32,
+        /// Night to write (1 = full history; 2.. = following days, needs night 1 in --out).
+        #[arg(long, default_value_t = 1)]
+        night: u32,
+        /// Warehouse path written into the generated acrm.toml (relative to it).
+        #[arg(long, default_value = "warehouse")]
+        warehouse_path: String,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Print the warehouse schema.
+    Schema {
+        /// The Markdown reference page (as in warehouse-schema/README.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ACRM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if tty { "warn" } else { "info" }));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    match run(cli, tty) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_config() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ACRM_CONFIG") {
+        return Ok(PathBuf::from(p));
+    }
+    for p in ["acrm.toml", "sample-data/acrm.toml"] {
+        if Path::new(p).is_file() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    bail!("no config: pass --config FILE, set ACRM_CONFIG, or run where ./acrm.toml or ./sample-data/acrm.toml exists")
+}
+
+fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Build { config, warehouse, full, format } => {
+            let path = match config {
+                Some(p) => p,
+                None => default_config()?,
+            };
+            let cfg = acrm_etl::BuildConfig::load(&path)?;
+            let warehouse = warehouse
+                .or_else(|| cfg.warehouse.clone())
+                .or_else(|| std::env::var_os("ACRM_WAREHOUSE").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("warehouse"));
+            let progress = progress::Reporter::new(tty && format == Format::Human);
+            let report = acrm_etl::build(&cfg, &acrm_etl::BuildOptions { warehouse: warehouse.clone(), full }, &progress)
+                .with_context(|| format!("build of {} failed; the previously published version is untouched", warehouse.display()))?;
+            print_build(&report, format)
+        }
+        Command::Generate { out, customers, seed, years, night, warehouse_path, format } => {
+            let opts = acrm_synth::GenerateOptions { customers, seed, years, night, warehouse_path };
+            let r = acrm_synth::generate(&out, &opts)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                Format::Csv => {
+                    println!("file,rows");
+                    for (f, n) in &r.files {
+                        println!("{f},{n}");
+                    }
+                }
+                Format::Human => {
+                    println!("night {} ({}) written to {}", r.night, r.batch_date, r.out_dir.display());
+                    for (f, n) in &r.files {
+                        println!("  {n:>10} rows  {f}");
+                    }
+                    println!("  {:>10} injected bad rows (listed in truth/night-{}/bad_rows.csv)", r.bad_rows, r.night);
+                }
+            }
+            Ok(())
+        }
+        Command::Schema { markdown } => {
+            let schema = acrm_schema::WarehouseSchema::builtin()?;
+            if markdown {
+                print!("{}", acrm_schema::render_markdown(&schema, &acrm_schema::SourceCatalog::builtin()?));
+            } else {
+                for t in schema.tables() {
+                    println!("{}", t.name);
+                    for c in &t.columns {
+                        println!("  {:<24} {:<14}{}", c.name, c.column_type.name(), if c.pii { " PII" } else { "" });
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> {
+    let (status, version, path) = match &r.outcome {
+        acrm_etl::Outcome::Published { version, path } => ("published", *version, Some(path.display().to_string())),
+        acrm_etl::Outcome::UpToDate { version } => ("up_to_date", *version, None),
+    };
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({
+                "status": status, "version": version, "path": path, "files": r.loaded, "tables": r.tables,
+                "identity_conflicts": r.conflicts, "duration_ms": r.duration.as_millis() as u64,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Csv => {
+            println!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined");
+            for f in &r.loaded {
+                println!("{},{},{},{},{},{}", f.source, f.file, f.batch_date, f.rows_read, f.rows_loaded, f.rows_quarantined);
+            }
+        }
+        Format::Human => {
+            if status == "up_to_date" {
+                println!("warehouse version {version} is up to date: no new export files");
+                return Ok(());
+            }
+            println!("published warehouse version {version} in {:.1}s", r.duration.as_secs_f64());
+            if !r.loaded.is_empty() {
+                println!("\n{:<20} {:>10} {:>10} {:>12}  file", "source", "read", "loaded", "quarantined");
+                for f in &r.loaded {
+                    println!("{:<20} {:>10} {:>10} {:>12}  {}", f.source, f.rows_read, f.rows_loaded, f.rows_quarantined, f.file);
+                }
+                let (read, loaded, q) = r.loaded.iter().fold((0, 0, 0), |a, f| (a.0 + f.rows_read, a.1 + f.rows_loaded, a.2 + f.rows_quarantined));
+                println!("{:<20} {read:>10} {loaded:>10} {q:>12}  (read = loaded + quarantined)", "total");
+            }
+            println!("\n{:<26} {:>12}", "table", "rows");
+            for (t, n) in &r.tables {
+                println!("{t:<26} {n:>12}");
+            }
+            if r.conflicts > 0 {
+                println!("\n{} identity conflicts need review (manifest.json: identity_conflicts)", r.conflicts);
+            }
+            if let Some(p) = path {
+                println!("\ncurrent -> {p}");
+            }
+        }
+    }
+    Ok(())
+}

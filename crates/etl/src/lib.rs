@@ -1,9 +1,22 @@
 //! acrm's nightly build: operational exports → validated, cleansed, identity-resolved
 //! Parquet star schema, published atomically.
+//!
+//! Entry point: [`build::build`] with a [`config::BuildConfig`] loaded from `acrm.toml`.
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod config;
+pub mod dims;
 mod error;
+pub mod facts;
+pub mod identity;
+pub mod parse;
+pub mod read;
+pub mod stage;
+pub mod store;
 pub mod value;
 
+pub use build::{BuildOptions, BuildReport, LoadedFile, Manifest, NoProgress, Outcome, Progress, build};
+pub use config::BuildConfig;
 pub use error::{Error, Result};
+pub use store::Warehouse;

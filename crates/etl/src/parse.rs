@@ -1,0 +1,271 @@
+//! Cleansing and typing of raw cells: every canonical field type has one parser that either
+//! returns a clean value or says what it expected, for the quarantine.
+
+use acrm_schema::FieldType;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::config::SourceConfig;
+use crate::value::Value;
+
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// Days since 1970-01-01.
+pub fn day_number(d: NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+/// The date of a day number.
+pub fn date_of(day: i32) -> NaiveDate {
+    EPOCH + chrono::Days::new(0) + chrono::Duration::days(i64::from(day))
+}
+
+/// Parses `raw` as canonical field `field` of `src`. Empty text is `Value::Null`.
+/// The error says what was expected (the caller adds file, line and column).
+pub fn parse_cell(src: &SourceConfig, field: usize, ty: FieldType, raw: &str, country: &str) -> Result<Value, String> {
+    let text: String = raw.nfkc().collect();
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Value::Null);
+    }
+    match ty {
+        FieldType::Id => Ok(Value::Str(t.to_string())),
+        FieldType::Text => Ok(Value::Str(clean_text(t))),
+        FieldType::Code => {
+            let key = clean_text(t).to_lowercase();
+            let mapped = src.value_maps[field].get(&key).cloned().unwrap_or(key);
+            Ok(Value::Str(mapped.to_lowercase()))
+        }
+        FieldType::Phone => normalize_phone(t, country).map(Value::Str),
+        FieldType::Email => normalize_email(t).map(Value::Str),
+        FieldType::Date => parse_date(t, &src.formats[field]).map(|d| Value::Date(day_number(d))),
+        FieldType::Timestamp => parse_timestamp(t, &src.formats[field], src.utc_offset_secs),
+        FieldType::Decimal => parse_money(t).map(Value::Money),
+        FieldType::Int => parse_int(t).map(Value::Int),
+        FieldType::Bool => {
+            let k = t.to_lowercase();
+            if src.true_values.contains(&k) {
+                Ok(Value::Bool(true))
+            } else if src.false_values.contains(&k) {
+                Ok(Value::Bool(false))
+            } else {
+                Err(format!("expected yes/no ({} / {})", src.true_values.join(","), src.false_values.join(",")))
+            }
+        }
+    }
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// Trims, collapses white space, and drops spaces between CJK characters ("王 伟" → "王伟").
+pub fn clean_text(t: &str) -> String {
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let mut out = String::with_capacity(t.len());
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            let prev_cjk = out.chars().last().is_some_and(is_cjk);
+            let next_cjk = w.chars().next().is_some_and(is_cjk);
+            if !(prev_cjk && next_cjk) {
+                out.push(' ');
+            }
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Normalises a phone number to E.164: `+`, country code, subscriber number.
+/// Numbers without an international prefix get `country`; a national trunk `0` is dropped.
+pub fn normalize_phone(t: &str, country: &str) -> Result<String, String> {
+    let plus = t.trim_start_matches(['(', ' ']).starts_with('+');
+    if t.chars().any(|c| c.is_alphabetic()) {
+        return Err(format!("expected a phone number, found '{t}'"));
+    }
+    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+    let e164 = if plus {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_string()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("{country}{rest}")
+    } else {
+        format!("{country}{digits}")
+    };
+    if !(8..=15).contains(&e164.len()) {
+        return Err(format!("expected a phone number (8 to 15 digits with country code), found '{t}'"));
+    }
+    Ok(format!("+{e164}"))
+}
+
+/// Lower-cases and checks an e-mail address.
+pub fn normalize_email(t: &str) -> Result<String, String> {
+    let e = t.to_lowercase();
+    let ok = match e.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if ok { Ok(e) } else { Err(format!("expected an e-mail address, found '{t}'")) }
+}
+
+fn has_day(fmt: &str) -> bool {
+    ["%d", "%e", "%j", "%F", "%D", "%x", "%s"].iter().any(|p| fmt.contains(p))
+}
+
+/// Parses a date with the source's formats, then ISO 8601. Month-only formats mean the 1st.
+pub fn parse_date(t: &str, formats: &[String]) -> Result<NaiveDate, String> {
+    for f in formats {
+        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            return Ok(d);
+        }
+        if !has_day(f) {
+            if let Ok(d) = NaiveDate::parse_from_str(&format!("{t}-01"), &format!("{f}-%d")) {
+                return Ok(d);
+            }
+        }
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date like '{}', found '{t}'", formats.first().map_or("%Y-%m-%d", String::as_str)))
+}
+
+/// Parses an instant with the source's formats (zone from the text if it has one, else the
+/// source's offset), then RFC 3339 and ISO forms; a date alone is midnight.
+pub fn parse_timestamp(t: &str, formats: &[String], offset_secs: i32) -> Result<Value, String> {
+    let local = |n: NaiveDateTime| Value::Ts {
+        micros: n.and_utc().timestamp_micros() - i64::from(offset_secs) * 1_000_000,
+        day: day_number(n.date()),
+    };
+    let zoned = |d: DateTime<chrono::FixedOffset>| Value::Ts {
+        micros: d.timestamp_micros(),
+        day: day_number(d.naive_local().date()),
+    };
+    let fallbacks = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
+    for f in formats.iter().map(String::as_str).chain(fallbacks) {
+        if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
+            if let Ok(d) = DateTime::parse_from_str(t, f) {
+                return Ok(zoned(d));
+            }
+        } else if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(local(n));
+        } else if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            return Ok(local(d.and_time(NaiveTime::MIN)));
+        }
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(zoned(d));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(local(d.and_time(NaiveTime::MIN)));
+    }
+    Err(format!("expected a date-time like '{}', found '{t}'", formats.first().map_or("%Y-%m-%d %H:%M:%S", String::as_str)))
+}
+
+/// Largest amount a decimal(18,2) column holds, in cents.
+const MAX_CENTS: i128 = 10i128.pow(18) - 1;
+
+/// Parses money to cents: optional sign and currency sign, thousands separators, any number of
+/// decimals (rounded half away from zero to the cent).
+pub fn parse_money(t: &str) -> Result<i64, String> {
+    let bad = || format!("expected an amount like 1234.56, found '{t}'");
+    let s: String = t.chars().filter(|c| !matches!(c, ',' | ' ' | '_' | '¥' | '$' | '€' | '£')).collect();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(&s)),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let mut cents: i128 = 0;
+    for c in int.chars() {
+        cents = cents.checked_mul(10).and_then(|v| v.checked_add(i128::from(c as u8 - b'0'))).ok_or_else(bad)?;
+        if cents > MAX_CENTS {
+            return Err(format!("amount '{t}' is too large for decimal(18,2)"));
+        }
+    }
+    let f: Vec<u8> = frac.bytes().map(|b| b - b'0').collect();
+    let d1 = i128::from(*f.first().unwrap_or(&0));
+    let d2 = i128::from(*f.get(1).unwrap_or(&0));
+    cents = cents * 100 + d1 * 10 + d2;
+    if f.get(2).is_some_and(|d| *d >= 5) {
+        cents += 1;
+    }
+    if cents > MAX_CENTS {
+        return Err(format!("amount '{t}' is too large for decimal(18,2)"));
+    }
+    Ok(if neg { -(cents as i64) } else { cents as i64 })
+}
+
+/// Parses a whole number ("12", "-3", "+4", "5.0").
+pub fn parse_int(t: &str) -> Result<i64, String> {
+    let s = t.strip_suffix(".0").or_else(|| t.strip_suffix(".00")).unwrap_or(t);
+    s.parse::<i64>().map_err(|_| format!("expected a whole number, found '{t}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_become_e164() {
+        for raw in ["13812345678", "138-1234-5678", "+86 138 1234 5678", "(+86)13812345678", "0086 13812345678", "１３８１２３４５６７８"] {
+            let nfkc: String = raw.nfkc().collect();
+            assert_eq!(normalize_phone(&nfkc, "86").as_deref(), Ok("+8613812345678"), "{raw}");
+        }
+        assert_eq!(normalize_phone("010-6512 3456", "86").as_deref(), Ok("+861065123456"));
+        assert!(normalize_phone("12", "86").is_err());
+        assert!(normalize_phone("call me", "86").is_err());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert_eq!(normalize_email("WangWei@163.COM").as_deref(), Ok("wangwei@163.com"));
+        for bad in ["a@b", "@x.com", "a@@x.com", "a b@x.com", "plain"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn money_parses_exactly() {
+        assert_eq!(parse_money("1,299.00"), Ok(129_900));
+        assert_eq!(parse_money("12.5"), Ok(1250));
+        assert_eq!(parse_money("-3"), Ok(-300));
+        assert_eq!(parse_money("0.125"), Ok(13));
+        assert_eq!(parse_money("¥ 8"), Ok(800));
+        assert!(parse_money("12,5x").is_err());
+        assert!(parse_money(".").is_err());
+        assert!(parse_money("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn dates_and_times_follow_the_formats() {
+        let f = vec!["%d.%m.%Y %H:%M".to_string()];
+        let v = parse_timestamp("07.03.2024 18:45", &f, 8 * 3600).expect("ts");
+        let Value::Ts { micros, day } = v else { panic!("not a ts") };
+        assert_eq!(date_of(day).to_string(), "2024-03-07");
+        assert_eq!(micros, NaiveDate::from_ymd_opt(2024, 3, 7).and_then(|d| d.and_hms_opt(10, 45, 0)).map(|n| n.and_utc().timestamp_micros()).unwrap_or(0));
+        assert!(parse_timestamp("31.02.2024 10:00", &f, 0).is_err());
+        let zoned = vec!["%Y-%m-%dT%H:%M:%S%:z".to_string()];
+        let Ok(Value::Ts { day, .. }) = parse_timestamp("2024-03-07T01:30:00+08:00", &zoned, 0) else { panic!("zoned") };
+        assert_eq!(date_of(day).to_string(), "2024-03-07", "local business day, not the UTC day");
+        assert_eq!(parse_date("2024-03", &["%Y-%m".to_string()]).map(|d| d.to_string()), Ok("2024-03-01".into()));
+        assert!(parse_date("2024/13/01", &["%Y/%m/%d".to_string()]).is_err());
+    }
+
+    #[test]
+    fn text_is_cleaned() {
+        assert_eq!(clean_text("  王 伟 "), "王伟");
+        assert_eq!(clean_text("John   Smith"), "John Smith");
+    }
+}

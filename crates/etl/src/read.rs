@@ -1,0 +1,310 @@
+//! Readers for CSV, JSON-lines and Parquet exports. Each yields rows with their line number,
+//! the cells of the canonical fields (borrowed where possible) and a hash of the whole raw
+//! record, or a malformed-row notice; neither polars nor DataFusion report line numbers for
+//! rejected rows, which the quarantine must name, so reading is done here with the `csv`
+//! and `serde_json` crates.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+use crate::config::{FieldSource, Format, SourceConfig, TextEncoding};
+use crate::{Error, Result};
+
+/// One data row as read.
+pub struct Row<'a> {
+    /// 1-based line in the file (CSV counts the header; Parquet: the row number).
+    pub line: u64,
+    /// Cells of the canonical fields, in the entity's field order (constants filled in).
+    pub cells: Vec<Option<Cow<'a, str>>>,
+    /// Hash of the complete raw record: equal hashes are exact duplicates.
+    pub hash: u128,
+    /// The record as read, for the quarantine.
+    pub raw: Cow<'a, str>,
+}
+
+/// A row that could not be split into fields at all.
+pub struct Malformed {
+    /// Line in the file.
+    pub line: u64,
+    /// `malformed_row` or `encoding`.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+    /// The bytes as text (lossy).
+    pub raw: String,
+}
+
+/// What a reader hands over for each row.
+pub enum Event<'a> {
+    /// A row split into fields.
+    Row(Row<'a>),
+    /// A row that could not be.
+    Malformed(Malformed),
+}
+
+fn hash128(parts: &[&[u8]]) -> u128 {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let out = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&out.as_bytes()[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// Reads `path` as a file of `src`, calling `on` for every row and `progress` with bytes read.
+pub fn read_file(
+    src: &SourceConfig,
+    path: &Path,
+    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    match src.format {
+        Format::Csv => read_csv(src, path, on, progress),
+        Format::Jsonl => read_jsonl(src, path, on, progress),
+        Format::Parquet => read_parquet(src, path, on),
+    }
+}
+
+fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
+    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let builder = match src.encoding {
+        // Pass UTF-8 through untouched (a BOM is dropped) so invalid bytes are caught per row.
+        TextEncoding::Utf8 => {
+            let mut b = DecodeReaderBytesBuilder::new();
+            b.utf8_passthru(true).strip_bom(true);
+            b
+        }
+        TextEncoding::Other(enc) => {
+            let mut b = DecodeReaderBytesBuilder::new();
+            b.encoding(Some(enc));
+            b
+        }
+    };
+    Ok(builder.build(BufReader::with_capacity(1 << 20, f)))
+}
+
+/// For each canonical field: the index of its source column, or its constant.
+enum Slot {
+    None,
+    Column(usize),
+    Constant(String),
+}
+
+fn slots(src: &SourceConfig, path: &Path, header: &[String]) -> Result<Vec<Slot>> {
+    src.fields
+        .iter()
+        .map(|f| match f {
+            FieldSource::Missing => Ok(Slot::None),
+            FieldSource::Constant(c) => Ok(Slot::Constant(c.clone())),
+            FieldSource::Column(name) => header.iter().position(|h| h == name).map(Slot::Column).ok_or_else(|| Error::Input {
+                path: path.into(),
+                message: format!(
+                    "source '{}' maps column '{name}', which is not in the header; the header has: {}",
+                    src.name,
+                    header.join(", ")
+                ),
+            }),
+        })
+        .collect()
+}
+
+fn read_csv(
+    src: &SourceConfig,
+    path: &Path,
+    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(src.delimiter)
+        .has_headers(src.has_header)
+        .flexible(true)
+        .from_reader(open_text(src, path)?);
+    let csv_err = |e: csv::Error| Error::Input { path: path.into(), message: e.to_string() };
+    let header: Vec<String> = if src.has_header {
+        rdr.byte_headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect()
+    } else {
+        let width = rdr.byte_headers().map_err(csv_err)?.len();
+        (1..=width).map(|i| i.to_string()).collect()
+    };
+    let slots = slots(src, path, &header)?;
+    let delim = char::from(src.delimiter).to_string();
+    let mut rec = csv::ByteRecord::new();
+    let mut last_byte = 0;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // The csv crate reports broken quoting etc. with a position; the rest of the
+                // file cannot be trusted to be split correctly, so stop with a clear error.
+                return Err(csv_err(e));
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        let b = rec.position().map_or(0, |p| p.byte());
+        progress(b - last_byte);
+        last_byte = b;
+        let lossy = || rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(&delim);
+        if rec.len() != header.len() && !(rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty)) {
+            on(Event::Malformed(Malformed {
+                line,
+                code: "malformed_row",
+                message: format!("expected {} fields, found {}", header.len(), rec.len()),
+                raw: lossy(),
+            }))?;
+            continue;
+        }
+        if rec.len() == 1 && header.len() > 1 {
+            continue; // a blank line
+        }
+        let mut fields: Vec<&str> = Vec::with_capacity(rec.len());
+        let mut bad_col = None;
+        for (i, f) in rec.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(s) => fields.push(s),
+                Err(_) => {
+                    bad_col = Some(i);
+                    break;
+                }
+            }
+        }
+        if let Some(i) = bad_col {
+            on(Event::Malformed(Malformed {
+                line,
+                code: "encoding",
+                message: format!("column '{}': invalid UTF-8 (set `encoding` for this source?)", header[i]),
+                raw: lossy(),
+            }))?;
+            continue;
+        }
+        let parts: Vec<&[u8]> = rec.iter().collect();
+        let cells = slots
+            .iter()
+            .map(|s| match s {
+                Slot::None => None,
+                Slot::Column(i) => Some(Cow::Borrowed(fields[*i])),
+                Slot::Constant(c) => Some(Cow::Owned(c.clone())),
+            })
+            .collect();
+        on(Event::Row(Row { line, cells, hash: hash128(&parts), raw: Cow::Owned(fields.join(&delim)) }))?;
+    }
+    Ok(())
+}
+
+fn json_cell(v: &serde_json::Value) -> Option<Cow<'_, str>> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+fn read_jsonl(
+    src: &SourceConfig,
+    path: &Path,
+    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let mut rdr = BufReader::with_capacity(1 << 20, open_text(src, path)?);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        let n = rdr.read_until(b'\n', &mut buf).map_err(|source| Error::Io { path: path.into(), source })?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        progress(n as u64);
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t.trim(),
+            Err(_) => {
+                on(Event::Malformed(Malformed {
+                    line,
+                    code: "encoding",
+                    message: "invalid UTF-8 (set `encoding` for this source?)".into(),
+                    raw: String::from_utf8_lossy(&buf).trim().to_string(),
+                }))?;
+                continue;
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let obj = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => {
+                on(Event::Malformed(Malformed { line, code: "malformed_row", message: "expected a JSON object".into(), raw: text.into() }))?;
+                continue;
+            }
+            Err(e) => {
+                on(Event::Malformed(Malformed { line, code: "malformed_row", message: format!("invalid JSON: {e}"), raw: text.into() }))?;
+                continue;
+            }
+        };
+        let cells = src
+            .fields
+            .iter()
+            .map(|f| match f {
+                FieldSource::Missing => None,
+                FieldSource::Constant(c) => Some(Cow::Owned(c.clone())),
+                FieldSource::Column(name) => obj.get(name).and_then(json_cell),
+            })
+            .collect();
+        on(Event::Row(Row { line, cells, hash: hash128(&[text.as_bytes()]), raw: Cow::Borrowed(text) }))?;
+    }
+    Ok(())
+}
+
+fn read_parquet(src: &SourceConfig, path: &Path, on: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<()> {
+    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let pq = |source| Error::Parquet { path: path.into(), source };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq)?.with_batch_size(65_536).build().map_err(pq)?;
+    let mut line = 0u64;
+    for batch in reader {
+        let batch = batch?;
+        let header: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let slots = slots(src, path, &header)?;
+        let texts = slots
+            .iter()
+            .map(|s| match s {
+                Slot::Column(i) => cast(batch.column(*i), &DataType::Utf8).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for r in 0..batch.num_rows() {
+            line += 1;
+            let cells: Vec<Option<Cow<'_, str>>> = slots
+                .iter()
+                .zip(&texts)
+                .map(|(s, t)| match (s, t) {
+                    (Slot::Constant(c), _) => Some(Cow::Owned(c.clone())),
+                    (_, Some(a)) if !a.is_null(r) => Some(Cow::Borrowed(a.as_string::<i32>().value(r))),
+                    _ => None,
+                })
+                .collect();
+            let parts: Vec<&[u8]> = cells.iter().map(|c| c.as_deref().unwrap_or("\u{0}").as_bytes()).collect();
+            let hash = hash128(&parts);
+            let raw = cells.iter().map(|c| c.as_deref().unwrap_or("")).collect::<Vec<_>>().join(",");
+            on(Event::Row(Row { line, cells, hash, raw: Cow::Owned(raw) }))?;
+        }
+    }
+    Ok(())
+}
