@@ -11,8 +11,14 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "acrm", version, about = "Analytical CRM data warehouse and mining engine")]
-#[command(after_help = "Examples:\n  acrm build                         build ./warehouse from the bundled sample-data/\n  acrm generate --out /tmp/shop --customers 10000\n  acrm build --config /tmp/shop/acrm.toml\n  acrm schema --markdown")]
+#[command(
+    name = "acrm",
+    version,
+    about = "Analytical CRM data warehouse and mining engine"
+)]
+#[command(
+    after_help = "Examples:\n  acrm build                         build ./warehouse from the bundled sample-data/\n  acrm generate --out /tmp/shop --customers 10000\n  acrm build --config /tmp/shop/acrm.toml\n  acrm schema --markdown"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,7 +38,9 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Load new export files into the warehouse and publish a new version.
-    #[command(after_help = "Examples:\n  acrm build                         (config: ./acrm.toml, else ./sample-data/acrm.toml)\n  acrm build --config exports/acrm.toml --warehouse /srv/acrm\n  acrm build --full --format json    (rebuild everything; print the report as JSON)\n\nExit code 0 when the warehouse is published or already up to date, 1 on any error\n(the previous version stays published).")]
+    #[command(
+        after_help = "Examples:\n  acrm build                         (config: ./acrm.toml, else ./sample-data/acrm.toml)\n  acrm build --config exports/acrm.toml --warehouse /srv/acrm\n  acrm build --full --format json    (rebuild everything; print the report as JSON)\n\nExit code 0 when the warehouse is published or already up to date, 1 on any error\n(the previous version stays published)."
+    )]
     Build {
         /// Mapping config [default: $ACRM_CONFIG, ./acrm.toml, ./sample-data/acrm.toml]
         #[arg(long, short)]
@@ -48,7 +56,9 @@ enum Command {
         format: Format,
     },
     /// Write deterministic synthetic CRM exports with planted ground truth.
-    #[command(after_help = "Examples:\n  acrm generate --out /tmp/shop                      night 1: history, acrm.toml, truth/\n  acrm generate --out /tmp/shop --night 2            the next night's exports\n  acrm generate --out /tmp/big --customers 1000000   ~20M order lines")]
+    #[command(
+        after_help = "Examples:\n  acrm generate --out /tmp/shop                      night 1: history, acrm.toml, truth/\n  acrm generate --out /tmp/shop --night 2            the next night's exports\n  acrm generate --out /tmp/big --customers 1000000   ~20M order lines"
+    )]
     Generate {
         /// Output folder.
         #[arg(long)]
@@ -85,7 +95,11 @@ fn main() -> ExitCode {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_env("ACRM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if tty { "warn" } else { "info" }));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     match run(cli, tty) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -104,12 +118,19 @@ fn default_config() -> anyhow::Result<PathBuf> {
             return Ok(PathBuf::from(p));
         }
     }
-    bail!("no config: pass --config FILE, set ACRM_CONFIG, or run where ./acrm.toml or ./sample-data/acrm.toml exists")
+    bail!(
+        "no config: pass --config FILE, set ACRM_CONFIG, or run where ./acrm.toml or ./sample-data/acrm.toml exists"
+    )
 }
 
 fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
     match cli.command {
-        Command::Build { config, warehouse, full, format } => {
+        Command::Build {
+            config,
+            warehouse,
+            full,
+            format,
+        } => {
             let path = match config {
                 Some(p) => p,
                 None => default_config()?,
@@ -120,12 +141,38 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 .or_else(|| std::env::var_os("ACRM_WAREHOUSE").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("warehouse"));
             let progress = progress::Reporter::new(tty && format == Format::Human);
-            let report = acrm_etl::build(&cfg, &acrm_etl::BuildOptions { warehouse: warehouse.clone(), full }, &progress)
-                .with_context(|| format!("build of {} failed; the previously published version is untouched", warehouse.display()))?;
+            let report = acrm_etl::build(
+                &cfg,
+                &acrm_etl::BuildOptions {
+                    warehouse: warehouse.clone(),
+                    full,
+                },
+                &progress,
+            )
+            .with_context(|| {
+                format!(
+                    "build of {} failed; the previously published version is untouched",
+                    warehouse.display()
+                )
+            })?;
             print_build(&report, format)
         }
-        Command::Generate { out, customers, seed, years, night, warehouse_path, format } => {
-            let opts = acrm_synth::GenerateOptions { customers, seed, years, night, warehouse_path };
+        Command::Generate {
+            out,
+            customers,
+            seed,
+            years,
+            night,
+            warehouse_path,
+            format,
+        } => {
+            let opts = acrm_synth::GenerateOptions {
+                customers,
+                seed,
+                years,
+                night,
+                warehouse_path,
+            };
             let r = acrm_synth::generate(&out, &opts)?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
@@ -136,11 +183,19 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                     }
                 }
                 Format::Human => {
-                    println!("night {} ({}) written to {}", r.night, r.batch_date, r.out_dir.display());
+                    println!(
+                        "night {} ({}) written to {}",
+                        r.night,
+                        r.batch_date,
+                        r.out_dir.display()
+                    );
                     for (f, n) in &r.files {
                         println!("  {n:>10} rows  {f}");
                     }
-                    println!("  {:>10} injected bad rows (listed in truth/night-{}/bad_rows.csv)", r.bad_rows, r.night);
+                    println!(
+                        "  {:>10} injected bad rows (listed in truth/night-{}/bad_rows.csv)",
+                        r.bad_rows, r.night
+                    );
                 }
             }
             Ok(())
@@ -148,12 +203,20 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         Command::Schema { markdown } => {
             let schema = acrm_schema::WarehouseSchema::builtin()?;
             if markdown {
-                print!("{}", acrm_schema::render_markdown(&schema, &acrm_schema::SourceCatalog::builtin()?));
+                print!(
+                    "{}",
+                    acrm_schema::render_markdown(&schema, &acrm_schema::SourceCatalog::builtin()?)
+                );
             } else {
                 for t in schema.tables() {
                     println!("{}", t.name);
                     for c in &t.columns {
-                        println!("  {:<24} {:<14}{}", c.name, c.column_type.name(), if c.pii { " PII" } else { "" });
+                        println!(
+                            "  {:<24} {:<14}{}",
+                            c.name,
+                            c.column_type.name(),
+                            if c.pii { " PII" } else { "" }
+                        );
                     }
                 }
             }
@@ -164,7 +227,9 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
 
 fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> {
     let (status, version, path) = match &r.outcome {
-        acrm_etl::Outcome::Published { version, path } => ("published", *version, Some(path.display().to_string())),
+        acrm_etl::Outcome::Published { version, path } => {
+            ("published", *version, Some(path.display().to_string()))
+        }
         acrm_etl::Outcome::UpToDate { version } => ("up_to_date", *version, None),
     };
     match format {
@@ -178,7 +243,10 @@ fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> 
         Format::Csv => {
             println!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined");
             for f in &r.loaded {
-                println!("{},{},{},{},{},{}", f.source, f.file, f.batch_date, f.rows_read, f.rows_loaded, f.rows_quarantined);
+                println!(
+                    "{},{},{},{},{},{}",
+                    f.source, f.file, f.batch_date, f.rows_read, f.rows_loaded, f.rows_quarantined
+                );
             }
         }
         Format::Human => {
@@ -186,21 +254,42 @@ fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> 
                 println!("warehouse version {version} is up to date: no new export files");
                 return Ok(());
             }
-            println!("published warehouse version {version} in {:.1}s", r.duration.as_secs_f64());
+            println!(
+                "published warehouse version {version} in {:.1}s",
+                r.duration.as_secs_f64()
+            );
             if !r.loaded.is_empty() {
-                println!("\n{:<20} {:>10} {:>10} {:>12}  file", "source", "read", "loaded", "quarantined");
+                println!(
+                    "\n{:<20} {:>10} {:>10} {:>12}  file",
+                    "source", "read", "loaded", "quarantined"
+                );
                 for f in &r.loaded {
-                    println!("{:<20} {:>10} {:>10} {:>12}  {}", f.source, f.rows_read, f.rows_loaded, f.rows_quarantined, f.file);
+                    println!(
+                        "{:<20} {:>10} {:>10} {:>12}  {}",
+                        f.source, f.rows_read, f.rows_loaded, f.rows_quarantined, f.file
+                    );
                 }
-                let (read, loaded, q) = r.loaded.iter().fold((0, 0, 0), |a, f| (a.0 + f.rows_read, a.1 + f.rows_loaded, a.2 + f.rows_quarantined));
-                println!("{:<20} {read:>10} {loaded:>10} {q:>12}  (read = loaded + quarantined)", "total");
+                let (read, loaded, q) = r.loaded.iter().fold((0, 0, 0), |a, f| {
+                    (
+                        a.0 + f.rows_read,
+                        a.1 + f.rows_loaded,
+                        a.2 + f.rows_quarantined,
+                    )
+                });
+                println!(
+                    "{:<20} {read:>10} {loaded:>10} {q:>12}  (read = loaded + quarantined)",
+                    "total"
+                );
             }
             println!("\n{:<26} {:>12}", "table", "rows");
             for (t, n) in &r.tables {
                 println!("{t:<26} {n:>12}");
             }
             if r.conflicts > 0 {
-                println!("\n{} identity conflicts need review (manifest.json: identity_conflicts)", r.conflicts);
+                println!(
+                    "\n{} identity conflicts need review (manifest.json: identity_conflicts)",
+                    r.conflicts
+                );
             }
             if let Some(p) = path {
                 println!("\ncurrent -> {p}");

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
 use datafusion::arrow::datatypes::Date32Type;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +25,9 @@ use crate::facts::{Lookups, fact_table, load_chunk};
 use crate::identity::{Conflict, IdentityStore, record_to_row, records_table, row_to_record};
 use crate::parse::{date_of, day_number};
 use crate::stage::{FileCounts, Rejected, stage_file};
-use crate::store::{Warehouse, link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
+use crate::store::{
+    Warehouse, link_tree, parquet_files, parquet_rows, read_parquet, write_parquet,
+};
 use crate::value::{Value, batch_to_rows, rows_to_batch};
 use crate::{Error, Result};
 
@@ -104,8 +108,14 @@ impl Manifest {
     /// Reads the manifest of version folder `dir`.
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        serde_json::from_str(&text).map_err(|e| Error::Warehouse { path, message: e.to_string() })
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Warehouse {
+            path,
+            message: e.to_string(),
+        })
     }
 }
 
@@ -151,12 +161,18 @@ struct InputFile {
 }
 
 fn checksum(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf).map_err(|source| Error::Io { path: path.into(), source })?;
+        let k = f.read(&mut buf).map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?;
         if k == 0 {
             break;
         }
@@ -171,32 +187,63 @@ fn discover(cfg: &BuildConfig) -> Result<Vec<InputFile>> {
     let mut out = Vec::new();
     for (si, s) in cfg.sources.iter().enumerate() {
         let pattern = s.pattern.to_string_lossy().to_string();
-        let paths = glob::glob(&pattern).map_err(|e| Error::Config { path: cfg.path.clone(), message: format!("source '{}': path: {e}", s.name) })?;
+        let paths = glob::glob(&pattern).map_err(|e| Error::Config {
+            path: cfg.path.clone(),
+            message: format!("source '{}': path: {e}", s.name),
+        })?;
         let mut found = 0;
         for p in paths {
-            let path = p.map_err(|e| Error::Input { path: e.path().into(), message: e.error().to_string() })?;
+            let path = p.map_err(|e| Error::Input {
+                path: e.path().into(),
+                message: e.error().to_string(),
+            })?;
             if !path.is_file() {
                 continue;
             }
             found += 1;
-            let rel = path.strip_prefix(&cfg.base_dir).unwrap_or(&path).to_string_lossy().to_string();
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let rel = path
+                .strip_prefix(&cfg.base_dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .to_string();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             let batch = match &cfg.batch_date_pattern {
                 None => today,
                 Some(re) => {
-                    let text = re.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
+                    let text = re
+                        .captures(&name)
+                        .and_then(|c| c.get(1))
+                        .map(|m| m.as_str().to_string());
                     let text = text.ok_or_else(|| Error::Input {
                         path: path.clone(),
-                        message: format!("file name does not match [build] batch_date_pattern '{}'", re.as_str()),
+                        message: format!(
+                            "file name does not match [build] batch_date_pattern '{}'",
+                            re.as_str()
+                        ),
                     })?;
-                    NaiveDate::parse_from_str(&text, &cfg.batch_date_format).map_err(|e| Error::Input {
-                        path: path.clone(),
-                        message: format!("batch date '{text}' does not match format '{}': {e}", cfg.batch_date_format),
+                    NaiveDate::parse_from_str(&text, &cfg.batch_date_format).map_err(|e| {
+                        Error::Input {
+                            path: path.clone(),
+                            message: format!(
+                                "batch date '{text}' does not match format '{}': {e}",
+                                cfg.batch_date_format
+                            ),
+                        }
                     })?
                 }
             };
             let (checksum, bytes) = checksum(&path)?;
-            out.push(InputFile { source: si, path, rel, checksum, batch, bytes });
+            out.push(InputFile {
+                source: si,
+                path,
+                rel,
+                checksum,
+                batch,
+                bytes,
+            });
         }
         if found == 0 {
             tracing::warn!(source = %s.name, pattern = %pattern, "no export file matches this source");
@@ -221,13 +268,22 @@ fn load_rows(dir: &Path, table: &TableDef) -> Result<Vec<Vec<Value>>> {
 }
 
 /// Splits `batch` by the year of `col` (or keeps it whole) and sorts each part by `sort_by`.
-fn partition_and_sort(table: &TableDef, batch: &RecordBatch) -> Result<Vec<(Option<i32>, RecordBatch)>> {
+fn partition_and_sort(
+    table: &TableDef,
+    batch: &RecordBatch,
+) -> Result<Vec<(Option<i32>, RecordBatch)>> {
     let parts: Vec<(Option<i32>, RecordBatch)> = match &table.partition_by {
         None => vec![(None, batch.clone())],
         Some(col) => {
-            let days = batch.column_by_name(col).map(|a| a.as_primitive::<Date32Type>().clone());
-            let Some(days) = days else { return Ok(vec![(None, batch.clone())]) };
-            let years: Vec<i32> = (0..days.len()).map(|i| date_of(days.value(i)).year()).collect();
+            let days = batch
+                .column_by_name(col)
+                .map(|a| a.as_primitive::<Date32Type>().clone());
+            let Some(days) = days else {
+                return Ok(vec![(None, batch.clone())]);
+            };
+            let years: Vec<i32> = (0..days.len())
+                .map(|i| date_of(days.value(i)).year())
+                .collect();
             let distinct: BTreeSet<i32> = years.iter().copied().collect();
             let mut parts = Vec::new();
             for y in distinct {
@@ -246,7 +302,12 @@ fn partition_and_sort(table: &TableDef, batch: &RecordBatch) -> Result<Vec<(Opti
             let cols: Vec<SortColumn> = table
                 .sort_by
                 .iter()
-                .filter_map(|c| b.column_by_name(c).map(|a| SortColumn { values: a.clone(), options: None }))
+                .filter_map(|c| {
+                    b.column_by_name(c).map(|a| SortColumn {
+                        values: a.clone(),
+                        options: None,
+                    })
+                })
                 .collect();
             let idx = lexsort_to_indices(&cols, None)?;
             Ok((y, take_record_batch(&b, &idx)?))
@@ -254,7 +315,12 @@ fn partition_and_sort(table: &TableDef, batch: &RecordBatch) -> Result<Vec<(Opti
         .collect()
 }
 
-fn write_table_part(dir: &Path, table: &TableDef, stem: &str, batches: &[RecordBatch]) -> Result<()> {
+fn write_table_part(
+    dir: &Path,
+    table: &TableDef,
+    stem: &str,
+    batches: &[RecordBatch],
+) -> Result<()> {
     if batches.iter().all(|b| b.num_rows() == 0) {
         return Ok(());
     }
@@ -272,15 +338,24 @@ fn write_table_part(dir: &Path, table: &TableDef, stem: &str, batches: &[RecordB
 fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> {
     let prefix = format!("part-{source}-");
     for f in parquet_files(&dir.join(table))? {
-        if f.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)) {
-            std::fs::remove_file(&f).map_err(|e| Error::Io { path: f.clone(), source: e })?;
+        if f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        {
+            std::fs::remove_file(&f).map_err(|e| Error::Io {
+                path: f.clone(),
+                source: e,
+            })?;
         }
     }
     Ok(())
 }
 
 /// Runs a build with `cfg` into `opts.warehouse`.
-pub fn build(cfg: &BuildConfig, opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport> {
+pub fn build(
+    cfg: &BuildConfig,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+) -> Result<BuildReport> {
     let started = Instant::now();
     let schema = WarehouseSchema::builtin()?;
     let catalog = SourceCatalog::builtin()?;
@@ -288,7 +363,10 @@ pub fn build(cfg: &BuildConfig, opts: &BuildOptions, progress: &dyn Progress) ->
     let _lock = wh.lock()?;
     let abandoned = wh.clean_abandoned()?;
     if abandoned > 0 {
-        tracing::warn!(count = abandoned, "removed folders of builds that did not finish");
+        tracing::warn!(
+            count = abandoned,
+            "removed folders of builds that did not finish"
+        );
     }
     let current = wh.current()?;
     let prev = match (&current, opts.full) {
@@ -299,7 +377,12 @@ pub fn build(cfg: &BuildConfig, opts: &BuildOptions, progress: &dyn Progress) ->
     let files = discover(cfg)?;
     let known: HashMap<(String, String), &LoadedFile> = prev
         .as_ref()
-        .map(|(_, m)| m.files.iter().map(|f| ((f.source.clone(), f.file.clone()), f)).collect())
+        .map(|(_, m)| {
+            m.files
+                .iter()
+                .map(|f| ((f.source.clone(), f.file.clone()), f))
+                .collect()
+        })
         .unwrap_or_default();
     let mut new_files = Vec::new();
     for f in files {
@@ -322,13 +405,33 @@ pub fn build(cfg: &BuildConfig, opts: &BuildOptions, progress: &dyn Progress) ->
         if let Some((version, dir)) = &current {
             let m = Manifest::read(dir)?;
             tracing::info!(version, "no new export files; the warehouse is up to date");
-            return Ok(BuildReport { outcome: Outcome::UpToDate { version: *version }, loaded: vec![], tables: m.tables, conflicts: 0, duration: started.elapsed() });
+            return Ok(BuildReport {
+                outcome: Outcome::UpToDate { version: *version },
+                loaded: vec![],
+                tables: m.tables,
+                conflicts: 0,
+                duration: started.elapsed(),
+            });
         }
-        return Err(Error::Config { path: cfg.path.clone(), message: "no export file matches any source path".into() });
+        return Err(Error::Config {
+            path: cfg.path.clone(),
+            message: "no export file matches any source path".into(),
+        });
     }
     let version = current.as_ref().map_or(1, |(n, _)| n + 1);
     let tmp = wh.begin(version)?;
-    let result = build_into(cfg, &schema, &catalog, prev.as_ref(), new_files, &tmp, version, opts.full, progress, started);
+    let result = build_into(
+        cfg,
+        &schema,
+        &catalog,
+        prev.as_ref(),
+        new_files,
+        &tmp,
+        version,
+        opts.full,
+        progress,
+        started,
+    );
     match result {
         Ok(mut report) => {
             let path = wh.publish(&tmp, version, cfg.keep_versions)?;
@@ -362,18 +465,37 @@ fn build_into(
     let empty = PathBuf::new();
     let prev_dir = prev.map_or(&empty, |(d, _)| d);
     let has_prev = prev.is_some();
-    let load = |table: &TableDef| if has_prev { load_rows(prev_dir, table) } else { Ok(Vec::new()) };
+    let load = |table: &TableDef| {
+        if has_prev {
+            load_rows(prev_dir, table)
+        } else {
+            Ok(Vec::new())
+        }
+    };
     if has_prev {
         progress.stage("linking the previous version's facts");
-        for table in schema.tables().iter().filter(|t| t.kind != acrm_schema::TableKind::Dimension) {
+        for table in schema
+            .tables()
+            .iter()
+            .filter(|t| t.kind != acrm_schema::TableKind::Dimension)
+        {
             link_tree(&prev_dir.join(&table.name), &tmp.join(&table.name))?;
         }
     }
-    let records = load(&state_table)?.into_iter().filter_map(row_to_record).collect();
+    let records = load(&state_table)?
+        .into_iter()
+        .filter_map(row_to_record)
+        .collect();
     let mut channels = KeyedDim::new(t("dim_channel")?, "channel_code", load(&t("dim_channel")?)?);
     for ch in catalog.channels() {
         if channels.key(&ch.code).is_none() {
-            channels.upsert(&ch.code, &[("channel_name", Value::Str(ch.name.clone())), ("channel_type", Value::Str(ch.channel_type.clone()))]);
+            channels.upsert(
+                &ch.code,
+                &[
+                    ("channel_name", Value::Str(ch.name.clone())),
+                    ("channel_type", Value::Str(ch.channel_type.clone())),
+                ],
+            );
         }
     }
     let branches = KeyedDim::new(t("dim_branch")?, "branch_code", load(&t("dim_branch")?)?);
@@ -390,11 +512,20 @@ fn build_into(
         customers: CustomerDim::new(t("dim_customer")?, load(&t("dim_customer")?)?),
         products: KeyedDim::new(t("dim_product")?, "sku", load(&t("dim_product")?)?),
         branches,
-        campaigns: KeyedDim::new(t("dim_campaign")?, "campaign_code", load(&t("dim_campaign")?)?),
+        campaigns: KeyedDim::new(
+            t("dim_campaign")?,
+            "campaign_code",
+            load(&t("dim_campaign")?)?,
+        ),
         channels,
         strict_products: cfg.has_entity(EntityKind::Product),
         strict_campaigns: cfg.has_entity(EntityKind::Campaign),
-        priority: cfg.sources.iter().filter(|s| s.entity == EntityKind::Customer).map(|s| (s.name.clone(), s.priority)).collect(),
+        priority: cfg
+            .sources
+            .iter()
+            .filter(|s| s.entity == EntityKind::Customer)
+            .map(|s| (s.name.clone(), s.priority))
+            .collect(),
         phones: HashMap::new(),
         emails: HashMap::new(),
         city_province,
@@ -411,10 +542,20 @@ fn build_into(
     for f in new_files {
         batches.entry(f.batch).or_default().push(f);
     }
-    let master_order = [EntityKind::Branch, EntityKind::Product, EntityKind::Campaign, EntityKind::Customer];
+    let master_order = [
+        EntityKind::Branch,
+        EntityKind::Product,
+        EntityKind::Campaign,
+        EntityKind::Customer,
+    ];
     for (batch, mut files) in batches {
         let batch_day = day_number(batch);
-        let rank = |k: EntityKind| master_order.iter().position(|m| *m == k).unwrap_or(master_order.len() + k as usize);
+        let rank = |k: EntityKind| {
+            master_order
+                .iter()
+                .position(|m| *m == k)
+                .unwrap_or(master_order.len() + k as usize)
+        };
         files.sort_by(|a, b| {
             let (sa, sb) = (&cfg.sources[a.source], &cfg.sources[b.source]);
             (rank(sa.entity), a.source, &a.rel).cmp(&(rank(sb.entity), b.source, &b.rel))
@@ -428,9 +569,21 @@ fn build_into(
         let mut source_hash: BTreeMap<usize, blake3::Hasher> = BTreeMap::new();
         for f in &files {
             let src: &SourceConfig = &cfg.sources[f.source];
-            source_hash.entry(f.source).or_default().update(f.checksum.as_bytes());
-            if src.entity != EntityKind::Customer && !customers_done && !master_customers.is_empty() && rank(src.entity) > rank(EntityKind::Customer) {
-                resolve_customers(&mut lk, std::mem::take(&mut master_customers), batch_day, cfg.name_similarity);
+            source_hash
+                .entry(f.source)
+                .or_default()
+                .update(f.checksum.as_bytes());
+            if src.entity != EntityKind::Customer
+                && !customers_done
+                && !master_customers.is_empty()
+                && rank(src.entity) > rank(EntityKind::Customer)
+            {
+                resolve_customers(
+                    &mut lk,
+                    std::mem::take(&mut master_customers),
+                    batch_day,
+                    cfg.name_similarity,
+                );
                 customers_done = true;
             }
             if rank(src.entity) > rank(EntityKind::Customer) && !customers_done {
@@ -438,12 +591,20 @@ fn build_into(
             }
             let def = catalog.entity(src.entity);
             let seen = seen.entry(f.source).or_default();
-            let stem = Path::new(&f.rel).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            let stem = Path::new(&f.rel)
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
             let mut on_bytes = |n: u64| progress.advance(n);
             let (counts, rej): (FileCounts, Vec<Rejected>) = match src.entity {
                 EntityKind::Customer => {
-                    let (sid, idn) = (def.index_of("source_id").unwrap_or(0), def.index_of("id_number"));
-                    let mut loader = |rows: Vec<crate::stage::Staged>, _: &mut crate::stage::Rejector<'_>| -> Result<u64> {
+                    let (sid, idn) = (
+                        def.index_of("source_id").unwrap_or(0),
+                        def.index_of("id_number"),
+                    );
+                    let mut loader = |rows: Vec<crate::stage::Staged>,
+                                      _: &mut crate::stage::Rejector<'_>|
+                     -> Result<u64> {
                         let n = rows.len() as u64;
                         for mut r in rows {
                             if let Some(i) = idn {
@@ -456,35 +617,75 @@ fn build_into(
                         }
                         Ok(n)
                     };
-                    stage_file(src, def, &cfg.default_country_code, &f.path, &f.rel, seen, &mut on_bytes, &mut loader)?
+                    stage_file(
+                        src,
+                        def,
+                        &cfg.default_country_code,
+                        &f.path,
+                        &f.rel,
+                        seen,
+                        &mut on_bytes,
+                        &mut loader,
+                    )?
                 }
                 EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {
-                    let mut loader = |rows: Vec<crate::stage::Staged>, _: &mut crate::stage::Rejector<'_>| -> Result<u64> {
+                    let mut loader = |rows: Vec<crate::stage::Staged>,
+                                      _: &mut crate::stage::Rejector<'_>|
+                     -> Result<u64> {
                         let n = rows.len() as u64;
                         for r in rows {
                             load_master(&mut lk, src.entity, def, &r.values);
                         }
                         Ok(n)
                     };
-                    stage_file(src, def, &cfg.default_country_code, &f.path, &f.rel, seen, &mut on_bytes, &mut loader)?
+                    stage_file(
+                        src,
+                        def,
+                        &cfg.default_country_code,
+                        &f.path,
+                        &f.rel,
+                        seen,
+                        &mut on_bytes,
+                        &mut loader,
+                    )?
                 }
                 kind => {
                     let table_name = fact_table(kind).unwrap_or("fact_sales");
                     let table = t(table_name)?;
                     let key = (table_name, f.source);
-                    let mut loader = |rows: Vec<crate::stage::Staged>, rej: &mut crate::stage::Rejector<'_>| -> Result<u64> {
-                        let facts = load_chunk(kind, &mut lk, src, def, rows, rej, batch_day, &stem);
+                    let mut loader = |rows: Vec<crate::stage::Staged>,
+                                      rej: &mut crate::stage::Rejector<'_>|
+                     -> Result<u64> {
+                        let facts =
+                            load_chunk(kind, &mut lk, src, def, rows, rej, batch_day, &stem);
                         for r in &facts {
-                            if let Some(d) = r.iter().find_map(|v| if let Value::Date(d) = v { Some(*d) } else { None }) {
+                            if let Some(d) = r.iter().find_map(|v| {
+                                if let Value::Date(d) = v {
+                                    Some(*d)
+                                } else {
+                                    None
+                                }
+                            }) {
                                 let y = date_of(d).year();
                                 years = Some(years.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
                             }
                         }
                         let n = facts.len() as u64;
-                        out.entry(key).or_default().push(rows_to_batch(&table, &facts)?);
+                        out.entry(key)
+                            .or_default()
+                            .push(rows_to_batch(&table, &facts)?);
                         Ok(n)
                     };
-                    stage_file(src, def, &cfg.default_country_code, &f.path, &f.rel, seen, &mut on_bytes, &mut loader)?
+                    stage_file(
+                        src,
+                        def,
+                        &cfg.default_country_code,
+                        &f.path,
+                        &f.rel,
+                        seen,
+                        &mut on_bytes,
+                        &mut loader,
+                    )?
                 }
             };
             tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, "file loaded");
@@ -519,8 +720,16 @@ fn build_into(
             if src.load == LoadMode::Snapshot {
                 remove_source_parts(tmp, table_name, &src.name)?;
             }
-            let tag = source_hash.get(si).map(|h| h.clone().finalize().to_hex()[..8].to_string()).unwrap_or_default();
-            write_table_part(tmp, &table, &format!("part-{}-{batch}-{tag}", src.name), parts)?;
+            let tag = source_hash
+                .get(si)
+                .map(|h| h.clone().finalize().to_hex()[..8].to_string())
+                .unwrap_or_default();
+            write_table_part(
+                tmp,
+                &table,
+                &format!("part-{}-{batch}-{tag}", src.name),
+                parts,
+            )?;
         }
         let q = t("etl_quarantine")?;
         let qrows: Vec<Vec<Value>> = rejected
@@ -539,12 +748,22 @@ fn build_into(
             })
             .collect();
         if !qrows.is_empty() {
-            write_table_part(tmp, &q, &format!("part-{batch}-{batch_tag}"), &[rows_to_batch(&q, &qrows)?])?;
+            write_table_part(
+                tmp,
+                &q,
+                &format!("part-{batch}-{batch_tag}"),
+                &[rows_to_batch(&q, &qrows)?],
+            )?;
         }
         let a = t("etl_load_audit")?;
         let arows: Vec<Vec<Value>> = loaded_files
             .iter()
-            .filter(|f| f.batch_date == batch && files.iter().any(|x| x.rel == f.file && x.checksum == f.checksum))
+            .filter(|f| {
+                f.batch_date == batch
+                    && files
+                        .iter()
+                        .any(|x| x.rel == f.file && x.checksum == f.checksum)
+            })
             .map(|f| {
                 vec![
                     Value::Date(batch_day),
@@ -557,7 +776,12 @@ fn build_into(
                 ]
             })
             .collect();
-        write_table_part(tmp, &a, &format!("part-{batch}-{batch_tag}"), &[rows_to_batch(&a, &arows)?])?;
+        write_table_part(
+            tmp,
+            &a,
+            &format!("part-{batch}-{batch_tag}"),
+            &[rows_to_batch(&a, &arows)?],
+        )?;
     }
     progress.finish();
     progress.stage("writing dimensions");
@@ -565,21 +789,35 @@ fn build_into(
         let table = t(name)?;
         let dir = tmp.join(name);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+            std::fs::remove_dir_all(&dir).map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
         }
-        write_parquet(&dir.join("part-0.parquet"), &[rows_to_batch(&table, &rows)?]).map(|_| ())
+        write_parquet(
+            &dir.join("part-0.parquet"),
+            &[rows_to_batch(&table, &rows)?],
+        )
+        .map(|_| ())
     };
     write_dim("dim_customer", lk.customers.sorted_rows())?;
     write_dim("dim_product", lk.products.sorted_rows())?;
     write_dim("dim_branch", lk.branches.sorted_rows())?;
     write_dim("dim_campaign", lk.campaigns.sorted_rows())?;
     write_dim("dim_channel", lk.channels.sorted_rows())?;
-    let fallback_year = loaded_files.iter().map(|f| f.batch_date.year()).max().unwrap_or(1970);
+    let fallback_year = loaded_files
+        .iter()
+        .map(|f| f.batch_date.year())
+        .max()
+        .unwrap_or(1970);
     let calendar_years = years.unwrap_or((fallback_year, fallback_year));
     write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
     let mut records: Vec<Vec<Value>> = lk.identity.records().iter().map(record_to_row).collect();
     records.sort_by_key(|r| r[3].as_i64());
-    write_parquet(&tmp.join("_state").join("customer_records.parquet"), &[rows_to_batch(&state_table, &records)?])?;
+    write_parquet(
+        &tmp.join("_state").join("customer_records.parquet"),
+        &[rows_to_batch(&state_table, &records)?],
+    )?;
     let mut tables = BTreeMap::new();
     for table in schema.tables() {
         let mut n = 0;
@@ -589,7 +827,9 @@ fn build_into(
         tables.insert(table.name.clone(), n);
     }
     let conflicts = lk.identity.conflicts.clone();
-    let mut all_conflicts = prev.map(|(_, m)| m.identity_conflicts.clone()).unwrap_or_default();
+    let mut all_conflicts = prev
+        .map(|(_, m)| m.identity_conflicts.clone())
+        .unwrap_or_default();
     all_conflicts.extend(conflicts.iter().cloned());
     let manifest = Manifest {
         version,
@@ -602,9 +842,17 @@ fn build_into(
         duration_ms: started.elapsed().as_millis() as u64,
     };
     let path = tmp.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse { path: path.clone(), message: e.to_string() })?;
-    std::fs::write(&path, text).map_err(|source| Error::Io { path: path.clone(), source })?;
-    std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|source| Error::Io { path, source })?;
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&path, text).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    std::fs::File::open(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| Error::Io { path, source })?;
     Ok(BuildReport {
         outcome: Outcome::UpToDate { version },
         loaded: this_build,
@@ -614,13 +862,20 @@ fn build_into(
     })
 }
 
-fn resolve_customers(lk: &mut Lookups, batch: Vec<(String, String, Vec<Value>)>, day: i32, similarity: f64) {
+fn resolve_customers(
+    lk: &mut Lookups,
+    batch: Vec<(String, String, Vec<Value>)>,
+    day: i32,
+    similarity: f64,
+) {
     let city = lk.customer_def.index_of("city");
     let province = lk.customer_def.index_of("province");
     if let (Some(c), Some(p)) = (city, province) {
         for (_, _, v) in &batch {
             if let (Value::Str(c), Value::Str(p)) = (&v[c], &v[p]) {
-                lk.city_province.entry(c.clone()).or_insert_with(|| p.clone());
+                lk.city_province
+                    .entry(c.clone())
+                    .or_insert_with(|| p.clone());
             }
         }
     }
@@ -633,11 +888,22 @@ fn resolve_customers(lk: &mut Lookups, batch: Vec<(String, String, Vec<Value>)>,
 }
 
 fn load_master(lk: &mut Lookups, kind: EntityKind, def: &acrm_schema::EntityDef, values: &[Value]) {
-    let v = |n: &str| def.index_of(n).map(|i| values[i].clone()).unwrap_or(Value::Null);
+    let v = |n: &str| {
+        def.index_of(n)
+            .map(|i| values[i].clone())
+            .unwrap_or(Value::Null)
+    };
     let key = |n: &str| v(n).as_str().unwrap_or_default().to_string();
     match kind {
         EntityKind::Product => {
-            let names = ["product_name", "category", "subcategory", "brand", "unit_price", "unit_cost"];
+            let names = [
+                "product_name",
+                "category",
+                "subcategory",
+                "brand",
+                "unit_price",
+                "unit_cost",
+            ];
             let attrs: Vec<(&str, Value)> = names.iter().map(|n| (*n, v(n))).collect();
             lk.products.upsert(&key("sku"), &attrs);
         }

@@ -204,41 +204,63 @@ impl BuildConfig {
 
     /// Validates config `text` as if read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let cfg_err = |message: String| Error::Config { path: path.into(), message };
+        let cfg_err = |message: String| Error::Config {
+            path: path.into(),
+            message,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| cfg_err(e.to_string()))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+        let base_dir = if base_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base_dir
+        };
         let catalog = SourceCatalog::builtin()?;
         let batch_date_pattern = raw
             .build
             .batch_date_pattern
             .as_deref()
             .map(|p| {
-                let re = regex::Regex::new(p).map_err(|e| cfg_err(format!("[build] batch_date_pattern: {e}")))?;
+                let re = regex::Regex::new(p)
+                    .map_err(|e| cfg_err(format!("[build] batch_date_pattern: {e}")))?;
                 if re.captures_len() < 2 {
-                    return Err(cfg_err("[build] batch_date_pattern needs one capture group (the date)".into()));
+                    return Err(cfg_err(
+                        "[build] batch_date_pattern needs one capture group (the date)".into(),
+                    ));
                 }
                 Ok(re)
             })
             .transpose()?;
         let name_similarity = raw.identity.name_similarity.unwrap_or(0.9);
         if !(0.5..=1.0).contains(&name_similarity) {
-            return Err(cfg_err(format!("[identity] name_similarity must be between 0.5 and 1, got {name_similarity}")));
+            return Err(cfg_err(format!(
+                "[identity] name_similarity must be between 0.5 and 1, got {name_similarity}"
+            )));
         }
         let keep_versions = raw.warehouse.keep_versions.unwrap_or(3);
         if keep_versions == 0 {
-            return Err(cfg_err("[warehouse] keep_versions must be at least 1".into()));
+            return Err(cfg_err(
+                "[warehouse] keep_versions must be at least 1".into(),
+            ));
         }
-        let country = raw.build.default_country_code.unwrap_or_else(|| "86".into());
+        let country = raw
+            .build
+            .default_country_code
+            .unwrap_or_else(|| "86".into());
         if country.is_empty() || !country.chars().all(|c| c.is_ascii_digit()) || country.len() > 3 {
-            return Err(cfg_err(format!("[build] default_country_code must be 1-3 digits, got '{country}'")));
+            return Err(cfg_err(format!(
+                "[build] default_country_code must be 1-3 digits, got '{country}'"
+            )));
         }
         if raw.source.is_empty() {
-            return Err(cfg_err("no [[source]] declared: name at least one export to load".into()));
+            return Err(cfg_err(
+                "no [[source]] declared: name at least one export to load".into(),
+            ));
         }
         let mut sources = Vec::new();
         for (i, rs) in raw.source.into_iter().enumerate() {
-            let s = validate_source(&catalog, &base_dir, rs).map_err(|m| cfg_err(format!("[[source]] #{}: {m}", i + 1)))?;
+            let s = validate_source(&catalog, &base_dir, rs)
+                .map_err(|m| cfg_err(format!("[[source]] #{}: {m}", i + 1)))?;
             if sources.iter().any(|o: &SourceConfig| o.name == s.name) {
                 return Err(cfg_err(format!("source name '{}' is used twice", s.name)));
             }
@@ -251,7 +273,10 @@ impl BuildConfig {
             keep_versions,
             default_country_code: country,
             batch_date_pattern,
-            batch_date_format: raw.build.batch_date_format.unwrap_or_else(|| "%Y-%m-%d".into()),
+            batch_date_format: raw
+                .build
+                .batch_date_format
+                .unwrap_or_else(|| "%Y-%m-%d".into()),
             name_similarity,
             sources,
         })
@@ -259,7 +284,10 @@ impl BuildConfig {
 
     /// Names of the customer sources (the known customer id systems).
     pub fn customer_systems(&self) -> impl Iterator<Item = &str> {
-        self.sources.iter().filter(|s| s.entity == EntityKind::Customer).map(|s| s.name.as_str())
+        self.sources
+            .iter()
+            .filter(|s| s.entity == EntityKind::Customer)
+            .map(|s| s.name.as_str())
     }
 
     /// True when some source feeds `kind`.
@@ -268,64 +296,134 @@ impl BuildConfig {
     }
 }
 
-fn validate_source(catalog: &SourceCatalog, base: &Path, rs: RawSource) -> std::result::Result<SourceConfig, String> {
+fn validate_source(
+    catalog: &SourceCatalog,
+    base: &Path,
+    rs: RawSource,
+) -> std::result::Result<SourceConfig, String> {
     let name = rs.name.trim().to_string();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("name '{}' must be letters, digits, '_' or '-'", rs.name));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "name '{}' must be letters, digits, '_' or '-'",
+            rs.name
+        ));
     }
     let ctx = |m: String| format!("source '{name}': {m}");
     let entity = EntityKind::ALL
         .into_iter()
         .find(|k| k.name() == rs.entity)
-        .ok_or_else(|| ctx(format!("unknown entity '{}'; one of {}", rs.entity, EntityKind::ALL.map(|k| k.name()).join(", "))))?;
+        .ok_or_else(|| {
+            ctx(format!(
+                "unknown entity '{}'; one of {}",
+                rs.entity,
+                EntityKind::ALL.map(|k| k.name()).join(", ")
+            ))
+        })?;
     let def = catalog.entity(entity);
-    let format = match rs.format.as_deref().unwrap_or_else(|| guess_format(&rs.path)) {
+    let format = match rs
+        .format
+        .as_deref()
+        .unwrap_or_else(|| guess_format(&rs.path))
+    {
         "csv" => Format::Csv,
         "jsonl" | "ndjson" | "json" => Format::Jsonl,
         "parquet" => Format::Parquet,
-        other => return Err(ctx(format!("unknown format '{other}': csv, jsonl or parquet"))),
+        other => {
+            return Err(ctx(format!(
+                "unknown format '{other}': csv, jsonl or parquet"
+            )));
+        }
     };
     let delimiter = match rs.delimiter.as_deref() {
         None => b',',
         Some("\\t") | Some("\t") | Some("tab") => b'\t',
         Some(d) if d.len() == 1 => d.as_bytes()[0],
-        Some(d) => return Err(ctx(format!("delimiter must be one ASCII character, got '{d}'"))),
+        Some(d) => {
+            return Err(ctx(format!(
+                "delimiter must be one ASCII character, got '{d}'"
+            )));
+        }
     };
-    let encoding = match rs.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let encoding = match rs
+        .encoding
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("utf-8") | Some("utf8") => TextEncoding::Utf8,
         Some(label) => TextEncoding::Other(
-            encoding_rs::Encoding::for_label(label.as_bytes()).ok_or_else(|| ctx(format!("unknown encoding '{label}'")))?,
+            encoding_rs::Encoding::for_label(label.as_bytes())
+                .ok_or_else(|| ctx(format!("unknown encoding '{label}'")))?,
         ),
     };
     let load = match rs.load.as_deref() {
         None | Some("append") => LoadMode::Append,
         Some("snapshot") => LoadMode::Snapshot,
-        Some(o) => return Err(ctx(format!("load must be 'append' or 'snapshot', got '{o}'"))),
+        Some(o) => {
+            return Err(ctx(format!(
+                "load must be 'append' or 'snapshot', got '{o}'"
+            )));
+        }
     };
-    for key in rs.columns.keys().chain(rs.constants.keys()).chain(rs.formats.keys()).chain(rs.values.keys()) {
+    for key in rs
+        .columns
+        .keys()
+        .chain(rs.constants.keys())
+        .chain(rs.formats.keys())
+        .chain(rs.values.keys())
+    {
         if def.index_of(key).is_none() {
             let known: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
-            return Err(ctx(format!("'{key}' is not a field of entity '{}'; fields: {}", entity.name(), known.join(", "))));
+            return Err(ctx(format!(
+                "'{key}' is not a field of entity '{}'; fields: {}",
+                entity.name(),
+                known.join(", ")
+            )));
         }
     }
-    let date_default = rs.date_format.map(StringOrList::into_vec).unwrap_or_else(|| vec!["%Y-%m-%d".into()]);
-    let ts_default = rs.timestamp_format.map(StringOrList::into_vec).unwrap_or_else(|| vec!["%Y-%m-%d %H:%M:%S".into()]);
+    let date_default = rs
+        .date_format
+        .map(StringOrList::into_vec)
+        .unwrap_or_else(|| vec!["%Y-%m-%d".into()]);
+    let ts_default = rs
+        .timestamp_format
+        .map(StringOrList::into_vec)
+        .unwrap_or_else(|| vec!["%Y-%m-%d %H:%M:%S".into()]);
     let mut fields = Vec::new();
     let mut formats = Vec::new();
     let mut value_maps = Vec::new();
     for f in &def.fields {
         let src = match (rs.columns.get(&f.name), rs.constants.get(&f.name)) {
-            (Some(_), Some(_)) => return Err(ctx(format!("field '{}' has both a column and a constant", f.name))),
+            (Some(_), Some(_)) => {
+                return Err(ctx(format!(
+                    "field '{}' has both a column and a constant",
+                    f.name
+                )));
+            }
             (Some(c), None) => FieldSource::Column(c.clone()),
             (None, Some(v)) => FieldSource::Constant(v.clone()),
             (None, None) => FieldSource::Missing,
         };
         if f.required && matches!(src, FieldSource::Missing) {
-            return Err(ctx(format!("required field '{}' of entity '{}' is not mapped ([source.columns] {} = \"...\")", f.name, entity.name(), f.name)));
+            return Err(ctx(format!(
+                "required field '{}' of entity '{}' is not mapped ([source.columns] {} = \"...\")",
+                f.name,
+                entity.name(),
+                f.name
+            )));
         }
         let fmts = match (rs.formats.get(&f.name), f.field_type) {
             (Some(list), FieldType::Date | FieldType::Timestamp) => list.clone().into_vec(),
-            (Some(_), other) => return Err(ctx(format!("formats.{}: field type {other:?} takes no format", f.name))),
+            (Some(_), other) => {
+                return Err(ctx(format!(
+                    "formats.{}: field type {other:?} takes no format",
+                    f.name
+                )));
+            }
             (None, FieldType::Date) => date_default.clone(),
             (None, FieldType::Timestamp) => ts_default.clone(),
             (None, _) => Vec::new(),
@@ -333,23 +431,41 @@ fn validate_source(catalog: &SourceCatalog, base: &Path, rs: RawSource) -> std::
         for fmt in &fmts {
             check_format(fmt).map_err(|m| ctx(format!("format '{fmt}' of '{}': {m}", f.name)))?;
         }
-        let map = rs.values.get(&f.name).map(|m| m.iter().map(|(k, v)| (k.trim().to_lowercase(), v.clone())).collect());
+        let map = rs.values.get(&f.name).map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
+                .collect()
+        });
         if map.is_some() && f.field_type != FieldType::Code {
-            return Err(ctx(format!("values.{}: only code fields take a value map", f.name)));
+            return Err(ctx(format!(
+                "values.{}: only code fields take a value map",
+                f.name
+            )));
         }
         fields.push(src);
         formats.push(fmts);
         value_maps.push(map.unwrap_or_default());
     }
     for group in &def.one_of {
-        if group.iter().all(|g| def.index_of(g).is_some_and(|i| matches!(fields[i], FieldSource::Missing))) {
+        if group.iter().all(|g| {
+            def.index_of(g)
+                .is_some_and(|i| matches!(fields[i], FieldSource::Missing))
+        }) {
             return Err(ctx(format!("map at least one of: {}", group.join(", "))));
         }
     }
-    let utc_offset_secs = parse_offset(rs.timezone.as_deref().unwrap_or("+00:00")).ok_or_else(|| {
-        ctx(format!("timezone must be an offset like +08:00 or UTC, got '{}'", rs.timezone.unwrap_or_default()))
-    })?;
-    let lower = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
+    let utc_offset_secs =
+        parse_offset(rs.timezone.as_deref().unwrap_or("+00:00")).ok_or_else(|| {
+            ctx(format!(
+                "timezone must be an offset like +08:00 or UTC, got '{}'",
+                rs.timezone.unwrap_or_default()
+            ))
+        })?;
+    let lower = |v: Vec<String>| {
+        v.into_iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect::<Vec<_>>()
+    };
     Ok(SourceConfig {
         customer_system: rs.customer_system.unwrap_or_else(|| name.clone()),
         pattern: base.join(&rs.path),
@@ -365,8 +481,14 @@ fn validate_source(catalog: &SourceCatalog, base: &Path, rs: RawSource) -> std::
         formats,
         value_maps,
         utc_offset_secs,
-        true_values: lower(rs.true_values.unwrap_or_else(|| DEFAULT_TRUE.map(String::from).to_vec())),
-        false_values: lower(rs.false_values.unwrap_or_else(|| DEFAULT_FALSE.map(String::from).to_vec())),
+        true_values: lower(
+            rs.true_values
+                .unwrap_or_else(|| DEFAULT_TRUE.map(String::from).to_vec()),
+        ),
+        false_values: lower(
+            rs.false_values
+                .unwrap_or_else(|| DEFAULT_FALSE.map(String::from).to_vec()),
+        ),
     })
 }
 
@@ -439,15 +561,38 @@ amount = "amount"
     #[test]
     fn mistakes_are_named() {
         let cases = [
-            (MIN.replace("quantity = \"qty\"", "quantity = \"qty\"\nqty_typo = \"x\""), "'qty_typo' is not a field of entity 'sales_line'"),
-            (MIN.replace("order_time = \"date\"\n", ""), "required field 'order_time'"),
-            (MIN.replace("amount = \"amount\"\n", ""), "map at least one of: unit_price, amount"),
-            (MIN.replace("entity = \"sales_line\"", "entity = \"sale\""), "unknown entity 'sale'"),
-            (format!("{MIN}[source.formats]\norder_time = \"%d.%m\"\n"), "has no year"),
-            (MIN.replace("[[source]]", "[build]\nbatch_date_pattern = '(['\n[[source]]"), "batch_date_pattern"),
+            (
+                MIN.replace("quantity = \"qty\"", "quantity = \"qty\"\nqty_typo = \"x\""),
+                "'qty_typo' is not a field of entity 'sales_line'",
+            ),
+            (
+                MIN.replace("order_time = \"date\"\n", ""),
+                "required field 'order_time'",
+            ),
+            (
+                MIN.replace("amount = \"amount\"\n", ""),
+                "map at least one of: unit_price, amount",
+            ),
+            (
+                MIN.replace("entity = \"sales_line\"", "entity = \"sale\""),
+                "unknown entity 'sale'",
+            ),
+            (
+                format!("{MIN}[source.formats]\norder_time = \"%d.%m\"\n"),
+                "has no year",
+            ),
+            (
+                MIN.replace(
+                    "[[source]]",
+                    "[build]\nbatch_date_pattern = '(['\n[[source]]",
+                ),
+                "batch_date_pattern",
+            ),
         ];
         for (text, expected) in cases {
-            let err = BuildConfig::parse(Path::new("acrm.toml"), &text).expect_err(expected).to_string();
+            let err = BuildConfig::parse(Path::new("acrm.toml"), &text)
+                .expect_err(expected)
+                .to_string();
             assert!(err.contains(expected), "expected '{expected}' in: {err}");
             assert!(err.starts_with("config acrm.toml"), "{err}");
         }

@@ -28,14 +28,30 @@ pub struct KeyedDim {
 impl KeyedDim {
     /// A dimension over `rows` (from the previous version), adding the unknown member if absent.
     pub fn new(table: TableDef, natural_key: &str, rows: Vec<Vec<Value>>) -> Self {
-        let natural_col = table.columns.iter().position(|c| c.name == natural_key).unwrap_or(1);
-        let mut d = Self { table, rows: Vec::new(), index: HashMap::new(), natural_col };
+        let natural_col = table
+            .columns
+            .iter()
+            .position(|c| c.name == natural_key)
+            .unwrap_or(1);
+        let mut d = Self {
+            table,
+            rows: Vec::new(),
+            index: HashMap::new(),
+            natural_col,
+        };
         if rows.is_empty() {
             let mut unknown = vec![Value::Null; d.table.columns.len()];
             unknown[0] = Value::Int(0);
             for (i, c) in d.table.columns.iter().enumerate().skip(1) {
                 if !c.nullable {
-                    unknown[i] = Value::Str(if i == natural_col { "unknown" } else { "Unknown" }.into());
+                    unknown[i] = Value::Str(
+                        if i == natural_col {
+                            "unknown"
+                        } else {
+                            "Unknown"
+                        }
+                        .into(),
+                    );
                 }
             }
             d.insert_row(unknown);
@@ -64,7 +80,13 @@ impl KeyedDim {
         let i = match self.index.get(k) {
             Some(i) => *i,
             None => {
-                let key = self.rows.iter().filter_map(|r| r[0].as_i64()).max().unwrap_or(0) + 1;
+                let key = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r[0].as_i64())
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
                 let mut row = vec![Value::Null; self.table.columns.len()];
                 row[0] = Value::Int(key);
                 row[self.natural_col] = Value::Str(k.to_string());
@@ -121,13 +143,25 @@ const FIRST_ATTR: usize = 5;
 impl CustomerDim {
     /// The dimension over `rows` from the previous version (the unknown member added if absent).
     pub fn new(table: TableDef, rows: Vec<Vec<Value>>) -> Self {
-        let history_cols = table.columns.iter().enumerate().filter(|(_, c)| c.history).map(|(i, _)| i).collect();
-        let mut d = Self { table, rows: Vec::new(), versions: HashMap::new(), history_cols };
+        let history_cols = table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.history)
+            .map(|(i, _)| i)
+            .collect();
+        let mut d = Self {
+            table,
+            rows: Vec::new(),
+            versions: HashMap::new(),
+            history_cols,
+        };
         if rows.is_empty() {
             let mut unknown = vec![Value::Null; d.table.columns.len()];
             unknown[KEY] = Value::Int(0);
             unknown[ID] = Value::Int(0);
-            unknown[FROM] = Value::Date(chrono::NaiveDate::from_ymd_opt(1900, 1, 1).map_or(0, day_number));
+            unknown[FROM] =
+                Value::Date(chrono::NaiveDate::from_ymd_opt(1900, 1, 1).map_or(0, day_number));
             unknown[TO] = Value::Date(end_of_time());
             unknown[CURRENT] = Value::Bool(true);
             for (i, c) in d.table.columns.iter().enumerate().skip(FIRST_ATTR) {
@@ -160,18 +194,39 @@ impl CustomerDim {
     /// `first_day`; a change of a history column closes the current version and opens a new
     /// one from `day`; other columns are overwritten in every version.
     pub fn apply(&mut self, id: i64, attrs: Vec<Value>, day: i32, first_day: i32) {
-        let next_key = self.rows.iter().filter_map(|r| r[KEY].as_i64()).max().unwrap_or(0) + 1;
+        let next_key = self
+            .rows
+            .iter()
+            .filter_map(|r| r[KEY].as_i64())
+            .max()
+            .unwrap_or(0)
+            + 1;
         let Some(current) = self.versions.get(&id).and_then(|v| v.last().copied()) else {
-            let mut row = vec![Value::Int(next_key), Value::Int(id), Value::Date(first_day.min(day)), Value::Date(end_of_time()), Value::Bool(true)];
+            let mut row = vec![
+                Value::Int(next_key),
+                Value::Int(id),
+                Value::Date(first_day.min(day)),
+                Value::Date(end_of_time()),
+                Value::Bool(true),
+            ];
             row.extend(attrs);
             self.push(row);
             return;
         };
-        let changed = self.history_cols.iter().any(|c| self.rows[current][*c] != attrs[*c - FIRST_ATTR]);
+        let changed = self
+            .history_cols
+            .iter()
+            .any(|c| self.rows[current][*c] != attrs[*c - FIRST_ATTR]);
         if changed && self.rows[current][FROM].as_day() < Some(day) {
             self.rows[current][TO] = Value::Date(day - 1);
             self.rows[current][CURRENT] = Value::Bool(false);
-            let mut row = vec![Value::Int(next_key), Value::Int(id), Value::Date(day), Value::Date(end_of_time()), Value::Bool(true)];
+            let mut row = vec![
+                Value::Int(next_key),
+                Value::Int(id),
+                Value::Date(day),
+                Value::Date(end_of_time()),
+                Value::Bool(true),
+            ];
             row.extend(attrs.iter().cloned());
             self.push(row);
         } else if changed {
@@ -179,7 +234,9 @@ impl CustomerDim {
                 self.rows[current][c] = attrs[c - FIRST_ATTR].clone();
             }
         }
-        let type1: Vec<usize> = (FIRST_ATTR..self.table.columns.len()).filter(|c| !self.history_cols.contains(c)).collect();
+        let type1: Vec<usize> = (FIRST_ATTR..self.table.columns.len())
+            .filter(|c| !self.history_cols.contains(c))
+            .collect();
         for &v in self.versions.get(&id).into_iter().flatten() {
             for &c in &type1 {
                 self.rows[v][c] = attrs[c - FIRST_ATTR].clone();
@@ -190,8 +247,14 @@ impl CustomerDim {
     /// Surrogate key of the version of customer `id` valid on `day` (the first version for
     /// earlier days); 0 for an unknown id.
     pub fn key_at(&self, id: i64, day: i32) -> i64 {
-        let Some(vs) = self.versions.get(&id) else { return 0 };
-        let pick = vs.iter().rev().find(|i| self.rows[**i][FROM].as_day().is_some_and(|f| f <= day)).or(vs.first());
+        let Some(vs) = self.versions.get(&id) else {
+            return 0;
+        };
+        let pick = vs
+            .iter()
+            .rev()
+            .find(|i| self.rows[**i][FROM].as_day().is_some_and(|f| f <= day))
+            .or(vs.first());
         pick.and_then(|i| self.rows[*i][KEY].as_i64()).unwrap_or(0)
     }
 
@@ -204,7 +267,11 @@ impl CustomerDim {
 
     /// Index of attribute column `name` within the attribute list passed to [`Self::apply`].
     pub fn attr_index(&self, name: &str) -> Option<usize> {
-        self.table.columns.iter().position(|c| c.name == name).and_then(|i| i.checked_sub(FIRST_ATTR))
+        self.table
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .and_then(|i| i.checked_sub(FIRST_ATTR))
     }
 
     /// Number of attribute columns.
@@ -216,15 +283,18 @@ impl CustomerDim {
 /// Calendar rows for every day of the years `first_year..=last_year`.
 pub fn calendar(first_year: i32, last_year: i32) -> Vec<Vec<Value>> {
     let mut rows = Vec::new();
-    let (Some(start), Some(end)) =
-        (chrono::NaiveDate::from_ymd_opt(first_year, 1, 1), chrono::NaiveDate::from_ymd_opt(last_year, 12, 31))
-    else {
+    let (Some(start), Some(end)) = (
+        chrono::NaiveDate::from_ymd_opt(first_year, 1, 1),
+        chrono::NaiveDate::from_ymd_opt(last_year, 12, 31),
+    ) else {
         return rows;
     };
     for d in start.iter_days().take_while(|d| *d <= end) {
         let dow = d.weekday().number_from_monday() as i64;
         rows.push(vec![
-            Value::Int(i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())),
+            Value::Int(
+                i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day()),
+            ),
             Value::Date(day_number(d)),
             Value::Int(i64::from(d.year())),
             Value::Int(i64::from((d.month() - 1) / 3 + 1)),
@@ -266,7 +336,11 @@ mod tests {
         assert_eq!(d.key_at(7, 60), 1);
         attrs[name] = Value::Str("王玮".into());
         d.apply(7, attrs.clone(), 110, 50);
-        assert_eq!(d.sorted_rows().len(), 2, "a name fix is type 1: no new version");
+        assert_eq!(
+            d.sorted_rows().len(),
+            2,
+            "a name fix is type 1: no new version"
+        );
         attrs[city] = Value::Str("上海".into());
         d.apply(7, attrs, 120, 50);
         let rows = d.sorted_rows();
@@ -275,7 +349,11 @@ mod tests {
         assert_eq!(rows[2][FROM], Value::Date(120));
         assert_eq!(d.key_at(7, 119), 1);
         assert_eq!(d.key_at(7, 120), 2);
-        assert_eq!(rows[1][FIRST_ATTR + name], Value::Str("王玮".into()), "type 1 applies to old versions");
+        assert_eq!(
+            rows[1][FIRST_ATTR + name],
+            Value::Str("王玮".into()),
+            "type 1 applies to old versions"
+        );
     }
 
     #[test]
@@ -283,6 +361,11 @@ mod tests {
         let c = calendar(2024, 2024);
         assert_eq!(c.len(), 366);
         assert_eq!(c[0][0], Value::Int(20240101));
-        assert_eq!(date_key(day_number(chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("d"))), 20240229);
+        assert_eq!(
+            date_key(day_number(
+                chrono::NaiveDate::from_ymd_opt(2024, 2, 29).expect("d")
+            )),
+            20240229
+        );
     }
 }

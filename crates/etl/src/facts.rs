@@ -50,10 +50,23 @@ impl Lookups {
     pub fn refresh_customer(&mut self, id: i64, day: i32) {
         let def = &self.customer_def;
         let mut members: Vec<_> = self.identity.members(id).collect();
-        members.sort_by_key(|r| (self.priority.get(&r.system).copied().unwrap_or(u32::MAX), -r.batch_day, -r.seq));
+        members.sort_by_key(|r| {
+            (
+                self.priority.get(&r.system).copied().unwrap_or(u32::MAX),
+                -r.batch_day,
+                -r.seq,
+            )
+        });
         let first = |field: &str| -> Value {
-            let Some(i) = def.index_of(field) else { return Value::Null };
-            members.iter().map(|r| &r.values[i]).find(|v| !v.is_null()).cloned().unwrap_or(Value::Null)
+            let Some(i) = def.index_of(field) else {
+                return Value::Null;
+            };
+            members
+                .iter()
+                .map(|r| &r.values[i])
+                .find(|v| !v.is_null())
+                .cloned()
+                .unwrap_or(Value::Null)
         };
         let signup = def
             .index_of("signup_date")
@@ -73,16 +86,27 @@ impl Lookups {
                 "source_systems" => Value::Str(systems.join(",")),
                 "source_records" => Value::Int(members.len() as i64),
                 "province" => match (first("province"), first("city")) {
-                    (Value::Null, Value::Str(city)) => self.city_province.get(&city).cloned().map_or(Value::Null, Value::Str),
+                    (Value::Null, Value::Str(city)) => self
+                        .city_province
+                        .get(&city)
+                        .cloned()
+                        .map_or(Value::Null, Value::Str),
                     (p, _) => p,
                 },
                 "region" => Value::Null,
                 other => first(other),
             };
         }
-        if let (Some(p), Some(r)) = (self.customers.attr_index("province"), self.customers.attr_index("region")) {
+        if let (Some(p), Some(r)) = (
+            self.customers.attr_index("province"),
+            self.customers.attr_index("region"),
+        ) {
             if let Value::Str(prov) = &attrs[p] {
-                attrs[r] = self.province_region.get(prov).cloned().map_or(Value::Null, Value::Str);
+                attrs[r] = self
+                    .province_region
+                    .get(prov)
+                    .cloned()
+                    .map_or(Value::Null, Value::Str);
             }
         }
         let first_day = signup.unwrap_or(day);
@@ -96,7 +120,9 @@ impl Lookups {
             Some(id) => id,
             None => {
                 let n = self.customer_def.fields.len();
-                let id = self.identity.infer(system, r, batch_day, vec![Value::Null; n]);
+                let id = self
+                    .identity
+                    .infer(system, r, batch_day, vec![Value::Null; n]);
                 self.refresh_customer(id, batch_day);
                 id
             }
@@ -105,12 +131,26 @@ impl Lookups {
     }
 
     /// Customer of a contact known only by phone or e-mail.
-    fn customer_by_contact(&mut self, system: &str, phone: &Value, email: &Value, day: i32, batch_day: i32) -> (i64, i64) {
-        let known = phone.as_str().and_then(|p| self.phones.get(p)).or_else(|| email.as_str().and_then(|e| self.emails.get(e)));
+    fn customer_by_contact(
+        &mut self,
+        system: &str,
+        phone: &Value,
+        email: &Value,
+        day: i32,
+        batch_day: i32,
+    ) -> (i64, i64) {
+        let known = phone
+            .as_str()
+            .and_then(|p| self.phones.get(p))
+            .or_else(|| email.as_str().and_then(|e| self.emails.get(e)));
         if let Some(&id) = known {
             return (self.customers.key_at(id, day), id);
         }
-        let key = phone.as_str().or(email.as_str()).unwrap_or_default().to_string();
+        let key = phone
+            .as_str()
+            .or(email.as_str())
+            .unwrap_or_default()
+            .to_string();
         if let Some(id) = self.identity.lookup(system, &key) {
             return (self.customers.key_at(id, day), id);
         }
@@ -135,7 +175,13 @@ impl Lookups {
         match v.as_str() {
             None => 0,
             Some(code) => self.channels.key(code).unwrap_or_else(|| {
-                self.channels.upsert(code, &[("channel_name", Value::Str(code.into())), ("channel_type", Value::Str("unknown".into()))])
+                self.channels.upsert(
+                    code,
+                    &[
+                        ("channel_name", Value::Str(code.into())),
+                        ("channel_type", Value::Str("unknown".into())),
+                    ],
+                )
             }),
         }
     }
@@ -143,7 +189,10 @@ impl Lookups {
     fn branch(&mut self, v: &Value) -> i64 {
         match v.as_str() {
             None => 0,
-            Some(code) => self.branches.key(code).unwrap_or_else(|| self.branches.upsert(code, &[])),
+            Some(code) => self
+                .branches
+                .key(code)
+                .unwrap_or_else(|| self.branches.upsert(code, &[])),
         }
     }
 }
@@ -185,13 +234,28 @@ pub fn load_chunk(
     match kind {
         EntityKind::SalesLine => {
             let (oid, ln, t, cref, sku, qty, up, amt, disc, uc, ch, br) = (
-                f.i("order_id"), f.i("line_number"), f.i("order_time"), f.i("customer_ref"), f.i("sku"), f.i("quantity"),
-                f.i("unit_price"), f.i("amount"), f.i("discount"), f.i("unit_cost"), f.i("channel"), f.i("branch_code"),
+                f.i("order_id"),
+                f.i("line_number"),
+                f.i("order_time"),
+                f.i("customer_ref"),
+                f.i("sku"),
+                f.i("quantity"),
+                f.i("unit_price"),
+                f.i("amount"),
+                f.i("discount"),
+                f.i("unit_cost"),
+                f.i("channel"),
+                f.i("branch_code"),
             );
             for r in rows {
                 let q = get(&r, qty).as_i64().unwrap_or(0);
                 if q <= 0 {
-                    rej.reject(&r, Some("quantity"), "non_positive_quantity", format!("quantity must be > 0, found {q}"));
+                    rej.reject(
+                        &r,
+                        Some("quantity"),
+                        "non_positive_quantity",
+                        format!("quantity must be > 0, found {q}"),
+                    );
                     continue;
                 }
                 let product_key = match get(&r, sku).as_str() {
@@ -199,14 +263,24 @@ pub fn load_chunk(
                     Some(s) => match lk.products.key(s) {
                         Some(k) => k,
                         None if lk.strict_products => {
-                            rej.reject(&r, Some("sku"), "unknown_product", format!("unknown product '{s}' (in no product source)"));
+                            rej.reject(
+                                &r,
+                                Some("sku"),
+                                "unknown_product",
+                                format!("unknown product '{s}' (in no product source)"),
+                            );
                             continue;
                         }
                         None => lk.products.upsert(s, &[]),
                     },
                 };
                 let day = get(&r, t).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(sys, get(&r, cref).as_str().unwrap_or_default(), day, batch_day);
+                let (ck, cid) = lk.customer(
+                    sys,
+                    get(&r, cref).as_str().unwrap_or_default(),
+                    day,
+                    batch_day,
+                );
                 let discount = money(get(&r, disc)).unwrap_or(0);
                 let (unit_price, revenue) = match (money(get(&r, up)), money(get(&r, amt))) {
                     (Some(p), Some(a)) => (p, a),
@@ -215,13 +289,19 @@ pub fn load_chunk(
                     (None, None) => (0, 0),
                 };
                 let unit_cost = money(get(&r, uc)).or_else(|| {
-                    get(&r, sku).as_str().and_then(|s| lk.products.attr(s, "unit_cost")).and_then(money)
+                    get(&r, sku)
+                        .as_str()
+                        .and_then(|s| lk.products.attr(s, "unit_cost"))
+                        .and_then(money)
                 });
                 let ts = match get(&r, t) {
                     v @ Value::Ts { .. } => v.clone(),
                     _ => Value::Null,
                 };
-                let order_id = get(&r, oid).as_str().map_or_else(|| format!("{}:{file_stem}:{}", src.name, r.line), str::to_string);
+                let order_id = get(&r, oid).as_str().map_or_else(
+                    || format!("{}:{file_stem}:{}", src.name, r.line),
+                    str::to_string,
+                );
                 out.push(vec![
                     Value::Str(order_id),
                     Value::Int(get(&r, ln).as_i64().unwrap_or(1)),
@@ -244,22 +324,39 @@ pub fn load_chunk(
         }
         EntityKind::ServiceContact => {
             let (id, open, cref, phone, email, ch, ty, sat, res, st) = (
-                f.i("contact_id"), f.i("opened_at"), f.i("customer_ref"), f.i("customer_phone"), f.i("customer_email"),
-                f.i("channel"), f.i("contact_type"), f.i("satisfaction"), f.i("resolved_at"), f.i("status"),
+                f.i("contact_id"),
+                f.i("opened_at"),
+                f.i("customer_ref"),
+                f.i("customer_phone"),
+                f.i("customer_email"),
+                f.i("channel"),
+                f.i("contact_type"),
+                f.i("satisfaction"),
+                f.i("resolved_at"),
+                f.i("status"),
             );
             for r in rows {
                 let s = get(&r, sat).as_i64();
                 if s.is_some_and(|s| !(1..=5).contains(&s)) {
-                    rej.reject(&r, Some("satisfaction"), "bad_value", format!("expected a score from 1 to 5, found {}", s.unwrap_or(0)));
+                    rej.reject(
+                        &r,
+                        Some("satisfaction"),
+                        "bad_value",
+                        format!("expected a score from 1 to 5, found {}", s.unwrap_or(0)),
+                    );
                     continue;
                 }
                 let day = get(&r, open).as_day().unwrap_or(batch_day);
                 let (ck, cid) = match get(&r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, day, batch_day),
-                    None => lk.customer_by_contact(sys, get(&r, phone), get(&r, email), day, batch_day),
+                    None => {
+                        lk.customer_by_contact(sys, get(&r, phone), get(&r, email), day, batch_day)
+                    }
                 };
                 let hours = match (get(&r, open), get(&r, res)) {
-                    (Value::Ts { micros: a, .. }, Value::Ts { micros: b, .. }) => Value::Float((b - a) as f64 / 3.6e9),
+                    (Value::Ts { micros: a, .. }, Value::Ts { micros: b, .. }) => {
+                        Value::Float((b - a) as f64 / 3.6e9)
+                    }
                     _ => Value::Null,
                 };
                 out.push(vec![
@@ -279,22 +376,38 @@ pub fn load_chunk(
         }
         EntityKind::CampaignResponse => {
             let (code, cref, d, c1, c2, c3, rev) = (
-                f.i("campaign_code"), f.i("customer_ref"), f.i("contact_date"), f.i("contacted"), f.i("responded"),
-                f.i("converted"), f.i("revenue"),
+                f.i("campaign_code"),
+                f.i("customer_ref"),
+                f.i("contact_date"),
+                f.i("contacted"),
+                f.i("responded"),
+                f.i("converted"),
+                f.i("revenue"),
             );
             for r in rows {
                 let cc = get(&r, code).as_str().unwrap_or_default().to_string();
                 let campaign_key = match lk.campaigns.key(&cc) {
                     Some(k) => k,
                     None if lk.strict_campaigns => {
-                        rej.reject(&r, Some("campaign_code"), "unknown_campaign", format!("unknown campaign '{cc}'"));
+                        rej.reject(
+                            &r,
+                            Some("campaign_code"),
+                            "unknown_campaign",
+                            format!("unknown campaign '{cc}'"),
+                        );
                         continue;
                     }
                     None => lk.campaigns.upsert(&cc, &[]),
                 };
                 let day = get(&r, d).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(sys, get(&r, cref).as_str().unwrap_or_default(), day, batch_day);
-                let b = |i: usize, default: bool| Value::Bool(get(&r, i).as_bool().unwrap_or(default));
+                let (ck, cid) = lk.customer(
+                    sys,
+                    get(&r, cref).as_str().unwrap_or_default(),
+                    day,
+                    batch_day,
+                );
+                let b =
+                    |i: usize, default: bool| Value::Bool(get(&r, i).as_bool().unwrap_or(default));
                 out.push(vec![
                     Value::Int(campaign_key),
                     Value::Int(date_key(day)),
@@ -310,12 +423,22 @@ pub fn load_chunk(
         }
         EntityKind::Receivable => {
             let (inv, cref, idate, due, amt, paid, pdate) = (
-                f.i("invoice_id"), f.i("customer_ref"), f.i("invoice_date"), f.i("due_date"), f.i("amount"),
-                f.i("paid_amount"), f.i("paid_date"),
+                f.i("invoice_id"),
+                f.i("customer_ref"),
+                f.i("invoice_date"),
+                f.i("due_date"),
+                f.i("amount"),
+                f.i("paid_amount"),
+                f.i("paid_date"),
             );
             for r in rows {
                 let day = get(&r, idate).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(sys, get(&r, cref).as_str().unwrap_or_default(), day, batch_day);
+                let (ck, cid) = lk.customer(
+                    sys,
+                    get(&r, cref).as_str().unwrap_or_default(),
+                    day,
+                    batch_day,
+                );
                 out.push(vec![
                     get(&r, inv).clone(),
                     Value::Int(date_key(day)),
@@ -331,29 +454,65 @@ pub fn load_chunk(
         }
         EntityKind::CreditApplication => {
             let names = [
-                "age", "income", "has_savings_account", "homeowner", "employment_years", "existing_debt",
-                "requested_amount", "term_months", "decision", "outcome",
+                "age",
+                "income",
+                "has_savings_account",
+                "homeowner",
+                "employment_years",
+                "existing_debt",
+                "requested_amount",
+                "term_months",
+                "decision",
+                "outcome",
             ];
             let idx: Vec<usize> = names.iter().map(|n| f.i(n)).collect();
-            let (app, cref, d) = (f.i("application_id"), f.i("customer_ref"), f.i("application_date"));
+            let (app, cref, d) = (
+                f.i("application_id"),
+                f.i("customer_ref"),
+                f.i("application_date"),
+            );
             for r in rows {
                 let day = get(&r, d).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(sys, get(&r, cref).as_str().unwrap_or_default(), day, batch_day);
-                let mut row = vec![get(&r, app).clone(), Value::Int(date_key(day)), Value::Date(day), Value::Int(ck), Value::Int(cid)];
+                let (ck, cid) = lk.customer(
+                    sys,
+                    get(&r, cref).as_str().unwrap_or_default(),
+                    day,
+                    batch_day,
+                );
+                let mut row = vec![
+                    get(&r, app).clone(),
+                    Value::Int(date_key(day)),
+                    Value::Date(day),
+                    Value::Int(ck),
+                    Value::Int(cid),
+                ];
                 row.extend(idx.iter().map(|i| get(&r, *i).clone()));
                 out.push(row);
             }
         }
         EntityKind::SalesPlan => {
-            let (m, cref, br, amt) = (f.i("plan_month"), f.i("customer_ref"), f.i("branch_code"), f.i("planned_amount"));
+            let (m, cref, br, amt) = (
+                f.i("plan_month"),
+                f.i("customer_ref"),
+                f.i("branch_code"),
+                f.i("planned_amount"),
+            );
             for r in rows {
                 let day = get(&r, m).as_day().unwrap_or(batch_day);
-                let first = crate::parse::date_of(day).with_day0(0).map_or(day, crate::parse::day_number);
+                let first = crate::parse::date_of(day)
+                    .with_day0(0)
+                    .map_or(day, crate::parse::day_number);
                 let (ck, cid) = match get(&r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, first, batch_day),
                     None => (0, 0),
                 };
-                out.push(vec![Value::Date(first), Value::Int(ck), Value::Int(cid), Value::Int(lk.branch(get(&r, br))), get(&r, amt).clone()]);
+                out.push(vec![
+                    Value::Date(first),
+                    Value::Int(ck),
+                    Value::Int(cid),
+                    Value::Int(lk.branch(get(&r, br))),
+                    get(&r, amt).clone(),
+                ]);
             }
         }
         EntityKind::Customer | EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {}

@@ -111,7 +111,8 @@ impl IdentityStore {
 
     fn push(&mut self, r: CustomerRecord) -> usize {
         let i = self.records.len();
-        self.by_ref.insert((r.system.clone(), r.source_id.clone()), i);
+        self.by_ref
+            .insert((r.system.clone(), r.source_id.clone()), i);
         self.members.entry(r.customer_id).or_default().push(i);
         self.records.push(r);
         i
@@ -124,7 +125,9 @@ impl IdentityStore {
 
     /// Golden id of (system, source id), if known.
     pub fn lookup(&self, system: &str, id: &str) -> Option<i64> {
-        self.by_ref.get(&(system.to_string(), id.to_string())).map(|i| self.records[*i].customer_id)
+        self.by_ref
+            .get(&(system.to_string(), id.to_string()))
+            .map(|i| self.records[*i].customer_id)
     }
 
     /// Golden id for a reference no master record knows: an inferred customer carrying only
@@ -137,17 +140,31 @@ impl IdentityStore {
         self.next_customer_id += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.push(CustomerRecord { system: system.into(), source_id: id.into(), customer_id, seq, batch_day: day, inferred: true, values });
+        self.push(CustomerRecord {
+            system: system.into(),
+            source_id: id.into(),
+            customer_id,
+            seq,
+            batch_day: day,
+            inferred: true,
+            values,
+        });
         customer_id
     }
 
     /// Index of a contact key (e-mail or phone value) to golden ids, over current values.
     pub fn contact_index(&self, field: &str) -> HashMap<String, i64> {
-        let f = if field == "email" { self.f_email } else { self.f_phone };
+        let f = if field == "email" {
+            self.f_email
+        } else {
+            self.f_phone
+        };
         let mut m = HashMap::new();
         for r in &self.records {
             if let Some(Value::Str(k)) = r.values.get(f) {
-                m.entry(k.clone()).and_modify(|c: &mut i64| *c = (*c).min(r.customer_id)).or_insert(r.customer_id);
+                m.entry(k.clone())
+                    .and_modify(|c: &mut i64| *c = (*c).min(r.customer_id))
+                    .or_insert(r.customer_id);
             }
         }
         m
@@ -155,7 +172,12 @@ impl IdentityStore {
 
     /// Resolves one batch of master records `(system, source id, values)` in load order and
     /// returns the golden ids whose records changed.
-    pub fn resolve_batch(&mut self, batch: Vec<(String, String, Vec<Value>)>, day: i32, name_similarity: f64) -> BTreeSet<i64> {
+    pub fn resolve_batch(
+        &mut self,
+        batch: Vec<(String, String, Vec<Value>)>,
+        day: i32,
+        name_similarity: f64,
+    ) -> BTreeSet<i64> {
         let mut touched = BTreeSet::new();
         let mut fresh: Vec<CustomerRecord> = Vec::new();
         let mut fresh_ref: HashMap<(String, String), usize> = HashMap::new();
@@ -175,7 +197,15 @@ impl IdentityStore {
                 fresh[j].seq = seq;
             } else {
                 fresh_ref.insert(key, fresh.len());
-                fresh.push(CustomerRecord { system, source_id, customer_id: 0, seq, batch_day: day, inferred: false, values });
+                fresh.push(CustomerRecord {
+                    system,
+                    source_id,
+                    customer_id: 0,
+                    seq,
+                    batch_day: day,
+                    inferred: false,
+                    values,
+                });
             }
         }
         // Indexes over the records that already have an id.
@@ -183,7 +213,10 @@ impl IdentityStore {
         let mut blocks: HashMap<(i32, String), Vec<(String, i64)>> = HashMap::new();
         for r in &self.records {
             for (tag, k) in self.keys(r) {
-                keyed.entry((tag, k)).and_modify(|c| *c = (*c).min(r.customer_id)).or_insert(r.customer_id);
+                keyed
+                    .entry((tag, k))
+                    .and_modify(|c| *c = (*c).min(r.customer_id))
+                    .or_insert(r.customer_id);
             }
             if let Some((b, n)) = self.block(r) {
                 blocks.entry(b).or_default().push((n, r.customer_id));
@@ -201,7 +234,10 @@ impl IdentityStore {
                 }
                 match owner.get(&key) {
                     Some(&j) => {
-                        let (a, b) = (union_find_root(&mut parent, i), union_find_root(&mut parent, j));
+                        let (a, b) = (
+                            union_find_root(&mut parent, i),
+                            union_find_root(&mut parent, j),
+                        );
                         parent[a.max(b)] = a.min(b);
                     }
                     None => {
@@ -218,7 +254,10 @@ impl IdentityStore {
                 let peers = new_blocks.entry(b).or_default();
                 for (other, j) in peers.iter() {
                     if strsim::jaro_winkler(&name, other) >= name_similarity {
-                        let (a, b) = (union_find_root(&mut parent, i), union_find_root(&mut parent, *j));
+                        let (a, b) = (
+                            union_find_root(&mut parent, i),
+                            union_find_root(&mut parent, *j),
+                        );
                         parent[a.max(b)] = a.min(b);
                     }
                 }
@@ -278,7 +317,11 @@ impl IdentityStore {
 
     /// Member records of golden customer `id`.
     pub fn members(&self, id: i64) -> impl Iterator<Item = &CustomerRecord> {
-        self.members.get(&id).into_iter().flatten().map(|i| &self.records[*i])
+        self.members
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.records[*i])
     }
 
     /// Every golden id, ascending.
@@ -371,7 +414,10 @@ mod tests {
     use super::*;
 
     fn def() -> EntityDef {
-        acrm_schema::SourceCatalog::builtin().expect("catalog").entity(acrm_schema::EntityKind::Customer).clone()
+        acrm_schema::SourceCatalog::builtin()
+            .expect("catalog")
+            .entity(acrm_schema::EntityKind::Customer)
+            .clone()
     }
 
     fn rec(def: &EntityDef, pairs: &[(&str, Value)]) -> Vec<Value> {
@@ -394,19 +440,78 @@ mod tests {
         let mut s = IdentityStore::new(&d, vec![]);
         let s_ = |x: &str| Value::Str(x.into());
         let batch = vec![
-            ("crm".into(), "C1".into(), rec(&d, &[("name", s_("王伟")), ("phone", s_("+8613800000001")), ("birth_date", Value::Date(5000)), ("city", s_("北京"))])),
-            ("web".into(), "W1".into(), rec(&d, &[("name", s_("王玮")), ("birth_date", Value::Date(5000)), ("city", s_("北京")), ("email", s_("w@x.cn"))])),
-            ("crm".into(), "C2".into(), rec(&d, &[("email", s_("w@x.cn"))])),
-            ("crm".into(), "C3".into(), rec(&d, &[("name", s_("李娜")), ("birth_date", Value::Date(5000)), ("city", s_("北京"))])),
+            (
+                "crm".into(),
+                "C1".into(),
+                rec(
+                    &d,
+                    &[
+                        ("name", s_("王伟")),
+                        ("phone", s_("+8613800000001")),
+                        ("birth_date", Value::Date(5000)),
+                        ("city", s_("北京")),
+                    ],
+                ),
+            ),
+            (
+                "web".into(),
+                "W1".into(),
+                rec(
+                    &d,
+                    &[
+                        ("name", s_("王玮")),
+                        ("birth_date", Value::Date(5000)),
+                        ("city", s_("北京")),
+                        ("email", s_("w@x.cn")),
+                    ],
+                ),
+            ),
+            (
+                "crm".into(),
+                "C2".into(),
+                rec(&d, &[("email", s_("w@x.cn"))]),
+            ),
+            (
+                "crm".into(),
+                "C3".into(),
+                rec(
+                    &d,
+                    &[
+                        ("name", s_("李娜")),
+                        ("birth_date", Value::Date(5000)),
+                        ("city", s_("北京")),
+                    ],
+                ),
+            ),
         ];
         s.resolve_batch(batch, 100, 0.9);
         let id = |sys: &str, x: &str| s.lookup(sys, x).expect("known");
-        assert_eq!(id("crm", "C1"), id("web", "W1"), "fuzzy: same birth date, city, pinyin name");
-        assert_eq!(id("web", "W1"), id("crm", "C2"), "deterministic: same e-mail");
-        assert_ne!(id("crm", "C1"), id("crm", "C3"), "different name in the same block");
+        assert_eq!(
+            id("crm", "C1"),
+            id("web", "W1"),
+            "fuzzy: same birth date, city, pinyin name"
+        );
+        assert_eq!(
+            id("web", "W1"),
+            id("crm", "C2"),
+            "deterministic: same e-mail"
+        );
+        assert_ne!(
+            id("crm", "C1"),
+            id("crm", "C3"),
+            "different name in the same block"
+        );
         // A later batch: sticky ids, and a new record matching by phone joins the customer.
         let first = id("crm", "C1");
-        s.resolve_batch(vec![("web".into(), "W9".into(), rec(&d, &[("phone", s_("+8613800000001"))]))], 101, 0.9);
+        s.resolve_batch(
+            vec![(
+                "web".into(),
+                "W9".into(),
+                rec(&d, &[("phone", s_("+8613800000001"))]),
+            )],
+            101,
+            0.9,
+        );
         assert_eq!(s.lookup("web", "W9"), Some(first));
     }
 }

@@ -16,7 +16,9 @@ pub mod stage;
 pub mod store;
 pub mod value;
 
-pub use build::{BuildOptions, BuildReport, LoadedFile, Manifest, NoProgress, Outcome, Progress, build};
+pub use build::{
+    BuildOptions, BuildReport, LoadedFile, Manifest, NoProgress, Outcome, Progress, build,
+};
 pub use config::BuildConfig;
 pub use error::{Error, Result};
 pub use store::Warehouse;

@@ -25,7 +25,13 @@ pub fn date_of(day: i32) -> NaiveDate {
 
 /// Parses `raw` as canonical field `field` of `src`. Empty text is `Value::Null`.
 /// The error says what was expected (the caller adds file, line and column).
-pub fn parse_cell(src: &SourceConfig, field: usize, ty: FieldType, raw: &str, country: &str) -> Result<Value, String> {
+pub fn parse_cell(
+    src: &SourceConfig,
+    field: usize,
+    ty: FieldType,
+    raw: &str,
+    country: &str,
+) -> Result<Value, String> {
     let text: String = raw.nfkc().collect();
     let t = text.trim();
     if t.is_empty() {
@@ -52,7 +58,11 @@ pub fn parse_cell(src: &SourceConfig, field: usize, ty: FieldType, raw: &str, co
             } else if src.false_values.contains(&k) {
                 Ok(Value::Bool(false))
             } else {
-                Err(format!("expected yes/no ({} / {})", src.true_values.join(","), src.false_values.join(",")))
+                Err(format!(
+                    "expected yes/no ({} / {})",
+                    src.true_values.join(","),
+                    src.false_values.join(",")
+                ))
             }
         }
     }
@@ -97,7 +107,9 @@ pub fn normalize_phone(t: &str, country: &str) -> Result<String, String> {
         format!("{country}{digits}")
     };
     if !(8..=15).contains(&e164.len()) {
-        return Err(format!("expected a phone number (8 to 15 digits with country code), found '{t}'"));
+        return Err(format!(
+            "expected a phone number (8 to 15 digits with country code), found '{t}'"
+        ));
     }
     Ok(format!("+{e164}"))
 }
@@ -116,11 +128,17 @@ pub fn normalize_email(t: &str) -> Result<String, String> {
         }
         None => false,
     };
-    if ok { Ok(e) } else { Err(format!("expected an e-mail address, found '{t}'")) }
+    if ok {
+        Ok(e)
+    } else {
+        Err(format!("expected an e-mail address, found '{t}'"))
+    }
 }
 
 fn has_day(fmt: &str) -> bool {
-    ["%d", "%e", "%j", "%F", "%D", "%x", "%s"].iter().any(|p| fmt.contains(p))
+    ["%d", "%e", "%j", "%F", "%D", "%x", "%s"]
+        .iter()
+        .any(|p| fmt.contains(p))
 }
 
 /// Parses a date with the source's formats, then ISO 8601. Month-only formats mean the 1st.
@@ -135,8 +153,12 @@ pub fn parse_date(t: &str, formats: &[String]) -> Result<NaiveDate, String> {
             }
         }
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .map_err(|_| format!("expected a date like '{}', found '{t}'", formats.first().map_or("%Y-%m-%d", String::as_str)))
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+        format!(
+            "expected a date like '{}', found '{t}'",
+            formats.first().map_or("%Y-%m-%d", String::as_str)
+        )
+    })
 }
 
 /// Parses an instant with the source's formats (zone from the text if it has one, else the
@@ -150,7 +172,11 @@ pub fn parse_timestamp(t: &str, formats: &[String], offset_secs: i32) -> Result<
         micros: d.timestamp_micros(),
         day: day_number(d.naive_local().date()),
     };
-    let fallbacks = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
+    let fallbacks = [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ];
     for f in formats.iter().map(String::as_str).chain(fallbacks) {
         if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
             if let Ok(d) = DateTime::parse_from_str(t, f) {
@@ -168,7 +194,10 @@ pub fn parse_timestamp(t: &str, formats: &[String], offset_secs: i32) -> Result<
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         return Ok(local(d.and_time(NaiveTime::MIN)));
     }
-    Err(format!("expected a date-time like '{}', found '{t}'", formats.first().map_or("%Y-%m-%d %H:%M:%S", String::as_str)))
+    Err(format!(
+        "expected a date-time like '{}', found '{t}'",
+        formats.first().map_or("%Y-%m-%d %H:%M:%S", String::as_str)
+    ))
 }
 
 /// Largest amount a decimal(18,2) column holds, in cents.
@@ -178,18 +207,27 @@ const MAX_CENTS: i128 = 10i128.pow(18) - 1;
 /// decimals (rounded half away from zero to the cent).
 pub fn parse_money(t: &str) -> Result<i64, String> {
     let bad = || format!("expected an amount like 1234.56, found '{t}'");
-    let s: String = t.chars().filter(|c| !matches!(c, ',' | ' ' | '_' | '¥' | '$' | '€' | '£')).collect();
+    let s: String = t
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' ' | '_' | '¥' | '$' | '€' | '£'))
+        .collect();
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(&s)),
     };
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if (int.is_empty() && frac.is_empty()) || !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if (int.is_empty() && frac.is_empty())
+        || !int.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     let mut cents: i128 = 0;
     for c in int.chars() {
-        cents = cents.checked_mul(10).and_then(|v| v.checked_add(i128::from(c as u8 - b'0'))).ok_or_else(bad)?;
+        cents = cents
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i128::from(c as u8 - b'0')))
+            .ok_or_else(bad)?;
         if cents > MAX_CENTS {
             return Err(format!("amount '{t}' is too large for decimal(18,2)"));
         }
@@ -209,8 +247,12 @@ pub fn parse_money(t: &str) -> Result<i64, String> {
 
 /// Parses a whole number ("12", "-3", "+4", "5.0").
 pub fn parse_int(t: &str) -> Result<i64, String> {
-    let s = t.strip_suffix(".0").or_else(|| t.strip_suffix(".00")).unwrap_or(t);
-    s.parse::<i64>().map_err(|_| format!("expected a whole number, found '{t}'"))
+    let s = t
+        .strip_suffix(".0")
+        .or_else(|| t.strip_suffix(".00"))
+        .unwrap_or(t);
+    s.parse::<i64>()
+        .map_err(|_| format!("expected a whole number, found '{t}'"))
 }
 
 #[cfg(test)]
@@ -219,18 +261,35 @@ mod tests {
 
     #[test]
     fn phones_become_e164() {
-        for raw in ["13812345678", "138-1234-5678", "+86 138 1234 5678", "(+86)13812345678", "0086 13812345678", "１３８１２３４５６７８"] {
+        for raw in [
+            "13812345678",
+            "138-1234-5678",
+            "+86 138 1234 5678",
+            "(+86)13812345678",
+            "0086 13812345678",
+            "１３８１２３４５６７８",
+        ] {
             let nfkc: String = raw.nfkc().collect();
-            assert_eq!(normalize_phone(&nfkc, "86").as_deref(), Ok("+8613812345678"), "{raw}");
+            assert_eq!(
+                normalize_phone(&nfkc, "86").as_deref(),
+                Ok("+8613812345678"),
+                "{raw}"
+            );
         }
-        assert_eq!(normalize_phone("010-6512 3456", "86").as_deref(), Ok("+861065123456"));
+        assert_eq!(
+            normalize_phone("010-6512 3456", "86").as_deref(),
+            Ok("+861065123456")
+        );
         assert!(normalize_phone("12", "86").is_err());
         assert!(normalize_phone("call me", "86").is_err());
     }
 
     #[test]
     fn emails_are_checked() {
-        assert_eq!(normalize_email("WangWei@163.COM").as_deref(), Ok("wangwei@163.com"));
+        assert_eq!(
+            normalize_email("WangWei@163.COM").as_deref(),
+            Ok("wangwei@163.com")
+        );
         for bad in ["a@b", "@x.com", "a@@x.com", "a b@x.com", "plain"] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
@@ -252,14 +311,32 @@ mod tests {
     fn dates_and_times_follow_the_formats() {
         let f = vec!["%d.%m.%Y %H:%M".to_string()];
         let v = parse_timestamp("07.03.2024 18:45", &f, 8 * 3600).expect("ts");
-        let Value::Ts { micros, day } = v else { panic!("not a ts") };
+        let Value::Ts { micros, day } = v else {
+            panic!("not a ts")
+        };
         assert_eq!(date_of(day).to_string(), "2024-03-07");
-        assert_eq!(micros, NaiveDate::from_ymd_opt(2024, 3, 7).and_then(|d| d.and_hms_opt(10, 45, 0)).map(|n| n.and_utc().timestamp_micros()).unwrap_or(0));
+        assert_eq!(
+            micros,
+            NaiveDate::from_ymd_opt(2024, 3, 7)
+                .and_then(|d| d.and_hms_opt(10, 45, 0))
+                .map(|n| n.and_utc().timestamp_micros())
+                .unwrap_or(0)
+        );
         assert!(parse_timestamp("31.02.2024 10:00", &f, 0).is_err());
         let zoned = vec!["%Y-%m-%dT%H:%M:%S%:z".to_string()];
-        let Ok(Value::Ts { day, .. }) = parse_timestamp("2024-03-07T01:30:00+08:00", &zoned, 0) else { panic!("zoned") };
-        assert_eq!(date_of(day).to_string(), "2024-03-07", "local business day, not the UTC day");
-        assert_eq!(parse_date("2024-03", &["%Y-%m".to_string()]).map(|d| d.to_string()), Ok("2024-03-01".into()));
+        let Ok(Value::Ts { day, .. }) = parse_timestamp("2024-03-07T01:30:00+08:00", &zoned, 0)
+        else {
+            panic!("zoned")
+        };
+        assert_eq!(
+            date_of(day).to_string(),
+            "2024-03-07",
+            "local business day, not the UTC day"
+        );
+        assert_eq!(
+            parse_date("2024-03", &["%Y-%m".to_string()]).map(|d| d.to_string()),
+            Ok("2024-03-01".into())
+        );
         assert!(parse_date("2024/13/01", &["%Y/%m/%d".to_string()]).is_err());
     }
 

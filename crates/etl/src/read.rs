@@ -77,7 +77,10 @@ pub fn read_file(
 }
 
 fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
-    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let f = File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     let builder = match src.encoding {
         // Pass UTF-8 through untouched (a BOM is dropped) so invalid bytes are caught per row.
         TextEncoding::Utf8 => {
@@ -130,7 +133,10 @@ fn read_csv(
         .has_headers(src.has_header)
         .flexible(true)
         .from_reader(open_text(src, path)?);
-    let csv_err = |e: csv::Error| Error::Input { path: path.into(), message: e.to_string() };
+    let csv_err = |e: csv::Error| Error::Input {
+        path: path.into(),
+        message: e.to_string(),
+    };
     let header: Vec<String> = if src.has_header {
         rdr.byte_headers()
             .map_err(csv_err)?
@@ -159,8 +165,15 @@ fn read_csv(
         let b = rec.position().map_or(0, |p| p.byte());
         progress(b - last_byte);
         last_byte = b;
-        let lossy = || rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(&delim);
-        if rec.len() != header.len() && !(rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty)) {
+        let lossy = || {
+            rec.iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect::<Vec<_>>()
+                .join(&delim)
+        };
+        if rec.len() != header.len()
+            && !(rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty))
+        {
             on(Event::Malformed(Malformed {
                 line,
                 code: "malformed_row",
@@ -187,7 +200,10 @@ fn read_csv(
             on(Event::Malformed(Malformed {
                 line,
                 code: "encoding",
-                message: format!("column '{}': invalid UTF-8 (set `encoding` for this source?)", header[i]),
+                message: format!(
+                    "column '{}': invalid UTF-8 (set `encoding` for this source?)",
+                    header[i]
+                ),
                 raw: lossy(),
             }))?;
             continue;
@@ -201,7 +217,12 @@ fn read_csv(
                 Slot::Constant(c) => Some(Cow::Owned(c.clone())),
             })
             .collect();
-        on(Event::Row(Row { line, cells, hash: hash128(&parts), raw: Cow::Owned(fields.join(&delim)) }))?;
+        on(Event::Row(Row {
+            line,
+            cells,
+            hash: hash128(&parts),
+            raw: Cow::Owned(fields.join(&delim)),
+        }))?;
     }
     Ok(())
 }
@@ -227,7 +248,12 @@ fn read_jsonl(
     let mut line = 0u64;
     loop {
         buf.clear();
-        let n = rdr.read_until(b'\n', &mut buf).map_err(|source| Error::Io { path: path.into(), source })?;
+        let n = rdr
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| Error::Io {
+                path: path.into(),
+                source,
+            })?;
         if n == 0 {
             break;
         }
@@ -251,11 +277,21 @@ fn read_jsonl(
         let obj = match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(m)) => m,
             Ok(_) => {
-                on(Event::Malformed(Malformed { line, code: "malformed_row", message: "expected a JSON object".into(), raw: text.into() }))?;
+                on(Event::Malformed(Malformed {
+                    line,
+                    code: "malformed_row",
+                    message: "expected a JSON object".into(),
+                    raw: text.into(),
+                }))?;
                 continue;
             }
             Err(e) => {
-                on(Event::Malformed(Malformed { line, code: "malformed_row", message: format!("invalid JSON: {e}"), raw: text.into() }))?;
+                on(Event::Malformed(Malformed {
+                    line,
+                    code: "malformed_row",
+                    message: format!("invalid JSON: {e}"),
+                    raw: text.into(),
+                }))?;
                 continue;
             }
         };
@@ -268,19 +304,43 @@ fn read_jsonl(
                 FieldSource::Column(name) => obj.get(name).and_then(json_cell),
             })
             .collect();
-        on(Event::Row(Row { line, cells, hash: hash128(&[text.as_bytes()]), raw: Cow::Borrowed(text) }))?;
+        on(Event::Row(Row {
+            line,
+            cells,
+            hash: hash128(&[text.as_bytes()]),
+            raw: Cow::Borrowed(text),
+        }))?;
     }
     Ok(())
 }
 
-fn read_parquet(src: &SourceConfig, path: &Path, on: &mut dyn FnMut(Event<'_>) -> Result<()>) -> Result<()> {
-    let f = File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let pq = |source| Error::Parquet { path: path.into(), source };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq)?.with_batch_size(65_536).build().map_err(pq)?;
+fn read_parquet(
+    src: &SourceConfig,
+    path: &Path,
+    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+) -> Result<()> {
+    let f = File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let pq = |source| Error::Parquet {
+        path: path.into(),
+        source,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(pq)?
+        .with_batch_size(65_536)
+        .build()
+        .map_err(pq)?;
     let mut line = 0u64;
     for batch in reader {
         let batch = batch?;
-        let header: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let header: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let slots = slots(src, path, &header)?;
         let texts = slots
             .iter()
@@ -296,14 +356,28 @@ fn read_parquet(src: &SourceConfig, path: &Path, on: &mut dyn FnMut(Event<'_>) -
                 .zip(&texts)
                 .map(|(s, t)| match (s, t) {
                     (Slot::Constant(c), _) => Some(Cow::Owned(c.clone())),
-                    (_, Some(a)) if !a.is_null(r) => Some(Cow::Borrowed(a.as_string::<i32>().value(r))),
+                    (_, Some(a)) if !a.is_null(r) => {
+                        Some(Cow::Borrowed(a.as_string::<i32>().value(r)))
+                    }
                     _ => None,
                 })
                 .collect();
-            let parts: Vec<&[u8]> = cells.iter().map(|c| c.as_deref().unwrap_or("\u{0}").as_bytes()).collect();
+            let parts: Vec<&[u8]> = cells
+                .iter()
+                .map(|c| c.as_deref().unwrap_or("\u{0}").as_bytes())
+                .collect();
             let hash = hash128(&parts);
-            let raw = cells.iter().map(|c| c.as_deref().unwrap_or("")).collect::<Vec<_>>().join(",");
-            on(Event::Row(Row { line, cells, hash, raw: Cow::Owned(raw) }))?;
+            let raw = cells
+                .iter()
+                .map(|c| c.as_deref().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(",");
+            on(Event::Row(Row {
+                line,
+                cells,
+                hash,
+                raw: Cow::Owned(raw),
+            }))?;
         }
     }
     Ok(())

@@ -67,7 +67,13 @@ pub struct Rejector<'a> {
 
 impl Rejector<'_> {
     /// Rejects `row` because of canonical field `field` (or the row as a whole).
-    pub fn reject(&mut self, row: &Staged, field: Option<&str>, code: &'static str, reason: String) {
+    pub fn reject(
+        &mut self,
+        row: &Staged,
+        field: Option<&str>,
+        code: &'static str,
+        reason: String,
+    ) {
         let column = field.map(|f| self.column_name(f));
         let reason = match &column {
             Some(c) => format!("column '{c}': {reason}"),
@@ -110,7 +116,12 @@ pub fn stage_file(
     progress: &mut dyn FnMut(u64),
     loader: &mut Loader<'_>,
 ) -> Result<(FileCounts, Vec<Rejected>)> {
-    let mut rej = Rejector { src, def, file: rel, rejected: Vec::new() };
+    let mut rej = Rejector {
+        src,
+        def,
+        file: rel,
+        rejected: Vec::new(),
+    };
     let mut counts = FileCounts::default();
     let mut chunk: Vec<Staged> = Vec::with_capacity(CHUNK_ROWS.min(4096));
     let mut first_line_of: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
@@ -150,21 +161,42 @@ pub fn stage_file(
             }
             values.push(v);
         }
-        let staged = Staged { line: row.line, values, raw: row.raw.into_owned() };
+        let staged = Staged {
+            line: row.line,
+            values,
+            raw: row.raw.into_owned(),
+        };
         if let Some((i, code, reason)) = fault {
             rej.reject(&staged, Some(&def.fields[i].name), code, reason);
             return Ok(());
         }
         for group in &def.one_of {
-            if group.iter().all(|g| def.index_of(g).is_none_or(|i| staged.values[i].is_null())) {
+            if group
+                .iter()
+                .all(|g| def.index_of(g).is_none_or(|i| staged.values[i].is_null()))
+            {
                 let cols: Vec<String> = group.iter().map(|g| rej.column_name(g)).collect();
-                rej.reject(&staged, None, "missing_value", format!("one of {} is required, all are empty", cols.join(", ")));
+                rej.reject(
+                    &staged,
+                    None,
+                    "missing_value",
+                    format!("one of {} is required, all are empty", cols.join(", ")),
+                );
                 return Ok(());
             }
         }
         if !seen.insert(row.hash) {
-            let first = first_line_of.get(&row.hash).map_or("an earlier file of this batch".to_string(), |l| format!("line {l}"));
-            rej.reject(&staged, None, "duplicate_row", format!("exact duplicate of {first}"));
+            let first = first_line_of
+                .get(&row.hash)
+                .map_or("an earlier file of this batch".to_string(), |l| {
+                    format!("line {l}")
+                });
+            rej.reject(
+                &staged,
+                None,
+                "duplicate_row",
+                format!("exact duplicate of {first}"),
+            );
             return Ok(());
         }
         first_line_of.insert(row.hash, staged.line);

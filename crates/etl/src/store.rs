@@ -40,7 +40,10 @@ pub struct BuildLock {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.into(), source }
+    move |source| Error::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 impl Warehouse {
@@ -58,7 +61,12 @@ impl Warehouse {
     pub fn lock(&self) -> Result<BuildLock> {
         fs::create_dir_all(self.root.join("versions")).map_err(io(&self.root))?;
         let path = self.root.join(".lock");
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(BuildLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(Error::Locked(self.root.clone())),
@@ -80,9 +88,15 @@ impl Warehouse {
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_prefix('v'))
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| Error::Warehouse { path: link.clone(), message: format!("'current' points to {}", target.display()) })?;
+            .ok_or_else(|| Error::Warehouse {
+                path: link.clone(),
+                message: format!("'current' points to {}", target.display()),
+            })?;
         if !dir.join("manifest.json").is_file() {
-            return Err(Error::Warehouse { path: dir, message: "published version has no manifest.json".into() });
+            return Err(Error::Warehouse {
+                path: dir,
+                message: "published version has no manifest.json".into(),
+            });
         }
         Ok(Some((n, dir)))
     }
@@ -103,7 +117,10 @@ impl Warehouse {
 
     /// A fresh folder for building version `n`.
     pub fn begin(&self, n: u64) -> Result<PathBuf> {
-        let dir = self.root.join("versions").join(format!(".tmp-v{n:06}-{}", std::process::id()));
+        let dir = self
+            .root
+            .join("versions")
+            .join(format!(".tmp-v{n:06}-{}", std::process::id()));
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(dir)
     }
@@ -117,7 +134,8 @@ impl Warehouse {
         sync_dir(&self.root.join("versions"))?;
         let tmp_link = self.root.join(format!(".current-{}", std::process::id()));
         let _ = fs::remove_file(&tmp_link);
-        std::os::unix::fs::symlink(Path::new("versions").join(&name), &tmp_link).map_err(io(&tmp_link))?;
+        std::os::unix::fs::symlink(Path::new("versions").join(&name), &tmp_link)
+            .map_err(io(&tmp_link))?;
         fs::rename(&tmp_link, self.root.join("current")).map_err(io(&self.root))?;
         sync_dir(&self.root)?;
         self.prune(n, keep)?;
@@ -130,7 +148,12 @@ impl Warehouse {
             .map_err(io(&dir))?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
-                let n = e.file_name().to_str()?.strip_prefix('v')?.parse::<u64>().ok()?;
+                let n = e
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix('v')?
+                    .parse::<u64>()
+                    .ok()?;
                 Some((n, e.path()))
             })
             .collect();
@@ -151,7 +174,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Writes `batches` (sharing one schema) to a new Parquet file: zstd, page statistics, 1M-row groups.
 pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<u64> {
-    let Some(first) = batches.first() else { return Ok(0) };
+    let Some(first) = batches.first() else {
+        return Ok(0);
+    };
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io(parent))?;
     }
@@ -162,7 +187,10 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<u64> {
         .set_created_by("acrm".into())
         .build();
     let file = File::create(path).map_err(io(path))?;
-    let pq = |source| Error::Parquet { path: path.into(), source };
+    let pq = |source| Error::Parquet {
+        path: path.into(),
+        source,
+    };
     let mut w = ArrowWriter::try_new(file, first.schema(), Some(props)).map_err(pq)?;
     let mut rows = 0;
     for b in batches {
@@ -177,15 +205,24 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<u64> {
 /// Reads every row of a Parquet file.
 pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     let f = File::open(path).map_err(io(path))?;
-    let pq = |source| Error::Parquet { path: path.into(), source };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq)?.build().map_err(pq)?;
+    let pq = |source| Error::Parquet {
+        path: path.into(),
+        source,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }
 
 /// Row count of a Parquet file from its footer.
 pub fn parquet_rows(path: &Path) -> Result<u64> {
     let f = File::open(path).map_err(io(path))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|source| Error::Parquet { path: path.into(), source })?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|source| Error::Parquet {
+        path: path.into(),
+        source,
+    })?;
     Ok(b.metadata().file_metadata().num_rows() as u64)
 }
 
@@ -213,12 +250,17 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Hard-links every file below `from` into the same place below `to`.
 pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
     for f in parquet_files(from)? {
-        let rel = f.strip_prefix(from).map_err(|_| Error::Warehouse { path: f.clone(), message: "outside its table".into() })?;
+        let rel = f.strip_prefix(from).map_err(|_| Error::Warehouse {
+            path: f.clone(),
+            message: "outside its table".into(),
+        })?;
         let dst = to.join(rel);
         if let Some(p) = dst.parent() {
             fs::create_dir_all(p).map_err(io(p))?;
         }
-        fs::hard_link(&f, &dst).or_else(|_| fs::copy(&f, &dst).map(|_| ())).map_err(io(&dst))?;
+        fs::hard_link(&f, &dst)
+            .or_else(|_| fs::copy(&f, &dst).map(|_| ()))
+            .map_err(io(&dst))?;
     }
     Ok(())
 }
@@ -240,7 +282,12 @@ mod tests {
             w.publish(&tmp, n, 2).expect("publish");
             assert_eq!(w.current().expect("current").map(|c| c.0), Some(n));
         }
-        assert_eq!(fs::read_dir(dir.path().join("versions")).expect("dir").count(), 2);
+        assert_eq!(
+            fs::read_dir(dir.path().join("versions"))
+                .expect("dir")
+                .count(),
+            2
+        );
         drop(lock);
         assert!(w.lock().is_ok());
     }

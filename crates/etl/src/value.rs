@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use acrm_schema::{ColumnType, TableDef};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder,
-    Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
+    Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{
     Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -86,12 +86,14 @@ pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatc
     for (i, col) in table.columns.iter().enumerate() {
         let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Value::Null));
         let mismatch = |v: &Value| {
-            Error::Arrow(datafusion::arrow::error::ArrowError::InvalidArgumentError(format!(
-                "{}.{}: value {v:?} does not fit {}",
-                table.name,
-                col.name,
-                col.column_type.name()
-            )))
+            Error::Arrow(datafusion::arrow::error::ArrowError::InvalidArgumentError(
+                format!(
+                    "{}.{}: value {v:?} does not fit {}",
+                    table.name,
+                    col.name,
+                    col.column_type.name()
+                ),
+            ))
         };
         let array: ArrayRef = match col.column_type {
             ColumnType::Utf8 => {
@@ -120,7 +122,11 @@ pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatc
                         v64.append_option(n);
                     }
                 }
-                if col.column_type == ColumnType::Int32 { Arc::new(v32.finish()) } else { Arc::new(v64.finish()) }
+                if col.column_type == ColumnType::Int32 {
+                    Arc::new(v32.finish())
+                } else {
+                    Arc::new(v64.finish())
+                }
             }
             ColumnType::Float64 => {
                 let mut b = Float64Builder::with_capacity(rows.len());
@@ -156,7 +162,8 @@ pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatc
                 Arc::new(b.finish())
             }
             ColumnType::Timestamp => {
-                let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+                let mut b =
+                    TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
                 for v in cells {
                     match v {
                         Value::Ts { micros, .. } => b.append_value(*micros),
@@ -175,7 +182,10 @@ pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatc
                         other => return Err(mismatch(other)),
                     }
                 }
-                Arc::new(b.finish().with_precision_and_scale(acrm_schema::MONEY_PRECISION, acrm_schema::MONEY_SCALE)?)
+                Arc::new(b.finish().with_precision_and_scale(
+                    acrm_schema::MONEY_PRECISION,
+                    acrm_schema::MONEY_SCALE,
+                )?)
             }
         };
         arrays.push(array);
@@ -213,7 +223,10 @@ fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
         ColumnType::Date => Value::Date(a.as_primitive::<Date32Type>().value(r)),
         ColumnType::Timestamp => {
             let micros = a.as_primitive::<TimestampMicrosecondType>().value(r);
-            Value::Ts { micros, day: micros.div_euclid(86_400_000_000) as i32 }
+            Value::Ts {
+                micros,
+                day: micros.div_euclid(86_400_000_000) as i32,
+            }
         }
         ColumnType::Decimal => Value::Money(a.as_primitive::<Decimal128Type>().value(r) as i64),
     }

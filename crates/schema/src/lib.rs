@@ -15,7 +15,9 @@ mod tables;
 pub use error::{Error, Result};
 pub use markdown::render_markdown;
 pub use sources::{ChannelDef, EntityDef, EntityKind, FieldDef, FieldType, SourceCatalog};
-pub use tables::{ColumnDef, ColumnType, MONEY_PRECISION, MONEY_SCALE, TableDef, TableKind, WarehouseSchema};
+pub use tables::{
+    ColumnDef, ColumnType, MONEY_PRECISION, MONEY_SCALE, TableDef, TableKind, WarehouseSchema,
+};
 
 /// Text of `warehouse-schema/tables.toml` as compiled into this binary.
 pub const TABLES_TOML: &str = include_str!("../../../warehouse-schema/tables.toml");

@@ -14,7 +14,11 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
          edit those files, not this page (a test checks they agree).\n\n",
     );
     out.push_str("## Star schema\n\n```mermaid\nerDiagram\n");
-    let dims: Vec<_> = schema.tables().iter().filter(|t| t.kind == TableKind::Dimension).collect();
+    let dims: Vec<_> = schema
+        .tables()
+        .iter()
+        .filter(|t| t.kind == TableKind::Dimension)
+        .collect();
     for fact in schema.tables().iter().filter(|t| t.kind == TableKind::Fact) {
         for dim in &dims {
             let key = &dim.primary_key[0];
@@ -23,10 +27,18 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
             }
         }
     }
-    for t in schema.tables().iter().filter(|t| t.kind != TableKind::Audit) {
+    for t in schema
+        .tables()
+        .iter()
+        .filter(|t| t.kind != TableKind::Audit)
+    {
         let _ = writeln!(out, "    {} {{", t.name);
         for c in &t.columns {
-            let key = if t.primary_key.contains(&c.name) { " PK" } else { "" };
+            let key = if t.primary_key.contains(&c.name) {
+                " PK"
+            } else {
+                ""
+            };
             let ty = c.column_type.name().replace(['(', ')', ','], "_");
             let _ = writeln!(out, "        {ty} {}{key}", c.name);
         }
@@ -39,7 +51,11 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
             TableKind::Fact => "fact",
             TableKind::Audit => "audit",
         };
-        let _ = writeln!(out, "### `{}` ({kind})\n\n{}\n\n**Grain:** {}\n", t.name, t.description, t.grain);
+        let _ = writeln!(
+            out,
+            "### `{}` ({kind})\n\n{}\n\n**Grain:** {}\n",
+            t.name, t.description, t.grain
+        );
         let _ = writeln!(out, "**Primary key:** {}", t.primary_key.join(", "));
         if let Some(p) = &t.partition_by {
             let _ = writeln!(out, "\n**Partitioned by:** `year=YYYY` folders from `{p}`");
@@ -47,7 +63,9 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
         if !t.sort_by.is_empty() {
             let _ = writeln!(out, "\n**Sorted by:** {}", t.sort_by.join(", "));
         }
-        out.push_str("\n| column | type | null | PII | SCD2 | description |\n|---|---|---|---|---|---|\n");
+        out.push_str(
+            "\n| column | type | null | PII | SCD2 | description |\n|---|---|---|---|---|---|\n",
+        );
         for c in &t.columns {
             let flag = |b: bool| if b { "yes" } else { "" };
             let _ = writeln!(
@@ -90,7 +108,10 @@ mod tests {
         let schema = WarehouseSchema::builtin().expect("schema");
         let catalog = SourceCatalog::builtin().expect("catalog");
         let rendered = render_markdown(&schema, &catalog);
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../warehouse-schema/README.md");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../warehouse-schema/README.md"
+        );
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
         if std::env::var_os("ACRM_BLESS").is_some() {
             std::fs::write(path, &rendered).expect("write README");

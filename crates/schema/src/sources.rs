@@ -157,7 +157,8 @@ impl SourceCatalog {
     /// The catalogue compiled into this binary (`warehouse-schema/sources.toml`).
     pub fn builtin() -> Result<Self> {
         const FILE: &str = "warehouse-schema/sources.toml";
-        let file: SourcesFile = toml::from_str(SOURCES_TOML).map_err(|source| Error::Parse { file: FILE, source })?;
+        let file: SourcesFile =
+            toml::from_str(SOURCES_TOML).map_err(|source| Error::Parse { file: FILE, source })?;
         for kind in EntityKind::ALL {
             let def = file.entity.get(&kind).ok_or_else(|| Error::Invalid {
                 file: FILE,
@@ -167,12 +168,18 @@ impl SourceCatalog {
                 if let Some(f) = group.iter().find(|f| def.index_of(f).is_none()) {
                     return Err(Error::Invalid {
                         file: FILE,
-                        message: format!("entity '{}': one_of names unknown field '{f}'", kind.name()),
+                        message: format!(
+                            "entity '{}': one_of names unknown field '{f}'",
+                            kind.name()
+                        ),
                     });
                 }
             }
         }
-        Ok(Self { entities: file.entity, channels: file.channel })
+        Ok(Self {
+            entities: file.entity,
+            channels: file.channel,
+        })
     }
 
     /// The definition of `kind` (every kind is present once loaded).
@@ -195,7 +202,12 @@ mod tests {
     fn every_entity_kind_is_declared() {
         let c = SourceCatalog::builtin().expect("catalog");
         let sales = c.entity(EntityKind::SalesLine);
-        assert!(sales.fields.iter().any(|f| f.name == "order_time" && f.required));
+        assert!(
+            sales
+                .fields
+                .iter()
+                .any(|f| f.name == "order_time" && f.required)
+        );
         assert!(c.channels().iter().any(|ch| ch.code == "web"));
     }
 }

@@ -144,7 +144,10 @@ impl TableDef {
 
     /// Names of the PII columns.
     pub fn pii_columns(&self) -> impl Iterator<Item = &str> {
-        self.columns.iter().filter(|c| c.pii).map(|c| c.name.as_str())
+        self.columns
+            .iter()
+            .filter(|c| c.pii)
+            .map(|c| c.name.as_str())
     }
 }
 
@@ -169,9 +172,13 @@ impl WarehouseSchema {
     /// Parses and validates a `tables.toml` text.
     pub fn parse(text: &str) -> Result<Self> {
         const FILE: &str = "warehouse-schema/tables.toml";
-        let file: TablesFile = toml::from_str(text).map_err(|source| Error::Parse { file: FILE, source })?;
+        let file: TablesFile =
+            toml::from_str(text).map_err(|source| Error::Parse { file: FILE, source })?;
         let schema = Self { tables: file.table };
-        schema.validate().map_err(|message| Error::Invalid { file: FILE, message })?;
+        schema.validate().map_err(|message| Error::Invalid {
+            file: FILE,
+            message,
+        })?;
         Ok(schema)
     }
 
@@ -184,10 +191,16 @@ impl WarehouseSchema {
             let mut cols = std::collections::HashSet::new();
             for c in &t.columns {
                 if !cols.insert(c.name.as_str()) {
-                    return Err(format!("table '{}': column '{}' is declared twice", t.name, c.name));
+                    return Err(format!(
+                        "table '{}': column '{}' is declared twice",
+                        t.name, c.name
+                    ));
                 }
                 if c.history && t.kind != TableKind::Dimension {
-                    return Err(format!("table '{}': only dimensions track history ('{}')", t.name, c.name));
+                    return Err(format!(
+                        "table '{}': only dimensions track history ('{}')",
+                        t.name, c.name
+                    ));
                 }
             }
             let named = t
@@ -197,12 +210,18 @@ impl WarehouseSchema {
                 .chain(t.partition_by.iter());
             for key in named {
                 if t.column(key).is_none() {
-                    return Err(format!("table '{}': key/sort/partition column '{key}' is not a column", t.name));
+                    return Err(format!(
+                        "table '{}': key/sort/partition column '{key}' is not a column",
+                        t.name
+                    ));
                 }
             }
             if let Some(p) = &t.partition_by {
                 if t.column(p).map(|c| c.column_type) != Some(ColumnType::Date) {
-                    return Err(format!("table '{}': partition column '{p}' must be a date", t.name));
+                    return Err(format!(
+                        "table '{}': partition column '{p}' must be a date",
+                        t.name
+                    ));
                 }
             }
         }
@@ -252,7 +271,10 @@ mod tests {
         assert!(cust.column("phone").expect("phone").pii);
         assert!(cust.column("city").expect("city").history);
         assert_eq!(
-            cust.arrow_schema().field_with_name("income").expect("income").data_type(),
+            cust.arrow_schema()
+                .field_with_name("income")
+                .expect("income")
+                .data_type(),
             &DataType::Decimal128(18, 2)
         );
     }
@@ -268,7 +290,9 @@ description = "d"
 primary_key = ["nope"]
 columns = [{ name = "a", type = "int32", description = "x" }]
 "#;
-        let err = WarehouseSchema::parse(text).expect_err("must fail").to_string();
+        let err = WarehouseSchema::parse(text)
+            .expect_err("must fail")
+            .to_string();
         assert!(err.contains("'nope' is not a column"), "{err}");
         let bad_type = text.replace("int32", "int128");
         assert!(WarehouseSchema::parse(&bad_type).is_err());

@@ -16,7 +16,12 @@ use crate::{GenerateOptions, Result, history_end};
 const BAD_ROW_RATE: f64 = 0.004;
 
 fn cents(c: i64) -> String {
-    format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100)
+    format!(
+        "{}{}.{:02}",
+        if c < 0 { "-" } else { "" },
+        c.abs() / 100,
+        c.abs() % 100
+    )
 }
 
 /// Money the way a finance export writes it: thousands separators.
@@ -38,22 +43,43 @@ fn yn(b: bool) -> String {
 
 fn person_rng(opts: &GenerateOptions, person: u32, night: u32, stream: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(
-        opts.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (u64::from(person) << 20) ^ (u64::from(night) << 8) ^ stream,
+        opts.seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            ^ (u64::from(person) << 20)
+            ^ (u64::from(night) << 8)
+            ^ stream,
     )
 }
 
 fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
-    if n >= 0 { d.checked_add_days(Days::new(n as u64)) } else { d.checked_sub_days(Days::new((-n) as u64)) }.unwrap_or(d)
+    if n >= 0 {
+        d.checked_add_days(Days::new(n as u64))
+    } else {
+        d.checked_sub_days(Days::new((-n) as u64))
+    }
+    .unwrap_or(d)
 }
 
 /// Writes night 1: master data, the full history of facts, and the truth files.
-pub fn write_history(opts: &GenerateOptions, catalog: &Catalog, pop: &Population, out: &mut ExportSet) -> Result<()> {
+pub fn write_history(
+    opts: &GenerateOptions,
+    catalog: &Catalog,
+    pop: &Population,
+    out: &mut ExportSet,
+) -> Result<()> {
     let persons: Vec<&Person> = pop.persons.iter().collect();
     write_customers(opts, &persons, out, 1)?;
     write_products(catalog, out)?;
     write_stores(catalog, out)?;
     write_campaigns(catalog, out)?;
-    let spend = write_orders(opts, catalog, &persons, out, history_start(opts), history_end(), true)?;
+    let spend = write_orders(
+        opts,
+        catalog,
+        &persons,
+        out,
+        history_start(opts),
+        history_end(),
+        true,
+    )?;
     write_contacts(opts, &persons, out, history_start(opts), history_end())?;
     write_campaign_responses(opts, catalog, &persons, out)?;
     write_receivables(opts, &persons, out)?;
@@ -73,10 +99,19 @@ pub fn write_night(
     let mut touched: Vec<&Person> = changes.iter().map(|c| &pop.persons[c.person]).collect();
     touched.dedup_by_key(|p| p.id);
     write_customers(opts, &touched, out, opts.night)?;
-    let mut t = out.truth("changes", &["person_id", "crm_id", "attribute", "old", "new"])?;
+    let mut t = out.truth(
+        "changes",
+        &["person_id", "crm_id", "attribute", "old", "new"],
+    )?;
     for c in changes {
         let p = &pop.persons[c.person];
-        t.row(&[p.id.to_string(), p.crm_id.clone().unwrap_or_default(), c.attribute.into(), c.old.clone(), c.new.clone()])?;
+        t.row(&[
+            p.id.to_string(),
+            p.crm_id.clone().unwrap_or_default(),
+            c.attribute.into(),
+            c.old.clone(),
+            c.new.clone(),
+        ])?;
     }
     t.finish()?;
     let day = out.date;
@@ -84,19 +119,44 @@ pub fn write_night(
     write_orders(opts, catalog, &persons, out, day, day, false)?;
     write_contacts(opts, &persons, out, day, day)?;
     write_receivables(opts, &persons, out)?;
-    let new: Vec<&Person> = touched.into_iter().filter(|p| p.first_night == opts.night).collect();
+    let new: Vec<&Person> = touched
+        .into_iter()
+        .filter(|p| p.first_night == opts.night)
+        .collect();
     write_person_truth(&new, out)
 }
 
 /// CRM master rows (and data-entry duplicates) and web-shop accounts of `persons`.
-fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportSet, night: u32) -> Result<()> {
+fn write_customers(
+    opts: &GenerateOptions,
+    persons: &[&Person],
+    out: &mut ExportSet,
+    night: u32,
+) -> Result<()> {
     let mut crm = out.csv(
         "crm",
         "crm_customers",
         &[
-            "cust_no", "full_name", "sex", "birthday", "mobile", "email", "id_card", "address", "city", "province",
-            "occupation", "annual_income", "education", "marital", "home_owner", "savings_acct", "cust_type",
-            "register_date", "credit_limit", "updated_at",
+            "cust_no",
+            "full_name",
+            "sex",
+            "birthday",
+            "mobile",
+            "email",
+            "id_card",
+            "address",
+            "city",
+            "province",
+            "occupation",
+            "annual_income",
+            "education",
+            "marital",
+            "home_owner",
+            "savings_acct",
+            "cust_type",
+            "register_date",
+            "credit_limit",
+            "updated_at",
         ],
     )?;
     let mut web = out.jsonl("web", "web_customers")?;
@@ -105,7 +165,12 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
         let mut rng = person_rng(opts, p.id, night, 1);
         let city = &CITIES[p.city];
         let updated = out.date.format("%Y-%m-%d 02:00:00").to_string();
-        let base = |rng: &mut ChaCha8Rng, id: &str, name: String, phone: String, email: String, id_card: String| {
+        let base = |rng: &mut ChaCha8Rng,
+                    id: &str,
+                    name: String,
+                    phone: String,
+                    email: String,
+                    id_card: String| {
             vec![
                 id.to_string(),
                 name,
@@ -116,7 +181,11 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
                 id_card,
                 p.address.clone(),
                 city.name.to_string(),
-                if rng.random_bool(0.9) { city.province.to_string() } else { String::new() },
+                if rng.random_bool(0.9) {
+                    city.province.to_string()
+                } else {
+                    String::new()
+                },
                 OCCUPATIONS[p.occupation].to_string(),
                 cents_grouped(p.income * 100),
                 p.education.to_string(),
@@ -131,7 +200,11 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
         };
         if let Some(id) = &p.crm_id {
             let phone = format_phone(&mut rng, p.phone);
-            let email = if rng.random_bool(0.85) { p.email.clone() } else { String::new() };
+            let email = if rng.random_bool(0.85) {
+                p.email.clone()
+            } else {
+                String::new()
+            };
             let row = base(&mut rng, id, p.name(), phone, email, p.id_number.clone());
             crm.row(&row)?;
             identity.row(&["crm".into(), id.clone(), p.id.to_string()])?;
@@ -139,16 +212,32 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
         if let (Some(dup), true) = (&p.crm_dup_id, night == p.first_night) {
             // A second record typed in by another clerk: a space in the name or a homophone,
             // the phone in another format, no e-mail and no id card.
-            let name = if rng.random_bool(0.5) { p.name_with_typo() } else { p.name().chars().flat_map(|c| [c, ' ']).collect::<String>().trim().to_string() };
+            let name = if rng.random_bool(0.5) {
+                p.name_with_typo()
+            } else {
+                p.name()
+                    .chars()
+                    .flat_map(|c| [c, ' '])
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            };
             let phone = format_phone(&mut rng, p.phone);
             let row = base(&mut rng, dup, name, phone, String::new(), String::new());
             crm.row(&row)?;
             identity.row(&["crm".into(), dup.clone(), p.id.to_string()])?;
         }
         if let (Some(id), true) = (&p.web_id, night == p.first_night) {
-            let name = if p.web_name_typo { p.name_with_typo() } else { p.name() };
+            let name = if p.web_name_typo {
+                p.name_with_typo()
+            } else {
+                p.name()
+            };
             let (mobile, email) = if p.web_fuzzy_only {
-                (serde_json::Value::Null, json!(format!("u{}{}@foxmail.com", p.id, rng.random_range(10..99))))
+                (
+                    serde_json::Value::Null,
+                    json!(format!("u{}{}@foxmail.com", p.id, rng.random_range(10..99))),
+                )
             } else {
                 let e = match rng.random_range(0..3) {
                     0 => p.email.to_uppercase(),
@@ -157,8 +246,15 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
                 };
                 (json!(format_phone(&mut rng, p.phone)), json!(e))
             };
-            let birthday = if p.web_fuzzy_only || rng.random_bool(0.7) { json!(p.birth.format("%Y-%m-%d").to_string()) } else { serde_json::Value::Null };
-            let registered = p.signup.and_time(NaiveTime::from_hms_opt(rng.random_range(8..23), rng.random_range(0..60), 0).unwrap_or_default());
+            let birthday = if p.web_fuzzy_only || rng.random_bool(0.7) {
+                json!(p.birth.format("%Y-%m-%d").to_string())
+            } else {
+                serde_json::Value::Null
+            };
+            let registered = p.signup.and_time(
+                NaiveTime::from_hms_opt(rng.random_range(8..23), rng.random_range(0..60), 0)
+                    .unwrap_or_default(),
+            );
             web.json(&json!({
                 "account_id": id,
                 "nick_name": name,
@@ -177,18 +273,48 @@ fn write_customers(opts: &GenerateOptions, persons: &[&Person], out: &mut Export
 }
 
 fn write_products(catalog: &Catalog, out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("erp", "products", &["sku", "name", "category", "subcategory", "brand", "price", "cost"])?;
+    let mut f = out.csv(
+        "erp",
+        "products",
+        &[
+            "sku",
+            "name",
+            "category",
+            "subcategory",
+            "brand",
+            "price",
+            "cost",
+        ],
+    )?;
     for p in &catalog.products {
-        f.row(&[p.sku.clone(), p.name.clone(), p.category.into(), p.subcategory.into(), p.brand.into(), cents_grouped(p.price), cents(p.cost)])?;
+        f.row(&[
+            p.sku.clone(),
+            p.name.clone(),
+            p.category.into(),
+            p.subcategory.into(),
+            p.brand.into(),
+            cents_grouped(p.price),
+            cents(p.cost),
+        ])?;
     }
     out.close(f)
 }
 
 fn write_stores(catalog: &Catalog, out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("pos", "stores", &["store_code", "store_name", "city", "province", "region"])?;
+    let mut f = out.csv(
+        "pos",
+        "stores",
+        &["store_code", "store_name", "city", "province", "region"],
+    )?;
     for s in &catalog.stores {
         let c = &CITIES[s.city];
-        f.row(&[s.code.clone(), s.name.clone(), c.name.into(), c.province.into(), c.region.into()])?;
+        f.row(&[
+            s.code.clone(),
+            s.name.clone(),
+            c.name.into(),
+            c.province.into(),
+            c.region.into(),
+        ])?;
     }
     out.close(f)
 }
@@ -198,7 +324,13 @@ fn campaign_start(c: &crate::catalog::Campaign) -> NaiveDate {
 }
 
 fn write_campaigns(catalog: &Catalog, out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("marketing", "campaigns", &["code", "name", "channel", "start", "end", "budget", "target"])?;
+    let mut f = out.csv(
+        "marketing",
+        "campaigns",
+        &[
+            "code", "name", "channel", "start", "end", "budget", "target",
+        ],
+    )?;
     for c in &catalog.campaigns {
         let start = campaign_start(c);
         let end = add_days(start, c.length_days as i64 - 1);
@@ -253,7 +385,21 @@ fn write_orders(
     to: NaiveDate,
     history: bool,
 ) -> Result<Vec<i64>> {
-    let mut pos = out.csv("pos", "pos_sales", &["receipt_no", "line_no", "sale_time", "store_code", "loyalty_card", "sku", "qty", "unit_price", "discount"])?;
+    let mut pos = out.csv(
+        "pos",
+        "pos_sales",
+        &[
+            "receipt_no",
+            "line_no",
+            "sale_time",
+            "store_code",
+            "loyalty_card",
+            "sku",
+            "qty",
+            "unit_price",
+            "discount",
+        ],
+    )?;
     let mut web = out.jsonl("web", "web_orders")?;
     let night = if history { 1 } else { opts.night };
     let mut seq: u64 = 0;
@@ -281,7 +427,10 @@ fn write_orders(
             let (lines, when) = make_basket(&mut rng, catalog, p, day);
             truth.record(catalog, p, &lines);
             seq += 1;
-            let order_spend: i64 = lines.iter().map(|l| l.qty * catalog.products[l.product].price - l.discount).sum();
+            let order_spend: i64 = lines
+                .iter()
+                .map(|l| l.qty * catalog.products[l.product].price - l.discount)
+                .sum();
             if day >= recent {
                 spend[pi] += order_spend;
             }
@@ -296,7 +445,11 @@ fn write_orders(
             };
             if online {
                 let account = p.web_id.clone().unwrap_or_default();
-                let channel = if p.group == Group::Bargain && rng.random_bool(0.7) { "APP" } else { "WEB" };
+                let channel = if p.group == Group::Bargain && rng.random_bool(0.7) {
+                    "APP"
+                } else {
+                    "WEB"
+                };
                 let order_id = format!("O{night}{seq:09}");
                 for (i, l) in lines.iter().enumerate() {
                     let pr = &catalog.products[l.product];
@@ -311,7 +464,8 @@ fn write_orders(
                         let mut bad = row.clone();
                         let reason = match rng.random_range(0..5) {
                             0 => {
-                                bad["createdAt"] = json!(format!("{}-02-30T10:00:00+08:00", when.year()));
+                                bad["createdAt"] =
+                                    json!(format!("{}-02-30T10:00:00+08:00", when.year()));
                                 "bad_value"
                             }
                             1 => {
@@ -381,9 +535,28 @@ fn write_orders(
     if history {
         let mut t = out.truth(
             "basket",
-            &["baskets", "diapers", "beer", "diapers_and_beer", "father_baskets", "father_diapers", "father_diapers_and_beer"],
+            &[
+                "baskets",
+                "diapers",
+                "beer",
+                "diapers_and_beer",
+                "father_baskets",
+                "father_diapers",
+                "father_diapers_and_beer",
+            ],
         )?;
-        t.row(&[truth.baskets, truth.diapers, truth.beer, truth.both, truth.father_baskets, truth.father_diapers, truth.father_both].map(|n| n.to_string()))?;
+        t.row(
+            &[
+                truth.baskets,
+                truth.diapers,
+                truth.beer,
+                truth.both,
+                truth.father_baskets,
+                truth.father_diapers,
+                truth.father_both,
+            ]
+            .map(|n| n.to_string()),
+        )?;
         t.finish()?;
     }
     Ok(spend)
@@ -406,47 +579,110 @@ impl BasketTruth {
 }
 
 /// The lines and time of one order; young fathers buy diapers, and beer with them on weekday evenings.
-fn make_basket(rng: &mut ChaCha8Rng, catalog: &Catalog, p: &Person, day: NaiveDate) -> (Vec<Line>, chrono::NaiveDateTime) {
+fn make_basket(
+    rng: &mut ChaCha8Rng,
+    catalog: &Catalog,
+    p: &Person,
+    day: NaiveDate,
+) -> (Vec<Line>, chrono::NaiveDateTime) {
     let pick = |rng: &mut ChaCha8Rng, set: &[usize]| set[rng.random_range(0..set.len())];
     let mut lines = Vec::new();
     let (n, pool, disc): (usize, &[usize], f64) = match p.group {
         Group::Stream => (rng.random_range(1..=3), &catalog.everyday, 0.0),
         Group::Meteor => (rng.random_range(1..=2), &catalog.premium, 0.0),
         Group::Vip => (rng.random_range(2..=5), &catalog.premium, 0.0),
-        Group::Bargain => (rng.random_range(2..=4), &catalog.cheap, rng.random_range(0.25..0.4)),
+        Group::Bargain => (
+            rng.random_range(2..=4),
+            &catalog.cheap,
+            rng.random_range(0.25..0.4),
+        ),
     };
     for i in 0..n {
-        let product = if p.group == Group::Vip && i > 0 { pick(rng, &catalog.everyday) } else { pick(rng, pool) };
-        let qty = if catalog.products[product].price > 40_000 { 1 } else { rng.random_range(1..=3) };
-        lines.push(Line { product, qty, discount: 0 });
+        let product = if p.group == Group::Vip && i > 0 {
+            pick(rng, &catalog.everyday)
+        } else {
+            pick(rng, pool)
+        };
+        let qty = if catalog.products[product].price > 40_000 {
+            1
+        } else {
+            rng.random_range(1..=3)
+        };
+        lines.push(Line {
+            product,
+            qty,
+            discount: 0,
+        });
     }
     let weekday = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
     let mut hour = rng.random_range(9..22);
-    let diapers = if p.young_father { rng.random_bool(0.45) } else { rng.random_bool(0.02) };
+    let diapers = if p.young_father {
+        rng.random_bool(0.45)
+    } else {
+        rng.random_bool(0.02)
+    };
     if diapers {
-        lines.push(Line { product: pick(rng, &catalog.diapers), qty: rng.random_range(1..=2), discount: 0 });
+        lines.push(Line {
+            product: pick(rng, &catalog.diapers),
+            qty: rng.random_range(1..=2),
+            discount: 0,
+        });
         if p.young_father && weekday && rng.random_bool(0.7) {
             hour = rng.random_range(18..22);
         }
     }
     let evening = weekday && (18..22).contains(&hour);
-    let beer_p = if diapers && p.young_father && evening { 0.75 } else { 0.05 };
+    let beer_p = if diapers && p.young_father && evening {
+        0.75
+    } else {
+        0.05
+    };
     if rng.random_bool(beer_p) && !lines.iter().any(|l| catalog.beer.contains(&l.product)) {
-        lines.push(Line { product: pick(rng, &catalog.beer), qty: rng.random_range(1..=6), discount: 0 });
+        lines.push(Line {
+            product: pick(rng, &catalog.beer),
+            qty: rng.random_range(1..=6),
+            discount: 0,
+        });
     }
     for l in &mut lines {
         l.discount = ((l.qty * catalog.products[l.product].price) as f64 * disc).round() as i64;
     }
-    let when = day.and_time(NaiveTime::from_hms_opt(hour, rng.random_range(0..60), 0).unwrap_or_default());
+    let when =
+        day.and_time(NaiveTime::from_hms_opt(hour, rng.random_range(0..60), 0).unwrap_or_default());
     (lines, when.with_second(0).unwrap_or(when))
 }
 
-fn write_contacts(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportSet, from: NaiveDate, to: NaiveDate) -> Result<()> {
-    let mut f = out.csv("callcentre", "contacts", &["ticket_id", "caller_phone", "opened", "channel", "type", "satisfaction", "resolved", "status"])?;
+fn write_contacts(
+    opts: &GenerateOptions,
+    persons: &[&Person],
+    out: &mut ExportSet,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<()> {
+    let mut f = out.csv(
+        "callcentre",
+        "contacts",
+        &[
+            "ticket_id",
+            "caller_phone",
+            "opened",
+            "channel",
+            "type",
+            "satisfaction",
+            "resolved",
+            "status",
+        ],
+    )?;
     let night = if from == to { opts.night } else { 1 };
     let days = (to - from).num_days() + 1;
     let mut seq = 0u64;
-    let mut emit = |rng: &mut ChaCha8Rng, f: &mut Export, phone: String, when: chrono::NaiveDateTime, kind: &str, sat: Option<i64>| -> Result<()> {
+    let mut emit = |rng: &mut ChaCha8Rng,
+                    f: &mut Export,
+                    phone: String,
+                    when: chrono::NaiveDateTime,
+                    kind: &str,
+                    sat: Option<i64>|
+     -> Result<()> {
         seq += 1;
         let resolved = rng.random_bool(0.85);
         let hours = rng.random_range(1..96);
@@ -457,8 +693,21 @@ fn write_contacts(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportS
             ["Phone", "Chat", "E-mail"][rng.random_range(0..3)].to_string(),
             kind.to_string(),
             sat.map(|s| s.to_string()).unwrap_or_default(),
-            if resolved { (when + chrono::Duration::hours(hours)).format("%m/%d/%Y %I:%M %p").to_string() } else { String::new() },
-            if resolved { "Resolved" } else if kind == "Complaint" { "Escalated" } else { "Open" }.to_string(),
+            if resolved {
+                (when + chrono::Duration::hours(hours))
+                    .format("%m/%d/%Y %I:%M %p")
+                    .to_string()
+            } else {
+                String::new()
+            },
+            if resolved {
+                "Resolved"
+            } else if kind == "Complaint" {
+                "Escalated"
+            } else {
+                "Open"
+            }
+            .to_string(),
         ];
         f.row(&row)?;
         if rng.random_bool(BAD_ROW_RATE * 3.0) {
@@ -489,8 +738,12 @@ fn write_contacts(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportS
         let n = (expected + rng.random::<f64>()).floor() as i64;
         for _ in 0..n {
             let day = add_days(start, rng.random_range(0..=(active_to - start).num_days()));
-            let when = day.and_time(NaiveTime::from_hms_opt(rng.random_range(8..20), rng.random_range(0..60), 0).unwrap_or_default());
-            let kind = ["Inquiry", "Inquiry", "Inquiry", "Complaint", "Repair"][rng.random_range(0..5)];
+            let when = day.and_time(
+                NaiveTime::from_hms_opt(rng.random_range(8..20), rng.random_range(0..60), 0)
+                    .unwrap_or_default(),
+            );
+            let kind =
+                ["Inquiry", "Inquiry", "Inquiry", "Complaint", "Repair"][rng.random_range(0..5)];
             let sat = rng.random_bool(0.7).then(|| rng.random_range(3..=5));
             let phone = format_phone(&mut rng, p.phone);
             emit(&mut rng, &mut f, phone, when, kind, sat)?;
@@ -502,7 +755,9 @@ fn write_contacts(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportS
                 if day < from || day > to {
                     continue;
                 }
-                let when = day.and_time(NaiveTime::from_hms_opt(rng.random_range(8..20), 0, 0).unwrap_or_default());
+                let when = day.and_time(
+                    NaiveTime::from_hms_opt(rng.random_range(8..20), 0, 0).unwrap_or_default(),
+                );
                 let phone = format_phone(&mut rng, p.phone);
                 let sat = Some(rng.random_range(1..=2));
                 emit(&mut rng, &mut f, phone, when, "Complaint", sat)?;
@@ -520,8 +775,25 @@ fn write_contacts(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportS
     out.close(f)
 }
 
-fn write_campaign_responses(opts: &GenerateOptions, catalog: &Catalog, persons: &[&Person], out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("marketing", "campaign_responses", &["campaign", "customer_no", "contact_day", "reached", "responded", "converted", "revenue"])?;
+fn write_campaign_responses(
+    opts: &GenerateOptions,
+    catalog: &Catalog,
+    persons: &[&Person],
+    out: &mut ExportSet,
+) -> Result<()> {
+    let mut f = out.csv(
+        "marketing",
+        "campaign_responses",
+        &[
+            "campaign",
+            "customer_no",
+            "contact_day",
+            "reached",
+            "responded",
+            "converted",
+            "revenue",
+        ],
+    )?;
     for (ci, c) in catalog.campaigns.iter().enumerate() {
         let start = campaign_start(c);
         for p in persons {
@@ -546,9 +818,21 @@ fn write_campaign_responses(opts: &GenerateOptions, catalog: &Catalog, persons: 
             };
             let responded = reached && rng.random_bool(p_resp);
             let converted = responded && rng.random_bool(0.4);
-            let revenue = if converted { rng.random_range(3_000..80_000) } else { 0 };
+            let revenue = if converted {
+                rng.random_range(3_000..80_000)
+            } else {
+                0
+            };
             let day = add_days(start, rng.random_range(0..c.length_days as i64));
-            f.row(&[c.code.into(), crm.clone(), day.format("%Y%m%d").to_string(), yn(reached), yn(responded), yn(converted), cents(revenue)])?;
+            f.row(&[
+                c.code.into(),
+                crm.clone(),
+                day.format("%Y%m%d").to_string(),
+                yn(reached),
+                yn(responded),
+                yn(converted),
+                cents(revenue),
+            ])?;
         }
     }
     out.close(f)
@@ -556,21 +840,54 @@ fn write_campaign_responses(opts: &GenerateOptions, catalog: &Catalog, persons: 
 
 /// Receivables snapshot as of the night's date. Invoices depend only on the person and the
 /// month, so every night's snapshot shows the same invoices with their payment state then.
-fn write_receivables(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("finance", "receivables", &["invoice_no", "customer_no", "invoice_date", "due_date", "amount", "paid", "paid_on"])?;
+fn write_receivables(
+    opts: &GenerateOptions,
+    persons: &[&Person],
+    out: &mut ExportSet,
+) -> Result<()> {
+    let mut f = out.csv(
+        "finance",
+        "receivables",
+        &[
+            "invoice_no",
+            "customer_no",
+            "invoice_date",
+            "due_date",
+            "amount",
+            "paid",
+            "paid_on",
+        ],
+    )?;
     let asof = out.date;
-    let mut truth = out.truth("receivables", &["person_id", "crm_id", "credit_limit", "open_balance", "over_limit"])?;
+    let mut truth = out.truth(
+        "receivables",
+        &[
+            "person_id",
+            "crm_id",
+            "credit_limit",
+            "open_balance",
+            "over_limit",
+        ],
+    )?;
     let end = history_end();
     for p in persons {
-        let (Some(crm), true) = (&p.crm_id, p.on_credit) else { continue };
+        let (Some(crm), true) = (&p.crm_id, p.on_credit) else {
+            continue;
+        };
         let mut rng = person_rng(opts, p.id, 1, 20);
         let mut open = 0i64;
         for m in 0..12 {
             let month_start = NaiveDate::from_ymd_opt(end.year(), end.month(), 1).unwrap_or(end);
-            let inv_date = month_start.checked_sub_months(chrono::Months::new(11 - m)).unwrap_or(month_start);
+            let inv_date = month_start
+                .checked_sub_months(chrono::Months::new(11 - m))
+                .unwrap_or(month_start);
             let inv_date = add_days(inv_date, rng.random_range(0..25));
             let big = p.over_limit && m >= 8;
-            let share = if big { rng.random_range(0.3..0.4) } else { rng.random_range(0.03..0.1) };
+            let share = if big {
+                rng.random_range(0.3..0.4)
+            } else {
+                rng.random_range(0.03..0.1)
+            };
             let amount = (p.credit_limit as f64 * 100.0 * share).round() as i64;
             let lag = rng.random_range(10..45);
             let pays = !big && rng.random_bool(0.93);
@@ -586,21 +903,49 @@ fn write_receivables(opts: &GenerateOptions, persons: &[&Person], out: &mut Expo
                 add_days(inv_date, 30).to_string(),
                 cents(amount),
                 cents(if paid { amount } else { 0 }),
-                if paid { paid_on.to_string() } else { String::new() },
+                if paid {
+                    paid_on.to_string()
+                } else {
+                    String::new()
+                },
             ])?;
         }
         let over = open > p.credit_limit * 100;
-        truth.row(&[p.id.to_string(), crm.clone(), p.credit_limit.to_string(), cents(open), over.to_string()])?;
+        truth.row(&[
+            p.id.to_string(),
+            crm.clone(),
+            p.credit_limit.to_string(),
+            cents(open),
+            over.to_string(),
+        ])?;
     }
     truth.finish()?;
     out.close(f)
 }
 
-fn write_credit_applications(opts: &GenerateOptions, persons: &[&Person], out: &mut ExportSet) -> Result<()> {
+fn write_credit_applications(
+    opts: &GenerateOptions,
+    persons: &[&Person],
+    out: &mut ExportSet,
+) -> Result<()> {
     let mut f = out.csv(
         "finance",
         "credit_applications",
-        &["app_id", "customer_no", "applied_on", "age", "income", "savings", "homeowner", "employment_years", "other_debt", "amount", "term", "decision", "outcome"],
+        &[
+            "app_id",
+            "customer_no",
+            "applied_on",
+            "age",
+            "income",
+            "savings",
+            "homeowner",
+            "employment_years",
+            "other_debt",
+            "amount",
+            "term",
+            "decision",
+            "outcome",
+        ],
     )?;
     let mut truth = out.truth("credit", &["app_id", "person_id", "p_bad", "outcome"])?;
     let (start, end) = (history_start(opts), history_end());
@@ -614,10 +959,21 @@ fn write_credit_applications(opts: &GenerateOptions, persons: &[&Person], out: &
         let day = add_days(start, rng.random_range(0..span));
         let z = ((p.income as f64).ln() - 11.4) / 0.5;
         let noise: f64 = rng.sample::<f64, _>(rand_distr::StandardNormal) * 0.4;
-        let logit = -1.3 - 2.4 * z + 2.0 * f64::from(u8::from(!p.savings)) + 1.6 * f64::from(u8::from(!p.homeowner)) + noise;
+        let logit = -1.3 - 2.4 * z
+            + 2.0 * f64::from(u8::from(!p.savings))
+            + 1.6 * f64::from(u8::from(!p.homeowner))
+            + noise;
         let p_bad = 1.0 / (1.0 + (-logit).exp());
         let approved = rng.random_bool(0.85);
-        let outcome = if approved { if rng.random_bool(p_bad) { "bad" } else { "good" } } else { "" };
+        let outcome = if approved {
+            if rng.random_bool(p_bad) {
+                "bad"
+            } else {
+                "good"
+            }
+        } else {
+            ""
+        };
         let id = format!("APP{}", &crm[1..]);
         f.row(&[
             id.clone(),
@@ -643,21 +999,49 @@ fn write_credit_applications(opts: &GenerateOptions, persons: &[&Person], out: &
 /// Monthly plans for enterprise and VIP customers: 0.8× their recent pace, or 2.5× for the
 /// planted below-plan ones.
 fn write_sales_plan(persons: &[&Person], recent_spend: &[i64], out: &mut ExportSet) -> Result<()> {
-    let mut f = out.csv("finance", "sales_plan", &["month", "customer_no", "store", "planned"])?;
-    let mut truth = out.truth("sales_plan", &["person_id", "crm_id", "planned_last_3_months", "actual_last_90_days", "below_plan"])?;
+    let mut f = out.csv(
+        "finance",
+        "sales_plan",
+        &["month", "customer_no", "store", "planned"],
+    )?;
+    let mut truth = out.truth(
+        "sales_plan",
+        &[
+            "person_id",
+            "crm_id",
+            "planned_last_3_months",
+            "actual_last_90_days",
+            "below_plan",
+        ],
+    )?;
     let end = history_end();
     let first = NaiveDate::from_ymd_opt(end.year(), end.month(), 1).unwrap_or(end);
     for (p, spend) in persons.iter().zip(recent_spend) {
-        let (Some(crm), true) = (&p.crm_id, p.planned) else { continue };
+        let (Some(crm), true) = (&p.crm_id, p.planned) else {
+            continue;
+        };
         let monthly_pace = (spend / 3).max(50_000);
         let factor = if p.below_plan { 2.5 } else { 0.8 };
         let planned = (monthly_pace as f64 * factor) as i64 / 100 * 100;
         for back in (0..6).rev() {
-            let month = first.checked_sub_months(chrono::Months::new(back)).unwrap_or(first);
-            f.row(&[month.format("%Y-%m").to_string(), crm.clone(), String::new(), cents(planned)])?;
+            let month = first
+                .checked_sub_months(chrono::Months::new(back))
+                .unwrap_or(first);
+            f.row(&[
+                month.format("%Y-%m").to_string(),
+                crm.clone(),
+                String::new(),
+                cents(planned),
+            ])?;
         }
         let below = (*spend as f64) < 0.5 * (planned * 3) as f64;
-        truth.row(&[p.id.to_string(), crm.clone(), cents(planned * 3), cents(*spend), below.to_string()])?;
+        truth.row(&[
+            p.id.to_string(),
+            crm.clone(),
+            cents(planned * 3),
+            cents(*spend),
+            below.to_string(),
+        ])?;
     }
     truth.finish()?;
     out.close(f)
@@ -666,7 +1050,20 @@ fn write_sales_plan(persons: &[&Person], recent_spend: &[i64], out: &mut ExportS
 fn write_person_truth(persons: &[&Person], out: &mut ExportSet) -> Result<()> {
     let mut t = out.truth(
         "persons",
-        &["person_id", "group", "young_father", "churn_date", "crm_id", "crm_dup_id", "web_id", "on_credit", "over_limit_planted", "planned", "below_plan_planted", "first_night"],
+        &[
+            "person_id",
+            "group",
+            "young_father",
+            "churn_date",
+            "crm_id",
+            "crm_dup_id",
+            "web_id",
+            "on_credit",
+            "over_limit_planted",
+            "planned",
+            "below_plan_planted",
+            "first_night",
+        ],
     )?;
     for p in persons {
         t.row(&[

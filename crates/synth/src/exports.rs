@@ -12,16 +12,28 @@ use crate::{Error, GenerateReport, Result};
 /// Writes `text` to `path`, creating parent folders.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.into(),
+            source,
+        })?;
     }
-    std::fs::write(path, text).map_err(|source| Error::Io { path: path.into(), source })
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.into(),
+            source,
+        })?;
     }
-    let f = File::create(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let f = File::create(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     Ok(BufWriter::with_capacity(1 << 20, f))
 }
 
@@ -52,11 +64,20 @@ pub struct Export {
 
 impl ExportSet {
     pub fn new(root: &Path, date: NaiveDate, night: u32) -> Result<Self> {
-        Ok(Self { root: root.into(), date, night, files: Vec::new(), bad_rows: Vec::new() })
+        Ok(Self {
+            root: root.into(),
+            date,
+            night,
+            files: Vec::new(),
+            bad_rows: Vec::new(),
+        })
     }
 
     fn rel_path(&self, dir: &str, stem: &str, ext: &str) -> String {
-        format!("exports/{dir}/{stem}_{}.{ext}", self.date.format("%Y-%m-%d"))
+        format!(
+            "exports/{dir}/{stem}_{}.{ext}",
+            self.date.format("%Y-%m-%d")
+        )
     }
 
     /// A CSV export `exports/DIR/STEM_DATE.csv` with `header`.
@@ -64,34 +85,66 @@ impl ExportSet {
         let rel = self.rel_path(dir, stem, "csv");
         let path = self.root.join(&rel);
         let mut w = csv::WriterBuilder::new().from_writer(create(&path)?);
-        w.write_record(header).map_err(|source| Error::Csv { path: path.clone(), source })?;
-        Ok(Export { rel, path, sink: Sink::Csv(w), line: 1, rows: 0, bad: Vec::new() })
+        w.write_record(header).map_err(|source| Error::Csv {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Export {
+            rel,
+            path,
+            sink: Sink::Csv(w),
+            line: 1,
+            rows: 0,
+            bad: Vec::new(),
+        })
     }
 
     /// A JSON-lines export `exports/DIR/STEM_DATE.jsonl`.
     pub fn jsonl(&self, dir: &str, stem: &str) -> Result<Export> {
         let rel = self.rel_path(dir, stem, "jsonl");
         let path = self.root.join(&rel);
-        Ok(Export { rel, sink: Sink::Jsonl(create(&path)?), path, line: 0, rows: 0, bad: Vec::new() })
+        Ok(Export {
+            rel,
+            sink: Sink::Jsonl(create(&path)?),
+            path,
+            line: 0,
+            rows: 0,
+            bad: Vec::new(),
+        })
     }
 
     /// A truth CSV `truth/night-N/NAME.csv`.
     pub fn truth(&self, name: &str, header: &[&str]) -> Result<TruthFile> {
-        let path = self.root.join(format!("truth/night-{}/{name}.csv", self.night));
+        let path = self
+            .root
+            .join(format!("truth/night-{}/{name}.csv", self.night));
         let mut w = csv::Writer::from_writer(create(&path)?);
-        w.write_record(header).map_err(|source| Error::Csv { path: path.clone(), source })?;
+        w.write_record(header).map_err(|source| Error::Csv {
+            path: path.clone(),
+            source,
+        })?;
         Ok(TruthFile { path, w })
     }
 
     /// Closes `export` and records its rows and bad rows.
     pub fn close(&mut self, export: Export) -> Result<()> {
-        let Export { rel, path, sink, rows, bad, .. } = export;
+        let Export {
+            rel,
+            path,
+            sink,
+            rows,
+            bad,
+            ..
+        } = export;
         match sink {
             Sink::Csv(mut w) => w.flush().map_err(|source| Error::Io { path, source })?,
             Sink::Jsonl(mut w) => w.flush().map_err(|source| Error::Io { path, source })?,
         }
         self.files.push((rel.clone(), rows));
-        self.bad_rows.extend(bad.into_iter().map(|(line, reason)| (rel.clone(), line, reason)));
+        self.bad_rows.extend(
+            bad.into_iter()
+                .map(|(line, reason)| (rel.clone(), line, reason)),
+        );
         Ok(())
     }
 
@@ -115,12 +168,20 @@ impl ExportSet {
 impl Export {
     fn write(&mut self, fields: &[String], json: Option<&serde_json::Value>) -> Result<()> {
         match (&mut self.sink, json) {
-            (Sink::Csv(w), _) => w.write_record(fields).map_err(|source| Error::Csv { path: self.path.clone(), source })?,
+            (Sink::Csv(w), _) => w.write_record(fields).map_err(|source| Error::Csv {
+                path: self.path.clone(),
+                source,
+            })?,
             (Sink::Jsonl(w), Some(v)) => {
                 serde_json::to_writer(&mut *w, v).map_err(|e| Error::Invalid(e.to_string()))?;
-                w.write_all(b"\n").map_err(|source| Error::Io { path: self.path.clone(), source })?;
+                w.write_all(b"\n").map_err(|source| Error::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
             }
-            (Sink::Jsonl(_), None) => return Err(Error::Invalid("JSON export needs a JSON row".into())),
+            (Sink::Jsonl(_), None) => {
+                return Err(Error::Invalid("JSON export needs a JSON row".into()));
+            }
         }
         self.line += 1;
         self.rows += 1;
@@ -160,10 +221,16 @@ pub struct TruthFile {
 
 impl TruthFile {
     pub fn row(&mut self, fields: &[String]) -> Result<()> {
-        self.w.write_record(fields).map_err(|source| Error::Csv { path: self.path.clone(), source })
+        self.w.write_record(fields).map_err(|source| Error::Csv {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     pub fn finish(mut self) -> Result<()> {
-        self.w.flush().map_err(|source| Error::Io { path: self.path, source })
+        self.w.flush().map_err(|source| Error::Io {
+            path: self.path,
+            source,
+        })
     }
 }

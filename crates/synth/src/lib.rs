@@ -45,7 +45,13 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        Self { customers: 2_000, seed: 42, years: 2, night: 1, warehouse_path: "warehouse".into() }
+        Self {
+            customers: 2_000,
+            seed: 42,
+            years: 2,
+            night: 1,
+            warehouse_path: "warehouse".into(),
+        }
     }
 }
 
@@ -97,7 +103,9 @@ pub fn saved_options(out_dir: &Path) -> Result<Option<GenerateOptions>> {
 /// in the same folder (its saved options win over `opts` except for `night`).
 pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport> {
     if opts.customers == 0 || opts.years == 0 || opts.night == 0 {
-        return Err(Error::Invalid("customers, years and night must be at least 1".into()));
+        return Err(Error::Invalid(
+            "customers, years and night must be at least 1".into(),
+        ));
     }
     let opts = if opts.night > 1 {
         let saved = saved_options(out_dir)?.ok_or_else(|| {
@@ -106,11 +114,17 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport
                 out_dir.display()
             ))
         })?;
-        GenerateOptions { night: opts.night, ..saved }
+        GenerateOptions {
+            night: opts.night,
+            ..saved
+        }
     } else {
         opts.clone()
     };
-    std::fs::create_dir_all(out_dir.join("truth")).map_err(|source| Error::Io { path: out_dir.into(), source })?;
+    std::fs::create_dir_all(out_dir.join("truth")).map_err(|source| Error::Io {
+        path: out_dir.into(),
+        source,
+    })?;
     let catalog = catalog::Catalog::new();
     let mut population = population::Population::generate(&opts, &catalog);
     for night in 2..opts.night {
@@ -118,9 +132,13 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport
     }
     let mut out = exports::ExportSet::new(out_dir, batch_date(opts.night), opts.night)?;
     if opts.night == 1 {
-        let params = serde_json::to_string_pretty(&opts).map_err(|e| Error::Invalid(e.to_string()))?;
+        let params =
+            serde_json::to_string_pretty(&opts).map_err(|e| Error::Invalid(e.to_string()))?;
         exports::write_text(&out_dir.join(PARAMS_FILE), &params)?;
-        exports::write_text(&out_dir.join("acrm.toml"), &config_file::render(&opts.warehouse_path))?;
+        exports::write_text(
+            &out_dir.join("acrm.toml"),
+            &config_file::render(&opts.warehouse_path),
+        )?;
         activity::write_history(&opts, &catalog, &population, &mut out)?;
     } else {
         let changes = population.apply_night_changes(&opts, opts.night);

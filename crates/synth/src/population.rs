@@ -92,7 +92,11 @@ impl Person {
     pub fn name_with_typo(&self) -> String {
         let mut s = SURNAMES[self.surname].0.to_string();
         for (i, g) in self.given.iter().enumerate() {
-            s.push_str(if i + 1 == self.given.len() { GIVEN[*g].2 } else { GIVEN[*g].0 });
+            s.push_str(if i + 1 == self.given.len() {
+                GIVEN[*g].2
+            } else {
+                GIVEN[*g].0
+            });
         }
         s
     }
@@ -139,11 +143,17 @@ impl Population {
     /// The population of night 1, a pure function of the options.
     pub fn generate(opts: &GenerateOptions, _catalog: &Catalog) -> Self {
         let mut rng = rng_for(opts, 1);
-        let mut pop = Population { persons: Vec::with_capacity(opts.customers), next_crm: 100_001, next_web: 5_000_001 };
+        let mut pop = Population {
+            persons: Vec::with_capacity(opts.customers),
+            next_crm: 100_001,
+            next_web: 5_000_001,
+        };
         // CRM ids are handed out in a shuffled order so they say nothing about the person id.
         let mut order: Vec<usize> = (0..opts.customers).collect();
         order.shuffle(&mut rng);
-        let mut persons: Vec<Person> = (0..opts.customers).map(|i| new_person(&mut rng, opts, i as u32 + 1, 1)).collect();
+        let mut persons: Vec<Person> = (0..opts.customers)
+            .map(|i| new_person(&mut rng, opts, i as u32 + 1, 1))
+            .collect();
         for i in order {
             pop.assign_ids(&mut rng, &mut persons[i]);
         }
@@ -185,12 +195,22 @@ impl Population {
             if rng.random_bool(0.5) {
                 let city = (p.city + 1 + rng.random_range(0..CITIES.len() - 1)) % CITIES.len();
                 let address = random_address(&mut rng);
-                changes.push(Change { person: i, attribute: "city", old: CITIES[p.city].name.into(), new: CITIES[city].name.into() });
+                changes.push(Change {
+                    person: i,
+                    attribute: "city",
+                    old: CITIES[p.city].name.into(),
+                    new: CITIES[city].name.into(),
+                });
                 p.city = city;
                 p.address = address;
             } else {
                 let phone = random_phone(&mut rng, p.id + 7_000_000 * night);
-                changes.push(Change { person: i, attribute: "phone", old: p.phone.to_string(), new: phone.to_string() });
+                changes.push(Change {
+                    person: i,
+                    attribute: "phone",
+                    old: p.phone.to_string(),
+                    new: phone.to_string(),
+                });
                 p.phone = phone;
             }
         }
@@ -201,7 +221,12 @@ impl Population {
             p.signup = crate::batch_date(night);
             p.churn_date = None;
             self.assign_ids(&mut rng, &mut p);
-            changes.push(Change { person: self.persons.len(), attribute: "new_customer", old: String::new(), new: p.name() });
+            changes.push(Change {
+                person: self.persons.len(),
+                attribute: "new_customer",
+                old: String::new(),
+                new: p.name(),
+            });
             self.persons.push(p);
         }
         changes
@@ -210,12 +235,19 @@ impl Population {
 
 fn random_phone(rng: &mut ChaCha8Rng, salt: u32) -> u64 {
     // 1[3-9]x-xxxx-xxxx with the salt in the low digits keeps numbers unique per person.
-    let prefix = [130u64, 133, 135, 136, 138, 139, 150, 151, 158, 177, 186, 189][rng.random_range(0..12)];
+    let prefix = [
+        130u64, 133, 135, 136, 138, 139, 150, 151, 158, 177, 186, 189,
+    ][rng.random_range(0..12)];
     prefix * 100_000_000 + (u64::from(salt) * 7919 + rng.random_range(0..7919)) % 100_000_000
 }
 
 fn random_address(rng: &mut ChaCha8Rng) -> String {
-    format!("{}{}号{}室", STREETS[rng.random_range(0..STREETS.len())], rng.random_range(1..300), rng.random_range(101..2500))
+    format!(
+        "{}{}号{}室",
+        STREETS[rng.random_range(0..STREETS.len())],
+        rng.random_range(1..300),
+        rng.random_range(101..2500)
+    )
 }
 
 fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night: u32) -> Person {
@@ -223,9 +255,14 @@ fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night
     let start = history_start(opts);
     let female = rng.random_bool(0.5);
     let age = rng.random_range(20..70u64);
-    let birth = add_days(NaiveDate::from_ymd_opt(1955, 1, 1).unwrap_or(end), (70 - age) * 365 + rng.random_range(0..365));
+    let birth = add_days(
+        NaiveDate::from_ymd_opt(1955, 1, 1).unwrap_or(end),
+        (70 - age) * 365 + rng.random_range(0..365),
+    );
     let surname = rng.random_range(0..SURNAMES.len());
-    let given = (0..rng.random_range(1..=2)).map(|_| rng.random_range(0..GIVEN.len())).collect::<Vec<_>>();
+    let given = (0..rng.random_range(1..=2))
+        .map(|_| rng.random_range(0..GIVEN.len()))
+        .collect::<Vec<_>>();
     let city = rng.random_range(0..CITIES.len());
     let occupation = rng.random_range(0..OCCUPATIONS.len());
     let z: f64 = rng.sample(rand_distr::StandardNormal);
@@ -241,12 +278,22 @@ fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night
     let young_father = !female && married && (25..=38).contains(&age) && rng.random_bool(0.6);
     let window = days_between(start, end);
     let signup = if rng.random_bool(0.8) {
-        add_days(start, 0).checked_sub_days(Days::new(rng.random_range(1..1100))).unwrap_or(start)
+        add_days(start, 0)
+            .checked_sub_days(Days::new(rng.random_range(1..1100)))
+            .unwrap_or(start)
     } else {
-        add_days(start, rng.random_range(0..window.saturating_sub(120).max(1)))
+        add_days(
+            start,
+            rng.random_range(0..window.saturating_sub(120).max(1)),
+        )
     };
-    let churn_date = (rng.random_bool(0.12) && first_night == 1).then(|| add_days(end, 0) - Days::new(rng.random_range(60..180)));
-    let credit_limit = if enterprise { (income * 3 / 10_000) * 10_000 } else { (income / 5 / 1000) * 1000 };
+    let churn_date = (rng.random_bool(0.12) && first_night == 1)
+        .then(|| add_days(end, 0) - Days::new(rng.random_range(60..180)));
+    let credit_limit = if enterprise {
+        (income * 3 / 10_000) * 10_000
+    } else {
+        (income / 5 / 1000) * 1000
+    };
     let on_credit = enterprise || rng.random_bool(0.06);
     let planned = enterprise || group == Group::Vip;
     let given_pinyin: String = given.iter().map(|g| GIVEN[*g].1).collect();
@@ -260,11 +307,30 @@ fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night
         address: random_address(rng),
         phone: random_phone(rng, id),
         email: format!("{}{}{}@{domain}", SURNAMES[surname].1, given_pinyin, id),
-        id_number: format!("{:06}{}{:04}", 110_000 + city * 1000 + rng.random_range(0..999), birth.format("%Y%m%d"), id % 10_000),
+        id_number: format!(
+            "{:06}{}{:04}",
+            110_000 + city * 1000 + rng.random_range(0..999),
+            birth.format("%Y%m%d"),
+            id % 10_000
+        ),
         occupation,
         income,
-        education: ["high_school", "bachelor", "master", "doctorate", "vocational"][rng.random_range(0..5)],
-        marital: if married { "married" } else { ["single", "divorced", "widowed"][rng.random_range(0..3usize).min(if age > 60 { 2 } else { 1 })] },
+        education: [
+            "high_school",
+            "bachelor",
+            "master",
+            "doctorate",
+            "vocational",
+        ][rng.random_range(0..5)],
+        marital: if married {
+            "married"
+        } else {
+            ["single", "divorced", "widowed"][rng.random_range(0..3usize).min(if age > 60 {
+                2
+            } else {
+                1
+            })]
+        },
         homeowner: rng.random_bool(0.55),
         savings: rng.random_bool(0.6),
         enterprise,
@@ -298,6 +364,9 @@ pub fn format_phone(rng: &mut ChaCha8Rng, phone: u64) -> String {
         4 => format!("0086 {s}"),
         5 => format!("{} {} {}", &s[..3], &s[3..7], &s[7..]),
         // Full-width digits, as typed with a Chinese input method.
-        _ => s.chars().map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c)).collect(),
+        _ => s
+            .chars()
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c))
+            .collect(),
     }
 }
