@@ -1,1 +1,9 @@
-//! End-to-end tests of the acrm binary (to be written).
+//! End-to-end tests of the `acrm` binary: each drives the real executable over real export
+//! files in its own temporary folder and checks what it published against the generator's
+//! planted truth. One test binary (modules per area) so the workspace links once.
+
+mod common;
+
+mod build_sample;
+mod config_errors;
+mod incremental;

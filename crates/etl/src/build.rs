@@ -812,6 +812,24 @@ fn build_into(
         .unwrap_or(1970);
     let calendar_years = years.unwrap_or((fallback_year, fallback_year));
     write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
+    let mut key_map: Vec<Vec<Value>> = lk
+        .identity
+        .records()
+        .iter()
+        .map(|r| {
+            vec![
+                Value::Str(r.system.clone()),
+                Value::Str(r.source_id.clone()),
+                Value::Int(r.customer_id),
+                Value::Bool(r.inferred),
+                Value::Date(r.batch_day),
+            ]
+        })
+        .collect();
+    key_map.sort_by(|a, b| {
+        (a[2].as_i64(), a[0].as_str(), a[1].as_str()).cmp(&(b[2].as_i64(), b[0].as_str(), b[1].as_str()))
+    });
+    write_dim("map_customer_source", key_map)?;
     let mut records: Vec<Vec<Value>> = lk.identity.records().iter().map(record_to_row).collect();
     records.sort_by_key(|r| r[3].as_i64());
     write_parquet(

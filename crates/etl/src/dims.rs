@@ -23,6 +23,8 @@ pub struct KeyedDim {
     pub rows: Vec<Vec<Value>>,
     index: HashMap<String, usize>,
     natural_col: usize,
+    /// Largest surrogate key in use (new members get the next one).
+    max_key: i64,
 }
 
 impl KeyedDim {
@@ -38,6 +40,7 @@ impl KeyedDim {
             rows: Vec::new(),
             index: HashMap::new(),
             natural_col,
+            max_key: 0,
         };
         if rows.is_empty() {
             let mut unknown = vec![Value::Null; d.table.columns.len()];
@@ -66,6 +69,7 @@ impl KeyedDim {
         if let Some(Value::Str(k)) = r.get(self.natural_col) {
             self.index.insert(k.clone(), self.rows.len());
         }
+        self.max_key = self.max_key.max(r[0].as_i64().unwrap_or(0));
         self.rows.push(r);
     }
 
@@ -80,13 +84,7 @@ impl KeyedDim {
         let i = match self.index.get(k) {
             Some(i) => *i,
             None => {
-                let key = self
-                    .rows
-                    .iter()
-                    .filter_map(|r| r[0].as_i64())
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                let key = self.max_key + 1;
                 let mut row = vec![Value::Null; self.table.columns.len()];
                 row[0] = Value::Int(key);
                 row[self.natural_col] = Value::Str(k.to_string());
@@ -130,6 +128,8 @@ pub struct CustomerDim {
     rows: Vec<Vec<Value>>,
     versions: HashMap<i64, Vec<usize>>,
     history_cols: Vec<usize>,
+    /// Largest surrogate key in use (new versions get the next one).
+    max_key: i64,
 }
 
 const KEY: usize = 0;
@@ -155,6 +155,7 @@ impl CustomerDim {
             rows: Vec::new(),
             versions: HashMap::new(),
             history_cols,
+            max_key: 0,
         };
         if rows.is_empty() {
             let mut unknown = vec![Value::Null; d.table.columns.len()];
@@ -186,6 +187,7 @@ impl CustomerDim {
     fn push(&mut self, r: Vec<Value>) {
         let id = r[ID].as_i64().unwrap_or(0);
         self.versions.entry(id).or_default().push(self.rows.len());
+        self.max_key = self.max_key.max(r[KEY].as_i64().unwrap_or(0));
         self.rows.push(r);
     }
 
@@ -194,13 +196,7 @@ impl CustomerDim {
     /// `first_day`; a change of a history column closes the current version and opens a new
     /// one from `day`; other columns are overwritten in every version.
     pub fn apply(&mut self, id: i64, attrs: Vec<Value>, day: i32, first_day: i32) {
-        let next_key = self
-            .rows
-            .iter()
-            .filter_map(|r| r[KEY].as_i64())
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let next_key = self.max_key + 1;
         let Some(current) = self.versions.get(&id).and_then(|v| v.last().copied()) else {
             let mut row = vec![
                 Value::Int(next_key),

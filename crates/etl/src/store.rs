@@ -101,13 +101,20 @@ impl Warehouse {
         Ok(Some((n, dir)))
     }
 
-    /// Removes folders of builds that died (call with the lock held).
+    /// Removes folders of builds that died (call with the lock held): unfinished `.tmp-`
+    /// folders, and versions renamed into place whose `current` switch never happened.
     pub fn clean_abandoned(&self) -> Result<usize> {
         let dir = self.root.join("versions");
+        let published = self.current()?.map_or(0, |(n, _)| n);
         let mut n = 0;
         for e in fs::read_dir(&dir).map_err(io(&dir))? {
             let e = e.map_err(io(&dir))?;
-            if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let name = e.file_name().to_string_lossy().to_string();
+            let unpublished = name
+                .strip_prefix('v')
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|v| v > published);
+            if name.starts_with(".tmp-") || unpublished {
                 fs::remove_dir_all(e.path()).map_err(io(&e.path()))?;
                 n += 1;
             }
@@ -290,5 +297,26 @@ mod tests {
         );
         drop(lock);
         assert!(w.lock().is_ok());
+    }
+
+    #[test]
+    fn a_version_renamed_but_never_switched_to_is_cleaned() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let w = Warehouse::new(dir.path());
+        let _lock = w.lock().expect("lock");
+        let tmp = w.begin(1).expect("begin");
+        fs::write(tmp.join("manifest.json"), "{}").expect("write");
+        w.publish(&tmp, 1, 3).expect("publish");
+        // A build died between renaming version 2 into place and switching `current`.
+        let orphan = dir.path().join("versions/v000002");
+        fs::create_dir_all(&orphan).expect("orphan");
+        fs::write(orphan.join("manifest.json"), "{}").expect("write");
+        let dead = w.begin(3).expect("begin");
+        assert_eq!(w.clean_abandoned().expect("clean"), 2);
+        assert!(!orphan.exists() && !dead.exists());
+        let tmp = w.begin(2).expect("begin");
+        fs::write(tmp.join("manifest.json"), "{}").expect("write");
+        w.publish(&tmp, 2, 3).expect("the next build publishes version 2");
+        assert_eq!(w.current().expect("current").map(|c| c.0), Some(2));
     }
 }

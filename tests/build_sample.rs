@@ -1,0 +1,207 @@
+//! The bundled sample built the README's way: summary, reconciliation, quarantine and identity
+//! resolution checked against the generator's planted truth, and the published Parquet read
+//! by engines that know nothing of acrm.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::BufRead;
+
+use crate::common::*;
+
+#[test]
+fn no_argument_build_publishes_the_sample_and_prints_the_summary() {
+    let b = sample_build();
+    let out = &b.stdout;
+    assert!(out.contains("published warehouse version 1"), "{out}");
+    assert!(out.contains("(read = loaded + quarantined)"), "{out}");
+    for table in ["dim_customer", "dim_date", "fact_sales", "etl_quarantine"] {
+        assert!(out.contains(table), "summary lists {table}: {out}");
+    }
+    let wh = b.copy.warehouse();
+    assert_eq!(current_version(&wh), 1);
+    let dir = current(&wh);
+    let m = manifest(&dir);
+    for (table, n) in m["tables"].as_object().expect("tables") {
+        let n = n.as_u64().expect("row count");
+        assert_eq!(rows(&read_table(&dir, table)) as u64, n, "{table}");
+        if !table.starts_with("etl_") {
+            assert!(n > 0, "{table} is empty");
+        }
+    }
+}
+
+/// Data rows of an export counted independently of acrm: lines, less the CSV header and blank lines.
+fn data_rows(path: &std::path::Path) -> u64 {
+    let f = std::fs::File::open(path).expect("export file");
+    let lines = std::io::BufReader::new(f)
+        .split(b'\n')
+        .map(|l| l.expect("line"))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .count() as u64;
+    let is_csv = path.extension().is_some_and(|e| e == "csv");
+    lines - u64::from(is_csv)
+}
+
+#[test]
+fn every_file_reconciles_read_equals_loaded_plus_quarantined() {
+    let b = sample_build();
+    let dir = current(&b.copy.warehouse());
+    let m = manifest(&dir);
+    let files = m["files"].as_array().expect("files");
+    assert!(files.len() >= 10, "every source loaded: {files:?}");
+    let audit = read_table(&dir, "etl_load_audit");
+    assert_eq!(rows(&audit), files.len());
+    let quarantine = read_table(&dir, "etl_quarantine");
+    let mut quarantined_per_file: HashMap<String, u64> = HashMap::new();
+    for f in column_text(&quarantine, "file") {
+        *quarantined_per_file.entry(f.expect("file")).or_default() += 1;
+    }
+    for f in files {
+        let (read, loaded, quarantined) = (
+            f["rows_read"].as_u64().expect("read"),
+            f["rows_loaded"].as_u64().expect("loaded"),
+            f["rows_quarantined"].as_u64().expect("quarantined"),
+        );
+        let name = f["file"].as_str().expect("file");
+        assert_eq!(read, loaded + quarantined, "{name}");
+        assert_eq!(
+            read,
+            data_rows(&b.copy.exports().join(name)),
+            "{name}: rows read = rows in the file"
+        );
+        assert_eq!(
+            quarantined,
+            quarantined_per_file.get(name).copied().unwrap_or(0),
+            "{name}: quarantine table agrees"
+        );
+    }
+}
+
+#[test]
+fn quarantine_holds_exactly_the_injected_bad_rows() {
+    let b = sample_build();
+    let dir = current(&b.copy.warehouse());
+    let q = read_table(&dir, "etl_quarantine");
+    let got: BTreeSet<(String, u64, String)> = column_text(&q, "file")
+        .into_iter()
+        .zip(column_text(&q, "line"))
+        .zip(column_text(&q, "reason_code"))
+        .map(|((f, l), c)| {
+            (
+                f.expect("file"),
+                l.expect("line").parse().expect("line number"),
+                c.expect("code"),
+            )
+        })
+        .collect();
+    let truth = read_truth(&b.copy.exports().join("truth/night-1/bad_rows.csv"));
+    let expected: BTreeSet<(String, u64, String)> = truth
+        .iter()
+        .map(|r| {
+            (
+                r["file"].clone(),
+                r["line"].parse().expect("line"),
+                r["reason_code"].clone(),
+            )
+        })
+        .collect();
+    assert!(expected.len() >= 20, "the sample plants bad rows");
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "planted but not quarantined: {missing:?}\nquarantined but not planted: {extra:?}"
+    );
+    // Every reason names what was wrong, and the column where there is one.
+    for (reason, column) in column_text(&q, "reason")
+        .into_iter()
+        .zip(column_text(&q, "column"))
+    {
+        let reason = reason.expect("reason");
+        assert!(!reason.is_empty());
+        if let Some(c) = column {
+            assert!(reason.contains(&format!("'{c}'")), "{reason}");
+        }
+    }
+}
+
+/// Pairwise precision and recall of "same customer" decisions against the planted persons.
+#[test]
+fn identity_resolution_precision_and_recall_at_least_95_percent() {
+    let b = sample_build();
+    let dir = current(&b.copy.warehouse());
+    let map = read_table(&dir, "map_customer_source");
+    let golden: HashMap<(String, String), String> = column_text(&map, "source_system")
+        .into_iter()
+        .zip(column_text(&map, "source_id"))
+        .zip(column_text(&map, "customer_id"))
+        .map(|((s, i), c)| ((s.expect("system"), i.expect("id")), c.expect("customer")))
+        .collect();
+    let truth = read_truth(&b.copy.exports().join("truth/night-1/identity.csv"));
+    let mut by_person: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut by_customer: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for r in &truth {
+        let rec = (r["system"].clone(), r["source_id"].clone());
+        let customer = golden
+            .get(&rec)
+            .unwrap_or_else(|| panic!("source record {rec:?} has no golden customer"));
+        by_person
+            .entry(r["person_id"].clone())
+            .or_default()
+            .push(rec.clone());
+        by_customer.entry(customer.clone()).or_default().push(rec);
+    }
+    let pairs = |groups: &BTreeMap<String, Vec<(String, String)>>| {
+        let mut out = BTreeSet::new();
+        for g in groups.values() {
+            for (i, a) in g.iter().enumerate() {
+                for b in &g[i + 1..] {
+                    out.insert(if a < b {
+                        (a.clone(), b.clone())
+                    } else {
+                        (b.clone(), a.clone())
+                    });
+                }
+            }
+        }
+        out
+    };
+    let (true_pairs, found_pairs) = (pairs(&by_person), pairs(&by_customer));
+    let hits = true_pairs.intersection(&found_pairs).count() as f64;
+    let precision = hits / found_pairs.len() as f64;
+    let recall = hits / true_pairs.len() as f64;
+    println!(
+        "identity resolution on the sample: {} true pairs, {} merged pairs, precision {precision:.4}, recall {recall:.4}",
+        true_pairs.len(),
+        found_pairs.len()
+    );
+    assert!(true_pairs.len() >= 100, "the sample plants duplicates");
+    assert!(precision >= 0.95, "precision {precision:.4}");
+    assert!(recall >= 0.95, "recall {recall:.4}");
+}
+
+/// pyarrow and DuckDB read every published table through `current/` with no acrm code.
+#[test]
+fn pyarrow_and_duckdb_read_every_published_table() {
+    let b = sample_build();
+    let current_link = b.copy.warehouse().join("current");
+    let m = manifest(&current(&b.copy.warehouse()));
+    let script = crate::common::repo().join("tests/read_with_pyarrow_duckdb.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&current_link)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n(install the test tools: pip install -r requirements-dev.txt)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON counts");
+    for (table, n) in m["tables"].as_object().expect("tables") {
+        if n.as_u64() == Some(0) {
+            continue; // an empty table has no file to read
+        }
+        assert_eq!(counts["pyarrow"][table], *n, "pyarrow rows of {table}");
+        assert_eq!(counts["duckdb"][table], *n, "duckdb rows of {table}");
+    }
+}

@@ -1,0 +1,250 @@
+//! Helpers shared by the end-to-end tests: running the binary, copying the bundled sample,
+//! reading published Parquet tables and the generator's truth files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// The repository root (where `sample-data/` lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh temporary folder under the target directory (removed when dropped).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("acrm-e2e-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("temporary folder")
+}
+
+/// The `acrm` binary under test, logging only warnings so failures are readable.
+pub fn acrm() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_acrm"));
+    c.env("ACRM_LOG", "warn")
+        .env_remove("ACRM_CONFIG")
+        .env_remove("ACRM_WAREHOUSE");
+    c
+}
+
+/// Runs `cmd`, returning its output whatever the exit code.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the acrm binary runs")
+}
+
+/// Runs `cmd`, fails the test unless it exits 0, and returns its standard output.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Copies the folder tree `from` into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for e in std::fs::read_dir(from).expect("read folder") {
+        let e = e.expect("folder entry");
+        let dst = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).expect("copy file");
+        }
+    }
+}
+
+/// A copy of the bundled `sample-data/` in a temporary folder, with its own warehouse.
+pub struct SampleCopy {
+    /// The temporary folder: `sample-data/` and (after a build) `warehouse/` inside.
+    pub dir: tempfile::TempDir,
+}
+
+impl SampleCopy {
+    /// Copies `sample-data/` (night 1 only) into a new temporary folder.
+    pub fn new() -> Self {
+        let dir = tempdir();
+        copy_dir(&repo().join("sample-data"), &dir.path().join("sample-data"));
+        Self { dir }
+    }
+
+    /// The exports folder (`sample-data/` in the copy).
+    pub fn exports(&self) -> PathBuf {
+        self.dir.path().join("sample-data")
+    }
+
+    /// The copy's mapping config.
+    pub fn config(&self) -> PathBuf {
+        self.exports().join("acrm.toml")
+    }
+
+    /// Where the copy's config puts the warehouse.
+    pub fn warehouse(&self) -> PathBuf {
+        self.dir.path().join("warehouse")
+    }
+
+    /// `acrm build --config <copy> --warehouse <warehouse>` plus `extra` arguments.
+    pub fn build(&self, warehouse: &Path, extra: &[&str]) -> Command {
+        let mut c = acrm();
+        c.arg("build")
+            .arg("--config")
+            .arg(self.config())
+            .arg("--warehouse")
+            .arg(warehouse)
+            .args(extra);
+        c
+    }
+
+    /// Writes night `n`'s exports into the copy with `acrm generate --night n`.
+    pub fn generate_night(&self, n: u32) {
+        run_ok(
+            acrm()
+                .arg("generate")
+                .arg("--out")
+                .arg(self.exports())
+                .arg("--night")
+                .arg(n.to_string()),
+        );
+    }
+}
+
+/// The sample built once, the way the README says (`acrm build` with no arguments, run from
+/// the folder holding `sample-data/`), shared by the read-only tests.
+pub struct SampleBuild {
+    /// The copy it was built from.
+    pub copy: SampleCopy,
+    /// What `acrm build` printed.
+    pub stdout: String,
+}
+
+/// The shared no-argument build of the sample.
+pub fn sample_build() -> &'static SampleBuild {
+    static BUILD: OnceLock<SampleBuild> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        let copy = SampleCopy::new();
+        let stdout = run_ok(acrm().arg("build").current_dir(copy.dir.path()));
+        SampleBuild { copy, stdout }
+    })
+}
+
+/// The folder `WAREHOUSE/current` points to.
+pub fn current(warehouse: &Path) -> PathBuf {
+    std::fs::canonicalize(warehouse.join("current")).expect("current link resolves")
+}
+
+/// The published version number of `warehouse`.
+pub fn current_version(warehouse: &Path) -> u64 {
+    manifest(&current(warehouse))["version"]
+        .as_u64()
+        .expect("manifest version")
+}
+
+/// `manifest.json` of version folder `dir`.
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// Every Parquet file below `dir`, sorted.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                out.extend(parquet_files(&p));
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every row batch of table `table` in version folder `dir`.
+pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for f in parquet_files(&dir.join(table)) {
+        let file = std::fs::File::open(&f).expect("open parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet footer")
+            .build()
+            .expect("parquet reader");
+        for b in reader {
+            out.push(b.expect("parquet batch"));
+        }
+    }
+    out
+}
+
+/// Rows of a ground-truth CSV as maps from column name to text.
+pub fn read_truth(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("truth file {}: {e}", path.display()));
+    let header: Vec<String> = rdr
+        .headers()
+        .expect("truth header")
+        .iter()
+        .map(String::from)
+        .collect();
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("truth row");
+            header.iter().cloned().zip(r.iter().map(String::from)).collect()
+        })
+        .collect()
+}
+
+/// BLAKE3 of every Parquet file of `tables` in version folder `dir`, by path inside it.
+pub fn checksums(dir: &Path, tables: &[&str]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for t in tables {
+        for f in parquet_files(&dir.join(t)) {
+            let bytes = std::fs::read(&f).expect("read parquet");
+            let rel = f.strip_prefix(dir).expect("inside version").to_string_lossy().to_string();
+            out.insert(rel, blake3::hash(&bytes).to_hex().to_string());
+        }
+    }
+    out
+}
+
+/// The published fact tables.
+pub const FACTS: [&str; 6] = [
+    "fact_sales",
+    "fact_service",
+    "fact_campaign_response",
+    "fact_receivable",
+    "fact_credit_application",
+    "fact_sales_plan",
+];
+
+/// Column `name` of `batches` as text (any type, cast by Arrow), nulls as `None`.
+pub fn column_text(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let mut out = Vec::new();
+    for b in batches {
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        let text = datafusion::arrow::compute::cast(col, &DataType::Utf8).expect("cast to text");
+        let text = text.as_string::<i32>();
+        out.extend((0..text.len()).map(|i| (!text.is_null(i)).then(|| text.value(i).to_string())));
+    }
+    out
+}
+
+/// Total rows of `batches`.
+pub fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}

@@ -1,0 +1,160 @@
+//! Nightly operation: a second night's exports give SCD2 history, a re-run is a no-op, a
+//! `--full` rebuild equals the incremental result, and a build killed with SIGKILL leaves
+//! the published version readable.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// Dimension tables whose files are rewritten by every build.
+const DIMS: [&str; 7] = [
+    "dim_customer",
+    "dim_product",
+    "dim_date",
+    "dim_channel",
+    "dim_branch",
+    "dim_campaign",
+    "map_customer_source",
+];
+
+/// Night 1 and 2 of the sample, built incrementally (two versions).
+fn two_nights() -> SampleCopy {
+    let s = SampleCopy::new();
+    run_ok(&mut s.build(&s.warehouse(), &[]));
+    s.generate_night(2);
+    let out = run_ok(&mut s.build(&s.warehouse(), &[]));
+    assert!(out.contains("published warehouse version 2"), "{out}");
+    s
+}
+
+#[test]
+fn second_night_closes_changed_customers_and_opens_new_versions() {
+    let s = two_nights();
+    let dir = current(&s.warehouse());
+    let changes = read_truth(&s.exports().join("truth/night-2/changes.csv"));
+    let map = read_table(&dir, "map_customer_source");
+    let crm_to_customer: HashMap<String, String> = column_text(&map, "source_system")
+        .into_iter()
+        .zip(column_text(&map, "source_id"))
+        .zip(column_text(&map, "customer_id"))
+        .filter(|((s, _), _)| s.as_deref() == Some("crm"))
+        .map(|((_, i), c)| (i.expect("id"), c.expect("customer")))
+        .collect();
+    let dim = read_table(&dir, "dim_customer");
+    let cols = ["customer_id", "valid_from", "valid_to", "is_current", "city", "phone"];
+    let data: Vec<Vec<Option<String>>> = cols.iter().map(|c| column_text(&dim, c)).collect();
+    let versions_of = |customer: &str| -> Vec<Vec<Option<String>>> {
+        (0..data[0].len())
+            .filter(|&r| data[0][r].as_deref() == Some(customer))
+            .map(|r| data.iter().map(|c| c[r].clone()).collect())
+            .collect()
+    };
+    let mut checked = 0;
+    for c in changes.iter().filter(|c| c["attribute"] != "new_customer") {
+        let customer = &crm_to_customer[&c["crm_id"]];
+        let versions = versions_of(customer);
+        let current: Vec<_> = versions
+            .iter()
+            .filter(|v| v[3].as_deref() == Some("true"))
+            .collect();
+        assert_eq!(current.len(), 1, "one current version: {versions:?}");
+        let closed = versions
+            .iter()
+            .find(|v| v[2].as_deref() == Some("2024-12-31"))
+            .unwrap_or_else(|| panic!("a version closed on 2024-12-31: {versions:?}"));
+        assert_eq!(closed[3].as_deref(), Some("false"));
+        assert_eq!(current[0][1].as_deref(), Some("2025-01-01"));
+        assert_eq!(current[0][2].as_deref(), Some("9999-12-31"));
+        let (col, old, new) = match c["attribute"].as_str() {
+            "city" => (4, c["old"].clone(), c["new"].clone()),
+            "phone" => (5, format!("+86{}", c["old"]), format!("+86{}", c["new"])),
+            other => panic!("unexpected change {other}"),
+        };
+        assert_eq!(closed[col].as_deref(), Some(old.as_str()), "{versions:?}");
+        assert_eq!(current[0][col].as_deref(), Some(new.as_str()), "{versions:?}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "the second night plants attribute changes");
+    // New customers of night 2 are in the dimension.
+    let newcomers = changes
+        .iter()
+        .filter(|c| c["attribute"] == "new_customer")
+        .count();
+    assert!(newcomers >= 2);
+    let v1 = read_table(
+        &s.warehouse().join("versions/v000001"),
+        "dim_customer",
+    );
+    assert!(rows(&dim) >= rows(&v1) + checked + newcomers);
+}
+
+#[test]
+fn rerun_is_a_no_op_and_full_rebuild_equals_incremental() {
+    let s = two_nights();
+    let wh = s.warehouse();
+    let v2 = current(&wh);
+    let before = checksums(&v2, &FACTS);
+    let counts = manifest(&v2)["tables"].clone();
+    let out = run_ok(&mut s.build(&wh, &[]));
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(current_version(&wh), 2, "no new version for the same night");
+    assert_eq!(checksums(&current(&wh), &FACTS), before);
+    assert_eq!(manifest(&current(&wh))["tables"], counts);
+
+    let full_wh = s.dir.path().join("warehouse-full");
+    run_ok(&mut s.build(&full_wh, &["--full"]));
+    let full = current(&full_wh);
+    let mut all: Vec<&str> = FACTS.to_vec();
+    all.extend(DIMS);
+    all.extend(["etl_quarantine", "etl_load_audit"]);
+    assert_eq!(
+        checksums(&full, &all),
+        checksums(&v2, &all),
+        "--full gives byte-identical tables"
+    );
+    assert_eq!(manifest(&full)["tables"], counts);
+}
+
+#[test]
+fn sigkill_during_a_build_leaves_the_previous_version_readable() {
+    let s = two_nights();
+    let wh = s.warehouse();
+    let before = checksums(&current(&wh), &FACTS);
+    // A full rebuild takes long enough to be caught in the middle.
+    let mut child = s
+        .build(&wh, &["--full"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn build");
+    let started = Instant::now();
+    let in_progress = || {
+        std::fs::read_dir(wh.join("versions"))
+            .expect("versions")
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+    };
+    while !in_progress() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "build ended before it could be killed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert_eq!(current_version(&wh), 2, "the published version stands");
+    let dir = current(&wh);
+    assert_eq!(checksums(&dir, &FACTS), before);
+    for t in DIMS.iter().chain(FACTS.iter()) {
+        assert!(rows(&read_table(&dir, t)) > 0, "{t} readable");
+    }
+    // The next build cleans up and succeeds.
+    let out = run_ok(&mut s.build(&wh, &["--full"]));
+    assert!(out.contains("published warehouse version 3"), "{out}");
+    assert_eq!(checksums(&current(&wh), &FACTS), before);
+    assert!(!in_progress(), "the killed build's folder is gone");
+}
