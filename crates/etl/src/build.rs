@@ -252,6 +252,10 @@ fn discover(cfg: &BuildConfig) -> Result<Vec<InputFile>> {
     Ok(out)
 }
 
+/// Folder of a version holding build state that is not a published table (the customer
+/// records behind identity resolution, with every source's raw attributes).
+const STATE_DIR: &str = "_state";
+
 fn id_hash(v: &str) -> String {
     let h = blake3::hash(format!("acrm-id:{v}").as_bytes()).to_hex();
     h[..32].to_string()
@@ -482,8 +486,12 @@ fn build_into(
             link_tree(&prev_dir.join(&table.name), &tmp.join(&table.name))?;
         }
     }
-    let records = load(&state_table)?
-        .into_iter()
+    let records = if has_prev {
+        load_rows(&prev_dir.join(STATE_DIR), &state_table)?
+    } else {
+        Vec::new()
+    }
+    .into_iter()
         .filter_map(row_to_record)
         .collect();
     let mut channels = KeyedDim::new(t("dim_channel")?, "channel_code", load(&t("dim_channel")?)?);
@@ -833,7 +841,9 @@ fn build_into(
     let mut records: Vec<Vec<Value>> = lk.identity.records().iter().map(record_to_row).collect();
     records.sort_by_key(|r| r[3].as_i64());
     write_parquet(
-        &tmp.join("_state").join("customer_records.parquet"),
+        &tmp.join(STATE_DIR)
+            .join(&state_table.name)
+            .join("part-0.parquet"),
         &[rows_to_batch(&state_table, &records)?],
     )?;
     let mut tables = BTreeMap::new();

@@ -8,7 +8,7 @@
 //!     manifest.json            what was loaded, reconciliation, row counts
 //!     dim_customer/part-0.parquet
 //!     fact_sales/year=2024/part-pos-2024-12-31-1a2b3c4d.parquet
-//!     _state/customer_records.parquet   build state (not a published table)
+//!     _state/customer_records/part-0.parquet   build state (not a published table)
 //!   versions/.tmp-v000004-PID/ a build in progress (removed by the next build if it died)
 //! ```
 //! A build writes a whole new version beside the old one — fact files of earlier batches are
