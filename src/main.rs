@@ -155,7 +155,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                     warehouse.display()
                 )
             })?;
-            print_build(&report, format)
+            print_build(&report, &warehouse, format)
         }
         Command::Generate {
             out,
@@ -225,7 +225,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
     }
 }
 
-fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> {
+fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> anyhow::Result<()> {
     let (status, version, path) = match &r.outcome {
         acrm_etl::Outcome::Published { version, path } => {
             ("published", *version, Some(path.display().to_string()))
@@ -291,8 +291,15 @@ fn print_build(r: &acrm_etl::BuildReport, format: Format) -> anyhow::Result<()> 
                     r.conflicts
                 );
             }
-            if let Some(p) = path {
-                println!("\ncurrent -> {p}");
+            if let Some(p) = &path {
+                let version = Path::new(p)
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                println!(
+                    "\n{} -> versions/{version}",
+                    warehouse.join("current").display()
+                );
             }
         }
     }

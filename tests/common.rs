@@ -200,7 +200,11 @@ pub fn read_truth(path: &Path) -> Vec<HashMap<String, String>> {
     rdr.records()
         .map(|r| {
             let r = r.expect("truth row");
-            header.iter().cloned().zip(r.iter().map(String::from)).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect()
 }
@@ -211,7 +215,11 @@ pub fn checksums(dir: &Path, tables: &[&str]) -> BTreeMap<String, String> {
     for t in tables {
         for f in parquet_files(&dir.join(t)) {
             let bytes = std::fs::read(&f).expect("read parquet");
-            let rel = f.strip_prefix(dir).expect("inside version").to_string_lossy().to_string();
+            let rel = f
+                .strip_prefix(dir)
+                .expect("inside version")
+                .to_string_lossy()
+                .to_string();
             out.insert(rel, blake3::hash(&bytes).to_hex().to_string());
         }
     }

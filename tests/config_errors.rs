@@ -48,7 +48,11 @@ fn transactions_only_source_builds_a_usable_warehouse() {
     assert_eq!(report["status"], "published");
     let file = &report["files"][0];
     assert_eq!(
-        (&file["rows_read"], &file["rows_loaded"], &file["rows_quarantined"]),
+        (
+            &file["rows_read"],
+            &file["rows_loaded"],
+            &file["rows_quarantined"]
+        ),
         (&6.into(), &4.into(), &2.into())
     );
     // The config's warehouse path is used when --warehouse is not given.
@@ -143,11 +147,17 @@ fn rewritten_export_is_refused() {
     write(&cfg, TX_CONFIG);
     write(&dir.path().join("tx_1.csv"), TX_ROWS);
     run_ok(acrm().arg("build").arg("--config").arg(&cfg));
-    write(&dir.path().join("tx_1.csv"), &TX_ROWS.replace("19.90", "29.90"));
+    write(
+        &dir.path().join("tx_1.csv"),
+        &TX_ROWS.replace("19.90", "29.90"),
+    );
     let out = run(acrm().arg("build").arg("--config").arg(&cfg));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("tx_1.csv") && stderr.contains("--full"), "{stderr}");
+    assert!(
+        stderr.contains("tx_1.csv") && stderr.contains("--full"),
+        "{stderr}"
+    );
     // Rebuilding from scratch accepts the corrected file.
     let out = run_ok(acrm().arg("build").arg("--full").arg("--config").arg(&cfg));
     assert!(out.contains("published warehouse version 2"), "{out}");

@@ -42,7 +42,14 @@ fn second_night_closes_changed_customers_and_opens_new_versions() {
         .map(|((_, i), c)| (i.expect("id"), c.expect("customer")))
         .collect();
     let dim = read_table(&dir, "dim_customer");
-    let cols = ["customer_id", "valid_from", "valid_to", "is_current", "city", "phone"];
+    let cols = [
+        "customer_id",
+        "valid_from",
+        "valid_to",
+        "is_current",
+        "city",
+        "phone",
+    ];
     let data: Vec<Vec<Option<String>>> = cols.iter().map(|c| column_text(&dim, c)).collect();
     let versions_of = |customer: &str| -> Vec<Vec<Option<String>>> {
         (0..data[0].len())
@@ -72,7 +79,11 @@ fn second_night_closes_changed_customers_and_opens_new_versions() {
             other => panic!("unexpected change {other}"),
         };
         assert_eq!(closed[col].as_deref(), Some(old.as_str()), "{versions:?}");
-        assert_eq!(current[0][col].as_deref(), Some(new.as_str()), "{versions:?}");
+        assert_eq!(
+            current[0][col].as_deref(),
+            Some(new.as_str()),
+            "{versions:?}"
+        );
         checked += 1;
     }
     assert!(checked >= 2, "the second night plants attribute changes");
@@ -82,10 +93,7 @@ fn second_night_closes_changed_customers_and_opens_new_versions() {
         .filter(|c| c["attribute"] == "new_customer")
         .count();
     assert!(newcomers >= 2);
-    let v1 = read_table(
-        &s.warehouse().join("versions/v000001"),
-        "dim_customer",
-    );
+    let v1 = read_table(&s.warehouse().join("versions/v000001"), "dim_customer");
     assert!(rows(&dim) >= rows(&v1) + checked + newcomers);
 }
 
@@ -157,4 +165,26 @@ fn sigkill_during_a_build_leaves_the_previous_version_readable() {
     assert!(out.contains("published warehouse version 3"), "{out}");
     assert_eq!(checksums(&current(&wh), &FACTS), before);
     assert!(!in_progress(), "the killed build's folder is gone");
+}
+
+#[test]
+fn a_second_build_is_refused_while_one_holds_the_lock() {
+    let s = SampleCopy::new();
+    let wh = s.warehouse();
+    run_ok(&mut s.build(&wh, &[]));
+    // Hold the build lock the way a running build does.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(wh.join(".lock"))
+        .expect("lock file exists after a build");
+    lock.try_lock().expect("nobody else holds it");
+    s.generate_night(2);
+    let out = run(&mut s.build(&wh, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another build is running"), "{stderr}");
+    assert_eq!(current_version(&wh), 1);
+    drop(lock);
+    let out = run_ok(&mut s.build(&wh, &[]));
+    assert!(out.contains("published warehouse version 2"), "{out}");
 }

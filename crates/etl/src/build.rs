@@ -5,26 +5,23 @@
 //! builds over the same files produce byte-identical tables (fact files are named by source,
 //! batch and content, not by build).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io::Read;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
-};
-use datafusion::arrow::datatypes::Date32Type;
+use datafusion::arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BuildConfig, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
+use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, fact_table, load_chunk};
 use crate::identity::{Conflict, IdentityStore, record_to_row, records_table, row_to_record};
+use crate::layout::{remove_source_parts, write_table_part};
 use crate::parse::{date_of, day_number};
-use crate::stage::{FileCounts, Rejected, stage_file};
+use crate::stage::{Loader, Rejected, Rejector, Staged, stage_file};
 use crate::store::{
     Warehouse, link_tree, parquet_files, parquet_rows, read_parquet, write_parquet,
 };
@@ -151,107 +148,6 @@ pub struct BuildReport {
     pub duration: Duration,
 }
 
-struct InputFile {
-    source: usize,
-    path: PathBuf,
-    rel: String,
-    checksum: String,
-    batch: NaiveDate,
-    bytes: u64,
-}
-
-fn checksum(path: &Path) -> Result<(String, u64)> {
-    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })?;
-    let mut h = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((h.finalize().to_hex().to_string(), n))
-}
-
-fn discover(cfg: &BuildConfig) -> Result<Vec<InputFile>> {
-    let today = chrono::Utc::now().date_naive();
-    let mut out = Vec::new();
-    for (si, s) in cfg.sources.iter().enumerate() {
-        let pattern = s.pattern.to_string_lossy().to_string();
-        let paths = glob::glob(&pattern).map_err(|e| Error::Config {
-            path: cfg.path.clone(),
-            message: format!("source '{}': path: {e}", s.name),
-        })?;
-        let mut found = 0;
-        for p in paths {
-            let path = p.map_err(|e| Error::Input {
-                path: e.path().into(),
-                message: e.error().to_string(),
-            })?;
-            if !path.is_file() {
-                continue;
-            }
-            found += 1;
-            let rel = path
-                .strip_prefix(&cfg.base_dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .to_string();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let batch = match &cfg.batch_date_pattern {
-                None => today,
-                Some(re) => {
-                    let text = re
-                        .captures(&name)
-                        .and_then(|c| c.get(1))
-                        .map(|m| m.as_str().to_string());
-                    let text = text.ok_or_else(|| Error::Input {
-                        path: path.clone(),
-                        message: format!(
-                            "file name does not match [build] batch_date_pattern '{}'",
-                            re.as_str()
-                        ),
-                    })?;
-                    NaiveDate::parse_from_str(&text, &cfg.batch_date_format).map_err(|e| {
-                        Error::Input {
-                            path: path.clone(),
-                            message: format!(
-                                "batch date '{text}' does not match format '{}': {e}",
-                                cfg.batch_date_format
-                            ),
-                        }
-                    })?
-                }
-            };
-            let (checksum, bytes) = checksum(&path)?;
-            out.push(InputFile {
-                source: si,
-                path,
-                rel,
-                checksum,
-                batch,
-                bytes,
-            });
-        }
-        if found == 0 {
-            tracing::warn!(source = %s.name, pattern = %pattern, "no export file matches this source");
-        }
-    }
-    Ok(out)
-}
-
 /// Folder of a version holding build state that is not a published table (the customer
 /// records behind identity resolution, with every source's raw attributes).
 const STATE_DIR: &str = "_state";
@@ -269,89 +165,6 @@ fn load_rows(dir: &Path, table: &TableDef) -> Result<Vec<Vec<Value>>> {
         }
     }
     Ok(rows)
-}
-
-/// Splits `batch` by the year of `col` (or keeps it whole) and sorts each part by `sort_by`.
-fn partition_and_sort(
-    table: &TableDef,
-    batch: &RecordBatch,
-) -> Result<Vec<(Option<i32>, RecordBatch)>> {
-    let parts: Vec<(Option<i32>, RecordBatch)> = match &table.partition_by {
-        None => vec![(None, batch.clone())],
-        Some(col) => {
-            let days = batch
-                .column_by_name(col)
-                .map(|a| a.as_primitive::<Date32Type>().clone());
-            let Some(days) = days else {
-                return Ok(vec![(None, batch.clone())]);
-            };
-            let years: Vec<i32> = (0..days.len())
-                .map(|i| date_of(days.value(i)).year())
-                .collect();
-            let distinct: BTreeSet<i32> = years.iter().copied().collect();
-            let mut parts = Vec::new();
-            for y in distinct {
-                let mask = BooleanArray::from(years.iter().map(|v| *v == y).collect::<Vec<_>>());
-                parts.push((Some(y), filter_record_batch(batch, &mask)?));
-            }
-            parts
-        }
-    };
-    parts
-        .into_iter()
-        .map(|(y, b)| {
-            if table.sort_by.is_empty() || b.num_rows() < 2 {
-                return Ok((y, b));
-            }
-            let cols: Vec<SortColumn> = table
-                .sort_by
-                .iter()
-                .filter_map(|c| {
-                    b.column_by_name(c).map(|a| SortColumn {
-                        values: a.clone(),
-                        options: None,
-                    })
-                })
-                .collect();
-            let idx = lexsort_to_indices(&cols, None)?;
-            Ok((y, take_record_batch(&b, &idx)?))
-        })
-        .collect()
-}
-
-fn write_table_part(
-    dir: &Path,
-    table: &TableDef,
-    stem: &str,
-    batches: &[RecordBatch],
-) -> Result<()> {
-    if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(());
-    }
-    let all = concat_batches(&table.arrow_schema(), batches)?;
-    for (year, part) in partition_and_sort(table, &all)? {
-        let folder = match year {
-            Some(y) => dir.join(&table.name).join(format!("year={y}")),
-            None => dir.join(&table.name),
-        };
-        write_parquet(&folder.join(format!("{stem}.parquet")), &[part])?;
-    }
-    Ok(())
-}
-
-fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> {
-    let prefix = format!("part-{source}-");
-    for f in parquet_files(&dir.join(table))? {
-        if f.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-        {
-            std::fs::remove_file(&f).map_err(|e| Error::Io {
-                path: f.clone(),
-                source: e,
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs a build with `cfg` into `opts.warehouse`.
@@ -492,8 +305,8 @@ fn build_into(
         Vec::new()
     }
     .into_iter()
-        .filter_map(row_to_record)
-        .collect();
+    .filter_map(row_to_record)
+    .collect();
     let mut channels = KeyedDim::new(t("dim_channel")?, "channel_code", load(&t("dim_channel")?)?);
     for ch in catalog.channels() {
         if channels.key(&ch.code).is_none() {
@@ -581,20 +394,16 @@ fn build_into(
                 .entry(f.source)
                 .or_default()
                 .update(f.checksum.as_bytes());
-            if src.entity != EntityKind::Customer
-                && !customers_done
-                && !master_customers.is_empty()
-                && rank(src.entity) > rank(EntityKind::Customer)
-            {
-                resolve_customers(
-                    &mut lk,
-                    std::mem::take(&mut master_customers),
-                    batch_day,
-                    cfg.name_similarity,
-                );
-                customers_done = true;
-            }
+            // Customer masters are resolved once, before the first fact file needs them.
             if rank(src.entity) > rank(EntityKind::Customer) && !customers_done {
+                if !master_customers.is_empty() {
+                    resolve_customers(
+                        &mut lk,
+                        std::mem::take(&mut master_customers),
+                        batch_day,
+                        cfg.name_similarity,
+                    );
+                }
                 customers_done = true;
             }
             let def = catalog.entity(src.entity);
@@ -604,15 +413,14 @@ fn build_into(
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
             let mut on_bytes = |n: u64| progress.advance(n);
-            let (counts, rej): (FileCounts, Vec<Rejected>) = match src.entity {
+            let mut loader: Box<Loader<'_>> = match src.entity {
                 EntityKind::Customer => {
                     let (sid, idn) = (
                         def.index_of("source_id").unwrap_or(0),
                         def.index_of("id_number"),
                     );
-                    let mut loader = |rows: Vec<crate::stage::Staged>,
-                                      _: &mut crate::stage::Rejector<'_>|
-                     -> Result<u64> {
+                    let master_customers = &mut master_customers;
+                    Box::new(move |rows: Vec<Staged>, _: &mut Rejector<'_>| {
                         let n = rows.len() as u64;
                         for mut r in rows {
                             if let Some(i) = idn {
@@ -624,58 +432,32 @@ fn build_into(
                             master_customers.push((src.name.clone(), id, r.values));
                         }
                         Ok(n)
-                    };
-                    stage_file(
-                        src,
-                        def,
-                        &cfg.default_country_code,
-                        &f.path,
-                        &f.rel,
-                        seen,
-                        &mut on_bytes,
-                        &mut loader,
-                    )?
+                    })
                 }
                 EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {
-                    let mut loader = |rows: Vec<crate::stage::Staged>,
-                                      _: &mut crate::stage::Rejector<'_>|
-                     -> Result<u64> {
+                    let lk = &mut lk;
+                    Box::new(move |rows: Vec<Staged>, _: &mut Rejector<'_>| {
                         let n = rows.len() as u64;
                         for r in rows {
-                            load_master(&mut lk, src.entity, def, &r.values);
+                            load_master(lk, src.entity, def, &r.values);
                         }
                         Ok(n)
-                    };
-                    stage_file(
-                        src,
-                        def,
-                        &cfg.default_country_code,
-                        &f.path,
-                        &f.rel,
-                        seen,
-                        &mut on_bytes,
-                        &mut loader,
-                    )?
+                    })
                 }
                 kind => {
                     let table_name = fact_table(kind).unwrap_or("fact_sales");
                     let table = t(table_name)?;
                     let key = (table_name, f.source);
-                    let mut loader = |rows: Vec<crate::stage::Staged>,
-                                      rej: &mut crate::stage::Rejector<'_>|
-                     -> Result<u64> {
-                        let facts =
-                            load_chunk(kind, &mut lk, src, def, rows, rej, batch_day, &stem);
+                    let (lk, out, years, stem) = (&mut lk, &mut out, &mut years, &stem);
+                    Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
+                        let facts = load_chunk(kind, lk, src, def, rows, rej, batch_day, stem);
                         for r in &facts {
-                            if let Some(d) = r.iter().find_map(|v| {
-                                if let Value::Date(d) = v {
-                                    Some(*d)
-                                } else {
-                                    None
-                                }
+                            if let Some(d) = r.iter().find_map(|v| match v {
+                                Value::Date(d) => Some(*d),
+                                _ => None,
                             }) {
                                 let y = date_of(d).year();
-                                years = Some(years.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
+                                *years = Some(years.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
                             }
                         }
                         let n = facts.len() as u64;
@@ -683,19 +465,20 @@ fn build_into(
                             .or_default()
                             .push(rows_to_batch(&table, &facts)?);
                         Ok(n)
-                    };
-                    stage_file(
-                        src,
-                        def,
-                        &cfg.default_country_code,
-                        &f.path,
-                        &f.rel,
-                        seen,
-                        &mut on_bytes,
-                        &mut loader,
-                    )?
+                    })
                 }
             };
+            let (counts, rej) = stage_file(
+                src,
+                def,
+                &cfg.default_country_code,
+                &f.path,
+                &f.rel,
+                seen,
+                &mut on_bytes,
+                &mut *loader,
+            )?;
+            drop(loader);
             tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, "file loaded");
             let lf = LoadedFile {
                 source: src.name.clone(),
@@ -835,7 +618,11 @@ fn build_into(
         })
         .collect();
     key_map.sort_by(|a, b| {
-        (a[2].as_i64(), a[0].as_str(), a[1].as_str()).cmp(&(b[2].as_i64(), b[0].as_str(), b[1].as_str()))
+        (a[2].as_i64(), a[0].as_str(), a[1].as_str()).cmp(&(
+            b[2].as_i64(),
+            b[0].as_str(),
+            b[1].as_str(),
+        ))
     });
     write_dim("map_customer_source", key_map)?;
     let mut records: Vec<Vec<Value>> = lk.identity.records().iter().map(record_to_row).collect();

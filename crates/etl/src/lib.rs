@@ -7,9 +7,11 @@
 pub mod build;
 pub mod config;
 pub mod dims;
+pub mod discover;
 mod error;
 pub mod facts;
 pub mod identity;
+pub mod layout;
 pub mod parse;
 pub mod read;
 pub mod stage;

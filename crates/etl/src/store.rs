@@ -316,7 +316,8 @@ mod tests {
         assert!(!orphan.exists() && !dead.exists());
         let tmp = w.begin(2).expect("begin");
         fs::write(tmp.join("manifest.json"), "{}").expect("write");
-        w.publish(&tmp, 2, 3).expect("the next build publishes version 2");
+        w.publish(&tmp, 2, 3)
+            .expect("the next build publishes version 2");
         assert_eq!(w.current().expect("current").map(|c| c.0), Some(2));
     }
 }

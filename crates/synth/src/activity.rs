@@ -29,7 +29,7 @@ fn cents_grouped(c: i64) -> String {
     let yuan = (c / 100).to_string();
     let mut out = String::new();
     for (i, ch) in yuan.chars().enumerate() {
-        if i > 0 && (yuan.len() - i) % 3 == 0 {
+        if i > 0 && (yuan.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

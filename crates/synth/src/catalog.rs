@@ -172,8 +172,11 @@ pub struct Product {
     pub cost: i64,
 }
 
-/// Product families: (category, subcategory, brand pool, price range in yuan, count).
-const FAMILIES: [(&str, &str, [&str; 3], (i64, i64), usize); 16] = [
+/// A product family: (category, subcategory, brand pool, price range in yuan, count).
+type Family = (&'static str, &'static str, [&'static str; 3], (i64, i64), usize);
+
+/// The product families of the catalogue.
+const FAMILIES: [Family; 16] = [
     (
         "Grocery",
         "Rice & Noodles",

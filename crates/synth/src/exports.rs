@@ -47,7 +47,7 @@ pub struct ExportSet {
 }
 
 enum Sink {
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -92,7 +92,7 @@ impl ExportSet {
         Ok(Export {
             rel,
             path,
-            sink: Sink::Csv(w),
+            sink: Sink::Csv(Box::new(w)),
             line: 1,
             rows: 0,
             bad: Vec::new(),

@@ -1,0 +1,104 @@
+//! Physical layout of a table inside a version: part files named by source, batch and
+//! content, hive-style `year=YYYY` folders for partitioned facts, rows sorted so Parquet
+//! statistics prune well.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use acrm_schema::TableDef;
+use chrono::Datelike;
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
+use datafusion::arrow::datatypes::Date32Type;
+
+use crate::parse::date_of;
+use crate::store::{parquet_files, write_parquet};
+use crate::{Error, Result};
+
+/// Splits `batch` by the year of `col` (or keeps it whole) and sorts each part by `sort_by`.
+fn partition_and_sort(
+    table: &TableDef,
+    batch: &RecordBatch,
+) -> Result<Vec<(Option<i32>, RecordBatch)>> {
+    let parts: Vec<(Option<i32>, RecordBatch)> = match &table.partition_by {
+        None => vec![(None, batch.clone())],
+        Some(col) => {
+            let days = batch
+                .column_by_name(col)
+                .map(|a| a.as_primitive::<Date32Type>().clone());
+            let Some(days) = days else {
+                return Ok(vec![(None, batch.clone())]);
+            };
+            let years: Vec<i32> = (0..days.len())
+                .map(|i| date_of(days.value(i)).year())
+                .collect();
+            let distinct: BTreeSet<i32> = years.iter().copied().collect();
+            let mut parts = Vec::new();
+            for y in distinct {
+                let mask = BooleanArray::from(years.iter().map(|v| *v == y).collect::<Vec<_>>());
+                parts.push((Some(y), filter_record_batch(batch, &mask)?));
+            }
+            parts
+        }
+    };
+    parts
+        .into_iter()
+        .map(|(y, b)| {
+            if table.sort_by.is_empty() || b.num_rows() < 2 {
+                return Ok((y, b));
+            }
+            let cols: Vec<SortColumn> = table
+                .sort_by
+                .iter()
+                .filter_map(|c| {
+                    b.column_by_name(c).map(|a| SortColumn {
+                        values: a.clone(),
+                        options: None,
+                    })
+                })
+                .collect();
+            let idx = lexsort_to_indices(&cols, None)?;
+            Ok((y, take_record_batch(&b, &idx)?))
+        })
+        .collect()
+}
+
+/// Writes `batches` of `table` as `<stem>.parquet`, split into `year=` folders when the table
+/// is partitioned and sorted by its `sort_by` columns; writes nothing for no rows.
+pub fn write_table_part(
+    dir: &Path,
+    table: &TableDef,
+    stem: &str,
+    batches: &[RecordBatch],
+) -> Result<()> {
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        return Ok(());
+    }
+    let all = concat_batches(&table.arrow_schema(), batches)?;
+    for (year, part) in partition_and_sort(table, &all)? {
+        let folder = match year {
+            Some(y) => dir.join(&table.name).join(format!("year={y}")),
+            None => dir.join(&table.name),
+        };
+        write_parquet(&folder.join(format!("{stem}.parquet")), &[part])?;
+    }
+    Ok(())
+}
+
+/// Removes every part file `source` wrote to `table` (a snapshot source replaces its rows).
+pub fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> {
+    let prefix = format!("part-{source}-");
+    for f in parquet_files(&dir.join(table))? {
+        if f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        {
+            std::fs::remove_file(&f).map_err(|e| Error::Io {
+                path: f.clone(),
+                source: e,
+            })?;
+        }
+    }
+    Ok(())
+}
