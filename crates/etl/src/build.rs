@@ -423,10 +423,10 @@ fn build_into(
                     Box::new(move |rows: Vec<Staged>, _: &mut Rejector<'_>| {
                         let n = rows.len() as u64;
                         for mut r in rows {
-                            if let Some(i) = idn {
-                                if let Value::Str(s) = &r.values[i] {
-                                    r.values[i] = Value::Str(id_hash(s));
-                                }
+                            if let Some(i) = idn
+                                && let Value::Str(s) = &r.values[i]
+                            {
+                                r.values[i] = Value::Str(id_hash(s));
                             }
                             let id = r.values[sid].as_str().unwrap_or_default().to_string();
                             master_customers.push((src.name.clone(), id, r.values));

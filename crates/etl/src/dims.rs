@@ -98,10 +98,10 @@ impl KeyedDim {
             }
         };
         for (name, v) in attrs {
-            if let Some(c) = self.table.columns.iter().position(|col| col.name == *name) {
-                if !v.is_null() {
-                    self.rows[i][c] = v.clone();
-                }
+            if let Some(c) = self.table.columns.iter().position(|col| col.name == *name)
+                && !v.is_null()
+            {
+                self.rows[i][c] = v.clone();
             }
         }
         self.rows[i][0].as_i64().unwrap_or(0)

@@ -100,14 +100,13 @@ impl Lookups {
         if let (Some(p), Some(r)) = (
             self.customers.attr_index("province"),
             self.customers.attr_index("region"),
-        ) {
-            if let Value::Str(prov) = &attrs[p] {
-                attrs[r] = self
-                    .province_region
-                    .get(prov)
-                    .cloned()
-                    .map_or(Value::Null, Value::Str);
-            }
+        ) && let Value::Str(prov) = &attrs[p]
+        {
+            attrs[r] = self
+                .province_region
+                .get(prov)
+                .cloned()
+                .map_or(Value::Null, Value::Str);
         }
         let first_day = signup.unwrap_or(day);
         self.customers.apply(id, attrs, day, first_day);
@@ -218,6 +217,7 @@ fn money(v: &Value) -> Option<i64> {
 }
 
 /// Loads one chunk of a fact entity; returns the fact rows (in the table's column order).
+#[allow(clippy::too_many_arguments)]
 pub fn load_chunk(
     kind: EntityKind,
     lk: &mut Lookups,

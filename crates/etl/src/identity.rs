@@ -10,6 +10,7 @@
 //!    customer joins it; one touching none gets the next id; one touching several joins the
 //!    smallest and is reported for review (existing golden customers are never merged
 //!    silently, so facts already published keep their meaning).
+//!
 //! Survivorship: per attribute, the first non-null value ordered by source priority (1 wins),
 //! then the most recent batch, then the latest record; signup date is the earliest.
 
@@ -271,7 +272,7 @@ impl IdentityStore {
             cluster_links.entry(root).or_default().extend(l);
         }
         let mut cluster_id: HashMap<usize, i64> = HashMap::new();
-        for i in 0..n {
+        for (i, record) in fresh.iter_mut().enumerate() {
             let root = union_find_root(&mut parent, i);
             let id = *cluster_id.entry(root).or_insert_with(|| {
                 let existing = &cluster_links[&root];
@@ -289,7 +290,7 @@ impl IdentityStore {
                     }
                 }
             });
-            fresh[i].customer_id = id;
+            record.customer_id = id;
         }
         for r in fresh {
             touched.insert(r.customer_id);

@@ -147,10 +147,10 @@ pub fn parse_date(t: &str, formats: &[String]) -> Result<NaiveDate, String> {
         if let Ok(d) = NaiveDate::parse_from_str(t, f) {
             return Ok(d);
         }
-        if !has_day(f) {
-            if let Ok(d) = NaiveDate::parse_from_str(&format!("{t}-01"), &format!("{f}-%d")) {
-                return Ok(d);
-            }
+        if !has_day(f)
+            && let Ok(d) = NaiveDate::parse_from_str(&format!("{t}-01"), &format!("{f}-%d"))
+        {
+            return Ok(d);
         }
     }
     NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {

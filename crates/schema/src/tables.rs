@@ -216,13 +216,13 @@ impl WarehouseSchema {
                     ));
                 }
             }
-            if let Some(p) = &t.partition_by {
-                if t.column(p).map(|c| c.column_type) != Some(ColumnType::Date) {
-                    return Err(format!(
-                        "table '{}': partition column '{p}' must be a date",
-                        t.name
-                    ));
-                }
+            if let Some(p) = &t.partition_by
+                && t.column(p).map(|c| c.column_type) != Some(ColumnType::Date)
+            {
+                return Err(format!(
+                    "table '{}': partition column '{p}' must be a date",
+                    t.name
+                ));
             }
         }
         Ok(())

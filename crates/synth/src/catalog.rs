@@ -173,7 +173,13 @@ pub struct Product {
 }
 
 /// A product family: (category, subcategory, brand pool, price range in yuan, count).
-type Family = (&'static str, &'static str, [&'static str; 3], (i64, i64), usize);
+type Family = (
+    &'static str,
+    &'static str,
+    [&'static str; 3],
+    (i64, i64),
+    usize,
+);
 
 /// The product families of the catalogue.
 const FAMILIES: [Family; 16] = [
