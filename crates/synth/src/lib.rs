@@ -146,3 +146,69 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport
     }
     out.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(dir).expect("below").to_path_buf();
+                    out.push((rel, std::fs::read(&p).expect("read")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn same_options_give_byte_identical_files_and_another_seed_does_not() {
+        let opts = GenerateOptions {
+            customers: 150,
+            ..GenerateOptions::default()
+        };
+        let (a, b, c) = (
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+        );
+        let ra = generate(a.path(), &opts).expect("generate a");
+        generate(b.path(), &opts).expect("generate b");
+        generate(c.path(), &GenerateOptions { seed: 7, ..opts }).expect("generate c");
+        assert!(ra.bad_rows > 0 && ra.files.len() >= 10, "{ra:?}");
+        assert_eq!(files_below(a.path()), files_below(b.path()));
+        assert_ne!(files_below(a.path()), files_below(c.path()));
+    }
+
+    #[test]
+    fn later_nights_need_night_one_and_reuse_its_population() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let night2 = GenerateOptions {
+            night: 2,
+            ..GenerateOptions::default()
+        };
+        let err = generate(dir.path(), &night2).expect_err("no night 1 yet");
+        assert!(err.to_string().contains("generate night 1 first"), "{err}");
+        generate(
+            dir.path(),
+            &GenerateOptions {
+                customers: 120,
+                ..GenerateOptions::default()
+            },
+        )
+        .expect("night 1");
+        let r = generate(dir.path(), &night2).expect("night 2");
+        assert_eq!(r.batch_date, batch_date(2));
+        let changes = std::fs::read_to_string(dir.path().join("truth/night-2/changes.csv"))
+            .expect("changes truth");
+        assert!(changes.lines().count() > 2, "{changes}");
+    }
+}
