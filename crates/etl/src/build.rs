@@ -263,6 +263,24 @@ pub fn build(
     }
 }
 
+/// Entity kinds loaded first in every batch, in this order, so facts find their members.
+const MASTER_ORDER: [EntityKind; 4] = [
+    EntityKind::Branch,
+    EntityKind::Product,
+    EntityKind::Campaign,
+    EntityKind::Customer,
+];
+
+/// Load order of an entity kind within a batch: masters first, then facts by kind.
+fn load_rank(k: EntityKind) -> usize {
+    MASTER_ORDER
+        .iter()
+        .position(|m| *m == k)
+        .unwrap_or(MASTER_ORDER.len() + k as usize)
+}
+
+/// Loads `new_files` on top of the previous version `prev` (none for a full build) into the
+/// version folder `tmp`, and writes its manifest.
 #[allow(clippy::too_many_arguments)]
 fn build_into(
     cfg: &BuildConfig,
@@ -276,38 +294,76 @@ fn build_into(
     progress: &dyn Progress,
     started: Instant,
 ) -> Result<BuildReport> {
-    let t = |n: &str| schema.table(n).cloned();
-    let customer_def = catalog.entity(EntityKind::Customer).clone();
-    let state_table = records_table(&customer_def);
-    let empty = PathBuf::new();
-    let prev_dir = prev.map_or(&empty, |(d, _)| d);
-    let has_prev = prev.is_some();
-    let load = |table: &TableDef| {
-        if has_prev {
-            load_rows(prev_dir, table)
-        } else {
-            Ok(Vec::new())
-        }
+    let lk = restore(
+        cfg,
+        schema,
+        catalog,
+        prev.map(|(d, _)| d.as_path()),
+        tmp,
+        progress,
+    )?;
+    let mut run = Run {
+        cfg,
+        schema,
+        catalog,
+        tmp,
+        version,
+        progress,
+        lk,
+        years: prev.map(|(_, m)| m.calendar_years),
+        loaded_files: prev.map(|(_, m)| m.files.clone()).unwrap_or_default(),
+        this_build: Vec::new(),
     };
-    if has_prev {
+    progress.total_bytes(new_files.iter().map(|f| f.bytes).sum());
+    let mut batches: BTreeMap<NaiveDate, Vec<InputFile>> = BTreeMap::new();
+    for f in new_files {
+        batches.entry(f.batch).or_default().push(f);
+    }
+    for (batch, files) in batches {
+        run.load_batch(batch, files)?;
+    }
+    progress.finish();
+    progress.stage("writing dimensions");
+    run.finish(prev.map(|(_, m)| m), full, started)
+}
+
+/// The lookups of the previous version `prev` (empty for a first or full build), with its
+/// fact, quarantine and audit files hard-linked into `tmp`.
+fn restore(
+    cfg: &BuildConfig,
+    schema: &WarehouseSchema,
+    catalog: &SourceCatalog,
+    prev: Option<&Path>,
+    tmp: &Path,
+    progress: &dyn Progress,
+) -> Result<Lookups> {
+    let t = |n: &str| schema.table(n).cloned();
+    let load = |table: &TableDef, folder: &str| match prev {
+        Some(dir) => load_rows(&dir.join(folder), table),
+        None => Ok(Vec::new()),
+    };
+    let dim = |name: &str| -> Result<(TableDef, Vec<Vec<Value>>)> {
+        let table = t(name)?;
+        let rows = load(&table, "")?;
+        Ok((table, rows))
+    };
+    if let Some(dir) = prev {
         progress.stage("linking the previous version's facts");
         for table in schema
             .tables()
             .iter()
             .filter(|t| t.kind != acrm_schema::TableKind::Dimension)
         {
-            link_tree(&prev_dir.join(&table.name), &tmp.join(&table.name))?;
+            link_tree(&dir.join(&table.name), &tmp.join(&table.name))?;
         }
     }
-    let records = if has_prev {
-        load_rows(&prev_dir.join(STATE_DIR), &state_table)?
-    } else {
-        Vec::new()
-    }
-    .into_iter()
-    .filter_map(row_to_record)
-    .collect();
-    let mut channels = KeyedDim::new(t("dim_channel")?, "channel_code", load(&t("dim_channel")?)?);
+    let customer_def = catalog.entity(EntityKind::Customer).clone();
+    let records = load(&records_table(&customer_def), STATE_DIR)?
+        .into_iter()
+        .filter_map(row_to_record)
+        .collect();
+    let (table, rows) = dim("dim_channel")?;
+    let mut channels = KeyedDim::new(table, "channel_code", rows);
     for ch in catalog.channels() {
         if channels.key(&ch.code).is_none() {
             channels.upsert(
@@ -319,7 +375,8 @@ fn build_into(
             );
         }
     }
-    let branches = KeyedDim::new(t("dim_branch")?, "branch_code", load(&t("dim_branch")?)?);
+    let (table, rows) = dim("dim_branch")?;
+    let branches = KeyedDim::new(table, "branch_code", rows);
     let mut province_region = HashMap::new();
     let mut city_province = HashMap::new();
     for r in &branches.rows {
@@ -328,16 +385,20 @@ fn build_into(
             province_region.insert(p.clone(), reg.clone());
         }
     }
-    let mut lk = Lookups {
-        identity: IdentityStore::new(&customer_def, records),
-        customers: CustomerDim::new(t("dim_customer")?, load(&t("dim_customer")?)?),
-        products: KeyedDim::new(t("dim_product")?, "sku", load(&t("dim_product")?)?),
+    let (customers, products, campaigns) = (
+        dim("dim_customer")?,
+        dim("dim_product")?,
+        dim("dim_campaign")?,
+    );
+    let identity = IdentityStore::new(&customer_def, records);
+    Ok(Lookups {
+        phones: identity.contact_index("phone"),
+        emails: identity.contact_index("email"),
+        identity,
+        customers: CustomerDim::new(customers.0, customers.1),
+        products: KeyedDim::new(products.0, "sku", products.1),
         branches,
-        campaigns: KeyedDim::new(
-            t("dim_campaign")?,
-            "campaign_code",
-            load(&t("dim_campaign")?)?,
-        ),
+        campaigns: KeyedDim::new(campaigns.0, "campaign_code", campaigns.1),
         channels,
         strict_products: cfg.has_entity(EntityKind::Product),
         strict_campaigns: cfg.has_entity(EntityKind::Campaign),
@@ -347,58 +408,72 @@ fn build_into(
             .filter(|s| s.entity == EntityKind::Customer)
             .map(|s| (s.name.clone(), s.priority))
             .collect(),
-        phones: HashMap::new(),
-        emails: HashMap::new(),
         city_province,
         province_region,
-        customer_def: customer_def.clone(),
-    };
-    lk.phones = lk.identity.contact_index("phone");
-    lk.emails = lk.identity.contact_index("email");
-    let mut years: Option<(i32, i32)> = prev.map(|(_, m)| m.calendar_years);
-    let mut loaded_files: Vec<LoadedFile> = prev.map(|(_, m)| m.files.clone()).unwrap_or_default();
-    let mut this_build = Vec::new();
-    progress.total_bytes(new_files.iter().map(|f| f.bytes).sum());
-    let mut batches: BTreeMap<NaiveDate, Vec<InputFile>> = BTreeMap::new();
-    for f in new_files {
-        batches.entry(f.batch).or_default().push(f);
+        customer_def,
+    })
+}
+
+/// One build in progress: the version folder being written and what carries over from
+/// batch to batch.
+struct Run<'a> {
+    cfg: &'a BuildConfig,
+    schema: &'a WarehouseSchema,
+    catalog: &'a SourceCatalog,
+    tmp: &'a Path,
+    version: u64,
+    progress: &'a dyn Progress,
+    lk: Lookups,
+    /// First and last year of any fact date (the calendar's span).
+    years: Option<(i32, i32)>,
+    /// Every file loaded into this version or the ones it continues.
+    loaded_files: Vec<LoadedFile>,
+    /// The files this build loaded.
+    this_build: Vec<LoadedFile>,
+}
+
+/// What one batch produced, before it is written.
+#[derive(Default)]
+struct BatchOutput {
+    /// Fact rows per (table, source index).
+    facts: BTreeMap<(&'static str, usize), Vec<RecordBatch>>,
+    /// Rejected rows.
+    rejected: Vec<Rejected>,
+    /// Per source, a hash of its files' checksums (names the fact part files by content).
+    source_hash: BTreeMap<usize, blake3::Hasher>,
+}
+
+impl Run<'_> {
+    fn table(&self, name: &str) -> Result<TableDef> {
+        Ok(self.schema.table(name)?.clone())
     }
-    let master_order = [
-        EntityKind::Branch,
-        EntityKind::Product,
-        EntityKind::Campaign,
-        EntityKind::Customer,
-    ];
-    for (batch, mut files) in batches {
+
+    /// Loads the files of one business day: masters first, customers resolved before the
+    /// first fact file, then facts; writes the batch's fact, quarantine and audit parts.
+    fn load_batch(&mut self, batch: NaiveDate, mut files: Vec<InputFile>) -> Result<()> {
+        let cfg = self.cfg;
         let batch_day = day_number(batch);
-        let rank = |k: EntityKind| {
-            master_order
-                .iter()
-                .position(|m| *m == k)
-                .unwrap_or(master_order.len() + k as usize)
-        };
         files.sort_by(|a, b| {
             let (sa, sb) = (&cfg.sources[a.source], &cfg.sources[b.source]);
-            (rank(sa.entity), a.source, &a.rel).cmp(&(rank(sb.entity), b.source, &b.rel))
+            (load_rank(sa.entity), a.source, &a.rel).cmp(&(load_rank(sb.entity), b.source, &b.rel))
         });
-        progress.stage(&format!("loading batch {batch} ({} files)", files.len()));
+        self.progress
+            .stage(&format!("loading batch {batch} ({} files)", files.len()));
         let mut seen: HashMap<usize, HashSet<u128>> = HashMap::new();
-        let mut rejected: Vec<Rejected> = Vec::new();
-        let mut out: BTreeMap<(&'static str, usize), Vec<RecordBatch>> = BTreeMap::new();
+        let mut out = BatchOutput::default();
         let mut master_customers: Vec<(String, String, Vec<Value>)> = Vec::new();
         let mut customers_done = false;
-        let mut source_hash: BTreeMap<usize, blake3::Hasher> = BTreeMap::new();
         for f in &files {
             let src: &SourceConfig = &cfg.sources[f.source];
-            source_hash
+            out.source_hash
                 .entry(f.source)
                 .or_default()
                 .update(f.checksum.as_bytes());
             // Customer masters are resolved once, before the first fact file needs them.
-            if rank(src.entity) > rank(EntityKind::Customer) && !customers_done {
+            if load_rank(src.entity) > load_rank(EntityKind::Customer) && !customers_done {
                 if !master_customers.is_empty() {
                     resolve_customers(
-                        &mut lk,
+                        &mut self.lk,
                         std::mem::take(&mut master_customers),
                         batch_day,
                         cfg.name_similarity,
@@ -406,12 +481,13 @@ fn build_into(
                 }
                 customers_done = true;
             }
-            let def = catalog.entity(src.entity);
+            let def = self.catalog.entity(src.entity);
             let seen = seen.entry(f.source).or_default();
             let stem = Path::new(&f.rel)
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
+            let progress = self.progress;
             let mut on_bytes = |n: u64| progress.advance(n);
             let mut loader: Box<Loader<'_>> = match src.entity {
                 EntityKind::Customer => {
@@ -435,7 +511,7 @@ fn build_into(
                     })
                 }
                 EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {
-                    let lk = &mut lk;
+                    let lk = &mut self.lk;
                     Box::new(move |rows: Vec<Staged>, _: &mut Rejector<'_>| {
                         let n = rows.len() as u64;
                         for r in rows {
@@ -446,12 +522,13 @@ fn build_into(
                 }
                 kind => {
                     let table_name = fact_table(kind).unwrap_or("fact_sales");
-                    let table = t(table_name)?;
+                    let table = self.table(table_name)?;
                     let key = (table_name, f.source);
-                    let (lk, out, years, stem) = (&mut lk, &mut out, &mut years, &stem);
+                    let (lk, facts, years, stem) =
+                        (&mut self.lk, &mut out.facts, &mut self.years, &stem);
                     Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
-                        let facts = load_chunk(kind, lk, src, def, rows, rej, batch_day, stem);
-                        for r in &facts {
+                        let loaded = load_chunk(kind, lk, src, def, rows, rej, batch_day, stem);
+                        for r in &loaded {
                             if let Some(d) = r.iter().find_map(|v| match v {
                                 Value::Date(d) => Some(*d),
                                 _ => None,
@@ -460,10 +537,11 @@ fn build_into(
                                 *years = Some(years.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
                             }
                         }
-                        let n = facts.len() as u64;
-                        out.entry(key)
+                        let n = loaded.len() as u64;
+                        facts
+                            .entry(key)
                             .or_default()
-                            .push(rows_to_batch(&table, &facts)?);
+                            .push(rows_to_batch(&table, &loaded)?);
                         Ok(n)
                     })
                 }
@@ -488,42 +566,54 @@ fn build_into(
                 rows_read: counts.read,
                 rows_loaded: counts.loaded,
                 rows_quarantined: counts.quarantined,
-                version,
+                version: self.version,
             };
-            loaded_files.push(lf.clone());
-            this_build.push(lf);
-            rejected.extend(rej);
+            self.loaded_files.push(lf.clone());
+            self.this_build.push(lf);
+            out.rejected.extend(rej);
         }
         if !master_customers.is_empty() {
-            resolve_customers(&mut lk, master_customers, batch_day, cfg.name_similarity);
+            resolve_customers(
+                &mut self.lk,
+                master_customers,
+                batch_day,
+                cfg.name_similarity,
+            );
         }
-        // Write this batch's facts.
+        self.write_batch(batch, &files, out)
+    }
+
+    /// Writes a batch's fact parts (a snapshot source first drops its earlier parts), its
+    /// quarantined rows and its reconciliation rows.
+    fn write_batch(&self, batch: NaiveDate, files: &[InputFile], out: BatchOutput) -> Result<()> {
+        let batch_day = day_number(batch);
         let batch_tag = {
             let mut h = blake3::Hasher::new();
-            for f in &files {
+            for f in files {
                 h.update(f.checksum.as_bytes());
             }
             h.finalize().to_hex()[..8].to_string()
         };
-        for ((table_name, si), parts) in &out {
-            let src = &cfg.sources[*si];
-            let table = t(table_name)?;
+        for ((table_name, si), parts) in &out.facts {
+            let src = &self.cfg.sources[*si];
             if src.load == LoadMode::Snapshot {
-                remove_source_parts(tmp, table_name, &src.name)?;
+                remove_source_parts(self.tmp, table_name, &src.name)?;
             }
-            let tag = source_hash
+            let tag = out
+                .source_hash
                 .get(si)
                 .map(|h| h.clone().finalize().to_hex()[..8].to_string())
                 .unwrap_or_default();
             write_table_part(
-                tmp,
-                &table,
+                self.tmp,
+                &self.table(table_name)?,
                 &format!("part-{}-{batch}-{tag}", src.name),
                 parts,
             )?;
         }
-        let q = t("etl_quarantine")?;
-        let qrows: Vec<Vec<Value>> = rejected
+        let q = self.table("etl_quarantine")?;
+        let qrows: Vec<Vec<Value>> = out
+            .rejected
             .into_iter()
             .map(|r| {
                 vec![
@@ -540,14 +630,15 @@ fn build_into(
             .collect();
         if !qrows.is_empty() {
             write_table_part(
-                tmp,
+                self.tmp,
                 &q,
                 &format!("part-{batch}-{batch_tag}"),
                 &[rows_to_batch(&q, &qrows)?],
             )?;
         }
-        let a = t("etl_load_audit")?;
-        let arows: Vec<Vec<Value>> = loaded_files
+        let a = self.table("etl_load_audit")?;
+        let arows: Vec<Vec<Value>> = self
+            .loaded_files
             .iter()
             .filter(|f| {
                 f.batch_date == batch
@@ -568,17 +659,17 @@ fn build_into(
             })
             .collect();
         write_table_part(
-            tmp,
+            self.tmp,
             &a,
             &format!("part-{batch}-{batch_tag}"),
             &[rows_to_batch(&a, &arows)?],
-        )?;
+        )
     }
-    progress.finish();
-    progress.stage("writing dimensions");
-    let write_dim = |name: &str, rows: Vec<Vec<Value>>| -> Result<()> {
-        let table = t(name)?;
-        let dir = tmp.join(name);
+
+    /// Replaces dimension table `name` in the version with `rows`.
+    fn write_dim(&self, name: &str, rows: Vec<Vec<Value>>) -> Result<()> {
+        let table = self.table(name)?;
+        let dir = self.tmp.join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|source| Error::Io {
                 path: dir.clone(),
@@ -590,91 +681,103 @@ fn build_into(
             &[rows_to_batch(&table, &rows)?],
         )
         .map(|_| ())
-    };
-    write_dim("dim_customer", lk.customers.sorted_rows())?;
-    write_dim("dim_product", lk.products.sorted_rows())?;
-    write_dim("dim_branch", lk.branches.sorted_rows())?;
-    write_dim("dim_campaign", lk.campaigns.sorted_rows())?;
-    write_dim("dim_channel", lk.channels.sorted_rows())?;
-    let fallback_year = loaded_files
-        .iter()
-        .map(|f| f.batch_date.year())
-        .max()
-        .unwrap_or(1970);
-    let calendar_years = years.unwrap_or((fallback_year, fallback_year));
-    write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
-    let mut key_map: Vec<Vec<Value>> = lk
-        .identity
-        .records()
-        .iter()
-        .map(|r| {
-            vec![
-                Value::Str(r.system.clone()),
-                Value::Str(r.source_id.clone()),
-                Value::Int(r.customer_id),
-                Value::Bool(r.inferred),
-                Value::Date(r.batch_day),
-            ]
-        })
-        .collect();
-    key_map.sort_by(|a, b| {
-        (a[2].as_i64(), a[0].as_str(), a[1].as_str()).cmp(&(
-            b[2].as_i64(),
-            b[0].as_str(),
-            b[1].as_str(),
-        ))
-    });
-    write_dim("map_customer_source", key_map)?;
-    let mut records: Vec<Vec<Value>> = lk.identity.records().iter().map(record_to_row).collect();
-    records.sort_by_key(|r| r[3].as_i64());
-    write_parquet(
-        &tmp.join(STATE_DIR)
-            .join(&state_table.name)
-            .join("part-0.parquet"),
-        &[rows_to_batch(&state_table, &records)?],
-    )?;
-    let mut tables = BTreeMap::new();
-    for table in schema.tables() {
-        let mut n = 0;
-        for f in parquet_files(&tmp.join(&table.name))? {
-            n += parquet_rows(&f)?;
-        }
-        tables.insert(table.name.clone(), n);
     }
-    let conflicts = lk.identity.conflicts.clone();
-    let mut all_conflicts = prev
-        .map(|(_, m)| m.identity_conflicts.clone())
-        .unwrap_or_default();
-    all_conflicts.extend(conflicts.iter().cloned());
-    let manifest = Manifest {
-        version,
-        built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        mode: if full { "full" } else { "incremental" }.into(),
-        files: loaded_files,
-        tables: tables.clone(),
-        calendar_years,
-        identity_conflicts: all_conflicts,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
-    let path = tmp.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    std::fs::write(&path, text).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    std::fs::File::open(&path)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| Error::Io { path, source })?;
-    Ok(BuildReport {
-        outcome: Outcome::UpToDate { version },
-        loaded: this_build,
-        tables,
-        conflicts: conflicts.len(),
-        duration: started.elapsed(),
-    })
+
+    /// Writes the dimensions, the key map, the identity state and the manifest.
+    fn finish(self, prev: Option<&Manifest>, full: bool, started: Instant) -> Result<BuildReport> {
+        let lk = &self.lk;
+        self.write_dim("dim_customer", lk.customers.sorted_rows())?;
+        self.write_dim("dim_product", lk.products.sorted_rows())?;
+        self.write_dim("dim_branch", lk.branches.sorted_rows())?;
+        self.write_dim("dim_campaign", lk.campaigns.sorted_rows())?;
+        self.write_dim("dim_channel", lk.channels.sorted_rows())?;
+        let fallback_year = self
+            .loaded_files
+            .iter()
+            .map(|f| f.batch_date.year())
+            .max()
+            .unwrap_or(1970);
+        let calendar_years = self.years.unwrap_or((fallback_year, fallback_year));
+        self.write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
+        let mut key_map: Vec<Vec<Value>> = lk
+            .identity
+            .records()
+            .iter()
+            .map(|r| {
+                vec![
+                    Value::Str(r.system.clone()),
+                    Value::Str(r.source_id.clone()),
+                    Value::Int(r.customer_id),
+                    Value::Bool(r.inferred),
+                    Value::Date(r.batch_day),
+                ]
+            })
+            .collect();
+        key_map.sort_by(|a, b| {
+            (a[2].as_i64(), a[0].as_str(), a[1].as_str()).cmp(&(
+                b[2].as_i64(),
+                b[0].as_str(),
+                b[1].as_str(),
+            ))
+        });
+        self.write_dim("map_customer_source", key_map)?;
+        let state_table = records_table(&lk.customer_def);
+        let mut records: Vec<Vec<Value>> =
+            lk.identity.records().iter().map(record_to_row).collect();
+        records.sort_by_key(|r| r[3].as_i64());
+        write_parquet(
+            &self
+                .tmp
+                .join(STATE_DIR)
+                .join(&state_table.name)
+                .join("part-0.parquet"),
+            &[rows_to_batch(&state_table, &records)?],
+        )?;
+        let mut tables = BTreeMap::new();
+        for table in self.schema.tables() {
+            let mut n = 0;
+            for f in parquet_files(&self.tmp.join(&table.name))? {
+                n += parquet_rows(&f)?;
+            }
+            tables.insert(table.name.clone(), n);
+        }
+        let conflicts = lk.identity.conflicts.clone();
+        let mut all_conflicts = prev
+            .map(|m| m.identity_conflicts.clone())
+            .unwrap_or_default();
+        all_conflicts.extend(conflicts.iter().cloned());
+        let manifest = Manifest {
+            version: self.version,
+            built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            mode: if full { "full" } else { "incremental" }.into(),
+            files: self.loaded_files,
+            tables: tables.clone(),
+            calendar_years,
+            identity_conflicts: all_conflicts,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        let path = self.tmp.join("manifest.json");
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| Error::Io { path, source })?;
+        Ok(BuildReport {
+            outcome: Outcome::UpToDate {
+                version: self.version,
+            },
+            loaded: self.this_build,
+            tables,
+            conflicts: conflicts.len(),
+            duration: started.elapsed(),
+        })
+    }
 }
 
 fn resolve_customers(
