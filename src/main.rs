@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod progress;
+mod sql;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +83,66 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Run SQL over the current warehouse version (no query: an interactive shell).
+    #[command(
+        after_help = "Examples:\n  acrm sql \"SELECT region, sum(revenue) FROM sales_cube GROUP BY ROLLUP(region)\"\n  acrm sql -f top_customers.sql --format csv --output top.csv\n  acrm sql --format parquet --output c360.parquet \"SELECT * FROM customer_360\"\n  acrm sql                           (interactive; statements end with ';')\n  echo 'SELECT count(*) FROM fact_sales;' | acrm sql\n\nPII columns are masked unless --privileged. Only read-only statements run.\nExit code 1 on any SQL error."
+    )]
+    Sql {
+        /// The query (omit for the shell, or use --file).
+        query: Option<String>,
+        /// Read the statements from this file.
+        #[arg(long, short = 'f', conflicts_with = "query")]
+        file: Option<PathBuf>,
+        /// Result format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql::SqlFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        engine: sql::EngineArgs,
+    },
+    /// Run a named report (SQL files: built-in ones plus your own in --reports DIR).
+    #[command(
+        after_help = "Examples:\n  acrm report --list\n  acrm report top_customers\n  acrm report cohort_retention --format csv --output cohorts.csv\n  acrm report --reports my-reports/ my_report      (my-reports/my_report.sql)"
+    )]
+    Report {
+        /// Report name (see --list).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the reports with their descriptions.
+        #[arg(long)]
+        list: bool,
+        /// Folder with your own report .sql files (first line: a `--` description)
+        #[arg(long, env = "ACRM_REPORTS", value_name = "DIR")]
+        reports: Option<PathBuf>,
+        /// Result format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql::SqlFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        engine: sql::EngineArgs,
+    },
+    /// List the tables, views and mining marts of the current warehouse version.
+    Tables {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql::SqlFormat,
+        #[command(flatten)]
+        engine: sql::EngineArgs,
+    },
+    /// Show the columns of a table or view: type, nullability, PII flag, meaning.
+    Describe {
+        /// Table or view name.
+        table: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql::SqlFormat,
+        #[command(flatten)]
+        engine: sql::EngineArgs,
+    },
     /// Print the warehouse schema.
     Schema {
         /// The Markdown reference page (as in warehouse-schema/README.md).
@@ -103,10 +164,23 @@ fn main() -> ExitCode {
     match run(cli, tty) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose text an earlier
+/// message already contains (wrapped library errors often repeat their source).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if !messages.iter().any(|p| p.contains(&m)) {
+            messages.push(m);
+        }
+    }
+    messages.join(": ")
 }
 
 fn default_config() -> anyhow::Result<PathBuf> {
@@ -123,8 +197,104 @@ fn default_config() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// The warehouse folder: `--warehouse`, else the config's `[warehouse] path` (the config
+/// given or found by default), else `$ACRM_WAREHOUSE`, else `./warehouse`.
+fn resolve_warehouse(flag: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(w) = flag {
+        return Ok(w);
+    }
+    let config = match config {
+        Some(c) => Some(c),
+        None => default_config().ok(),
+    };
+    if let Some(c) = config
+        && let Some(w) = acrm_etl::BuildConfig::load(&c)?.warehouse
+    {
+        return Ok(w);
+    }
+    Ok(std::env::var_os("ACRM_WAREHOUSE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("warehouse")))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
     match cli.command {
+        Command::Sql {
+            query,
+            file,
+            format,
+            output,
+            engine,
+        } => {
+            let rt = runtime()?;
+            let engine = engine.open(&rt)?;
+            let text = match (query, file) {
+                (Some(q), _) => q,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
+                (None, None) => return sql::shell(&rt, &engine, format),
+            };
+            let statements = sql::split_statements(&text);
+            if statements.is_empty() {
+                bail!("no SQL statement given");
+            }
+            if statements.len() > 1 && output.is_some() {
+                bail!(
+                    "--output takes the result of one statement; the script has {}",
+                    statements.len()
+                );
+            }
+            for stmt in &statements {
+                sql::run_query(&rt, &engine, stmt, format, output.as_deref())?;
+            }
+            Ok(())
+        }
+        Command::Report {
+            name,
+            list,
+            reports,
+            format,
+            output,
+            engine,
+        } => {
+            if list {
+                let all = acrm_olap::reports::catalog(reports.as_deref())?;
+                match format {
+                    sql::SqlFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                    _ => {
+                        for r in &all {
+                            println!("{:<24} {}", r.name, r.description);
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            let name = name.context("name a report (acrm report --list)")?;
+            let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
+            let rt = runtime()?;
+            let engine = engine.open(&rt)?;
+            sql::run_query(&rt, &engine, &report.sql, format, output.as_deref())
+                .with_context(|| format!("report {name} ({})", report.origin))
+        }
+        Command::Tables { format, engine } => {
+            let rt = runtime()?;
+            sql::print_tables(&engine.open(&rt)?, format)
+        }
+        Command::Describe {
+            table,
+            format,
+            engine,
+        } => {
+            let rt = runtime()?;
+            let engine = engine.open(&rt)?;
+            sql::print_describe(&rt, &engine, &table, format)
+        }
         Command::Build {
             config,
             warehouse,

@@ -7,3 +7,4 @@ mod common;
 mod build_sample;
 mod config_errors;
 mod incremental;
+mod olap;

@@ -339,6 +339,7 @@ pub fn records_table(def: &EntityDef) -> TableDef {
         column_type: ty,
         nullable: true,
         pii: false,
+        mask: Default::default(),
         history: false,
         description: String::new(),
     };

@@ -76,6 +76,23 @@ impl ColumnType {
     }
 }
 
+/// How a PII column is shown to a caller without the privileged role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskRule {
+    /// Nothing shown: text becomes `***`, other types null.
+    #[default]
+    Redact,
+    /// First character, then `*` (names: 王小明 → 王*).
+    FirstChar,
+    /// Only the last four characters, after `*` (phones: +8613812345678 → ***5678).
+    LastFour,
+    /// First character of the local part and the domain (w***@example.com).
+    Email,
+    /// Dates: only the year (1 January of it), enough for age bands.
+    Year,
+}
+
 fn yes() -> bool {
     true
 }
@@ -95,6 +112,9 @@ pub struct ColumnDef {
     /// Personal data: masked by the OLAP layer unless privileged, never logged.
     #[serde(default)]
     pub pii: bool,
+    /// How the OLAP layer masks this PII column for unprivileged users (default: redact).
+    #[serde(default)]
+    pub mask: MaskRule,
     /// For SCD2 dimensions: a change of this attribute opens a new version.
     #[serde(default)]
     pub history: bool,

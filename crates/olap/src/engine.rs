@@ -1,0 +1,334 @@
+//! The query engine over one published warehouse version: every table of the schema as a
+//! Parquet listing table (hive `year=` partitions and Parquet statistics used for pruning),
+//! mining marts found beside them, the semantic views, PII masking, a memory pool that spills
+//! and a query timeout.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use acrm_schema::{TableKind, WarehouseSchema};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+
+use crate::mask::{ident, masked_projection};
+use crate::{Error, Result};
+
+/// Name of the hive partition column of partitioned fact tables.
+pub const PARTITION_COLUMN: &str = "year";
+
+/// How the engine runs queries.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// See PII unmasked (the privileged role). Default false.
+    pub privileged: bool,
+    /// Memory all running queries may hold, in bytes; operators that can spill to disk do so
+    /// past it, the others fail the query. Default 4 GiB.
+    pub memory_limit: usize,
+    /// Wall time after which a query is cancelled. Default 10 minutes.
+    pub timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            privileged: false,
+            memory_limit: 4 << 30,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What a table or view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// A dimension of the star schema.
+    Dimension,
+    /// A fact table.
+    Fact,
+    /// Build bookkeeping (quarantine, reconciliation).
+    Audit,
+    /// A semantic view.
+    View,
+    /// A table written by mining (`mart_*`, `alerts`).
+    Mart,
+}
+
+/// A table or view the engine serves.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TableInfo {
+    /// Name to query it by.
+    pub name: String,
+    /// What it is.
+    pub kind: ObjectKind,
+    /// Rows, from the build manifest or Parquet footers (None for views).
+    pub rows: Option<u64>,
+    /// What it holds.
+    pub description: String,
+}
+
+/// One column of a table or view.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Arrow type.
+    pub data_type: String,
+    /// Nulls allowed.
+    pub nullable: bool,
+    /// Personal data per the schema.
+    pub pii: bool,
+    /// Shown masked to this caller.
+    pub masked: bool,
+    /// What it means (empty when the schema does not say).
+    pub description: String,
+}
+
+/// SQL over one published warehouse version.
+pub struct Engine {
+    ctx: SessionContext,
+    version: u64,
+    dir: PathBuf,
+    options: EngineOptions,
+    objects: Vec<TableInfo>,
+}
+
+/// The folder `warehouse/current` points to, and its version number from the manifest.
+pub fn current_version(warehouse: &Path) -> Result<(PathBuf, u64, serde_json::Value)> {
+    let link = warehouse.join("current");
+    let dir = std::fs::canonicalize(&link).map_err(|_| Error::Warehouse {
+        path: warehouse.into(),
+        message: "no published version (no 'current' link): run `acrm build` first".into(),
+    })?;
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Warehouse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let version = manifest["version"]
+        .as_u64()
+        .ok_or_else(|| Error::Warehouse {
+            path,
+            message: "manifest has no version".into(),
+        })?;
+    Ok((dir, version, manifest))
+}
+
+async fn listing_table(
+    ctx: &SessionContext,
+    dir: &Path,
+    schema: Option<SchemaRef>,
+    partitioned: bool,
+) -> Result<Arc<dyn TableProvider>> {
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if partitioned {
+        options = options
+            .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Int32)]);
+    }
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let config = ListingTableConfig::new(url).with_listing_options(options);
+    let config = match schema {
+        Some(s) => config.with_schema(s),
+        None => config.infer_schema(&ctx.state()).await?,
+    };
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+impl Engine {
+    /// Opens the version `warehouse/current` points to at this moment; later publishes do not
+    /// affect this engine.
+    pub async fn open(warehouse: &Path, options: EngineOptions) -> Result<Self> {
+        let (dir, version, manifest) = current_version(warehouse)?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
+            .build_arc()?;
+        // Statistics from Parquet footers are collected when a table is registered
+        // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Warehouse {
+            path: dir.clone(),
+            message: "DataFusion has no default catalog".into(),
+        })?;
+        // Raw tables live in a schema that is dropped once the masked views over them exist:
+        // the views keep their plans, nobody can query the raw tables by name.
+        catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new()))?;
+        let schema = WarehouseSchema::builtin()?;
+        let counts: BTreeMap<String, u64> =
+            serde_json::from_value(manifest["tables"].clone()).unwrap_or_default();
+        let mut objects = Vec::new();
+        for t in schema.tables() {
+            let folder = dir.join(&t.name);
+            let provider: Arc<dyn TableProvider> = if folder.is_dir() {
+                listing_table(
+                    &ctx,
+                    &folder,
+                    Some(t.arrow_schema()),
+                    t.partition_by.is_some(),
+                )
+                .await?
+            } else {
+                Arc::new(MemTable::try_new(t.arrow_schema(), vec![vec![]])?)
+            };
+            if options.privileged || !t.columns.iter().any(|c| c.pii) {
+                ctx.register_table(t.name.as_str(), provider)?;
+            } else {
+                let raw = format!("raw.{}", t.name);
+                ctx.register_table(raw.as_str(), provider)?;
+                let partition = if t.partition_by.is_some() {
+                    format!(", {}", ident(PARTITION_COLUMN))
+                } else {
+                    String::new()
+                };
+                ctx.sql(&format!(
+                    "CREATE VIEW {} AS SELECT {}{partition} FROM raw.{}",
+                    ident(&t.name),
+                    masked_projection(t),
+                    ident(&t.name)
+                ))
+                .await?;
+            }
+            objects.push(TableInfo {
+                name: t.name.clone(),
+                kind: match t.kind {
+                    TableKind::Dimension => ObjectKind::Dimension,
+                    TableKind::Fact => ObjectKind::Fact,
+                    TableKind::Audit => ObjectKind::Audit,
+                },
+                rows: counts.get(&t.name).copied(),
+                description: t.description.clone(),
+            });
+        }
+        for name in Self::mart_folders(&dir, &schema)? {
+            let provider = listing_table(&ctx, &dir.join(&name), None, false).await?;
+            ctx.register_table(name.as_str(), provider)?;
+            objects.push(TableInfo {
+                name,
+                kind: ObjectKind::Mart,
+                rows: None,
+                description: "Written by acrm mine.".into(),
+            });
+        }
+        for (name, sql) in acrm_schema::VIEWS {
+            ctx.sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))
+                .await?;
+            objects.push(TableInfo {
+                name: name.to_string(),
+                kind: ObjectKind::View,
+                rows: None,
+                description: sql
+                    .lines()
+                    .map_while(|l| l.trim().strip_prefix("--"))
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            });
+        }
+        catalog.deregister_schema("raw", true)?;
+        tracing::debug!(version, dir = %dir.display(), "warehouse opened");
+        Ok(Self {
+            ctx,
+            version,
+            dir,
+            options,
+            objects,
+        })
+    }
+
+    /// Folders of the version that are not schema tables (mining output), sorted.
+    fn mart_folders(dir: &Path, schema: &WarehouseSchema) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+            path: dir.into(),
+            source,
+        })?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if e.path().is_dir() && !name.starts_with(['_', '.']) && schema.table(&name).is_err() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The published version this engine reads.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Its folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The DataFusion session (for registering functions).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Tables, marts and views served, in schema order.
+    pub fn tables(&self) -> &[TableInfo] {
+        &self.objects
+    }
+
+    /// Runs one read-only statement (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) and returns its
+    /// schema and rows. DDL, DML, COPY and `SET` are refused: the warehouse is read-only here,
+    /// and an external table over the raw files would get around the masking.
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let read_only = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, read_only).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = tokio::time::timeout(self.options.timeout, df.collect())
+            .await
+            .map_err(|_| Error::Timeout(self.options.timeout))??;
+        Ok((schema, batches))
+    }
+
+    /// Columns of table or view `name`, with the schema's PII flags and descriptions.
+    pub async fn describe(&self, name: &str) -> Result<Vec<ColumnInfo>> {
+        if !self.objects.iter().any(|o| o.name == name) {
+            return Err(Error::UnknownTable(name.into()));
+        }
+        let provider = self.ctx.table_provider(name).await?;
+        let def = WarehouseSchema::builtin()?.table(name).ok().cloned();
+        Ok(provider
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let col = def.as_ref().and_then(|d| d.column(f.name()));
+                let pii = col.is_some_and(|c| c.pii);
+                ColumnInfo {
+                    name: f.name().clone(),
+                    data_type: f.data_type().to_string(),
+                    nullable: f.is_nullable(),
+                    pii,
+                    masked: pii && !self.options.privileged,
+                    description: col.map(|c| c.description.clone()).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,16 @@
+//! acrm's OLAP layer: SQL over the current published warehouse version with Apache
+//! DataFusion — the star-schema tables, mining marts, the semantic views of
+//! `warehouse-schema/views/`, the named reports of `warehouse-schema/reports/`, with PII
+//! masked by the engine for callers without the privileged role.
+#![warn(missing_docs)]
+
+pub mod engine;
+mod error;
+pub mod mask;
+pub mod output;
+pub mod reports;
+
+pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo};
+pub use error::{Error, Result};
+pub use output::{OutputFormat, write_results};
+pub use reports::Report;

@@ -1,0 +1,334 @@
+//! `acrm sql`, `acrm tables`, `acrm describe`: argument handling and printing around
+//! `acrm-olap`'s engine, and the interactive shell.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use acrm_olap::{Engine, EngineOptions, OutputFormat};
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+/// Flags every command that queries the warehouse takes.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Warehouse folder [default: the config's [warehouse] path, $ACRM_WAREHOUSE, ./warehouse]
+    #[arg(long, short)]
+    pub warehouse: Option<PathBuf>,
+    /// Mapping config whose [warehouse] path to use [default: $ACRM_CONFIG, ./acrm.toml, ./sample-data/acrm.toml]
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Show personal data unmasked (privileged role; also $ACRM_PRIVILEGED=1).
+    #[arg(long, env = "ACRM_PRIVILEGED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub privileged: bool,
+    /// Memory all running queries may use, in MiB (operators spill to disk past it).
+    #[arg(long, default_value_t = 4096, value_name = "MIB")]
+    pub memory_limit: usize,
+    /// Cancel a query after this many seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+impl EngineArgs {
+    /// Opens the warehouse's current version with these options.
+    pub fn open(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
+        let warehouse = crate::resolve_warehouse(self.warehouse.clone(), self.config.clone())?;
+        let options = EngineOptions {
+            privileged: self.privileged,
+            memory_limit: self.memory_limit.saturating_mul(1 << 20),
+            timeout: Duration::from_secs(self.timeout),
+        };
+        rt.block_on(Engine::open(&warehouse, options))
+            .with_context(|| format!("cannot open warehouse {}", warehouse.display()))
+    }
+}
+
+/// Output formats of `acrm sql`.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+pub enum SqlFormat {
+    /// Aligned table, for people.
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// A JSON array of row objects.
+    Json,
+    /// Apache Parquet (needs --output).
+    Parquet,
+}
+
+impl From<SqlFormat> for OutputFormat {
+    fn from(f: SqlFormat) -> Self {
+        match f {
+            SqlFormat::Table => OutputFormat::Table,
+            SqlFormat::Csv => OutputFormat::Csv,
+            SqlFormat::Json => OutputFormat::Json,
+            SqlFormat::Parquet => OutputFormat::Parquet,
+        }
+    }
+}
+
+/// Runs `sql` and writes its result in `format` to `output` (standard output when None).
+pub fn run_query(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    sql: &str,
+    format: SqlFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    if format == SqlFormat::Parquet && output.is_none() {
+        bail!("--format parquet writes binary data: give --output FILE.parquet");
+    }
+    let (schema, batches) = rt.block_on(engine.query(sql))?;
+    match output {
+        Some(path) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            acrm_olap::write_results(&schema, &batches, format.into(), &mut f)?;
+            f.flush()?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            acrm_olap::write_results(&schema, &batches, format.into(), &mut out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Splits a script into statements at semicolons outside quotes and comments.
+pub fn split_statements(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = script.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c == '-' && chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        cur.push('\n');
+                        break;
+                    }
+                }
+            }
+            None if c == ';' => {
+                if !cur.trim().is_empty() {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// The interactive shell: statements end with `;` and may span lines; `\d` lists tables,
+/// `\d NAME` describes one, `\q` quits. With piped standard input, runs the statements read.
+pub fn shell(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    format: SqlFormat,
+) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        let mut script = String::new();
+        std::io::stdin().read_to_string(&mut script)?;
+        let mut failed = false;
+        for stmt in split_statements(&script) {
+            if let Err(e) = run_line(rt, engine, &stmt, format) {
+                eprintln!("error: {e:#}");
+                failed = true;
+            }
+        }
+        if failed {
+            bail!("some statements failed");
+        }
+        return Ok(());
+    }
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".acrm_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!(
+        "acrm SQL shell on warehouse version {} ({}). End statements with ';'. \\d lists tables, \\d NAME describes one, \\q quits.",
+        engine.version(),
+        engine.dir().display()
+    );
+    let mut buffer = String::new();
+    loop {
+        let prompt = if buffer.is_empty() {
+            "acrm> "
+        } else {
+            "   -> "
+        };
+        let line = match editor.readline(prompt) {
+            Ok(l) => l,
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        let trimmed = line.trim();
+        if buffer.is_empty() && trimmed.starts_with('\\') {
+            let _ = editor.add_history_entry(trimmed);
+            if trimmed == "\\q" {
+                break;
+            }
+            if let Err(e) = run_line(rt, engine, trimmed, format) {
+                eprintln!("error: {e:#}");
+            }
+            continue;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if trimmed.ends_with(';') {
+            let _ = editor.add_history_entry(buffer.trim());
+            for stmt in split_statements(&buffer) {
+                if let Err(e) = run_line(rt, engine, &stmt, format) {
+                    eprintln!("error: {e:#}");
+                }
+            }
+            buffer.clear();
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}
+
+/// One shell input: a backslash command or a statement.
+fn run_line(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    line: &str,
+    format: SqlFormat,
+) -> anyhow::Result<()> {
+    let format = if format == SqlFormat::Parquet {
+        SqlFormat::Table
+    } else {
+        format
+    };
+    match line.strip_prefix("\\d") {
+        Some(rest) if rest.trim().is_empty() => print_tables(engine, format),
+        Some(rest) => print_describe(rt, engine, rest.trim(), format),
+        None => run_query(rt, engine, line, format, None),
+    }
+}
+
+/// `acrm tables`.
+pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
+    match format {
+        SqlFormat::Json => println!("{}", serde_json::to_string_pretty(engine.tables())?),
+        SqlFormat::Csv => {
+            println!("name,kind,rows,description");
+            for t in engine.tables() {
+                println!(
+                    "{},{},{},\"{}\"",
+                    t.name,
+                    serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
+                    t.rows.map(|r| r.to_string()).unwrap_or_default(),
+                    t.description.replace('"', "\"\"")
+                );
+            }
+        }
+        _ => {
+            println!("{:<26} {:<10} {:>12}  description", "name", "kind", "rows");
+            for t in engine.tables() {
+                println!(
+                    "{:<26} {:<10} {:>12}  {}",
+                    t.name,
+                    serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
+                    t.rows.map(|r| r.to_string()).unwrap_or_default(),
+                    t.description
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `acrm describe TABLE`.
+pub fn print_describe(
+    rt: &tokio::runtime::Runtime,
+    engine: &Engine,
+    name: &str,
+    format: SqlFormat,
+) -> anyhow::Result<()> {
+    let cols = rt.block_on(engine.describe(name))?;
+    match format {
+        SqlFormat::Json => println!("{}", serde_json::to_string_pretty(&cols)?),
+        SqlFormat::Csv => {
+            println!("column,type,nullable,pii,masked,description");
+            for c in &cols {
+                println!(
+                    "{},{},{},{},{},\"{}\"",
+                    c.name,
+                    c.data_type,
+                    c.nullable,
+                    c.pii,
+                    c.masked,
+                    c.description.replace('"', "\"\"")
+                );
+            }
+        }
+        _ => {
+            let rows = engine
+                .tables()
+                .iter()
+                .find(|t| t.name == name)
+                .and_then(|t| t.rows);
+            if let Some(n) = rows {
+                println!("{name}: {n} rows");
+            }
+            println!(
+                "{:<24} {:<28} {:<8} {:<10} description",
+                "column", "type", "null", "pii"
+            );
+            for c in &cols {
+                let pii = match (c.pii, c.masked) {
+                    (true, true) => "PII masked",
+                    (true, false) => "PII",
+                    _ => "",
+                };
+                println!(
+                    "{:<24} {:<28} {:<8} {:<10} {}",
+                    c.name,
+                    c.data_type,
+                    if c.nullable { "yes" } else { "no" },
+                    pii,
+                    c.description
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_statements;
+
+    #[test]
+    fn statements_split_outside_quotes_and_comments() {
+        let s = split_statements("SELECT ';' AS a; -- no; split\nSELECT 2;\n\n");
+        assert_eq!(s, vec!["SELECT ';' AS a", "SELECT 2"]);
+    }
+}

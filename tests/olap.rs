@@ -1,0 +1,190 @@
+//! The OLAP layer through the binary on the sample warehouse: every report against its
+//! golden file, `acrm sql` in each output format, clean SQL errors, the shell on piped
+//! input, read-only enforcement, and PII masking by default.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::*;
+
+/// `acrm <args> --warehouse <sample warehouse>`.
+fn on_sample(args: &[&str]) -> std::process::Command {
+    let mut c = acrm();
+    c.args(args)
+        .arg("--warehouse")
+        .arg(sample_build().copy.warehouse());
+    c
+}
+
+#[test]
+fn every_report_matches_its_golden_file() {
+    let list = run_ok(acrm().args(["report", "--list"]));
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 8, "{list}");
+    let golden = repo().join("tests/golden/reports");
+    let bless = std::env::var_os("ACRM_BLESS").is_some();
+    for name in names {
+        let out = run_ok(&mut on_sample(&["report", name, "--format", "csv"]));
+        assert!(out.lines().count() > 1, "{name} returns rows:\n{out}");
+        let path = golden.join(format!("{name}.csv"));
+        if bless {
+            std::fs::create_dir_all(&golden).expect("golden folder");
+            std::fs::write(&path, &out).expect("write golden");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} missing: run ACRM_BLESS=1 cargo test every_report",
+                path.display()
+            )
+        });
+        assert!(
+            out == expected,
+            "report {name} differs from {} (review, then ACRM_BLESS=1 to accept):\n{out}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn sql_writes_each_output_format() {
+    let q = "SELECT channel_code, count(*) AS lines FROM sales_cube GROUP BY channel_code ORDER BY channel_code";
+    let table = run_ok(&mut on_sample(&["sql", q]));
+    assert!(table.contains("| channel_code | lines |"), "{table}");
+    let csv = run_ok(&mut on_sample(&["sql", "--format", "csv", q]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "channel_code,lines");
+    let total: u64 = lines[1..]
+        .iter()
+        .map(|l| {
+            l.split(',')
+                .nth(1)
+                .expect("count")
+                .parse::<u64>()
+                .expect("number")
+        })
+        .sum();
+    let json = run_ok(&mut on_sample(&["sql", "--format", "json", q]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
+    assert_eq!(rows.len(), lines.len() - 1);
+    let dir = tempdir();
+    let file = dir.path().join("out.parquet");
+    run_ok(
+        on_sample(&["sql", "--format", "parquet", q])
+            .arg("--output")
+            .arg(&file),
+    );
+    let f = std::fs::File::open(&file).expect("parquet written");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .expect("valid parquet");
+    assert_eq!(
+        reader.metadata().file_metadata().num_rows() as usize,
+        rows.len()
+    );
+    // The lines of every channel add up to the fact table.
+    let facts = manifest(&current(&sample_build().copy.warehouse()))["tables"]["fact_sales"]
+        .as_u64()
+        .expect("rows");
+    assert_eq!(total, facts);
+}
+
+#[test]
+fn sql_errors_are_reported_cleanly() {
+    for (query, expected) in [
+        ("SELEC 1", "SELEC"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+        ("SELECT nope FROM fact_sales", "nope"),
+        (
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/tmp'",
+            "not supported",
+        ),
+        ("COPY (SELECT 1) TO '/tmp/x.csv'", "not supported"),
+    ] {
+        let out = run(&mut on_sample(&["sql", query]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{query}: {stderr}");
+        assert!(stderr.contains(expected), "{query}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn pii_is_masked_unless_privileged() {
+    let q = "SELECT name, phone, email, birth_date FROM customer_360 WHERE customer_id = 1";
+    let masked = run_ok(&mut on_sample(&["sql", "--format", "json", q]));
+    let raw = run_ok(&mut on_sample(&[
+        "sql",
+        "--privileged",
+        "--format",
+        "json",
+        q,
+    ]));
+    let (m, r): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&masked).expect("json"),
+        serde_json::from_str(&raw).expect("json"),
+    );
+    let (m, r) = (&m[0], &r[0]);
+    let name = r["name"].as_str().expect("name");
+    assert!(name.chars().count() >= 2);
+    assert_eq!(
+        m["name"].as_str(),
+        Some(format!("{}*", name.chars().next().expect("char")).as_str())
+    );
+    let phone = r["phone"].as_str().expect("phone");
+    assert!(phone.starts_with("+86"));
+    assert_eq!(
+        m["phone"].as_str(),
+        Some(format!("***{}", &phone[phone.len() - 4..]).as_str())
+    );
+    assert!(m["birth_date"].as_str().expect("date").ends_with("-01-01"));
+    assert_ne!(m["email"], r["email"]);
+    // Masked in every table that holds the column, and in the quarantine's raw rows.
+    let raw_rows = run_ok(&mut on_sample(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT DISTINCT raw_record FROM etl_quarantine",
+    ]));
+    assert_eq!(raw_rows.trim(), "raw_record\n***");
+    let describe = run_ok(&mut on_sample(&["describe", "dim_customer"]));
+    assert!(describe.contains("PII masked"), "{describe}");
+}
+
+#[test]
+fn shell_runs_piped_statements() {
+    let mut child = on_sample(&["sql"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shell");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"SELECT 40 + 2\n  AS answer;\n-- a comment; ignored\nSELECT count(*) AS n FROM dim_channel;\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("shell ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| 42 "), "{stdout}");
+    assert!(stdout.contains("| n "), "{stdout}");
+}
+
+#[test]
+fn tables_lists_schema_tables_and_views() {
+    let out = run_ok(&mut on_sample(&["tables", "--format", "json"]));
+    let tables: Vec<serde_json::Value> = serde_json::from_str(&out).expect("json");
+    let names: Vec<&str> = tables.iter().filter_map(|t| t["name"].as_str()).collect();
+    for n in ["dim_customer", "fact_sales", "customer_360", "sales_cube"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+}

@@ -1,0 +1,71 @@
+-- customer_360: one row per current golden customer — demographics, purchase history and
+-- margin, service contacts and satisfaction, campaign responses, receivable balance against
+-- the credit limit.
+WITH sales AS (
+    SELECT customer_id,
+           min(order_date) AS first_purchase,
+           max(order_date) AS last_purchase,
+           count(DISTINCT order_id) AS orders,
+           sum(revenue) AS revenue,
+           sum(revenue - cost) AS margin
+    FROM fact_sales
+    GROUP BY customer_id
+), service AS (
+    SELECT customer_id,
+           count(*) AS service_contacts,
+           sum(CASE WHEN contact_type = 'complaint' THEN 1 ELSE 0 END) AS complaints,
+           avg(satisfaction) AS avg_satisfaction
+    FROM fact_service
+    GROUP BY customer_id
+), campaigns AS (
+    SELECT customer_id,
+           count(*) AS campaign_contacts,
+           sum(CASE WHEN responded THEN 1 ELSE 0 END) AS campaign_responses,
+           sum(CASE WHEN converted THEN 1 ELSE 0 END) AS campaign_conversions
+    FROM fact_campaign_response
+    GROUP BY customer_id
+), receivables AS (
+    SELECT customer_id,
+           sum(amount - coalesce(paid_amount, 0)) AS receivable_balance
+    FROM fact_receivable
+    GROUP BY customer_id
+)
+SELECT c.customer_id,
+       c.customer_key,
+       c.name,
+       c.gender,
+       c.birth_date,
+       c.phone,
+       c.email,
+       c.city,
+       c.province,
+       c.region,
+       c.customer_type,
+       c.occupation,
+       c.income,
+       c.education,
+       c.marital_status,
+       c.homeowner,
+       c.has_savings_account,
+       c.signup_date,
+       c.credit_limit,
+       c.source_systems,
+       s.first_purchase,
+       s.last_purchase,
+       coalesce(s.orders, 0) AS orders,
+       coalesce(s.revenue, 0) AS revenue,
+       coalesce(s.margin, 0) AS margin,
+       coalesce(v.service_contacts, 0) AS service_contacts,
+       coalesce(v.complaints, 0) AS complaints,
+       v.avg_satisfaction,
+       coalesce(m.campaign_contacts, 0) AS campaign_contacts,
+       coalesce(m.campaign_responses, 0) AS campaign_responses,
+       coalesce(m.campaign_conversions, 0) AS campaign_conversions,
+       coalesce(r.receivable_balance, 0) AS receivable_balance,
+       coalesce(r.receivable_balance, 0) > coalesce(c.credit_limit, 0) AS over_credit_limit
+FROM dim_customer c
+LEFT JOIN sales s ON s.customer_id = c.customer_id
+LEFT JOIN service v ON v.customer_id = c.customer_id
+LEFT JOIN campaigns m ON m.customer_id = c.customer_id
+LEFT JOIN receivables r ON r.customer_id = c.customer_id
+WHERE c.is_current AND c.customer_id <> 0
