@@ -93,12 +93,8 @@ enum Command {
         /// Read the statements from this file.
         #[arg(long, short = 'f', conflicts_with = "query")]
         file: Option<PathBuf>,
-        /// Result format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: sql::SqlFormat,
-        /// Write the result to this file instead of standard output.
-        #[arg(long, short)]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        result: sql::ResultArgs,
         #[command(flatten)]
         engine: sql::EngineArgs,
     },
@@ -116,12 +112,8 @@ enum Command {
         /// Folder with your own report .sql files (first line: a `--` description)
         #[arg(long, env = "ACRM_REPORTS", value_name = "DIR")]
         reports: Option<PathBuf>,
-        /// Result format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: sql::SqlFormat,
-        /// Write the result to this file instead of standard output.
-        #[arg(long, short)]
-        output: Option<PathBuf>,
+        #[command(flatten)]
+        result: sql::ResultArgs,
         #[command(flatten)]
         engine: sql::EngineArgs,
     },
@@ -228,8 +220,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         Command::Sql {
             query,
             file,
-            format,
-            output,
+            result: sql::ResultArgs { format, output },
             engine,
         } => {
             let rt = runtime()?;
@@ -259,8 +250,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             name,
             list,
             reports,
-            format,
-            output,
+            result: sql::ResultArgs { format, output },
             engine,
         } => {
             if list {

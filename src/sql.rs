@@ -43,6 +43,17 @@ impl EngineArgs {
     }
 }
 
+/// Where and how query results are written.
+#[derive(Args, Debug, Clone)]
+pub struct ResultArgs {
+    /// Result format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SqlFormat,
+    /// Write the result to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
 /// Output formats of `acrm sql`.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
 pub enum SqlFormat {

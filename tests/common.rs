@@ -210,7 +210,7 @@ pub fn read_truth(path: &Path) -> Vec<HashMap<String, String>> {
 }
 
 /// BLAKE3 of every Parquet file of `tables` in version folder `dir`, by path inside it.
-pub fn checksums(dir: &Path, tables: &[&str]) -> BTreeMap<String, String> {
+pub fn checksums(dir: &Path, tables: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for t in tables {
         for f in parquet_files(&dir.join(t)) {
@@ -226,15 +226,21 @@ pub fn checksums(dir: &Path, tables: &[&str]) -> BTreeMap<String, String> {
     out
 }
 
+/// Names of the schema's tables of `kind`.
+pub fn tables_of(kind: acrm_schema::TableKind) -> Vec<String> {
+    acrm_schema::WarehouseSchema::builtin()
+        .expect("schema")
+        .tables()
+        .iter()
+        .filter(|t| t.kind == kind)
+        .map(|t| t.name.clone())
+        .collect()
+}
+
 /// The published fact tables.
-pub const FACTS: [&str; 6] = [
-    "fact_sales",
-    "fact_service",
-    "fact_campaign_response",
-    "fact_receivable",
-    "fact_credit_application",
-    "fact_sales_plan",
-];
+pub fn facts() -> Vec<String> {
+    tables_of(acrm_schema::TableKind::Fact)
+}
 
 /// Column `name` of `batches` as text (any type, cast by Arrow), nulls as `None`.
 pub fn column_text(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {

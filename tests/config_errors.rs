@@ -103,7 +103,7 @@ fn fails_and_keeps_version_1(config: &str, data: &str, expected: &[&str]) {
     write(&dir.path().join("tx_1.csv"), TX_ROWS);
     run_ok(acrm().arg("build").arg("--config").arg(&cfg));
     let wh = dir.path().join("wh");
-    let before = checksums(&current(&wh), &FACTS);
+    let before = checksums(&current(&wh), &facts());
     write(&cfg, config);
     write(&dir.path().join("tx_2.csv"), data);
     let out = run(acrm().arg("build").arg("--config").arg(&cfg));
@@ -115,7 +115,7 @@ fn fails_and_keeps_version_1(config: &str, data: &str, expected: &[&str]) {
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(current_version(&wh), 1);
-    assert_eq!(checksums(&current(&wh), &FACTS), before);
+    assert_eq!(checksums(&current(&wh), &facts()), before);
 }
 
 #[test]

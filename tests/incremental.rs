@@ -7,17 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// Dimension tables whose files are rewritten by every build.
-const DIMS: [&str; 7] = [
-    "dim_customer",
-    "dim_product",
-    "dim_date",
-    "dim_channel",
-    "dim_branch",
-    "dim_campaign",
-    "map_customer_source",
-];
-
 /// Night 1 and 2 of the sample, built incrementally (two versions).
 fn two_nights() -> SampleCopy {
     let s = SampleCopy::new();
@@ -102,20 +91,23 @@ fn rerun_is_a_no_op_and_full_rebuild_equals_incremental() {
     let s = two_nights();
     let wh = s.warehouse();
     let v2 = current(&wh);
-    let before = checksums(&v2, &FACTS);
+    let before = checksums(&v2, &facts());
     let counts = manifest(&v2)["tables"].clone();
     let out = run_ok(&mut s.build(&wh, &[]));
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(current_version(&wh), 2, "no new version for the same night");
-    assert_eq!(checksums(&current(&wh), &FACTS), before);
+    assert_eq!(checksums(&current(&wh), &facts()), before);
     assert_eq!(manifest(&current(&wh))["tables"], counts);
 
     let full_wh = s.dir.path().join("warehouse-full");
     run_ok(&mut s.build(&full_wh, &["--full"]));
     let full = current(&full_wh);
-    let mut all: Vec<&str> = FACTS.to_vec();
-    all.extend(DIMS);
-    all.extend(["etl_quarantine", "etl_load_audit"]);
+    let all: Vec<String> = acrm_schema::WarehouseSchema::builtin()
+        .expect("schema")
+        .tables()
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     assert_eq!(
         checksums(&full, &all),
         checksums(&v2, &all),
@@ -128,7 +120,7 @@ fn rerun_is_a_no_op_and_full_rebuild_equals_incremental() {
 fn sigkill_during_a_build_leaves_the_previous_version_readable() {
     let s = two_nights();
     let wh = s.warehouse();
-    let before = checksums(&current(&wh), &FACTS);
+    let before = checksums(&current(&wh), &facts());
     // A full rebuild takes long enough to be caught in the middle.
     let mut child = s
         .build(&wh, &["--full"])
@@ -156,14 +148,17 @@ fn sigkill_during_a_build_leaves_the_previous_version_readable() {
     child.wait().expect("reaped");
     assert_eq!(current_version(&wh), 2, "the published version stands");
     let dir = current(&wh);
-    assert_eq!(checksums(&dir, &FACTS), before);
-    for t in DIMS.iter().chain(FACTS.iter()) {
+    assert_eq!(checksums(&dir, &facts()), before);
+    for t in tables_of(acrm_schema::TableKind::Dimension)
+        .iter()
+        .chain(facts().iter())
+    {
         assert!(rows(&read_table(&dir, t)) > 0, "{t} readable");
     }
     // The next build cleans up and succeeds.
     let out = run_ok(&mut s.build(&wh, &["--full"]));
     assert!(out.contains("published warehouse version 3"), "{out}");
-    assert_eq!(checksums(&current(&wh), &FACTS), before);
+    assert_eq!(checksums(&current(&wh), &facts()), before);
     assert!(!in_progress(), "the killed build's folder is gone");
 }
 
