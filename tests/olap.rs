@@ -188,3 +188,20 @@ fn tables_lists_schema_tables_and_views() {
         assert!(names.contains(&n), "{names:?}");
     }
 }
+
+#[test]
+fn timeout_and_memory_limit_end_a_query_with_an_error() {
+    let slow = "SELECT count(*) FROM fact_sales a CROSS JOIN fact_sales b WHERE a.revenue > b.revenue";
+    let started = std::time::Instant::now();
+    let out = run(&mut on_sample(&["sql", "--timeout", "1", slow]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let hungry = "SELECT order_id, array_agg(product_name) FROM sales_cube GROUP BY order_id ORDER BY order_id";
+    let out = run(&mut on_sample(&["sql", "--memory-limit", "1", "--format", "csv", hungry]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Resources exhausted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
