@@ -205,3 +205,23 @@ fn timeout_and_memory_limit_end_a_query_with_an_error() {
     assert!(stderr.contains("Resources exhausted"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Every shipped report and a set of ad-hoc queries give the same answers in DuckDB, an
+/// independent engine reading the same Parquet files.
+#[test]
+fn reports_and_ad_hoc_queries_agree_with_duckdb() {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/olap_vs_duckdb.py"))
+        .arg(env!("CARGO_BIN_EXE_acrm"))
+        .arg(sample_build().copy.warehouse())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n(install the test tools: pip install -r requirements-dev.txt)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+}

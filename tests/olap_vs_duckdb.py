@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Cross-checks acrm's SQL answers against DuckDB, an independent engine, on the same Parquet.
+
+Registers every table of WAREHOUSE/current in DuckDB (hive partitions), creates the semantic
+views from warehouse-schema/views/, then runs every shipped report and a set of ad-hoc
+queries both through `acrm sql --privileged --format csv` and in DuckDB, and asserts the
+results are identical (numbers equal to 1e-9 relative, text exactly, same row order where
+the query orders rows).
+
+Usage: python3 tests/olap_vs_duckdb.py ACRM_BINARY WAREHOUSE
+Prints one line per query and 'N passed, M failed'; exits 1 on any difference.
+"""
+
+import csv
+import io
+import math
+import os
+import re
+import subprocess
+import sys
+
+import duckdb
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+AD_HOC = [
+    "SELECT count(*) AS n, sum(revenue) AS revenue, sum(cost) AS cost FROM fact_sales",
+    "SELECT year, count(*) AS n FROM fact_sales GROUP BY year ORDER BY year",
+    "SELECT category, sum(quantity) AS units FROM sales_cube WHERE year = 2024 GROUP BY category ORDER BY category",
+    "SELECT customer_type, gender, count(*) AS n FROM customer_360 GROUP BY customer_type, gender ORDER BY 1, 2",
+    "SELECT region, count(*) AS customers, sum(revenue) AS revenue FROM customer_360 GROUP BY region ORDER BY region",
+    "SELECT over_credit_limit, count(*) AS n FROM customer_360 GROUP BY 1 ORDER BY 1",
+    "SELECT reason_code, count(*) AS n FROM etl_quarantine GROUP BY reason_code ORDER BY reason_code",
+    "SELECT d.day_name, count(*) AS n FROM fact_sales s JOIN dim_date d ON d.date_key = s.date_key GROUP BY d.day_name ORDER BY d.day_name",
+    "SELECT decision, outcome, count(*) AS n, avg(income) AS income FROM fact_credit_application GROUP BY 1, 2 ORDER BY 1, 2",
+]
+
+
+def duckdb_sql(sql: str) -> str:
+    """The few DataFusion spellings DuckDB writes differently."""
+    return re.sub(r"\bto_char\(", "strftime(", sql)
+
+
+def parse(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def same(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if a in ("", "NULL") and b in ("", "NULL"):
+        return True
+    if {a.lower(), b.lower()} <= {"true", "false"}:
+        return a.lower() == b.lower()
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def main() -> None:
+    acrm, warehouse = sys.argv[1], sys.argv[2]
+    current = os.path.realpath(os.path.join(warehouse, "current"))
+    con = duckdb.connect()
+    for t in sorted(os.listdir(current)):
+        path = os.path.join(current, t)
+        if t.startswith("_") or not os.path.isdir(path):
+            continue
+        glob = os.path.join(path, "**", "*.parquet")
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true)")
+    views = os.path.join(ROOT, "warehouse-schema", "views")
+    for name in ["sales_cube", "customer_360"]:
+        with open(os.path.join(views, f"{name}.sql")) as f:
+            con.execute(f"CREATE VIEW {name} AS {duckdb_sql(f.read())}")
+    reports_dir = os.path.join(ROOT, "warehouse-schema", "reports")
+    queries = []
+    for f in sorted(os.listdir(reports_dir)):
+        with open(os.path.join(reports_dir, f)) as fh:
+            queries.append((f"report {f[:-4]}", fh.read()))
+    queries += [(f"ad-hoc {i + 1}", q) for i, q in enumerate(AD_HOC)]
+    passed = failed = 0
+    env = {**os.environ, "ACRM_LOG": "warn"}
+    for label, sql in queries:
+        p = subprocess.run([acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse, "--", sql],
+                           capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            print(f"FAIL {label}: acrm: {p.stderr.strip()[:400]}")
+            failed += 1
+            continue
+        ours = parse(p.stdout)
+        rel = con.sql(duckdb_sql(sql))
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(rel.columns)
+        for row in rel.fetchall():
+            w.writerow(["" if v is None else str(v) for v in row])
+        theirs = parse(buf.getvalue())
+        ordered = re.search(r"ORDER BY", sql, re.IGNORECASE) is not None
+        body_a, body_b = ours[1:], theirs[1:]
+        if not ordered:
+            body_a, body_b = sorted(body_a), sorted(body_b)
+        problems = []
+        if ours[0] != theirs[0]:
+            problems.append(f"columns {ours[0]} vs {theirs[0]}")
+        if len(body_a) != len(body_b):
+            problems.append(f"{len(body_a)} rows vs {len(body_b)}")
+        else:
+            for i, (ra, rb) in enumerate(zip(body_a, body_b)):
+                if len(ra) != len(rb) or not all(same(x, y) for x, y in zip(ra, rb)):
+                    problems.append(f"row {i + 1}: acrm {ra} vs duckdb {rb}")
+                    break
+        if problems:
+            print(f"FAIL {label}: {'; '.join(problems)}")
+            failed += 1
+        else:
+            print(f"ok   {label} ({len(body_a)} rows)")
+            passed += 1
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
