@@ -191,7 +191,8 @@ fn tables_lists_schema_tables_and_views() {
 
 #[test]
 fn timeout_and_memory_limit_end_a_query_with_an_error() {
-    let slow = "SELECT count(*) FROM fact_sales a CROSS JOIN fact_sales b WHERE a.revenue > b.revenue";
+    let slow =
+        "SELECT count(*) FROM fact_sales a CROSS JOIN fact_sales b WHERE a.revenue > b.revenue";
     let started = std::time::Instant::now();
     let out = run(&mut on_sample(&["sql", "--timeout", "1", slow]));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -199,7 +200,14 @@ fn timeout_and_memory_limit_end_a_query_with_an_error() {
     assert!(stderr.contains("timeout"), "{stderr}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     let hungry = "SELECT order_id, array_agg(product_name) FROM sales_cube GROUP BY order_id ORDER BY order_id";
-    let out = run(&mut on_sample(&["sql", "--memory-limit", "1", "--format", "csv", hungry]));
+    let out = run(&mut on_sample(&[
+        "sql",
+        "--memory-limit",
+        "1",
+        "--format",
+        "csv",
+        hungry,
+    ]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Resources exhausted"), "{stderr}");
@@ -224,4 +232,37 @@ fn reports_and_ad_hoc_queries_agree_with_duckdb() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+/// The interactive shell under a real pseudo-terminal (util-linux `script`): a statement over
+/// two lines runs when it ends with ';', and `\q` quits.
+#[test]
+fn shell_under_a_terminal_runs_multi_line_statements() {
+    let command = format!(
+        "{} sql --warehouse {}",
+        env!("CARGO_BIN_EXE_acrm"),
+        sample_build().copy.warehouse().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("ACRM_LOG", "warn")
+        .env("HOME", sample_build().copy.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for line in ["SELECT 40 +\n", " 2 AS answer;\n", "\\q\n"] {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stdin.write_all(line.as_bytes()).expect("type a line");
+        stdin.flush().expect("flush");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    drop(stdin);
+    let out = child.wait_with_output().expect("shell ends");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("acrm SQL shell"), "{screen}");
+    assert!(screen.contains("-> "), "continuation prompt: {screen}");
+    assert!(screen.contains("| 42 "), "{screen}");
 }
