@@ -54,6 +54,7 @@ DUCKDB_LOAD = textwrap.dedent(
     src, out = sys.argv[1], sys.argv[2]
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     def x(sql): con.execute(sql)
     def csv(pattern): return f"read_csv('{src}/exports/{pattern}', all_varchar = true, header = true)"
     def jsonl(pattern): return f"read_json('{src}/exports/{pattern}', format = 'newline_delimited', records = true)"
@@ -203,7 +204,7 @@ def main() -> None:
     print(f"ratio acrm/duckdb: wall {a_wall / d_wall:.2f}x, peak memory {a_rss / max(d_rss, 1):.2f}x")
     print(json.dumps({"customers": args.customers, "rows_read": rows_read, "order_lines": order_lines,
                       "acrm": {"wall_s": a_wall, "rss_mib": a_rss},
-                      "duckdb": {"wall_s": d_wall, "rss_mib": d_rss, "lines_loaded": int(d_out.strip() or 0)},
+                      "duckdb": {"wall_s": d_wall, "rss_mib": d_rss, "lines_loaded": int(d_out.strip().splitlines()[-1] or 0)},
                       "ratio_wall": a_wall / d_wall}))
 
 
