@@ -280,11 +280,6 @@ impl Engine {
         &self.dir
     }
 
-    /// The DataFusion session (for registering functions).
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
-    }
-
     /// Tables, marts and views served, in schema order.
     pub fn tables(&self) -> &[TableInfo] {
         &self.objects
