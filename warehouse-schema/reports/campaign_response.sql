@@ -1,7 +1,7 @@
 -- Campaign response and conversion rates by campaign and by customer type, with attributed revenue (GROUPING SETS: per campaign, per campaign × customer type).
 SELECT m.campaign_code,
        m.campaign_name,
-       c.customer_type,
+       coalesce(c.customer_type, '(unknown)') AS customer_type,
        count(*) AS contacted,
        sum(CASE WHEN r.responded THEN 1 ELSE 0 END) AS responded,
        sum(CASE WHEN r.converted THEN 1 ELSE 0 END) AS converted,
@@ -11,5 +11,5 @@ SELECT m.campaign_code,
 FROM fact_campaign_response r
 JOIN dim_campaign m ON m.campaign_key = r.campaign_key
 JOIN dim_customer c ON c.customer_key = r.customer_key
-GROUP BY GROUPING SETS ((m.campaign_code, m.campaign_name), (m.campaign_code, m.campaign_name, c.customer_type))
-ORDER BY m.campaign_code, c.customer_type NULLS FIRST
+GROUP BY GROUPING SETS ((m.campaign_code, m.campaign_name), (m.campaign_code, m.campaign_name, coalesce(c.customer_type, '(unknown)')))
+ORDER BY m.campaign_code, customer_type NULLS FIRST
