@@ -2,6 +2,23 @@
 //! library crates (`acrm-etl`, `acrm-synth`, `acrm-schema`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// `println!` that returns an error instead of panicking when standard output is closed
+/// (`acrm tables | head`); `main` ends quietly on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
 mod progress;
 mod sql;
 
@@ -155,11 +172,21 @@ fn main() -> ExitCode {
         .init();
     match run(cli, tty) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// True when the error is standard output closing under us (the reader quit, like `head`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("Broken pipe")
+    })
 }
 
 /// The error and its causes joined by ": ", leaving out a cause whose text an earlier
@@ -256,10 +283,10 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             if list {
                 let all = acrm_olap::reports::catalog(reports.as_deref())?;
                 match format {
-                    sql::SqlFormat::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                    sql::SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
                     _ => {
                         for r in &all {
-                            println!("{:<24} {}", r.name, r.description);
+                            outln!("{:<24} {}", r.name, r.description);
                         }
                     }
                 }
@@ -335,26 +362,27 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             };
             let r = acrm_synth::generate(&out, &opts)?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&r)?),
                 Format::Csv => {
-                    println!("file,rows");
+                    outln!("file,rows");
                     for (f, n) in &r.files {
-                        println!("{f},{n}");
+                        outln!("{f},{n}");
                     }
                 }
                 Format::Human => {
-                    println!(
+                    outln!(
                         "night {} ({}) written to {}",
                         r.night,
                         r.batch_date,
                         r.out_dir.display()
                     );
                     for (f, n) in &r.files {
-                        println!("  {n:>10} rows  {f}");
+                        outln!("  {n:>10} rows  {f}");
                     }
-                    println!(
+                    outln!(
                         "  {:>10} injected bad rows (listed in truth/night-{}/bad_rows.csv)",
-                        r.bad_rows, r.night
+                        r.bad_rows,
+                        r.night
                     );
                 }
             }
@@ -363,15 +391,15 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         Command::Schema { markdown } => {
             let schema = acrm_schema::WarehouseSchema::builtin()?;
             if markdown {
-                print!(
+                out!(
                     "{}",
                     acrm_schema::render_markdown(&schema, &acrm_schema::SourceCatalog::builtin()?)
                 );
             } else {
                 for t in schema.tables() {
-                    println!("{}", t.name);
+                    outln!("{}", t.name);
                     for c in &t.columns {
-                        println!(
+                        outln!(
                             "  {:<24} {:<14}{}",
                             c.name,
                             c.column_type.name(),
@@ -398,35 +426,47 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
                 "status": status, "version": version, "path": path, "files": r.loaded, "tables": r.tables,
                 "identity_conflicts": r.conflicts, "duration_ms": r.duration.as_millis() as u64,
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Csv => {
-            println!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined");
+            outln!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined");
             for f in &r.loaded {
-                println!(
+                outln!(
                     "{},{},{},{},{},{}",
-                    f.source, f.file, f.batch_date, f.rows_read, f.rows_loaded, f.rows_quarantined
+                    f.source,
+                    f.file,
+                    f.batch_date,
+                    f.rows_read,
+                    f.rows_loaded,
+                    f.rows_quarantined
                 );
             }
         }
         Format::Human => {
             if status == "up_to_date" {
-                println!("warehouse version {version} is up to date: no new export files");
+                outln!("warehouse version {version} is up to date: no new export files");
                 return Ok(());
             }
-            println!(
+            outln!(
                 "published warehouse version {version} in {:.1}s",
                 r.duration.as_secs_f64()
             );
             if !r.loaded.is_empty() {
-                println!(
+                outln!(
                     "\n{:<20} {:>10} {:>10} {:>12}  file",
-                    "source", "read", "loaded", "quarantined"
+                    "source",
+                    "read",
+                    "loaded",
+                    "quarantined"
                 );
                 for f in &r.loaded {
-                    println!(
+                    outln!(
                         "{:<20} {:>10} {:>10} {:>12}  {}",
-                        f.source, f.rows_read, f.rows_loaded, f.rows_quarantined, f.file
+                        f.source,
+                        f.rows_read,
+                        f.rows_loaded,
+                        f.rows_quarantined,
+                        f.file
                     );
                 }
                 let (read, loaded, q) = r.loaded.iter().fold((0, 0, 0), |a, f| {
@@ -436,17 +476,17 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
                         a.2 + f.rows_quarantined,
                     )
                 });
-                println!(
+                outln!(
                     "{:<20} {read:>10} {loaded:>10} {q:>12}  (read = loaded + quarantined)",
                     "total"
                 );
             }
-            println!("\n{:<26} {:>12}", "table", "rows");
+            outln!("\n{:<26} {:>12}", "table", "rows");
             for (t, n) in &r.tables {
-                println!("{t:<26} {n:>12}");
+                outln!("{t:<26} {n:>12}");
             }
             if r.conflicts > 0 {
-                println!(
+                outln!(
                     "\n{} identity conflicts need review (manifest.json: identity_conflicts)",
                     r.conflicts
                 );
@@ -456,7 +496,7 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
                     .file_name()
                     .unwrap_or_default()
                     .to_string_lossy();
-                println!(
+                outln!(
                     "\n{} -> versions/{version}",
                     warehouse.join("current").display()
                 );

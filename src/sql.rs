@@ -175,7 +175,7 @@ pub fn shell(
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!(
+    outln!(
         "acrm SQL shell on warehouse version {} ({}). End statements with ';'. \\d lists tables, \\d NAME describes one, \\q quits.",
         engine.version(),
         engine.dir().display()
@@ -247,11 +247,11 @@ fn run_line(
 /// `acrm tables`.
 pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
     match format {
-        SqlFormat::Json => println!("{}", serde_json::to_string_pretty(engine.tables())?),
+        SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(engine.tables())?),
         SqlFormat::Csv => {
-            println!("name,kind,rows,description");
+            outln!("name,kind,rows,description");
             for t in engine.tables() {
-                println!(
+                outln!(
                     "{},{},{},\"{}\"",
                     t.name,
                     serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
@@ -261,9 +261,9 @@ pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
             }
         }
         _ => {
-            println!("{:<26} {:<10} {:>12}  description", "name", "kind", "rows");
+            outln!("{:<26} {:<10} {:>12}  description", "name", "kind", "rows");
             for t in engine.tables() {
-                println!(
+                outln!(
                     "{:<26} {:<10} {:>12}  {}",
                     t.name,
                     serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
@@ -285,11 +285,11 @@ pub fn print_describe(
 ) -> anyhow::Result<()> {
     let cols = rt.block_on(engine.describe(name))?;
     match format {
-        SqlFormat::Json => println!("{}", serde_json::to_string_pretty(&cols)?),
+        SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(&cols)?),
         SqlFormat::Csv => {
-            println!("column,type,nullable,pii,masked,description");
+            outln!("column,type,nullable,pii,masked,description");
             for c in &cols {
-                println!(
+                outln!(
                     "{},{},{},{},{},\"{}\"",
                     c.name,
                     c.data_type,
@@ -307,11 +307,14 @@ pub fn print_describe(
                 .find(|t| t.name == name)
                 .and_then(|t| t.rows);
             if let Some(n) = rows {
-                println!("{name}: {n} rows");
+                outln!("{name}: {n} rows");
             }
-            println!(
+            outln!(
                 "{:<24} {:<28} {:<8} {:<10} description",
-                "column", "type", "null", "pii"
+                "column",
+                "type",
+                "null",
+                "pii"
             );
             for c in &cols {
                 let pii = match (c.pii, c.masked) {
@@ -319,7 +322,7 @@ pub fn print_describe(
                     (true, false) => "PII",
                     _ => "",
                 };
-                println!(
+                outln!(
                     "{:<24} {:<28} {:<8} {:<10} {}",
                     c.name,
                     c.data_type,

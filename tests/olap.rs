@@ -266,3 +266,23 @@ fn shell_under_a_terminal_runs_multi_line_statements() {
     assert!(screen.contains("-> "), "continuation prompt: {screen}");
     assert!(screen.contains("| 42 "), "{screen}");
 }
+
+/// A reader that stops early (`acrm sql … | head`) ends acrm quietly, not with a panic.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::io::BufRead;
+    let mut child = on_sample(&["sql", "--format", "csv", "SELECT * FROM fact_sales"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("header line");
+    assert!(first.starts_with("order_id,"), "{first}");
+    let out = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
