@@ -254,7 +254,7 @@ pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
                 outln!(
                     "{},{},{},\"{}\"",
                     t.name,
-                    serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
+                    t.kind.name(),
                     t.rows.map(|r| r.to_string()).unwrap_or_default(),
                     t.description.replace('"', "\"\"")
                 );
@@ -266,7 +266,7 @@ pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
                 outln!(
                     "{:<26} {:<10} {:>12}  {}",
                     t.name,
-                    serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
+                    t.kind.name(),
                     t.rows.map(|r| r.to_string()).unwrap_or_default(),
                     t.description
                 );

@@ -66,6 +66,19 @@ pub enum ObjectKind {
     Mart,
 }
 
+impl ObjectKind {
+    /// Its name as printed and serialised (`dimension`, `fact`, `audit`, `view`, `mart`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Dimension => "dimension",
+            ObjectKind::Fact => "fact",
+            ObjectKind::Audit => "audit",
+            ObjectKind::View => "view",
+            ObjectKind::Mart => "mart",
+        }
+    }
+}
+
 /// A table or view the engine serves.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableInfo {
@@ -103,6 +116,8 @@ pub struct Engine {
     dir: PathBuf,
     options: EngineOptions,
     objects: Vec<TableInfo>,
+    /// The built-in schema (PII flags and descriptions for `describe`).
+    schema: WarehouseSchema,
 }
 
 /// The folder `warehouse/current` points to, and its version number from the manifest.
@@ -250,6 +265,7 @@ impl Engine {
             dir,
             options,
             objects,
+            schema,
         })
     }
 
@@ -307,13 +323,13 @@ impl Engine {
             return Err(Error::UnknownTable(name.into()));
         }
         let provider = self.ctx.table_provider(name).await?;
-        let def = WarehouseSchema::builtin()?.table(name).ok().cloned();
+        let def = self.schema.table(name).ok();
         Ok(provider
             .schema()
             .fields()
             .iter()
             .map(|f| {
-                let col = def.as_ref().and_then(|d| d.column(f.name()));
+                let col = def.and_then(|d| d.column(f.name()));
                 let pii = col.is_some_and(|c| c.pii);
                 ColumnInfo {
                     name: f.name().clone(),
