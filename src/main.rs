@@ -247,7 +247,12 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         Command::Sql {
             query,
             file,
-            result: sql::ResultArgs { format, output },
+            result:
+                sql::ResultArgs {
+                    format,
+                    output,
+                    timing,
+                },
             engine,
         } => {
             let rt = runtime()?;
@@ -256,7 +261,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 (Some(q), _) => q,
                 (None, Some(f)) => std::fs::read_to_string(&f)
                     .with_context(|| format!("cannot read {}", f.display()))?,
-                (None, None) => return sql::shell(&rt, &engine, format),
+                (None, None) => return sql::shell(&rt, &engine, format, timing),
             };
             let statements = sql::split_statements(&text);
             if statements.is_empty() {
@@ -269,7 +274,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 );
             }
             for stmt in &statements {
-                sql::run_query(&rt, &engine, stmt, format, output.as_deref())?;
+                sql::run_query(&rt, &engine, stmt, format, output.as_deref(), timing)?;
             }
             Ok(())
         }
@@ -277,7 +282,12 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             name,
             list,
             reports,
-            result: sql::ResultArgs { format, output },
+            result:
+                sql::ResultArgs {
+                    format,
+                    output,
+                    timing,
+                },
             engine,
         } => {
             if list {
@@ -296,7 +306,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
             let rt = runtime()?;
             let engine = engine.open(&rt)?;
-            sql::run_query(&rt, &engine, &report.sql, format, output.as_deref())
+            sql::run_query(&rt, &engine, &report.sql, format, output.as_deref(), timing)
                 .with_context(|| format!("report {name} ({})", report.origin))
         }
         Command::Tables { format, engine } => {

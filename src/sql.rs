@@ -52,6 +52,10 @@ pub struct ResultArgs {
     /// Write the result to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// After each statement, print its planning + execution time and row count to stderr
+    /// (like psql's `\timing`; the time excludes formatting the output).
+    #[arg(long)]
+    pub timing: bool,
 }
 
 /// Output formats of `acrm sql`.
@@ -78,18 +82,28 @@ impl From<SqlFormat> for OutputFormat {
     }
 }
 
-/// Runs `sql` and writes its result in `format` to `output` (standard output when None).
+/// Runs `sql` and writes its result in `format` to `output` (standard output when None);
+/// with `timing`, prints how long the engine took and how many rows it returned to stderr.
 pub fn run_query(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sql: &str,
     format: SqlFormat,
     output: Option<&Path>,
+    timing: bool,
 ) -> anyhow::Result<()> {
     if format == SqlFormat::Parquet && output.is_none() {
         bail!("--format parquet writes binary data: give --output FILE.parquet");
     }
+    let started = std::time::Instant::now();
     let (schema, batches) = rt.block_on(engine.query(sql))?;
+    if timing {
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        eprintln!(
+            "Time: {:.3} ms, {rows} rows",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
     match output {
         Some(path) => {
             let mut f = std::io::BufWriter::new(
@@ -149,18 +163,20 @@ pub fn split_statements(script: &str) -> Vec<String> {
 }
 
 /// The interactive shell: statements end with `;` and may span lines; `\d` lists tables,
-/// `\d NAME` describes one, `\q` quits. With piped standard input, runs the statements read.
+/// `\d NAME` describes one, `\timing` toggles timing, `\q` quits. With piped standard input,
+/// runs the statements read.
 pub fn shell(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     format: SqlFormat,
+    mut timing: bool,
 ) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         let mut script = String::new();
         std::io::stdin().read_to_string(&mut script)?;
         let mut failed = false;
         for stmt in split_statements(&script) {
-            if let Err(e) = run_line(rt, engine, &stmt, format) {
+            if let Err(e) = run_line(rt, engine, &stmt, format, timing) {
                 eprintln!("error: {e:#}");
                 failed = true;
             }
@@ -176,7 +192,7 @@ pub fn shell(
         let _ = editor.load_history(h);
     }
     outln!(
-        "acrm SQL shell on warehouse version {} ({}). End statements with ';'. \\d lists tables, \\d NAME describes one, \\q quits.",
+        "acrm SQL shell on warehouse version {} ({}). End statements with ';'. \\d lists tables, \\d NAME describes one, \\timing times statements, \\q quits.",
         engine.version(),
         engine.dir().display()
     );
@@ -202,7 +218,12 @@ pub fn shell(
             if trimmed == "\\q" {
                 break;
             }
-            if let Err(e) = run_line(rt, engine, trimmed, format) {
+            if trimmed == "\\timing" {
+                timing = !timing;
+                outln!("Timing is {}.", if timing { "on" } else { "off" });
+                continue;
+            }
+            if let Err(e) = run_line(rt, engine, trimmed, format, timing) {
                 eprintln!("error: {e:#}");
             }
             continue;
@@ -212,7 +233,7 @@ pub fn shell(
         if trimmed.ends_with(';') {
             let _ = editor.add_history_entry(buffer.trim());
             for stmt in split_statements(&buffer) {
-                if let Err(e) = run_line(rt, engine, &stmt, format) {
+                if let Err(e) = run_line(rt, engine, &stmt, format, timing) {
                     eprintln!("error: {e:#}");
                 }
             }
@@ -231,6 +252,7 @@ fn run_line(
     engine: &Engine,
     line: &str,
     format: SqlFormat,
+    timing: bool,
 ) -> anyhow::Result<()> {
     let format = if format == SqlFormat::Parquet {
         SqlFormat::Table
@@ -240,7 +262,7 @@ fn run_line(
     match line.strip_prefix("\\d") {
         Some(rest) if rest.trim().is_empty() => print_tables(engine, format),
         Some(rest) => print_describe(rt, engine, rest.trim(), format),
-        None => run_query(rt, engine, line, format, None),
+        None => run_query(rt, engine, line, format, None, timing),
     }
 }
 

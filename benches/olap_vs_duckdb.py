@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Benchmark: acrm's OLAP layer (DataFusion) against DuckDB on the same warehouse Parquet files.
+
+The query suite is every shipped report (warehouse-schema/reports/) plus typical ad-hoc slicing
+in benches/queries/ (date-range slices, one customer's history, region x category, top-N,
+distinct counts, a high-cardinality order-level aggregation, customer_360 slices). DuckDB gets the same tables
+(read_parquet with hive partitions over WAREHOUSE/current) and the same semantic views, built
+by tests/olap_vs_duckdb.py, which also checks that both engines give the same answers.
+
+Timing, both sides alike: each query runs RUNS + 1 times in one session; the first run is
+reported as "first" (file metadata and page cache warm-up), the median of the others as the
+query's time. acrm's times are its own `--timing` (planning + execution + collecting the
+result, excluding printing); DuckDB's are `execute(...).fetch_arrow_table()` (columnar result,
+no Python row conversion). Both read unmasked data (`--privileged`), so both do the same work.
+Queries alternate between the engines so machine noise hits both. acrm's process start and
+warehouse open (listing tables, reading footers, creating views) is timed once and reported
+apart: it is paid once per `acrm sql` call, not per query.
+
+Usage:
+  pip install -r requirements-dev.txt
+  cargo build --release
+  python3 benches/olap_vs_duckdb.py [--customers 1000000] [--work /tmp/acrm-bench] [--runs 5]
+  python3 benches/olap_vs_duckdb.py --warehouse DIR        (an existing warehouse)
+
+Without --warehouse it generates `acrm generate --customers N` exports and builds them into
+WORK/warehouse-N (both kept and reused by later runs). Prints one line per query with both
+medians, the ratio acrm / DuckDB (< 1: acrm faster) and the geometric mean of the ratios, and
+writes the figures to WORK/olap_vs_duckdb.json.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from olap_vs_duckdb import duckdb_sql, open_warehouse, sql_files  # noqa: E402
+
+
+def acrm_binary() -> str:
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "release", "acrm")
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ACRM_LOG": "warn"}
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:3])} failed:\n{p.stderr[-4000:]}")
+    return p
+
+
+def ensure_warehouse(acrm: str, work: str, customers: int) -> str:
+    """WORK/warehouse-N built from `acrm generate --customers N`, made if missing."""
+    exports = os.path.join(work, f"exports-{customers}")
+    warehouse = os.path.join(work, f"warehouse-{customers}")
+    if not os.path.exists(os.path.join(exports, "acrm.toml")):
+        print(f"generating {customers} customers into {exports} ...", flush=True)
+        run([acrm, "generate", "--out", exports, "--customers", str(customers)])
+    if not os.path.exists(os.path.join(warehouse, "current")):
+        print(f"building {warehouse} ...", flush=True)
+        run([acrm, "build", "--full", "--config", os.path.join(exports, "acrm.toml"),
+             "--warehouse", warehouse])
+    return warehouse
+
+
+def acrm_times(acrm: str, warehouse: str, sql: str, runs: int) -> tuple[list[float], int]:
+    """Runs sql RUNS + 1 times in one `acrm sql` process; (milliseconds per run, rows)."""
+    stmt = sql.strip().rstrip(";")
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(";\n".join([stmt] * (runs + 1)) + ";\n")
+        script = f.name
+    try:
+        p = subprocess.run(
+            [acrm, "sql", "--privileged", "--timing", "--format", "csv", "--warehouse", warehouse,
+             "-f", script],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "ACRM_LOG": "warn"})
+    finally:
+        os.unlink(script)
+    if p.returncode != 0:
+        sys.exit(f"acrm failed:\n{p.stderr[-4000:]}")
+    found = re.findall(r"Time: ([\d.]+) ms, (\d+) rows", p.stderr)
+    if len(found) != runs + 1:
+        sys.exit(f"expected {runs + 1} timings from acrm, got:\n{p.stderr[-2000:]}")
+    return [float(ms) for ms, _ in found], int(found[0][1])
+
+
+def duckdb_times(con, sql: str, runs: int) -> tuple[list[float], int]:
+    """Runs sql RUNS + 1 times on the connection; (milliseconds per run, rows)."""
+    sql = duckdb_sql(sql)
+    times, rows = [], 0
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        rows = con.execute(sql).fetch_arrow_table().num_rows
+        times.append((time.perf_counter() - t) * 1e3)
+    return times, rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--work", default="/tmp/acrm-bench")
+    ap.add_argument("--warehouse", help="an existing warehouse (skips generate and build)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per query after a warm-up run")
+    ap.add_argument("--only", help="regular expression: run only the queries it matches")
+    args = ap.parse_args()
+    acrm = acrm_binary()
+    if not os.path.exists(acrm):
+        sys.exit(f"{acrm} missing: run `cargo build --release` first")
+    os.makedirs(args.work, exist_ok=True)
+    warehouse = args.warehouse or ensure_warehouse(acrm, args.work, args.customers)
+
+    t = time.perf_counter()
+    run([acrm, "sql", "--privileged", "--warehouse", warehouse, "SELECT 1"])
+    open_ms = (time.perf_counter() - t) * 1e3
+    t = time.perf_counter()
+    con = open_warehouse(warehouse)
+    duck_open_ms = (time.perf_counter() - t) * 1e3
+    print(f"session start: acrm process + warehouse open {open_ms:.0f} ms; "
+          f"duckdb connect + views {duck_open_ms:.0f} ms (not in the ratios)")
+
+    suite = [(f"report {n}", q) for n, q in sql_files("warehouse-schema/reports")]
+    suite += [(f"ad-hoc {n}", q) for n, q in sql_files("benches/queries")]
+    if args.only:
+        suite = [(n, q) for n, q in suite if re.search(args.only, n)]
+    results = []
+    print(f"{'query':<40} {'acrm ms':>9} {'duckdb ms':>9} {'ratio':>6} {'first a/d ms':>15} {'rows':>7}")
+    for name, sql in suite:
+        a, a_rows = acrm_times(acrm, warehouse, sql, args.runs)
+        d, d_rows = duckdb_times(con, sql, args.runs)
+        am, dm = statistics.median(a[1:]), statistics.median(d[1:])
+        ratio = am / dm
+        note = "" if a_rows == d_rows else f"  ROW COUNTS DIFFER: acrm {a_rows}, duckdb {d_rows}"
+        print(f"{name:<40} {am:>9.1f} {dm:>9.1f} {ratio:>6.2f} {a[0]:>7.0f}/{d[0]:<7.0f} {a_rows:>7}{note}",
+              flush=True)
+        results.append({"query": name, "acrm_ms": a, "duckdb_ms": d, "acrm_median_ms": am,
+                        "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows})
+    geomean = math.exp(sum(math.log(r["ratio"]) for r in results) / len(results))
+    faster = sum(1 for r in results if r["ratio"] <= 1.0)
+    print(f"geometric mean ratio acrm / duckdb: {geomean:.2f} over {len(results)} queries "
+          f"({faster} with acrm as fast or faster)")
+    out = os.path.join(args.work, "olap_vs_duckdb.json")
+    with open(out, "w") as f:
+        json.dump({"warehouse": os.path.realpath(os.path.join(warehouse, "current")), "runs": args.runs,
+                   "acrm_open_ms": open_ms, "duckdb_open_ms": duck_open_ms, "geomean_ratio": geomean,
+                   "queries": results}, f, indent=1)
+    print(f"figures written to {out}")
+    if any(r["rows"] != r["duckdb_rows"] for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
