@@ -21,9 +21,10 @@ pub struct EngineArgs {
     /// Show personal data unmasked (privileged role; also $ACRM_PRIVILEGED=1).
     #[arg(long, env = "ACRM_PRIVILEGED", value_parser = clap::builder::FalseyValueParser::new())]
     pub privileged: bool,
-    /// Memory all running queries may use, in MiB (operators spill to disk past it).
-    #[arg(long, default_value_t = 4096, value_name = "MIB")]
-    pub memory_limit: usize,
+    /// Memory all running queries may use, in MiB (operators spill to disk past it)
+    /// [default: half the physical memory]
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<usize>,
     /// Cancel a query after this many seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
@@ -35,7 +36,9 @@ impl EngineArgs {
         let warehouse = crate::resolve_warehouse(self.warehouse.clone(), self.config.clone())?;
         let options = EngineOptions {
             privileged: self.privileged,
-            memory_limit: self.memory_limit.saturating_mul(1 << 20),
+            memory_limit: self
+                .memory_limit
+                .map_or_else(acrm_olap::default_memory_limit, |m| m.saturating_mul(1 << 20)),
             timeout: Duration::from_secs(self.timeout),
         };
         rt.block_on(Engine::open(&warehouse, options))

@@ -34,7 +34,7 @@ pub struct EngineOptions {
     /// See PII unmasked (the privileged role). Default false.
     pub privileged: bool,
     /// Memory all running queries may hold, in bytes; operators that can spill to disk do so
-    /// past it, the others fail the query. Default 4 GiB.
+    /// past it, the others fail the query. Default [`default_memory_limit`].
     pub memory_limit: usize,
     /// Wall time after which a query is cancelled. Default 10 minutes.
     pub timeout: Duration,
@@ -44,10 +44,24 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             privileged: false,
-            memory_limit: 4 << 30,
+            memory_limit: default_memory_limit(),
             timeout: Duration::from_secs(600),
         }
     }
+}
+
+/// Half the machine's physical memory (`MemTotal` in /proc/meminfo), or 4 GiB where that is
+/// unknown: room for the shipped reports on a million customers (their distinct counts and
+/// CUBE aggregations cannot all spill), yet one query cannot take the machine down.
+pub fn default_memory_limit() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        })
+        .map_or(4 << 30, |kib| kib.saturating_mul(1024) / 2)
 }
 
 /// What a table or view is.
@@ -177,7 +191,9 @@ impl Engine {
             .build_arc()?;
         // Statistics from Parquet footers are collected when a table is registered
         // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
-        let config = SessionConfig::new().with_information_schema(true);
+        // DataFusion settings can be tuned per process with DATAFUSION_* environment
+        // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
+        let config = SessionConfig::from_env()?.with_information_schema(true);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Warehouse {
             path: dir.clone(),

@@ -10,7 +10,7 @@ pub mod mask;
 pub mod output;
 pub mod reports;
 
-pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo};
+pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
