@@ -1,5 +1,5 @@
 //! `acrm`: the command line. Argument parsing and printing only; the work is done by the
-//! library crates (`acrm-etl`, `acrm-synth`, `acrm-schema`).
+//! library crates (`acrm-etl`, `acrm-olap`, `acrm-mining`, `acrm-synth`, `acrm-schema`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 /// `println!` that returns an error instead of panicking when standard output is closed
@@ -19,6 +19,7 @@ macro_rules! out {
     }};
 }
 
+mod mine;
 mod progress;
 mod sql;
 
@@ -151,6 +152,11 @@ enum Command {
         format: sql::SqlFormat,
         #[command(flatten)]
         engine: sql::EngineArgs,
+    },
+    /// Customer analysis: RFM scores, k-means segments (results published as mart_* tables).
+    Mine {
+        #[command(subcommand)]
+        what: mine::MineCommand,
     },
     /// Print the warehouse schema.
     Schema {
@@ -313,6 +319,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             let rt = runtime()?;
             sql::print_tables(&engine.open(&rt)?, format)
         }
+        Command::Mine { what } => mine::run(what),
         Command::Describe {
             table,
             format,

@@ -31,14 +31,21 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// The warehouse folder these flags name.
+    pub fn warehouse(&self) -> anyhow::Result<PathBuf> {
+        crate::resolve_warehouse(self.warehouse.clone(), self.config.clone())
+    }
+
     /// Opens the warehouse's current version with these options.
     pub fn open(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
-        let warehouse = crate::resolve_warehouse(self.warehouse.clone(), self.config.clone())?;
+        let warehouse = self.warehouse()?;
         let options = EngineOptions {
             privileged: self.privileged,
             memory_limit: self
                 .memory_limit
-                .map_or_else(acrm_olap::default_memory_limit, |m| m.saturating_mul(1 << 20)),
+                .map_or_else(acrm_olap::default_memory_limit, |m| {
+                    m.saturating_mul(1 << 20)
+                }),
             timeout: Duration::from_secs(self.timeout),
         };
         rt.block_on(Engine::open(&warehouse, options))

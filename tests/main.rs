@@ -7,4 +7,5 @@ mod common;
 mod build_sample;
 mod config_errors;
 mod incremental;
+mod mining;
 mod olap;

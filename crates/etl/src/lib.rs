@@ -12,6 +12,7 @@ mod error;
 pub mod facts;
 pub mod identity;
 pub mod layout;
+pub mod marts;
 pub mod parse;
 pub mod read;
 pub mod stage;

@@ -1,0 +1,27 @@
+//! Errors of the mining layer.
+
+/// Everything mining can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The warehouse query behind the features failed.
+    #[error(transparent)]
+    Olap(#[from] acrm_olap::Error),
+    /// Publishing the marts failed.
+    #[error(transparent)]
+    Etl(#[from] acrm_etl::Error),
+    /// Building the result tables failed.
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A feature table is not usable as given (missing, non-numeric or null values).
+    #[error("feature table: {0}")]
+    Features(String),
+    /// Parameters that cannot work (k larger than the customers, unknown feature...).
+    #[error("{0}")]
+    Invalid(String),
+    /// k-means itself failed.
+    #[error("k-means: {0}")]
+    KMeans(String),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,419 @@
+//! Segmentation: scale the features (log for skewed amounts and counts, then z-scores),
+//! k-means with k given or chosen by silhouette, segments numbered by size, and a profile
+//! per segment saying how it differs from the average customer.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use ndarray::{Array2, Axis};
+
+use crate::features::FeatureTable;
+use crate::kmeans::{self, KMeansOptions};
+use crate::{Error, Result};
+
+/// Built-in features segmented by default: value, habit, product and channel mix, service.
+pub const DEFAULT_FEATURES: &[&str] = &[
+    "recency_days",
+    "frequency",
+    "avg_order_value",
+    "lines_per_order",
+    "avg_unit_price",
+    "discount_rate",
+    "digital_share",
+    "complaints",
+];
+
+/// Built-in features that are log-scaled ([`signed_log`]) before standardising: counts and
+/// amounts with long tails, where a few big customers would otherwise own a cluster.
+pub const LOG_FEATURES: &[&str] = &[
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "margin",
+    "tenure_days",
+    "avg_unit_price",
+    "complaints",
+];
+
+/// Rows sampled to compute the silhouette when choosing k (it is quadratic in them).
+pub const SILHOUETTE_SAMPLE: usize = 4000;
+
+/// How many clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum K {
+    /// Exactly this many.
+    Fixed(usize),
+    /// The k in `2..=max` with the best silhouette.
+    Auto {
+        /// Largest k tried.
+        max: usize,
+    },
+}
+
+/// Segmentation parameters.
+#[derive(Debug, Clone)]
+pub struct SegmentOptions {
+    /// Number of segments.
+    pub k: K,
+    /// Features to log-scale before standardising.
+    pub log_features: Vec<String>,
+    /// k-means settings (its `k` is overridden by `k` above).
+    pub kmeans: KMeansOptions,
+}
+
+/// `sign(x) · ln(1 + |x|)`: compresses long tails like `ln(1 + x)` and keeps negative
+/// amounts (a loss-making customer's margin) ordered.
+pub fn signed_log(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p()
+}
+
+/// Features scaled for k-means: `(f(x) − mean) / sd` per column, f = [`signed_log`] for
+/// `log_features`, identity otherwise.
+pub fn scale(features: &FeatureTable, log_features: &[String]) -> Result<Array2<f64>> {
+    let mut x = features.values.clone();
+    for (j, name) in features.names.iter().enumerate() {
+        let mut col = x.column_mut(j);
+        if log_features.contains(name) {
+            col.mapv_inplace(signed_log);
+        }
+        let mean = col.mean().unwrap_or(0.0);
+        let sd = col.std(0.0);
+        col.mapv_inplace(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 });
+    }
+    Ok(x)
+}
+
+/// Silhouette of each k tried when k is chosen automatically.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KScore {
+    /// Clusters.
+    pub k: usize,
+    /// Mean silhouette on the sample.
+    pub silhouette: f64,
+    /// Inertia on all rows (scaled features).
+    pub inertia: f64,
+}
+
+/// A segment's profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Profile {
+    /// Segment number, 1 = largest.
+    pub segment: u32,
+    /// Customers in it.
+    pub size: usize,
+    /// Share of all customers.
+    pub share: f64,
+    /// Share of total `monetary` when that feature is present.
+    pub revenue_share: Option<f64>,
+    /// Mean of each feature (original units), in feature order.
+    pub means: Vec<f64>,
+    /// Mean of each scaled feature: how many standard deviations the segment sits from the
+    /// average customer.
+    pub z_means: Vec<f64>,
+    /// The features that set the segment apart most, as "name +1.8 sd".
+    pub distinguishing: Vec<String>,
+}
+
+/// A segmentation of a feature table.
+#[derive(Debug, Clone)]
+pub struct Segmentation {
+    /// Features profiled, in column order.
+    pub features: Vec<String>,
+    /// The features the clustering used.
+    pub clustered_on: Vec<String>,
+    /// Customer ids.
+    pub ids: Vec<i64>,
+    /// Segment of each customer, 1 = largest.
+    pub segment: Vec<u32>,
+    /// Distance of each customer to its segment centre (scaled features).
+    pub distance: Vec<f64>,
+    /// Inertia on the scaled features.
+    pub inertia: f64,
+    /// One profile per segment, by segment number.
+    pub profiles: Vec<Profile>,
+    /// Silhouette curve when k was chosen automatically.
+    pub curve: Vec<KScore>,
+}
+
+/// Segments the customers of `table` on the features `cluster_on`; the profiles describe
+/// every feature of the table (so revenue or tenure can be shown without steering the
+/// clustering).
+pub fn segment(
+    table: &FeatureTable,
+    cluster_on: &[String],
+    options: &SegmentOptions,
+) -> Result<Segmentation> {
+    let z_all = scale(table, &options.log_features)?;
+    let idx = cluster_on
+        .iter()
+        .map(|name| {
+            table.names.iter().position(|n| n == name).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no feature '{name}' (features: {})",
+                    table.names.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if idx.is_empty() {
+        return Err(Error::Invalid("no features to segment on".into()));
+    }
+    let x = z_all.select(Axis(1), &idx);
+    let n = x.nrows();
+    let sample = sample_rows(n, SILHOUETTE_SAMPLE, options.kmeans.seed);
+    let mut curve = Vec::new();
+    let k = match options.k {
+        K::Fixed(k) => k,
+        K::Auto { max } => {
+            let max = max.min(n.saturating_sub(1));
+            if max < 2 {
+                return Err(Error::Invalid(format!(
+                    "choosing k needs at least 3 customers, got {n}"
+                )));
+            }
+            for k in 2..=max {
+                let c = kmeans::fit(
+                    x.view(),
+                    &KMeansOptions {
+                        k,
+                        ..options.kmeans.clone()
+                    },
+                )?;
+                let s = kmeans::silhouette(x.view(), &c.labels, &sample);
+                tracing::info!(k, silhouette = s, inertia = c.inertia, "k tried");
+                curve.push(KScore {
+                    k,
+                    silhouette: s,
+                    inertia: c.inertia,
+                });
+            }
+            curve
+                .iter()
+                .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+                .map_or(2, |s| s.k)
+        }
+    };
+    let fit = kmeans::fit(
+        x.view(),
+        &KMeansOptions {
+            k,
+            ..options.kmeans.clone()
+        },
+    )?;
+    // Number segments by size (largest first, ties by centroid order) so ids are stable.
+    let mut sizes = vec![0usize; k];
+    for &l in &fit.labels {
+        sizes[l] += 1;
+    }
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let mut number = vec![0u32; k];
+    for (rank, &c) in order.iter().enumerate() {
+        number[c] = rank as u32 + 1;
+    }
+    let distance: Vec<f64> = x
+        .axis_iter(Axis(0))
+        .zip(&fit.labels)
+        .map(|(row, &c)| {
+            row.iter()
+                .zip(fit.centroids.row(c))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    let segment: Vec<u32> = fit.labels.iter().map(|&l| number[l]).collect();
+    let profiles = profiles(table, &z_all, &segment, k);
+    Ok(Segmentation {
+        features: table.names.clone(),
+        clustered_on: cluster_on.to_vec(),
+        ids: table.ids.clone(),
+        segment,
+        distance,
+        inertia: fit.inertia,
+        profiles,
+        curve,
+    })
+}
+
+fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize) -> Vec<Profile> {
+    let n = segment.len();
+    let monetary = features.names.iter().position(|f| f == "monetary");
+    let total_revenue: f64 = monetary.map_or(0.0, |j| features.values.column(j).sum());
+    (1..=k as u32)
+        .map(|s| {
+            let rows: Vec<usize> = (0..n).filter(|&i| segment[i] == s).collect();
+            let size = rows.len();
+            let mean_of = |m: &Array2<f64>| -> Vec<f64> {
+                (0..m.ncols())
+                    .map(|j| rows.iter().map(|&i| m[[i, j]]).sum::<f64>() / size.max(1) as f64)
+                    .collect()
+            };
+            let means = mean_of(&features.values);
+            let z_means = mean_of(x);
+            let mut by_weight: Vec<usize> = (0..z_means.len()).collect();
+            by_weight.sort_by(|&a, &b| z_means[b].abs().total_cmp(&z_means[a].abs()));
+            let distinguishing = by_weight
+                .iter()
+                .take(3)
+                .filter(|&&j| z_means[j].abs() >= 0.25)
+                .map(|&j| format!("{} {:+.1} sd", features.names[j], z_means[j]))
+                .collect();
+            let revenue_share = monetary.map(|j| {
+                let r: f64 = rows.iter().map(|&i| features.values[[i, j]]).sum();
+                if total_revenue > 0.0 {
+                    r / total_revenue
+                } else {
+                    0.0
+                }
+            });
+            Profile {
+                segment: s,
+                size,
+                share: size as f64 / n as f64,
+                revenue_share,
+                means,
+                z_means,
+                distinguishing,
+            }
+        })
+        .collect()
+}
+
+/// `m` row numbers out of `n`, spread evenly with a seeded offset (all rows when n ≤ m).
+fn sample_rows(n: usize, m: usize, seed: u64) -> Vec<usize> {
+    if n <= m {
+        return (0..n).collect();
+    }
+    let step = n as f64 / m as f64;
+    let offset = (seed % 997) as f64 / 997.0 * step;
+    (0..m)
+        .map(|i| ((offset + i as f64 * step) as usize).min(n - 1))
+        .collect()
+}
+
+impl Segmentation {
+    /// The `mart_segment` table: customer_id, segment, distance to the segment centre.
+    pub fn segment_batch(&self) -> Result<RecordBatch> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new("segment", DataType::UInt32, false),
+            Field::new("distance", DataType::Float64, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(self.ids.clone())),
+                Arc::new(UInt32Array::from(self.segment.clone())),
+                Arc::new(Float64Array::from(self.distance.clone())),
+            ],
+        )?)
+    }
+
+    /// The `mart_segment_profile` table: one row per segment and feature with its mean and
+    /// its distance from the average in standard deviations.
+    pub fn profile_batch(&self) -> Result<RecordBatch> {
+        let mut segment = Vec::new();
+        let mut size = Vec::new();
+        let mut share = Vec::new();
+        let mut revenue_share = Vec::new();
+        let mut feature = Vec::new();
+        let mut mean = Vec::new();
+        let mut z = Vec::new();
+        let mut summary = Vec::new();
+        for p in &self.profiles {
+            for (j, name) in self.features.iter().enumerate() {
+                segment.push(p.segment);
+                size.push(p.size as i64);
+                share.push(p.share);
+                revenue_share.push(p.revenue_share);
+                feature.push(name.clone());
+                mean.push(p.means[j]);
+                z.push(p.z_means[j]);
+                summary.push(p.distinguishing.join(", "));
+            }
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("segment", DataType::UInt32, false),
+            Field::new("size", DataType::Int64, false),
+            Field::new("share", DataType::Float64, false),
+            Field::new("revenue_share", DataType::Float64, true),
+            Field::new("feature", DataType::Utf8, false),
+            Field::new("mean", DataType::Float64, false),
+            Field::new("z_mean", DataType::Float64, false),
+            Field::new("distinguishing", DataType::Utf8, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(UInt32Array::from(segment)),
+                Arc::new(Int64Array::from(size)),
+                Arc::new(Float64Array::from(share)),
+                Arc::new(Float64Array::from(revenue_share)),
+                Arc::new(StringArray::from(feature)),
+                Arc::new(Float64Array::from(mean)),
+                Arc::new(Float64Array::from(z)),
+                Arc::new(StringArray::from(summary)),
+            ],
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_columns_have_zero_mean_and_unit_sd() {
+        let t = FeatureTable {
+            ids: vec![1, 2, 3, 4],
+            names: vec!["a".into(), "b".into(), "c".into()],
+            values: ndarray::array![
+                [1.0, 0.0, 5.0],
+                [2.0, 0.0, 5.0],
+                [3.0, 9.0, 5.0],
+                [4.0, 99.0, 5.0]
+            ],
+        };
+        let x = scale(&t, &["b".into()]).expect("scale");
+        for j in 0..2 {
+            let c = x.column(j);
+            assert!(c.mean().expect("mean").abs() < 1e-12);
+            assert!((c.std(0.0) - 1.0).abs() < 1e-12);
+        }
+        assert!(x.column(2).iter().all(|v| *v == 0.0), "constant column → 0");
+        assert!(scale(&t, &["a".into()]).is_ok());
+        assert_eq!(signed_log(-(std::f64::consts::E - 1.0)), -1.0);
+        assert_eq!(signed_log(0.0), 0.0);
+    }
+
+    #[test]
+    fn segments_are_numbered_by_size() {
+        let mut values = Array2::zeros((60, 1));
+        for i in 0..60 {
+            values[[i, 0]] = i as f64 * 0.01 + if i < 40 { 0.0 } else { 10.0 };
+        }
+        let t = FeatureTable {
+            ids: (0..60).collect(),
+            names: vec!["a".into()],
+            values,
+        };
+        let s = segment(
+            &t,
+            &["a".into()],
+            &SegmentOptions {
+                k: K::Auto { max: 4 },
+                log_features: vec![],
+                kmeans: KMeansOptions::new(2),
+            },
+        )
+        .expect("segment");
+        assert_eq!(s.profiles.len(), 2, "silhouette picks 2: {:?}", s.curve);
+        assert_eq!(s.profiles[0].size, 40);
+        assert_eq!(s.segment[0], 1);
+        assert_eq!(s.segment[59], 2);
+        assert_eq!(s.profile_batch().expect("batch").num_rows(), 2);
+    }
+}

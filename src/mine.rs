@@ -1,0 +1,343 @@
+//! `acrm mine …`: argument handling and printing around `acrm-mining`.
+
+use std::path::PathBuf;
+
+use acrm_mining::kmeans::KMeansOptions;
+use acrm_mining::rfm::Rfm;
+use acrm_mining::segment::{self, K, SegmentOptions};
+use acrm_mining::{FeatureTable, features, marts};
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+
+use crate::sql::{EngineArgs, SqlFormat};
+
+/// The analyses.
+#[derive(Subcommand, Debug)]
+pub enum MineCommand {
+    /// RFM scores (recency, frequency, monetary; quintiles 1-5) and named RFM segments.
+    #[command(
+        after_help = "Writes mart_rfm (one row per customer with purchases) unless --no-write.\nExamples:\n  acrm mine rfm\n  acrm mine rfm --as-of 2024-06-30 --format csv"
+    )]
+    Rfm {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// k-means segmentation with segment profiles.
+    #[command(
+        after_help = "Writes mart_segment (customer → segment) and mart_segment_profile unless --no-write.\nExamples:\n  acrm mine segment                       (k chosen by silhouette, default features)\n  acrm mine segment --k 4 --features frequency,avg_unit_price,discount_rate\n  acrm mine segment --k 5 --sql \"SELECT customer_id, income, credit_limit FROM dim_customer WHERE is_current\"\n  acrm mine segment --k 3 --input features.parquet --id-column id"
+    )]
+    Segment {
+        /// Number of segments, or `auto` to pick 2..=--max-k by silhouette.
+        #[arg(long, default_value = "auto")]
+        k: String,
+        /// Largest k tried by --k auto.
+        #[arg(long, default_value_t = 10)]
+        max_k: usize,
+        /// Comma-separated features [default: recency_days, frequency, avg_order_value,
+        /// lines_per_order, avg_unit_price, discount_rate, digital_share, complaints]
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
+        /// Segment the rows of this query instead of the built-in customer features.
+        #[arg(long, conflicts_with = "input")]
+        sql: Option<String>,
+        /// Segment the rows of this CSV or Parquet file.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Id column of --sql / --input.
+        #[arg(long, default_value = "customer_id")]
+        id_column: String,
+        /// Comma-separated features to log-scale [default: the skewed built-in ones]
+        #[arg(long, value_delimiter = ',')]
+        log: Option<Vec<String>>,
+        /// Random seed (same seed and data → same segments).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// k-means restarts.
+        #[arg(long, default_value_t = 10)]
+        n_init: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Flags every analysis takes.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Analyse as of this date (YYYY-MM-DD): later facts are ignored [default: the last sale]
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<NaiveDate>,
+    /// Print only; do not publish the result tables.
+    #[arg(long)]
+    no_write: bool,
+    /// Output format of the printed summary.
+    #[arg(long, value_enum, default_value = "table")]
+    format: SqlFormat,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Runs `acrm mine …`.
+pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
+    match cmd {
+        MineCommand::Rfm { common } => rfm(common),
+        MineCommand::Segment {
+            k,
+            max_k,
+            features,
+            sql,
+            input,
+            id_column,
+            log,
+            seed,
+            n_init,
+            common,
+        } => {
+            let k = match k.as_str() {
+                "auto" => K::Auto { max: max_k },
+                n => K::Fixed(
+                    n.parse()
+                        .with_context(|| format!("--k {n}: a number or 'auto'"))?,
+                ),
+            };
+            let builtin = sql.is_none() && input.is_none();
+            let log_features = log.unwrap_or_else(|| {
+                if builtin {
+                    segment::LOG_FEATURES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    Vec::new()
+                }
+            });
+            let options = SegmentOptions {
+                k,
+                log_features,
+                kmeans: KMeansOptions {
+                    seed,
+                    n_init,
+                    ..KMeansOptions::new(2)
+                },
+            };
+            segment_cmd(common, options, features, sql, input, &id_column)
+        }
+    }
+}
+
+/// Opens the engine and resolves the as-of date.
+fn open(
+    common: &Common,
+) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine, NaiveDate)> {
+    let rt = crate::runtime()?;
+    let engine = common.engine.open(&rt)?;
+    let as_of = match common.as_of {
+        Some(d) => d,
+        None => rt.block_on(features::last_fact_date(&engine))?,
+    };
+    Ok((rt, engine, as_of))
+}
+
+fn publish(
+    common: &Common,
+    tables: Vec<(String, datafusion::arrow::array::RecordBatch)>,
+) -> anyhow::Result<()> {
+    if common.no_write {
+        return Ok(());
+    }
+    let warehouse = common.engine.warehouse()?;
+    let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
+    let version = marts::publish(&warehouse, &tables)?;
+    eprintln!(
+        "published {} as warehouse version {version}",
+        names.join(", ")
+    );
+    Ok(())
+}
+
+fn rfm(common: Common) -> anyhow::Result<()> {
+    let (rt, engine, as_of) = open(&common)?;
+    let table = rt.block_on(features::customer_features(&engine, as_of))?;
+    let rfm = Rfm::score(&table, as_of)?;
+    let summary = rfm.summary();
+    match common.format {
+        SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(&summary)?),
+        SqlFormat::Csv => {
+            outln!(
+                "segment,customers,customer_share,revenue_share,mean_recency_days,mean_frequency,mean_monetary"
+            );
+            for s in &summary {
+                outln!(
+                    "{},{},{:.6},{:.6},{:.2},{:.3},{:.2}",
+                    s.segment,
+                    s.customers,
+                    s.customer_share,
+                    s.revenue_share,
+                    s.mean_recency_days,
+                    s.mean_frequency,
+                    s.mean_monetary
+                );
+            }
+        }
+        _ => {
+            outln!(
+                "RFM as of {as_of}: {} customers with purchases",
+                rfm.customer_id.len()
+            );
+            outln!(
+                "{:<20} {:>9} {:>7} {:>8} {:>9} {:>7} {:>12}",
+                "segment",
+                "customers",
+                "share",
+                "revenue",
+                "recency",
+                "orders",
+                "monetary"
+            );
+            for s in &summary {
+                outln!(
+                    "{:<20} {:>9} {:>6.1}% {:>7.1}% {:>8.0}d {:>7.1} {:>12.2}",
+                    s.segment,
+                    s.customers,
+                    100.0 * s.customer_share,
+                    100.0 * s.revenue_share,
+                    s.mean_recency_days,
+                    s.mean_frequency,
+                    s.mean_monetary
+                );
+            }
+        }
+    }
+    publish(&common, vec![("mart_rfm".into(), rfm.to_batch()?)])
+}
+
+fn segment_cmd(
+    common: Common,
+    options: SegmentOptions,
+    chosen: Vec<String>,
+    sql: Option<String>,
+    input: Option<PathBuf>,
+    id_column: &str,
+) -> anyhow::Result<()> {
+    let (rt, engine, as_of) = open(&common)?;
+    let table: FeatureTable = match (&sql, &input) {
+        (Some(q), _) => {
+            let (_, batches) = rt.block_on(engine.query(q))?;
+            FeatureTable::from_batches(&batches, id_column)?
+        }
+        (None, Some(path)) => rt.block_on(features::read_file(path, id_column))?,
+        (None, None) => rt.block_on(features::customer_features(&engine, as_of))?,
+    };
+    let builtin = sql.is_none() && input.is_none();
+    let cluster_on: Vec<String> = if !chosen.is_empty() {
+        chosen
+    } else if builtin {
+        segment::DEFAULT_FEATURES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        table.names.clone()
+    };
+    if table.is_empty() {
+        bail!("no rows to segment");
+    }
+    let s = segment::segment(&table, &cluster_on, &options)?;
+    report_segments(&common, &table, s)
+}
+
+fn report_segments(
+    common: &Common,
+    table: &FeatureTable,
+    s: segment::Segmentation,
+) -> anyhow::Result<()> {
+    match common.format {
+        SqlFormat::Json => outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "features": s.features,
+                "clustered_on": s.clustered_on,
+                "customers": table.len(),
+                "inertia": s.inertia,
+                "silhouette_curve": s.curve,
+                "segments": s.profiles,
+            }))?
+        ),
+        SqlFormat::Csv => {
+            outln!(
+                "segment,size,share,revenue_share,{},distinguishing",
+                s.features.join(",")
+            );
+            for p in &s.profiles {
+                let means: Vec<String> = p.means.iter().map(|m| format!("{m:.4}")).collect();
+                outln!(
+                    "{},{},{:.6},{},{},\"{}\"",
+                    p.segment,
+                    p.size,
+                    p.share,
+                    p.revenue_share
+                        .map(|r| format!("{r:.6}"))
+                        .unwrap_or_default(),
+                    means.join(","),
+                    p.distinguishing.join(", ")
+                );
+            }
+        }
+        _ => {
+            if !s.curve.is_empty() {
+                outln!("k by silhouette (higher is better separated):");
+                for c in &s.curve {
+                    outln!(
+                        "  k = {:<3} silhouette {:.3}  inertia {:.1}",
+                        c.k,
+                        c.silhouette,
+                        c.inertia
+                    );
+                }
+            }
+            outln!(
+                "{} segments of {} customers on {} (inertia {:.1})",
+                s.profiles.len(),
+                table.len(),
+                s.clustered_on.join(", "),
+                s.inertia
+            );
+            for p in &s.profiles {
+                let revenue = p
+                    .revenue_share
+                    .map(|r| format!(", {:.1}% of revenue", 100.0 * r))
+                    .unwrap_or_default();
+                outln!(
+                    "segment {}: {} customers ({:.1}%{revenue}) — {}",
+                    p.segment,
+                    p.size,
+                    100.0 * p.share,
+                    if p.distinguishing.is_empty() {
+                        "close to the average customer".to_string()
+                    } else {
+                        p.distinguishing.join(", ")
+                    }
+                );
+            }
+            out!("{:<18}", "mean of");
+            for p in &s.profiles {
+                out!(" {:>12}", format!("segment {}", p.segment));
+            }
+            outln!();
+            for (j, f) in s.features.iter().enumerate() {
+                out!("{f:<18}");
+                for p in &s.profiles {
+                    out!(" {:>12.2}", p.means[j]);
+                }
+                outln!();
+            }
+        }
+    }
+    publish(
+        common,
+        vec![
+            ("mart_segment".into(), s.segment_batch()?),
+            ("mart_segment_profile".into(), s.profile_batch()?),
+        ],
+    )
+}
