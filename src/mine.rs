@@ -219,14 +219,17 @@ fn segment_cmd(
     input: Option<PathBuf>,
     id_column: &str,
 ) -> anyhow::Result<()> {
-    let (rt, engine, as_of) = open(&common)?;
     let table: FeatureTable = match (&sql, &input) {
+        (None, Some(path)) => crate::runtime()?.block_on(features::read_file(path, id_column))?,
         (Some(q), _) => {
+            let (rt, engine, _) = open(&common)?;
             let (_, batches) = rt.block_on(engine.query(q))?;
             FeatureTable::from_batches(&batches, id_column)?
         }
-        (None, Some(path)) => rt.block_on(features::read_file(path, id_column))?,
-        (None, None) => rt.block_on(features::customer_features(&engine, as_of))?,
+        (None, None) => {
+            let (rt, engine, as_of) = open(&common)?;
+            rt.block_on(features::customer_features(&engine, as_of))?
+        }
     };
     let builtin = sql.is_none() && input.is_none();
     let cluster_on: Vec<String> = if !chosen.is_empty() {
@@ -259,6 +262,7 @@ fn report_segments(
                 "clustered_on": s.clustered_on,
                 "customers": table.len(),
                 "inertia": s.inertia,
+                "fit_seconds": s.fit_seconds,
                 "silhouette_curve": s.curve,
                 "segments": s.profiles,
             }))?

@@ -1,24 +1,32 @@
 -- Monthly cohort retention: for each cohort (month of first purchase), the share of its customers buying again N months later.
-WITH firsts AS (
-    SELECT customer_id, date_trunc('month', min(order_date)) AS cohort
+-- One pass over the sales: the distinct buying months of each customer, the first of them as
+-- the cohort (a window, not a second scan), and the cohort size as its month-0 count (every
+-- customer buys in their cohort month).
+WITH months AS (
+    SELECT DISTINCT customer_id, date_trunc('month', order_date) AS month
     FROM fact_sales
     WHERE customer_id <> 0
-    GROUP BY customer_id
 ), activity AS (
-    SELECT DISTINCT s.customer_id, f.cohort,
-           (date_part('year', s.order_date) - date_part('year', f.cohort)) * 12
-             + date_part('month', s.order_date) - date_part('month', f.cohort) AS months_after
-    FROM fact_sales s
-    JOIN firsts f ON f.customer_id = s.customer_id
-), sizes AS (
-    SELECT cohort, count(*) AS cohort_size FROM firsts GROUP BY cohort
+    SELECT month, min(month) OVER (PARTITION BY customer_id) AS cohort
+    FROM months
+), counts AS (
+    SELECT cohort,
+           (date_part('year', month) - date_part('year', cohort)) * 12
+             + date_part('month', month) - date_part('month', cohort) AS months_after,
+           count(*) AS active_customers
+    FROM activity
+    GROUP BY 1, 2
+), sized AS (
+    SELECT cohort,
+           first_value(active_customers) OVER (PARTITION BY cohort ORDER BY months_after) AS cohort_size,
+           months_after,
+           active_customers
+    FROM counts
 )
-SELECT to_char(a.cohort, '%Y-%m') AS cohort,
-       z.cohort_size,
-       CAST(a.months_after AS INT) AS months_after,
-       count(*) AS active_customers,
-       round(100.0 * count(*) / z.cohort_size, 2) AS retention_pct
-FROM activity a
-JOIN sizes z ON z.cohort = a.cohort
-GROUP BY a.cohort, z.cohort_size, a.months_after
+SELECT to_char(cohort, '%Y-%m') AS cohort,
+       cohort_size,
+       CAST(months_after AS INT) AS months_after,
+       active_customers,
+       round(100.0 * active_customers / cohort_size, 2) AS retention_pct
+FROM sized
 ORDER BY cohort, months_after

@@ -131,6 +131,8 @@ pub struct Segmentation {
     pub distance: Vec<f64>,
     /// Inertia on the scaled features.
     pub inertia: f64,
+    /// Wall time of the final k-means fit (all restarts), for benchmarks.
+    pub fit_seconds: f64,
     /// One profile per segment, by segment number.
     pub profiles: Vec<Profile>,
     /// Silhouette curve when k was chosen automatically.
@@ -195,6 +197,7 @@ pub fn segment(
                 .map_or(2, |s| s.k)
         }
     };
+    let started = std::time::Instant::now();
     let fit = kmeans::fit(
         x.view(),
         &KMeansOptions {
@@ -202,6 +205,7 @@ pub fn segment(
             ..options.kmeans.clone()
         },
     )?;
+    let fit_seconds = started.elapsed().as_secs_f64();
     // Number segments by size (largest first, ties by centroid order) so ids are stable.
     let mut sizes = vec![0usize; k];
     for &l in &fit.labels {
@@ -233,6 +237,7 @@ pub fn segment(
         segment,
         distance,
         inertia: fit.inertia,
+        fit_seconds,
         profiles,
         curve,
     })
