@@ -29,11 +29,9 @@ import sys
 import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
 
-
-def acrm_binary() -> str:
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "acrm")
+from acrm_release import acrm_binary  # noqa: E402
 
 
 def timed(cmd: list[str], **kw) -> tuple[float, int, str]:
@@ -167,8 +165,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=200_000)
     ap.add_argument("--work", default="/tmp/acrm-bench")
-    ap.add_argument("--acrm", default=acrm_binary())
+    ap.add_argument("--acrm", help="acrm binary [default: the release build]")
     args = ap.parse_args()
+    args.acrm = args.acrm or acrm_binary()
     import duckdb  # noqa: F401  (fail early when the peer is missing)
 
     src = os.path.join(args.work, f"exports-{args.customers}")

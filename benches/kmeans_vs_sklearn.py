@@ -32,11 +32,9 @@ import pyarrow.parquet as pq
 from sklearn.cluster import KMeans
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
 
-
-def acrm_binary() -> str:
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "acrm")
+from acrm_release import acrm_binary  # noqa: E402
 
 
 def planted_matrix(rows: int, dims: int, k: int, seed: int) -> np.ndarray:
@@ -64,8 +62,6 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/acrm-bench")
     args = ap.parse_args()
     acrm = acrm_binary()
-    if not os.path.exists(acrm):
-        sys.exit(f"{acrm} missing: run `cargo build --release` first")
     os.makedirs(args.work, exist_ok=True)
     path = os.path.join(args.work, f"kmeans-{args.rows}x{args.features}.parquet")
     x = planted_matrix(args.rows, args.features, args.k, args.seed)

@@ -40,14 +40,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from acrm_release import acrm_binary  # noqa: E402
 from olap_vs_duckdb import duckdb_sql, open_warehouse, sql_files  # noqa: E402
-
-
-def acrm_binary() -> str:
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "acrm")
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -115,8 +112,6 @@ def main() -> None:
     ap.add_argument("--only", help="regular expression: run only the queries it matches")
     args = ap.parse_args()
     acrm = acrm_binary()
-    if not os.path.exists(acrm):
-        sys.exit(f"{acrm} missing: run `cargo build --release` first")
     os.makedirs(args.work, exist_ok=True)
     warehouse = args.warehouse or ensure_warehouse(acrm, args.work, args.customers)
 
