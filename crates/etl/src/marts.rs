@@ -70,3 +70,97 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
     tracing::info!(version, tables = tables.len(), "marts published");
     Ok((version, dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::store::{parquet_rows, read_parquet};
+
+    fn ids(n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..n))])
+            .expect("batch")
+    }
+
+    /// A warehouse with version 1 holding one fact file and its manifest.
+    fn warehouse(root: &Path) -> PathBuf {
+        let wh = Warehouse::new(root);
+        let tmp = wh.begin(1).expect("begin");
+        write_parquet(&tmp.join("fact_sales/year=2024/part-a.parquet"), &[ids(3)]).expect("write");
+        let manifest = Manifest {
+            version: 1,
+            built_at: "2025-01-01T00:00:00Z".into(),
+            mode: "full".into(),
+            files: vec![],
+            tables: BTreeMap::from([("fact_sales".to_string(), 3)]),
+            calendar_years: (2024, 2024),
+            identity_conflicts: vec![],
+            duration_ms: 1,
+        };
+        fs::write(
+            tmp.join("manifest.json"),
+            serde_json::to_string(&manifest).expect("json"),
+        )
+        .expect("manifest");
+        wh.publish(&tmp, 1, 3).expect("publish")
+    }
+
+    #[test]
+    fn marts_are_published_as_a_new_version_beside_the_old_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let v1 = warehouse(dir.path());
+        let (version, v2) =
+            publish_tables(dir.path(), &[("mart_rfm".into(), ids(5))]).expect("publish");
+        assert_eq!(version, 2);
+        assert_eq!(
+            Warehouse::new(dir.path())
+                .current()
+                .expect("current")
+                .map(|c| c.0),
+            Some(2)
+        );
+        assert_eq!(
+            parquet_rows(&v2.join("mart_rfm/part-0.parquet")).expect("rows"),
+            5
+        );
+        let fact = "fact_sales/year=2024/part-a.parquet";
+        assert_eq!(read_parquet(&v2.join(fact)).expect("fact")[0], ids(3));
+        assert!(v1.join(fact).exists(), "the old version is left whole");
+        let m = Manifest::read(&v2).expect("manifest");
+        assert_eq!((m.version, m.mode.as_str()), (2, "mine"));
+        assert_eq!(m.tables.get("mart_rfm"), Some(&5));
+        assert_eq!(m.tables.get("fact_sales"), Some(&3));
+        // Publishing again replaces the mart, it does not add to it.
+        let (_, v3) = publish_tables(dir.path(), &[("mart_rfm".into(), ids(2))]).expect("again");
+        assert_eq!(
+            parquet_rows(&v3.join("mart_rfm/part-0.parquet")).expect("rows"),
+            2
+        );
+    }
+
+    #[test]
+    fn schema_tables_and_odd_names_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        warehouse(dir.path());
+        for name in ["dim_customer", "Mart", "../x", "_state", ""] {
+            let e = publish_tables(dir.path(), &[(name.into(), ids(1))]);
+            assert!(e.is_err(), "{name} accepted");
+        }
+        assert_eq!(
+            Warehouse::new(dir.path())
+                .current()
+                .expect("current")
+                .map(|c| c.0),
+            Some(1),
+            "nothing published"
+        );
+        let empty = tempfile::tempdir().expect("tmp");
+        assert!(publish_tables(empty.path(), &[("mart_x".into(), ids(1))]).is_err());
+    }
+}
