@@ -253,12 +253,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         Command::Sql {
             query,
             file,
-            result:
-                sql::ResultArgs {
-                    format,
-                    output,
-                    timing,
-                },
+            result,
             engine,
         } => {
             let rt = runtime()?;
@@ -267,20 +262,20 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 (Some(q), _) => q,
                 (None, Some(f)) => std::fs::read_to_string(&f)
                     .with_context(|| format!("cannot read {}", f.display()))?,
-                (None, None) => return sql::shell(&rt, &engine, format, timing),
+                (None, None) => return sql::shell(&rt, &engine, result),
             };
             let statements = sql::split_statements(&text);
             if statements.is_empty() {
                 bail!("no SQL statement given");
             }
-            if statements.len() > 1 && output.is_some() {
+            if statements.len() > 1 && result.output.is_some() {
                 bail!(
                     "--output takes the result of one statement; the script has {}",
                     statements.len()
                 );
             }
             for stmt in &statements {
-                sql::run_query(&rt, &engine, stmt, format, output.as_deref(), timing)?;
+                sql::run_query(&rt, &engine, stmt, &result)?;
             }
             Ok(())
         }
@@ -288,17 +283,12 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             name,
             list,
             reports,
-            result:
-                sql::ResultArgs {
-                    format,
-                    output,
-                    timing,
-                },
+            result,
             engine,
         } => {
             if list {
                 let all = acrm_olap::reports::catalog(reports.as_deref())?;
-                match format {
+                match result.format {
                     sql::SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
                     _ => {
                         for r in &all {
@@ -312,7 +302,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
             let rt = runtime()?;
             let engine = engine.open(&rt)?;
-            sql::run_query(&rt, &engine, &report.sql, format, output.as_deref(), timing)
+            sql::run_query(&rt, &engine, &report.sql, &result)
                 .with_context(|| format!("report {name} ({})", report.origin))
         }
         Command::Tables { format, engine } => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use acrm_mining::kmeans::KMeansOptions;
 use acrm_mining::rfm::Rfm;
 use acrm_mining::segment::{self, K, SegmentOptions};
-use acrm_mining::{FeatureTable, features, marts};
+use acrm_mining::{FeatureTable, features};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -100,44 +100,42 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                         .with_context(|| format!("--k {n}: a number or 'auto'"))?,
                 ),
             };
-            let builtin = sql.is_none() && input.is_none();
-            let log_features = log.unwrap_or_else(|| {
-                if builtin {
-                    segment::LOG_FEATURES
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect()
-                } else {
-                    Vec::new()
-                }
-            });
-            let options = SegmentOptions {
-                k,
-                log_features,
-                kmeans: KMeansOptions {
-                    seed,
-                    n_init,
-                    ..KMeansOptions::new(2)
-                },
+            let kmeans = KMeansOptions {
+                seed,
+                n_init,
+                ..KMeansOptions::default()
             };
-            segment_cmd(common, options, features, sql, input, &id_column)
+            let source = match (sql, input) {
+                (Some(q), _) => Source::Sql(q),
+                (None, Some(path)) => Source::File(path),
+                (None, None) => Source::Customers,
+            };
+            segment_cmd(&common, source, &id_column, features, log, k, kmeans)
         }
     }
 }
 
-/// Opens the engine and resolves the as-of date.
-fn open(
-    common: &Common,
-) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine, NaiveDate)> {
+/// Opens the engine.
+fn open(common: &Common) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine)> {
     let rt = crate::runtime()?;
     let engine = common.engine.open(&rt)?;
+    Ok((rt, engine))
+}
+
+/// The built-in features of every buyer as of --as-of (default: the last sale).
+fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate)> {
+    let (rt, engine) = open(common)?;
     let as_of = match common.as_of {
         Some(d) => d,
         None => rt.block_on(features::last_fact_date(&engine))?,
     };
-    Ok((rt, engine, as_of))
+    Ok((
+        rt.block_on(features::customer_features(&engine, as_of))?,
+        as_of,
+    ))
 }
 
+/// Publishes the result tables as a new warehouse version, unless --no-write.
 fn publish(
     common: &Common,
     tables: Vec<(String, datafusion::arrow::array::RecordBatch)>,
@@ -145,9 +143,8 @@ fn publish(
     if common.no_write {
         return Ok(());
     }
-    let warehouse = common.engine.warehouse()?;
-    let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
-    let version = marts::publish(&warehouse, &tables)?;
+    let (version, _) = acrm_etl::marts::publish_tables(&common.engine.warehouse()?, &tables)?;
+    let names: Vec<&str> = tables.iter().map(|(n, _)| n.as_str()).collect();
     eprintln!(
         "published {} as warehouse version {version}",
         names.join(", ")
@@ -156,8 +153,7 @@ fn publish(
 }
 
 fn rfm(common: Common) -> anyhow::Result<()> {
-    let (rt, engine, as_of) = open(&common)?;
-    let table = rt.block_on(features::customer_features(&engine, as_of))?;
+    let (table, as_of) = customer_features(&common)?;
     let rfm = Rfm::score(&table, as_of)?;
     let summary = rfm.summary();
     match common.format {
@@ -211,42 +207,64 @@ fn rfm(common: Common) -> anyhow::Result<()> {
     publish(&common, vec![("mart_rfm".into(), rfm.to_batch()?)])
 }
 
+/// What `acrm mine segment` clusters.
+enum Source {
+    /// The built-in customer features.
+    Customers,
+    /// The rows of a query.
+    Sql(String),
+    /// The rows of a CSV or Parquet file.
+    File(PathBuf),
+}
+
 fn segment_cmd(
-    common: Common,
-    options: SegmentOptions,
-    chosen: Vec<String>,
-    sql: Option<String>,
-    input: Option<PathBuf>,
+    common: &Common,
+    source: Source,
     id_column: &str,
+    chosen: Vec<String>,
+    log: Option<Vec<String>>,
+    k: K,
+    kmeans: KMeansOptions,
 ) -> anyhow::Result<()> {
-    let table: FeatureTable = match (&sql, &input) {
-        (None, Some(path)) => crate::runtime()?.block_on(features::read_file(path, id_column))?,
-        (Some(q), _) => {
-            let (rt, engine, _) = open(&common)?;
-            let (_, batches) = rt.block_on(engine.query(q))?;
-            FeatureTable::from_batches(&batches, id_column)?
+    let to_strings = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The built-in features come with a default choice and log scaling; other tables are
+    // clustered on all their columns, unscaled by log unless --log says so.
+    let (table, default_features, default_log) = match source {
+        Source::Customers => (
+            customer_features(common)?.0,
+            Some(to_strings(segment::DEFAULT_FEATURES)),
+            to_strings(segment::LOG_FEATURES),
+        ),
+        Source::Sql(q) => {
+            let (rt, engine) = open(common)?;
+            let (_, batches) = rt.block_on(engine.query(&q))?;
+            (
+                FeatureTable::from_batches(&batches, id_column)?,
+                None,
+                vec![],
+            )
         }
-        (None, None) => {
-            let (rt, engine, as_of) = open(&common)?;
-            rt.block_on(features::customer_features(&engine, as_of))?
-        }
-    };
-    let builtin = sql.is_none() && input.is_none();
-    let cluster_on: Vec<String> = if !chosen.is_empty() {
-        chosen
-    } else if builtin {
-        segment::DEFAULT_FEATURES
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        table.names.clone()
+        Source::File(path) => (
+            crate::runtime()?.block_on(features::read_file(&path, id_column))?,
+            None,
+            vec![],
+        ),
     };
     if table.is_empty() {
         bail!("no rows to segment");
     }
+    let cluster_on = if chosen.is_empty() {
+        default_features.unwrap_or_else(|| table.names.clone())
+    } else {
+        chosen
+    };
+    let options = SegmentOptions {
+        k,
+        log_features: log.unwrap_or(default_log),
+        kmeans,
+    };
     let s = segment::segment(&table, &cluster_on, &options)?;
-    report_segments(&common, &table, s)
+    report_segments(common, &table, s)
 }
 
 fn report_segments(

@@ -2,7 +2,7 @@
 //! `acrm-olap`'s engine, and the interactive shell.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use acrm_olap::{Engine, EngineOptions, OutputFormat};
@@ -92,22 +92,25 @@ impl From<SqlFormat> for OutputFormat {
     }
 }
 
-/// Runs `sql` and writes its result in `format` to `output` (standard output when None);
-/// with `timing`, prints how long the engine took and how many rows it returned to stderr.
+/// Runs `sql` and writes its result as `result` says: in its format, to its output file or
+/// standard output, with the engine's time and row count on stderr when it asks for timing.
 pub fn run_query(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sql: &str,
-    format: SqlFormat,
-    output: Option<&Path>,
-    timing: bool,
+    result: &ResultArgs,
 ) -> anyhow::Result<()> {
-    if format == SqlFormat::Parquet && output.is_none() {
+    let ResultArgs {
+        format,
+        output,
+        timing,
+    } = result;
+    if *format == SqlFormat::Parquet && output.is_none() {
         bail!("--format parquet writes binary data: give --output FILE.parquet");
     }
     let started = std::time::Instant::now();
     let (schema, batches) = rt.block_on(engine.query(sql))?;
-    if timing {
+    if *timing {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         eprintln!(
             "Time: {:.3} ms, {rows} rows",
@@ -120,12 +123,12 @@ pub fn run_query(
                 std::fs::File::create(path)
                     .with_context(|| format!("cannot create {}", path.display()))?,
             );
-            acrm_olap::write_results(&schema, &batches, format.into(), &mut f)?;
+            acrm_olap::write_results(&schema, &batches, (*format).into(), &mut f)?;
             f.flush()?;
         }
         None => {
             let mut out = std::io::stdout().lock();
-            acrm_olap::write_results(&schema, &batches, format.into(), &mut out)?;
+            acrm_olap::write_results(&schema, &batches, (*format).into(), &mut out)?;
         }
     }
     Ok(())
@@ -178,15 +181,19 @@ pub fn split_statements(script: &str) -> Vec<String> {
 pub fn shell(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
-    format: SqlFormat,
-    mut timing: bool,
+    mut result: ResultArgs,
 ) -> anyhow::Result<()> {
+    // The shell prints to the terminal: no output file, no binary format.
+    result.output = None;
+    if result.format == SqlFormat::Parquet {
+        result.format = SqlFormat::Table;
+    }
     if !std::io::stdin().is_terminal() {
         let mut script = String::new();
         std::io::stdin().read_to_string(&mut script)?;
         let mut failed = false;
         for stmt in split_statements(&script) {
-            if let Err(e) = run_line(rt, engine, &stmt, format, timing) {
+            if let Err(e) = run_line(rt, engine, &stmt, &result) {
                 eprintln!("error: {e:#}");
                 failed = true;
             }
@@ -229,11 +236,11 @@ pub fn shell(
                 break;
             }
             if trimmed == "\\timing" {
-                timing = !timing;
-                outln!("Timing is {}.", if timing { "on" } else { "off" });
+                result.timing = !result.timing;
+                outln!("Timing is {}.", if result.timing { "on" } else { "off" });
                 continue;
             }
-            if let Err(e) = run_line(rt, engine, trimmed, format, timing) {
+            if let Err(e) = run_line(rt, engine, trimmed, &result) {
                 eprintln!("error: {e:#}");
             }
             continue;
@@ -243,7 +250,7 @@ pub fn shell(
         if trimmed.ends_with(';') {
             let _ = editor.add_history_entry(buffer.trim());
             for stmt in split_statements(&buffer) {
-                if let Err(e) = run_line(rt, engine, &stmt, format, timing) {
+                if let Err(e) = run_line(rt, engine, &stmt, &result) {
                     eprintln!("error: {e:#}");
                 }
             }
@@ -261,18 +268,12 @@ fn run_line(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     line: &str,
-    format: SqlFormat,
-    timing: bool,
+    result: &ResultArgs,
 ) -> anyhow::Result<()> {
-    let format = if format == SqlFormat::Parquet {
-        SqlFormat::Table
-    } else {
-        format
-    };
     match line.strip_prefix("\\d") {
-        Some(rest) if rest.trim().is_empty() => print_tables(engine, format),
-        Some(rest) => print_describe(rt, engine, rest.trim(), format),
-        None => run_query(rt, engine, line, format, None, timing),
+        Some(rest) if rest.trim().is_empty() => print_tables(engine, result.format),
+        Some(rest) => print_describe(rt, engine, rest.trim(), result.format),
+        None => run_query(rt, engine, line, result),
     }
 }
 

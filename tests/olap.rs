@@ -286,3 +286,21 @@ fn closed_output_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+#[test]
+fn timing_reports_each_statement_on_stderr() {
+    let out = run(&mut on_sample(&[
+        "sql",
+        "--timing",
+        "--format",
+        "csv",
+        "SELECT channel_code FROM dim_channel; SELECT 1 AS one",
+    ]));
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let times: Vec<&str> = err.lines().filter(|l| l.starts_with("Time: ")).collect();
+    assert_eq!(times.len(), 2, "{err}");
+    assert!(times[0].ends_with(" ms, 9 rows"), "{err}");
+    assert!(times[1].ends_with(" ms, 1 rows"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Time:"));
+}

@@ -114,6 +114,22 @@ impl Manifest {
             message: e.to_string(),
         })
     }
+
+    /// Writes it as `manifest.json` into version folder `dir` and syncs it to disk.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("manifest.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Warehouse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| Error::Io { path, source })
+    }
 }
 
 /// What happened.
@@ -756,18 +772,7 @@ impl Run<'_> {
             identity_conflicts: all_conflicts,
             duration_ms: started.elapsed().as_millis() as u64,
         };
-        let path = self.tmp.join("manifest.json");
-        let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::File::open(&path)
-            .and_then(|f| f.sync_all())
-            .map_err(|source| Error::Io { path, source })?;
+        manifest.write(self.tmp)?;
         Ok(BuildReport {
             outcome: Outcome::UpToDate {
                 version: self.version,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::RecordBatch;
 
 use crate::build::Manifest;
-use crate::store::{Warehouse, link_tree, write_parquet};
+use crate::store::{Warehouse, io, link_tree, write_parquet};
 use crate::{Error, Result};
 
 /// Publishes `tables` (name → rows) into a new version of the warehouse at `root`, replacing
@@ -41,10 +41,6 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
     })?;
     let version = n + 1;
     let tmp = wh.begin(version)?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
-    };
     link_tree(&current, &tmp)?;
     let mut manifest = Manifest::read(&current)?;
     for (name, batch) in tables {
@@ -59,13 +55,8 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
     }
     manifest.version = version;
     manifest.mode = "mine".into();
-    manifest.built_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let path = tmp.join("manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Warehouse {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    fs::write(&path, text).map_err(io(&path))?;
+    manifest.built_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    manifest.write(&tmp)?;
     let dir = wh.publish(&tmp, version, usize::MAX)?;
     tracing::info!(version, tables = tables.len(), "marts published");
     Ok((version, dir))

@@ -39,7 +39,8 @@ pub struct BuildLock {
     _file: File,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+/// Maps an I/O error to [`Error::Io`] naming `path`.
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.into(),
         source,

@@ -6,9 +6,6 @@ pub enum Error {
     /// The warehouse query behind the features failed.
     #[error(transparent)]
     Olap(#[from] acrm_olap::Error),
-    /// Publishing the marts failed.
-    #[error(transparent)]
-    Etl(#[from] acrm_etl::Error),
     /// Building the result tables failed.
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),

@@ -7,18 +7,16 @@
 
 use linfa::prelude::*;
 use linfa_clustering::{KMeans, KMeansInit};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::SeedableRng;
 use rayon::prelude::*;
 
 use crate::{Error, Result};
 
-/// How to run k-means.
+/// How to run k-means (the number of clusters is given to [`fit`]).
 #[derive(Debug, Clone)]
 pub struct KMeansOptions {
-    /// Clusters.
-    pub k: usize,
     /// Restarts with different k-means++ seeds; the lowest inertia wins.
     pub n_init: usize,
     /// Iteration cap per restart.
@@ -29,11 +27,10 @@ pub struct KMeansOptions {
     pub seed: u64,
 }
 
-impl KMeansOptions {
-    /// `k` clusters with the defaults: 10 restarts, 300 iterations, tolerance 1e-4, seed 42.
-    pub fn new(k: usize) -> Self {
+impl Default for KMeansOptions {
+    /// 10 restarts, 300 iterations, tolerance 1e-4, seed 42.
+    fn default() -> Self {
         Self {
-            k,
             n_init: 10,
             max_iter: 300,
             tolerance: 1e-4,
@@ -49,21 +46,22 @@ pub struct Clustering {
     pub labels: Vec<usize>,
     /// Centroids, one row per cluster.
     pub centroids: Array2<f64>,
-    /// Sum of squared distances of the rows to their centroids.
+    /// Squared distance of each row to its centroid.
+    pub sq_distances: Vec<f64>,
+    /// Sum of `sq_distances`.
     pub inertia: f64,
 }
 
-/// Clusters the rows of `x` (already scaled).
-pub fn fit(x: ArrayView2<'_, f64>, options: &KMeansOptions) -> Result<Clustering> {
+/// Clusters the rows of `x` (already scaled) into `k` clusters.
+pub fn fit(x: ArrayView2<'_, f64>, k: usize, options: &KMeansOptions) -> Result<Clustering> {
     let n = x.nrows();
-    if options.k == 0 || options.k > n {
+    if k == 0 || k > n {
         return Err(Error::Invalid(format!(
-            "k = {} needs between 1 and {n} (the number of rows)",
-            options.k
+            "k = {k} needs between 1 and {n} (the number of rows)"
         )));
     }
-    let data = DatasetBase::from(x.to_owned());
-    let model = KMeans::params_with_rng(options.k, Xoshiro256Plus::seed_from_u64(options.seed))
+    let data = DatasetBase::from(x);
+    let model = KMeans::params_with_rng(k, Xoshiro256Plus::seed_from_u64(options.seed))
         .n_runs(options.n_init.max(1))
         .max_n_iterations(options.max_iter)
         .tolerance(options.tolerance)
@@ -71,28 +69,26 @@ pub fn fit(x: ArrayView2<'_, f64>, options: &KMeansOptions) -> Result<Clustering
         .fit(&data)
         .map_err(|e| Error::KMeans(e.to_string()))?;
     let labels: Array1<usize> = model.predict(data.records());
-    let centroids = model.centroids().clone();
     let labels = labels.to_vec();
-    let inertia = inertia(x, &centroids, &labels);
+    let centroids = model.centroids().clone();
+    let sq_distances: Vec<f64> = x
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .zip(labels.par_iter())
+        .map(|(row, &c)| sq_dist(row, centroids.row(c)))
+        .collect();
+    let inertia = sq_distances.iter().sum();
     Ok(Clustering {
         labels,
         centroids,
+        sq_distances,
         inertia,
     })
 }
 
-/// Sum of squared Euclidean distances of each row to its cluster's centroid.
-pub fn inertia(x: ArrayView2<'_, f64>, centroids: &Array2<f64>, labels: &[usize]) -> f64 {
-    x.axis_iter(Axis(0))
-        .into_par_iter()
-        .zip(labels.par_iter())
-        .map(|(row, &c)| {
-            row.iter()
-                .zip(centroids.row(c).iter())
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-        })
-        .sum()
+/// Squared Euclidean distance of two rows.
+fn sq_dist(a: ArrayView1<'_, f64>, b: ArrayView1<'_, f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Mean silhouette coefficient of the rows `sample` of `x` under `labels` (−1..1, higher is
@@ -112,13 +108,7 @@ pub fn silhouette(x: ArrayView2<'_, f64>, labels: &[usize], sample: &[usize]) ->
                 if i == j {
                     continue;
                 }
-                let d = x
-                    .row(i)
-                    .iter()
-                    .zip(x.row(j).iter())
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt();
+                let d = sq_dist(x.row(i), x.row(j)).sqrt();
                 sum[labels[j]] += d;
                 count[labels[j]] += 1;
             }
@@ -163,15 +153,15 @@ mod tests {
     #[test]
     fn recovers_separated_blobs_reproducibly() {
         let (x, truth) = blobs();
-        let a = fit(x.view(), &KMeansOptions::new(3)).expect("fit");
+        let a = fit(x.view(), 3, &KMeansOptions::default()).expect("fit");
         let ari = crate::evaluate::adjusted_rand_index(&a.labels, &truth);
         assert!((ari - 1.0).abs() < 1e-12, "ARI {ari}");
-        let b = fit(x.view(), &KMeansOptions::new(3)).expect("fit again");
+        let b = fit(x.view(), 3, &KMeansOptions::default()).expect("fit again");
         assert_eq!(a.labels, b.labels, "same seed, same clusters");
         assert!(a.inertia > 0.0 && a.inertia < 150.0 * 0.5, "{}", a.inertia);
         let all: Vec<usize> = (0..150).collect();
         let s3 = silhouette(x.view(), &a.labels, &all);
-        let two = fit(x.view(), &KMeansOptions::new(2)).expect("k=2");
+        let two = fit(x.view(), 2, &KMeansOptions::default()).expect("k=2");
         let s2 = silhouette(x.view(), &two.labels, &all);
         assert!(s3 > 0.9 && s3 > s2, "silhouette k=3 {s3}, k=2 {s2}");
     }
@@ -179,7 +169,7 @@ mod tests {
     #[test]
     fn k_larger_than_the_rows_is_refused() {
         let (x, _) = blobs();
-        assert!(fit(x.view(), &KMeansOptions::new(151)).is_err());
-        assert!(fit(x.view(), &KMeansOptions::new(0)).is_err());
+        assert!(fit(x.view(), 151, &KMeansOptions::default()).is_err());
+        assert!(fit(x.view(), 0, &KMeansOptions::default()).is_err());
     }
 }

@@ -1,14 +1,14 @@
 //! acrm's customer analysis: features per customer as of a date (through the OLAP layer, so
 //! SQL, masking and the published version are the same as for analysts), RFM scores and
 //! segments, k-means segmentation with profiles, and the evaluation measures used to check
-//! them against planted truth. Results are published as warehouse marts SQL can join.
+//! them against planted truth. Their result tables are published into the warehouse with
+//! `acrm_etl::marts::publish_tables`, so SQL can join them.
 #![warn(missing_docs)]
 
 mod error;
 pub mod evaluate;
 pub mod features;
 pub mod kmeans;
-pub mod marts;
 pub mod rfm;
 pub mod segment;
 

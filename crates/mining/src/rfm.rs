@@ -135,7 +135,7 @@ impl Rfm {
     /// The `mart_rfm` table: one row per customer.
     pub fn to_batch(&self) -> Result<RecordBatch> {
         let n = self.customer_id.len();
-        let days = crate::marts::date32(self.as_of);
+        let days = (self.as_of - NaiveDate::default()).num_days() as i32;
         let code: Vec<String> = (0..n)
             .map(|i| format!("{}{}{}", self.r[i], self.f[i], self.m[i]))
             .collect();
@@ -179,12 +179,13 @@ impl Rfm {
     pub fn summary(&self) -> Vec<SegmentSummary> {
         let n = self.customer_id.len() as f64;
         let total: f64 = self.monetary.iter().sum();
+        let of: Vec<&str> = (0..self.customer_id.len())
+            .map(|i| segment(self.r[i], self.f[i]))
+            .collect();
         SEGMENTS
             .iter()
             .filter_map(|&name| {
-                let idx: Vec<usize> = (0..self.customer_id.len())
-                    .filter(|&i| segment(self.r[i], self.f[i]) == name)
-                    .collect();
+                let idx: Vec<usize> = (0..of.len()).filter(|&i| of[i] == name).collect();
                 if idx.is_empty() {
                     return None;
                 }

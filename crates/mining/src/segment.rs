@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::features::FeatureTable;
-use crate::kmeans::{self, KMeansOptions};
+use crate::kmeans::{self, Clustering, KMeansOptions};
 use crate::{Error, Result};
 
 /// Built-in features segmented by default: value, habit, product and channel mix, service.
@@ -59,7 +59,7 @@ pub struct SegmentOptions {
     pub k: K,
     /// Features to log-scale before standardising.
     pub log_features: Vec<String>,
-    /// k-means settings (its `k` is overridden by `k` above).
+    /// k-means settings.
     pub kmeans: KMeansOptions,
 }
 
@@ -131,7 +131,7 @@ pub struct Segmentation {
     pub distance: Vec<f64>,
     /// Inertia on the scaled features.
     pub inertia: f64,
-    /// Wall time of the final k-means fit (all restarts), for benchmarks.
+    /// Wall time of the chosen k's k-means fit (all restarts), for benchmarks.
     pub fit_seconds: f64,
     /// One profile per segment, by segment number.
     pub profiles: Vec<Profile>,
@@ -166,8 +166,8 @@ pub fn segment(
     let n = x.nrows();
     let sample = sample_rows(n, SILHOUETTE_SAMPLE, options.kmeans.seed);
     let mut curve = Vec::new();
-    let k = match options.k {
-        K::Fixed(k) => k,
+    let (fit, fit_seconds) = match options.k {
+        K::Fixed(k) => timed_fit(x.view(), k, &options.kmeans)?,
         K::Auto { max } => {
             let max = max.min(n.saturating_sub(1));
             if max < 2 {
@@ -175,14 +175,10 @@ pub fn segment(
                     "choosing k needs at least 3 customers, got {n}"
                 )));
             }
+            // The fit of the best k is kept, not redone.
+            let mut best: Option<(f64, Clustering, f64)> = None;
             for k in 2..=max {
-                let c = kmeans::fit(
-                    x.view(),
-                    &KMeansOptions {
-                        k,
-                        ..options.kmeans.clone()
-                    },
-                )?;
+                let (c, seconds) = timed_fit(x.view(), k, &options.kmeans)?;
                 let s = kmeans::silhouette(x.view(), &c.labels, &sample);
                 tracing::info!(k, silhouette = s, inertia = c.inertia, "k tried");
                 curve.push(KScore {
@@ -190,22 +186,15 @@ pub fn segment(
                     silhouette: s,
                     inertia: c.inertia,
                 });
+                if best.as_ref().is_none_or(|(top, _, _)| s > *top) {
+                    best = Some((s, c, seconds));
+                }
             }
-            curve
-                .iter()
-                .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
-                .map_or(2, |s| s.k)
+            best.map(|(_, c, seconds)| (c, seconds))
+                .ok_or_else(|| Error::Invalid("no k to try".into()))?
         }
     };
-    let started = std::time::Instant::now();
-    let fit = kmeans::fit(
-        x.view(),
-        &KMeansOptions {
-            k,
-            ..options.kmeans.clone()
-        },
-    )?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    let k = fit.centroids.nrows();
     // Number segments by size (largest first, ties by centroid order) so ids are stable.
     let mut sizes = vec![0usize; k];
     for &l in &fit.labels {
@@ -217,17 +206,7 @@ pub fn segment(
     for (rank, &c) in order.iter().enumerate() {
         number[c] = rank as u32 + 1;
     }
-    let distance: Vec<f64> = x
-        .axis_iter(Axis(0))
-        .zip(&fit.labels)
-        .map(|(row, &c)| {
-            row.iter()
-                .zip(fit.centroids.row(c))
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-                .sqrt()
-        })
-        .collect();
+    let distance: Vec<f64> = fit.sq_distances.iter().map(|d| d.sqrt()).collect();
     let segment: Vec<u32> = fit.labels.iter().map(|&l| number[l]).collect();
     let profiles = profiles(table, &z_all, &segment, k);
     Ok(Segmentation {
@@ -285,6 +264,17 @@ fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize)
             }
         })
         .collect()
+}
+
+/// k-means with `k` clusters and its wall time in seconds (reported for benchmarks).
+fn timed_fit(
+    x: ArrayView2<'_, f64>,
+    k: usize,
+    options: &KMeansOptions,
+) -> Result<(Clustering, f64)> {
+    let started = std::time::Instant::now();
+    let fit = kmeans::fit(x, k, options)?;
+    Ok((fit, started.elapsed().as_secs_f64()))
 }
 
 /// `m` row numbers out of `n`, spread evenly with a seeded offset (all rows when n ≤ m).
@@ -411,7 +401,7 @@ mod tests {
             &SegmentOptions {
                 k: K::Auto { max: 4 },
                 log_features: vec![],
-                kmeans: KMeansOptions::new(2),
+                kmeans: KMeansOptions::default(),
             },
         )
         .expect("segment");
