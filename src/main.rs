@@ -158,6 +158,24 @@ enum Command {
         #[command(subcommand)]
         what: mine::MineCommand,
     },
+    /// Early-warning alerts: over credit limit, overdue receivables, below sales plan, churn
+    /// risk, purchase drop (published as the alerts table).
+    #[command(
+        after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/alerts.rs (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
+    )]
+    Alerts {
+        /// Pace window of the plan and purchase-drop checks, in days.
+        #[arg(long, default_value_t = 90)]
+        window_days: u32,
+        /// Actual / planned revenue under which a customer is below plan.
+        #[arg(long, default_value_t = 0.8)]
+        plan_ratio: f64,
+        /// Chance of the observed silence under which a customer is at churn risk.
+        #[arg(long, default_value_t = 0.3)]
+        churn_probability: f64,
+        #[command(flatten)]
+        common: mine::Common,
+    },
     /// Print the warehouse schema.
     Schema {
         /// The Markdown reference page (as in warehouse-schema/README.md).
@@ -310,6 +328,19 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             sql::print_tables(&engine.open(&rt)?, format)
         }
         Command::Mine { what } => mine::run(what),
+        Command::Alerts {
+            window_days,
+            plan_ratio,
+            churn_probability,
+            common,
+        } => mine::alerts(
+            common,
+            acrm_mining::alerts::AlertOptions {
+                window_days,
+                plan_ratio,
+                churn_probability,
+            },
+        ),
         Command::Describe {
             table,
             format,
@@ -340,6 +371,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 &acrm_etl::BuildOptions {
                     warehouse: warehouse.clone(),
                     full,
+                    derive: mine::MartRefresh::from_config(&cfg.marts),
                 },
                 &progress,
             )

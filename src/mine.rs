@@ -2,13 +2,18 @@
 
 use std::path::PathBuf;
 
+use acrm_mining::alerts::AlertOptions;
 use acrm_mining::kmeans::KMeansOptions;
+use acrm_mining::lifecycle::LifecycleOptions;
 use acrm_mining::rfm::Rfm;
 use acrm_mining::segment::{self, K, SegmentOptions};
+use acrm_mining::table::TableBuilder;
+use acrm_mining::value::ValueOptions;
 use acrm_mining::{FeatureTable, features};
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
+use datafusion::arrow::array::RecordBatch;
 
 use crate::sql::{EngineArgs, SqlFormat};
 
@@ -56,6 +61,37 @@ pub enum MineCommand {
         /// k-means restarts.
         #[arg(long, default_value_t = 10)]
         n_init: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Customer value tiers (most valuable, most growable, below zero), ABC class and CLV.
+    #[command(
+        after_help = "Writes mart_value_tier (one row per customer with purchases) unless --no-write.\nRules: crates/mining/src/value.rs (also in README.md).\nExamples:\n  acrm mine value\n  acrm mine value --cost-per-contact 80 --retention 0.7"
+    )]
+    Value {
+        /// Trailing window of orders and service contacts, in days.
+        #[arg(long, default_value_t = 365)]
+        window_days: u32,
+        /// Cost of one service contact (warehouse currency).
+        #[arg(long, default_value_t = 50.0)]
+        cost_per_contact: f64,
+        /// Yearly retention probability for the CLV [default: measured from the warehouse]
+        #[arg(long)]
+        retention: Option<f64>,
+        /// Yearly discount rate of the CLV.
+        #[arg(long, default_value_t = 0.1)]
+        discount_rate: f64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Lifecycle stage per customer: prospect, new, growing, stable, declining, lost.
+    #[command(
+        after_help = "Writes mart_lifecycle (one row per known customer) unless --no-write.\nRules: crates/mining/src/lifecycle.rs (also in README.md).\nExample:\n  acrm mine lifecycle --as-of 2024-06-30"
+    )]
+    Lifecycle {
+        /// Length of the recent and the previous window compared, in days.
+        #[arg(long, default_value_t = 180)]
+        window_days: u32,
         #[command(flatten)]
         common: Common,
     },
@@ -112,7 +148,155 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
             };
             segment_cmd(&common, source, &id_column, features, log, k, kmeans)
         }
+        MineCommand::Value {
+            window_days,
+            cost_per_contact,
+            retention,
+            discount_rate,
+            common,
+        } => value(
+            common,
+            ValueOptions {
+                window_days,
+                cost_per_contact,
+                retention,
+                discount_rate,
+                ..ValueOptions::default()
+            },
+        ),
+        MineCommand::Lifecycle {
+            window_days,
+            common,
+        } => lifecycle(
+            common,
+            LifecycleOptions {
+                window_days,
+                ..LifecycleOptions::default()
+            },
+        ),
     }
+}
+
+/// Runs `acrm alerts`.
+pub fn alerts(common: Common, options: AlertOptions) -> anyhow::Result<()> {
+    let (rt, engine) = open(&common)?;
+    let as_of = as_of(&rt, &engine, &common)?;
+    let found = rt.block_on(acrm_mining::alerts::alerts(&engine, as_of, &options))?;
+    let batch = found.to_batch()?;
+    if common.format == SqlFormat::Table {
+        let counts: Vec<String> = found
+            .counts()
+            .iter()
+            .map(|(kind, severity, n)| format!("{kind} {severity} {n}"))
+            .collect();
+        outln!(
+            "{} alerts as of {as_of}: {}",
+            found.alerts.len(),
+            if counts.is_empty() {
+                "none".into()
+            } else {
+                counts.join(", ")
+            }
+        );
+    }
+    print_batch(&batch, common.format)?;
+    publish(&common, vec![("alerts".into(), batch)])
+}
+
+fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
+    let (rt, engine) = open(&common)?;
+    let as_of = as_of(&rt, &engine, &common)?;
+    let v = rt.block_on(acrm_mining::value::value_tiers(&engine, as_of, &options))?;
+    let summary = v.summary();
+    if common.format == SqlFormat::Table {
+        outln!(
+            "value tiers as of {as_of}: {} customers, yearly retention {:.1}%{}",
+            v.customer_id.len(),
+            100.0 * v.retention,
+            if options.retention.is_some() {
+                " (given)"
+            } else {
+                " (measured)"
+            }
+        );
+    }
+    let table = TableBuilder::new()
+        .utf8("tier", &summary.iter().map(|t| t.tier).collect::<Vec<_>>())
+        .i64(
+            "customers",
+            summary.iter().map(|t| t.customers as i64).collect(),
+        )
+        .f64(
+            "customer_share",
+            summary.iter().map(|t| t.customer_share).collect(),
+        )
+        .f64("net_value", summary.iter().map(|t| t.net_value).collect())
+        .f64(
+            "net_value_share",
+            summary.iter().map(|t| t.net_value_share).collect(),
+        )
+        .f64(
+            "revenue_share",
+            summary.iter().map(|t| t.revenue_share).collect(),
+        )
+        .f64(
+            "potential_share",
+            summary.iter().map(|t| t.potential_share).collect(),
+        )
+        .f64("mean_clv", summary.iter().map(|t| t.mean_clv).collect())
+        .finish()?;
+    print_batch(&table, common.format)?;
+    publish(&common, vec![("mart_value_tier".into(), v.to_batch()?)])
+}
+
+fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
+    let (rt, engine) = open(&common)?;
+    let as_of = as_of(&rt, &engine, &common)?;
+    let l = rt.block_on(acrm_mining::lifecycle::lifecycle(&engine, as_of, &options))?;
+    let counts = l.counts();
+    if common.format == SqlFormat::Table {
+        outln!(
+            "lifecycle stages as of {as_of}: {} customers",
+            l.customer_id.len()
+        );
+    }
+    let n = l.customer_id.len().max(1) as f64;
+    let table = TableBuilder::new()
+        .utf8("stage", &counts.iter().map(|c| c.0).collect::<Vec<_>>())
+        .i64("customers", counts.iter().map(|c| c.1 as i64).collect())
+        .f64("share", counts.iter().map(|c| c.1 as f64 / n).collect())
+        .finish()?;
+    print_batch(&table, common.format)?;
+    publish(&common, vec![("mart_lifecycle".into(), l.to_batch()?)])
+}
+
+/// Prints a result table in the chosen format (as `acrm sql` does).
+fn print_batch(batch: &RecordBatch, format: SqlFormat) -> anyhow::Result<()> {
+    if format == SqlFormat::Parquet {
+        bail!(
+            "--format parquet is for `acrm sql --output`; the tables are published to the warehouse"
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    acrm_olap::write_results(
+        &batch.schema(),
+        std::slice::from_ref(batch),
+        format.into(),
+        &mut out,
+    )?;
+    Ok(())
+}
+
+/// --as-of, or the last sale in the warehouse.
+fn as_of(
+    rt: &tokio::runtime::Runtime,
+    engine: &acrm_olap::Engine,
+    common: &Common,
+) -> anyhow::Result<NaiveDate> {
+    Ok(match common.as_of {
+        Some(d) => d,
+        None => rt.block_on(features::last_fact_date(engine))?,
+    })
 }
 
 /// Opens the engine.
@@ -125,10 +309,7 @@ fn open(common: &Common) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::
 /// The built-in features of every buyer as of --as-of (default: the last sale).
 fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate)> {
     let (rt, engine) = open(common)?;
-    let as_of = match common.as_of {
-        Some(d) => d,
-        None => rt.block_on(features::last_fact_date(&engine))?,
-    };
+    let as_of = as_of(&rt, &engine, common)?;
     Ok((
         rt.block_on(features::customer_features(&engine, as_of))?,
         as_of,
@@ -136,10 +317,7 @@ fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate
 }
 
 /// Publishes the result tables as a new warehouse version, unless --no-write.
-fn publish(
-    common: &Common,
-    tables: Vec<(String, datafusion::arrow::array::RecordBatch)>,
-) -> anyhow::Result<()> {
+fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::Result<()> {
     if common.no_write {
         return Ok(());
     }
@@ -362,4 +540,54 @@ fn report_segments(
             ("mart_segment_profile".into(), s.profile_batch()?),
         ],
     )
+}
+
+/// The nightly build's mart refresh (`[marts]` in the config): runs the configured analyses
+/// over the version the build is about to publish.
+#[derive(Debug)]
+pub struct MartRefresh {
+    config: acrm_etl::MartsConfig,
+}
+
+impl MartRefresh {
+    /// A refresh as `config` says; `None` when it names no analysis.
+    pub fn from_config(
+        config: &acrm_etl::MartsConfig,
+    ) -> Option<std::sync::Arc<dyn acrm_etl::DeriveTables>> {
+        (!config.refresh.is_empty()).then(|| {
+            std::sync::Arc::new(MartRefresh {
+                config: config.clone(),
+            }) as std::sync::Arc<dyn acrm_etl::DeriveTables>
+        })
+    }
+}
+
+impl acrm_etl::DeriveTables for MartRefresh {
+    fn derive(&self, dir: &std::path::Path) -> Vec<(String, RecordBatch)> {
+        let refreshed = crate::runtime().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(async {
+                let engine = acrm_olap::Engine::open_version(dir, Default::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(acrm_mining::refresh::refresh(
+                    &engine,
+                    &self.config.refresh,
+                    self.config.segment_k,
+                )
+                .await)
+            })
+        });
+        match refreshed {
+            Ok(r) => {
+                for (analysis, error) in &r.failures {
+                    eprintln!("warning: mart refresh '{analysis}' skipped: {error}");
+                }
+                r.tables
+            }
+            Err(e) => {
+                eprintln!("warning: marts not refreshed: {e}");
+                Vec::new()
+            }
+        }
+    }
 }

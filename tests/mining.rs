@@ -2,7 +2,7 @@
 //! SQL computation of the documented definitions, k-means recovers the planted behaviour
 //! groups, results are reproducible and published as marts SQL can join.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use acrm_mining::evaluate::adjusted_rand_index;
@@ -71,8 +71,9 @@ fn rfm_equals_plain_sql_of_its_definitions() {
     assert!(r[5].parse::<u64>().expect("segments") >= 8, "{r:?}");
 }
 
-/// Planted behaviour group of each golden customer, via the published source-id key map.
-fn planted_groups() -> HashMap<i64, String> {
+/// Golden customer id of each planted person (by person_id), via the published source-id key
+/// map, with the person's truth row.
+fn planted_persons() -> Vec<(i64, HashMap<String, String>)> {
     let truth = read_truth(&mined().exports().join("truth/night-1/persons.csv"));
     let keys = run_ok(&mut on_mined(&[
         "sql",
@@ -84,16 +85,23 @@ fn planted_groups() -> HashMap<i64, String> {
     for r in csv_rows(&keys) {
         by_source.insert((r[0].clone(), r[1].clone()), r[2].parse().expect("id"));
     }
-    let mut out = HashMap::new();
-    for p in truth {
-        let id = [("crm", "crm_id"), ("web", "web_id")]
-            .iter()
-            .find_map(|(sys, col)| by_source.get(&(sys.to_string(), p[*col].clone())));
-        if let Some(id) = id {
-            out.insert(*id, p["group"].clone());
-        }
-    }
-    out
+    truth
+        .into_iter()
+        .filter_map(|p| {
+            let id = [("crm", "crm_id"), ("web", "web_id")]
+                .iter()
+                .find_map(|(sys, col)| by_source.get(&(sys.to_string(), p[*col].clone())))?;
+            Some((*id, p))
+        })
+        .collect()
+}
+
+/// Planted behaviour group of each golden customer.
+fn planted_groups() -> HashMap<i64, String> {
+    planted_persons()
+        .into_iter()
+        .map(|(id, p)| (id, p["group"].clone()))
+        .collect()
 }
 
 fn segments(extra: &[&str]) -> HashMap<i64, String> {
@@ -173,4 +181,213 @@ fn auto_k_prints_the_silhouette_curve_and_bad_features_are_refused() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("no feature 'shoe_size'"), "{err}");
+}
+
+/// Recall and precision of `flagged` against the planted `truth`.
+fn recall_precision(flagged: &HashSet<i64>, truth: &HashSet<i64>) -> (f64, f64) {
+    let hits = flagged.intersection(truth).count() as f64;
+    (
+        hits / truth.len().max(1) as f64,
+        hits / flagged.len().max(1) as f64,
+    )
+}
+
+/// Customers with an alert of one of `kinds` in the alerts CSV printed by `acrm alerts`.
+fn flagged(alerts: &[Vec<String>], kinds: &[&str]) -> HashSet<i64> {
+    alerts
+        .iter()
+        .filter(|r| kinds.contains(&r[2].as_str()))
+        .map(|r| r[1].parse().expect("customer id"))
+        .collect()
+}
+
+#[test]
+fn alerts_flag_the_planted_over_limit_customers_and_churners() {
+    let out = run_ok(&mut on_mined(&["alerts", "--format", "csv", "--no-write"]));
+    let alerts = csv_rows(&out);
+    let persons = planted_persons();
+    let by_crm: HashMap<String, i64> = persons
+        .iter()
+        .map(|(id, p)| (p["crm_id"].clone(), *id))
+        .collect();
+    let truth_of = |file: &str, column: &str| -> HashSet<i64> {
+        read_truth(&mined().exports().join("truth/night-1").join(file))
+            .into_iter()
+            .filter(|r| r[column] == "true")
+            .filter_map(|r| by_crm.get(&r["crm_id"]).copied())
+            .collect()
+    };
+    let over = truth_of("receivables.csv", "over_limit");
+    let (recall, precision) = recall_precision(&flagged(&alerts, &["over_limit"]), &over);
+    println!(
+        "over_limit: {} planted, recall {recall:.3}, precision {precision:.3}",
+        over.len()
+    );
+    assert!(
+        over.len() >= 30 && recall >= 0.9,
+        "over-limit recall {recall}"
+    );
+    let below = truth_of("sales_plan.csv", "below_plan");
+    let (recall, precision) = recall_precision(&flagged(&alerts, &["below_plan"]), &below);
+    println!(
+        "below_plan: {} planted, recall {recall:.3}, precision {precision:.3}",
+        below.len()
+    );
+    assert!(
+        below.len() >= 50 && recall >= 0.9,
+        "below-plan recall {recall}"
+    );
+    let churners: HashSet<i64> = persons
+        .iter()
+        .filter(|(_, p)| !p["churn_date"].is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    let warned = flagged(&alerts, &["churn_risk", "purchase_drop"]);
+    let (recall, precision) = recall_precision(&warned, &churners);
+    println!(
+        "churn warnings: {} planted churners, recall {recall:.3}, precision {precision:.3}",
+        churners.len()
+    );
+    assert!(
+        churners.len() >= 150 && recall >= 0.9,
+        "churn recall {recall}"
+    );
+    // Every alert carries a severity and its evidence in words.
+    for r in &alerts {
+        assert!(["high", "medium", "low"].contains(&r[3].as_str()), "{r:?}");
+        assert!(!r[6].is_empty(), "{r:?}");
+    }
+    // The nightly build published the same alerts as a table SQL can join.
+    let published = run_ok(&mut on_mined(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT count(*) FROM alerts a JOIN dim_customer c ON c.customer_id = a.customer_id AND c.is_current",
+    ]));
+    assert_eq!(csv_rows(&published)[0][0], alerts.len().to_string());
+}
+
+#[test]
+fn value_tiers_follow_their_documented_rules() {
+    let out = run_ok(&mut on_mined(&[
+        "mine",
+        "value",
+        "--format",
+        "csv",
+        "--no-write",
+    ]));
+    let printed: HashMap<String, String> = csv_rows(&out)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    // The inputs, recomputed from the facts, and the tier rules, re-applied in SQL to the
+    // published mart.
+    let check = "WITH facts AS (
+        SELECT customer_id,
+               sum(CASE WHEN order_date > DATE '2024-12-31' - INTERVAL '365' DAY THEN revenue ELSE 0 END) AS revenue,
+               sum(CASE WHEN order_date > DATE '2024-12-31' - INTERVAL '365' DAY THEN revenue - coalesce(cost, 0) ELSE 0 END) AS margin
+        FROM fact_sales WHERE customer_id <> 0 AND order_date <= DATE '2024-12-31' GROUP BY customer_id
+    ), contacts AS (
+        SELECT customer_id, count(*) AS n FROM fact_service
+        WHERE contact_date > DATE '2024-12-31' - INTERVAL '365' DAY AND contact_date <= DATE '2024-12-31'
+        GROUP BY customer_id
+    ), ranked AS (
+        SELECT v.*, row_number() OVER (ORDER BY net_value DESC, customer_id) AS value_rank,
+               count(*) OVER () AS customers
+        FROM mart_value_tier v
+    )
+    SELECT count(*) AS customers,
+           sum(CASE WHEN f.customer_id IS NULL THEN 1 ELSE 0 END) AS missing,
+           sum(CASE WHEN abs(r.revenue - CAST(f.revenue AS DOUBLE)) > 0.005
+                     OR abs(r.margin - CAST(f.margin AS DOUBLE)) > 0.005
+                     OR r.service_contacts <> coalesce(c.n, 0)
+                     OR abs(r.net_value - (r.margin - 50 * r.service_contacts)) > 0.005 THEN 1 ELSE 0 END) AS input_diff,
+           sum(CASE WHEN (r.net_value < 0) <> (r.value_tier = 'below_zero') THEN 1 ELSE 0 END) AS bz_diff,
+           sum(CASE WHEN (r.value_tier = 'most_valuable')
+                         <> (r.net_value > 0 AND r.value_rank <= round(0.2 * r.customers)) THEN 1 ELSE 0 END) AS mvc_diff,
+           sum(CASE WHEN r.value_tier = 'most_growable' THEN 1 ELSE 0 END) AS mgc,
+           sum(CASE WHEN r.value_tier = 'most_growable' AND r.growth_potential <= 0 THEN 1 ELSE 0 END) AS mgc_without_potential,
+           sum(CASE WHEN r.abc_class = 'A' THEN r.revenue ELSE 0 END) / sum(r.revenue) AS a_share
+    FROM ranked r
+    LEFT JOIN facts f ON f.customer_id = r.customer_id
+    LEFT JOIN contacts c ON c.customer_id = r.customer_id";
+    let rows = csv_rows(&run_ok(&mut on_mined(&["sql", "--format", "csv", check])));
+    let r = &rows[0];
+    println!(
+        "value tiers: customers {}, missing {}, input diffs {}, BZ diffs {}, MVC diffs {}, MGC {}, A revenue share {}",
+        r[0], r[1], r[2], r[3], r[4], r[5], r[7]
+    );
+    assert!(r[0].parse::<u64>().expect("count") > 1000, "{r:?}");
+    assert_eq!(&r[1..5], &["0", "0", "0", "0"], "{r:?}");
+    assert!(
+        r[5].parse::<u64>().expect("mgc") > 100 && r[6] == "0",
+        "{r:?}"
+    );
+    let a_share: f64 = r[7].parse().expect("share");
+    assert!(
+        (0.8..0.9).contains(&a_share),
+        "class A holds just over 80% of revenue: {a_share}"
+    );
+    // The printed summary counts the same tiers as the table the build published.
+    let counts = run_ok(&mut on_mined(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT value_tier, count(*) FROM mart_value_tier GROUP BY value_tier",
+    ]));
+    for row in csv_rows(&counts) {
+        assert_eq!(printed.get(&row[0]), Some(&row[1]), "{row:?} in {out}");
+    }
+}
+
+#[test]
+fn lifecycle_puts_planted_churners_in_decline_and_prospects_apart() {
+    let out = run_ok(&mut on_mined(&[
+        "mine",
+        "lifecycle",
+        "--format",
+        "csv",
+        "--no-write",
+    ]));
+    assert!(out.starts_with("stage,customers,share"), "{out}");
+    let stages: HashMap<i64, String> = csv_rows(&run_ok(&mut on_mined(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT customer_id, stage FROM mart_lifecycle",
+    ])))
+    .into_iter()
+    .map(|r| (r[0].parse().expect("id"), r[1].clone()))
+    .collect();
+    let persons = planted_persons();
+    let share_fading = |churn: bool| {
+        let ids: Vec<i64> = persons
+            .iter()
+            .filter(|(_, p)| p["churn_date"].is_empty() != churn)
+            .map(|(id, _)| *id)
+            .filter(|id| stages.get(id).is_some_and(|s| s != "prospect"))
+            .collect();
+        let fading = ids
+            .iter()
+            .filter(|id| matches!(stages[id].as_str(), "declining" | "lost"))
+            .count();
+        fading as f64 / ids.len().max(1) as f64
+    };
+    let (churners, others) = (share_fading(true), share_fading(false));
+    println!("declining or lost: planted churners {churners:.3}, other customers {others:.3}");
+    assert!(
+        churners >= 0.8 && others <= 0.35,
+        "churners {churners}, others {others}"
+    );
+    // Prospects are exactly the known customers without a purchase.
+    let check = csv_rows(&run_ok(&mut on_mined(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT (SELECT count(*) FROM mart_lifecycle WHERE stage = 'prospect'),
+                (SELECT count(DISTINCT customer_id) FROM dim_customer
+                 WHERE customer_id <> 0
+                   AND customer_id NOT IN (SELECT customer_id FROM fact_sales))",
+    ])));
+    assert_eq!(check[0][0], check[0][1], "{check:?}");
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
@@ -57,6 +58,16 @@ pub struct BuildOptions {
     pub warehouse: PathBuf,
     /// Rebuild from scratch from every export file instead of loading only new ones.
     pub full: bool,
+    /// Tables computed from the new version before it is published (the nightly marts).
+    pub derive: Option<Arc<dyn DeriveTables>>,
+}
+
+/// Computes tables from a loaded but not yet published version folder (the mining marts),
+/// so they are published atomically with the facts they come from and never lag behind them.
+pub trait DeriveTables: std::fmt::Debug + Send + Sync {
+    /// Tables (name → rows) computed from the version in `dir`. An analysis that cannot run
+    /// is the implementation's to report; its table is then missing from the version.
+    fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
 }
 
 /// One loaded export file, with its reconciliation.
@@ -265,6 +276,17 @@ pub fn build(
         progress,
         started,
     );
+    let result = result.and_then(|mut report| {
+        if let Some(derive) = &opts.derive {
+            progress.stage("refreshing marts");
+            let tables = derive.derive(&tmp);
+            let mut manifest = Manifest::read(&tmp)?;
+            crate::marts::write_tables(&tmp, &mut manifest, &tables)?;
+            manifest.write(&tmp)?;
+            report.tables = manifest.tables;
+        }
+        Ok(report)
+    });
     match result {
         Ok(mut report) => {
             let path = wh.publish(&tmp, version, cfg.keep_versions)?;

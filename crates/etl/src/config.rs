@@ -20,7 +20,16 @@ struct RawConfig {
     #[serde(default)]
     identity: RawIdentity,
     #[serde(default)]
+    marts: RawMarts,
+    #[serde(default)]
     source: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarts {
+    refresh: Option<Vec<String>>,
+    segment_k: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +196,35 @@ pub struct BuildConfig {
     pub name_similarity: f64,
     /// The sources, in config order.
     pub sources: Vec<SourceConfig>,
+    /// Analyses recomputed into every new version the build publishes.
+    pub marts: MartsConfig,
+}
+
+/// The analyses a nightly build refreshes (`[marts]`): their result tables are written into
+/// the version the build publishes, so they always match its facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MartsConfig {
+    /// Analyses to run, from [`MartsConfig::ANALYSES`]; empty turns the refresh off.
+    pub refresh: Vec<String>,
+    /// Segments of the refreshed segmentation; `None` chooses k by silhouette.
+    pub segment_k: Option<usize>,
+}
+
+impl MartsConfig {
+    /// The analyses a build can refresh, and the default `refresh` list: `rfm` (mart_rfm),
+    /// `segment` (mart_segment, mart_segment_profile), `value` (mart_value_tier),
+    /// `lifecycle` (mart_lifecycle), `alerts` (alerts).
+    pub const ANALYSES: [&'static str; 5] = ["rfm", "segment", "value", "lifecycle", "alerts"];
+}
+
+impl Default for MartsConfig {
+    /// Every analysis, k by silhouette.
+    fn default() -> Self {
+        Self {
+            refresh: Self::ANALYSES.map(String::from).to_vec(),
+            segment_k: None,
+        }
+    }
 }
 
 const DEFAULT_TRUE: [&str; 8] = ["y", "yes", "1", "true", "t", "是", "有", "x"];
@@ -257,6 +295,7 @@ impl BuildConfig {
                 "no [[source]] declared: name at least one export to load".into(),
             ));
         }
+        let marts = validate_marts(raw.marts).map_err(|m| cfg_err(format!("[marts] {m}")))?;
         let mut sources = Vec::new();
         for (i, rs) in raw.source.into_iter().enumerate() {
             let s = validate_source(&catalog, &base_dir, rs)
@@ -279,6 +318,7 @@ impl BuildConfig {
                 .unwrap_or_else(|| "%Y-%m-%d".into()),
             name_similarity,
             sources,
+            marts,
         })
     }
 
@@ -294,6 +334,28 @@ impl BuildConfig {
     pub fn has_entity(&self, kind: EntityKind) -> bool {
         self.sources.iter().any(|s| s.entity == kind)
     }
+}
+
+fn validate_marts(raw: RawMarts) -> std::result::Result<MartsConfig, String> {
+    let mut marts = MartsConfig::default();
+    if let Some(refresh) = raw.refresh {
+        for name in &refresh {
+            if !MartsConfig::ANALYSES.contains(&name.as_str()) {
+                return Err(format!(
+                    "refresh: unknown analysis '{name}'; one of {}",
+                    MartsConfig::ANALYSES.join(", ")
+                ));
+            }
+        }
+        marts.refresh = refresh;
+    }
+    marts.segment_k = match raw.segment_k {
+        None => None,
+        Some(toml::Value::String(s)) if s == "auto" => None,
+        Some(toml::Value::Integer(k)) if (2..=100).contains(&k) => Some(k as usize),
+        Some(v) => return Err(format!("segment_k must be 2..=100 or \"auto\", got {v}")),
+    };
+    Ok(marts)
 }
 
 fn validate_source(
@@ -556,6 +618,23 @@ amount = "amount"
         assert_eq!(c.sources[0].format, Format::Csv);
         assert_eq!(c.sources[0].pattern, PathBuf::from("/data/tx.csv"));
         assert_eq!(c.sources[0].customer_system, "tx");
+        assert_eq!(
+            c.marts,
+            MartsConfig::default(),
+            "every analysis refreshed by default"
+        );
+    }
+
+    #[test]
+    fn marts_section_chooses_the_refreshed_analyses() {
+        let text = format!("[marts]\nrefresh = [\"rfm\", \"alerts\"]\nsegment_k = 4\n{MIN}");
+        let c = BuildConfig::parse(Path::new("acrm.toml"), &text).expect("valid");
+        assert_eq!(c.marts.refresh, vec!["rfm", "alerts"]);
+        assert_eq!(c.marts.segment_k, Some(4));
+        let off = format!("[marts]\nrefresh = []\nsegment_k = \"auto\"\n{MIN}");
+        let c = BuildConfig::parse(Path::new("acrm.toml"), &off).expect("valid");
+        assert!(c.marts.refresh.is_empty());
+        assert_eq!(c.marts.segment_k, None);
     }
 
     #[test]
@@ -587,6 +666,14 @@ amount = "amount"
                     "[build]\nbatch_date_pattern = '(['\n[[source]]",
                 ),
                 "batch_date_pattern",
+            ),
+            (
+                format!("[marts]\nrefresh = [\"rfm\", \"churn\"]\n{MIN}"),
+                "[marts] refresh: unknown analysis 'churn'",
+            ),
+            (
+                format!("[marts]\nsegment_k = 1\n{MIN}"),
+                "[marts] segment_k must be 2..=100",
             ),
         ];
         for (text, expected) in cases {

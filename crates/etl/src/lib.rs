@@ -20,8 +20,9 @@ pub mod store;
 pub mod value;
 
 pub use build::{
-    BuildOptions, BuildReport, LoadedFile, Manifest, NoProgress, Outcome, Progress, build,
+    BuildOptions, BuildReport, DeriveTables, LoadedFile, Manifest, NoProgress, Outcome, Progress,
+    build,
 };
-pub use config::BuildConfig;
+pub use config::{BuildConfig, MartsConfig};
 pub use error::{Error, Result};
 pub use store::Warehouse;

@@ -14,8 +14,54 @@ use crate::{Error, Result};
 
 /// Publishes `tables` (name → rows) into a new version of the warehouse at `root`, replacing
 /// tables of the same names; the star-schema tables cannot be replaced this way. Returns the
-/// new version number and folder. Older versions are left for the next build to prune.
+/// new version number and folder. Older versions are left for the next build to prune. Waits
+/// up to a minute for another build or publish to finish.
 pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(u64, PathBuf)> {
+    check_names(root, tables)?;
+    let wh = Warehouse::new(root);
+    let _lock = wh.lock_waiting(std::time::Duration::from_secs(60))?;
+    wh.clean_abandoned()?;
+    let (n, current) = wh.current()?.ok_or_else(|| Error::Warehouse {
+        path: root.into(),
+        message: "no published version to add tables to: run `acrm build` first".into(),
+    })?;
+    let version = n + 1;
+    let tmp = wh.begin(version)?;
+    link_tree(&current, &tmp)?;
+    let mut manifest = Manifest::read(&current)?;
+    write_tables(&tmp, &mut manifest, tables)?;
+    manifest.version = version;
+    manifest.mode = "mine".into();
+    manifest.built_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    manifest.write(&tmp)?;
+    let dir = wh.publish(&tmp, version, usize::MAX)?;
+    tracing::info!(version, tables = tables.len(), "marts published");
+    Ok((version, dir))
+}
+
+/// Writes `tables` into the unpublished version folder `dir` (replacing folders of the same
+/// names) and counts their rows in `manifest`; the caller writes the manifest.
+pub(crate) fn write_tables(
+    dir: &Path,
+    manifest: &mut Manifest,
+    tables: &[(String, RecordBatch)],
+) -> Result<()> {
+    check_names(dir, tables)?;
+    for (name, batch) in tables {
+        let folder = dir.join(name);
+        if folder.exists() {
+            fs::remove_dir_all(&folder).map_err(io(&folder))?;
+        }
+        write_parquet(&folder.join("part-0.parquet"), std::slice::from_ref(batch))?;
+        manifest
+            .tables
+            .insert(name.clone(), batch.num_rows() as u64);
+    }
+    Ok(())
+}
+
+/// Refuses names that are not plain lowercase identifiers or that are star-schema tables.
+fn check_names(root: &Path, tables: &[(String, RecordBatch)]) -> Result<()> {
     let schema = acrm_schema::WarehouseSchema::builtin()?;
     for (name, _) in tables {
         let valid = !name.is_empty()
@@ -32,34 +78,7 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
             });
         }
     }
-    let wh = Warehouse::new(root);
-    let _lock = wh.lock()?;
-    wh.clean_abandoned()?;
-    let (n, current) = wh.current()?.ok_or_else(|| Error::Warehouse {
-        path: root.into(),
-        message: "no published version to add tables to: run `acrm build` first".into(),
-    })?;
-    let version = n + 1;
-    let tmp = wh.begin(version)?;
-    link_tree(&current, &tmp)?;
-    let mut manifest = Manifest::read(&current)?;
-    for (name, batch) in tables {
-        let dir = tmp.join(name);
-        if dir.exists() {
-            fs::remove_dir_all(&dir).map_err(io(&dir))?;
-        }
-        write_parquet(&dir.join("part-0.parquet"), std::slice::from_ref(batch))?;
-        manifest
-            .tables
-            .insert(name.clone(), batch.num_rows() as u64);
-    }
-    manifest.version = version;
-    manifest.mode = "mine".into();
-    manifest.built_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    manifest.write(&tmp)?;
-    let dir = wh.publish(&tmp, version, usize::MAX)?;
-    tracing::info!(version, tables = tables.len(), "marts published");
-    Ok((version, dir))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -75,6 +75,20 @@ impl Warehouse {
         }
     }
 
+    /// [`Warehouse::lock`], waiting up to `patience` for another writer to finish (a second
+    /// mart publish waits for the first instead of failing).
+    pub fn lock_waiting(&self, patience: std::time::Duration) -> Result<BuildLock> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.lock() {
+                Err(Error::Locked(_)) if started.elapsed() < patience => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// The published version number and folder, if any.
     pub fn current(&self) -> Result<Option<(u64, PathBuf)>> {
         let link = self.root.join("current");

@@ -15,9 +15,9 @@ pub enum Error {
     /// Parameters that cannot work (k larger than the customers, unknown feature...).
     #[error("{0}")]
     Invalid(String),
-    /// k-means itself failed.
-    #[error("k-means: {0}")]
-    KMeans(String),
+    /// A linfa algorithm refused its parameters or data.
+    #[error(transparent)]
+    Linfa(#[from] linfa::Error),
 }
 
 /// Result with this crate's [`Error`].

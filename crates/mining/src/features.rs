@@ -118,8 +118,38 @@ pub async fn last_fact_date(engine: &Engine) -> Result<NaiveDate> {
 
 /// The built-in features of every customer who bought on or before `as_of`.
 pub async fn customer_features(engine: &Engine, as_of: NaiveDate) -> Result<FeatureTable> {
-    let (_, batches) = engine.query(&customer_features_sql(as_of)).await?;
-    FeatureTable::from_batches(&batches, "customer_id")
+    query_features(engine, &customer_features_sql(as_of), "customer_id").await
+}
+
+/// The rows of a warehouse query as a feature table (`id_column` the ids, every other column
+/// numeric and non-null).
+pub async fn query_features(engine: &Engine, sql: &str, id_column: &str) -> Result<FeatureTable> {
+    let (_, batches) = engine.query(sql).await?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        return Ok(FeatureTable::empty());
+    }
+    FeatureTable::from_batches(&batches, id_column)
+}
+
+/// A `SELECT` of one `dim_customer` row per customer (`customer_id`, `customer_type`,
+/// `income`, `credit_limit`, `signup_date`): the version valid on `as_of`, or the earliest
+/// one for customers whose first version starts later (a customer first loaded after the
+/// date). The unknown member (0) is left out.
+pub fn customer_as_of_sql(as_of: NaiveDate) -> String {
+    format!(
+        "SELECT customer_id, customer_type, CAST(income AS DOUBLE) AS income,
+           CAST(credit_limit AS DOUBLE) AS credit_limit, signup_date
+    FROM (
+        SELECT *, row_number() OVER (
+                      PARTITION BY customer_id
+                      ORDER BY CASE WHEN valid_from <= DATE '{as_of}' AND valid_to >= DATE '{as_of}'
+                                    THEN 0 ELSE 1 END,
+                               valid_from) AS version_rank
+        FROM dim_customer
+        WHERE customer_id <> 0
+    ) v
+    WHERE version_rank = 1"
+    )
 }
 
 /// The rows of a CSV (with header) or Parquet file as features, `id_column` the ids.
@@ -250,6 +280,15 @@ impl FeatureTable {
             names: names.to_vec(),
             values: self.values.select(ndarray::Axis(1), &idx),
         })
+    }
+
+    /// A table without rows or features.
+    pub fn empty() -> Self {
+        Self {
+            ids: Vec::new(),
+            names: Vec::new(),
+            values: Array2::zeros((0, 0)),
+        }
     }
 
     /// Number of customers (rows).

@@ -5,12 +5,17 @@
 //! `acrm_etl::marts::publish_tables`, so SQL can join them.
 #![warn(missing_docs)]
 
+pub mod alerts;
 mod error;
 pub mod evaluate;
 pub mod features;
 pub mod kmeans;
+pub mod lifecycle;
+pub mod refresh;
 pub mod rfm;
 pub mod segment;
+pub mod table;
+pub mod value;
 
 pub use error::{Error, Result};
 pub use features::FeatureTable;

@@ -141,6 +141,11 @@ pub fn current_version(warehouse: &Path) -> Result<(PathBuf, u64, serde_json::Va
         path: warehouse.into(),
         message: "no published version (no 'current' link): run `acrm build` first".into(),
     })?;
+    version_in(dir)
+}
+
+/// A version folder with its version number and manifest.
+fn version_in(dir: PathBuf) -> Result<(PathBuf, u64, serde_json::Value)> {
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
         path: path.clone(),
@@ -185,7 +190,19 @@ impl Engine {
     /// Opens the version `warehouse/current` points to at this moment; later publishes do not
     /// affect this engine.
     pub async fn open(warehouse: &Path, options: EngineOptions) -> Result<Self> {
-        let (dir, version, manifest) = current_version(warehouse)?;
+        Self::open_in(current_version(warehouse)?, options).await
+    }
+
+    /// Opens the version in folder `dir` whether or not it is published yet: the nightly
+    /// build computes its marts from the version it is about to publish.
+    pub async fn open_version(dir: &Path, options: EngineOptions) -> Result<Self> {
+        Self::open_in(version_in(dir.to_path_buf())?, options).await
+    }
+
+    async fn open_in(
+        (dir, version, manifest): (PathBuf, u64, serde_json::Value),
+        options: EngineOptions,
+    ) -> Result<Self> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
             .build_arc()?;

@@ -26,6 +26,11 @@ batch_date_format = "%Y-%m-%d"
 # the same birth date and city whose names (compared as toneless pinyin) are this similar.
 name_similarity = 0.9
 
+[marts]
+# Analyses recomputed into every version the build publishes (as of its last sale).
+refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]
+segment_k = "auto"
+
 [[source]]
 name = "crm"
 entity = "customer"
