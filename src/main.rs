@@ -171,7 +171,7 @@ enum Command {
         #[arg(long, default_value_t = 0.8)]
         plan_ratio: f64,
         /// Chance of the observed silence under which a customer is at churn risk.
-        #[arg(long, default_value_t = 0.3)]
+        #[arg(long, default_value_t = 0.4)]
         churn_probability: f64,
         #[command(flatten)]
         common: mine::Common,

@@ -99,6 +99,11 @@ ORDER BY s.customer_id"
     )
 }
 
+/// The day `days` days before `date` (windows are (date − days, date]).
+pub fn days_before(date: NaiveDate, days: u32) -> NaiveDate {
+    date - chrono::Duration::days(i64::from(days))
+}
+
 /// The default as-of date: the last day with a sale in the warehouse.
 pub async fn last_fact_date(engine: &Engine) -> Result<NaiveDate> {
     let (_, batches) = engine

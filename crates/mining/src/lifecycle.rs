@@ -3,28 +3,30 @@
 //! plus prospects (known, never bought) and lost customers.
 //!
 //! Inputs: first and last purchase, distinct orders, the mean gap between orders
-//! ((last − first) / (orders − 1)), and revenue in two consecutive windows of W days
-//! (default 180): the recent one ending on D and the one before it.
+//! ((last − first) / (orders − 1)), and the orders of the recent window of W days (default
+//! 180) ending on D. The customer's own pace before that window (orders before it / days
+//! from the first purchase to its start) gives the orders *expected* in it.
 //!
 //! Stages, first match wins:
 //!
-//! | stage       | literature  | rule                                                           |
-//! |-------------|-------------|----------------------------------------------------------------|
-//! | `prospect`  | —           | in the customer master (signed up by D) but no purchase by D   |
-//! | `lost`      | termination | no purchase for more than max(365 days, 3 × own mean gap)      |
-//! | `new`       | exploration | first purchase within the recent window                        |
-//! | `growing`   | formation   | recent revenue ≥ 1.5 × previous (or previous window empty)    |
-//! | `declining` | decline     | recent revenue ≤ 0.5 × previous (a silent recent window too)  |
-//! | `stable`    | stability   | everything else: a steady, loyal relationship                  |
+//! | stage       | literature  | rule                                                              |
+//! |-------------|-------------|-------------------------------------------------------------------|
+//! | `prospect`  | —           | in the customer master (signed up by D) but no purchase by D      |
+//! | `lost`      | termination | no purchase for more than max(365 days, 3 × own mean gap)         |
+//! | `new`       | exploration | first purchase within the recent window                           |
+//! | `growing`   | formation   | recent orders ≥ 1.5 × expected (expected ≥ 1.5, from ≥ 2 orders)  |
+//! | `declining` | decline     | recent orders ≤ 0.5 × expected (same condition)                   |
+//! | `stable`    | stability   | everything else: a steady relationship, or too few orders to tell |
 //!
 //! Comparing the customer with their own past (not with other customers) keeps a rare but
-//! regular buyer stable and flags a frequent buyer who slows down.
+//! regular buyer stable and flags a frequent buyer who slows down; the minimum expectation
+//! keeps one order more or less of a rare buyer (chance) from counting as a trend.
 
 use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::features::query_features;
+use crate::features::{days_before, query_features};
 use crate::table::TableBuilder;
 use crate::{Error, Result};
 
@@ -40,14 +42,17 @@ pub struct LifecycleOptions {
     pub lost_after_days: f64,
     /// Silence, in mean gaps, before a customer is lost.
     pub lost_after_gaps: f64,
-    /// Recent / previous revenue at or above which a customer is growing.
+    /// Recent / expected orders at or above which a customer is growing.
     pub growth_ratio: f64,
-    /// Recent / previous revenue at or below which a customer is declining.
+    /// Recent / expected orders at or below which a customer is declining.
     pub decline_ratio: f64,
+    /// Expected recent orders below which no trend is read.
+    pub min_expected_orders: f64,
 }
 
 impl Default for LifecycleOptions {
-    /// 180-day windows, lost after max(365 days, 3 gaps), growing at ×1.5, declining at ×0.5.
+    /// 180-day window, lost after max(365 days, 3 gaps), growing at ×1.5, declining at ×0.5,
+    /// trends read from 1.5 expected orders.
     fn default() -> Self {
         Self {
             window_days: 180,
@@ -55,6 +60,7 @@ impl Default for LifecycleOptions {
             lost_after_gaps: 3.0,
             growth_ratio: 1.5,
             decline_ratio: 0.5,
+            min_expected_orders: 1.5,
         }
     }
 }
@@ -68,11 +74,7 @@ pub fn lifecycle_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
            CAST(DATE '{as_of}' AS INT) - CAST(min(order_date) AS INT) AS tenure_days,
            CAST(DATE '{as_of}' AS INT) - CAST(max(order_date) AS INT) AS recency_days,
            count(DISTINCT order_id) AS orders,
-           CAST(sum(CASE WHEN order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY
-                         THEN revenue ELSE 0 END) AS DOUBLE) AS recent_revenue,
-           CAST(sum(CASE WHEN order_date <= DATE '{as_of}' - INTERVAL '{window_days}' DAY
-                          AND order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY * 2
-                         THEN revenue ELSE 0 END) AS DOUBLE) AS previous_revenue
+           count(DISTINCT CASE WHEN order_date > DATE '{recent}' THEN order_id END) AS recent_orders
     FROM fact_sales
     WHERE order_date <= DATE '{as_of}' AND customer_id <> 0
     GROUP BY customer_id
@@ -86,12 +88,12 @@ SELECT k.customer_id,
        CAST(coalesce(s.tenure_days, -1) AS DOUBLE) AS tenure_days,
        CAST(coalesce(s.recency_days, -1) AS DOUBLE) AS recency_days,
        CAST(coalesce(s.orders, 0) AS DOUBLE) AS orders,
-       coalesce(s.recent_revenue, 0) AS recent_revenue,
-       coalesce(s.previous_revenue, 0) AS previous_revenue
+       CAST(coalesce(s.recent_orders, 0) AS DOUBLE) AS recent_orders
 FROM known k
 LEFT JOIN sales s ON s.customer_id = k.customer_id
 ORDER BY k.customer_id",
         customer = crate::features::customer_as_of_sql(as_of),
+        recent = days_before(as_of, window_days),
     )
 }
 
@@ -104,16 +106,22 @@ pub struct History {
     pub recency_days: f64,
     /// Distinct orders.
     pub orders: f64,
-    /// Revenue in the recent window.
-    pub recent_revenue: f64,
-    /// Revenue in the window before it.
-    pub previous_revenue: f64,
+    /// Distinct orders in the recent window.
+    pub recent_orders: f64,
 }
 
 impl History {
     /// Mean days between orders; `None` with fewer than two orders.
     pub fn mean_gap(&self) -> Option<f64> {
         (self.orders >= 2.0).then(|| (self.tenure_days - self.recency_days) / (self.orders - 1.0))
+    }
+
+    /// Orders expected in the recent window of `window_days` at the pace before it; `None`
+    /// for customers whose first purchase falls inside it.
+    pub fn expected_recent_orders(&self, window_days: u32) -> Option<f64> {
+        let window = f64::from(window_days);
+        let before_days = self.tenure_days - window;
+        (before_days > 0.0).then(|| (self.orders - self.recent_orders) / before_days * window)
     }
 }
 
@@ -126,14 +134,16 @@ pub fn stage(h: &History, options: &LifecycleOptions) -> &'static str {
         options.lost_after_days.max(options.lost_after_gaps * g)
     });
     if h.recency_days > lost_after {
-        "lost"
-    } else if h.tenure_days < f64::from(options.window_days) {
-        "new"
-    } else if h.recent_revenue >= options.growth_ratio * h.previous_revenue
-        && h.recent_revenue > 0.0
-    {
+        return "lost";
+    }
+    let Some(expected) = h.expected_recent_orders(options.window_days) else {
+        return "new";
+    };
+    if expected < options.min_expected_orders || h.orders - h.recent_orders < 2.0 {
+        "stable"
+    } else if h.recent_orders >= options.growth_ratio * expected {
         "growing"
-    } else if h.recent_revenue <= options.decline_ratio * h.previous_revenue {
+    } else if h.recent_orders <= options.decline_ratio * expected {
         "declining"
     } else {
         "stable"
@@ -151,6 +161,8 @@ pub struct Lifecycle {
     pub history: Vec<History>,
     /// Their stages (one of [`STAGES`]).
     pub stage: Vec<&'static str>,
+    /// The recent window the stages were read over, in days.
+    pub window_days: u32,
 }
 
 /// Lifecycle stages of every customer known on `as_of`.
@@ -169,20 +181,18 @@ pub async fn lifecycle(
         return Err(Error::Invalid("no customers known as of that date".into()));
     }
     let col = |name: &str| t.column(name);
-    let (tenure, recency, orders, recent, previous) = (
+    let (tenure, recency, orders, recent) = (
         col("tenure_days")?,
         col("recency_days")?,
         col("orders")?,
-        col("recent_revenue")?,
-        col("previous_revenue")?,
+        col("recent_orders")?,
     );
     let history: Vec<History> = (0..t.len())
         .map(|i| History {
             tenure_days: tenure[i],
             recency_days: recency[i],
             orders: orders[i],
-            recent_revenue: recent[i],
-            previous_revenue: previous[i],
+            recent_orders: recent[i],
         })
         .collect();
     let stage = history.iter().map(|h| stage(h, options)).collect();
@@ -191,6 +201,7 @@ pub async fn lifecycle(
         customer_id: t.ids.clone(),
         history,
         stage,
+        window_days: options.window_days,
     })
 }
 
@@ -211,17 +222,14 @@ impl Lifecycle {
             .f64_opt("tenure_days", bought(|h| h.tenure_days))
             .f64_opt("recency_days", bought(|h| h.recency_days))
             .f64("orders", self.history.iter().map(|h| h.orders).collect())
+            .f64_opt("mean_gap_days", self.history.iter().map(History::mean_gap).collect())
+            .f64("recent_orders", self.history.iter().map(|h| h.recent_orders).collect())
             .f64_opt(
-                "mean_gap_days",
-                self.history.iter().map(History::mean_gap).collect(),
-            )
-            .f64(
-                "recent_revenue",
-                self.history.iter().map(|h| h.recent_revenue).collect(),
-            )
-            .f64(
-                "previous_revenue",
-                self.history.iter().map(|h| h.previous_revenue).collect(),
+                "expected_recent_orders",
+                self.history
+                    .iter()
+                    .map(|h| h.expected_recent_orders(self.window_days))
+                    .collect(),
             )
             .finish()
     }
@@ -239,37 +247,40 @@ impl Lifecycle {
 mod tests {
     use super::*;
 
-    fn h(tenure: f64, recency: f64, orders: f64, recent: f64, previous: f64) -> History {
+    fn h(tenure: f64, recency: f64, orders: f64, recent: f64) -> History {
         History {
             tenure_days: tenure,
             recency_days: recency,
             orders,
-            recent_revenue: recent,
-            previous_revenue: previous,
+            recent_orders: recent,
         }
     }
 
     #[test]
     fn stages_follow_the_rule_table() {
         let o = LifecycleOptions::default();
-        assert_eq!(stage(&h(-1.0, -1.0, 0.0, 0.0, 0.0), &o), "prospect");
+        assert_eq!(stage(&h(-1.0, -1.0, 0.0, 0.0), &o), "prospect");
         // Silent for 400 days, buying every 30: lost.
-        assert_eq!(stage(&h(900.0, 400.0, 17.0, 0.0, 0.0), &o), "lost");
-        // Silent 400 days but buys every 200 (gap × 3 = 600): not lost, declining.
-        assert_eq!(stage(&h(1200.0, 400.0, 5.0, 0.0, 100.0), &o), "declining");
-        assert_eq!(stage(&h(100.0, 10.0, 3.0, 300.0, 0.0), &o), "new");
-        assert_eq!(stage(&h(500.0, 10.0, 10.0, 300.0, 100.0), &o), "growing");
-        assert_eq!(stage(&h(500.0, 10.0, 10.0, 300.0, 0.0), &o), "growing");
-        assert_eq!(stage(&h(500.0, 10.0, 10.0, 40.0, 100.0), &o), "declining");
-        assert_eq!(stage(&h(500.0, 10.0, 10.0, 100.0, 90.0), &o), "stable");
+        assert_eq!(stage(&h(900.0, 400.0, 17.0, 0.0), &o), "lost");
+        // Silent 400 days but buys every 200 (3 gaps = 600): not lost; 5 orders in 1020 days
+        // before the window expect 0.9 in it, too few to read a trend.
+        assert_eq!(stage(&h(1200.0, 400.0, 5.0, 0.0), &o), "stable");
+        assert_eq!(stage(&h(100.0, 10.0, 3.0, 3.0), &o), "new");
+        // 10 orders in the 320 days before the window expect 5.6 in it.
+        assert_eq!(stage(&h(500.0, 10.0, 19.0, 9.0), &o), "growing");
+        assert_eq!(stage(&h(500.0, 10.0, 12.0, 2.0), &o), "declining");
+        assert_eq!(stage(&h(500.0, 10.0, 15.0, 5.0), &o), "stable");
         // One purchase long ago: lost after the 365-day floor.
-        assert_eq!(stage(&h(366.0, 366.0, 1.0, 0.0, 0.0), &o), "lost");
-        assert_eq!(stage(&h(300.0, 300.0, 1.0, 0.0, 0.0), &o), "declining");
+        assert_eq!(stage(&h(366.0, 366.0, 1.0, 0.0), &o), "lost");
+        // One purchase 250 days ago: no pace to compare with yet.
+        assert_eq!(stage(&h(250.0, 250.0, 1.0, 0.0), &o), "stable");
     }
 
     #[test]
-    fn mean_gap_needs_two_orders() {
-        assert_eq!(h(300.0, 100.0, 5.0, 0.0, 0.0).mean_gap(), Some(50.0));
-        assert_eq!(h(300.0, 300.0, 1.0, 0.0, 0.0).mean_gap(), None);
+    fn gaps_and_expectations() {
+        assert_eq!(h(300.0, 100.0, 5.0, 0.0).mean_gap(), Some(50.0));
+        assert_eq!(h(300.0, 300.0, 1.0, 0.0).mean_gap(), None);
+        assert_eq!(h(540.0, 5.0, 8.0, 2.0).expected_recent_orders(180), Some(3.0));
+        assert_eq!(h(100.0, 5.0, 8.0, 8.0).expected_recent_orders(180), None);
     }
 }

@@ -37,7 +37,7 @@ use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::features::query_features;
+use crate::features::{days_before, query_features};
 use crate::table::TableBuilder;
 use crate::{Error, Result};
 
@@ -87,18 +87,18 @@ pub fn value_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
     format!(
         "WITH window_sales AS (
     SELECT customer_id,
-           CAST(sum(CASE WHEN order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY THEN revenue ELSE 0 END) AS DOUBLE) AS revenue,
-           CAST(sum(CASE WHEN order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY THEN revenue - coalesce(cost, 0) ELSE 0 END) AS DOUBLE) AS margin,
-           max(CASE WHEN order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY THEN 1 ELSE 0 END) AS bought_current,
-           max(CASE WHEN order_date <= DATE '{as_of}' - INTERVAL '{window_days}' DAY
-                     AND order_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY * 2 THEN 1 ELSE 0 END) AS bought_previous
+           CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue ELSE 0 END) AS DOUBLE) AS revenue,
+           CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue - coalesce(cost, 0) ELSE 0 END) AS DOUBLE) AS margin,
+           max(CASE WHEN order_date > DATE '{current}' THEN 1 ELSE 0 END) AS bought_current,
+           max(CASE WHEN order_date <= DATE '{current}'
+                     AND order_date > DATE '{previous}' THEN 1 ELSE 0 END) AS bought_previous
     FROM fact_sales
     WHERE order_date <= DATE '{as_of}' AND customer_id <> 0
     GROUP BY customer_id
 ), contacts AS (
     SELECT customer_id, count(*) AS contacts
     FROM fact_service
-    WHERE contact_date <= DATE '{as_of}' AND contact_date > DATE '{as_of}' - INTERVAL '{window_days}' DAY
+    WHERE contact_date <= DATE '{as_of}' AND contact_date > DATE '{current}'
     GROUP BY customer_id
 ), customer AS (
     {customer}
@@ -121,6 +121,8 @@ LEFT JOIN contacts c ON c.customer_id = s.customer_id
 LEFT JOIN peers p ON p.customer_id = s.customer_id
 ORDER BY s.customer_id",
         customer = crate::features::customer_as_of_sql(as_of),
+        current = days_before(as_of, window_days),
+        previous = days_before(as_of, 2 * window_days),
     )
 }
 
