@@ -52,6 +52,14 @@ pub const CUSTOMER_FEATURES: &[(&str, &str)] = &[
         "Share of order lines bought through digital channels (web, app).",
     ),
     ("complaints", "Complaint contacts with the service centre."),
+    (
+        "categories",
+        "Distinct product categories bought (breadth of the category mix).",
+    ),
+    (
+        "top_category_share",
+        "Share of revenue in the customer's main category (1 = buys one category only).",
+    ),
 ];
 
 /// The SQL behind [`customer_features`]: one row per customer with at least one purchase on
@@ -73,6 +81,19 @@ pub fn customer_features_sql(as_of: NaiveDate) -> String {
     JOIN dim_channel ch ON ch.channel_key = s.channel_key
     WHERE s.order_date <= DATE '{as_of}' AND s.customer_id <> 0
     GROUP BY s.customer_id
+), category_revenue AS (
+    SELECT s.customer_id, p.category, sum(s.revenue) AS revenue
+    FROM fact_sales s
+    JOIN dim_product p ON p.product_key = s.product_key
+    WHERE s.order_date <= DATE '{as_of}' AND s.customer_id <> 0
+    GROUP BY s.customer_id, p.category
+), category_mix AS (
+    SELECT customer_id,
+           count(*) AS categories,
+           CASE WHEN sum(revenue) > 0 THEN CAST(max(revenue) AS DOUBLE) / CAST(sum(revenue) AS DOUBLE)
+                ELSE 1 END AS top_category_share
+    FROM category_revenue
+    GROUP BY customer_id
 ), service AS (
     SELECT customer_id,
            sum(CASE WHEN contact_type = 'complaint' THEN 1 ELSE 0 END) AS complaints
@@ -92,8 +113,11 @@ SELECT s.customer_id,
        CASE WHEN s.revenue + s.discount > 0 THEN s.discount / (s.revenue + s.discount) ELSE 0 END
            AS discount_rate,
        CAST(s.digital_lines AS DOUBLE) / s.lines AS digital_share,
-       CAST(coalesce(v.complaints, 0) AS DOUBLE) AS complaints
+       CAST(coalesce(v.complaints, 0) AS DOUBLE) AS complaints,
+       CAST(m.categories AS DOUBLE) AS categories,
+       m.top_category_share
 FROM sales s
+JOIN category_mix m ON m.customer_id = s.customer_id
 LEFT JOIN service v ON v.customer_id = s.customer_id
 ORDER BY s.customer_id"
     )

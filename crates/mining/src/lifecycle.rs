@@ -222,8 +222,14 @@ impl Lifecycle {
             .f64_opt("tenure_days", bought(|h| h.tenure_days))
             .f64_opt("recency_days", bought(|h| h.recency_days))
             .f64("orders", self.history.iter().map(|h| h.orders).collect())
-            .f64_opt("mean_gap_days", self.history.iter().map(History::mean_gap).collect())
-            .f64("recent_orders", self.history.iter().map(|h| h.recent_orders).collect())
+            .f64_opt(
+                "mean_gap_days",
+                self.history.iter().map(History::mean_gap).collect(),
+            )
+            .f64(
+                "recent_orders",
+                self.history.iter().map(|h| h.recent_orders).collect(),
+            )
             .f64_opt(
                 "expected_recent_orders",
                 self.history
@@ -280,7 +286,10 @@ mod tests {
     fn gaps_and_expectations() {
         assert_eq!(h(300.0, 100.0, 5.0, 0.0).mean_gap(), Some(50.0));
         assert_eq!(h(300.0, 300.0, 1.0, 0.0).mean_gap(), None);
-        assert_eq!(h(540.0, 5.0, 8.0, 2.0).expected_recent_orders(180), Some(3.0));
+        assert_eq!(
+            h(540.0, 5.0, 8.0, 2.0).expected_recent_orders(180),
+            Some(3.0)
+        );
         assert_eq!(h(100.0, 5.0, 8.0, 8.0).expected_recent_orders(180), None);
     }
 }

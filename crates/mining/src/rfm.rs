@@ -26,15 +26,11 @@
 //! | hibernating         | 2    | 1–2  | few purchases, long ago                   |
 //! | lost                | 1    | 1–2  | few purchases, longest ago                |
 
-use std::sync::Arc;
-
 use chrono::NaiveDate;
-use datafusion::arrow::array::{
-    Date32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt8Array,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::RecordBatch;
 
 use crate::features::FeatureTable;
+use crate::table::TableBuilder;
 use crate::{Error, Result};
 
 /// Segment names in rule order (the rule table in the module documentation).
@@ -135,7 +131,6 @@ impl Rfm {
     /// The `mart_rfm` table: one row per customer.
     pub fn to_batch(&self) -> Result<RecordBatch> {
         let n = self.customer_id.len();
-        let days = (self.as_of - NaiveDate::default()).num_days() as i32;
         let code: Vec<String> = (0..n)
             .map(|i| format!("{}{}{}", self.r[i], self.f[i], self.m[i]))
             .collect();
@@ -143,35 +138,19 @@ impl Rfm {
         let aov: Vec<f64> = (0..n)
             .map(|i| self.monetary[i] / self.frequency[i].max(1.0))
             .collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("as_of", DataType::Date32, false),
-            Field::new("recency_days", DataType::Float64, false),
-            Field::new("frequency", DataType::Float64, false),
-            Field::new("monetary", DataType::Float64, false),
-            Field::new("avg_order_value", DataType::Float64, false),
-            Field::new("r_score", DataType::UInt8, false),
-            Field::new("f_score", DataType::UInt8, false),
-            Field::new("m_score", DataType::UInt8, false),
-            Field::new("rfm_code", DataType::Utf8, false),
-            Field::new("rfm_segment", DataType::Utf8, false),
-        ]));
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from(self.customer_id.clone())),
-                Arc::new(Date32Array::from(vec![days; n])),
-                Arc::new(Float64Array::from(self.recency_days.clone())),
-                Arc::new(Float64Array::from(self.frequency.clone())),
-                Arc::new(Float64Array::from(self.monetary.clone())),
-                Arc::new(Float64Array::from(aov)),
-                Arc::new(UInt8Array::from(self.r.clone())),
-                Arc::new(UInt8Array::from(self.f.clone())),
-                Arc::new(UInt8Array::from(self.m.clone())),
-                Arc::new(StringArray::from(code)),
-                Arc::new(StringArray::from(seg)),
-            ],
-        )?)
+        TableBuilder::new()
+            .i64("customer_id", self.customer_id.clone())
+            .date("as_of", self.as_of, n)
+            .f64("recency_days", self.recency_days.clone())
+            .f64("frequency", self.frequency.clone())
+            .f64("monetary", self.monetary.clone())
+            .f64("avg_order_value", aov)
+            .u8("r_score", self.r.clone())
+            .u8("f_score", self.f.clone())
+            .u8("m_score", self.m.clone())
+            .utf8("rfm_code", &code)
+            .utf8("rfm_segment", &seg)
+            .finish()
     }
 
     /// Customers, share of customers and of revenue, and mean R/F/M per segment, in rule order

@@ -2,14 +2,12 @@
 //! k-means with k given or chosen by silhouette, segments numbered by size, and a profile
 //! per segment saying how it differs from the average customer.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::RecordBatch;
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::features::FeatureTable;
 use crate::kmeans::{self, Clustering, KMeansOptions};
+use crate::table::TableBuilder;
 use crate::{Error, Result};
 
 /// Built-in features segmented by default: value, habit, product and channel mix, service.
@@ -292,19 +290,11 @@ fn sample_rows(n: usize, m: usize, seed: u64) -> Vec<usize> {
 impl Segmentation {
     /// The `mart_segment` table: customer_id, segment, distance to the segment centre.
     pub fn segment_batch(&self) -> Result<RecordBatch> {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("customer_id", DataType::Int64, false),
-            Field::new("segment", DataType::UInt32, false),
-            Field::new("distance", DataType::Float64, false),
-        ]));
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from(self.ids.clone())),
-                Arc::new(UInt32Array::from(self.segment.clone())),
-                Arc::new(Float64Array::from(self.distance.clone())),
-            ],
-        )?)
+        TableBuilder::new()
+            .i64("customer_id", self.ids.clone())
+            .u32("segment", self.segment.clone())
+            .f64("distance", self.distance.clone())
+            .finish()
     }
 
     /// The `mart_segment_profile` table: one row per segment and feature with its mean and
@@ -330,29 +320,16 @@ impl Segmentation {
                 summary.push(p.distinguishing.join(", "));
             }
         }
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("segment", DataType::UInt32, false),
-            Field::new("size", DataType::Int64, false),
-            Field::new("share", DataType::Float64, false),
-            Field::new("revenue_share", DataType::Float64, true),
-            Field::new("feature", DataType::Utf8, false),
-            Field::new("mean", DataType::Float64, false),
-            Field::new("z_mean", DataType::Float64, false),
-            Field::new("distinguishing", DataType::Utf8, false),
-        ]));
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(UInt32Array::from(segment)),
-                Arc::new(Int64Array::from(size)),
-                Arc::new(Float64Array::from(share)),
-                Arc::new(Float64Array::from(revenue_share)),
-                Arc::new(StringArray::from(feature)),
-                Arc::new(Float64Array::from(mean)),
-                Arc::new(Float64Array::from(z)),
-                Arc::new(StringArray::from(summary)),
-            ],
-        )?)
+        TableBuilder::new()
+            .u32("segment", segment)
+            .i64("size", size)
+            .f64("share", share)
+            .f64_opt("revenue_share", revenue_share)
+            .utf8("feature", &feature)
+            .f64("mean", mean)
+            .f64("z_mean", z)
+            .utf8("distinguishing", &summary)
+            .finish()
     }
 }
 

@@ -7,6 +7,7 @@
 
 use rayon::prelude::*;
 
+use super::nearest::Points;
 use super::{BLOCK, Rows, sq_dist};
 
 /// One finished run of Lloyd's algorithm.
@@ -112,7 +113,7 @@ pub(super) fn assign(
 ) -> Sweep {
     let dims = rows.dims;
     let k = centres.len() / dims;
-    let nearest = Nearest::new(centres, dims);
+    let points = Points::new(centres, dims);
     let blocks: Vec<Sweep> = labels
         .par_chunks_mut(BLOCK)
         .zip(sq_distances.par_chunks_mut(BLOCK))
@@ -120,11 +121,11 @@ pub(super) fn assign(
         .map(|(b, (labels, sq_distances))| {
             let start = b * BLOCK;
             let mut sweep = Sweep::zero(k, dims);
-            let mut scores = vec![0.0; k];
+            let mut scratch = points.scratch();
             for (offset, (label, sq_distance)) in labels.iter_mut().zip(sq_distances).enumerate() {
-                let x = rows.row(start + offset);
-                let c = nearest.find(x, &mut scores);
-                let d = sq_dist(x, &centres[c * dims..(c + 1) * dims]);
+                let i = start + offset;
+                let x = rows.row(i);
+                let (c, d) = points.nearest(x, rows.norm(i), &mut scratch);
                 *sq_distance = d;
                 sweep.inertia += d;
                 sweep.counts[c] += 1;
@@ -181,55 +182,6 @@ fn update(rows: &Rows<'_>, mut sweep: Sweep, labels: &[u32], sq_distances: &[f64
     centres
 }
 
-/// Nearest-centre search laid out for speed: the centres transposed (d × k) so the inner
-/// loop runs over clusters with contiguous loads the compiler vectorises, and the squared
-/// distance ranked as ‖c‖² − 2·x·c (‖x‖² is the same for every centre).
-pub(super) struct Nearest {
-    transposed: Vec<f64>,
-    norms: Vec<f64>,
-    k: usize,
-}
-
-impl Nearest {
-    /// Prepares row-major `centres` of width `dims`.
-    pub(super) fn new(centres: &[f64], dims: usize) -> Self {
-        let k = centres.len() / dims;
-        let mut transposed = vec![0.0; k * dims];
-        for c in 0..k {
-            for j in 0..dims {
-                transposed[j * k + c] = centres[c * dims + j];
-            }
-        }
-        let norms = centres
-            .chunks(dims)
-            .map(|c| c.iter().map(|v| v * v).sum())
-            .collect();
-        Self {
-            transposed,
-            norms,
-            k,
-        }
-    }
-
-    /// The nearest centre of `x` (the lowest numbered on ties); `scores` is scratch of length k.
-    pub(super) fn find(&self, x: &[f64], scores: &mut [f64]) -> usize {
-        scores.copy_from_slice(&self.norms);
-        for (column, &v) in self.transposed.chunks_exact(self.k).zip(x) {
-            let m = -2.0 * v;
-            for (s, &c) in scores.iter_mut().zip(column) {
-                *s += m * c;
-            }
-        }
-        let mut best = 0;
-        for (c, &s) in scores.iter().enumerate().skip(1) {
-            if s < scores[best] {
-                best = c;
-            }
-        }
-        best
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,21 +204,5 @@ mod tests {
         let run = lloyd(&rows, vec![0.0, -100.0], 100, 0.0);
         assert_eq!(run.labels, vec![0, 0, 0, 1]);
         assert_eq!(run.centres, vec![1.0, 30.0]);
-    }
-
-    #[test]
-    fn nearest_matches_a_plain_scan() {
-        let centres = [0.0, 0.0, 3.0, 4.0, -1.0, 2.0];
-        let nearest = Nearest::new(&centres, 2);
-        let mut scores = vec![0.0; 3];
-        for x in [[0.1, 0.2], [2.0, 3.5], [-2.0, 2.0], [1.5, 2.0]] {
-            let plain = (0..3)
-                .min_by(|&a, &b| {
-                    sq_dist(&x, &centres[a * 2..a * 2 + 2])
-                        .total_cmp(&sq_dist(&x, &centres[b * 2..b * 2 + 2]))
-                })
-                .unwrap_or(0);
-            assert_eq!(nearest.find(&x, &mut scores), plain, "{x:?}");
-        }
     }
 }

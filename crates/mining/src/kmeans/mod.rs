@@ -10,6 +10,7 @@
 //! interface: [`KMeansParams`] is a [`linfa::traits::Fit`], [`KMeansModel`] predicts.
 
 mod lloyd;
+mod nearest;
 mod plusplus;
 
 use linfa::prelude::*;
@@ -170,11 +171,12 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for K
         let Some(centres) = standard.as_slice() else {
             return;
         };
-        let nearest = lloyd::Nearest::new(centres, self.centroids.ncols());
-        let mut scores = vec![0.0; self.centroids.nrows()];
+        let points = nearest::Points::new(centres, self.centroids.ncols());
+        let mut scratch = points.scratch();
         for (row, label) in x.rows().into_iter().zip(labels.iter_mut()) {
             let row = row.to_vec();
-            *label = nearest.find(&row, &mut scores);
+            let norm = row.iter().map(|v| v * v).sum();
+            *label = points.nearest(&row, norm, &mut scratch).0;
         }
     }
 
@@ -183,15 +185,28 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for K
     }
 }
 
-/// A row-major matrix borrowed as one slice.
+/// A row-major matrix borrowed as one slice, with the squared norm of each row.
 struct Rows<'a> {
     data: &'a [f64],
     dims: usize,
+    norms: Vec<f64>,
 }
 
 impl<'a> Rows<'a> {
     fn new(data: &'a [f64], dims: usize) -> Self {
-        Self { data, dims }
+        let norms = if dims == 0 {
+            Vec::new()
+        } else {
+            data.par_chunks(dims)
+                .map(|r| r.iter().map(|v| v * v).sum())
+                .collect()
+        };
+        Self { data, dims, norms }
+    }
+
+    /// ‖row i‖².
+    fn norm(&self, i: usize) -> f64 {
+        self.norms[i]
     }
 
     fn len(&self) -> usize {

@@ -7,6 +7,7 @@
 use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::RngCore;
 
+use super::nearest::Points;
 use super::{Rows, block_results, sq_dist};
 
 /// `k` initial centres (row-major, k × d) for the rows, drawn with `rng`.
@@ -42,12 +43,18 @@ pub(super) fn seed_centres(rows: &Rows<'_>, k: usize, rng: &mut Xoshiro256Plus) 
 
 /// Total D² if each candidate were added as a centre: Σ min(closest, d²(row, candidate)).
 fn candidate_potentials(rows: &Rows<'_>, closest: &[f64], candidates: &[usize]) -> Vec<f64> {
+    let coordinates: Vec<f64> = candidates
+        .iter()
+        .flat_map(|&c| rows.row(c).to_vec())
+        .collect();
+    let points = Points::new(&coordinates, rows.dims);
     let per_block = block_results(rows, |range| {
         let mut sums = vec![0.0; candidates.len()];
+        let mut distances = points.scratch();
         for i in range {
-            let x = rows.row(i);
-            for (sum, &c) in sums.iter_mut().zip(candidates) {
-                *sum += closest[i].min(sq_dist(x, rows.row(c)));
+            points.sq_distances(rows.row(i), rows.norm(i), &mut distances);
+            for (sum, d) in sums.iter_mut().zip(&distances) {
+                *sum += closest[i].min(*d);
             }
         }
         sums
