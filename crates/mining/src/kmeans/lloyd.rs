@@ -165,9 +165,9 @@ fn update(rows: &Rows<'_>, mut sweep: Sweep, labels: &[u32], sq_distances: &[f64
             };
             let old = labels[far] as usize;
             let x = rows.row(far);
-            for j in 0..dims {
-                sweep.sums[old * dims + j] -= x[j];
-                sweep.sums[c * dims + j] = x[j];
+            for (j, v) in x.iter().enumerate() {
+                sweep.sums[old * dims + j] -= v;
+                sweep.sums[c * dims + j] = *v;
             }
             sweep.counts[old] -= 1;
             sweep.counts[c] = 1;
