@@ -391,3 +391,53 @@ fn lifecycle_puts_planted_churners_in_decline_and_prospects_apart() {
     ])));
     assert_eq!(check[0][0], check[0][1], "{check:?}");
 }
+
+#[test]
+fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
+    // The README's build publishes version 1 with every mart in it, as of its last sale.
+    let b = sample_build();
+    let dir = current(&b.copy.warehouse());
+    let tables = manifest(&dir)["tables"].clone();
+    for mart in [
+        "mart_rfm",
+        "mart_segment",
+        "mart_segment_profile",
+        "mart_value_tier",
+        "mart_lifecycle",
+        "alerts",
+    ] {
+        let rows = tables[mart].as_u64().unwrap_or(0);
+        assert!(rows > 0, "{mart} missing from version 1: {tables}");
+        assert!(b.stdout.contains(mart), "the build summary lists {mart}");
+    }
+    let dates = run_ok(
+        acrm()
+            .args(["sql", "--format", "csv", "--warehouse"])
+            .arg(b.copy.warehouse())
+            .arg(
+                "SELECT (SELECT max(order_date) FROM fact_sales), (SELECT min(alert_date) FROM alerts),
+                        (SELECT max(as_of) FROM mart_value_tier)",
+            ),
+    );
+    let r = &csv_rows(&dates)[0];
+    assert!(
+        r[0] == r[1] && r[1] == r[2],
+        "marts as of the last sale: {r:?}"
+    );
+    // `[marts] refresh` chooses the analyses.
+    let copy = SampleCopy::new();
+    let config = std::fs::read_to_string(copy.config()).expect("config");
+    let only_rfm = config.replace(
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        r#"refresh = ["rfm"]"#,
+    );
+    assert_ne!(only_rfm, config, "the sample config names its marts");
+    std::fs::write(copy.config(), only_rfm).expect("write config");
+    run_ok(&mut copy.build(&copy.warehouse(), &[]));
+    let tables = manifest(&current(&copy.warehouse()))["tables"].clone();
+    assert!(tables["mart_rfm"].as_u64().unwrap_or(0) > 0, "{tables}");
+    assert!(
+        tables.get("alerts").is_none() && tables.get("mart_segment").is_none(),
+        "{tables}"
+    );
+}
