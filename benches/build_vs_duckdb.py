@@ -182,7 +182,7 @@ def main() -> None:
     acrm_wh = os.path.join(args.work, "acrm-warehouse")
     shutil.rmtree(acrm_wh, ignore_errors=True)
     a_wall, a_rss, a_out = timed(
-        [args.acrm, "build", "--full", "--format", "json", "--config", os.path.join(src, "acrm.toml"),
+        [args.acrm, "build", "--full", "--no-marts", "--format", "json", "--config", os.path.join(src, "acrm.toml"),
          "--warehouse", acrm_wh],
         env={**os.environ, "ACRM_LOG": "warn"},
     )

@@ -70,6 +70,9 @@ enum Command {
         /// Rebuild from every export file instead of loading only new ones.
         #[arg(long)]
         full: bool,
+        /// Do not refresh the marts this time (the config's [marts] says which it refreshes).
+        #[arg(long)]
+        no_marts: bool,
         /// Report format.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
@@ -354,6 +357,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             config,
             warehouse,
             full,
+            no_marts,
             format,
         } => {
             let path = match config {
@@ -371,7 +375,11 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 &acrm_etl::BuildOptions {
                     warehouse: warehouse.clone(),
                     full,
-                    derive: mine::MartRefresh::from_config(&cfg.marts),
+                    derive: if no_marts {
+                        None
+                    } else {
+                        mine::MartRefresh::from_config(&cfg.marts)
+                    },
                 },
                 &progress,
             )

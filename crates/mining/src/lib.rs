@@ -1,8 +1,10 @@
 //! acrm's customer analysis: features per customer as of a date (through the OLAP layer, so
 //! SQL, masking and the published version are the same as for analysts), RFM scores and
-//! segments, k-means segmentation with profiles, and the evaluation measures used to check
-//! them against planted truth. Their result tables are published into the warehouse with
-//! `acrm_etl::marts::publish_tables`, so SQL can join them.
+//! segments, k-means segmentation with profiles, value tiers with CLV, lifecycle stages,
+//! early-warning alerts, and the evaluation measures used to check them against planted
+//! truth. Their result tables are published into the warehouse with
+//! `acrm_etl::marts::publish_tables`, or by the nightly build through [`refresh`], so SQL can
+//! join them.
 #![warn(missing_docs)]
 
 pub mod alerts;
