@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use acrm_mining::alerts::AlertOptions;
+use acrm_mining::basket::source::{BasketQuery, BasketUnit, ItemLevel};
+use acrm_mining::basket::{self, MiningLimits, RuleFilter};
 use acrm_mining::kmeans::KMeansOptions;
 use acrm_mining::lifecycle::LifecycleOptions;
 use acrm_mining::rfm::Rfm;
@@ -95,6 +97,68 @@ pub enum MineCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
+    #[command(
+        after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01 --no-write"
+    )]
+    Basket {
+        /// Item level of warehouse baskets.
+        #[arg(long, value_enum, default_value = "subcategory")]
+        level: Level,
+        /// What one warehouse basket is.
+        #[arg(long, value_enum, default_value = "order")]
+        unit: Unit,
+        /// First day of the period (the last is --as-of) [default: all history]
+        #[arg(long, value_name = "DATE")]
+        from: Option<NaiveDate>,
+        /// Baskets of this file instead: basket,item pairs with a header, or with --lines
+        /// one basket per line (items separated by commas).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// --input holds one basket per line.
+        #[arg(long, requires = "input")]
+        lines: bool,
+        /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
+        #[arg(long, default_value_t = 0.01)]
+        min_support: f64,
+        /// Minimum confidence of a rule.
+        #[arg(long, default_value_t = 0.1)]
+        min_confidence: f64,
+        /// Minimum lift of a rule.
+        #[arg(long, default_value_t = 1.0)]
+        min_lift: f64,
+        /// Longest itemset.
+        #[arg(long, default_value_t = 4)]
+        max_len: usize,
+        /// Stop past this many frequent itemsets (thresholds too low).
+        #[arg(long, default_value_t = 2_000_000)]
+        max_itemsets: usize,
+        /// Rules printed in table format.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `--level` of `acrm mine basket`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Level {
+    /// Product (SKU).
+    Product,
+    /// Product subcategory.
+    Subcategory,
+    /// Product category.
+    Category,
+}
+
+/// `--unit` of `acrm mine basket`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Unit {
+    /// One order.
+    Order,
+    /// One customer's purchases of one day.
+    CustomerDay,
 }
 
 /// Flags every analysis takes.
@@ -174,7 +238,123 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 ..LifecycleOptions::default()
             },
         ),
+        MineCommand::Basket {
+            level,
+            unit,
+            from,
+            input,
+            lines,
+            min_support,
+            min_confidence,
+            min_lift,
+            max_len,
+            max_itemsets,
+            top,
+            common,
+        } => {
+            let source = match input {
+                Some(path) => BasketSource::File { path, lines },
+                None => BasketSource::Warehouse(BasketQuery {
+                    unit: match unit {
+                        Unit::Order => BasketUnit::Order,
+                        Unit::CustomerDay => BasketUnit::CustomerDay,
+                    },
+                    level: match level {
+                        Level::Product => ItemLevel::Product,
+                        Level::Subcategory => ItemLevel::Subcategory,
+                        Level::Category => ItemLevel::Category,
+                    },
+                    from,
+                    to: common.as_of,
+                }),
+            };
+            basket(
+                &common,
+                source,
+                min_support,
+                MiningLimits {
+                    min_count: 1,
+                    max_len,
+                    max_itemsets,
+                },
+                RuleFilter {
+                    min_confidence,
+                    min_lift,
+                },
+                top,
+            )
+        }
     }
+}
+
+/// Where `acrm mine basket` takes its baskets.
+enum BasketSource {
+    /// Sales lines of the warehouse.
+    Warehouse(BasketQuery),
+    /// A file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// One basket per line.
+        lines: bool,
+    },
+}
+
+fn basket(
+    common: &Common,
+    source: BasketSource,
+    min_support: f64,
+    mut limits: MiningLimits,
+    filter: RuleFilter,
+    top: usize,
+) -> anyhow::Result<()> {
+    let rt = crate::runtime()?;
+    let tx = match &source {
+        BasketSource::Warehouse(q) => {
+            let engine = common.engine.open(&rt)?;
+            rt.block_on(basket::source::warehouse_baskets(&engine, q))?
+        }
+        BasketSource::File { path, lines } => {
+            rt.block_on(basket::source::file_baskets(path, *lines))?
+        }
+    };
+    if tx.is_empty() {
+        bail!("no baskets to analyse");
+    }
+    limits.min_count = basket::min_count(min_support, tx.len())?;
+    let started = std::time::Instant::now();
+    let itemsets = basket::frequent_itemsets(&tx, &limits)?;
+    let rules = basket::association_rules(&itemsets, tx.len() as u64, &filter);
+    let seconds = started.elapsed().as_secs_f64();
+    let table = basket::rules_batch(&rules, &tx)?;
+    if common.format == SqlFormat::Table {
+        outln!(
+            "{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {seconds:.2} s",
+            tx.len(),
+            tx.items.len(),
+            itemsets.len(),
+            limits.min_count,
+            rules.len()
+        );
+        for r in rules.iter().take(top) {
+            outln!(
+                "{{{}}} → {{{}}}  support {:.2}%  confidence {:.1}%  lift {:.2}  ({} of {} baskets)",
+                basket::names(&tx, &r.antecedent),
+                basket::names(&tx, &r.consequent),
+                100.0 * r.support,
+                100.0 * r.confidence,
+                r.lift,
+                r.count,
+                r.antecedent_count
+            );
+        }
+    } else {
+        print_batch(&table, common.format)?;
+    }
+    if matches!(source, BasketSource::File { .. }) && !common.no_write {
+        bail!("rules of a file are not published to the warehouse: add --no-write");
+    }
+    publish(common, vec![("mart_basket_rules".into(), table)])
 }
 
 /// Runs `acrm alerts`.

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod basket;
 mod error;
 pub mod evaluate;
 pub mod features;

@@ -1,0 +1,84 @@
+//! Market-basket analysis: baskets as dictionary-encoded transactions, frequent itemsets by
+//! FP-Growth, and association rules with their metrics, as a table to publish.
+
+pub mod fpgrowth;
+pub mod rules;
+pub mod source;
+pub mod transactions;
+
+use datafusion::arrow::array::RecordBatch;
+
+pub use fpgrowth::{Itemset, MiningLimits, frequent_itemsets};
+pub use rules::{Rule, RuleFilter, association_rules};
+pub use transactions::Transactions;
+
+use crate::table::TableBuilder;
+use crate::{Error, Result};
+
+/// The smallest basket count meeting `support`: a fraction of the `baskets` when below 1
+/// (count / baskets ≥ support, as mlxtend compares), else an absolute count.
+pub fn min_count(support: f64, baskets: usize) -> Result<u64> {
+    if support.is_nan() || support <= 0.0 || support.is_infinite() {
+        return Err(Error::Invalid(format!(
+            "minimum support {support}: give a fraction (0.01) or a basket count (25)"
+        )));
+    }
+    if support >= 1.0 {
+        return Ok(support.ceil() as u64);
+    }
+    let n = baskets as f64;
+    let mut c = (support * n).ceil().max(1.0) as u64;
+    // Guard against the product rounding up past an exact boundary.
+    while c > 1 && (c - 1) as f64 / n >= support {
+        c -= 1;
+    }
+    Ok(c)
+}
+
+/// Item names of `ids`, joined by ", ".
+pub fn names(tx: &Transactions, ids: &[u32]) -> String {
+    let mut v: Vec<&str> = ids.iter().map(|&i| tx.items[i as usize].as_str()).collect();
+    v.sort_unstable();
+    v.join(", ")
+}
+
+/// The `mart_basket_rules` table: one row per rule, items by name.
+pub fn rules_batch(rules: &[Rule], tx: &Transactions) -> Result<RecordBatch> {
+    let text =
+        |f: fn(&Rule) -> &[u32]| -> Vec<String> { rules.iter().map(|r| names(tx, f(r))).collect() };
+    let num = |f: fn(&Rule) -> f64| -> Vec<f64> { rules.iter().map(f).collect() };
+    let int = |f: fn(&Rule) -> u64| -> Vec<i64> { rules.iter().map(|r| f(r) as i64).collect() };
+    TableBuilder::new()
+        .utf8("antecedent", &text(|r| &r.antecedent))
+        .utf8("consequent", &text(|r| &r.consequent))
+        .i64(
+            "antecedent_items",
+            rules.iter().map(|r| r.antecedent.len() as i64).collect(),
+        )
+        .i64("baskets", vec![tx.len() as i64; rules.len()])
+        .i64("count", int(|r| r.count))
+        .i64("antecedent_count", int(|r| r.antecedent_count))
+        .i64("consequent_count", int(|r| r.consequent_count))
+        .f64("support", num(|r| r.support))
+        .f64("antecedent_support", num(|r| r.antecedent_support))
+        .f64("consequent_support", num(|r| r.consequent_support))
+        .f64("confidence", num(|r| r.confidence))
+        .f64("lift", num(|r| r.lift))
+        .f64("leverage", num(|r| r.leverage))
+        .f64("conviction", num(|r| r.conviction))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn support_as_fraction_or_count() {
+        assert_eq!(min_count(0.01, 1000).expect("fraction"), 10);
+        assert_eq!(min_count(0.0105, 1000).expect("fraction"), 11);
+        assert_eq!(min_count(0.001, 10).expect("tiny"), 1);
+        assert_eq!(min_count(25.0, 1000).expect("count"), 25);
+        assert!(min_count(0.0, 10).is_err() && min_count(f64::NAN, 10).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Baskets as transactions: item names dictionary-encoded to dense ids, each basket a sorted,
+//! duplicate-free run of ids in one flat array (no one-hot matrix: memory is proportional to
+//! the basket lines, whatever the number of distinct items).
+
+use std::collections::HashMap;
+
+/// A set of baskets over a dictionary of items.
+#[derive(Debug, Clone, Default)]
+pub struct Transactions {
+    /// Item names; an item's id is its index here.
+    pub items: Vec<String>,
+    /// Basket `b` holds `ids[offsets[b]..offsets[b + 1]]`.
+    offsets: Vec<usize>,
+    ids: Vec<u32>,
+}
+
+impl Transactions {
+    /// Builds transactions from baskets of item names (duplicates within a basket count once).
+    pub fn from_baskets<I, B, S>(baskets: I) -> Self
+    where
+        I: IntoIterator<Item = B>,
+        B: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut dictionary: HashMap<String, u32> = HashMap::new();
+        let mut t = Self {
+            offsets: vec![0],
+            ..Self::default()
+        };
+        for basket in baskets {
+            let start = t.ids.len();
+            for name in basket {
+                let name = name.as_ref();
+                let id = match dictionary.get(name) {
+                    Some(&id) => id,
+                    None => {
+                        let id = t.items.len() as u32;
+                        dictionary.insert(name.to_string(), id);
+                        t.items.push(name.to_string());
+                        id
+                    }
+                };
+                t.ids.push(id);
+            }
+            t.ids[start..].sort_unstable();
+            let mut kept = start;
+            for i in start..t.ids.len() {
+                if i == start || t.ids[i] != t.ids[kept - 1] {
+                    t.ids[kept] = t.ids[i];
+                    kept += 1;
+                }
+            }
+            t.ids.truncate(kept);
+            t.offsets.push(t.ids.len());
+        }
+        t
+    }
+
+    /// Builds transactions from (basket, item) pairs, e.g. order lines; pairs of one basket
+    /// need not be adjacent.
+    pub fn from_pairs<K, S>(pairs: impl IntoIterator<Item = (K, S)>) -> Self
+    where
+        K: std::hash::Hash + Eq,
+        S: AsRef<str>,
+    {
+        let mut order: HashMap<K, usize> = HashMap::new();
+        let mut baskets: Vec<Vec<String>> = Vec::new();
+        for (key, item) in pairs {
+            let next = baskets.len();
+            let b = *order.entry(key).or_insert(next);
+            if b == next {
+                baskets.push(Vec::new());
+            }
+            baskets[b].push(item.as_ref().to_string());
+        }
+        Self::from_baskets(baskets)
+    }
+
+    /// Number of baskets.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// No baskets.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The item ids of basket `b`, ascending.
+    pub fn basket(&self, b: usize) -> &[u32] {
+        &self.ids[self.offsets[b]..self.offsets[b + 1]]
+    }
+
+    /// Every basket in order.
+    pub fn baskets(&self) -> impl Iterator<Item = &[u32]> {
+        (0..self.len()).map(|b| self.basket(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_are_encoded_once_and_baskets_deduplicated() {
+        let t = Transactions::from_baskets([vec!["milk", "bread", "milk"], vec!["beer"], vec![]]);
+        assert_eq!(t.items, vec!["milk", "bread", "beer"]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.basket(0), &[0, 1]);
+        assert_eq!(t.basket(1), &[2]);
+        assert!(t.basket(2).is_empty());
+        let p = Transactions::from_pairs([(7, "a"), (3, "b"), (7, "c"), (3, "b")]);
+        assert_eq!(p.len(), 2);
+        // Baskets in order of first appearance (7, then 3); items as first seen (a, c, b).
+        assert_eq!(p.items, vec!["a", "c", "b"]);
+        assert_eq!(p.basket(0), &[0, 1]);
+        assert_eq!(p.basket(1), &[2]);
+    }
+}
