@@ -136,6 +136,9 @@ pub enum MineCommand {
         /// Rules printed in table format.
         #[arg(long, default_value_t = 20)]
         top: usize,
+        /// Print the frequent itemsets (items, count, support) instead of the rules.
+        #[arg(long)]
+        itemsets: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -250,6 +253,7 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
             max_len,
             max_itemsets,
             top,
+            itemsets,
             common,
         } => {
             let source = match input {
@@ -281,10 +285,22 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                     min_confidence,
                     min_lift,
                 },
-                top,
+                if itemsets {
+                    Print::Itemsets
+                } else {
+                    Print::Rules(top)
+                },
             )
         }
     }
+}
+
+/// What `acrm mine basket` prints.
+enum Print {
+    /// The rules (this many in table format).
+    Rules(usize),
+    /// The frequent itemsets.
+    Itemsets,
 }
 
 /// Where `acrm mine basket` takes its baskets.
@@ -306,7 +322,7 @@ fn basket(
     min_support: f64,
     mut limits: MiningLimits,
     filter: RuleFilter,
-    top: usize,
+    print: Print,
 ) -> anyhow::Result<()> {
     let rt = crate::runtime()?;
     let tx = match &source {
@@ -327,7 +343,28 @@ fn basket(
     let rules = basket::association_rules(&itemsets, tx.len() as u64, &filter);
     let seconds = started.elapsed().as_secs_f64();
     let table = basket::rules_batch(&rules, &tx)?;
-    if common.format == SqlFormat::Table {
+    if let Print::Itemsets = print {
+        let n = tx.len() as f64;
+        let sets = TableBuilder::new()
+            .utf8(
+                "items",
+                &itemsets
+                    .iter()
+                    .map(|s| basket::names(&tx, &s.items))
+                    .collect::<Vec<_>>(),
+            )
+            .i64(
+                "size",
+                itemsets.iter().map(|s| s.items.len() as i64).collect(),
+            )
+            .i64("count", itemsets.iter().map(|s| s.count as i64).collect())
+            .f64(
+                "support",
+                itemsets.iter().map(|s| s.count as f64 / n).collect(),
+            )
+            .finish()?;
+        print_batch(&sets, common.format)?;
+    } else if let (Print::Rules(top), SqlFormat::Table) = (print, common.format) {
         outln!(
             "{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {seconds:.2} s",
             tx.len(),

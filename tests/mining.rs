@@ -446,7 +446,11 @@ fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
 fn basket_rules_find_the_planted_diapers_beer_rule() {
     let truth = &read_truth(&mined().exports().join("truth/night-1/basket.csv"))[0];
     let count = |k: &str| truth[k].parse::<f64>().expect("truth count");
-    let (baskets, diapers, both) = (count("baskets"), count("diapers"), count("diapers_and_beer"));
+    let (baskets, diapers, both) = (
+        count("baskets"),
+        count("diapers"),
+        count("diapers_and_beer"),
+    );
     let out = run_ok(&mut on_mined(&[
         "mine",
         "basket",
@@ -473,14 +477,23 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
         both / diapers
     );
     // The warehouse holds the generated orders less the planted bad rows.
-    assert!((support / (both / baskets) - 1.0).abs() < 0.03, "support {support}");
-    assert!((confidence / (both / diapers) - 1.0).abs() < 0.03, "confidence {confidence}");
+    assert!(
+        (support / (both / baskets) - 1.0).abs() < 0.03,
+        "support {support}"
+    );
+    assert!(
+        (confidence / (both / diapers) - 1.0).abs() < 0.03,
+        "confidence {confidence}"
+    );
     assert!(lift > 1.4, "lift {lift}");
     // Every printed metric follows from the printed counts.
     for r in &rows {
         let f = |i: usize| r[i].parse::<f64>().expect("number");
         let (n, c, ca, cc) = (f(3), f(4), f(5), f(6));
-        assert!((f(7) - c / n).abs() < 1e-12 && (f(10) - c / ca).abs() < 1e-12, "{r:?}");
+        assert!(
+            (f(7) - c / n).abs() < 1e-12 && (f(10) - c / ca).abs() < 1e-12,
+            "{r:?}"
+        );
         assert!((f(11) - (c / ca) / (cc / n)).abs() < 1e-9, "{r:?}");
     }
 }
