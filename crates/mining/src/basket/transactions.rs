@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 /// A set of baskets over a dictionary of items.
 #[derive(Debug, Clone, Default)]
 pub struct Transactions {
@@ -22,7 +24,7 @@ impl Transactions {
         B: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut dictionary: HashMap<String, u32> = HashMap::new();
+        let mut dictionary: HashMap<String, u32, FixedState> = HashMap::default();
         let mut t = Self {
             offsets: vec![0],
             ..Self::default()
@@ -63,7 +65,7 @@ impl Transactions {
         K: std::hash::Hash + Eq,
         S: AsRef<str>,
     {
-        let mut order: HashMap<K, usize> = HashMap::new();
+        let mut order: HashMap<K, usize, FixedState> = HashMap::default();
         let mut baskets: Vec<Vec<String>> = Vec::new();
         for (key, item) in pairs {
             let next = baskets.len();
