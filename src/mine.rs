@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use acrm_mining::alerts::AlertOptions;
-use acrm_mining::basket::source::{BasketQuery, BasketUnit, ItemLevel};
+use acrm_mining::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
 use acrm_mining::basket::{self, MiningLimits, RuleFilter};
 use acrm_mining::kmeans::KMeansOptions;
 use acrm_mining::lifecycle::LifecycleOptions;
@@ -111,6 +111,13 @@ pub enum MineCommand {
         /// First day of the period (the last is --as-of) [default: all history]
         #[arg(long, value_name = "DATE")]
         from: Option<NaiveDate>,
+        /// Mine rules separately per customer segment (mart_segment), sales channel or
+        /// customer region.
+        #[arg(long, value_enum)]
+        by: Option<By>,
+        /// Only the customers this SQL query returns (first column: customer ids).
+        #[arg(long, value_name = "SQL", conflicts_with = "input")]
+        customers: Option<String>,
         /// Baskets of this file instead: basket,item pairs with a header, or with --lines
         /// one basket per line (items separated by commas).
         #[arg(long)]
@@ -153,6 +160,17 @@ pub enum Level {
     Subcategory,
     /// Product category.
     Category,
+}
+
+/// `--by` of `acrm mine basket`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum By {
+    /// The customer's k-means segment.
+    Segment,
+    /// The sales channel.
+    Channel,
+    /// The customer's region.
+    Region,
 }
 
 /// `--unit` of `acrm mine basket`.
@@ -245,6 +263,8 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
             level,
             unit,
             from,
+            by,
+            customers,
             input,
             lines,
             min_support,
@@ -259,6 +279,12 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
             let source = match input {
                 Some(path) => BasketSource::File { path, lines },
                 None => BasketSource::Warehouse(BasketQuery {
+                    by: by.map(|b| match b {
+                        By::Segment => GroupBy::Segment,
+                        By::Channel => GroupBy::Channel,
+                        By::Region => GroupBy::Region,
+                    }),
+                    customers,
                     unit: match unit {
                         Unit::Order => BasketUnit::Order,
                         Unit::CustomerDay => BasketUnit::CustomerDay,
@@ -320,78 +346,81 @@ fn basket(
     common: &Common,
     source: BasketSource,
     min_support: f64,
-    mut limits: MiningLimits,
+    limits: MiningLimits,
     filter: RuleFilter,
     print: Print,
 ) -> anyhow::Result<()> {
     let rt = crate::runtime()?;
-    let tx = match &source {
+    let groups = match &source {
         BasketSource::Warehouse(q) => {
             let engine = common.engine.open(&rt)?;
             rt.block_on(basket::source::warehouse_baskets(&engine, q))?
         }
-        BasketSource::File { path, lines } => {
-            rt.block_on(basket::source::file_baskets(path, *lines))?
-        }
+        BasketSource::File { path, lines } => vec![(
+            "all".to_string(),
+            rt.block_on(basket::source::file_baskets(path, *lines))?,
+        )],
     };
-    if tx.is_empty() {
+    let results = basket::mine_groups(groups, min_support, &limits, &filter)?;
+    if results.is_empty() {
         bail!("no baskets to analyse");
     }
-    limits.min_count = basket::min_count(min_support, tx.len())?;
-    let started = std::time::Instant::now();
-    let itemsets = basket::frequent_itemsets(&tx, &limits)?;
-    let rules = basket::association_rules(&itemsets, tx.len() as u64, &filter);
-    let seconds = started.elapsed().as_secs_f64();
-    let table = basket::rules_batch(&rules, &tx)?;
-    if let Print::Itemsets = print {
-        let n = tx.len() as f64;
-        let sets = TableBuilder::new()
-            .utf8(
-                "items",
-                &itemsets
-                    .iter()
-                    .map(|s| basket::names(&tx, &s.items))
-                    .collect::<Vec<_>>(),
-            )
-            .i64(
-                "size",
-                itemsets.iter().map(|s| s.items.len() as i64).collect(),
-            )
-            .i64("count", itemsets.iter().map(|s| s.count as i64).collect())
-            .f64(
-                "support",
-                itemsets.iter().map(|s| s.count as f64 / n).collect(),
-            )
-            .finish()?;
-        print_batch(&sets, common.format)?;
-    } else if let (Print::Rules(top), SqlFormat::Table) = (print, common.format) {
-        outln!(
-            "{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {seconds:.2} s",
-            tx.len(),
-            tx.items.len(),
-            itemsets.len(),
-            limits.min_count,
-            rules.len()
-        );
-        for r in rules.iter().take(top) {
-            outln!(
-                "{{{}}} → {{{}}}  support {:.2}%  confidence {:.1}%  lift {:.2}  ({} of {} baskets)",
-                basket::names(&tx, &r.antecedent),
-                basket::names(&tx, &r.consequent),
-                100.0 * r.support,
-                100.0 * r.confidence,
-                r.lift,
-                r.count,
-                r.antecedent_count
-            );
+    let schema_of = |b: &[RecordBatch]| b.first().map(|b| b.schema());
+    let rules: Vec<RecordBatch> = results
+        .iter()
+        .map(basket::GroupResult::rules_batch)
+        .collect::<Result<_, _>>()?;
+    let rules = match schema_of(&rules) {
+        Some(schema) => datafusion::arrow::compute::concat_batches(&schema, &rules)?,
+        None => bail!("no baskets to analyse"),
+    };
+    match (print, common.format) {
+        (Print::Itemsets, format) => {
+            let sets: Vec<RecordBatch> = results
+                .iter()
+                .map(basket::GroupResult::itemsets_batch)
+                .collect::<Result<_, _>>()?;
+            if let Some(schema) = schema_of(&sets) {
+                let all = datafusion::arrow::compute::concat_batches(&schema, &sets)?;
+                print_batch(&all, format)?;
+            }
         }
-    } else {
-        print_batch(&table, common.format)?;
+        (Print::Rules(top), SqlFormat::Table) => {
+            for g in &results {
+                outln!(
+                    "{}{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {:.2} s",
+                    if results.len() > 1 {
+                        format!("[{}] ", g.group)
+                    } else {
+                        String::new()
+                    },
+                    g.tx.len(),
+                    g.tx.items.len(),
+                    g.itemsets.len(),
+                    g.min_count,
+                    g.rules.len(),
+                    g.seconds
+                );
+                for r in g.rules.iter().take(top) {
+                    outln!(
+                        "  {{{}}} → {{{}}}  support {:.2}%  confidence {:.1}%  lift {:.2}  ({} of {} baskets)",
+                        basket::names(&g.tx, &r.antecedent),
+                        basket::names(&g.tx, &r.consequent),
+                        100.0 * r.support,
+                        100.0 * r.confidence,
+                        r.lift,
+                        r.count,
+                        r.antecedent_count
+                    );
+                }
+            }
+        }
+        (Print::Rules(_), format) => print_batch(&rules, format)?,
     }
     if matches!(source, BasketSource::File { .. }) && !common.no_write {
         bail!("rules of a file are not published to the warehouse: add --no-write");
     }
-    publish(common, vec![("mart_basket_rules".into(), table)])
+    publish(common, vec![("mart_basket_rules".into(), rules)])
 }
 
 /// Runs `acrm alerts`.

@@ -486,6 +486,59 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
         "confidence {confidence}"
     );
     assert!(lift > 1.4, "lift {lift}");
+    // The rule is stronger among the planted young fathers (their baskets only).
+    let fathers: Vec<String> = planted_persons()
+        .into_iter()
+        .filter(|(_, p)| p["young_father"] == "true")
+        .map(|(id, _)| format!("({id})"))
+        .collect();
+    assert!(fathers.len() >= 20, "{} fathers", fathers.len());
+    let only = format!("SELECT column1 FROM (VALUES {})", fathers.join(", "));
+    let theirs = csv_rows(&run_ok(&mut on_mined(&[
+        "mine",
+        "basket",
+        "--level",
+        "subcategory",
+        "--min-support",
+        "0.005",
+        "--min-confidence",
+        "0.2",
+        "--customers",
+        &only,
+        "--format",
+        "csv",
+        "--no-write",
+    ])));
+    let father_rule = theirs
+        .iter()
+        .find(|r| r[0] == "Diapers" && r[1] == "Beer")
+        .expect("Diapers → Beer among fathers");
+    let father_confidence: f64 = father_rule[10].parse().expect("confidence");
+    let planted = count("father_diapers_and_beer") / count("father_diapers");
+    println!("young fathers: confidence {father_confidence:.4} (planted {planted:.4})");
+    assert!(
+        (father_confidence / planted - 1.0).abs() < 0.05,
+        "{father_confidence}"
+    );
+    assert!(
+        father_confidence > confidence + 0.1,
+        "stronger for the planted group"
+    );
+    // --by mines each group on its own baskets, named in the group column.
+    let by_channel = csv_rows(&run_ok(&mut on_mined(&[
+        "mine",
+        "basket",
+        "--by",
+        "channel",
+        "--min-support",
+        "0.01",
+        "--format",
+        "csv",
+        "--no-write",
+    ])));
+    let groups: std::collections::BTreeSet<&str> =
+        by_channel.iter().map(|r| r[14].as_str()).collect();
+    assert!(groups.len() >= 2 && !groups.contains("all"), "{groups:?}");
     // Every printed metric follows from the printed counts.
     for r in &rows {
         let f = |i: usize| r[i].parse::<f64>().expect("number");

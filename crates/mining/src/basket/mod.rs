@@ -42,8 +42,81 @@ pub fn names(tx: &Transactions, ids: &[u32]) -> String {
     v.join(", ")
 }
 
-/// The `mart_basket_rules` table: one row per rule, items by name.
-pub fn rules_batch(rules: &[Rule], tx: &Transactions) -> Result<RecordBatch> {
+/// What mining one group of baskets found.
+pub struct GroupResult {
+    /// Group name ("all" when not grouped).
+    pub group: String,
+    /// Its baskets.
+    pub tx: Transactions,
+    /// The minimum basket count the support came to.
+    pub min_count: u64,
+    /// Frequent itemsets.
+    pub itemsets: Vec<Itemset>,
+    /// Rules passing the filter.
+    pub rules: Vec<Rule>,
+    /// Mining time in seconds.
+    pub seconds: f64,
+}
+
+/// Frequent itemsets and rules of each group, the support taken relative to the group's
+/// own baskets; empty groups are left out.
+pub fn mine_groups(
+    groups: Vec<(String, Transactions)>,
+    min_support: f64,
+    limits: &MiningLimits,
+    filter: &RuleFilter,
+) -> Result<Vec<GroupResult>> {
+    let mut out = Vec::new();
+    for (group, tx) in groups {
+        if tx.is_empty() {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let limits = MiningLimits {
+            min_count: min_count(min_support, tx.len())?,
+            ..limits.clone()
+        };
+        let itemsets = frequent_itemsets(&tx, &limits)?;
+        let rules = association_rules(&itemsets, tx.len() as u64, filter);
+        out.push(GroupResult {
+            group,
+            tx,
+            min_count: limits.min_count,
+            itemsets,
+            rules,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(out)
+}
+
+impl GroupResult {
+    /// Its rules as `mart_basket_rules` rows.
+    pub fn rules_batch(&self) -> Result<RecordBatch> {
+        rules_batch(&self.rules, &self.tx, &self.group)
+    }
+
+    /// Its frequent itemsets: items, size, count, support, group.
+    pub fn itemsets_batch(&self) -> Result<RecordBatch> {
+        let (sets, n) = (&self.itemsets, self.tx.len() as f64);
+        TableBuilder::new()
+            .utf8(
+                "items",
+                &sets
+                    .iter()
+                    .map(|s| names(&self.tx, &s.items))
+                    .collect::<Vec<_>>(),
+            )
+            .i64("size", sets.iter().map(|s| s.items.len() as i64).collect())
+            .i64("count", sets.iter().map(|s| s.count as i64).collect())
+            .f64("support", sets.iter().map(|s| s.count as f64 / n).collect())
+            .utf8("group", &vec![self.group.as_str(); sets.len()])
+            .finish()
+    }
+}
+
+/// The `mart_basket_rules` table: one row per rule, items by name, and the group mined.
+pub fn rules_batch(rules: &[Rule], tx: &Transactions, group: &str) -> Result<RecordBatch> {
     let text =
         |f: fn(&Rule) -> &[u32]| -> Vec<String> { rules.iter().map(|r| names(tx, f(r))).collect() };
     let num = |f: fn(&Rule) -> f64| -> Vec<f64> { rules.iter().map(f).collect() };
@@ -66,6 +139,7 @@ pub fn rules_batch(rules: &[Rule], tx: &Transactions) -> Result<RecordBatch> {
         .f64("lift", num(|r| r.lift))
         .f64("leverage", num(|r| r.leverage))
         .f64("conviction", num(|r| r.conviction))
+        .utf8("group", &vec![group; rules.len()])
         .finish()
 }
 

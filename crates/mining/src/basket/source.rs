@@ -3,6 +3,7 @@
 //! (items separated by commas, as in the public Groceries data) or basket,item pairs (CSV
 //! with a header; the first two columns).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use acrm_olap::Engine;
@@ -34,9 +35,24 @@ pub enum ItemLevel {
     Category,
 }
 
+/// What rules are mined per group of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The customer's k-means segment (`mart_segment`).
+    Segment,
+    /// The sales channel of the line.
+    Channel,
+    /// The customer's region (the `dim_customer` version valid on the order date).
+    Region,
+}
+
 /// The baskets to take from the warehouse.
 #[derive(Debug, Clone)]
 pub struct BasketQuery {
+    /// Mine each group separately (`None`: one group, "all").
+    pub by: Option<GroupBy>,
+    /// Only the customers this query returns (its first column holds customer ids).
+    pub customers: Option<String>,
     /// Basket unit.
     pub unit: BasketUnit,
     /// Item level.
@@ -60,7 +76,27 @@ pub fn basket_sql(q: &BasketQuery) -> String {
         ItemLevel::Subcategory => "p.subcategory",
         ItemLevel::Category => "p.category",
     };
+    let (group, join) = match q.by {
+        None => ("'all'", ""),
+        Some(GroupBy::Segment) => (
+            "CAST(g.segment AS VARCHAR)",
+            "\nJOIN mart_segment g ON g.customer_id = s.customer_id",
+        ),
+        Some(GroupBy::Channel) => (
+            "g.channel_name",
+            "\nJOIN dim_channel g ON g.channel_key = s.channel_key",
+        ),
+        Some(GroupBy::Region) => (
+            "coalesce(g.region, 'unknown')",
+            "\nJOIN dim_customer g ON g.customer_key = s.customer_key",
+        ),
+    };
     let mut filter = String::new();
+    if let Some(customers) = &q.customers {
+        filter.push_str(&format!(
+            " AND s.customer_id IN (SELECT * FROM ({customers}) c)"
+        ));
+    }
     if let Some(d) = q.from {
         filter.push_str(&format!(" AND s.order_date >= DATE '{d}'"));
     }
@@ -68,17 +104,32 @@ pub fn basket_sql(q: &BasketQuery) -> String {
         filter.push_str(&format!(" AND s.order_date <= DATE '{d}'"));
     }
     format!(
-        "SELECT {basket} AS basket, {item} AS item
+        "SELECT {basket} AS basket, {item} AS item, {group} AS grp
 FROM fact_sales s
-JOIN dim_product p ON p.product_key = s.product_key
+JOIN dim_product p ON p.product_key = s.product_key{join}
 WHERE s.product_key <> 0 AND s.customer_id <> 0 AND {item} IS NOT NULL{filter}"
     )
 }
 
-/// The warehouse's baskets as `q` says.
-pub async fn warehouse_baskets(engine: &Engine, q: &BasketQuery) -> Result<Transactions> {
-    let (_, batches) = engine.query(&basket_sql(q)).await?;
-    pairs_from_batches(&batches, "warehouse baskets")
+/// The warehouse's baskets as `q` says, per group (sorted by group name).
+pub async fn warehouse_baskets(
+    engine: &Engine,
+    q: &BasketQuery,
+) -> Result<Vec<(String, Transactions)>> {
+    let (_, batches) = engine.query(&basket_sql(q)).await.map_err(|e| {
+        if q.by == Some(GroupBy::Segment) && e.to_string().contains("mart_segment") {
+            Error::Invalid(
+                "--by segment needs mart_segment: run `acrm mine segment` (or a build with marts) first"
+                    .into(),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(grouped_pairs(&batches, "warehouse baskets", true)?
+        .into_iter()
+        .map(|(g, pairs)| (g, Transactions::from_pairs(pairs)))
+        .collect())
 }
 
 /// Baskets of a file: `one_per_line` for comma-separated items per line (blank lines
@@ -111,9 +162,21 @@ pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transaction
 /// Transactions from the first two columns (basket, item) of `batches`; null items are
 /// skipped.
 fn pairs_from_batches(batches: &[RecordBatch], what: &str) -> Result<Transactions> {
-    let mut pairs = Vec::new();
+    let pairs = grouped_pairs(batches, what, false)?.into_values().flatten();
+    Ok(Transactions::from_pairs(pairs))
+}
+
+/// (basket, item) pairs of the first two columns of `batches` by the group in the third
+/// (when `grouped`; else one group "all"); rows with a null basket or item are skipped.
+fn grouped_pairs(
+    batches: &[RecordBatch],
+    what: &str,
+    grouped: bool,
+) -> Result<BTreeMap<String, Vec<(String, String)>>> {
+    let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let needed = if grouped { 3 } else { 2 };
     for b in batches {
-        if b.num_columns() < 2 {
+        if b.num_columns() < needed {
             return Err(Error::Features(format!(
                 "{what}: need two columns (basket, item), found {}",
                 b.num_columns()
@@ -125,13 +188,24 @@ fn pairs_from_batches(batches: &[RecordBatch], what: &str) -> Result<Transaction
         };
         let (basket, item) = (text(0)?, text(1)?);
         let (basket, item) = (basket.as_string::<i32>(), item.as_string::<i32>());
+        let group = if grouped { Some(text(2)?) } else { None };
+        let group = group.as_ref().map(|g| g.as_string::<i32>());
         for r in 0..b.num_rows() {
-            if basket.is_valid(r) && item.is_valid(r) {
-                pairs.push((basket.value(r).to_string(), item.value(r).to_string()));
+            if !(basket.is_valid(r) && item.is_valid(r)) {
+                continue;
             }
+            let name = match group {
+                Some(g) if g.is_valid(r) => g.value(r),
+                Some(_) => "unknown",
+                None => "all",
+            };
+            groups
+                .entry(name.to_string())
+                .or_default()
+                .push((basket.value(r).to_string(), item.value(r).to_string()));
         }
     }
-    Ok(Transactions::from_pairs(pairs))
+    Ok(groups)
 }
 
 #[cfg(test)]
@@ -158,6 +232,8 @@ mod tests {
     #[test]
     fn sql_follows_the_query() {
         let q = BasketQuery {
+            by: Some(GroupBy::Channel),
+            customers: Some("SELECT 7".into()),
             unit: BasketUnit::CustomerDay,
             level: ItemLevel::Subcategory,
             from: NaiveDate::from_ymd_opt(2024, 1, 1),
@@ -167,5 +243,10 @@ mod tests {
         assert!(sql.contains("p.subcategory AS item"), "{sql}");
         assert!(sql.contains("order_date >= DATE '2024-01-01'"), "{sql}");
         assert!(sql.contains("CAST(s.customer_id AS VARCHAR)"), "{sql}");
+        assert!(
+            sql.contains("g.channel_name AS grp") && sql.contains("JOIN dim_channel g"),
+            "{sql}"
+        );
+        assert!(sql.contains("IN (SELECT * FROM (SELECT 7) c)"), "{sql}");
     }
 }
