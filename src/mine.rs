@@ -102,52 +102,82 @@ pub enum MineCommand {
         after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01 --no-write"
     )]
     Basket {
-        /// Item level of warehouse baskets.
-        #[arg(long, value_enum, default_value = "subcategory")]
-        level: Level,
-        /// What one warehouse basket is.
-        #[arg(long, value_enum, default_value = "order")]
-        unit: Unit,
-        /// First day of the period (the last is --as-of) [default: all history]
-        #[arg(long, value_name = "DATE")]
-        from: Option<NaiveDate>,
-        /// Mine rules separately per customer segment (mart_segment), sales channel or
-        /// customer region.
-        #[arg(long, value_enum)]
-        by: Option<By>,
-        /// Only the customers this SQL query returns (first column: customer ids).
-        #[arg(long, value_name = "SQL", conflicts_with = "input")]
-        customers: Option<String>,
-        /// Baskets of this file instead: basket,item pairs with a header, or with --lines
-        /// one basket per line (items separated by commas).
-        #[arg(long)]
-        input: Option<PathBuf>,
-        /// --input holds one basket per line.
-        #[arg(long, requires = "input")]
-        lines: bool,
-        /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
-        #[arg(long, default_value_t = 0.01)]
-        min_support: f64,
-        /// Minimum confidence of a rule.
-        #[arg(long, default_value_t = 0.1)]
-        min_confidence: f64,
-        /// Minimum lift of a rule.
-        #[arg(long, default_value_t = 1.0)]
-        min_lift: f64,
-        /// Longest itemset.
-        #[arg(long, default_value_t = 4)]
-        max_len: usize,
-        /// Stop past this many frequent itemsets (thresholds too low).
-        #[arg(long, default_value_t = 2_000_000)]
-        max_itemsets: usize,
-        /// Rules printed in table format.
-        #[arg(long, default_value_t = 20)]
-        top: usize,
-        /// Print the frequent itemsets (items, count, support) instead of the rules.
-        #[arg(long)]
-        itemsets: bool,
+        /// `recommend`: cross-sell recommendations instead of the rules.
+        #[command(subcommand)]
+        action: Option<Box<BasketAction>>,
         #[command(flatten)]
-        common: Common,
+        args: Box<BasketArgs>,
+    },
+}
+
+/// Flags of `acrm mine basket` and `acrm mine basket recommend`.
+#[derive(Args, Debug)]
+pub struct BasketArgs {
+    /// Item level of warehouse baskets.
+    #[arg(long, value_enum, default_value = "subcategory")]
+    level: Level,
+    /// What one warehouse basket is.
+    #[arg(long, value_enum, default_value = "order")]
+    unit: Unit,
+    /// First day of the period (the last is --as-of) [default: all history]
+    #[arg(long, value_name = "DATE")]
+    from: Option<NaiveDate>,
+    /// Mine rules separately per customer segment (mart_segment), sales channel or
+    /// customer region.
+    #[arg(long, value_enum)]
+    by: Option<By>,
+    /// Only the customers this SQL query returns (first column: customer ids).
+    #[arg(long, value_name = "SQL", conflicts_with = "input")]
+    customers: Option<String>,
+    /// Baskets of this file instead: basket,item pairs with a header, or with --lines
+    /// one basket per line (items separated by commas).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// --input holds one basket per line.
+    #[arg(long, requires = "input")]
+    lines: bool,
+    /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
+    #[arg(long, default_value_t = 0.01)]
+    min_support: f64,
+    /// Minimum confidence of a rule.
+    #[arg(long, default_value_t = 0.1)]
+    min_confidence: f64,
+    /// Minimum lift of a rule.
+    #[arg(long, default_value_t = 1.0)]
+    min_lift: f64,
+    /// Longest itemset.
+    #[arg(long, default_value_t = 4)]
+    max_len: usize,
+    /// Stop past this many frequent itemsets (thresholds too low).
+    #[arg(long, default_value_t = 2_000_000)]
+    max_itemsets: usize,
+    /// Rules printed in table format.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    /// Print the frequent itemsets (items, count, support) instead of the rules.
+    #[arg(long)]
+    itemsets: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Sub-actions of `acrm mine basket`.
+#[derive(Subcommand, Debug)]
+pub enum BasketAction {
+    /// Cross-sell: each customer's top products not bought yet, from the rules that fire on
+    /// their purchase history, with the rule as the reason (→ mart_cross_sell).
+    #[command(
+        after_help = "Examples:\n  acrm mine basket recommend --customer 42 --no-write\n  acrm mine basket recommend --level product --unit customer --min-support 0.002"
+    )]
+    Recommend {
+        /// Only this customer (printed; not published).
+        #[arg(long)]
+        customer: Option<i64>,
+        /// Recommendations per customer.
+        #[arg(long, default_value_t = 3)]
+        top_n: usize,
+        #[command(flatten)]
+        args: BasketArgs,
     },
 }
 
@@ -180,6 +210,8 @@ pub enum Unit {
     Order,
     /// One customer's purchases of one day.
     CustomerDay,
+    /// One customer's purchases of the whole period.
+    Customer,
 }
 
 /// Flags every analysis takes.
@@ -259,65 +291,14 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 ..LifecycleOptions::default()
             },
         ),
-        MineCommand::Basket {
-            level,
-            unit,
-            from,
-            by,
-            customers,
-            input,
-            lines,
-            min_support,
-            min_confidence,
-            min_lift,
-            max_len,
-            max_itemsets,
-            top,
-            itemsets,
-            common,
-        } => {
-            let source = match input {
-                Some(path) => BasketSource::File { path, lines },
-                None => BasketSource::Warehouse(BasketQuery {
-                    by: by.map(|b| match b {
-                        By::Segment => GroupBy::Segment,
-                        By::Channel => GroupBy::Channel,
-                        By::Region => GroupBy::Region,
-                    }),
-                    customers,
-                    unit: match unit {
-                        Unit::Order => BasketUnit::Order,
-                        Unit::CustomerDay => BasketUnit::CustomerDay,
-                    },
-                    level: match level {
-                        Level::Product => ItemLevel::Product,
-                        Level::Subcategory => ItemLevel::Subcategory,
-                        Level::Category => ItemLevel::Category,
-                    },
-                    from,
-                    to: common.as_of,
-                }),
-            };
-            basket(
-                &common,
-                source,
-                min_support,
-                MiningLimits {
-                    min_count: 1,
-                    max_len,
-                    max_itemsets,
-                },
-                RuleFilter {
-                    min_confidence,
-                    min_lift,
-                },
-                if itemsets {
-                    Print::Itemsets
-                } else {
-                    Print::Rules(top)
-                },
-            )
-        }
+        MineCommand::Basket { action, args } => match action.map(|a| *a) {
+            None => basket(&args),
+            Some(BasketAction::Recommend {
+                customer,
+                top_n,
+                args,
+            }) => recommend(&args, customer, top_n),
+        },
     }
 }
 
@@ -342,29 +323,70 @@ enum BasketSource {
     },
 }
 
-fn basket(
-    common: &Common,
-    source: BasketSource,
-    min_support: f64,
-    limits: MiningLimits,
-    filter: RuleFilter,
-    print: Print,
-) -> anyhow::Result<()> {
-    let rt = crate::runtime()?;
-    let groups = match &source {
-        BasketSource::Warehouse(q) => {
-            let engine = common.engine.open(&rt)?;
-            rt.block_on(basket::source::warehouse_baskets(&engine, q))?
+impl BasketArgs {
+    /// Where the baskets come from.
+    fn source(&self) -> BasketSource {
+        match &self.input {
+            Some(path) => BasketSource::File {
+                path: path.clone(),
+                lines: self.lines,
+            },
+            None => BasketSource::Warehouse(BasketQuery {
+                by: self.by.map(|b| match b {
+                    By::Segment => GroupBy::Segment,
+                    By::Channel => GroupBy::Channel,
+                    By::Region => GroupBy::Region,
+                }),
+                customers: self.customers.clone(),
+                unit: match self.unit {
+                    Unit::Order => BasketUnit::Order,
+                    Unit::CustomerDay => BasketUnit::CustomerDay,
+                    Unit::Customer => BasketUnit::Customer,
+                },
+                level: match self.level {
+                    Level::Product => ItemLevel::Product,
+                    Level::Subcategory => ItemLevel::Subcategory,
+                    Level::Category => ItemLevel::Category,
+                },
+                from: self.from,
+                to: self.common.as_of,
+            }),
         }
-        BasketSource::File { path, lines } => vec![(
-            "all".to_string(),
-            rt.block_on(basket::source::file_baskets(path, *lines))?,
-        )],
-    };
-    let results = basket::mine_groups(groups, min_support, &limits, &filter)?;
-    if results.is_empty() {
-        bail!("no baskets to analyse");
     }
+
+    /// Frequent itemsets and rules of every group of baskets.
+    fn mine(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Vec<basket::GroupResult>> {
+        let groups = match self.source() {
+            BasketSource::Warehouse(q) => {
+                let engine = self.common.engine.open(rt)?;
+                rt.block_on(basket::source::warehouse_baskets(&engine, &q))?
+            }
+            BasketSource::File { path, lines } => vec![(
+                "all".to_string(),
+                rt.block_on(basket::source::file_baskets(&path, lines))?,
+            )],
+        };
+        let limits = MiningLimits {
+            min_count: 1,
+            max_len: self.max_len,
+            max_itemsets: self.max_itemsets,
+        };
+        let filter = RuleFilter {
+            min_confidence: self.min_confidence,
+            min_lift: self.min_lift,
+        };
+        let results = basket::mine_groups(groups, self.min_support, &limits, &filter)?;
+        if results.is_empty() {
+            bail!("no baskets to analyse");
+        }
+        Ok(results)
+    }
+}
+
+fn basket(args: &BasketArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let rt = crate::runtime()?;
+    let results = args.mine(&rt)?;
     let schema_of = |b: &[RecordBatch]| b.first().map(|b| b.schema());
     let rules: Vec<RecordBatch> = results
         .iter()
@@ -373,6 +395,11 @@ fn basket(
     let rules = match schema_of(&rules) {
         Some(schema) => datafusion::arrow::compute::concat_batches(&schema, &rules)?,
         None => bail!("no baskets to analyse"),
+    };
+    let print = if args.itemsets {
+        Print::Itemsets
+    } else {
+        Print::Rules(args.top)
     };
     match (print, common.format) {
         (Print::Itemsets, format) => {
@@ -417,10 +444,42 @@ fn basket(
         }
         (Print::Rules(_), format) => print_batch(&rules, format)?,
     }
-    if matches!(source, BasketSource::File { .. }) && !common.no_write {
+    if args.input.is_some() && !common.no_write {
         bail!("rules of a file are not published to the warehouse: add --no-write");
     }
     publish(common, vec![("mart_basket_rules".into(), rules)])
+}
+
+fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::Result<()> {
+    let BasketSource::Warehouse(mut q) = args.source() else {
+        bail!("recommendations need the warehouse's customers: drop --input");
+    };
+    if args.by.is_some() {
+        bail!("recommendations use one rule set: drop --by");
+    }
+    let rt = crate::runtime()?;
+    let results = args.mine(&rt)?;
+    let all = &results[0];
+    if let Some(id) = customer {
+        q.customers = Some(format!("SELECT {id}"));
+    }
+    let engine = args.common.engine.open(&rt)?;
+    let histories = rt.block_on(basket::source::customer_histories(&engine, &q))?;
+    let recs = basket::recommend::recommend(&all.rules, &all.tx, &histories, top_n);
+    let table = basket::recommend::recommendations_batch(&recs)?;
+    if args.common.format == SqlFormat::Table {
+        outln!(
+            "{} recommendations for {} customers from {} rules",
+            recs.len(),
+            histories.len(),
+            all.rules.len()
+        );
+    }
+    print_batch(&table, args.common.format)?;
+    if customer.is_some() {
+        return Ok(());
+    }
+    publish(&args.common, vec![("mart_cross_sell".into(), table)])
 }
 
 /// Runs `acrm alerts`.

@@ -2,6 +2,7 @@
 //! FP-Growth, and association rules with their metrics, as a table to publish.
 
 pub mod fpgrowth;
+pub mod recommend;
 pub mod rules;
 pub mod source;
 pub mod transactions;

@@ -22,6 +22,8 @@ pub enum BasketUnit {
     Order,
     /// Everything one customer bought on one day, across orders and channels.
     CustomerDay,
+    /// Everything one customer bought in the period (their purchase history).
+    Customer,
 }
 
 /// What one item is.
@@ -70,6 +72,7 @@ pub fn basket_sql(q: &BasketQuery) -> String {
         BasketUnit::CustomerDay => {
             "CAST(s.customer_id AS VARCHAR) || ':' || CAST(s.order_date AS VARCHAR)"
         }
+        BasketUnit::Customer => "CAST(s.customer_id AS VARCHAR)",
     };
     let item = match q.level {
         ItemLevel::Product => "p.sku",
@@ -130,6 +133,31 @@ pub async fn warehouse_baskets(
         .into_iter()
         .map(|(g, pairs)| (g, Transactions::from_pairs(pairs)))
         .collect())
+}
+
+/// What each customer of `q` (its level, period and customer filter) has bought: customer
+/// id → item names, by customer id.
+pub async fn customer_histories(
+    engine: &Engine,
+    q: &BasketQuery,
+) -> Result<Vec<(i64, Vec<String>)>> {
+    let q = BasketQuery {
+        unit: BasketUnit::Customer,
+        by: None,
+        ..q.clone()
+    };
+    let (_, batches) = engine.query(&basket_sql(&q)).await?;
+    let mut histories: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (customer, item) in grouped_pairs(&batches, "customer histories", false)?
+        .into_values()
+        .flatten()
+    {
+        let id = customer.parse::<i64>().map_err(|e| {
+            Error::Features(format!("customer histories: customer id '{customer}': {e}"))
+        })?;
+        histories.entry(id).or_default().push(item);
+    }
+    Ok(histories.into_iter().collect())
 }
 
 /// Baskets of a file: `one_per_line` for comma-separated items per line (blank lines
