@@ -442,6 +442,24 @@ fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
     );
 }
 
+/// `mine basket [recommend]` with the subcategory-level thresholds of the basket tests,
+/// then the rest of `rest` (a leading `recommend` stays before the flags).
+fn basket_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let split = usize::from(rest.first() == Some(&"recommend"));
+    let mut args = vec!["mine", "basket"];
+    args.extend_from_slice(&rest[..split]);
+    args.extend([
+        "--level",
+        "subcategory",
+        "--min-support",
+        "0.005",
+        "--min-confidence",
+        "0.2",
+    ]);
+    args.extend_from_slice(&rest[split..]);
+    args
+}
+
 #[test]
 fn basket_rules_find_the_planted_diapers_beer_rule() {
     let truth = &read_truth(&mined().exports().join("truth/night-1/basket.csv"))[0];
@@ -451,19 +469,11 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
         count("diapers"),
         count("diapers_and_beer"),
     );
-    let out = run_ok(&mut on_mined(&[
-        "mine",
-        "basket",
-        "--level",
-        "subcategory",
-        "--min-support",
-        "0.005",
-        "--min-confidence",
-        "0.2",
+    let out = run_ok(&mut on_mined(&basket_args(&[
         "--format",
         "csv",
         "--no-write",
-    ]));
+    ])));
     let rows = csv_rows(&out);
     let rule = rows
         .iter()
@@ -494,21 +504,13 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
         .collect();
     assert!(fathers.len() >= 20, "{} fathers", fathers.len());
     let only = format!("SELECT column1 FROM (VALUES {})", fathers.join(", "));
-    let theirs = csv_rows(&run_ok(&mut on_mined(&[
-        "mine",
-        "basket",
-        "--level",
-        "subcategory",
-        "--min-support",
-        "0.005",
-        "--min-confidence",
-        "0.2",
+    let theirs = csv_rows(&run_ok(&mut on_mined(&basket_args(&[
         "--customers",
         &only,
         "--format",
         "csv",
         "--no-write",
-    ])));
+    ]))));
     let father_rule = theirs
         .iter()
         .find(|r| r[0] == "Diapers" && r[1] == "Beer")
@@ -553,17 +555,7 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
 
 #[test]
 fn cross_sell_recommends_unbought_items_with_the_rule_as_reason() {
-    let rule_flags = [
-        "--level",
-        "subcategory",
-        "--min-support",
-        "0.005",
-        "--min-confidence",
-        "0.2",
-    ];
-    let mut args = vec!["mine", "basket", "recommend"];
-    args.extend(rule_flags);
-    args.extend(["--format", "csv"]);
+    let args = basket_args(&["recommend", "--format", "csv"]);
     let all = csv_rows(&run_ok(&mut on_mined(&args)));
     assert!(all.len() > 100, "{} recommendations", all.len());
     let check = "WITH bought AS (
@@ -593,9 +585,14 @@ fn cross_sell_recommends_unbought_items_with_the_rule_as_reason() {
     );
     // One customer on demand: the same rows as in the mart.
     let one = &all[0][0];
-    let mut args = vec!["mine", "basket", "recommend", "--customer", one.as_str()];
-    args.extend(rule_flags);
-    args.extend(["--format", "csv", "--no-write"]);
+    let args = basket_args(&[
+        "recommend",
+        "--customer",
+        one.as_str(),
+        "--format",
+        "csv",
+        "--no-write",
+    ]);
     let theirs = csv_rows(&run_ok(&mut on_mined(&args)));
     let expected: Vec<&Vec<String>> = all.iter().filter(|r| &r[0] == one).collect();
     assert_eq!(theirs.iter().collect::<Vec<_>>(), expected);
