@@ -13,6 +13,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
 use super::Transactions;
+use super::transactions::Builder;
 use crate::{Error, Result};
 
 /// What one basket is.
@@ -110,7 +111,8 @@ pub fn basket_sql(q: &BasketQuery) -> String {
         "SELECT {basket} AS basket, {item} AS item, {group} AS grp
 FROM fact_sales s
 JOIN dim_product p ON p.product_key = s.product_key{join}
-WHERE s.product_key <> 0 AND s.customer_id <> 0 AND {item} IS NOT NULL{filter}"
+WHERE s.product_key <> 0 AND s.customer_id <> 0 AND {item} IS NOT NULL{filter}
+ORDER BY basket"
     )
 }
 
@@ -129,10 +131,24 @@ pub async fn warehouse_baskets(
             e.into()
         }
     })?;
-    Ok(grouped_pairs(&batches, "warehouse baskets", true)?
-        .into_iter()
-        .map(|(g, pairs)| (g, Transactions::from_pairs(pairs)))
-        .collect())
+    // Rows come sorted by basket: each group's baskets are built line by line, keeping only
+    // item ids (no basket keys, no per-line strings).
+    let mut groups: BTreeMap<String, Builder> = BTreeMap::new();
+    for_each_line(
+        &batches,
+        "warehouse baskets",
+        true,
+        |group, basket, item| {
+            if !groups.contains_key(group) {
+                groups.insert(group.to_string(), Builder::default());
+            }
+            if let Some(builder) = groups.get_mut(group) {
+                builder.pair(basket, item);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(groups.into_iter().map(|(g, b)| (g, b.finish())).collect())
 }
 
 /// What each customer of `q` (its level, period and customer filter) has bought: customer
@@ -148,15 +164,18 @@ pub async fn customer_histories(
     };
     let (_, batches) = engine.query(&basket_sql(&q)).await?;
     let mut histories: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for (customer, item) in grouped_pairs(&batches, "customer histories", false)?
-        .into_values()
-        .flatten()
-    {
-        let id = customer.parse::<i64>().map_err(|e| {
-            Error::Features(format!("customer histories: customer id '{customer}': {e}"))
-        })?;
-        histories.entry(id).or_default().push(item);
-    }
+    for_each_line(
+        &batches,
+        "customer histories",
+        false,
+        |_, customer, item| {
+            let id = customer.parse::<i64>().map_err(|e| {
+                Error::Features(format!("customer histories: customer id '{customer}': {e}"))
+            })?;
+            histories.entry(id).or_default().push(item.to_string());
+            Ok(())
+        },
+    )?;
     Ok(histories.into_iter().collect())
 }
 
@@ -187,21 +206,26 @@ pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transaction
     pairs_from_batches(&batches, &name)
 }
 
-/// Transactions from the first two columns (basket, item) of `batches`; null items are
-/// skipped.
+/// Transactions from the first two columns (basket, item) of `batches`, lines of a basket
+/// in any order; rows with a null basket or item are skipped.
 fn pairs_from_batches(batches: &[RecordBatch], what: &str) -> Result<Transactions> {
-    let pairs = grouped_pairs(batches, what, false)?.into_values().flatten();
+    let mut pairs = Vec::new();
+    for_each_line(batches, what, false, |_, basket, item| {
+        pairs.push((basket.to_string(), item.to_string()));
+        Ok(())
+    })?;
     Ok(Transactions::from_pairs(pairs))
 }
 
-/// (basket, item) pairs of the first two columns of `batches` by the group in the third
-/// (when `grouped`; else one group "all"); rows with a null basket or item are skipped.
-fn grouped_pairs(
+/// Calls `f(group, basket, item)` for each row of `batches` whose first two columns (basket,
+/// item) are not null; the group is the third column when `grouped` ("unknown" when null),
+/// else "all".
+fn for_each_line(
     batches: &[RecordBatch],
     what: &str,
     grouped: bool,
-) -> Result<BTreeMap<String, Vec<(String, String)>>> {
-    let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    mut f: impl FnMut(&str, &str, &str) -> Result<()>,
+) -> Result<()> {
     let needed = if grouped { 3 } else { 2 };
     for b in batches {
         if b.num_columns() < needed {
@@ -227,13 +251,10 @@ fn grouped_pairs(
                 Some(_) => "unknown",
                 None => "all",
             };
-            groups
-                .entry(name.to_string())
-                .or_default()
-                .push((basket.value(r).to_string(), item.value(r).to_string()));
+            f(name, basket.value(r), item.value(r))?;
         }
     }
-    Ok(groups)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,38 +24,14 @@ impl Transactions {
         B: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut dictionary: HashMap<String, u32, FixedState> = HashMap::default();
-        let mut t = Self {
-            offsets: vec![0],
-            ..Self::default()
-        };
+        let mut builder = Builder::default();
         for basket in baskets {
-            let start = t.ids.len();
             for name in basket {
-                let name = name.as_ref();
-                let id = match dictionary.get(name) {
-                    Some(&id) => id,
-                    None => {
-                        let id = t.items.len() as u32;
-                        dictionary.insert(name.to_string(), id);
-                        t.items.push(name.to_string());
-                        id
-                    }
-                };
-                t.ids.push(id);
+                builder.item(name.as_ref());
             }
-            t.ids[start..].sort_unstable();
-            let mut kept = start;
-            for i in start..t.ids.len() {
-                if i == start || t.ids[i] != t.ids[kept - 1] {
-                    t.ids[kept] = t.ids[i];
-                    kept += 1;
-                }
-            }
-            t.ids.truncate(kept);
-            t.offsets.push(t.ids.len());
+            builder.close_basket();
         }
-        t
+        builder.finish()
     }
 
     /// Builds transactions from (basket, item) pairs, e.g. order lines; pairs of one basket
@@ -99,6 +75,84 @@ impl Transactions {
     }
 }
 
+/// Builds transactions line by line: items go into the open basket, closed by
+/// [`Builder::close_basket`]; only item ids are kept, one dictionary entry per distinct item.
+#[derive(Debug)]
+pub struct Builder {
+    t: Transactions,
+    dictionary: HashMap<String, u32, FixedState>,
+    /// Where the open basket starts in `t.ids`.
+    start: usize,
+    /// Key of the open basket when fed by [`Builder::pair`].
+    key: Option<String>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            t: Transactions {
+                offsets: vec![0],
+                ..Transactions::default()
+            },
+            dictionary: HashMap::default(),
+            start: 0,
+            key: None,
+        }
+    }
+}
+
+impl Builder {
+    /// Adds an item to the open basket.
+    pub fn item(&mut self, name: &str) {
+        let id = match self.dictionary.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.t.items.len() as u32;
+                self.dictionary.insert(name.to_string(), id);
+                self.t.items.push(name.to_string());
+                id
+            }
+        };
+        self.t.ids.push(id);
+    }
+
+    /// Closes the open basket (its items sorted, duplicates dropped).
+    pub fn close_basket(&mut self) {
+        let ids = &mut self.t.ids;
+        ids[self.start..].sort_unstable();
+        let mut kept = self.start;
+        for i in self.start..ids.len() {
+            if i == self.start || ids[i] != ids[kept - 1] {
+                ids[kept] = ids[i];
+                kept += 1;
+            }
+        }
+        ids.truncate(kept);
+        self.t.offsets.push(ids.len());
+        self.start = ids.len();
+    }
+
+    /// Adds a (basket, item) line; lines of one basket must be adjacent (sorted by basket),
+    /// so no basket key outlives its basket.
+    pub fn pair(&mut self, basket: &str, item: &str) {
+        if self.key.as_deref() != Some(basket) {
+            if self.key.is_some() {
+                self.close_basket();
+            }
+            self.key = Some(basket.to_string());
+        }
+        self.item(item);
+    }
+
+    /// The transactions built (an open basket is closed first).
+    pub fn finish(mut self) -> Transactions {
+        if self.key.is_some() {
+            self.close_basket();
+        }
+        self.t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +171,15 @@ mod tests {
         assert_eq!(p.items, vec!["a", "c", "b"]);
         assert_eq!(p.basket(0), &[0, 1]);
         assert_eq!(p.basket(1), &[2]);
+        let mut b = Builder::default();
+        for (basket, item) in [("o1", "x"), ("o1", "y"), ("o1", "x"), ("o2", "y")] {
+            b.pair(basket, item);
+        }
+        let t = b.finish();
+        assert_eq!(
+            (t.len(), t.basket(0), t.basket(1)),
+            (2, &[0, 1][..], &[1][..])
+        );
+        assert!(Builder::default().finish().is_empty());
     }
 }
