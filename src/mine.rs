@@ -217,8 +217,9 @@ pub enum Unit {
 /// Flags every analysis takes.
 #[derive(Args, Debug)]
 pub struct Common {
-    /// Analyse as of this date (YYYY-MM-DD): later facts are ignored [default: the last sale]
-    #[arg(long, value_name = "DATE")]
+    /// Analyse as of this date (YYYY-MM-DD): later facts are ignored; for baskets, the last
+    /// day of the period (alias --to) [default: the last sale]
+    #[arg(long, value_name = "DATE", alias = "to")]
     as_of: Option<NaiveDate>,
     /// Print only; do not publish the result tables.
     #[arg(long)]

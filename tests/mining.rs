@@ -540,6 +540,24 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
     ])));
     let groups: std::collections::BTreeSet<&str> =
         by_channel.iter().map(|r| r[14].as_str()).collect();
+    // A period (--from … --to) holds fewer baskets than the whole history.
+    let period = csv_rows(&run_ok(&mut on_mined(&basket_args(&[
+        "--from",
+        "2024-07-01",
+        "--to",
+        "2024-12-31",
+        "--format",
+        "csv",
+        "--no-write",
+    ]))));
+    let baskets_in =
+        |rows: &[Vec<String>]| rows.first().map(|r| r[3].parse::<u64>().expect("baskets"));
+    assert!(
+        baskets_in(&period) < baskets_in(&rows),
+        "{:?} vs {:?}",
+        baskets_in(&period),
+        baskets_in(&rows)
+    );
     assert!(groups.len() >= 2 && !groups.contains("all"), "{groups:?}");
     // Every printed metric follows from the printed counts.
     for r in &rows {
