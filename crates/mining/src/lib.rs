@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod rfm;
 pub mod segment;
 pub mod table;
+pub mod tree;
 pub mod value;
 
 pub use error::{Error, Result};
