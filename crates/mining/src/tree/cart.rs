@@ -123,6 +123,58 @@ impl Tree {
     }
 }
 
+impl Tree {
+    /// The leaves as readable rules, one per leaf in tree order: the conditions on the path,
+    /// the most probable class with its probability, and the rows behind it, e.g.
+    /// `income > 52000 and savings > 0.5 → good, P(good)=0.93, n=412`.
+    pub fn rules(&self, features: &[String], classes: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        self.rules_below(0, &mut Vec::new(), features, classes, &mut out);
+        out
+    }
+
+    fn rules_below(
+        &self,
+        n: usize,
+        path: &mut Vec<String>,
+        features: &[String],
+        classes: &[String],
+        out: &mut Vec<String>,
+    ) {
+        let node = &self.nodes[n];
+        let name =
+            |i: usize, names: &[String]| names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+        match node.feature {
+            Some(f) => {
+                let feature = name(f, features);
+                path.push(format!("{feature} <= {}", node.threshold));
+                self.rules_below(node.left, path, features, classes, out);
+                path.pop();
+                path.push(format!("{feature} > {}", node.threshold));
+                self.rules_below(node.right, path, features, classes, out);
+                path.pop();
+            }
+            None => {
+                let (best, p) = node
+                    .probabilities
+                    .iter()
+                    .enumerate()
+                    .fold((0, f64::MIN), |b, (c, &p)| if p > b.1 { (c, p) } else { b });
+                let class = name(best, classes);
+                let condition = if path.is_empty() {
+                    "always".to_string()
+                } else {
+                    path.join(" and ")
+                };
+                out.push(format!(
+                    "{condition} → {class}, P({class})={p:.2}, n={}",
+                    node.samples
+                ));
+            }
+        }
+    }
+}
+
 struct Grower<'a> {
     x: ArrayView2<'a, f64>,
     y: &'a [usize],
@@ -271,6 +323,16 @@ mod tests {
             "midpoint threshold on income first"
         );
         assert_eq!(tree.importance[2], 0.0, "the noise column is never used");
+        let names = ["income", "savings", "noise"].map(String::from);
+        let rules = tree.rules(&names, &["good".into(), "bad".into()]);
+        assert_eq!(
+            rules,
+            vec![
+                "income <= 2.5 and savings <= 0.5 → bad, P(bad)=1.00, n=12",
+                "income <= 2.5 and savings > 0.5 → good, P(good)=1.00, n=12",
+                "income > 2.5 → good, P(good)=1.00, n=24",
+            ]
+        );
         assert!((tree.importance.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
