@@ -303,14 +303,6 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
     }
 }
 
-/// What `acrm mine basket` prints.
-enum Print {
-    /// The rules (this many in table format).
-    Rules(usize),
-    /// The frequent itemsets.
-    Itemsets,
-}
-
 /// Where `acrm mine basket` takes its baskets.
 enum BasketSource {
     /// Sales lines of the warehouse.
@@ -355,14 +347,19 @@ impl BasketArgs {
         }
     }
 
-    /// Frequent itemsets and rules of every group of baskets.
-    fn mine(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Vec<basket::GroupResult>> {
-        let groups = match self.source() {
-            BasketSource::Warehouse(q) => {
-                let engine = self.common.engine.open(rt)?;
-                rt.block_on(basket::source::warehouse_baskets(&engine, &q))?
+    /// Frequent itemsets and rules of every group of baskets (`engine` is the warehouse,
+    /// needed unless the baskets come from --input).
+    fn mine(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        engine: Option<&acrm_olap::Engine>,
+    ) -> anyhow::Result<Vec<basket::GroupResult>> {
+        let groups = match (self.source(), engine) {
+            (BasketSource::Warehouse(q), Some(engine)) => {
+                rt.block_on(basket::source::warehouse_baskets(engine, &q))?
             }
-            BasketSource::File { path, lines } => vec![(
+            (BasketSource::Warehouse(_), None) => bail!("no warehouse open"),
+            (BasketSource::File { path, lines }, _) => vec![(
                 "all".to_string(),
                 rt.block_on(basket::source::file_baskets(&path, lines))?,
             )],
@@ -386,8 +383,15 @@ impl BasketArgs {
 
 fn basket(args: &BasketArgs) -> anyhow::Result<()> {
     let common = &args.common;
+    if args.input.is_some() && !common.no_write {
+        bail!("rules of a file are not published to the warehouse: add --no-write");
+    }
     let rt = crate::runtime()?;
-    let results = args.mine(&rt)?;
+    let engine = match args.input {
+        Some(_) => None,
+        None => Some(common.engine.open(&rt)?),
+    };
+    let results = args.mine(&rt, engine.as_ref())?;
     let schema_of = |b: &[RecordBatch]| b.first().map(|b| b.schema());
     let rules: Vec<RecordBatch> = results
         .iter()
@@ -397,13 +401,8 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
         Some(schema) => datafusion::arrow::compute::concat_batches(&schema, &rules)?,
         None => bail!("no baskets to analyse"),
     };
-    let print = if args.itemsets {
-        Print::Itemsets
-    } else {
-        Print::Rules(args.top)
-    };
-    match (print, common.format) {
-        (Print::Itemsets, format) => {
+    match (args.itemsets, common.format) {
+        (true, format) => {
             let sets: Vec<RecordBatch> = results
                 .iter()
                 .map(basket::GroupResult::itemsets_batch)
@@ -413,7 +412,7 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                 print_batch(&all, format)?;
             }
         }
-        (Print::Rules(top), SqlFormat::Table) => {
+        (false, SqlFormat::Table) => {
             for g in &results {
                 outln!(
                     "{}{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {:.2} s",
@@ -429,7 +428,7 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                     g.rules.len(),
                     g.seconds
                 );
-                for r in g.rules.iter().take(top) {
+                for r in g.rules.iter().take(args.top) {
                     outln!(
                         "  {{{}}} → {{{}}}  support {:.2}%  confidence {:.1}%  lift {:.2}  ({} of {} baskets)",
                         basket::names(&g.tx, &r.antecedent),
@@ -443,10 +442,7 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        (Print::Rules(_), format) => print_batch(&rules, format)?,
-    }
-    if args.input.is_some() && !common.no_write {
-        bail!("rules of a file are not published to the warehouse: add --no-write");
+        (false, format) => print_batch(&rules, format)?,
     }
     publish(common, vec![("mart_basket_rules".into(), rules)])
 }
@@ -459,12 +455,12 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
         bail!("recommendations use one rule set: drop --by");
     }
     let rt = crate::runtime()?;
-    let results = args.mine(&rt)?;
+    let engine = args.common.engine.open(&rt)?;
+    let results = args.mine(&rt, Some(&engine))?;
     let all = &results[0];
     if let Some(id) = customer {
         q.customers = Some(format!("SELECT {id}"));
     }
-    let engine = args.common.engine.open(&rt)?;
     let histories = rt.block_on(basket::source::customer_histories(&engine, &q))?;
     let recs = basket::recommend::recommend(&all.rules, &all.tx, &histories, top_n);
     let table = basket::recommend::recommendations_batch(&recs)?;
@@ -485,8 +481,7 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
 
 /// Runs `acrm alerts`.
 pub fn alerts(common: Common, options: AlertOptions) -> anyhow::Result<()> {
-    let (rt, engine) = open(&common)?;
-    let as_of = as_of(&rt, &engine, &common)?;
+    let (rt, engine, as_of) = open_at(&common)?;
     let found = rt.block_on(acrm_mining::alerts::alerts(&engine, as_of, &options))?;
     let batch = found.to_batch()?;
     if common.format == SqlFormat::Table {
@@ -510,8 +505,7 @@ pub fn alerts(common: Common, options: AlertOptions) -> anyhow::Result<()> {
 }
 
 fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
-    let (rt, engine) = open(&common)?;
-    let as_of = as_of(&rt, &engine, &common)?;
+    let (rt, engine, as_of) = open_at(&common)?;
     let v = rt.block_on(acrm_mining::value::value_tiers(&engine, as_of, &options))?;
     let summary = v.summary();
     if common.format == SqlFormat::Table {
@@ -556,8 +550,7 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
 }
 
 fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
-    let (rt, engine) = open(&common)?;
-    let as_of = as_of(&rt, &engine, &common)?;
+    let (rt, engine, as_of) = open_at(&common)?;
     let l = rt.block_on(acrm_mining::lifecycle::lifecycle(&engine, as_of, &options))?;
     let counts = l.counts();
     if common.format == SqlFormat::Table {
@@ -593,16 +586,16 @@ fn print_batch(batch: &RecordBatch, format: SqlFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// --as-of, or the last sale in the warehouse.
-fn as_of(
-    rt: &tokio::runtime::Runtime,
-    engine: &acrm_olap::Engine,
+/// Opens the engine and resolves --as-of (default: the last sale in the warehouse).
+fn open_at(
     common: &Common,
-) -> anyhow::Result<NaiveDate> {
-    Ok(match common.as_of {
+) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine, NaiveDate)> {
+    let (rt, engine) = open(common)?;
+    let as_of = match common.as_of {
         Some(d) => d,
-        None => rt.block_on(features::last_fact_date(engine))?,
-    })
+        None => rt.block_on(features::last_fact_date(&engine))?,
+    };
+    Ok((rt, engine, as_of))
 }
 
 /// Opens the engine.
@@ -614,8 +607,7 @@ fn open(common: &Common) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::
 
 /// The built-in features of every buyer as of --as-of (default: the last sale).
 fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate)> {
-    let (rt, engine) = open(common)?;
-    let as_of = as_of(&rt, &engine, common)?;
+    let (rt, engine, as_of) = open_at(common)?;
     Ok((
         rt.block_on(features::customer_features(&engine, as_of))?,
         as_of,

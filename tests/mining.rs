@@ -540,6 +540,19 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
     ])));
     let groups: std::collections::BTreeSet<&str> =
         by_channel.iter().map(|r| r[14].as_str()).collect();
+    // A file's rules are never published: refused before any mining.
+    let dir = tempdir();
+    let file = dir.path().join("baskets.csv");
+    std::fs::write(&file, "milk,bread\nbeer\n").expect("basket file");
+    let refused = run(acrm()
+        .args(["mine", "basket", "--lines", "--input"])
+        .arg(&file));
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("add --no-write") && refused.stdout.is_empty(),
+        "{err}"
+    );
     // A period (--from … --to) holds fewer baskets than the whole history.
     let period = csv_rows(&run_ok(&mut on_mined(&basket_args(&[
         "--from",

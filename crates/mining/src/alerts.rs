@@ -108,17 +108,11 @@ pub async fn alerts(engine: &Engine, as_of: NaiveDate, options: &AlertOptions) -
     }
     let pace = query_features(engine, &pace_sql(as_of, options.window_days), "customer_id").await?;
     if !pace.is_empty() {
-        let cols = [
-            "orders",
-            "span_days",
-            "recency_days",
-            "recent_orders",
-            "baseline_orders",
-        ]
-        .map(|c| pace.column(c));
-        let [orders, span, recency, recent, baseline] = cols;
-        let (orders, span, recency, recent, baseline) =
-            (orders?, span?, recency?, recent?, baseline?);
+        let orders = pace.column("orders")?;
+        let span = pace.column("span_days")?;
+        let recency = pace.column("recency_days")?;
+        let recent = pace.column("recent_orders")?;
+        let baseline = pace.column("baseline_orders")?;
         for (i, &id) in pace.ids.iter().enumerate() {
             let p = Pace {
                 orders: orders[i],

@@ -183,6 +183,14 @@ pub fn customer_as_of_sql(as_of: NaiveDate) -> String {
 
 /// The rows of a CSV (with header) or Parquet file as features, `id_column` the ids.
 pub async fn read_file(path: &std::path::Path, id_column: &str) -> Result<FeatureTable> {
+    let batches = read_table_file(path).await?;
+    FeatureTable::from_batches(&batches, id_column)
+        .map_err(|e| Error::Features(format!("{}: {e}", path.display())))
+}
+
+/// The rows of a CSV (with header) or Parquet file, chosen by its extension; errors name
+/// the file.
+pub async fn read_table_file(path: &std::path::Path) -> Result<Vec<RecordBatch>> {
     use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
     let ctx = SessionContext::new();
     let name = path.to_string_lossy();
@@ -199,11 +207,8 @@ pub async fn read_file(path: &std::path::Path, id_column: &str) -> Result<Featur
         }
     }
     .map_err(|e| Error::Features(format!("{name}: {e}")))?;
-    let batches = df
-        .collect()
+    df.collect()
         .await
-        .map_err(|e| Error::Features(format!("{name}: {e}")))?;
-    FeatureTable::from_batches(&batches, id_column)
         .map_err(|e| Error::Features(format!("{name}: {e}")))
 }
 

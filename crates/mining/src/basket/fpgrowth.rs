@@ -5,11 +5,11 @@
 //! - Items below the minimum count are dropped before any tree is built; the rest get ranks
 //!   by descending count (ties by id), and each basket is inserted as its ranks ascending, so
 //!   frequent items share the top of the tree and the tree stays small.
-//! - The FP-tree is a flat arena (parallel vectors of item, count and parent per node), with
+//! - The FP-tree is a flat arena (parallel vectors of item, count and parent per node) with
 //!   a header list of nodes per item and a hash map from (parent, item) to child used only
-//!   while inserting (foldhash: std's SipHash made building 1.4× slower; building from
-//!   sorted paths without any map was slower still, the sort costing more than the lookups):
-//!   no per-node allocation, no pointers.
+//!   while inserting: no per-node allocation, no pointers. The map uses foldhash (with
+//!   std's SipHash, mining 1M baskets took 2.17 s instead of 1.59 s); building the tree from
+//!   sorted paths without a map was tried and measured no faster (1.7 s vs 1.6 s to build).
 //! - Mining takes the items least frequent first; for each, the prefix paths of its nodes
 //!   form the conditional pattern base, whose frequent items (kept in the global rank order,
 //!   renumbered densely) make a conditional tree that is mined recursively.

@@ -121,16 +121,13 @@ pub async fn warehouse_baskets(
     engine: &Engine,
     q: &BasketQuery,
 ) -> Result<Vec<(String, Transactions)>> {
-    let (_, batches) = engine.query(&basket_sql(q)).await.map_err(|e| {
-        if q.by == Some(GroupBy::Segment) && e.to_string().contains("mart_segment") {
-            Error::Invalid(
-                "--by segment needs mart_segment: run `acrm mine segment` (or a build with marts) first"
-                    .into(),
-            )
-        } else {
-            e.into()
-        }
-    })?;
+    if q.by == Some(GroupBy::Segment) && !engine.tables().iter().any(|t| t.name == "mart_segment") {
+        return Err(Error::Invalid(
+            "--by segment needs mart_segment: run `acrm mine segment` (or a build with marts) first"
+                .into(),
+        ));
+    }
+    let (_, batches) = engine.query(&basket_sql(q)).await?;
     // Rows come sorted by basket: each group's baskets are built line by line, keeping only
     // item ids (no basket keys, no per-line strings).
     let mut groups: BTreeMap<String, Builder> = BTreeMap::new();
@@ -180,7 +177,7 @@ pub async fn customer_histories(
 }
 
 /// Baskets of a file: `one_per_line` for comma-separated items per line (blank lines
-/// skipped), else a CSV of basket,item pairs with a header.
+/// skipped), else basket,item pairs (a CSV with a header, or Parquet).
 pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transactions> {
     let name = path.display().to_string();
     if one_per_line {
@@ -194,15 +191,7 @@ pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transaction
         });
         return Ok(Transactions::from_baskets(baskets));
     }
-    use datafusion::prelude::{CsvReadOptions, SessionContext};
-    let ctx = SessionContext::new();
-    let batches = ctx
-        .read_csv(name.as_str(), CsvReadOptions::new())
-        .await
-        .map_err(|e| Error::Features(format!("{name}: {e}")))?
-        .collect()
-        .await
-        .map_err(|e| Error::Features(format!("{name}: {e}")))?;
+    let batches = crate::features::read_table_file(path).await?;
     pairs_from_batches(&batches, &name)
 }
 

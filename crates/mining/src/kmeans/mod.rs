@@ -1,13 +1,13 @@
 //! k-means segmentation: greedy k-means++ seeding, several restarts with a fixed seed, and
 //! Lloyd's iterations, plus the silhouette used to choose k.
 //!
-//! The kernel is our own (`plusplus`, `lloyd`) rather than linfa-clustering's: on 1M × 8
-//! rows with k = 8 linfa's plain Lloyd took 4.5× scikit-learn's time, because each iteration
-//! reads the matrix twice, allocates and reduces across threads in a data-dependent order.
-//! Ours reads the rows once per iteration in fixed blocks (rayon), merges the blocks in row
-//! order (same result on any number of threads) and stops as scikit-learn does, so the two
-//! can be compared on time and inertia (`benches/kmeans_vs_sklearn.py`). It keeps linfa's
-//! interface: [`KMeansParams`] is a [`linfa::traits::Fit`], [`KMeansModel`] predicts.
+//! The kernel is our own (`plusplus`, `lloyd`, `nearest`) rather than linfa-clustering's:
+//! on 1M × 8 rows with k = 8 linfa's Lloyd took 4.5× scikit-learn's time
+//! (`benches/kmeans_vs_sklearn.py`), ours 0.75–0.83×. Ours reads the rows once per
+//! iteration in fixed blocks (rayon), merges the blocks in row order (same result on any
+//! number of threads) and stops as scikit-learn does, so the two can be compared on time
+//! and inertia. It keeps linfa's interface: [`KMeansParams`] is a [`linfa::traits::Fit`],
+//! [`KMeansModel`] predicts.
 
 mod lloyd;
 mod nearest;
@@ -271,7 +271,9 @@ pub fn silhouette(x: ArrayView2<'_, f64>, labels: &[usize], sample: &[usize]) ->
     let Some(data) = standard.as_slice() else {
         return 0.0;
     };
-    let rows = Rows::new(data, x.ncols());
+    // Plain row slices: the row norms `Rows` computes would cost a pass over every row.
+    let d = x.ncols();
+    let row = |i: usize| &data[i * d..(i + 1) * d];
     let scores: Vec<f64> = sample
         .par_iter()
         .map(|&i| {
@@ -281,8 +283,8 @@ pub fn silhouette(x: ArrayView2<'_, f64>, labels: &[usize], sample: &[usize]) ->
                 if i == j {
                     continue;
                 }
-                let d = sq_dist(rows.row(i), rows.row(j)).sqrt();
-                sum[labels[j]] += d;
+                let dist = sq_dist(row(i), row(j)).sqrt();
+                sum[labels[j]] += dist;
                 count[labels[j]] += 1;
             }
             let own = labels[i];

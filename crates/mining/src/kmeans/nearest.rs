@@ -1,9 +1,10 @@
 //! Squared distances from a row to a few points (centres, or k-means++ candidates), laid out
 //! for speed: the points transposed (d × width) so the inner loop runs across points with
-//! contiguous loads the compiler vectorises, each distance computed as ‖x‖² + ‖c‖² − 2·x·c
+//! contiguous loads the compiler can vectorise, each distance computed as ‖x‖² + ‖c‖² − 2·x·c
 //! with the row norms computed once per fit. Widths of 4, 8 and 16 points are compiled with
-//! the width as a constant, so the scores stay in registers; padding points have an
-//! infinite norm and never win.
+//! the width as a constant (fixed-size score arrays); padding points have an infinite norm
+//! and never win. With this layout the 1M × 8, k = 8 fit went from 5.56 s to 3.66 s
+//! (`benches/kmeans_vs_sklearn.py`, each against scikit-learn in the same run).
 
 /// Points prepared for distance queries.
 pub(super) struct Points {
