@@ -15,6 +15,14 @@ pub enum Error {
     /// Parameters that cannot work (k larger than the customers, unknown feature...).
     #[error("{0}")]
     Invalid(String),
+    /// Reading or writing a file (the model registry) failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
     /// A linfa algorithm refused its parameters or data.
     #[error(transparent)]
     Linfa(#[from] linfa::Error),

@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod features;
 pub mod kmeans;
 pub mod lifecycle;
+pub mod model;
 pub mod refresh;
 pub mod rfm;
 pub mod segment;

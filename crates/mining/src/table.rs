@@ -63,6 +63,11 @@ impl TableBuilder {
         self.push(name, Arc::new(array), false)
     }
 
+    /// A text column that may hold nulls (a reason that is not there).
+    pub fn utf8_opt(self, name: &str, values: Vec<Option<String>>) -> Self {
+        self.push(name, Arc::new(StringArray::from(values)), true)
+    }
+
     /// A boolean column.
     pub fn bool(self, name: &str, values: Vec<bool>) -> Self {
         self.push(name, Arc::new(BooleanArray::from(values)), false)

@@ -334,6 +334,27 @@ impl Engine {
         &self.objects
     }
 
+    /// Registers a scalar function for the queries that follow (the mining layer's model
+    /// scoring functions such as `churn_probability`).
+    pub fn register_udf(&self, udf: datafusion::logical_expr::ScalarUDF) {
+        self.ctx.register_udf(udf);
+    }
+
+    /// Adds view `name` defined by `sql` over the objects served (their masking applies),
+    /// listed with `description`, for the queries that follow.
+    pub async fn add_view(&mut self, name: &str, description: &str, sql: &str) -> Result<()> {
+        self.ctx
+            .sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))
+            .await?;
+        self.objects.push(TableInfo {
+            name: name.to_string(),
+            kind: ObjectKind::View,
+            rows: None,
+            description: description.to_string(),
+        });
+        Ok(())
+    }
+
     /// Runs one read-only statement (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) and returns its
     /// schema and rows. DDL, DML, COPY and `SET` are refused: the warehouse is read-only here,
     /// and an external table over the raw files would get around the masking.

@@ -359,7 +359,7 @@ mod tests {
         let x = overlapping(3000);
         let ours = fit(x.view(), 5, &KMeansOptions::default()).expect("fit");
         let data = DatasetBase::from(x.clone());
-        let theirs = KMeans::params_with_rng(5, Xoshiro256Plus::seed_from_u64(42))
+        let theirs = KMeans::params(5)
             .n_runs(10)
             .init_method(KMeansInit::KMeansPlusPlus)
             .fit(&data)

@@ -1,19 +1,32 @@
 //! CART classification trees (Breiman et al.): binary splits `x[f] <= t` chosen by the
 //! largest weighted Gini impurity decrease, grown depth-first to `max_depth`, with minimum
-//! samples per split and per leaf and per-row weights; each leaf keeps its weighted class
-//! frequencies, so the tree predicts class probabilities (linfa-trees predicts labels only
-//! and takes no weights, which credit scoring and cost-based cut-offs need).
+//! samples per split and per leaf, per-row weights, an optional random feature subset per
+//! node (for forests) and minimal cost-complexity pruning (`ccp_alpha`, as scikit-learn's).
+//! Each leaf keeps its weighted class frequencies, so the tree predicts class probabilities.
+//! Our own rather than linfa-trees: that one predicts labels only, takes no weights, has no
+//! pruning and scans every row at every node.
+//!
+//! Speed: every feature is sorted once ([`Presorted`]); a node is the same range in every
+//! feature's sorted row list, and a split stably partitions each list, so no node sorts
+//! again and a level of the tree costs O(rows × features). The best split of each feature is
+//! found in one pass keeping Σ(count²) of both sides, and features are scanned (and
+//! partitioned) in parallel with rayon on large nodes.
 //!
 //! A split threshold is the midpoint between two consecutive distinct values, as in
 //! scikit-learn, so both give the same partitions on the same data. Features are numeric;
-//! categorical columns are encoded before (one-hot or ordinal) by the caller.
+//! categorical columns are encoded before by the caller (see `model::encoding`).
 
 use ndarray::ArrayView2;
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
 /// Growth limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeOptions {
     /// Deepest level (the root is depth 0).
     pub max_depth: usize,
@@ -21,21 +34,31 @@ pub struct TreeOptions {
     pub min_samples_split: usize,
     /// Fewest rows each child of a split must keep.
     pub min_samples_leaf: usize,
+    /// Cost-complexity pruning strength: subtrees whose impurity reduction per extra leaf is
+    /// at most this are cut back (0 = no pruning).
+    pub ccp_alpha: f64,
+    /// Features drawn at random per node (`None` = all; forests use fewer).
+    pub max_features: Option<usize>,
+    /// Seed of the feature draws.
+    pub seed: u64,
 }
 
 impl Default for TreeOptions {
-    /// Depth 5, split from 2 rows, leaves of at least 1 row.
+    /// Depth 5, split from 2 rows, leaves of at least 1 row, no pruning, all features.
     fn default() -> Self {
         Self {
             max_depth: 5,
             min_samples_split: 2,
             min_samples_leaf: 1,
+            ccp_alpha: 0.0,
+            max_features: None,
+            seed: 42,
         }
     }
 }
 
 /// One node: a split, or a leaf when `feature` is `None`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Feature tested, for a split.
     pub feature: Option<usize>,
@@ -49,12 +72,16 @@ pub struct Node {
     pub probabilities: Vec<f64>,
     /// Rows reaching the node.
     pub samples: usize,
+    /// Summed weight of the rows reaching the node.
+    pub weight: f64,
+    /// Gini impurity of the node.
+    pub impurity: f64,
 }
 
 /// A fitted classification tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
-    /// Nodes; 0 is the root.
+    /// Nodes; 0 is the root, children follow their parent (pre-order).
     pub nodes: Vec<Node>,
     /// Number of classes.
     pub classes: usize,
@@ -70,7 +97,18 @@ impl Tree {
         weights: Option<&[f64]>,
         options: &TreeOptions,
     ) -> Result<Self> {
-        let n = x.nrows();
+        let presorted = Presorted::new(x)?;
+        Self::fit_presorted(&presorted, y, weights, options)
+    }
+
+    /// Fits on features sorted once beforehand, so several trees (a forest) share the sort.
+    pub fn fit_presorted(
+        x: &Presorted,
+        y: &[usize],
+        weights: Option<&[f64]>,
+        options: &TreeOptions,
+    ) -> Result<Self> {
+        let n = x.rows;
         if n == 0 || y.len() != n || weights.is_some_and(|w| w.len() != n) {
             return Err(Error::Invalid(format!(
                 "tree: {n} rows, {} labels, {} weights",
@@ -78,39 +116,56 @@ impl Tree {
                 weights.map_or(n, <[f64]>::len)
             )));
         }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Features(
-                "tree: features must be finite numbers".into(),
+        if weights.is_some_and(|w| w.iter().any(|v| !v.is_finite() || *v < 0.0)) {
+            return Err(Error::Invalid(
+                "tree: weights must be finite and not negative".into(),
             ));
         }
         let classes = y.iter().copied().max().unwrap_or(0) + 1;
-        let ones = vec![1.0; n];
-        let w = weights.unwrap_or(&ones);
         let mut grower = Grower {
-            x: x.view(),
-            y,
-            w,
+            columns: x.columns.clone(),
+            goes_left: vec![false; n],
+            y: y.iter().map(|&c| c as u32).collect(),
+            w: weights.map(<[f64]>::to_vec),
             classes,
             options,
             nodes: Vec::new(),
-            importance: vec![0.0; x.ncols()],
+            rng: Xoshiro256PlusPlus::seed_from_u64(options.seed),
         };
-        grower.grow((0..n).collect(), 0);
-        let total: f64 = grower.importance.iter().sum();
-        let importance = grower
-            .importance
-            .iter()
-            .map(|v| if total > 0.0 { v / total } else { 0.0 })
-            .collect();
-        Ok(Self {
+        grower.grow(0, n, 0);
+        let mut tree = Self {
             nodes: grower.nodes,
             classes,
-            importance,
-        })
+            importance: Vec::new(),
+        };
+        if options.ccp_alpha > 0.0 {
+            tree.prune(options.ccp_alpha);
+        }
+        tree.importance = tree.impurity_decrease(x.columns.len());
+        Ok(tree)
     }
 
     /// Class probabilities of one row.
     pub fn predict_proba(&self, row: &[f64]) -> &[f64] {
+        &self.nodes[self.leaf(row)].probabilities
+    }
+
+    /// The nodes a row passes, root first, its leaf last.
+    pub fn path(&self, row: &[f64]) -> Vec<usize> {
+        let mut n = 0;
+        let mut path = vec![0];
+        while let Some(f) = self.nodes[n].feature {
+            n = if row[f] <= self.nodes[n].threshold {
+                self.nodes[n].left
+            } else {
+                self.nodes[n].right
+            };
+            path.push(n);
+        }
+        path
+    }
+
+    fn leaf(&self, row: &[f64]) -> usize {
         let mut n = 0;
         while let Some(f) = self.nodes[n].feature {
             n = if row[f] <= self.nodes[n].threshold {
@@ -119,17 +174,103 @@ impl Tree {
                 self.nodes[n].right
             };
         }
-        &self.nodes[n].probabilities
+        n
+    }
+
+    /// Number of leaves.
+    pub fn leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| n.feature.is_none()).count()
+    }
+
+    /// Weighted impurity decrease per feature over the splits, normalised to sum 1.
+    fn impurity_decrease(&self, features: usize) -> Vec<f64> {
+        let mut importance = vec![0.0; features];
+        for node in &self.nodes {
+            if let Some(f) = node.feature {
+                let (l, r) = (&self.nodes[node.left], &self.nodes[node.right]);
+                importance[f] +=
+                    node.weight * node.impurity - l.weight * l.impurity - r.weight * r.impurity;
+            }
+        }
+        let total: f64 = importance.iter().sum();
+        importance
+            .iter()
+            .map(|v| if total > 0.0 { v / total } else { 0.0 })
+            .collect()
+    }
+
+    /// Minimal cost-complexity pruning: while the weakest split (smallest impurity reduction
+    /// per extra leaf, the effective alpha) is at most `alpha`, turn it into a leaf. Node
+    /// costs are weight share × impurity, as in scikit-learn, so `alpha` means the same.
+    fn prune(&mut self, alpha: f64) {
+        let total = self.nodes[0].weight.max(f64::MIN_POSITIVE);
+        loop {
+            // (cost of the leaves below, leaf count) per node, children before parents.
+            let mut below = vec![(0.0, 0usize); self.nodes.len()];
+            let mut weakest: Option<(usize, f64)> = None;
+            for i in (0..self.nodes.len()).rev() {
+                let node = &self.nodes[i];
+                let own = node.weight / total * node.impurity;
+                below[i] = match node.feature {
+                    None => (own, 1),
+                    Some(_) => {
+                        let (l, r) = (below[node.left], below[node.right]);
+                        let (cost, leaves) = (l.0 + r.0, l.1 + r.1);
+                        let effective = (own - cost) / (leaves as f64 - 1.0);
+                        if weakest.is_none_or(|w| effective <= w.1) {
+                            weakest = Some((i, effective));
+                        }
+                        (cost, leaves)
+                    }
+                };
+            }
+            match weakest {
+                Some((i, effective)) if effective <= alpha => self.nodes[i].feature = None,
+                _ => break,
+            }
+        }
+        self.compact();
+    }
+
+    /// Drops the nodes no longer reachable after pruning, keeping pre-order.
+    fn compact(&mut self) {
+        let mut kept = Vec::new();
+        let mut stack = vec![0];
+        let mut index = vec![usize::MAX; self.nodes.len()];
+        while let Some(i) = stack.pop() {
+            index[i] = kept.len();
+            kept.push(i);
+            if self.nodes[i].feature.is_some() {
+                stack.push(self.nodes[i].right);
+                stack.push(self.nodes[i].left);
+            }
+        }
+        let mut nodes: Vec<Node> = kept.iter().map(|&i| self.nodes[i].clone()).collect();
+        for node in &mut nodes {
+            if node.feature.is_some() {
+                node.left = index[node.left];
+                node.right = index[node.right];
+            } else {
+                node.left = 0;
+                node.right = 0;
+            }
+        }
+        self.nodes = nodes;
     }
 }
 
 impl Tree {
     /// The leaves as readable rules, one per leaf in tree order: the conditions on the path,
     /// the most probable class with its probability, and the rows behind it, e.g.
-    /// `income > 52000 and savings > 0.5 → good, P(good)=0.93, n=412`.
-    pub fn rules(&self, features: &[String], classes: &[String]) -> Vec<String> {
+    /// `income > 52000 and savings = yes → good, P(good)=0.93, n=412`. `condition` words one
+    /// test: feature index, threshold, and whether the row went left (`<=`).
+    pub fn rules(
+        &self,
+        condition: &dyn Fn(usize, f64, bool) -> String,
+        classes: &[String],
+    ) -> Vec<String> {
         let mut out = Vec::new();
-        self.rules_below(0, &mut Vec::new(), features, classes, &mut out);
+        self.rules_below(0, &mut Vec::new(), condition, classes, &mut out);
         out
     }
 
@@ -137,21 +278,18 @@ impl Tree {
         &self,
         n: usize,
         path: &mut Vec<String>,
-        features: &[String],
+        condition: &dyn Fn(usize, f64, bool) -> String,
         classes: &[String],
         out: &mut Vec<String>,
     ) {
         let node = &self.nodes[n];
-        let name =
-            |i: usize, names: &[String]| names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
         match node.feature {
             Some(f) => {
-                let feature = name(f, features);
-                path.push(format!("{feature} <= {}", node.threshold));
-                self.rules_below(node.left, path, features, classes, out);
+                path.push(condition(f, node.threshold, true));
+                self.rules_below(node.left, path, condition, classes, out);
                 path.pop();
-                path.push(format!("{feature} > {}", node.threshold));
-                self.rules_below(node.right, path, features, classes, out);
+                path.push(condition(f, node.threshold, false));
+                self.rules_below(node.right, path, condition, classes, out);
                 path.pop();
             }
             None => {
@@ -160,7 +298,10 @@ impl Tree {
                     .iter()
                     .enumerate()
                     .fold((0, f64::MIN), |b, (c, &p)| if p > b.1 { (c, p) } else { b });
-                let class = name(best, classes);
+                let class = classes
+                    .get(best)
+                    .cloned()
+                    .unwrap_or_else(|| best.to_string());
                 let condition = if path.is_empty() {
                     "always".to_string()
                 } else {
@@ -175,29 +316,88 @@ impl Tree {
     }
 }
 
+/// One feature sorted: row numbers and their values in ascending value order.
+#[derive(Debug, Clone)]
+struct SortedColumn {
+    rows: Vec<u32>,
+    values: Vec<f64>,
+}
+
+/// Every feature of a matrix sorted once, the input of tree growing.
+#[derive(Debug, Clone)]
+pub struct Presorted {
+    columns: Vec<SortedColumn>,
+    rows: usize,
+}
+
+impl Presorted {
+    /// Sorts each column of `x` (in parallel); refuses non-finite values and more than
+    /// 2³² rows.
+    pub fn new(x: ArrayView2<'_, f64>) -> Result<Self> {
+        let rows = x.nrows();
+        if u32::try_from(rows).is_err() {
+            return Err(Error::Invalid(format!("tree: {rows} rows, at most 2^32")));
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Features(
+                "tree: features must be finite numbers".into(),
+            ));
+        }
+        let columns = (0..x.ncols())
+            .into_par_iter()
+            .map(|f| {
+                let column = x.column(f);
+                let mut rows: Vec<u32> = (0..rows as u32).collect();
+                rows.sort_by(|&a, &b| column[a as usize].total_cmp(&column[b as usize]));
+                let values = rows.iter().map(|&r| column[r as usize]).collect();
+                SortedColumn { rows, values }
+            })
+            .collect();
+        Ok(Self { columns, rows })
+    }
+}
+
 struct Grower<'a> {
-    x: ArrayView2<'a, f64>,
-    y: &'a [usize],
-    w: &'a [f64],
+    columns: Vec<SortedColumn>,
+    /// Per row: goes to the left child of the node being split.
+    goes_left: Vec<bool>,
+    y: Vec<u32>,
+    w: Option<Vec<f64>>,
     classes: usize,
     options: &'a TreeOptions,
     nodes: Vec<Node>,
-    importance: Vec<f64>,
+    rng: Xoshiro256PlusPlus,
 }
 
-/// The best split of a node: feature, threshold, impurity decrease, rows going left.
-struct Split {
+/// The best split of one feature in a node.
+#[derive(Clone, Copy)]
+struct Candidate {
     feature: usize,
     threshold: f64,
-    gain: f64,
-    left: Vec<usize>,
+    /// Σ(count²)/total of the left plus of the right side (larger = purer children).
+    score: f64,
+    /// Rows going left.
+    left: usize,
 }
 
+/// Below this many row × feature visits a node is scanned on one thread.
+const PARALLEL_WORK: usize = 200_000;
+
 impl Grower<'_> {
-    /// Grows the subtree of `rows` at `depth`; returns its node index.
-    fn grow(&mut self, rows: Vec<usize>, depth: usize) -> usize {
-        let counts = self.class_weights(&rows);
+    /// Grows the subtree of the rows in `lo..hi` of every sorted column, at `depth`;
+    /// returns its node index.
+    fn grow(&mut self, lo: usize, hi: usize, depth: usize) -> usize {
+        let mut counts = vec![0.0; self.classes];
+        for &r in &self.columns[0].rows[lo..hi] {
+            counts[self.y[r as usize] as usize] += self.weight(r);
+        }
         let total: f64 = counts.iter().sum();
+        let squares: f64 = counts.iter().map(|c| c * c).sum();
+        let impurity = if total > 0.0 {
+            1.0 - squares / (total * total)
+        } else {
+            0.0
+        };
         let index = self.nodes.len();
         self.nodes.push(Node {
             feature: None,
@@ -208,20 +408,20 @@ impl Grower<'_> {
                 .iter()
                 .map(|c| if total > 0.0 { c / total } else { 0.0 })
                 .collect(),
-            samples: rows.len(),
+            samples: hi - lo,
+            weight: total,
+            impurity,
         });
-        let pure = counts.iter().filter(|c| **c > 0.0).count() <= 1;
-        if pure || depth >= self.options.max_depth || rows.len() < self.options.min_samples_split {
+        let o = self.options;
+        if impurity <= 1e-12 || depth >= o.max_depth || hi - lo < o.min_samples_split.max(2) {
             return index;
         }
-        let Some(split) = self.best_split(&rows, &counts) else {
+        let Some(split) = self.best_split(lo, hi, &counts, squares / total) else {
             return index;
         };
-        self.importance[split.feature] += split.gain;
-        let in_left: std::collections::HashSet<usize> = split.left.iter().copied().collect();
-        let right: Vec<usize> = rows.into_iter().filter(|r| !in_left.contains(r)).collect();
-        let left = self.grow(split.left, depth + 1);
-        let right = self.grow(right, depth + 1);
+        self.partition(lo, hi, &split);
+        let left = self.grow(lo, lo + split.left, depth + 1);
+        let right = self.grow(lo + split.left, hi, depth + 1);
         let node = &mut self.nodes[index];
         node.feature = Some(split.feature);
         node.threshold = split.threshold;
@@ -230,74 +430,140 @@ impl Grower<'_> {
         index
     }
 
-    fn class_weights(&self, rows: &[usize]) -> Vec<f64> {
-        let mut c = vec![0.0; self.classes];
-        for &r in rows {
-            c[self.y[r]] += self.w[r];
-        }
-        c
+    fn weight(&self, row: u32) -> f64 {
+        self.w.as_ref().map_or(1.0, |w| w[row as usize])
     }
 
-    /// The split with the largest weighted Gini decrease (ties: lowest feature, then lowest
-    /// threshold), or `None` when no split keeps `min_samples_leaf` rows on each side.
-    fn best_split(&self, rows: &[usize], counts: &[f64]) -> Option<Split> {
+    /// The split with the largest Gini decrease over the node's (possibly drawn) features
+    /// (ties: lowest feature, then lowest threshold), or `None` when no split improves the
+    /// node while keeping `min_samples_leaf` rows on each side.
+    fn best_split(
+        &mut self,
+        lo: usize,
+        hi: usize,
+        counts: &[f64],
+        parent: f64,
+    ) -> Option<Candidate> {
+        let features: Vec<usize> = match self.options.max_features {
+            Some(m) if m < self.columns.len() => {
+                let mut drawn = sample(&mut self.rng, self.columns.len(), m.max(1)).into_vec();
+                drawn.sort_unstable();
+                drawn
+            }
+            _ => (0..self.columns.len()).collect(),
+        };
+        let scan = |&f: &usize| self.scan(f, lo, hi, counts);
+        let found: Vec<Option<Candidate>> = if (hi - lo) * features.len() >= PARALLEL_WORK {
+            features.par_iter().map(scan).collect()
+        } else {
+            features.iter().map(scan).collect()
+        };
+        let best = found
+            .into_iter()
+            .flatten()
+            .fold(None, |best: Option<Candidate>, c| {
+                if best.is_none_or(|b| c.score > b.score + 1e-12 * c.score.abs().max(1.0)) {
+                    Some(c)
+                } else {
+                    best
+                }
+            })?;
+        (best.score > parent + 1e-12 * parent.abs().max(1.0)).then_some(best)
+    }
+
+    /// The best threshold of feature `f` in `lo..hi`: one pass in value order keeping the
+    /// left class weights and Σ(count²) of both sides.
+    fn scan(&self, f: usize, lo: usize, hi: usize, counts: &[f64]) -> Option<Candidate> {
+        let column = &self.columns[f];
+        let (rows, values) = (&column.rows[lo..hi], &column.values[lo..hi]);
         let total: f64 = counts.iter().sum();
-        let parent = total * gini(counts, total);
+        let mut left = vec![0.0; self.classes];
+        let mut left_squares = 0.0;
+        let mut right_squares: f64 = counts.iter().map(|c| c * c).sum();
+        let mut left_total = 0.0;
         let min_leaf = self.options.min_samples_leaf.max(1);
-        let mut best: Option<(usize, f64, f64, usize)> = None;
-        let mut order = rows.to_vec();
-        for f in 0..self.x.ncols() {
-            order.sort_by(|&a, &b| self.x[[a, f]].total_cmp(&self.x[[b, f]]));
-            let mut left = vec![0.0; self.classes];
-            let mut left_total = 0.0;
-            for i in 0..order.len() - 1 {
-                let r = order[i];
-                left[self.y[r]] += self.w[r];
-                left_total += self.w[r];
-                let (v, next) = (self.x[[r, f]], self.x[[order[i + 1], f]]);
-                if v == next || i + 1 < min_leaf || order.len() - i - 1 < min_leaf {
-                    continue;
+        let n = rows.len();
+        let mut best: Option<Candidate> = None;
+        for i in 0..n - 1 {
+            let r = rows[i];
+            let c = self.y[r as usize] as usize;
+            let w = self.weight(r);
+            let (l, right) = (left[c], counts[c] - left[c]);
+            left_squares += (l + w) * (l + w) - l * l;
+            right_squares += (right - w) * (right - w) - right * right;
+            left[c] = l + w;
+            left_total += w;
+            let (v, next) = (values[i], values[i + 1]);
+            if v == next || i + 1 < min_leaf || n - i - 1 < min_leaf {
+                continue;
+            }
+            let right_total = total - left_total;
+            if left_total <= 0.0 || right_total <= 0.0 {
+                continue;
+            }
+            let score = left_squares / left_total + right_squares / right_total;
+            if best.is_none_or(|b| score > b.score + 1e-12 * score.abs().max(1.0)) {
+                let mut threshold = v / 2.0 + next / 2.0;
+                if threshold >= next {
+                    threshold = v;
                 }
-                let right: Vec<f64> = counts.iter().zip(&left).map(|(c, l)| c - l).collect();
-                let right_total = total - left_total;
-                let child =
-                    left_total * gini(&left, left_total) + right_total * gini(&right, right_total);
-                let gain = parent - child;
-                if gain > 1e-12 && best.is_none_or(|b| gain > b.2 + 1e-12) {
-                    best = Some((f, v + (next - v) / 2.0, gain, i + 1));
-                }
+                best = Some(Candidate {
+                    feature: f,
+                    threshold,
+                    score,
+                    left: i + 1,
+                });
             }
         }
-        let (feature, threshold, gain, _) = best?;
-        let left = rows
-            .iter()
-            .copied()
-            .filter(|&r| self.x[[r, feature]] <= threshold)
-            .collect();
-        Some(Split {
-            feature,
-            threshold,
-            gain,
-            left,
-        })
+        best
     }
-}
 
-/// Gini impurity of weighted class counts summing to `total`.
-fn gini(counts: &[f64], total: f64) -> f64 {
-    if total <= 0.0 {
-        return 0.0;
+    /// Marks the rows going left, then stably partitions every other column's `lo..hi`
+    /// range into left rows followed by right rows (the split column already is).
+    fn partition(&mut self, lo: usize, hi: usize, split: &Candidate) {
+        let mid = lo + split.left;
+        for (i, &r) in self.columns[split.feature].rows[lo..hi].iter().enumerate() {
+            self.goes_left[r as usize] = lo + i < mid;
+        }
+        let goes_left = &self.goes_left;
+        let work = |(f, column): (usize, &mut SortedColumn)| {
+            if f == split.feature {
+                return;
+            }
+            let mut right = Vec::with_capacity(hi - mid);
+            let mut at = lo;
+            for i in lo..hi {
+                let (r, v) = (column.rows[i], column.values[i]);
+                if goes_left[r as usize] {
+                    column.rows[at] = r;
+                    column.values[at] = v;
+                    at += 1;
+                } else {
+                    right.push((r, v));
+                }
+            }
+            for (i, (r, v)) in right.into_iter().enumerate() {
+                column.rows[mid + i] = r;
+                column.values[mid + i] = v;
+            }
+        };
+        if (hi - lo) * self.columns.len() >= PARALLEL_WORK {
+            self.columns.par_iter_mut().enumerate().for_each(work);
+        } else {
+            self.columns.iter_mut().enumerate().for_each(work);
+        }
     }
-    1.0 - counts
-        .iter()
-        .map(|c| (c / total) * (c / total))
-        .sum::<f64>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    fn words(f: usize, t: f64, left: bool) -> String {
+        let name = ["income", "savings", "noise", "x"][f];
+        format!("{name} {} {t}", if left { "<=" } else { ">" })
+    }
 
     #[test]
     fn learns_an_axis_aligned_rule_with_leaf_probabilities() {
@@ -323,8 +589,7 @@ mod tests {
             "midpoint threshold on income first"
         );
         assert_eq!(tree.importance[2], 0.0, "the noise column is never used");
-        let names = ["income", "savings", "noise"].map(String::from);
-        let rules = tree.rules(&names, &["good".into(), "bad".into()]);
+        let rules = tree.rules(&words, &["good".into(), "bad".into()]);
         assert_eq!(
             rules,
             vec![
@@ -334,6 +599,7 @@ mod tests {
             ]
         );
         assert!((tree.importance.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(tree.path(&[1.0, 0.0, 0.0]), vec![0, 1, 2]);
     }
 
     #[test]
@@ -365,5 +631,102 @@ mod tests {
         let t = Tree::fit(x.view(), &y, Some(&w), &stump).expect("fit");
         assert!(t.predict_proba(&[6.0])[0] > 0.5);
         assert!(Tree::fit(x.view(), &y[..5], None, &stump).is_err());
+        let nan = Array2::from_shape_vec((2, 1), vec![1.0, f64::NAN]).expect("x");
+        assert!(Tree::fit(nan.view(), &[0, 1], None, &stump).is_err());
+    }
+
+    /// The per-node sorting tree this module replaced: the reference for the presorted one.
+    fn brute_force_best(x: &Array2<f64>, y: &[usize], min_leaf: usize) -> Option<(usize, f64)> {
+        let n = x.nrows();
+        let score = |rows: &[usize]| {
+            let mut c = [0.0f64; 3];
+            for &r in rows {
+                c[y[r]] += 1.0;
+            }
+            let t: f64 = c.iter().sum();
+            c.iter().map(|v| v * v).sum::<f64>() / t
+        };
+        let mut best: Option<(usize, f64, f64)> = None;
+        for f in 0..x.ncols() {
+            let mut values: Vec<f64> = x.column(f).to_vec();
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+            for pair in values.windows(2) {
+                let t = pair[0] / 2.0 + pair[1] / 2.0;
+                let (l, r): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| x[[i, f]] <= t);
+                if l.len() < min_leaf || r.len() < min_leaf {
+                    continue;
+                }
+                let s = score(&l) + score(&r);
+                if best.is_none_or(|b| s > b.2 + 1e-9) {
+                    best = Some((f, t, s));
+                }
+            }
+        }
+        best.map(|b| (b.0, b.1))
+    }
+
+    #[test]
+    fn root_split_equals_exhaustive_search_on_random_data() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        use rand::Rng;
+        for case in 0..200 {
+            let n = rng.random_range(5..60);
+            let f = rng.random_range(1..4);
+            let levels = rng.random_range(2..8);
+            let x = Array2::from_shape_fn((n, f), |_| rng.random_range(0..levels) as f64);
+            let y: Vec<usize> = (0..n).map(|_| rng.random_range(0..3)).collect();
+            let min_leaf = rng.random_range(1..4);
+            let options = TreeOptions {
+                max_depth: 1,
+                min_samples_leaf: min_leaf,
+                ..TreeOptions::default()
+            };
+            let tree = Tree::fit(x.view(), &y, None, &options).expect("fit");
+            let expected = brute_force_best(&x, &y, min_leaf);
+            let got = tree.nodes[0].feature.map(|f| (f, tree.nodes[0].threshold));
+            // A split that does not reduce impurity is not taken; the exhaustive search
+            // only matters where the tree split.
+            if let Some(got) = got {
+                assert_eq!(Some(got), expected, "case {case}");
+            }
+            let leaf_rows: usize = tree
+                .nodes
+                .iter()
+                .filter(|n| n.feature.is_none())
+                .map(|n| n.samples)
+                .sum();
+            assert_eq!(leaf_rows, n, "case {case}: leaves cover every row");
+        }
+    }
+
+    #[test]
+    fn pruning_cuts_weak_splits_first_and_keeps_strong_ones() {
+        // A strong split on x0 and a weak one (a single noisy row) on x1 below it.
+        let mut rows = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..40 {
+            let x0 = f64::from(i % 2);
+            let x1 = f64::from(i % 5);
+            rows.extend([x0, x1]);
+            y.push(usize::from(x0 == 1.0) ^ usize::from(i == 3));
+        }
+        let x = Array2::from_shape_vec((40, 2), rows).expect("x");
+        let full = Tree::fit(x.view(), &y, None, &TreeOptions::default()).expect("fit");
+        assert!(full.leaves() > 2);
+        let pruned = Tree::fit(
+            x.view(),
+            &y,
+            None,
+            &TreeOptions {
+                ccp_alpha: 0.01,
+                ..TreeOptions::default()
+            },
+        )
+        .expect("fit");
+        assert_eq!(pruned.leaves(), 2, "only the strong split is left");
+        assert_eq!(pruned.nodes[0].feature, Some(0));
+        assert_eq!(pruned.nodes.len(), 3, "unreachable nodes are dropped");
+        assert_eq!(pruned.importance, vec![1.0, 0.0]);
     }
 }

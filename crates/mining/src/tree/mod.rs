@@ -1,5 +1,5 @@
-//! Decision trees for credit scoring and churn prediction (groundwork of issue 5).
+//! Decision trees for credit scoring and churn prediction.
 
 pub mod cart;
 
-pub use cart::{Tree, TreeOptions};
+pub use cart::{Presorted, Tree, TreeOptions};

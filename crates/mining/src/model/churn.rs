@@ -1,0 +1,192 @@
+//! Churn prediction from the warehouse. A customer **churns** after date A when they buy
+//! nothing in the `horizon` days after it, (A, A + horizon]. The population at A is every
+//! customer who bought in the year up to A (customers already silent for a year are lost,
+//! not churning). Features are computed from facts dated on or before A only, so training
+//! never sees the future it predicts:
+//!
+//! | feature | meaning |
+//! |---|---|
+//! | `recency_days` | days since the last purchase |
+//! | `orders_365`, `revenue_365` | orders and revenue in the year up to A |
+//! | `orders_trend`, `revenue_trend` | last 90 days minus the 90 days before |
+//! | `avg_order_value` | revenue per order over the year |
+//! | `tenure_days` | days since the first purchase |
+//! | `complaints_180`, `contacts_180` | service complaints and contacts in 180 days |
+//! | `avg_satisfaction_365` | mean satisfaction score in the year (missing when none) |
+//! | `main_channel` | channel type with most order lines in the year |
+//! | `customer_type` | segment of the customer master as of A |
+//!
+//! Training is time-aware: the test rows are the population at A_test = last sale day −
+//! horizon (their outcome is the latest fully observed window), the training rows the
+//! population at A_train = A_test − horizon, whose outcome window ends where the test
+//! features begin. Scoring uses A = the last sale day.
+
+use acrm_olap::Engine;
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+
+use super::source::Loaded;
+use super::{Model, Target};
+use crate::Result;
+use crate::features::{customer_as_of_sql, days_before};
+use crate::table::TableBuilder;
+
+/// Registry task name.
+pub const TASK: &str = "churn";
+
+/// Default outcome window in days.
+pub const DEFAULT_HORIZON: u32 = 90;
+
+/// The label column: `true` for a churner, null when the window is not over yet.
+pub const LABEL: &str = "churned";
+
+/// The feature and label rows of the population at `as_of`, with a `horizon`-day outcome
+/// window whose label is null when it runs past `last_day`.
+pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> String {
+    let a = format!("DATE '{as_of}'");
+    let d90 = days_before(as_of, 90);
+    let d180 = days_before(as_of, 180);
+    let d365 = days_before(as_of, 365);
+    let end = as_of + chrono::Duration::days(i64::from(horizon));
+    let known = end <= last_day;
+    let label = if known {
+        "l.customer_id IS NULL".to_string()
+    } else {
+        "CAST(NULL AS BOOLEAN)".to_string()
+    };
+    let customer = customer_as_of_sql(as_of);
+    format!(
+        "WITH history AS (
+    SELECT s.customer_id, s.order_id, s.order_date, CAST(s.revenue AS DOUBLE) AS revenue, ch.channel_type
+    FROM fact_sales s JOIN dim_channel ch ON ch.channel_key = s.channel_key
+    WHERE s.order_date <= {a} AND s.customer_id <> 0
+), active AS (
+    SELECT customer_id FROM history WHERE order_date > DATE '{d365}' GROUP BY customer_id
+), sales AS (
+    SELECT h.customer_id,
+           max(order_date) AS last_purchase,
+           min(order_date) AS first_purchase,
+           count(DISTINCT CASE WHEN order_date > DATE '{d365}' THEN order_id END) AS orders_365,
+           count(DISTINCT CASE WHEN order_date > DATE '{d90}' THEN order_id END) AS orders_90,
+           count(DISTINCT CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN order_id END) AS orders_prev_90,
+           sum(CASE WHEN order_date > DATE '{d365}' THEN revenue ELSE 0 END) AS revenue_365,
+           sum(CASE WHEN order_date > DATE '{d90}' THEN revenue ELSE 0 END) AS revenue_90,
+           sum(CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN revenue ELSE 0 END) AS revenue_prev_90
+    FROM history h JOIN active a ON a.customer_id = h.customer_id
+    GROUP BY h.customer_id
+), channel_lines AS (
+    SELECT customer_id, channel_type, count(*) AS lines
+    FROM history WHERE order_date > DATE '{d365}'
+    GROUP BY customer_id, channel_type
+), main_channel AS (
+    SELECT customer_id, channel_type FROM (
+        SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY lines DESC, channel_type) AS k
+        FROM channel_lines) c
+    WHERE k = 1
+), service AS (
+    SELECT customer_id,
+           sum(CASE WHEN contact_type = 'complaint' AND contact_date > DATE '{d180}' THEN 1 ELSE 0 END) AS complaints_180,
+           sum(CASE WHEN contact_date > DATE '{d180}' THEN 1 ELSE 0 END) AS contacts_180,
+           avg(CASE WHEN contact_date > DATE '{d365}' THEN CAST(satisfaction AS DOUBLE) END) AS avg_satisfaction_365
+    FROM fact_service
+    WHERE contact_date <= {a}
+    GROUP BY customer_id
+), later AS (
+    SELECT DISTINCT customer_id FROM fact_sales
+    WHERE order_date > {a} AND order_date <= DATE '{end}'
+), customer AS ({customer})
+SELECT s.customer_id,
+       CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE) AS recency_days,
+       CAST(s.orders_365 AS DOUBLE) AS orders_365,
+       CAST(s.orders_90 - s.orders_prev_90 AS DOUBLE) AS orders_trend,
+       s.revenue_365,
+       s.revenue_90 - s.revenue_prev_90 AS revenue_trend,
+       CASE WHEN s.orders_365 > 0 THEN s.revenue_365 / s.orders_365 ELSE 0 END AS avg_order_value,
+       CAST(CAST({a} AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) AS tenure_days,
+       CAST(coalesce(v.complaints_180, 0) AS DOUBLE) AS complaints_180,
+       CAST(coalesce(v.contacts_180, 0) AS DOUBLE) AS contacts_180,
+       v.avg_satisfaction_365,
+       m.channel_type AS main_channel,
+       c.customer_type,
+       {label} AS {LABEL}
+FROM sales s
+LEFT JOIN main_channel m ON m.customer_id = s.customer_id
+LEFT JOIN service v ON v.customer_id = s.customer_id
+LEFT JOIN customer c ON c.customer_id = s.customer_id
+LEFT JOIN later l ON l.customer_id = s.customer_id
+ORDER BY s.customer_id"
+    )
+}
+
+/// The churn target: `churned`, positive `true`, id `customer_id`.
+pub fn target() -> Target {
+    Target {
+        column: LABEL.into(),
+        positive: "true".into(),
+        id: Some("customer_id".into()),
+        exclude: Vec::new(),
+    }
+}
+
+/// The population and features at `as_of` read from the warehouse.
+pub async fn load(
+    engine: &Engine,
+    as_of: NaiveDate,
+    horizon: u32,
+    last_day: NaiveDate,
+) -> Result<Loaded> {
+    let sql = dataset_sql(as_of, horizon, last_day);
+    let (_, batches) = engine.query(&sql).await?;
+    Ok(Loaded {
+        frame: super::frame::Frame::from_batches(&batches)?,
+        source: format!("churn features as of {as_of}, horizon {horizon} days"),
+        snapshot: format!("warehouse v{}", engine.version()),
+    })
+}
+
+/// Risk band of a churn probability: `high` at or above the model's cut-off, `medium` at or
+/// above half of it, `low` below.
+pub fn band(probability: f64, cutoff: f64) -> &'static str {
+    if probability >= cutoff {
+        "high"
+    } else if probability >= cutoff / 2.0 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+/// `mart_churn_score`: customer, churn probability, risk band, rank (1 = most at risk),
+/// the top 3 reasons, the as-of date and the model, most at risk first.
+pub fn score_table(
+    model: &Model,
+    data: &super::frame::Frame,
+    as_of: NaiveDate,
+) -> Result<RecordBatch> {
+    let p = model.probabilities(data)?;
+    let reasons = model.reasons(data, 3)?;
+    let ids = data.require("customer_id", "id")?;
+    let mut order: Vec<usize> = (0..data.rows).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    let id = |r: usize| ids.text(r).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+    let reason = |k: usize| -> Vec<Option<String>> {
+        order.iter().map(|&r| reasons[r].get(k).cloned()).collect()
+    };
+    TableBuilder::new()
+        .i64("customer_id", order.iter().map(|&r| id(r)).collect())
+        .f64("churn_probability", order.iter().map(|&r| p[r]).collect())
+        .utf8(
+            "risk_band",
+            &order
+                .iter()
+                .map(|&r| band(p[r], model.cutoff))
+                .collect::<Vec<_>>(),
+        )
+        .u32("rank", (1..=order.len() as u32).collect())
+        .utf8_opt("reason_1", reason(0))
+        .utf8_opt("reason_2", reason(1))
+        .utf8_opt("reason_3", reason(2))
+        .date("as_of", as_of, order.len())
+        .utf8("model", &vec![model.name.as_str(); order.len()])
+        .finish()
+}

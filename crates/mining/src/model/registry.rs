@@ -1,0 +1,235 @@
+//! The model registry: every trained model saved as JSON under `<warehouse>/models/`
+//! (`<task>-v<N>.json`), beside the versions folder, so models outlive builds; the champion
+//! of each task is named in `models/champions.json`. Files are written to a temporary name
+//! and then linked or renamed into place, so a reader never sees half a file and two
+//! trainings at once never take the same version.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::Model;
+use crate::{Error, Result};
+
+/// The models of one warehouse.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+/// One line of `acrm models list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Registry name.
+    pub name: String,
+    /// Task.
+    pub task: String,
+    /// Version within the task.
+    pub version: u32,
+    /// Model family.
+    pub kind: String,
+    /// Test ROC AUC.
+    pub test_auc: Option<f64>,
+    /// Training data snapshot.
+    pub snapshot: String,
+    /// Creation time.
+    pub created: String,
+    /// Champion of its task.
+    pub champion: bool,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Registry {
+    /// The registry of the warehouse at `warehouse` (its folder need not exist yet).
+    pub fn new(warehouse: &Path) -> Self {
+        Self {
+            dir: warehouse.join("models"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    fn champions_path(&self) -> PathBuf {
+        self.dir.join("champions.json")
+    }
+
+    /// Champion model name per task.
+    pub fn champions(&self) -> Result<BTreeMap<String, String>> {
+        let path = self.champions_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| Error::Invalid(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn write_champions(&self, champions: &BTreeMap<String, String>) -> Result<()> {
+        let text = serde_json::to_string_pretty(champions)
+            .map_err(|e| Error::Invalid(format!("champions: {e}")))?;
+        let path = self.champions_path();
+        let tmp = self
+            .dir
+            .join(format!(".champions.{}.tmp", std::process::id()));
+        fs::write(&tmp, text).map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// Saves `model` as the next version of its task, naming it `<task>-v<N>`; the first
+    /// model of a task becomes its champion. Returns the name.
+    pub fn save(&self, model: &mut Model) -> Result<String> {
+        if model.task.is_empty()
+            || !model
+                .task
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(Error::Invalid(format!(
+                "task name '{}': use lowercase letters, digits and _",
+                model.task
+            )));
+        }
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let tmp = self
+            .dir
+            .join(format!(".{}.{}.tmp", model.task, std::process::id()));
+        let mut version = self
+            .list()?
+            .iter()
+            .filter(|s| s.task == model.task)
+            .map(|s| s.version)
+            .max()
+            .unwrap_or(0);
+        loop {
+            version += 1;
+            model.version = version;
+            model.name = format!("{}-v{version}", model.task);
+            let text = serde_json::to_string(model)
+                .map_err(|e| Error::Invalid(format!("model {}: {e}", model.name)))?;
+            fs::write(&tmp, text).map_err(io(&tmp))?;
+            let path = self.path(&model.name);
+            // A hard link fails if the name exists: another training took this version.
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        fs::remove_file(&tmp).map_err(io(&tmp))?;
+        let mut champions = self.champions()?;
+        if !champions.contains_key(&model.task) {
+            champions.insert(model.task.clone(), model.name.clone());
+            self.write_champions(&champions)?;
+        }
+        tracing::info!(model = %model.name, "model saved");
+        Ok(model.name.clone())
+    }
+
+    /// Every saved model, by task and version.
+    pub fn list(&self) -> Result<Vec<Summary>> {
+        let champions = self.champions()?;
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.dir)(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(name) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if name == "champions" || name.starts_with('.') {
+                continue;
+            }
+            let m = self.read(name)?;
+            out.push(Summary {
+                champion: champions.get(&m.task) == Some(&m.name),
+                name: m.name,
+                task: m.task,
+                version: m.version,
+                kind: m.kind.name().into(),
+                test_auc: m.test_metrics.auc,
+                snapshot: m.data.snapshot,
+                created: m.created,
+            });
+        }
+        out.sort_by(|a, b| (&a.task, a.version).cmp(&(&b.task, b.version)));
+        Ok(out)
+    }
+
+    fn read(&self, name: &str) -> Result<Model> {
+        let path = self.path(name);
+        let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Invalid(format!(
+                "no model '{name}' in {} (see `acrm models list`)",
+                self.dir.display()
+            )),
+            _ => io(&path)(e),
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: not a model acrm can read: {e}",
+                path.display()
+            ))
+        })
+    }
+
+    /// The model called `name`, or the champion of `task` when `name` is `champion`;
+    /// refuses a model of another task.
+    pub fn load(&self, task: &str, name: &str) -> Result<Model> {
+        let name = if name == "champion" {
+            self.champions()?.get(task).cloned().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no {task} model yet: train one with `acrm mine {task} train`"
+                ))
+            })?
+        } else {
+            name.to_string()
+        };
+        let model = self.read(&name)?;
+        if model.task != task {
+            return Err(Error::Invalid(format!(
+                "model '{name}' is a {} model, not a {task} model",
+                model.task
+            )));
+        }
+        Ok(model)
+    }
+
+    /// The model called `name`, whatever its task.
+    pub fn show(&self, name: &str) -> Result<Model> {
+        self.read(name)
+    }
+
+    /// Makes `name` the champion of its task.
+    pub fn promote(&self, name: &str) -> Result<()> {
+        let model = self.read(name)?;
+        let mut champions = self.champions()?;
+        champions.insert(model.task, model.name);
+        self.write_champions(&champions)
+    }
+
+    /// Deletes model `name`; a champion cannot be deleted (promote another first).
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let model = self.read(name)?;
+        if self.champions()?.get(&model.task) == Some(&model.name) {
+            return Err(Error::Invalid(format!(
+                "'{name}' is the {} champion: promote another model first",
+                model.task
+            )));
+        }
+        let path = self.path(name);
+        fs::remove_file(&path).map_err(io(&path))
+    }
+}
