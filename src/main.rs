@@ -20,6 +20,7 @@ macro_rules! out {
 }
 
 mod mine;
+mod models;
 mod progress;
 mod sql;
 
@@ -179,6 +180,14 @@ enum Command {
         #[command(flatten)]
         common: mine::Common,
     },
+    /// The model registry: list, show, promote (champion) and delete trained models.
+    #[command(
+        after_help = "Models live in <warehouse>/models/. Examples:\n  acrm models list\n  acrm models show credit-v1\n  acrm models promote churn-v3"
+    )]
+    Models {
+        #[command(subcommand)]
+        what: models::ModelsCommand,
+    },
     /// Print the warehouse schema.
     Schema {
         /// The Markdown reference page (as in warehouse-schema/README.md).
@@ -331,6 +340,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             sql::print_tables(&engine.open(&rt)?, format)
         }
         Command::Mine { what } => mine::run(what),
+        Command::Models { what } => models::models(what),
         Command::Alerts {
             window_days,
             plan_ratio,

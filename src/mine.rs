@@ -97,6 +97,18 @@ pub enum MineCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Credit scoring: train, evaluate and apply decision trees (or logistic regression,
+    /// forests) on credit applications; models are kept in the registry (`acrm models`).
+    Credit {
+        #[command(subcommand)]
+        action: Box<crate::models::CreditAction>,
+    },
+    /// Churn prediction: train and compare models on a time-based holdout, score active
+    /// customers with reasons.
+    Churn {
+        #[command(subcommand)]
+        action: Box<crate::models::ChurnAction>,
+    },
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
     #[command(
         after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01 --no-write"
@@ -220,15 +232,15 @@ pub struct Common {
     /// Analyse as of this date (YYYY-MM-DD): later facts are ignored; for baskets, the last
     /// day of the period (alias --to) [default: the last sale]
     #[arg(long, value_name = "DATE", alias = "to")]
-    as_of: Option<NaiveDate>,
+    pub as_of: Option<NaiveDate>,
     /// Print only; do not publish the result tables.
     #[arg(long)]
-    no_write: bool,
+    pub no_write: bool,
     /// Output format of the printed summary.
     #[arg(long, value_enum, default_value = "table")]
-    format: SqlFormat,
+    pub format: SqlFormat,
     #[command(flatten)]
-    engine: EngineArgs,
+    pub engine: EngineArgs,
 }
 
 /// Runs `acrm mine …`.
@@ -292,6 +304,8 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 ..LifecycleOptions::default()
             },
         ),
+        MineCommand::Credit { action } => crate::models::credit(*action),
+        MineCommand::Churn { action } => crate::models::churn(*action),
         MineCommand::Basket { action, args } => match action.map(|a| *a) {
             None => basket(&args),
             Some(BasketAction::Recommend {
@@ -570,7 +584,7 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
 }
 
 /// Prints a result table in the chosen format (as `acrm sql` does).
-fn print_batch(batch: &RecordBatch, format: SqlFormat) -> anyhow::Result<()> {
+pub fn print_batch(batch: &RecordBatch, format: SqlFormat) -> anyhow::Result<()> {
     if format == SqlFormat::Parquet {
         bail!(
             "--format parquet is for `acrm sql --output`; the tables are published to the warehouse"
@@ -615,7 +629,7 @@ fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate
 }
 
 /// Publishes the result tables as a new warehouse version, unless --no-write.
-fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::Result<()> {
+pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::Result<()> {
     if common.no_write {
         return Ok(());
     }

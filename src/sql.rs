@@ -48,8 +48,13 @@ impl EngineArgs {
                 }),
             timeout: Duration::from_secs(self.timeout),
         };
-        rt.block_on(Engine::open(&warehouse, options))
-            .with_context(|| format!("cannot open warehouse {}", warehouse.display()))
+        // Every engine the CLI opens scores with the saved models in SQL.
+        rt.block_on(async {
+            let mut engine = Engine::open(&warehouse, options).await?;
+            acrm_mining::model::udf::register(&mut engine, &warehouse).await?;
+            anyhow::Ok(engine)
+        })
+        .with_context(|| format!("cannot open warehouse {}", warehouse.display()))
     }
 }
 

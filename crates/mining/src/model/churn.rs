@@ -10,9 +10,13 @@
 //! | `orders_365`, `revenue_365` | orders and revenue in the year up to A |
 //! | `orders_trend`, `revenue_trend` | last 90 days minus the 90 days before |
 //! | `avg_order_value` | revenue per order over the year |
+//! | `expected_orders` | orders expected in the horizon at the year's pace |
+//! | `avg_gap_days` | mean days between orders over all history (missing with one order) |
+//! | `recency_ratio` | `recency_days` / `avg_gap_days`: how overdue the next order is |
 //! | `tenure_days` | days since the first purchase |
 //! | `complaints_180`, `contacts_180` | service complaints and contacts in 180 days |
 //! | `avg_satisfaction_365` | mean satisfaction score in the year (missing when none) |
+//! | `min_satisfaction_180` | lowest satisfaction score in 180 days (missing when none) |
 //! | `main_channel` | channel type with most order lines in the year |
 //! | `customer_type` | segment of the customer master as of A |
 //!
@@ -66,6 +70,7 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     SELECT h.customer_id,
            max(order_date) AS last_purchase,
            min(order_date) AS first_purchase,
+           count(DISTINCT order_id) AS orders_all,
            count(DISTINCT CASE WHEN order_date > DATE '{d365}' THEN order_id END) AS orders_365,
            count(DISTINCT CASE WHEN order_date > DATE '{d90}' THEN order_id END) AS orders_90,
            count(DISTINCT CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN order_id END) AS orders_prev_90,
@@ -87,6 +92,7 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     SELECT customer_id,
            sum(CASE WHEN contact_type = 'complaint' AND contact_date > DATE '{d180}' THEN 1 ELSE 0 END) AS complaints_180,
            sum(CASE WHEN contact_date > DATE '{d180}' THEN 1 ELSE 0 END) AS contacts_180,
+           min(CASE WHEN contact_date > DATE '{d180}' THEN satisfaction END) AS min_satisfaction_180,
            avg(CASE WHEN contact_date > DATE '{d365}' THEN CAST(satisfaction AS DOUBLE) END) AS avg_satisfaction_365
     FROM fact_service
     WHERE contact_date <= {a}
@@ -102,10 +108,19 @@ SELECT s.customer_id,
        s.revenue_365,
        s.revenue_90 - s.revenue_prev_90 AS revenue_trend,
        CASE WHEN s.orders_365 > 0 THEN s.revenue_365 / s.orders_365 ELSE 0 END AS avg_order_value,
+       CAST(s.orders_365 AS DOUBLE) * {horizon} / 365.0 AS expected_orders,
+       CASE WHEN s.orders_all > 1
+            THEN CAST(CAST(s.last_purchase AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) / (s.orders_all - 1)
+       END AS avg_gap_days,
+       CASE WHEN s.orders_all > 1 AND s.last_purchase > s.first_purchase
+            THEN CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE)
+                 / (CAST(CAST(s.last_purchase AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) / (s.orders_all - 1))
+       END AS recency_ratio,
        CAST(CAST({a} AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) AS tenure_days,
        CAST(coalesce(v.complaints_180, 0) AS DOUBLE) AS complaints_180,
        CAST(coalesce(v.contacts_180, 0) AS DOUBLE) AS contacts_180,
        v.avg_satisfaction_365,
+       CAST(v.min_satisfaction_180 AS DOUBLE) AS min_satisfaction_180,
        m.channel_type AS main_channel,
        c.customer_type,
        {label} AS {LABEL}
@@ -139,9 +154,70 @@ pub async fn load(
     let (_, batches) = engine.query(&sql).await?;
     Ok(Loaded {
         frame: super::frame::Frame::from_batches(&batches)?,
+        batches,
         source: format!("churn features as of {as_of}, horizon {horizon} days"),
         snapshot: format!("warehouse v{}", engine.version()),
     })
+}
+
+/// The two populations of a time-aware churn training run.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    /// Population at `train_as_of`, labelled.
+    pub train: Loaded,
+    /// Population at `test_as_of`, labelled.
+    pub test: Loaded,
+    /// As-of date of the training rows.
+    pub train_as_of: NaiveDate,
+    /// As-of date of the test rows.
+    pub test_as_of: NaiveDate,
+    /// Outcome window in days.
+    pub horizon: u32,
+}
+
+impl TrainingData {
+    /// Reads the test population at `test_as_of` (default: last sale day − horizon, the
+    /// latest fully observed window) and the training population one horizon earlier.
+    pub async fn load(
+        engine: &Engine,
+        horizon: u32,
+        test_as_of: Option<NaiveDate>,
+    ) -> Result<Self> {
+        let last = crate::features::last_fact_date(engine).await?;
+        let test_as_of = test_as_of.unwrap_or_else(|| days_before(last, horizon));
+        let train_as_of = days_before(test_as_of, horizon);
+        Ok(Self {
+            train: load(engine, train_as_of, horizon, last).await?,
+            test: load(engine, test_as_of, horizon, last).await?,
+            train_as_of,
+            test_as_of,
+            horizon,
+        })
+    }
+
+    /// Trains one model: fitted on the training population, measured on the test one.
+    pub fn train(&self, options: &super::TrainOptions) -> Result<Model> {
+        let target = target();
+        let (train_labels, negative) = super::labels(&self.train.frame, &target)?;
+        let (test_labels, _) = super::labels(&self.test.frame, &target)?;
+        let train = super::Labelled::known(&self.train.frame, &train_labels);
+        let test = super::Labelled::known(&self.test.frame, &test_labels);
+        let data = super::DataInfo {
+            source: format!(
+                "churn features, horizon {} days: train as of {}, test as of {}",
+                self.horizon, self.train_as_of, self.test_as_of
+            ),
+            snapshot: self.train.snapshot.clone(),
+            split: super::split::SplitKind::Time {
+                column: "as_of".into(),
+                cut: self.test_as_of.to_string(),
+            },
+            train_rows: train.labels.len(),
+            test_rows: test.labels.len(),
+            unlabelled_rows: 0,
+        };
+        super::train(TASK, &train, &test, &target, &negative, options, data)
+    }
 }
 
 /// Risk band of a churn probability: `high` at or above the model's cut-off, `medium` at or

@@ -263,6 +263,8 @@ pub struct Model {
     pub importance: Vec<(String, f64)>,
     /// A tree's leaves as rules (empty for other kinds).
     pub rules: Vec<String>,
+    /// Seconds the fit took (the classifier only, not reading or encoding the data).
+    pub fit_seconds: f64,
     /// Creation time (RFC 3339, UTC).
     pub created: String,
 }
@@ -370,11 +372,8 @@ pub fn train(
     let x_test = encoding.transform(&test.frame)?;
     let started = std::time::Instant::now();
     let classifier = fit_classifier(x_train.view(), &train.labels, options)?;
-    tracing::info!(
-        kind = options.kind.name(),
-        seconds = started.elapsed().as_secs_f64(),
-        "model fitted"
-    );
+    let fit_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(kind = options.kind.name(), fit_seconds, "model fitted");
     let train_scores = classifier.probabilities(x_train.view());
     let test_scores = classifier.probabilities(x_test.view());
     let costs = options.costs;
@@ -424,6 +423,7 @@ pub fn train(
         cutoff,
         importance,
         rules,
+        fit_seconds,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
@@ -533,6 +533,28 @@ fn info(
         test_rows,
         unlabelled_rows,
     }
+}
+
+/// Measures `model` on the rows of `frame` that have a target value, at the model's
+/// cut-off and costs.
+pub fn evaluate(model: &Model, frame: &Frame) -> Result<Evaluation> {
+    let (row_labels, negative) = labels(frame, &model.target)?;
+    if negative != model.negative {
+        return Err(Error::Invalid(format!(
+            "the data's target values are '{}' and '{negative}', the model's '{}' and '{}'",
+            model.target.positive, model.target.positive, model.negative
+        )));
+    }
+    let known = Labelled::known(frame, &row_labels);
+    let scores = model.probabilities(&known.frame)?;
+    let costs = model.options.costs;
+    Ok(Evaluation::new(
+        &scores,
+        &known.labels,
+        model.cutoff,
+        costs.false_negative,
+        costs.false_positive,
+    ))
 }
 
 impl Model {

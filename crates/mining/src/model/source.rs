@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use acrm_olap::Engine;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv::Writer;
 
 use super::frame::Frame;
 use crate::features::read_table_file;
@@ -24,6 +26,8 @@ pub enum Source {
 pub struct Loaded {
     /// The rows.
     pub frame: Frame,
+    /// The same rows as read (for writing them out).
+    pub batches: Vec<RecordBatch>,
     /// The query or file, as said.
     pub source: String,
     /// `warehouse v<N>` or `blake3:<hex>` of the file.
@@ -46,6 +50,7 @@ impl Source {
                 let (_, batches) = engine.query(sql).await?;
                 Ok(Loaded {
                     frame: Frame::from_batches(&batches)?,
+                    batches,
                     source: sql.clone(),
                     snapshot: format!("warehouse v{}", engine.version()),
                 })
@@ -58,10 +63,27 @@ impl Source {
                 let batches = read_table_file(path).await?;
                 Ok(Loaded {
                     frame: Frame::from_batches(&batches)?,
+                    batches,
                     source: path.display().to_string(),
                     snapshot: format!("blake3:{}", blake3::hash(&bytes).to_hex()),
                 })
             }
         }
+    }
+}
+
+impl Loaded {
+    /// Writes the rows as CSV with a header (to compare with other tools on the same data).
+    pub fn write_csv(&self, path: &std::path::Path) -> Result<()> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let mut writer = Writer::new(std::io::BufWriter::new(file));
+        for batch in &self.batches {
+            writer.write(batch)?;
+        }
+        Ok(())
     }
 }

@@ -263,7 +263,8 @@ impl Tree {
     /// The leaves as readable rules, one per leaf in tree order: the conditions on the path,
     /// the most probable class with its probability, and the rows behind it, e.g.
     /// `income > 52000 and savings = yes → good, P(good)=0.93, n=412`. `condition` words one
-    /// test: feature index, threshold, and whether the row went left (`<=`).
+    /// test: feature index, threshold, and whether the row went left (`<=`). Repeated tests
+    /// of a feature on a path are merged into the tightest bounds.
     pub fn rules(
         &self,
         condition: &dyn Fn(usize, f64, bool) -> String,
@@ -277,7 +278,7 @@ impl Tree {
     fn rules_below(
         &self,
         n: usize,
-        path: &mut Vec<String>,
+        path: &mut Vec<(usize, f64, bool)>,
         condition: &dyn Fn(usize, f64, bool) -> String,
         classes: &[String],
         out: &mut Vec<String>,
@@ -285,10 +286,10 @@ impl Tree {
         let node = &self.nodes[n];
         match node.feature {
             Some(f) => {
-                path.push(condition(f, node.threshold, true));
+                path.push((f, node.threshold, true));
                 self.rules_below(node.left, path, condition, classes, out);
                 path.pop();
-                path.push(condition(f, node.threshold, false));
+                path.push((f, node.threshold, false));
                 self.rules_below(node.right, path, condition, classes, out);
                 path.pop();
             }
@@ -302,10 +303,14 @@ impl Tree {
                     .get(best)
                     .cloned()
                     .unwrap_or_else(|| best.to_string());
-                let condition = if path.is_empty() {
+                let conditions = merged(path)
+                    .into_iter()
+                    .map(|(f, t, left)| condition(f, t, left))
+                    .collect::<Vec<_>>();
+                let condition = if conditions.is_empty() {
                     "always".to_string()
                 } else {
-                    path.join(" and ")
+                    conditions.join(" and ")
                 };
                 out.push(format!(
                     "{condition} → {class}, P({class})={p:.2}, n={}",
@@ -314,6 +319,21 @@ impl Tree {
             }
         }
     }
+}
+
+/// The tests of a path with, per feature and direction, only the tightest kept (the lowest
+/// `<=` bound, the highest `>` bound), in order of each feature's first test.
+fn merged(path: &[(usize, f64, bool)]) -> Vec<(usize, f64, bool)> {
+    let mut out: Vec<(usize, f64, bool)> = Vec::new();
+    for &(f, t, left) in path {
+        match out.iter_mut().find(|c| c.0 == f && c.2 == left) {
+            Some(c) if left => c.1 = c.1.min(t),
+            Some(c) => c.1 = c.1.max(t),
+            None => out.push((f, t, left)),
+        }
+    }
+    out.sort_by_key(|c| path.iter().position(|p| p.0 == c.0).unwrap_or(usize::MAX));
+    out
 }
 
 /// One feature sorted: row numbers and their values in ascending value order.
@@ -600,6 +620,20 @@ mod tests {
         );
         assert!((tree.importance.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(tree.path(&[1.0, 0.0, 0.0]), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn rule_paths_keep_the_tightest_bound_per_feature() {
+        let path = [
+            (0, 10.0, true),
+            (0, 5.0, true),
+            (1, 0.5, false),
+            (0, 2.0, false),
+        ];
+        assert_eq!(
+            merged(&path),
+            vec![(0, 5.0, true), (0, 2.0, false), (1, 0.5, false)]
+        );
     }
 
     #[test]

@@ -1,0 +1,732 @@
+//! `acrm mine credit …`, `acrm mine churn …` and `acrm models …`: argument handling and
+//! printing around `acrm_mining::model`.
+
+use std::path::PathBuf;
+
+use acrm_mining::model::churn::{self, TrainingData};
+use acrm_mining::model::metrics::Evaluation;
+use acrm_mining::model::registry::Registry;
+use acrm_mining::model::source::{Loaded, Source};
+use acrm_mining::model::{self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, credit};
+use acrm_mining::table::TableBuilder;
+use acrm_mining::tree::TreeOptions;
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+
+use crate::mine::{Common, print_batch, publish};
+use crate::sql::{EngineArgs, SqlFormat};
+
+/// `acrm mine credit …`.
+#[derive(Subcommand, Debug)]
+pub enum CreditAction {
+    /// Train a credit-scoring model (default: a decision tree on the approved applications
+    /// with a known outcome, tested on the latest 25% by application date) and save it.
+    #[command(
+        after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --input german_credit.csv --target default --positive 1 --max-depth 4"
+    )]
+    Train {
+        /// Model kind: tree, logistic or forest.
+        #[arg(long, default_value = "tree")]
+        kind: String,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        fit: FitArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Measure a saved model on labelled data (default: every application with an outcome).
+    Evaluate {
+        /// Model name, or `champion`.
+        #[arg(long, default_value = "champion")]
+        model: String,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Score applications with a saved model (default: all of them) → mart_credit_score.
+    Score {
+        /// Model name, or `champion`.
+        #[arg(long, default_value = "champion")]
+        model: String,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Rows printed in table format.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `acrm mine churn …`.
+#[derive(Subcommand, Debug)]
+pub enum ChurnAction {
+    /// Train churn models on the population one horizon before the test date and compare
+    /// them on the test population (AUC, lift by decile); all are saved.
+    #[command(
+        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/model/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120"
+    )]
+    Train {
+        /// Outcome window in days.
+        #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
+        horizon: u32,
+        /// Also write the training and test rows to DIR/churn_train.csv and churn_test.csv.
+        #[arg(long, value_name = "DIR")]
+        export_data: Option<PathBuf>,
+        /// Model kinds to train and compare: tree, logistic, forest.
+        #[arg(long, value_delimiter = ',', default_value = "tree,logistic,forest")]
+        kind: Vec<String>,
+        #[command(flatten)]
+        fit: FitArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Measure a saved model on the population at --as-of (default: last sale − horizon).
+    Evaluate {
+        /// Model name, or `champion`.
+        #[arg(long, default_value = "champion")]
+        model: String,
+        /// Outcome window in days.
+        #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
+        horizon: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Churn probability, risk band and top 3 reasons per active customer as of --as-of
+    /// (default: the last sale) → mart_churn_score.
+    Score {
+        /// Model name, or `champion`.
+        #[arg(long, default_value = "champion")]
+        model: String,
+        /// Rows printed in table format (most at risk first).
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Where model data comes from, and its target.
+#[derive(Args, Debug)]
+pub struct DataArgs {
+    /// Rows of this warehouse query.
+    #[arg(long, conflicts_with_all = ["table", "input"])]
+    sql: Option<String>,
+    /// Rows of this warehouse table or view.
+    #[arg(long, conflicts_with = "input")]
+    table: Option<String>,
+    /// Rows of this CSV or Parquet file.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Test rows from this CSV or Parquet file instead of a split (train only).
+    #[arg(long)]
+    test_input: Option<PathBuf>,
+    /// Target column [default: outcome]
+    #[arg(long)]
+    target: Option<String>,
+    /// Target value that counts as positive (bad) [default: bad]
+    #[arg(long)]
+    positive: Option<String>,
+    /// Id column, kept in scores, not a feature [default: application_id]
+    #[arg(long)]
+    id: Option<String>,
+    /// Date column of a time-aware split: train before --split-date, test from it
+    /// [default: application_date for warehouse data; files split at random]
+    #[arg(long)]
+    time: Option<String>,
+    /// Columns that are not features.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// First test day of a time split [default: the day leaving --test-fraction for tests]
+    #[arg(long, value_name = "DATE")]
+    split_date: Option<NaiveDate>,
+    /// Test share of the split.
+    #[arg(long, default_value_t = 0.25)]
+    test_fraction: f64,
+}
+
+/// Model family parameters.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// Deepest tree level.
+    #[arg(long, default_value_t = 5)]
+    max_depth: usize,
+    /// Fewest rows per tree leaf.
+    #[arg(long, default_value_t = 20)]
+    min_samples_leaf: usize,
+    /// Fewest rows to split a node.
+    #[arg(long, default_value_t = 2)]
+    min_samples_split: usize,
+    /// Cost-complexity pruning strength (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    ccp_alpha: f64,
+    /// Trees of a forest.
+    #[arg(long, default_value_t = 100)]
+    trees: usize,
+    /// L2 penalty of logistic regression (1/C of scikit-learn).
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    /// Seed of splits and forests.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Cost of a missed positive (a bad loan granted, a churner lost), for the cut-off.
+    #[arg(long, default_value_t = 5.0)]
+    cost_missed: f64,
+    /// Cost of a false alarm (a good applicant refused, a loyal customer contacted).
+    #[arg(long, default_value_t = 1.0)]
+    cost_false_alarm: f64,
+    /// Do not save the model in the registry.
+    #[arg(long)]
+    no_save: bool,
+}
+
+impl FitArgs {
+    fn options(&self, kind: Kind) -> TrainOptions {
+        TrainOptions {
+            kind,
+            tree: TreeOptions {
+                max_depth: self.max_depth,
+                min_samples_leaf: self.min_samples_leaf,
+                min_samples_split: self.min_samples_split,
+                ccp_alpha: self.ccp_alpha,
+                max_features: None,
+                seed: self.seed,
+            },
+            trees: self.trees,
+            alpha: self.alpha,
+            seed: self.seed,
+            costs: Costs {
+                false_negative: self.cost_missed,
+                false_positive: self.cost_false_alarm,
+            },
+            ..TrainOptions::default()
+        }
+    }
+}
+
+/// `acrm models …`.
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Every saved model: task, version, kind, test AUC, data snapshot, champion.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One model's card: data, parameters, metrics, importance, rules, SQL call.
+    Show {
+        /// Model name (e.g. credit-v2).
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Make a model the champion of its task (what `champion` means from now on).
+    Promote {
+        /// Model name.
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete a model (not a champion).
+    Delete {
+        /// Model name.
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+impl DataArgs {
+    /// The source, or the task's default warehouse query.
+    fn source(&self, default_sql: String) -> Source {
+        match (&self.sql, &self.table, &self.input) {
+            (Some(q), _, _) => Source::Sql(q.clone()),
+            (_, Some(t), _) => Source::table(t),
+            (_, _, Some(p)) => Source::File(p.clone()),
+            _ => Source::Sql(default_sql),
+        }
+    }
+
+    fn target(&self) -> Target {
+        let default = credit::target();
+        let custom = self.input.is_some() || self.sql.is_some() || self.table.is_some();
+        Target {
+            column: self.target.clone().unwrap_or(default.column),
+            positive: self.positive.clone().unwrap_or(default.positive),
+            id: self.id.clone().or(if custom { None } else { default.id }),
+            exclude: if self.exclude.is_empty() && !custom {
+                default.exclude
+            } else {
+                self.exclude.clone()
+            },
+        }
+    }
+
+    /// Time split on warehouse data (default column application_date), random otherwise.
+    fn plan(&self, seed: u64) -> anyhow::Result<SplitPlan> {
+        let time = self.time.clone().or_else(|| {
+            (self.input.is_none() && self.sql.is_none() && self.table.is_none())
+                .then(|| "application_date".to_string())
+        });
+        Ok(match (&self.test_input, time) {
+            (Some(path), _) => SplitPlan::Given(Box::new(load(&Source::File(path.clone()), None)?)),
+            (None, Some(column)) => SplitPlan::Time {
+                column,
+                cut: self
+                    .split_date
+                    .map(|d| (d - NaiveDate::default()).num_days() as i32),
+                test_fraction: self.test_fraction,
+            },
+            (None, None) => SplitPlan::Stratified {
+                test_fraction: self.test_fraction,
+                seed,
+            },
+        })
+    }
+
+    fn needs_warehouse(&self) -> bool {
+        self.input.is_none()
+    }
+}
+
+fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<Loaded> {
+    let rt = crate::runtime()?;
+    Ok(rt.block_on(source.load(engine))?)
+}
+
+/// Reads `data`'s source, opening the warehouse only when it is needed.
+fn read(common: &Common, data: &DataArgs, default_sql: String) -> anyhow::Result<Loaded> {
+    let source = data.source(default_sql);
+    if data.needs_warehouse() {
+        let rt = crate::runtime()?;
+        let engine = common.engine.open(&rt)?;
+        Ok(rt.block_on(source.load(Some(&engine)))?)
+    } else {
+        load(&source, None)
+    }
+}
+
+fn registry(engine: &EngineArgs) -> anyhow::Result<Registry> {
+    Ok(Registry::new(&engine.warehouse()?))
+}
+
+/// Runs `acrm mine credit …`.
+pub fn credit(action: CreditAction) -> anyhow::Result<()> {
+    match action {
+        CreditAction::Train {
+            kind,
+            data,
+            fit,
+            common,
+        } => {
+            let loaded = read(&common, &data, credit::training_sql())?;
+            let kind: Kind = kind.parse()?;
+            let mut m = model::train_loaded(
+                credit::TASK,
+                &loaded,
+                &data.plan(fit.seed)?,
+                &data.target(),
+                &fit.options(kind),
+            )?;
+            save(&common, &fit, &mut m)?;
+            print_model(&m, common.format, true)
+        }
+        CreditAction::Evaluate {
+            model,
+            data,
+            common,
+        } => {
+            let m = registry(&common.engine)?.load(credit::TASK, &model)?;
+            let loaded = read(&common, &data, credit::training_sql())?;
+            let e = model::evaluate(&m, &loaded.frame)?;
+            print_evaluation(&m, &e, common.format)
+        }
+        CreditAction::Score {
+            model,
+            data,
+            top,
+            common,
+        } => {
+            let m = registry(&common.engine)?.load(credit::TASK, &model)?;
+            let loaded = read(&common, &data, credit::scoring_sql())?;
+            let table = credit::score_table(&m, &loaded.frame)?;
+            print_batch(&table.slice(0, top.min(table.num_rows())), common.format)?;
+            publish(&common, vec![("mart_credit_score".into(), table)])
+        }
+    }
+}
+
+/// Runs `acrm mine churn …`.
+pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
+    match action {
+        ChurnAction::Train {
+            horizon,
+            export_data,
+            kind,
+            fit,
+            common,
+        } => {
+            let rt = crate::runtime()?;
+            let engine = common.engine.open(&rt)?;
+            let data = rt.block_on(TrainingData::load(&engine, horizon, common.as_of))?;
+            if let Some(dir) = export_data {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                data.train.write_csv(&dir.join("churn_train.csv"))?;
+                data.test.write_csv(&dir.join("churn_test.csv"))?;
+            }
+            let mut models = Vec::new();
+            for k in &kind {
+                let mut m = data.train(&fit.options(k.parse()?))?;
+                save(&common, &fit, &mut m)?;
+                models.push(m);
+            }
+            if common.format != SqlFormat::Table {
+                let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
+                return print_json(&serde_json::Value::Array(cards));
+            }
+            outln!(
+                "churn = no purchase within {horizon} days; trained on the {} customers active on {}, tested on the {} active on {}",
+                data.train.frame.rows,
+                data.train_as_of,
+                data.test.frame.rows,
+                data.test_as_of
+            );
+            let comparison = TableBuilder::new()
+                .utf8("model", &models.iter().map(label).collect::<Vec<_>>())
+                .f64_opt(
+                    "test_auc",
+                    models
+                        .iter()
+                        .map(|m| m.test_metrics.auc.map(round3))
+                        .collect(),
+                )
+                .f64_opt(
+                    "test_gini",
+                    models
+                        .iter()
+                        .map(|m| m.test_metrics.gini.map(round3))
+                        .collect(),
+                )
+                .f64(
+                    "test_ks",
+                    models.iter().map(|m| round3(m.test_metrics.ks)).collect(),
+                )
+                .f64(
+                    "top_decile_lift",
+                    models
+                        .iter()
+                        .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| round3(d.lift)))
+                        .collect(),
+                )
+                .f64(
+                    "fit_seconds",
+                    models.iter().map(|m| m.fit_seconds).collect(),
+                )
+                .finish()?;
+            print_batch(&comparison, common.format)?;
+            let best = models
+                .iter()
+                .max_by(|a, b| {
+                    a.test_metrics
+                        .auc
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.test_metrics.auc.unwrap_or(0.0))
+                })
+                .context("no model kind given")?;
+            outln!("\nbest on test AUC: {}", label(best));
+            print_model(best, common.format, false)
+        }
+        ChurnAction::Evaluate {
+            model,
+            horizon,
+            common,
+        } => {
+            let m = registry(&common.engine)?.load(churn::TASK, &model)?;
+            let rt = crate::runtime()?;
+            let engine = common.engine.open(&rt)?;
+            let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
+            let as_of = common
+                .as_of
+                .unwrap_or_else(|| acrm_mining::features::days_before(last, horizon));
+            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
+            let e = model::evaluate(&m, &loaded.frame)?;
+            print_evaluation(&m, &e, common.format)
+        }
+        ChurnAction::Score { model, top, common } => {
+            let m = registry(&common.engine)?.load(churn::TASK, &model)?;
+            let rt = crate::runtime()?;
+            let engine = common.engine.open(&rt)?;
+            let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
+            let as_of = common.as_of.unwrap_or(last);
+            let horizon = churn::DEFAULT_HORIZON;
+            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
+            let table = churn::score_table(&m, &loaded.frame, as_of)?;
+            print_batch(&table.slice(0, top.min(table.num_rows())), common.format)?;
+            publish(&common, vec![("mart_churn_score".into(), table)])
+        }
+    }
+}
+
+fn label(m: &Model) -> String {
+    if m.name.is_empty() {
+        m.kind.name().to_string()
+    } else {
+        format!("{} ({})", m.name, m.kind.name())
+    }
+}
+
+fn save(common: &Common, fit: &FitArgs, m: &mut Model) -> anyhow::Result<()> {
+    if fit.no_save {
+        return Ok(());
+    }
+    let name = registry(&common.engine)?.save(m)?;
+    eprintln!("saved model {name}");
+    Ok(())
+}
+
+/// The model card as JSON: everything but the fitted numbers.
+fn card(m: &Model) -> serde_json::Value {
+    serde_json::json!({
+        "name": m.name,
+        "task": m.task,
+        "kind": m.kind.name(),
+        "target": m.target,
+        "negative": m.negative,
+        "inputs": m.encoding.input_names(),
+        "features": m.encoding.features,
+        "skipped": m.skipped,
+        "options": m.options,
+        "data": m.data,
+        "cutoff": m.cutoff,
+        "train_metrics": m.train_metrics,
+        "test_metrics": m.test_metrics,
+        "importance": m.importance,
+        "rules": m.rules,
+        "fit_seconds": m.fit_seconds,
+        "created": m.created,
+        "sql": sql_call(m),
+    })
+}
+
+fn sql_call(m: &Model) -> String {
+    let function = match m.task.as_str() {
+        "churn" => "churn_probability",
+        "credit" => "credit_score",
+        _ => return String::new(),
+    };
+    m.sql_call(function)
+}
+
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    outln!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Prints a model card: data, metrics, confusion matrix, importance, rules, gains.
+fn print_model(m: &Model, format: SqlFormat, header: bool) -> anyhow::Result<()> {
+    if format != SqlFormat::Table {
+        return print_json(&card(m));
+    }
+    if header {
+        outln!(
+            "{}: {} model of {} = {} ({} training rows, {} test rows, {} without a target left out)",
+            label(m),
+            m.kind.name(),
+            m.target.column,
+            m.target.positive,
+            m.data.train_rows,
+            m.data.test_rows,
+            m.data.unlabelled_rows
+        );
+    }
+    outln!("data: {} [{}]", one_line(&m.data.source), m.data.snapshot);
+    outln!("split: {}", serde_json::to_string(&m.data.split)?);
+    for s in &m.skipped {
+        outln!("not used: {} ({})", s.name, s.reason);
+    }
+    outln!();
+    metrics_table(&[("train", &m.train_metrics), ("test", &m.test_metrics)])?;
+    confusion(&m.test_metrics, m)?;
+    outln!("\nimportance:");
+    for (name, v) in m.importance.iter().filter(|(_, v)| *v > 0.0).take(10) {
+        outln!("  {name:<32} {v:.3}");
+    }
+    if !m.rules.is_empty() {
+        outln!("\nrules ({} leaves):", m.rules.len());
+        for r in &m.rules {
+            outln!("  {r}");
+        }
+    }
+    outln!("\ntest lift by decile:");
+    gains_table(&m.test_metrics)?;
+    if !m.name.is_empty() {
+        outln!("\nin SQL: {}", sql_call(m));
+    }
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 120 {
+        format!("{}…", flat.chars().take(120).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+fn metrics_table(rows: &[(&str, &Evaluation)]) -> anyhow::Result<()> {
+    let table = TableBuilder::new()
+        .utf8("data", &rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .i64("rows", rows.iter().map(|r| r.1.rows as i64).collect())
+        .i64(
+            "positives",
+            rows.iter().map(|r| r.1.positives as i64).collect(),
+        )
+        .f64_opt("auc", rows.iter().map(|r| r.1.auc.map(round3)).collect())
+        .f64_opt("gini", rows.iter().map(|r| r.1.gini.map(round3)).collect())
+        .f64("ks", rows.iter().map(|r| round3(r.1.ks)).collect())
+        .f64(
+            "accuracy",
+            rows.iter()
+                .map(|r| round3(r.1.confusion.accuracy()))
+                .collect(),
+        )
+        .f64(
+            "precision",
+            rows.iter()
+                .map(|r| round3(r.1.confusion.precision()))
+                .collect(),
+        )
+        .f64(
+            "recall",
+            rows.iter()
+                .map(|r| round3(r.1.confusion.recall()))
+                .collect(),
+        )
+        .f64("cost", rows.iter().map(|r| r.1.cost).collect())
+        .finish()?;
+    print_batch(&table, SqlFormat::Table)
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn confusion(e: &Evaluation, m: &Model) -> anyhow::Result<()> {
+    let c = &e.confusion;
+    outln!(
+        "\ncut-off P({}) >= {:.3} (least cost on training rows: missed {} costs {}, false alarm {}):",
+        m.target.positive,
+        e.cutoff,
+        m.target.positive,
+        m.options.costs.false_negative,
+        m.options.costs.false_positive
+    );
+    outln!(
+        "  {:<18} {:>12} {:>12}",
+        "",
+        format!("pred {}", m.target.positive),
+        format!("pred {}", m.negative)
+    );
+    outln!(
+        "  {:<18} {:>12} {:>12}",
+        format!("actual {}", m.target.positive),
+        c.true_positive,
+        c.false_negative
+    );
+    outln!(
+        "  {:<18} {:>12} {:>12}",
+        format!("actual {}", m.negative),
+        c.false_positive,
+        c.true_negative
+    );
+    Ok(())
+}
+
+fn gains_table(e: &Evaluation) -> anyhow::Result<()> {
+    let g = &e.gains;
+    let table = TableBuilder::new()
+        .i64("decile", g.iter().map(|d| d.decile as i64).collect())
+        .i64("rows", g.iter().map(|d| d.rows as i64).collect())
+        .i64("positives", g.iter().map(|d| d.positives as i64).collect())
+        .f64("rate", g.iter().map(|d| round3(d.rate)).collect())
+        .f64("lift", g.iter().map(|d| round3(d.lift)).collect())
+        .f64(
+            "cumulative_capture",
+            g.iter().map(|d| round3(d.cumulative_capture)).collect(),
+        )
+        .f64(
+            "cumulative_lift",
+            g.iter().map(|d| round3(d.cumulative_lift)).collect(),
+        )
+        .finish()?;
+    print_batch(&table, SqlFormat::Table)
+}
+
+fn print_evaluation(m: &Model, e: &Evaluation, format: SqlFormat) -> anyhow::Result<()> {
+    if format != SqlFormat::Table {
+        return print_json(&serde_json::json!({ "model": m.name, "evaluation": e }));
+    }
+    outln!("{} on {} labelled rows:", label(m), e.rows);
+    metrics_table(&[("evaluated", e)])?;
+    confusion(e, m)?;
+    outln!("\nlift by decile:");
+    gains_table(e)
+}
+
+/// Runs `acrm models …`.
+pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ModelsCommand::List { common } => {
+            let list = registry(&common.engine)?.list()?;
+            if common.format != SqlFormat::Table {
+                return print_json(&serde_json::to_value(&list)?);
+            }
+            let table = TableBuilder::new()
+                .utf8(
+                    "name",
+                    &list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+                )
+                .utf8(
+                    "task",
+                    &list.iter().map(|s| s.task.as_str()).collect::<Vec<_>>(),
+                )
+                .utf8(
+                    "kind",
+                    &list.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(),
+                )
+                .f64_opt(
+                    "test_auc",
+                    list.iter().map(|s| s.test_auc.map(round3)).collect(),
+                )
+                .utf8(
+                    "data",
+                    &list.iter().map(|s| s.snapshot.as_str()).collect::<Vec<_>>(),
+                )
+                .utf8(
+                    "created",
+                    &list.iter().map(|s| s.created.as_str()).collect::<Vec<_>>(),
+                )
+                .bool("champion", list.iter().map(|s| s.champion).collect())
+                .finish()?;
+            print_batch(&table, SqlFormat::Table)
+        }
+        ModelsCommand::Show { name, common } => {
+            let m = registry(&common.engine)?.show(&name)?;
+            print_model(&m, common.format, true)
+        }
+        ModelsCommand::Promote { name, common } => {
+            registry(&common.engine)?.promote(&name)?;
+            eprintln!("{name} is now the champion");
+            Ok(())
+        }
+        ModelsCommand::Delete { name, common } => {
+            registry(&common.engine)?.delete(&name)?;
+            eprintln!("deleted {name}");
+            Ok(())
+        }
+    }
+}
