@@ -7,7 +7,9 @@ use acrm_mining::model::churn::{self, TrainingData};
 use acrm_mining::model::metrics::Evaluation;
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::{Loaded, Source};
-use acrm_mining::model::{self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, credit};
+use acrm_mining::model::{
+    self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained, credit,
+};
 use acrm_mining::table::TableBuilder;
 use acrm_mining::tree::TreeOptions;
 use anyhow::Context;
@@ -53,7 +55,7 @@ pub enum CreditAction {
         model: String,
         #[command(flatten)]
         data: DataArgs,
-        /// Rows printed in table format.
+        /// Rows printed in table format (csv and json print all).
         #[arg(long, default_value_t = 20)]
         top: usize,
         #[command(flatten)]
@@ -101,7 +103,7 @@ pub enum ChurnAction {
         /// Model name, or `champion`.
         #[arg(long, default_value = "champion")]
         model: String,
-        /// Rows printed in table format (most at risk first).
+        /// Rows printed in table format, most at risk first (csv and json print all).
         #[arg(long, default_value_t = 20)]
         top: usize,
         #[command(flatten)]
@@ -181,6 +183,9 @@ pub struct FitArgs {
     /// Do not save the model in the registry.
     #[arg(long)]
     no_save: bool,
+    /// Write the test rows' predictions (id, label, probability) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    predictions: Option<PathBuf>,
 }
 
 impl FitArgs {
@@ -323,14 +328,14 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
         } => {
             let loaded = read(&common, &data, credit::training_sql())?;
             let kind: Kind = kind.parse()?;
-            let mut m = model::train_loaded(
+            let trained = model::train_loaded(
                 credit::TASK,
                 &loaded,
                 &data.plan(fit.seed)?,
                 &data.target(),
                 &fit.options(kind),
             )?;
-            save(&common, &fit, &mut m)?;
+            let m = keep(&common, &fit, trained)?;
             print_model(&m, common.format, true)
         }
         CreditAction::Evaluate {
@@ -352,9 +357,22 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             let m = registry(&common.engine)?.load(credit::TASK, &model)?;
             let loaded = read(&common, &data, credit::scoring_sql())?;
             let table = credit::score_table(&m, &loaded.frame)?;
-            print_batch(&table.slice(0, top.min(table.num_rows())), common.format)?;
+            print_top(&table, top, common.format)?;
             publish(&common, vec![("mart_credit_score".into(), table)])
         }
+    }
+}
+
+/// Prints the first `top` rows in table format, every row in the others.
+fn print_top(
+    table: &datafusion::arrow::array::RecordBatch,
+    top: usize,
+    format: SqlFormat,
+) -> anyhow::Result<()> {
+    if format == SqlFormat::Table {
+        print_batch(&table.slice(0, top.min(table.num_rows())), format)
+    } else {
+        print_batch(table, format)
     }
 }
 
@@ -379,9 +397,8 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             }
             let mut models = Vec::new();
             for k in &kind {
-                let mut m = data.train(&fit.options(k.parse()?))?;
-                save(&common, &fit, &mut m)?;
-                models.push(m);
+                let trained = data.train(&fit.options(k.parse()?))?;
+                models.push(keep(&common, &fit, trained)?);
             }
             if common.format != SqlFormat::Table {
                 let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
@@ -464,7 +481,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let horizon = churn::DEFAULT_HORIZON;
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
             let table = churn::score_table(&m, &loaded.frame, as_of)?;
-            print_batch(&table.slice(0, top.min(table.num_rows())), common.format)?;
+            print_top(&table, top, common.format)?;
             publish(&common, vec![("mart_churn_score".into(), table)])
         }
     }
@@ -478,13 +495,31 @@ fn label(m: &Model) -> String {
     }
 }
 
-fn save(common: &Common, fit: &FitArgs, m: &mut Model) -> anyhow::Result<()> {
-    if fit.no_save {
-        return Ok(());
+/// Saves the model unless --no-save and writes --predictions; returns the model.
+fn keep(common: &Common, fit: &FitArgs, trained: Trained) -> anyhow::Result<Model> {
+    let mut m = trained.model;
+    if !fit.no_save {
+        let name = registry(&common.engine)?.save(&mut m)?;
+        eprintln!("saved model {name}");
     }
-    let name = registry(&common.engine)?.save(m)?;
-    eprintln!("saved model {name}");
-    Ok(())
+    if let Some(path) = &fit.predictions {
+        let mut w = csv_writer(path)?;
+        w.write_record(["id", "label", "probability", "model"])?;
+        for ((id, label), p) in trained
+            .test_ids
+            .iter()
+            .zip(&trained.test_labels)
+            .zip(&trained.test_scores)
+        {
+            w.write_record([id.as_str(), &label.to_string(), &format!("{p:?}"), &m.name])?;
+        }
+        w.flush()?;
+    }
+    Ok(m)
+}
+
+fn csv_writer(path: &std::path::Path) -> anyhow::Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The model card as JSON: everything but the fitted numbers.

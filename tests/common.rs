@@ -92,6 +92,39 @@ impl SampleCopy {
         self.dir.path().join("warehouse")
     }
 
+    /// `acrm <args> --warehouse <the copy's warehouse>`.
+    pub fn on(&self, args: &[&str]) -> Command {
+        let mut c = acrm();
+        c.args(args).arg("--warehouse").arg(self.warehouse());
+        c
+    }
+
+    /// The generator's persons (truth/night-1/persons.csv) keyed by their golden customer
+    /// id in the copy's warehouse (through `map_customer_source`); persons never loaded are
+    /// left out.
+    pub fn planted_persons(&self) -> Vec<(i64, HashMap<String, String>)> {
+        let truth = read_truth(&self.exports().join("truth/night-1/persons.csv"));
+        let keys = run_ok(&mut self.on(&[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT source_system, source_id, customer_id FROM map_customer_source",
+        ]));
+        let mut by_source: HashMap<(String, String), i64> = HashMap::new();
+        for r in csv_rows(&keys) {
+            by_source.insert((r[0].clone(), r[1].clone()), r[2].parse().expect("id"));
+        }
+        truth
+            .into_iter()
+            .filter_map(|p| {
+                let id = [("crm", "crm_id"), ("web", "web_id")]
+                    .iter()
+                    .find_map(|(sys, col)| by_source.get(&(sys.to_string(), p[*col].clone())))?;
+                Some((*id, p))
+            })
+            .collect()
+    }
+
     /// `acrm build --config <copy> --warehouse <warehouse>` plus `extra` arguments.
     pub fn build(&self, warehouse: &Path, extra: &[&str]) -> Command {
         let mut c = acrm();
@@ -185,6 +218,14 @@ pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
         }
     }
     out
+}
+
+/// Data rows of CSV text with a header.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("csv row").iter().map(String::from).collect())
+        .collect()
 }
 
 /// Rows of a ground-truth CSV as maps from column name to text.

@@ -8,4 +8,5 @@ mod build_sample;
 mod config_errors;
 mod incremental;
 mod mining;
+mod models;
 mod olap;

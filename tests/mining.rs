@@ -20,16 +20,7 @@ fn mined() -> &'static SampleCopy {
 }
 
 fn on_mined(args: &[&str]) -> std::process::Command {
-    let mut c = acrm();
-    c.args(args).arg("--warehouse").arg(mined().warehouse());
-    c
-}
-
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    csv::Reader::from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.expect("csv row").iter().map(String::from).collect())
-        .collect()
+    mined().on(args)
 }
 
 #[test]
@@ -74,26 +65,7 @@ fn rfm_equals_plain_sql_of_its_definitions() {
 /// Golden customer id of each planted person (by person_id), via the published source-id key
 /// map, with the person's truth row.
 fn planted_persons() -> Vec<(i64, HashMap<String, String>)> {
-    let truth = read_truth(&mined().exports().join("truth/night-1/persons.csv"));
-    let keys = run_ok(&mut on_mined(&[
-        "sql",
-        "--format",
-        "csv",
-        "SELECT source_system, source_id, customer_id FROM map_customer_source",
-    ]));
-    let mut by_source: HashMap<(String, String), i64> = HashMap::new();
-    for r in csv_rows(&keys) {
-        by_source.insert((r[0].clone(), r[1].clone()), r[2].parse().expect("id"));
-    }
-    truth
-        .into_iter()
-        .filter_map(|p| {
-            let id = [("crm", "crm_id"), ("web", "web_id")]
-                .iter()
-                .find_map(|(sys, col)| by_source.get(&(sys.to_string(), p[*col].clone())))?;
-            Some((*id, p))
-        })
-        .collect()
+    mined().planted_persons()
 }
 
 /// Planted behaviour group of each golden customer.

@@ -953,7 +953,7 @@ fn write_credit_applications(
     for p in persons {
         let Some(crm) = &p.crm_id else { continue };
         let mut rng = person_rng(opts, p.id, 1, 30);
-        if !rng.random_bool(0.35) {
+        if !rng.random_bool(0.8) {
             continue;
         }
         let day = add_days(start, rng.random_range(0..span));

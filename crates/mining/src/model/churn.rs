@@ -196,7 +196,7 @@ impl TrainingData {
     }
 
     /// Trains one model: fitted on the training population, measured on the test one.
-    pub fn train(&self, options: &super::TrainOptions) -> Result<Model> {
+    pub fn train(&self, options: &super::TrainOptions) -> Result<super::Trained> {
         let target = target();
         let (train_labels, negative) = super::labels(&self.train.frame, &target)?;
         let (test_labels, _) = super::labels(&self.test.frame, &target)?;

@@ -344,6 +344,19 @@ impl Labelled {
     }
 }
 
+/// A freshly trained model with its predictions on the test rows.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model.
+    pub model: Model,
+    /// Test row ids (the id column as text; the row number without one).
+    pub test_ids: Vec<String>,
+    /// Test labels.
+    pub test_labels: Vec<bool>,
+    /// P(positive) of each test row.
+    pub test_scores: Vec<f64>,
+}
+
 /// Trains a model of `task` on `train`, measures it on `test`, and fills in everything but
 /// its registry name and version. `data` says where the rows came from.
 pub fn train(
@@ -354,7 +367,7 @@ pub fn train(
     negative: &str,
     options: &TrainOptions,
     data: DataInfo,
-) -> Result<Model> {
+) -> Result<Trained> {
     if train.labels.iter().all(|&l| l) || !train.labels.iter().any(|&l| l) {
         return Err(Error::Invalid(format!(
             "the {} training rows hold one target value only",
@@ -406,7 +419,15 @@ pub fn train(
         ),
         _ => Vec::new(),
     };
-    Ok(Model {
+    let id_column = target.id.as_deref().and_then(|id| test.frame.column(id));
+    let test_ids = (0..test.frame.rows)
+        .map(|r| {
+            id_column
+                .and_then(|c| c.text(r))
+                .unwrap_or_else(|| r.to_string())
+        })
+        .collect();
+    let model = Model {
         name: String::new(),
         task: task.into(),
         version: 0,
@@ -425,6 +446,12 @@ pub fn train(
         rules,
         fit_seconds,
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    Ok(Trained {
+        model,
+        test_ids,
+        test_labels: test.labels.clone(),
+        test_scores,
     })
 }
 
@@ -459,7 +486,7 @@ pub fn train_loaded(
     plan: &SplitPlan,
     target: &Target,
     options: &TrainOptions,
-) -> Result<Model> {
+) -> Result<Trained> {
     let (row_labels, negative) = labels(&data.frame, target)?;
     let known = Labelled::known(&data.frame, &row_labels);
     let unlabelled_rows = data.frame.rows - known.frame.rows;
@@ -717,7 +744,8 @@ mod tests {
                 &options,
                 info,
             )
-            .expect("train");
+            .expect("train")
+            .model;
             let auc = m.test_metrics.auc.expect("auc");
             assert!(auc > 0.85, "{kind:?}: test AUC {auc}");
             let top: Vec<&str> = m

@@ -1,6 +1,7 @@
-//! The model registry: every trained model saved as JSON under `<warehouse>/models/`
-//! (`<task>-v<N>.json`), beside the versions folder, so models outlive builds; the champion
-//! of each task is named in `models/champions.json`. Files are written to a temporary name
+//! The model registry: every trained model saved as TOML under `<warehouse>/models/`
+//! (`<task>-v<N>.toml`; TOML because its floats load exactly as written, so a model scores
+//! the same in every process), beside the versions folder, so models outlive builds; the
+//! champion of each task is named in `models/champions.json`. Files are written to a temporary name
 //! and then linked or renamed into place, so a reader never sees half a file and two
 //! trainings at once never take the same version.
 
@@ -56,7 +57,7 @@ impl Registry {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
+        self.dir.join(format!("{name}.toml"))
     }
 
     fn champions_path(&self) -> PathBuf {
@@ -114,7 +115,7 @@ impl Registry {
             version += 1;
             model.version = version;
             model.name = format!("{}-v{version}", model.task);
-            let text = serde_json::to_string(model)
+            let text = toml::to_string(model)
                 .map_err(|e| Error::Invalid(format!("model {}: {e}", model.name)))?;
             fs::write(&tmp, text).map_err(io(&tmp))?;
             let path = self.path(&model.name);
@@ -146,10 +147,10 @@ impl Registry {
         let mut out = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let Some(name) = name.strip_suffix(".json") else {
+            let Some(name) = name.strip_suffix(".toml") else {
                 continue;
             };
-            if name == "champions" || name.starts_with('.') {
+            if name.starts_with('.') {
                 continue;
             }
             let m = self.read(name)?;
@@ -177,7 +178,7 @@ impl Registry {
             )),
             _ => io(&path)(e),
         })?;
-        serde_json::from_str(&text).map_err(|e| {
+        toml::from_str(&text).map_err(|e| {
             Error::Invalid(format!(
                 "{}: not a model acrm can read: {e}",
                 path.display()
@@ -231,5 +232,100 @@ impl Registry {
         }
         let path = self.path(name);
         fs::remove_file(&path).map_err(io(&path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::frame::{Column, Frame, Values};
+    use crate::model::source::Loaded;
+    use crate::model::{Kind, SplitPlan, Target, TrainOptions, train_loaded};
+
+    fn trained(kind: Kind) -> Model {
+        let n = 300;
+        let frame = Frame {
+            columns: vec![
+                Column {
+                    name: "x".into(),
+                    values: Values::Numeric(
+                        (0..n).map(|i| Some((i * 37 % 101) as f64 / 7.0)).collect(),
+                    ),
+                },
+                Column {
+                    name: "c".into(),
+                    values: Values::Text(
+                        (0..n)
+                            .map(|i| (i % 7 != 0).then(|| ["a", "b"][i % 2].to_string()))
+                            .collect(),
+                    ),
+                },
+                Column {
+                    name: "y".into(),
+                    values: Values::Boolean(
+                        (0..n)
+                            .map(|i| Some((i * 37 % 101) % 3 == 0 || i % 5 == 0))
+                            .collect(),
+                    ),
+                },
+            ],
+            rows: n,
+        };
+        let data = Loaded {
+            frame,
+            batches: Vec::new(),
+            source: "test".into(),
+            snapshot: "none".into(),
+        };
+        let target = Target {
+            column: "y".into(),
+            positive: "true".into(),
+            id: None,
+            exclude: Vec::new(),
+        };
+        let plan = SplitPlan::Stratified {
+            test_fraction: 0.3,
+            seed: 3,
+        };
+        let options = TrainOptions {
+            kind,
+            trees: 5,
+            ..TrainOptions::default()
+        };
+        train_loaded("credit", &data, &plan, &target, &options)
+            .expect("train")
+            .model
+    }
+
+    #[test]
+    fn models_load_exactly_as_saved_with_versions_and_champions() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let registry = Registry::new(dir.path());
+        let mut first = trained(Kind::Forest);
+        assert_eq!(registry.save(&mut first).expect("save"), "credit-v1");
+        let mut second = trained(Kind::Logistic);
+        assert_eq!(registry.save(&mut second).expect("save"), "credit-v2");
+        assert_eq!(
+            registry.load("credit", "credit-v1").expect("load"),
+            first,
+            "every float exact"
+        );
+        assert_eq!(
+            registry.load("credit", "champion").expect("champion"),
+            first
+        );
+        assert_eq!(registry.load("credit", "credit-v2").expect("load"), second);
+        assert!(
+            registry.load("churn", "credit-v1").is_err(),
+            "another task's model"
+        );
+        assert!(registry.delete("credit-v1").is_err(), "the champion stays");
+        registry.promote("credit-v2").expect("promote");
+        registry.delete("credit-v1").expect("delete");
+        let list = registry.list().expect("list");
+        assert_eq!(list.len(), 1);
+        assert!(list[0].champion && list[0].name == "credit-v2");
+        let mut third = trained(Kind::Tree);
+        assert_eq!(registry.save(&mut third).expect("save"), "credit-v3");
     }
 }

@@ -1,0 +1,347 @@
+//! Predictive models through the binary on their own build of the sample: the credit tree
+//! recovers the planted rule, churn models rank the planted churners first on the time-based
+//! holdout, the registry round-trips across processes, and SQL scoring equals CLI scoring.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use crate::common::*;
+
+/// A sample build of its own: models and score marts are written into its warehouse.
+fn built() -> &'static SampleCopy {
+    static COPY: OnceLock<SampleCopy> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let copy = SampleCopy::new();
+        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
+        copy
+    })
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// The registry is shared by the tests of this module: one at a time.
+fn registry_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Independent AUC: the share of (positive, negative) pairs ordered right, ties half.
+fn pairwise_auc(scored: &[(bool, f64)]) -> f64 {
+    let (mut right, mut pairs) = (0.0, 0.0);
+    for (_, sp) in scored.iter().filter(|s| s.0) {
+        for (_, sn) in scored.iter().filter(|s| !s.0) {
+            pairs += 1.0;
+            right += if sp > sn {
+                1.0
+            } else if sp == sn {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    right / pairs
+}
+
+#[test]
+fn credit_tree_recovers_the_planted_rule() {
+    let _lock = registry_lock();
+    let s = built();
+    let out = run_ok(&mut s.on(&["mine", "credit", "train", "--no-save"]));
+    println!("{out}");
+    assert!(out.contains("rules ("), "{out}");
+    let card = json(&run_ok(&mut s.on(&[
+        "mine",
+        "credit",
+        "train",
+        "--no-save",
+        "--format",
+        "json",
+    ])));
+    // The planted logit uses income, savings account and home ownership only.
+    let top: HashSet<&str> = card["importance"]
+        .as_array()
+        .expect("importance")
+        .iter()
+        .take(3)
+        .map(|f| f[0].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        top,
+        HashSet::from(["income", "has_savings_account", "homeowner"]),
+        "{}",
+        card["importance"]
+    );
+    let rules: Vec<&str> = card["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r.as_str().expect("rule"))
+        .collect();
+    assert!(
+        rules.iter().all(|r| r.starts_with("income ")),
+        "income splits first: {rules:?}"
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|r| r.contains("has_savings_account = false") && r.contains("→ bad")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().any(|r| r.contains("homeowner = ")),
+        "{rules:?}"
+    );
+    let test = &card["test_metrics"];
+    let auc = test["auc"].as_f64().expect("auc");
+    println!(
+        "credit tree: test AUC {auc:.3}, Gini {:.3}, KS {:.3}",
+        test["gini"], test["ks"]
+    );
+    assert!(auc >= 0.85, "test AUC {auc}");
+    assert_eq!(card["data"]["split"]["kind"], "time");
+    assert!((test["gini"].as_f64().expect("gini") - (2.0 * auc - 1.0)).abs() < 1e-12);
+    let c = &test["confusion"];
+    let total: u64 = [
+        "true_positive",
+        "false_positive",
+        "true_negative",
+        "false_negative",
+    ]
+    .iter()
+    .map(|k| c[k].as_u64().expect("count"))
+    .sum();
+    assert_eq!(total, card["data"]["test_rows"].as_u64().expect("rows"));
+}
+
+#[test]
+fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
+    let _lock = registry_lock();
+    let s = built();
+    let dir = tempdir();
+    let predictions = dir.path().join("predictions.csv");
+    run_ok(&mut s.on(&[
+        "mine",
+        "credit",
+        "train",
+        "--predictions",
+        predictions.to_str().expect("path"),
+    ]));
+    let list = json(&run_ok(&mut s.on(&["models", "list", "--format", "json"])));
+    let credit: Vec<&serde_json::Value> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|m| m["task"] == "credit")
+        .collect();
+    let newest = credit.last().expect("a credit model");
+    let name = newest["name"].as_str().expect("name").to_string();
+    run_ok(&mut s.on(&["models", "promote", &name]));
+    // A new process scores every application with the saved model.
+    let scored = run_ok(&mut s.on(&[
+        "mine", "credit", "score", "--model", &name, "--format", "csv",
+    ]));
+    let mut cli: HashMap<String, (f64, f64)> = HashMap::new();
+    for r in csv_rows(&scored) {
+        cli.insert(
+            r[0].clone(),
+            (r[1].parse().expect("p"), r[2].parse().expect("score")),
+        );
+    }
+    // The training process's test predictions are identical.
+    let trained = csv_rows(&std::fs::read_to_string(&predictions).expect("predictions"));
+    assert!(trained.len() > 100);
+    for r in &trained {
+        let p: f64 = r[2].parse().expect("p");
+        assert_eq!(cli[&r[0]].0, p, "application {}", r[0]);
+    }
+    // SQL scoring with the champion equals the CLI's.
+    let card = json(&run_ok(
+        &mut s.on(&["models", "show", &name, "--format", "json"]),
+    ));
+    let call = card["sql"]
+        .as_str()
+        .expect("sql call")
+        .replace(&format!("'{name}'"), "'champion'");
+    let inputs = call.replace("credit_score(", "credit_bad_probability(");
+    let sql = format!(
+        "SELECT application_id, {inputs} AS p, {call} AS score FROM fact_credit_application"
+    );
+    let rows = csv_rows(&run_ok(&mut s.on(&["sql", "--format", "csv", &sql])));
+    assert_eq!(rows.len(), cli.len());
+    for r in &rows {
+        let (p, score) = cli[&r[0]];
+        assert_eq!(r[1].parse::<f64>().expect("p"), p, "{}", r[0]);
+        assert_eq!(r[2].parse::<f64>().expect("score"), score, "{}", r[0]);
+    }
+    // The published mart holds the same scores.
+    let mart = csv_rows(&run_ok(&mut s.on(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT application_id, p_bad FROM mart_credit_score",
+    ])));
+    assert_eq!(mart.len(), cli.len());
+    assert!(
+        mart.iter()
+            .all(|r| cli[&r[0]].0 == r[1].parse::<f64>().expect("p"))
+    );
+    // The test AUC of the card equals an independent pairwise count over the predictions.
+    let pairs: Vec<(bool, f64)> = trained
+        .iter()
+        .map(|r| (r[1] == "true", r[2].parse().expect("p")))
+        .collect();
+    let auc = card["test_metrics"]["auc"].as_f64().expect("auc");
+    assert!((pairwise_auc(&pairs) - auc).abs() < 1e-12);
+
+    // Data with other columns than the model's is refused by name.
+    let err = run(&mut s.on(&[
+        "mine",
+        "credit",
+        "score",
+        "--no-write",
+        "--sql",
+        "SELECT application_id, age FROM fact_credit_application",
+    ]));
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(
+        !err.status.success() && text.contains("needs column 'income'"),
+        "{text}"
+    );
+    let err = run(&mut s.on(&[
+        "sql",
+        "SELECT credit_score('champion', age) FROM fact_credit_application",
+    ]));
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(
+        !err.status.success() && text.contains("takes 8 columns"),
+        "{text}"
+    );
+
+    // A second model; the champion cannot be deleted, the other can.
+    run_ok(&mut s.on(&["mine", "credit", "train", "--kind", "logistic"]));
+    let list = json(&run_ok(&mut s.on(&["models", "list", "--format", "json"])));
+    let logistic = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .rfind(|m| m["kind"] == "logistic")
+        .expect("logistic model");
+    let other = logistic["name"].as_str().expect("name");
+    assert_eq!(logistic["champion"], false);
+    assert!(
+        !run(&mut s.on(&["models", "delete", &name]))
+            .status
+            .success()
+    );
+    run_ok(&mut s.on(&["models", "delete", other]));
+    let err = run(&mut s.on(&["mine", "credit", "score", "--model", other]));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("no model"));
+}
+
+#[test]
+fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
+    let _lock = registry_lock();
+    let s = built();
+    let out = run_ok(&mut s.on(&["mine", "churn", "train", "--format", "json"]));
+    let cards = json(&out);
+    let cards = cards.as_array().expect("cards");
+    assert_eq!(cards.len(), 3, "tree, logistic and forest compared");
+    let best = cards
+        .iter()
+        .max_by(|a, b| {
+            a["test_metrics"]["auc"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b["test_metrics"]["auc"].as_f64().unwrap_or(0.0))
+        })
+        .expect("best");
+    for c in cards {
+        println!(
+            "churn {} ({}): test AUC {:.3}, top-decile lift {:.2}",
+            c["name"], c["kind"], c["test_metrics"]["auc"], c["test_metrics"]["gains"][0]["lift"]
+        );
+    }
+    let auc = best["test_metrics"]["auc"].as_f64().expect("auc");
+    assert!(auc >= 0.8, "best churn test AUC {auc}");
+    let test_as_of = best["data"]["split"]["cut"]
+        .as_str()
+        .expect("cut")
+        .to_string();
+    let name = best["name"].as_str().expect("name").to_string();
+    run_ok(&mut s.on(&["models", "promote", &name]));
+
+    // The holdout population ranked by the model: planted churners in the top decile.
+    let ranked = csv_rows(&run_ok(&mut s.on(&[
+        "mine",
+        "churn",
+        "score",
+        "--as-of",
+        &test_as_of,
+        "--no-write",
+        "--format",
+        "csv",
+    ])));
+    let churners: HashSet<i64> = s
+        .planted_persons()
+        .into_iter()
+        .filter(|(_, p)| !p["churn_date"].is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    let is_churner = |r: &Vec<String>| churners.contains(&r[0].parse::<i64>().expect("id"));
+    let overall = ranked.iter().filter(|r| is_churner(r)).count() as f64 / ranked.len() as f64;
+    let top = &ranked[..ranked.len() / 10];
+    let top_rate = top.iter().filter(|r| is_churner(r)).count() as f64 / top.len() as f64;
+    let lift = top_rate / overall;
+    println!(
+        "planted churners: {:.1}% of the holdout, {:.1}% of its top decile, lift {lift:.2}",
+        100.0 * overall,
+        100.0 * top_rate
+    );
+    assert!(lift >= 3.0, "top-decile lift of planted churners {lift}");
+    // Ranked by probability, banded, with reasons for those at risk.
+    let p: Vec<f64> = ranked.iter().map(|r| r[1].parse().expect("p")).collect();
+    assert!(p.windows(2).all(|w| w[0] >= w[1]));
+    assert!(
+        top.iter().all(|r| r[2] == "high" && !r[4].is_empty()),
+        "{:?}",
+        &top[..3]
+    );
+
+    // SQL scoring over the churn_features view equals the CLI scores as of the last day.
+    let scored = csv_rows(&run_ok(
+        &mut s.on(&["mine", "churn", "score", "--format", "csv"]),
+    ));
+    let cli: HashMap<String, f64> = scored
+        .iter()
+        .map(|r| (r[0].clone(), r[1].parse().expect("p")))
+        .collect();
+    let card = json(&run_ok(
+        &mut s.on(&["models", "show", &name, "--format", "json"]),
+    ));
+    let call = card["sql"]
+        .as_str()
+        .expect("sql")
+        .replace(&format!("'{name}'"), "'champion'");
+    let sql = format!("SELECT customer_id, {call} FROM churn_features");
+    let rows = csv_rows(&run_ok(&mut s.on(&["sql", "--format", "csv", &sql])));
+    assert_eq!(rows.len(), cli.len());
+    for r in &rows {
+        assert_eq!(
+            r[1].parse::<f64>().expect("p"),
+            cli[&r[0]],
+            "customer {}",
+            r[0]
+        );
+    }
+    let mart = csv_rows(&run_ok(&mut s.on(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT count(*), count(DISTINCT risk_band), min(rank) FROM mart_churn_score",
+    ])));
+    assert_eq!(mart[0][0], cli.len().to_string());
+    assert_eq!(mart[0][2], "1");
+}
