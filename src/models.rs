@@ -25,7 +25,7 @@ pub enum CreditAction {
     /// Train a credit-scoring model (default: a decision tree on the approved applications
     /// with a known outcome, tested on the latest 25% by application date) and save it.
     #[command(
-        after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --input german_credit.csv --target default --positive 1 --max-depth 4"
+        after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --input german_credit.csv --target default --positive 2 --max-depth 4"
     )]
     Train {
         /// Model kind: tree, logistic or forest.
@@ -40,9 +40,8 @@ pub enum CreditAction {
     },
     /// Measure a saved model on labelled data (default: every application with an outcome).
     Evaluate {
-        /// Model name, or `champion`.
-        #[arg(long, default_value = "champion")]
-        model: String,
+        #[command(flatten)]
+        model: ModelChoice,
         #[command(flatten)]
         data: DataArgs,
         #[command(flatten)]
@@ -50,9 +49,8 @@ pub enum CreditAction {
     },
     /// Score applications with a saved model (default: all of them) → mart_credit_score.
     Score {
-        /// Model name, or `champion`.
-        #[arg(long, default_value = "champion")]
-        model: String,
+        #[command(flatten)]
+        model: ModelChoice,
         #[command(flatten)]
         data: DataArgs,
         /// Rows printed in table format (csv and json print all).
@@ -88,9 +86,8 @@ pub enum ChurnAction {
     },
     /// Measure a saved model on the population at --as-of (default: last sale − horizon).
     Evaluate {
-        /// Model name, or `champion`.
-        #[arg(long, default_value = "champion")]
-        model: String,
+        #[command(flatten)]
+        model: ModelChoice,
         /// Outcome window in days.
         #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
         horizon: u32,
@@ -100,15 +97,22 @@ pub enum ChurnAction {
     /// Churn probability, risk band and top 3 reasons per active customer as of --as-of
     /// (default: the last sale) → mart_churn_score.
     Score {
-        /// Model name, or `champion`.
-        #[arg(long, default_value = "champion")]
-        model: String,
+        #[command(flatten)]
+        model: ModelChoice,
         /// Rows printed in table format, most at risk first (csv and json print all).
         #[arg(long, default_value_t = 20)]
         top: usize,
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `--model`: which saved model to use.
+#[derive(Args, Debug)]
+pub struct ModelChoice {
+    /// Model name, or `champion`.
+    #[arg(long = "model", default_value = "champion")]
+    name: String,
 }
 
 /// Where model data comes from, and its target.
@@ -343,7 +347,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             data,
             common,
         } => {
-            let m = registry(&common.engine)?.load(credit::TASK, &model)?;
+            let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::training_sql())?;
             let e = model::evaluate(&m, &loaded.frame)?;
             print_evaluation(&m, &e, common.format)
@@ -354,7 +358,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             top,
             common,
         } => {
-            let m = registry(&common.engine)?.load(credit::TASK, &model)?;
+            let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::scoring_sql())?;
             let table = credit::score_table(&m, &loaded.frame)?;
             print_top(&table, top, common.format)?;
@@ -461,7 +465,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             horizon,
             common,
         } => {
-            let m = registry(&common.engine)?.load(churn::TASK, &model)?;
+            let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
             let rt = crate::runtime()?;
             let engine = common.engine.open(&rt)?;
             let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
@@ -473,7 +477,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             print_evaluation(&m, &e, common.format)
         }
         ChurnAction::Score { model, top, common } => {
-            let m = registry(&common.engine)?.load(churn::TASK, &model)?;
+            let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
             let rt = crate::runtime()?;
             let engine = common.engine.open(&rt)?;
             let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;

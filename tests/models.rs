@@ -27,6 +27,18 @@ fn registry_lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Model `name`'s card and its SQL scoring call naming the champion instead.
+fn champion_call(s: &SampleCopy, name: &str) -> (serde_json::Value, String) {
+    let card = json(&run_ok(
+        &mut s.on(&["models", "show", name, "--format", "json"]),
+    ));
+    let call = card["sql"]
+        .as_str()
+        .expect("sql call")
+        .replace(&format!("'{name}'"), "'champion'");
+    (card, call)
+}
+
 /// Independent AUC: the share of (positive, negative) pairs ordered right, ties half.
 fn pairwise_auc(scored: &[(bool, f64)]) -> f64 {
     let (mut right, mut pairs) = (0.0, 0.0);
@@ -158,13 +170,7 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
         assert_eq!(cli[&r[0]].0, p, "application {}", r[0]);
     }
     // SQL scoring with the champion equals the CLI's.
-    let card = json(&run_ok(
-        &mut s.on(&["models", "show", &name, "--format", "json"]),
-    ));
-    let call = card["sql"]
-        .as_str()
-        .expect("sql call")
-        .replace(&format!("'{name}'"), "'champion'");
+    let (card, call) = champion_call(s, &name);
     let inputs = call.replace("credit_score(", "credit_bad_probability(");
     let sql = format!(
         "SELECT application_id, {inputs} AS p, {call} AS score FROM fact_credit_application"
@@ -318,13 +324,7 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
         .iter()
         .map(|r| (r[0].clone(), r[1].parse().expect("p")))
         .collect();
-    let card = json(&run_ok(
-        &mut s.on(&["models", "show", &name, "--format", "json"]),
-    ));
-    let call = card["sql"]
-        .as_str()
-        .expect("sql")
-        .replace(&format!("'{name}'"), "'champion'");
+    let (_, call) = champion_call(s, &name);
     let sql = format!("SELECT customer_id, {call} FROM churn_features");
     let rows = csv_rows(&run_ok(&mut s.on(&["sql", "--format", "csv", &sql])));
     assert_eq!(rows.len(), cli.len());
