@@ -146,6 +146,9 @@ pub struct DataArgs {
     /// Columns that are not features.
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
+    /// Row weight column (trees and forests), e.g. to reweight classes or samples.
+    #[arg(long)]
+    weight: Option<String>,
     /// First test day of a time split [default: the day leaving --test-fraction for tests]
     #[arg(long, value_name = "DATE")]
     split_date: Option<NaiveDate>,
@@ -270,14 +273,24 @@ impl DataArgs {
             } else {
                 self.exclude.clone()
             },
+            weight: self.weight.clone(),
         }
     }
 
-    /// Time split on warehouse data (default column application_date), random otherwise.
-    fn plan(&self, seed: u64) -> anyhow::Result<SplitPlan> {
+    /// Time split on warehouse data (by --time, else application_date for the default
+    /// query, else the data's only date column), seeded and stratified otherwise.
+    fn plan(&self, seed: u64, data: &Loaded) -> anyhow::Result<SplitPlan> {
         let time = self.time.clone().or_else(|| {
-            (self.input.is_none() && self.sql.is_none() && self.table.is_none())
-                .then(|| "application_date".to_string())
+            if self.input.is_some() {
+                None
+            } else if self.sql.is_none() && self.table.is_none() {
+                Some("application_date".to_string())
+            } else {
+                match data.frame.date_columns().as_slice() {
+                    [only] => Some(only.clone()),
+                    _ => None,
+                }
+            }
         });
         Ok(match (&self.test_input, time) {
             (Some(path), _) => SplitPlan::Given(Box::new(load(&Source::File(path.clone()), None)?)),
@@ -335,7 +348,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             let trained = model::train_loaded(
                 credit::TASK,
                 &loaded,
-                &data.plan(fit.seed)?,
+                &data.plan(fit.seed, &loaded)?,
                 &data.target(),
                 &fit.options(kind),
             )?;

@@ -115,6 +115,25 @@ fn credit_tree_recovers_the_planted_rule() {
     assert!(auc >= 0.85, "test AUC {auc}");
     assert_eq!(card["data"]["split"]["kind"], "time");
     assert!((test["gini"].as_f64().expect("gini") - (2.0 * auc - 1.0)).abs() < 1e-12);
+    // Any query: its only date column drives the time split.
+    let custom = json(&run_ok(&mut s.on(&[
+        "mine",
+        "credit",
+        "train",
+        "--no-save",
+        "--format",
+        "json",
+        "--sql",
+        "SELECT application_id, application_date, income, has_savings_account, homeowner, outcome \
+         FROM fact_credit_application WHERE outcome IS NOT NULL",
+        "--id",
+        "application_id",
+    ])));
+    assert_eq!(custom["data"]["split"]["column"], "application_date");
+    assert_eq!(
+        custom["inputs"],
+        serde_json::json!(["income", "has_savings_account", "homeowner"])
+    );
     let c = &test["confusion"];
     let total: u64 = [
         "true_positive",
@@ -201,6 +220,15 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
         .collect();
     let auc = card["test_metrics"]["auc"].as_f64().expect("auc");
     assert!((pairwise_auc(&pairs) - auc).abs() < 1e-12);
+
+    // Evaluation in a new process: every labelled application, the card's cut-off.
+    let e = json(&run_ok(&mut s.on(&[
+        "mine", "credit", "evaluate", "--model", &name, "--format", "json",
+    ])));
+    let labelled = card["data"]["train_rows"].as_u64().expect("n")
+        + card["data"]["test_rows"].as_u64().expect("n");
+    assert_eq!(e["evaluation"]["rows"].as_u64(), Some(labelled));
+    assert_eq!(e["evaluation"]["cutoff"], card["cutoff"]);
 
     // Data with other columns than the model's is refused by name.
     let err = run(&mut s.on(&[

@@ -140,6 +140,7 @@ pub fn target() -> Target {
         positive: "true".into(),
         id: Some("customer_id".into()),
         exclude: Vec::new(),
+        weight: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn target() -> Target {
         positive: "bad".into(),
         id: Some("application_id".into()),
         exclude: vec!["customer_id".into(), "application_date".into()],
+        weight: None,
     }
 }
 

@@ -20,10 +20,12 @@ pub struct Forest {
 
 impl Forest {
     /// Fits `trees` trees of `options` (with `max_features` = √features unless set) on
-    /// bootstrap samples of rows `x` with labels `y`; tree `i` is seeded `seed + i`.
+    /// bootstrap samples of rows `x` with labels `y` and optional row `weights` (a drawn
+    /// row counts its weight per draw); tree `i` is seeded `seed + i`.
     pub fn fit(
         x: ArrayView2<'_, f64>,
         y: &[usize],
+        weights: Option<&[f64]>,
         trees: usize,
         options: &TreeOptions,
         seed: u64,
@@ -37,16 +39,17 @@ impl Forest {
             .into_par_iter()
             .map(|i| {
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(i));
-                let mut weights = vec![0.0; n];
+                let mut drawn = vec![0.0; n];
                 for _ in 0..n {
-                    weights[rng.random_range(0..n)] += 1.0;
+                    let r = rng.random_range(0..n);
+                    drawn[r] += weights.map_or(1.0, |w| w[r]);
                 }
                 let tree_options = TreeOptions {
                     max_features: Some(features),
                     seed: seed.wrapping_add(i),
                     ..options.clone()
                 };
-                Tree::fit_presorted(&presorted, y, Some(&weights), &tree_options)
+                Tree::fit_presorted(&presorted, y, Some(&drawn), &tree_options)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { trees })
@@ -89,14 +92,14 @@ mod tests {
             max_depth: 4,
             ..TreeOptions::default()
         };
-        let f = Forest::fit(x.view(), &y, 20, &options, 1).expect("fit");
+        let f = Forest::fit(x.view(), &y, None, 20, &options, 1).expect("fit");
         assert_eq!(f.trees.len(), 20);
         // Row 5 (x0 = 15) is positive, row 1 (x0 = 3) negative.
         assert!(f.probability(&x.row(5).to_vec()) > 0.8);
         assert!(f.probability(&x.row(1).to_vec()) < 0.2);
         assert_eq!(
             f,
-            Forest::fit(x.view(), &y, 20, &options, 1).expect("again")
+            Forest::fit(x.view(), &y, None, 20, &options, 1).expect("again")
         );
         assert!(f.importance()[0] > 0.5);
     }

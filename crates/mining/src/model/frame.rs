@@ -152,6 +152,15 @@ impl Frame {
         self.columns.iter().map(|c| c.name.clone()).collect()
     }
 
+    /// Names of the date columns.
+    pub fn date_columns(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| matches!(c.values, Values::Date(_)))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// The rows at `rows`, in that order.
     pub fn take(&self, rows: &[usize]) -> Self {
         Self {

@@ -209,6 +209,9 @@ pub struct Target {
     pub id: Option<String>,
     /// Columns that are not features (ids, dates, leakage).
     pub exclude: Vec<String>,
+    /// Row weight column (trees and forests; not a feature).
+    #[serde(default)]
+    pub weight: Option<String>,
 }
 
 /// Where the training data came from.
@@ -296,24 +299,54 @@ pub fn labels(frame: &Frame, target: &Target) -> Result<(Vec<Option<bool>>, Stri
     Ok((labels, negative))
 }
 
-/// Fits a classifier of `options.kind` to rows `x` with labels `y`.
+/// Fits a classifier of `options.kind` to rows `x` with labels `y` and optional row
+/// `weights` (trees and forests only: linfa-logistic takes none).
 pub fn fit_classifier(
     x: ArrayView2<'_, f64>,
     y: &[bool],
+    weights: Option<&[f64]>,
     options: &TrainOptions,
 ) -> Result<Classifier> {
     let classes: Vec<usize> = y.iter().map(|&b| usize::from(b)).collect();
     Ok(match options.kind {
-        Kind::Tree => Classifier::Tree(Tree::fit(x, &classes, None, &options.tree)?),
+        Kind::Tree => Classifier::Tree(Tree::fit(x, &classes, weights, &options.tree)?),
+        Kind::Logistic if weights.is_some() => {
+            return Err(Error::Invalid(
+                "logistic regression takes no row weights (linfa-logistic has none); use a tree or forest"
+                    .into(),
+            ));
+        }
         Kind::Logistic => Classifier::Logistic(Logistic::fit(x, y, options.alpha, 200)?),
         Kind::Forest => Classifier::Forest(Forest::fit(
             x,
             &classes,
+            weights,
             options.trees,
             &options.tree,
             options.seed,
         )?),
     })
+}
+
+/// The weights of `frame`'s rows from column `name`: numbers, finite and not negative.
+fn row_weights(frame: &Frame, name: &str) -> Result<Vec<f64>> {
+    let column = frame.require(name, "weight")?;
+    let frame::Values::Numeric(values) = &column.values else {
+        return Err(Error::Invalid(format!(
+            "weight column '{name}' is not numeric"
+        )));
+    };
+    values
+        .iter()
+        .enumerate()
+        .map(|(r, v)| match v {
+            Some(w) if w.is_finite() && *w >= 0.0 => Ok(*w),
+            _ => Err(Error::Invalid(format!(
+                "weight column '{name}', row {}: {v:?} is not a weight (a number ≥ 0)",
+                r + 1
+            ))),
+        })
+        .collect()
 }
 
 /// Labelled rows for training or testing: the frame and one label per row.
@@ -376,6 +409,7 @@ pub fn train(
     }
     let mut exclude: Vec<&str> = vec![target.column.as_str()];
     exclude.extend(target.id.as_deref());
+    exclude.extend(target.weight.as_deref());
     exclude.extend(target.exclude.iter().map(String::as_str));
     let (encoding, skipped) = Encoding::fit(&train.frame, &exclude, options.max_categories)?;
     for s in &skipped {
@@ -384,7 +418,11 @@ pub fn train(
     let x_train = encoding.transform(&train.frame)?;
     let x_test = encoding.transform(&test.frame)?;
     let started = std::time::Instant::now();
-    let classifier = fit_classifier(x_train.view(), &train.labels, options)?;
+    let weights = match &target.weight {
+        Some(name) => Some(row_weights(&train.frame, name)?),
+        None => None,
+    };
+    let classifier = fit_classifier(x_train.view(), &train.labels, weights.as_deref(), options)?;
     let fit_seconds = started.elapsed().as_secs_f64();
     tracing::info!(kind = options.kind.name(), fit_seconds, "model fitted");
     let train_scores = classifier.probabilities(x_train.view());
@@ -699,6 +737,7 @@ mod tests {
             positive: "bad".into(),
             id: None,
             exclude: vec![],
+            weight: None,
         };
         let (labels, negative) = labels(&frame, &target).expect("labels");
         assert_eq!(negative, "good");
@@ -720,6 +759,7 @@ mod tests {
             positive: "bad".into(),
             id: None,
             exclude: vec![],
+            weight: None,
         };
         for kind in [Kind::Tree, Kind::Logistic, Kind::Forest] {
             let options = TrainOptions {
@@ -775,6 +815,48 @@ mod tests {
                 );
             }
         }
+        // Row weights: not a feature; refused by logistic regression and when negative.
+        let mut weighted = frame.clone();
+        weighted.columns.push(Column {
+            name: "w".into(),
+            values: Values::Numeric((0..frame.rows).map(|i| Some((i % 3) as f64)).collect()),
+        });
+        let labels_w = super::labels(&weighted, &target).expect("labels").0;
+        let data_w = Labelled::known(&weighted, &labels_w);
+        let with_weight = Target {
+            weight: Some("w".into()),
+            ..target.clone()
+        };
+        let fit = |kind, data: &Labelled| {
+            let info = DataInfo {
+                source: "test".into(),
+                snapshot: "none".into(),
+                split: SplitKind::Given,
+                train_rows: data.labels.len(),
+                test_rows: data.labels.len(),
+                unlabelled_rows: 0,
+            };
+            let options = TrainOptions {
+                kind,
+                trees: 5,
+                ..TrainOptions::default()
+            };
+            train("credit", data, data, &with_weight, "good", &options, info)
+        };
+        let tree = fit(Kind::Tree, &data_w).expect("weighted tree").model;
+        assert!(!tree.encoding.input_names().contains(&"w".to_string()));
+        let err = fit(Kind::Logistic, &data_w)
+            .expect_err("no weights")
+            .to_string();
+        assert!(err.contains("no row weights"), "{err}");
+        let mut negative = data_w.clone();
+        if let Some(Values::Numeric(v)) = negative.frame.columns.last_mut().map(|c| &mut c.values) {
+            v[4] = Some(-1.0);
+        }
+        let err = fit(Kind::Tree, &negative)
+            .expect_err("negative")
+            .to_string();
+        assert!(err.contains("row 5"), "{err}");
         let wrong = Target {
             positive: "late".into(),
             ..target

@@ -282,6 +282,7 @@ mod tests {
             positive: "true".into(),
             id: None,
             exclude: Vec::new(),
+            weight: None,
         };
         let plan = SplitPlan::Stratified {
             test_fraction: 0.3,
