@@ -388,7 +388,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                     derive: if no_marts {
                         None
                     } else {
-                        mine::MartRefresh::from_config(&cfg.marts)
+                        mine::MartRefresh::from_config(&cfg.marts, &warehouse)
                     },
                 },
                 &progress,

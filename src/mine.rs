@@ -859,16 +859,20 @@ fn report_segments(
 #[derive(Debug)]
 pub struct MartRefresh {
     config: acrm_etl::MartsConfig,
+    /// The warehouse root, whose model registry scores `churn_score` / `credit_score`.
+    warehouse: std::path::PathBuf,
 }
 
 impl MartRefresh {
     /// A refresh as `config` says; `None` when it names no analysis.
     pub fn from_config(
         config: &acrm_etl::MartsConfig,
+        warehouse: &std::path::Path,
     ) -> Option<std::sync::Arc<dyn acrm_etl::DeriveTables>> {
         (!config.refresh.is_empty()).then(|| {
             std::sync::Arc::new(MartRefresh {
                 config: config.clone(),
+                warehouse: warehouse.to_path_buf(),
             }) as std::sync::Arc<dyn acrm_etl::DeriveTables>
         })
     }
@@ -881,10 +885,12 @@ impl acrm_etl::DeriveTables for MartRefresh {
                 let engine = acrm_olap::Engine::open_version(dir, Default::default())
                     .await
                     .map_err(|e| e.to_string())?;
+                let models = acrm_mining::model::registry::Registry::new(&self.warehouse);
                 Ok(acrm_mining::refresh::refresh(
                     &engine,
                     &self.config.refresh,
                     self.config.segment_k,
+                    &models,
                 )
                 .await)
             })

@@ -373,3 +373,49 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
     assert_eq!(mart[0][0], cli.len().to_string());
     assert_eq!(mart[0][2], "1");
 }
+
+#[test]
+fn the_nightly_build_scores_with_the_champion_models() {
+    let copy = SampleCopy::new();
+    run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
+    run_ok(&mut copy.on(&["mine", "churn", "train", "--kind", "tree"]));
+    run_ok(&mut copy.on(&["mine", "credit", "train"]));
+    let config = std::fs::read_to_string(copy.config()).expect("config");
+    let scoring = config.replace(
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        r#"refresh = ["churn_score", "credit_score"]"#,
+    );
+    assert_ne!(scoring, config, "the sample config names its marts");
+    std::fs::write(copy.config(), scoring).expect("write config");
+    copy.generate_night(2);
+    let out = run_ok(&mut copy.build(&copy.warehouse(), &[]));
+    assert!(out.contains("mart_churn_score"), "{out}");
+    // The refreshed mart equals scoring the new version from the CLI.
+    let cli = csv_rows(&run_ok(&mut copy.on(&[
+        "mine",
+        "churn",
+        "score",
+        "--no-write",
+        "--format",
+        "csv",
+    ])));
+    let mart = csv_rows(&run_ok(&mut copy.on(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT customer_id, churn_probability, as_of, (SELECT max(order_date) FROM fact_sales) \
+         FROM mart_churn_score ORDER BY rank",
+    ])));
+    assert_eq!(mart.len(), cli.len());
+    for (m, c) in mart.iter().zip(&cli) {
+        assert_eq!((&m[0], &m[1]), (&c[0], &c[1]));
+        assert_eq!(m[2], m[3], "as of the new last sale");
+    }
+    let credit = csv_rows(&run_ok(&mut copy.on(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT count(*) AS scored, (SELECT count(*) FROM fact_credit_application) AS applications FROM mart_credit_score",
+    ])));
+    assert_eq!(credit[0][0], credit[0][1]);
+}

@@ -211,17 +211,30 @@ pub struct MartsConfig {
 }
 
 impl MartsConfig {
-    /// The analyses a build can refresh, and the default `refresh` list: `rfm` (mart_rfm),
-    /// `segment` (mart_segment, mart_segment_profile), `value` (mart_value_tier),
-    /// `lifecycle` (mart_lifecycle), `alerts` (alerts).
-    pub const ANALYSES: [&'static str; 5] = ["rfm", "segment", "value", "lifecycle", "alerts"];
+    /// The analyses a build can refresh: `rfm` (mart_rfm), `segment` (mart_segment,
+    /// mart_segment_profile), `value` (mart_value_tier), `lifecycle` (mart_lifecycle),
+    /// `alerts` (alerts), and scoring with the champion models of the registry:
+    /// `churn_score` (mart_churn_score), `credit_score` (mart_credit_score).
+    pub const ANALYSES: [&'static str; 7] = [
+        "rfm",
+        "segment",
+        "value",
+        "lifecycle",
+        "alerts",
+        "churn_score",
+        "credit_score",
+    ];
+
+    /// The default `refresh` list: every analysis that needs no trained model.
+    pub const DEFAULT_REFRESH: [&'static str; 5] =
+        ["rfm", "segment", "value", "lifecycle", "alerts"];
 }
 
 impl Default for MartsConfig {
-    /// Every analysis, k by silhouette.
+    /// The default analyses, k by silhouette.
     fn default() -> Self {
         Self {
-            refresh: Self::ANALYSES.map(String::from).to_vec(),
+            refresh: Self::DEFAULT_REFRESH.map(String::from).to_vec(),
             segment_k: None,
         }
     }

@@ -1,7 +1,9 @@
 //! The standard marts recomputed by the nightly build, each analysis with its default
 //! settings as of the last sale in the version: `rfm` → `mart_rfm`, `segment` →
 //! `mart_segment` + `mart_segment_profile`, `value` → `mart_value_tier`, `lifecycle` →
-//! `mart_lifecycle`, `alerts` → `alerts`.
+//! `mart_lifecycle`, `alerts` → `alerts`; and, with the champion models of the registry,
+//! `churn_score` → `mart_churn_score` (as of the last sale, 90-day horizon) and
+//! `credit_score` → `mart_credit_score` (every application).
 
 use acrm_olap::Engine;
 use chrono::NaiveDate;
@@ -11,6 +13,8 @@ use crate::FeatureTable;
 use crate::alerts::{AlertOptions, alerts};
 use crate::features::{customer_features, last_fact_date};
 use crate::lifecycle::{LifecycleOptions, lifecycle};
+use crate::model::registry::Registry;
+use crate::model::{churn, credit, frame::Frame};
 use crate::rfm::Rfm;
 use crate::segment::{DEFAULT_FEATURES, K, LOG_FEATURES, SegmentOptions, segment};
 use crate::value::{ValueOptions, value_tiers};
@@ -25,9 +29,15 @@ pub struct Refreshed {
     pub failures: Vec<(String, Error)>,
 }
 
-/// Runs `analyses` (names from the build config) over `engine`'s version. One analysis
-/// failing (say, too little history for a retention rate) does not stop the others.
-pub async fn refresh(engine: &Engine, analyses: &[String], segment_k: Option<usize>) -> Refreshed {
+/// Runs `analyses` (names from the build config) over `engine`'s version, scoring with the
+/// champions of `models`. One analysis failing (say, too little history for a retention
+/// rate, or no trained model yet) does not stop the others.
+pub async fn refresh(
+    engine: &Engine,
+    analyses: &[String],
+    segment_k: Option<usize>,
+    models: &Registry,
+) -> Refreshed {
     let mut out = Refreshed::default();
     let as_of = match last_fact_date(engine).await {
         Ok(d) => d,
@@ -38,7 +48,7 @@ pub async fn refresh(engine: &Engine, analyses: &[String], segment_k: Option<usi
     };
     let mut features = None;
     for name in analyses {
-        match run(engine, name, as_of, segment_k, &mut features).await {
+        match run(engine, name, as_of, segment_k, &mut features, models).await {
             Ok(t) => out.tables.extend(t),
             Err(e) => out.failures.push((name.clone(), e)),
         }
@@ -53,6 +63,7 @@ async fn run(
     as_of: NaiveDate,
     segment_k: Option<usize>,
     features: &mut Option<FeatureTable>,
+    models: &Registry,
 ) -> Result<Vec<(String, RecordBatch)>> {
     if matches!(name, "rfm" | "segment") && features.is_none() {
         *features = Some(customer_features(engine, as_of).await?);
@@ -83,6 +94,18 @@ async fn run(
         ("alerts", _) => {
             let a = alerts(engine, as_of, &AlertOptions::default()).await?;
             vec![("alerts".into(), a.to_batch()?)]
+        }
+        ("churn_score", _) => {
+            let model = models.load(churn::TASK, "champion")?;
+            let data = churn::load(engine, as_of, churn::DEFAULT_HORIZON, as_of).await?;
+            let table = churn::score_table(&model, &data.frame, as_of)?;
+            vec![("mart_churn_score".into(), table)]
+        }
+        ("credit_score", _) => {
+            let model = models.load(credit::TASK, "champion")?;
+            let (_, batches) = engine.query(&credit::scoring_sql()).await?;
+            let table = credit::score_table(&model, &Frame::from_batches(&batches)?)?;
+            vec![("mart_credit_score".into(), table)]
         }
         (other, _) => return Err(Error::Invalid(format!("unknown analysis '{other}'"))),
     })
