@@ -584,11 +584,10 @@ fn print_model(m: &Model, format: SqlFormat, header: bool) -> anyhow::Result<()>
     }
     if header {
         outln!(
-            "{}: {} model of {} = {} ({} training rows, {} test rows, {} without a target left out)",
+            "{}: {} model of P({}) ({} training rows, {} test rows, {} without a target left out)",
             label(m),
             m.kind.name(),
-            m.target.column,
-            m.target.positive,
+            m.target.class_names(&m.negative)[1],
             m.data.train_rows,
             m.data.test_rows,
             m.data.unlabelled_rows
@@ -669,31 +668,37 @@ fn round3(v: f64) -> f64 {
 
 fn confusion(e: &Evaluation, m: &Model) -> anyhow::Result<()> {
     let c = &e.confusion;
+    let [negative, positive] = m.target.class_names(&m.negative);
     outln!(
-        "\ncut-off P({}) >= {:.3} (least cost on training rows: missed {} costs {}, false alarm {}):",
-        m.target.positive,
+        "\ncut-off P({positive}) >= {:.3} (least cost on training rows: missed {positive} costs {}, false alarm {}):",
         e.cutoff,
-        m.target.positive,
         m.options.costs.false_negative,
         m.options.costs.false_positive
     );
+    let row = |name: String, a: String, b: String| format!("  {name:<22} {a:>16} {b:>16}");
     outln!(
-        "  {:<18} {:>12} {:>12}",
-        "",
-        format!("pred {}", m.target.positive),
-        format!("pred {}", m.negative)
+        "{}",
+        row(
+            String::new(),
+            format!("pred {positive}"),
+            format!("pred {negative}")
+        )
     );
     outln!(
-        "  {:<18} {:>12} {:>12}",
-        format!("actual {}", m.target.positive),
-        c.true_positive,
-        c.false_negative
+        "{}",
+        row(
+            format!("actual {positive}"),
+            c.true_positive.to_string(),
+            c.false_negative.to_string()
+        )
     );
     outln!(
-        "  {:<18} {:>12} {:>12}",
-        format!("actual {}", m.negative),
-        c.false_positive,
-        c.true_negative
+        "{}",
+        row(
+            format!("actual {negative}"),
+            c.false_positive.to_string(),
+            c.true_negative.to_string()
+        )
     );
     Ok(())
 }

@@ -214,6 +214,18 @@ pub struct Target {
     pub weight: Option<String>,
 }
 
+impl Target {
+    /// Display names of the (negative, positive) classes: the values themselves, or for a
+    /// true/false target the column name and "not" it (`churned`, `not churned`).
+    pub fn class_names(&self, negative: &str) -> [String; 2] {
+        if self.positive == "true" && negative == "false" {
+            [format!("not {}", self.column), self.column.clone()]
+        } else {
+            [negative.to_string(), self.positive.clone()]
+        }
+    }
+}
+
 /// Where the training data came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataInfo {
@@ -453,7 +465,7 @@ pub fn train(
     let rules = match &classifier {
         Classifier::Tree(t) => t.rules(
             &|f, threshold, left| encoding.condition(f, threshold, left),
-            &[negative.to_string(), target.positive.clone()],
+            &target.class_names(negative),
         ),
         _ => Vec::new(),
     };
