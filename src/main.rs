@@ -134,6 +134,10 @@ enum Command {
         /// Folder with your own report .sql files (first line: a `--` description)
         #[arg(long, env = "ACRM_REPORTS", value_name = "DIR")]
         reports: Option<PathBuf>,
+        /// Also draw the report's chart into this .svg file (cohort_retention: the retention
+        /// heat map of the first 12 months).
+        #[arg(long, value_name = "FILE.svg")]
+        chart: Option<PathBuf>,
         #[command(flatten)]
         result: sql::ResultArgs,
         #[command(flatten)]
@@ -313,6 +317,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             name,
             list,
             reports,
+            chart,
             result,
             engine,
         } => {
@@ -332,8 +337,16 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
             let rt = runtime()?;
             let engine = engine.open(&rt)?;
-            sql::run_query(&rt, &engine, &report.sql, &result)
-                .with_context(|| format!("report {name} ({})", report.origin))
+            let rows = sql::run_query(&rt, &engine, &report.sql, &result)
+                .with_context(|| format!("report {name} ({})", report.origin))?;
+            if let Some(path) = chart {
+                if name != "cohort_retention" {
+                    anyhow::bail!("report {name} has no chart (charts: cohort_retention)");
+                }
+                acrm_report::figures::cohort_retention(&rows, 12)?.save(&path)?;
+                eprintln!("chart written to {}", path.display());
+            }
+            Ok(())
         }
         Command::Tables { format, engine } => {
             let rt = runtime()?;

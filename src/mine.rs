@@ -239,6 +239,11 @@ pub struct Common {
     /// Output format of the printed summary.
     #[arg(long, value_enum, default_value = "table")]
     pub format: SqlFormat,
+    /// Also draw the analysis's chart into this .svg file (RFM heat map, segment profiles,
+    /// revenue Pareto curve, lifecycle stages, rules scatter, alerts by kind, score
+    /// distributions; the ROC curve for `train`).
+    #[arg(long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -628,8 +633,17 @@ fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate
     ))
 }
 
-/// Publishes the result tables as a new warehouse version, unless --no-write.
+/// Draws the chart of the result tables if --chart asks, then publishes them as a new
+/// warehouse version, unless --no-write.
 pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::Result<()> {
+    if let Some(path) = &common.chart {
+        let chart = tables
+            .iter()
+            .find_map(|(name, batch)| figure(name, std::slice::from_ref(batch)))
+            .context("this command has no chart")??;
+        chart.save(path)?;
+        eprintln!("chart written to {}", path.display());
+    }
     if common.no_write {
         return Ok(());
     }
@@ -640,6 +654,27 @@ pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::R
         names.join(", ")
     );
     Ok(())
+}
+
+/// The chart of a result table, if it has one.
+fn figure(
+    table: &str,
+    rows: &[RecordBatch],
+) -> Option<acrm_report::Result<acrm_report::chart::Chart>> {
+    use acrm_report::figures;
+    Some(match table {
+        "mart_rfm" => figures::rfm_heatmap(rows),
+        "mart_segment_profile" => figures::segment_profiles(rows),
+        "mart_value_tier" => figures::pareto(rows, table),
+        "mart_lifecycle" => {
+            figures::counts_by(rows, table, "stage", "Customers by lifecycle stage")
+        }
+        "mart_basket_rules" => figures::rules_scatter(rows, 300),
+        "alerts" => figures::counts_by(rows, table, "kind", "Alerts by kind"),
+        "mart_churn_score" => figures::churn_distribution(rows),
+        "mart_credit_score" => figures::credit_score_by_outcome(rows),
+        _ => return None,
+    })
 }
 
 fn rfm(common: Common) -> anyhow::Result<()> {

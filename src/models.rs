@@ -190,9 +190,13 @@ pub struct FitArgs {
     /// Do not save the model in the registry.
     #[arg(long)]
     no_save: bool,
-    /// Write the test rows' predictions (id, label, probability) to this CSV file.
+    /// Write the test rows' predictions (id, label, probability, model) to this CSV file.
     #[arg(long, value_name = "FILE")]
     predictions: Option<PathBuf>,
+    /// Draw the cumulative gains curve of the test rows into this .svg file (--chart draws
+    /// the ROC curve).
+    #[arg(long, value_name = "FILE.svg")]
+    gains_chart: Option<PathBuf>,
 }
 
 impl FitArgs {
@@ -352,8 +356,9 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
                 &data.target(),
                 &fit.options(kind),
             )?;
-            let m = keep(&common, &fit, trained)?;
-            print_model(&m, common.format, true)
+            let trained = keep(&common, &fit, trained)?;
+            write_outputs(&common, &fit, std::slice::from_ref(&trained))?;
+            print_model(&trained.model, common.format, true)
         }
         CreditAction::Evaluate {
             model,
@@ -417,6 +422,8 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                 let trained = data.train(&fit.options(k.parse()?))?;
                 models.push(keep(&common, &fit, trained)?);
             }
+            write_outputs(&common, &fit, &models)?;
+            let models: Vec<Model> = models.into_iter().map(|t| t.model).collect();
             if common.format != SqlFormat::Table {
                 let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
                 return print_json(&serde_json::Value::Array(cards));
@@ -429,7 +436,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                 data.test_as_of
             );
             let comparison = TableBuilder::new()
-                .utf8("model", &models.iter().map(label).collect::<Vec<_>>())
+                .utf8("model", &models.iter().map(label_of).collect::<Vec<_>>())
                 .f64_opt(
                     "test_auc",
                     models
@@ -470,7 +477,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                         .total_cmp(&b.test_metrics.auc.unwrap_or(0.0))
                 })
                 .context("no model kind given")?;
-            outln!("\nbest on test AUC: {}", label(best));
+            outln!("\nbest on test AUC: {}", label_of(best));
             print_model(best, common.format, false)
         }
         ChurnAction::Evaluate {
@@ -504,7 +511,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
     }
 }
 
-fn label(m: &Model) -> String {
+fn label_of(m: &Model) -> String {
     if m.name.is_empty() {
         m.kind.name().to_string()
     } else {
@@ -512,27 +519,54 @@ fn label(m: &Model) -> String {
     }
 }
 
-/// Saves the model unless --no-save and writes --predictions; returns the model.
-fn keep(common: &Common, fit: &FitArgs, trained: Trained) -> anyhow::Result<Model> {
-    let mut m = trained.model;
+/// Saves the model unless --no-save; returns it named.
+fn keep(common: &Common, fit: &FitArgs, mut trained: Trained) -> anyhow::Result<Trained> {
     if !fit.no_save {
-        let name = registry(&common.engine)?.save(&mut m)?;
+        let name = registry(&common.engine)?.save(&mut trained.model)?;
         eprintln!("saved model {name}");
     }
+    Ok(trained)
+}
+
+/// Writes --predictions (every model's test rows) and the --chart (ROC) and --gains-chart
+/// of the trained models.
+fn write_outputs(common: &Common, fit: &FitArgs, trained: &[Trained]) -> anyhow::Result<()> {
     if let Some(path) = &fit.predictions {
         let mut w = csv_writer(path)?;
         w.write_record(["id", "label", "probability", "model"])?;
-        for ((id, label), p) in trained
-            .test_ids
-            .iter()
-            .zip(&trained.test_labels)
-            .zip(&trained.test_scores)
-        {
-            w.write_record([id.as_str(), &label.to_string(), &format!("{p:?}"), &m.name])?;
+        for t in trained {
+            let rows = t.test_ids.iter().zip(&t.test_labels).zip(&t.test_scores);
+            for ((id, label), p) in rows {
+                w.write_record([
+                    id.as_str(),
+                    &label.to_string(),
+                    &format!("{p:?}"),
+                    &label_of(&t.model),
+                ])?;
+            }
         }
         w.flush()?;
     }
-    Ok(m)
+    let curves: Vec<(String, Vec<f64>, Vec<bool>)> = trained
+        .iter()
+        .map(|t| {
+            (
+                label_of(&t.model),
+                t.test_scores.clone(),
+                t.test_labels.clone(),
+            )
+        })
+        .collect();
+    for (path, chart) in [
+        (&common.chart, acrm_report::figures::roc(&curves)),
+        (&fit.gains_chart, acrm_report::figures::gains(&curves)),
+    ] {
+        if let Some(path) = path {
+            chart?.save(path)?;
+            eprintln!("chart written to {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 fn csv_writer(path: &std::path::Path) -> anyhow::Result<csv::Writer<std::fs::File>> {
@@ -585,7 +619,7 @@ fn print_model(m: &Model, format: SqlFormat, header: bool) -> anyhow::Result<()>
     if header {
         outln!(
             "{}: {} model of P({}) ({} training rows, {} test rows, {} without a target left out)",
-            label(m),
+            label_of(m),
             m.kind.name(),
             m.target.class_names(&m.negative)[1],
             m.data.train_rows,
@@ -727,7 +761,7 @@ fn print_evaluation(m: &Model, e: &Evaluation, format: SqlFormat) -> anyhow::Res
     if format != SqlFormat::Table {
         return print_json(&serde_json::json!({ "model": m.name, "evaluation": e }));
     }
-    outln!("{} on {} labelled rows:", label(m), e.rows);
+    outln!("{} on {} labelled rows:", label_of(m), e.rows);
     metrics_table(&[("evaluated", e)])?;
     confusion(e, m)?;
     outln!("\nlift by decile:");

@@ -99,12 +99,13 @@ impl From<SqlFormat> for OutputFormat {
 
 /// Runs `sql` and writes its result as `result` says: in its format, to its output file or
 /// standard output, with the engine's time and row count on stderr when it asks for timing.
+/// Returns the rows (a report's chart is drawn from them).
 pub fn run_query(
     rt: &tokio::runtime::Runtime,
     engine: &Engine,
     sql: &str,
     result: &ResultArgs,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<datafusion::arrow::array::RecordBatch>> {
     let ResultArgs {
         format,
         output,
@@ -136,7 +137,7 @@ pub fn run_query(
             acrm_olap::write_results(&schema, &batches, (*format).into(), &mut out)?;
         }
     }
-    Ok(())
+    Ok(batches)
 }
 
 /// Splits a script into statements at semicolons outside quotes and comments.
@@ -278,7 +279,7 @@ fn run_line(
     match line.strip_prefix("\\d") {
         Some(rest) if rest.trim().is_empty() => print_tables(engine, result.format),
         Some(rest) => print_describe(rt, engine, rest.trim(), result.format),
-        None => run_query(rt, engine, line, result),
+        None => run_query(rt, engine, line, result).map(drop),
     }
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 mod build_sample;
+mod charts;
 mod config_errors;
 mod incremental;
 mod mining;

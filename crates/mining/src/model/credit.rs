@@ -27,10 +27,10 @@ pub fn training_sql() -> String {
     )
 }
 
-/// Data to score: every application.
+/// Data to score: every application, with its outcome where observed (not a feature).
 pub fn scoring_sql() -> String {
     format!(
-        "SELECT {APPLICANT} FROM fact_credit_application ORDER BY application_date, application_id"
+        "SELECT {APPLICANT}, outcome FROM fact_credit_application ORDER BY application_date, application_id"
     )
 }
 
@@ -55,7 +55,8 @@ pub fn points(p_bad: f64) -> f64 {
 
 /// `mart_credit_score`: per row of `frame` (which holds the model's id column), P(bad), the
 /// points, the decision at the model's cut-off (`decline` at or above it, else `approve`),
-/// three reasons towards bad, and the model name.
+/// three reasons towards bad, the observed outcome (the target column, null where unknown
+/// or absent) and the model name.
 pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
     let p = model.probabilities(frame)?;
     let reasons = model.reasons(frame, 3)?;
@@ -89,6 +90,12 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
         .utf8_opt("reason_1", reason(0))
         .utf8_opt("reason_2", reason(1))
         .utf8_opt("reason_3", reason(2))
+        .utf8_opt(
+            "outcome",
+            (0..frame.rows)
+                .map(|r| frame.column(&model.target.column).and_then(|c| c.text(r)))
+                .collect(),
+        )
         .utf8("model", &vec![model.name.as_str(); frame.rows])
         .finish()
 }

@@ -1,0 +1,36 @@
+//! Errors of the report layer.
+
+/// Everything drawing and writing charts can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A chart has nothing to draw, or values that cannot be drawn.
+    #[error("chart '{title}': {message}")]
+    Data {
+        /// The chart's title.
+        title: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// plotters failed to draw.
+    #[error("drawing chart '{title}': {message}")]
+    Draw {
+        /// The chart's title.
+        title: String,
+        /// plotters' message.
+        message: String,
+    },
+    /// Writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The file name is not an .svg one.
+    #[error("{0}: give an .svg file name")]
+    Format(std::path::PathBuf),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

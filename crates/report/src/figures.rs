@@ -1,0 +1,376 @@
+//! The chart of each analysis, built from its result table (the published marts, a report's
+//! rows) or its scores, so the CLI and the HTML report draw the same thing.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+
+use crate::chart::{Chart, Kind};
+use crate::{Error, Result};
+
+fn missing(table: &str, column: &str) -> Error {
+    Error::Data {
+        title: table.into(),
+        message: format!("no column '{column}'"),
+    }
+}
+
+/// Column `name` of `batches` as numbers (nulls skipped rows stay `None`).
+fn numbers(batches: &[RecordBatch], table: &str, name: &str) -> Result<Vec<Option<f64>>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = b.column_by_name(name).ok_or_else(|| missing(table, name))?;
+        let c = cast(c, &DataType::Float64).map_err(|e| Error::Data {
+            title: table.into(),
+            message: format!("column '{name}': {e}"),
+        })?;
+        out.extend(c.as_primitive::<Float64Type>().iter());
+    }
+    Ok(out)
+}
+
+/// Column `name` of `batches` as text.
+fn texts(batches: &[RecordBatch], table: &str, name: &str) -> Result<Vec<Option<String>>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = b.column_by_name(name).ok_or_else(|| missing(table, name))?;
+        let c = cast(c, &DataType::Utf8).map_err(|e| Error::Data {
+            title: table.into(),
+            message: format!("column '{name}': {e}"),
+        })?;
+        let s = c.as_string::<i32>();
+        out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())));
+    }
+    Ok(out)
+}
+
+/// RFM heat map from `mart_rfm`: recency score × frequency score, each cell the customers'
+/// mean monetary value.
+pub fn rfm_heatmap(mart_rfm: &[RecordBatch]) -> Result<Chart> {
+    let r = numbers(mart_rfm, "mart_rfm", "r_score")?;
+    let f = numbers(mart_rfm, "mart_rfm", "f_score")?;
+    let m = numbers(mart_rfm, "mart_rfm", "monetary")?;
+    let mut cells = [[(0.0, 0usize); 5]; 5];
+    for ((r, f), m) in r.iter().zip(&f).zip(&m) {
+        if let (Some(r), Some(f), Some(m)) = (r, f, m) {
+            let (ri, fi) = ((*r as usize).clamp(1, 5) - 1, (*f as usize).clamp(1, 5) - 1);
+            cells[ri][fi].0 += m;
+            cells[ri][fi].1 += 1;
+        }
+    }
+    let scores: Vec<String> = (1..=5).map(|s| s.to_string()).collect();
+    let values = cells
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(sum, n)| (*n > 0).then(|| sum / *n as f64))
+                .collect()
+        })
+        .collect();
+    Ok(Chart::new(
+        "RFM: mean monetary value by recency and frequency score",
+        "frequency score",
+        "recency score",
+        Kind::Heatmap {
+            columns: scores.clone(),
+            rows: scores,
+            values,
+        },
+    ))
+}
+
+/// Segment profiles from `mart_segment_profile`: each feature's mean in standard deviations
+/// from the average, one bar per segment.
+pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
+    let t = "mart_segment_profile";
+    let segment = texts(profile, t, "segment")?;
+    let feature = texts(profile, t, "feature")?;
+    let z = numbers(profile, t, "z_mean")?;
+    let mut features: Vec<String> = Vec::new();
+    let mut by_segment: BTreeMap<u64, BTreeMap<String, f64>> = BTreeMap::new();
+    for ((s, f), z) in segment.iter().zip(&feature).zip(&z) {
+        let (Some(s), Some(f), Some(z)) = (s, f, z) else {
+            continue;
+        };
+        if !features.contains(f) {
+            features.push(f.clone());
+        }
+        let key = s.parse().unwrap_or(u64::MAX);
+        by_segment.entry(key).or_default().insert(f.clone(), *z);
+    }
+    let series = by_segment
+        .into_iter()
+        .map(|(s, values)| {
+            let v = features
+                .iter()
+                .map(|f| values.get(f).copied().unwrap_or(0.0))
+                .collect();
+            (format!("segment {s}"), v)
+        })
+        .collect();
+    Ok(Chart::new(
+        "Segment profiles",
+        "feature",
+        "mean (standard deviations from the average)",
+        Kind::GroupedBars {
+            categories: features,
+            series,
+        },
+    ))
+}
+
+/// Revenue Pareto curve from per-customer `revenue` (e.g. `mart_value_tier`): the share of
+/// revenue of the top x share of customers.
+pub fn pareto(rows: &[RecordBatch], table: &str) -> Result<Chart> {
+    let mut revenue: Vec<f64> = numbers(rows, table, "revenue")?
+        .into_iter()
+        .flatten()
+        .map(|v| v.max(0.0))
+        .collect();
+    revenue.sort_by(|a, b| b.total_cmp(a));
+    let total: f64 = revenue.iter().sum();
+    let n = revenue.len();
+    let mut points = vec![(0.0, 0.0)];
+    let mut cumulative = 0.0;
+    // At most ~200 points: the curve, not every customer.
+    let step = (n / 200).max(1);
+    for (i, v) in revenue.iter().enumerate() {
+        cumulative += v;
+        if (i + 1) % step == 0 || i + 1 == n {
+            let share = if total > 0.0 { cumulative / total } else { 0.0 };
+            points.push(((i + 1) as f64 / n.max(1) as f64, share));
+        }
+    }
+    Ok(Chart::new(
+        "Revenue Pareto curve",
+        "share of customers (largest revenue first)",
+        "share of revenue",
+        Kind::Lines {
+            series: vec![("revenue".into(), points)],
+            diagonal: true,
+        },
+    ))
+}
+
+/// Cohort retention heat map from the `cohort_retention` report: cohorts × months after
+/// the first purchase (up to `months`), each cell the retention percentage.
+pub fn cohort_retention(report: &[RecordBatch], months: usize) -> Result<Chart> {
+    let t = "cohort_retention";
+    let cohort = texts(report, t, "cohort")?;
+    let after = numbers(report, t, "months_after")?;
+    let pct = numbers(report, t, "retention_pct")?;
+    let mut grid: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+    for ((c, a), p) in cohort.iter().zip(&after).zip(&pct) {
+        if let (Some(c), Some(a), Some(p)) = (c, a, p) {
+            let row = grid
+                .entry(c.clone())
+                .or_insert_with(|| vec![None; months + 1]);
+            if let Some(cell) = row.get_mut(*a as usize) {
+                *cell = Some(*p);
+            }
+        }
+    }
+    Ok(Chart::new(
+        "Cohort retention (% of the cohort buying again)",
+        "months after the first purchase",
+        "cohort",
+        Kind::Heatmap {
+            columns: (0..=months).map(|m| m.to_string()).collect(),
+            rows: grid.keys().cloned().collect(),
+            values: grid.into_values().collect(),
+        },
+    ))
+}
+
+/// ROC curves of scored models: per model, its name, scores and labels.
+pub fn roc(models: &[(String, Vec<f64>, Vec<bool>)]) -> Result<Chart> {
+    let series = models
+        .iter()
+        .map(|(name, scores, labels)| (name.clone(), roc_points(scores, labels)))
+        .collect();
+    Ok(Chart::new(
+        "ROC curve (test rows)",
+        "false positive rate",
+        "true positive rate",
+        Kind::Lines {
+            series,
+            diagonal: true,
+        },
+    ))
+}
+
+/// Cumulative gains of scored models: the share of positives found in the top x share of
+/// rows by score.
+pub fn gains(models: &[(String, Vec<f64>, Vec<bool>)]) -> Result<Chart> {
+    let series = models
+        .iter()
+        .map(|(name, scores, labels)| {
+            let order = descending(scores);
+            let positives = labels.iter().filter(|l| **l).count().max(1) as f64;
+            let n = order.len().max(1) as f64;
+            let mut found = 0.0;
+            let mut points = vec![(0.0, 0.0)];
+            for (k, &r) in order.iter().enumerate() {
+                if labels[r] {
+                    found += 1.0;
+                }
+                points.push(((k + 1) as f64 / n, found / positives));
+            }
+            (name.clone(), thin(points))
+        })
+        .collect();
+    Ok(Chart::new(
+        "Cumulative gains (test rows)",
+        "share of rows, highest score first",
+        "share of positives found",
+        Kind::Lines {
+            series,
+            diagonal: true,
+        },
+    ))
+}
+
+/// Credit score distribution by observed outcome from `mart_credit_score` (`score`,
+/// `outcome`; applications without an outcome are left out), one histogram per outcome.
+pub fn credit_score_by_outcome(mart: &[RecordBatch]) -> Result<Chart> {
+    let t = "mart_credit_score";
+    let score = numbers(mart, t, "score")?;
+    let outcome = texts(mart, t, "outcome")?;
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (s, o) in score.iter().zip(&outcome) {
+        if let (Some(s), Some(o)) = (s, o) {
+            by.entry(o.clone()).or_default().push(*s);
+        }
+    }
+    Ok(Chart::new(
+        "Credit score by outcome",
+        "score points",
+        "share of applications",
+        Kind::Histogram {
+            series: by.into_iter().collect(),
+            bins: 20,
+        },
+    ))
+}
+
+/// Association rules from `mart_basket_rules`: support × confidence, coloured by lift (the
+/// first `top` rules by lift).
+pub fn rules_scatter(rules: &[RecordBatch], top: usize) -> Result<Chart> {
+    let t = "mart_basket_rules";
+    let support = numbers(rules, t, "support")?;
+    let confidence = numbers(rules, t, "confidence")?;
+    let lift = numbers(rules, t, "lift")?;
+    let mut points: Vec<(f64, f64, f64)> = support
+        .iter()
+        .zip(&confidence)
+        .zip(&lift)
+        .filter_map(|((s, c), l)| Some(((*s)?, (*c)?, (*l)?)))
+        .collect();
+    points.sort_by(|a, b| b.2.total_cmp(&a.2));
+    points.truncate(top);
+    Ok(Chart::new(
+        "Association rules",
+        "support",
+        "confidence",
+        Kind::Scatter {
+            points,
+            color_label: "lift".into(),
+        },
+    ))
+}
+
+/// Rows per value of `column` of `table` as bars (alerts by kind, customers by lifecycle
+/// stage or value tier).
+pub fn counts_by(batches: &[RecordBatch], table: &str, column: &str, title: &str) -> Result<Chart> {
+    let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+    for k in texts(batches, table, column)?.into_iter().flatten() {
+        *counts.entry(k).or_default() += 1.0;
+    }
+    Ok(Chart::new(
+        title,
+        column,
+        "rows",
+        Kind::Bars(counts.into_iter().collect()),
+    ))
+}
+
+/// Churn probabilities of the scored customers from `mart_churn_score`, by risk band.
+pub fn churn_distribution(mart: &[RecordBatch]) -> Result<Chart> {
+    let t = "mart_churn_score";
+    let p = numbers(mart, t, "churn_probability")?;
+    let band = texts(mart, t, "risk_band")?;
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (p, b) in p.iter().zip(&band) {
+        if let (Some(p), Some(b)) = (p, b) {
+            by.entry(b.clone()).or_default().push(*p);
+        }
+    }
+    Ok(Chart::new(
+        "Churn probability by risk band",
+        "churn probability",
+        "share of the band's customers",
+        Kind::Histogram {
+            series: by.into_iter().collect(),
+            bins: 20,
+        },
+    ))
+}
+
+/// Row indices by descending score.
+fn descending(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    order
+}
+
+/// (false positive rate, true positive rate) at every distinct score.
+fn roc_points(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let order = descending(scores);
+    let positives = labels.iter().filter(|l| **l).count().max(1) as f64;
+    let negatives = (labels.len() as f64 - positives).max(1.0);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (k, &r) in order.iter().enumerate() {
+        if labels[r] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if order.get(k + 1).is_none_or(|&n| scores[n] != scores[r]) {
+            points.push((fp / negatives, tp / positives));
+        }
+    }
+    thin(points)
+}
+
+/// At most ~300 points of a curve, keeping the ends.
+fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let step = (points.len() / 300).max(1);
+    let last = points.len().saturating_sub(1);
+    points
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0 || *i == last)
+        .map(|(_, p)| p)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roc_of_a_perfect_ranking_hugs_the_corner() {
+        let p = roc_points(&[0.9, 0.8, 0.3, 0.1], &[true, true, false, false]);
+        assert_eq!(
+            p,
+            vec![(0.0, 0.0), (0.0, 0.5), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0)]
+        );
+        assert_eq!(
+            thin((0..1000).map(|i| (i as f64, 0.0)).collect()).len(),
+            334
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Charts through the binary on their own build of the sample: every chart kind is drawn
+//! from the sample warehouse into a valid SVG file, and what is drawn matches the data
+//! (bars per segment and feature, one bar per alert kind and lifecycle stage, one point per
+//! rule).
+
+use std::sync::OnceLock;
+
+use crate::common::*;
+
+fn built() -> &'static SampleCopy {
+    static COPY: OnceLock<SampleCopy> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let copy = SampleCopy::new();
+        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
+        copy
+    })
+}
+
+/// Draws `args … --chart FILE.svg` and returns the SVG text, checked to be a whole document
+/// of sensible size.
+fn chart(args: &[&str], name: &str) -> String {
+    let dir = built().dir.path().join("charts");
+    std::fs::create_dir_all(&dir).expect("charts dir");
+    let path = dir.join(format!("{name}.svg"));
+    let mut full = args.to_vec();
+    full.extend(["--chart", path.to_str().expect("path")]);
+    run_ok(&mut built().on(&full));
+    let svg = std::fs::read_to_string(&path).expect("chart file");
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{name}: not an SVG document"
+    );
+    assert!(
+        svg.len() > 5_000 && svg.len() < 5_000_000,
+        "{name}: {} bytes",
+        svg.len()
+    );
+    svg
+}
+
+fn fills(svg: &str, hex: &str) -> usize {
+    svg.matches(&format!("fill=\"#{hex}\"")).count()
+}
+
+fn distinct(sql: &str) -> usize {
+    csv_rows(&run_ok(&mut built().on(&["sql", "--format", "csv", sql]))).len()
+}
+
+#[test]
+fn every_analysis_draws_its_chart_from_the_sample() {
+    // Segment profiles: one bar per segment and profiled feature, plus a legend swatch.
+    let svg = chart(&["mine", "segment", "--k", "4", "--no-write"], "segments");
+    run_ok(&mut built().on(&["mine", "segment", "--k", "4"]));
+    let features = distinct("SELECT DISTINCT feature FROM mart_segment_profile");
+    for (s, hex) in ["4C72B0", "DD8452", "55A868", "C44E52"].iter().enumerate() {
+        assert_eq!(fills(&svg, hex), features + 1, "segment {}", s + 1);
+        assert!(svg.contains(&format!("segment {}", s + 1)));
+    }
+    assert!(!svg.contains("segment 5"));
+    // RFM heat map: the 5 × 5 grid labelled, the cells written.
+    let svg = chart(&["mine", "rfm", "--no-write"], "rfm");
+    assert!(svg.contains("RFM") && svg.contains("recency score"));
+    let cells = svg.matches("<rect").count();
+    assert!(cells >= 20, "{cells} rects");
+    // Pareto curve and lifecycle stages.
+    let svg = chart(&["mine", "value", "--no-write"], "pareto");
+    assert!(svg.contains("Revenue Pareto curve") && svg.contains("<polyline"));
+    let svg = chart(&["mine", "lifecycle", "--no-write"], "lifecycle");
+    let stages = {
+        run_ok(&mut built().on(&["mine", "lifecycle"]));
+        distinct("SELECT DISTINCT stage FROM mart_lifecycle")
+    };
+    assert_eq!(fills(&svg, "4C72B0"), stages, "one bar per lifecycle stage");
+    // Alerts by kind.
+    let svg = chart(&["alerts", "--no-write"], "alerts");
+    run_ok(&mut built().on(&["alerts"]));
+    assert_eq!(
+        fills(&svg, "4C72B0"),
+        distinct("SELECT DISTINCT kind FROM alerts")
+    );
+    // Rules scatter: one filled and one outlined circle per rule.
+    let basket = [
+        "mine",
+        "basket",
+        "--level",
+        "subcategory",
+        "--min-support",
+        "0.005",
+        "--min-confidence",
+        "0.2",
+    ];
+    let mut args = basket.to_vec();
+    args.push("--no-write");
+    let svg = chart(&args, "rules");
+    run_ok(&mut built().on(&basket));
+    let rules = distinct("SELECT * FROM mart_basket_rules").min(300);
+    assert!(rules > 0);
+    assert_eq!(svg.matches("<circle").count(), 2 * rules);
+    // Cohort retention from the report.
+    let svg = chart(
+        &["report", "cohort_retention", "--format", "csv"],
+        "cohorts",
+    );
+    assert!(svg.contains("Cohort retention") && svg.contains("2023-01"));
+}
+
+#[test]
+fn model_charts_show_roc_gains_and_score_distributions() {
+    let dir = built().dir.path().join("model-charts");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let gains = dir.join("gains.svg");
+    let svg = chart(
+        &[
+            "mine",
+            "churn",
+            "train",
+            "--kind",
+            "tree,logistic",
+            "--gains-chart",
+            gains.to_str().expect("path"),
+        ],
+        "roc",
+    );
+    assert!(svg.contains("ROC curve") && svg.contains("(tree)") && svg.contains("(logistic)"));
+    let gains = std::fs::read_to_string(&gains).expect("gains chart");
+    assert!(gains.contains("Cumulative gains") && gains.matches("<polyline").count() >= 2);
+    let svg = chart(&["mine", "churn", "score", "--no-write"], "churn-scores");
+    assert!(svg.contains("Churn probability by risk band") && svg.contains("high"));
+    run_ok(&mut built().on(&["mine", "credit", "train"]));
+    let svg = chart(&["mine", "credit", "score", "--no-write"], "credit-scores");
+    assert!(svg.contains("Credit score by outcome") && svg.contains("bad") && svg.contains("good"));
+    // A chart needs an .svg name; a command without a chart says so.
+    let out = run(&mut built().on(&["mine", "rfm", "--no-write", "--chart", "x.png"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give an .svg file name"));
+    let out = run(&mut built().on(&["report", "top_customers", "--chart", "x.svg"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no chart"));
+}
