@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use acrm_mining::model::churn::{self, TrainingData};
-use acrm_mining::model::metrics::Evaluation;
+use acrm_mining::model::metrics::{self, Evaluation};
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::{Loaded, Source};
 use acrm_mining::model::{
@@ -528,6 +528,9 @@ fn keep(common: &Common, fit: &FitArgs, mut trained: Trained) -> anyhow::Result<
     Ok(trained)
 }
 
+/// A curve of scores against labels (ROC, gains).
+type Curve = fn(&[f64], &[bool]) -> Vec<(f64, f64)>;
+
 /// Writes --predictions (every model's test rows) and the --chart (ROC) and --gains-chart
 /// of the trained models.
 fn write_outputs(common: &Common, fit: &FitArgs, trained: &[Trained]) -> anyhow::Result<()> {
@@ -547,22 +550,24 @@ fn write_outputs(common: &Common, fit: &FitArgs, trained: &[Trained]) -> anyhow:
         }
         w.flush()?;
     }
-    let curves: Vec<(String, Vec<f64>, Vec<bool>)> = trained
-        .iter()
-        .map(|t| {
-            (
-                label_of(&t.model),
-                t.test_scores.clone(),
-                t.test_labels.clone(),
-            )
-        })
-        .collect();
+    let curve = |f: Curve| -> Vec<(String, Vec<(f64, f64)>)> {
+        trained
+            .iter()
+            .map(|t| (label_of(&t.model), f(&t.test_scores, &t.test_labels)))
+            .collect()
+    };
     for (path, chart) in [
-        (&common.chart, acrm_report::figures::roc(&curves)),
-        (&fit.gains_chart, acrm_report::figures::gains(&curves)),
+        (
+            &common.chart,
+            acrm_report::figures::roc(&curve(metrics::roc_curve)),
+        ),
+        (
+            &fit.gains_chart,
+            acrm_report::figures::gains(&curve(metrics::gains_curve)),
+        ),
     ] {
         if let Some(path) = path {
-            chart?.save(path)?;
+            chart.save(path)?;
             eprintln!("chart written to {}", path.display());
         }
     }

@@ -31,6 +31,54 @@ pub fn auc(scores: &[f64], labels: &[bool]) -> Option<f64> {
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64))
 }
 
+/// Counts at each distinct score, highest first: the score and the positives and negatives
+/// scoring at or above it (what flagging from that score down would catch).
+pub fn thresholds(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = Vec::new();
+    for (k, &r) in order.iter().enumerate() {
+        if labels[r] {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if order.get(k + 1).is_none_or(|&n| scores[n] != scores[r]) {
+            out.push((scores[r], tp, fp));
+        }
+    }
+    out
+}
+
+/// The ROC curve: (false positive rate, true positive rate) from (0, 0) through every
+/// distinct score.
+pub fn roc_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let positives = labels.iter().filter(|l| **l).count().max(1) as f64;
+    let negatives = (labels.len() as f64 - positives).max(1.0);
+    std::iter::once((0.0, 0.0))
+        .chain(
+            thresholds(scores, labels)
+                .into_iter()
+                .map(|(_, tp, fp)| (fp / negatives, tp / positives)),
+        )
+        .collect()
+}
+
+/// The cumulative gains curve: (share of rows flagged, share of positives caught) from
+/// (0, 0) through every distinct score.
+pub fn gains_curve(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
+    let positives = labels.iter().filter(|l| **l).count().max(1) as f64;
+    let n = labels.len().max(1) as f64;
+    std::iter::once((0.0, 0.0))
+        .chain(
+            thresholds(scores, labels)
+                .into_iter()
+                .map(|(_, tp, fp)| ((tp + fp) / n, tp / positives)),
+        )
+        .collect()
+}
+
 /// Kolmogorov–Smirnov statistic: the largest gap between the score distributions of
 /// positives and negatives (0 = no separation, 1 = perfect).
 pub fn ks(scores: &[f64], labels: &[bool]) -> f64 {
@@ -39,21 +87,10 @@ pub fn ks(scores: &[f64], labels: &[bool]) -> f64 {
     if positives == 0.0 || negatives == 0.0 {
         return 0.0;
     }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp, mut best) = (0.0, 0.0, 0.0f64);
-    for (k, &r) in order.iter().enumerate() {
-        if labels[r] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        let last_of_tie = order.get(k + 1).is_none_or(|&n| scores[n] != scores[r]);
-        if last_of_tie {
-            best = best.max((tp / positives - fp / negatives).abs());
-        }
-    }
-    best
+    thresholds(scores, labels)
+        .into_iter()
+        .map(|(_, tp, fp)| (tp / positives - fp / negatives).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Counts at a cut-off: predicted positive when the score is at or above it.
@@ -121,25 +158,18 @@ pub fn cheapest_cutoff(
     cost_false_negative: f64,
     cost_false_positive: f64,
 ) -> (f64, f64) {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let positives = labels.iter().filter(|l| **l).count() as f64;
     // Flag nobody: every positive is missed.
-    let mut best = (f64::INFINITY, positives * cost_false_negative);
-    let (mut tp, mut fp) = (0.0, 0.0);
-    for (k, &r) in order.iter().enumerate() {
-        if labels[r] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        if order.get(k + 1).is_none_or(|&n| scores[n] != scores[r]) {
-            let cost = (positives - tp) * cost_false_negative + fp * cost_false_positive;
-            if cost < best.1 {
-                best = (scores[r], cost);
-            }
-        }
-    }
+    let nobody = (f64::INFINITY, positives * cost_false_negative);
+    let best = thresholds(scores, labels)
+        .into_iter()
+        .map(|(score, tp, fp)| {
+            (
+                score,
+                (positives - tp) * cost_false_negative + fp * cost_false_positive,
+            )
+        })
+        .fold(nobody, |best, c| if c.1 < best.1 { c } else { best });
     (
         if best.0.is_finite() {
             best.0
@@ -295,5 +325,15 @@ mod tests {
         assert!((g[0].lift - 1.0 / 0.3).abs() < 1e-12);
         assert_eq!(g[1].cumulative_capture, 1.0);
         assert_eq!(g.len(), 5);
+        let roc = roc_curve(&[0.9, 0.8, 0.3, 0.1], &[true, true, false, false]);
+        assert_eq!(
+            roc,
+            vec![(0.0, 0.0), (0.0, 0.5), (0.0, 1.0), (0.5, 1.0), (1.0, 1.0)]
+        );
+        let gains = gains_curve(&[0.9, 0.5, 0.5, 0.1], &[true, false, true, false]);
+        assert_eq!(
+            gains,
+            vec![(0.0, 0.0), (0.25, 0.5), (0.75, 1.0), (1.0, 1.0)]
+        );
     }
 }
