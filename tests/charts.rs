@@ -9,11 +9,7 @@ use crate::common::*;
 
 fn built() -> &'static SampleCopy {
     static COPY: OnceLock<SampleCopy> = OnceLock::new();
-    COPY.get_or_init(|| {
-        let copy = SampleCopy::new();
-        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
-        copy
-    })
+    built_once(&COPY)
 }
 
 /// Draws `args … --chart FILE.svg` and returns the SVG text, checked to be a whole document

@@ -220,6 +220,16 @@ pub fn read_table(dir: &Path, table: &str) -> Vec<RecordBatch> {
     out
 }
 
+/// The sample copy in `cell`, built (without marts) on first use: a module's own warehouse
+/// for tests that write models and marts.
+pub fn built_once(cell: &'static std::sync::OnceLock<SampleCopy>) -> &'static SampleCopy {
+    cell.get_or_init(|| {
+        let copy = SampleCopy::new();
+        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
+        copy
+    })
+}
+
 /// Data rows of CSV text with a header.
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     csv::Reader::from_reader(text.as_bytes())

@@ -10,11 +10,7 @@ use crate::common::*;
 /// A sample build of its own: models and score marts are written into its warehouse.
 fn built() -> &'static SampleCopy {
     static COPY: OnceLock<SampleCopy> = OnceLock::new();
-    COPY.get_or_init(|| {
-        let copy = SampleCopy::new();
-        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
-        copy
-    })
+    built_once(&COPY)
 }
 
 fn json(out: &str) -> serde_json::Value {
@@ -25,6 +21,12 @@ fn json(out: &str) -> serde_json::Value {
 fn registry_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The command failed, saying `why`.
+fn refused(out: std::process::Output, why: &str) {
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains(why), "{text}");
 }
 
 /// Model `name`'s card and its SQL scoring call naming the champion instead.
@@ -239,20 +241,12 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
         "--sql",
         "SELECT application_id, age FROM fact_credit_application",
     ]));
-    let text = String::from_utf8_lossy(&err.stderr);
-    assert!(
-        !err.status.success() && text.contains("needs column 'income'"),
-        "{text}"
-    );
+    refused(err, "needs column 'income'");
     let err = run(&mut s.on(&[
         "sql",
         "SELECT credit_score('champion', age) FROM fact_credit_application",
     ]));
-    let text = String::from_utf8_lossy(&err.stderr);
-    assert!(
-        !err.status.success() && text.contains("takes 8 columns"),
-        "{text}"
-    );
+    refused(err, "takes 8 columns");
 
     // A second model; the champion cannot be deleted, the other can.
     run_ok(&mut s.on(&["mine", "credit", "train", "--kind", "logistic"]));

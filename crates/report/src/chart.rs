@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -223,6 +224,19 @@ impl Chart {
         b
     }
 
+    /// Axes with their names and grid lines.
+    fn mesh<'a, DB: DrawingBackend + 'a>(
+        &self,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style((FONT, 13))
+            .draw()
+    }
+
     /// Bars per category; several series side by side within a category, each its own
     /// colour (one series: [`BAR`]).
     fn draw_bars<DB: DrawingBackend>(
@@ -299,12 +313,7 @@ impl Chart {
         let mut chart = self
             .builder(root)
             .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .label_style((FONT, 13))
-            .draw()?;
+        self.mesh(&mut chart)?;
         if diagonal {
             chart.draw_series(DashedLineSeries::new(
                 [(xs.0, ys.0), (xs.1, ys.1)],
@@ -348,12 +357,7 @@ impl Chart {
             .x_label_area_size(48)
             .y_label_area_size(72);
         let mut chart = b.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .label_style((FONT, 13))
-            .draw()?;
+        self.mesh(&mut chart)?;
         chart.draw_series(points.iter().map(|&(x, y, c)| {
             let fill = shade((c - cs.0) / (cs.1 - cs.0));
             Circle::new((x, y), 6, ShapeStyle::from(fill).filled())
@@ -441,12 +445,7 @@ impl Chart {
         let mut chart = self
             .builder(root)
             .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .label_style((FONT, 13))
-            .draw()?;
+        self.mesh(&mut chart)?;
         for (s, ((name, _), c)) in series.iter().zip(&counts).enumerate() {
             let color = LINES[s % LINES.len()];
             chart

@@ -706,6 +706,16 @@ mod tests {
     use super::*;
     use frame::{Column, Values};
 
+    fn outcome_bad() -> Target {
+        Target {
+            column: "outcome".into(),
+            positive: "bad".into(),
+            id: None,
+            exclude: vec![],
+            weight: None,
+        }
+    }
+
     /// 400 applicants: bad when low income and no savings (plus 5% noise).
     fn applicants() -> (Frame, Vec<Option<bool>>) {
         let n = 400;
@@ -744,13 +754,7 @@ mod tests {
             ],
             rows: n,
         };
-        let target = Target {
-            column: "outcome".into(),
-            positive: "bad".into(),
-            id: None,
-            exclude: vec![],
-            weight: None,
-        };
+        let target = outcome_bad();
         let (labels, negative) = labels(&frame, &target).expect("labels");
         assert_eq!(negative, "good");
         (frame, labels)
@@ -766,13 +770,7 @@ mod tests {
             "8 rows without outcome are left out"
         );
         let s = split::stratified(&data.labels, 0.25, 1).expect("split");
-        let target = Target {
-            column: "outcome".into(),
-            positive: "bad".into(),
-            id: None,
-            exclude: vec![],
-            weight: None,
-        };
+        let target = outcome_bad();
         for kind in [Kind::Tree, Kind::Logistic, Kind::Forest] {
             let options = TrainOptions {
                 kind,
