@@ -122,10 +122,11 @@ enum Command {
     },
     /// Run a named report (SQL files: built-in ones plus your own in --reports DIR).
     #[command(
-        after_help = "Examples:\n  acrm report --list\n  acrm report top_customers\n  acrm report cohort_retention --format csv --output cohorts.csv\n  acrm report --reports my-reports/ my_report      (my-reports/my_report.sql)"
+        after_help = "Examples:\n  acrm report --list\n  acrm report top_customers\n  acrm report cohort_retention --format csv --output cohorts.csv\n  acrm report --reports my-reports/ my_report      (my-reports/my_report.sql)\n  acrm report html --output report.html           (the warehouse summary, self-contained)\n  acrm report cohort_retention --chart cohorts.svg"
     )]
     Report {
-        /// Report name (see --list).
+        /// Report name (see --list), or `html` for the HTML summary of the warehouse
+        /// (written to --output, default report.html).
         #[arg(required_unless_present = "list")]
         name: Option<String>,
         /// List the reports with their descriptions.
@@ -134,9 +135,9 @@ enum Command {
         /// Folder with your own report .sql files (first line: a `--` description)
         #[arg(long, env = "ACRM_REPORTS", value_name = "DIR")]
         reports: Option<PathBuf>,
-        /// Also draw the report's chart into this .svg file (cohort_retention: the retention
+        /// Also draw the report's chart into this .svg or .png file (cohort_retention: the retention
         /// heat map of the first 12 months).
-        #[arg(long, value_name = "FILE.svg")]
+        #[arg(long, value_name = "FILE.svg|png")]
         chart: Option<PathBuf>,
         #[command(flatten)]
         result: sql::ResultArgs,
@@ -334,6 +335,19 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 return Ok(());
             }
             let name = name.context("name a report (acrm report --list)")?;
+            if name == "html" {
+                let rt = runtime()?;
+                let warehouse = engine.warehouse()?;
+                let engine = engine.open(&rt)?;
+                let html = rt.block_on(acrm_report::summary::report(&engine, &warehouse))?;
+                let path = result
+                    .output
+                    .unwrap_or_else(|| PathBuf::from("report.html"));
+                std::fs::write(&path, html)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("report written to {}", path.display());
+                return Ok(());
+            }
             let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
             let rt = runtime()?;
             let engine = engine.open(&rt)?;

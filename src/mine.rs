@@ -239,10 +239,10 @@ pub struct Common {
     /// Output format of the printed summary.
     #[arg(long, value_enum, default_value = "table")]
     pub format: SqlFormat,
-    /// Also draw the analysis's chart into this .svg file (RFM heat map, segment profiles,
+    /// Also draw the analysis's chart into this .svg or .png file (RFM heat map, segment profiles,
     /// revenue Pareto curve, lifecycle stages, rules scatter, alerts by kind, score
     /// distributions; the ROC curve for `train`).
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg|png")]
     pub chart: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,

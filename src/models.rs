@@ -193,9 +193,9 @@ pub struct FitArgs {
     /// Write the test rows' predictions (id, label, probability, model) to this CSV file.
     #[arg(long, value_name = "FILE")]
     predictions: Option<PathBuf>,
-    /// Draw the cumulative gains curve of the test rows into this .svg file (--chart draws
+    /// Draw the cumulative gains curve of the test rows into this .svg or .png file (--chart draws
     /// the ROC curve).
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg|png")]
     gains_chart: Option<PathBuf>,
 }
 

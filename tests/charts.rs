@@ -125,9 +125,151 @@ fn model_charts_show_roc_gains_and_score_distributions() {
     run_ok(&mut built().on(&["mine", "credit", "train"]));
     let svg = chart(&["mine", "credit", "score", "--no-write"], "credit-scores");
     assert!(svg.contains("Credit score by outcome") && svg.contains("bad") && svg.contains("good"));
-    // A chart needs an .svg name; a command without a chart says so.
-    let out = run(&mut built().on(&["mine", "rfm", "--no-write", "--chart", "x.png"]));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("give an .svg file name"));
+    // PNG too, by the file name; other names are refused; a command without a chart says so.
+    let png = dir.join("rfm.png");
+    run_ok(&mut built().on(&[
+        "mine",
+        "rfm",
+        "--no-write",
+        "--chart",
+        png.to_str().expect("path"),
+    ]));
+    let bytes = std::fs::read(&png).expect("png");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "{} bytes",
+        bytes.len()
+    );
+    let out = run(&mut built().on(&["mine", "rfm", "--no-write", "--chart", "x.jpg"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give a .svg or .png file name"));
     let out = run(&mut built().on(&["report", "top_customers", "--chart", "x.svg"]));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no chart"));
+}
+
+#[test]
+fn html_report_is_self_contained_and_renders_in_headless_chromium() {
+    let s = built();
+    for args in [
+        &["mine", "rfm"][..],
+        &["mine", "segment", "--k", "4"],
+        &["mine", "value"],
+        &["alerts"],
+        &[
+            "mine",
+            "basket",
+            "--level",
+            "subcategory",
+            "--min-support",
+            "0.005",
+            "--min-confidence",
+            "0.2",
+        ],
+        &["mine", "churn", "train", "--kind", "tree"],
+        &["mine", "churn", "score"],
+        &["mine", "credit", "train"],
+        &["mine", "credit", "score"],
+    ] {
+        run_ok(&mut s.on(args));
+    }
+    let dir = s.dir.path().join("html");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("report.html");
+    run_ok(&mut s.on(&["report", "html", "--output", path.to_str().expect("path")]));
+    let html = std::fs::read_to_string(&path).expect("report");
+    for id in [
+        "build-and-data-quality",
+        "key-kpis",
+        "rfm",
+        "segments",
+        "value-tiers",
+        "churn-risk",
+        "credit-model",
+        "association-rules",
+        "alerts",
+        "cohort-retention",
+    ] {
+        assert!(
+            html.contains(&format!("<section id=\"{id}\">")),
+            "section {id} missing"
+        );
+    }
+    assert!(!html.contains("Not computed"), "every mart was computed");
+    // RFM, segments, value tiers, churn, credit scores, rules, alerts, cohorts.
+    assert_eq!(html.matches("<svg").count(), 8, "a chart per analysis");
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
+    );
+    // Masking: no personal data of the customer master reaches the report.
+    let pii = csv_rows(&run_ok(&mut s.on(&[
+        "sql",
+        "--privileged",
+        "--format",
+        "csv",
+        "SELECT email, phone FROM dim_customer WHERE email IS NOT NULL AND phone IS NOT NULL LIMIT 50",
+    ])));
+    assert!(pii.len() > 10);
+    for r in &pii {
+        assert!(
+            !html.contains(&r[0]) && !html.contains(&r[1]),
+            "PII in the report"
+        );
+    }
+    // Headless Chromium renders it without console errors and takes a screenshot.
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok()
+        })
+        .expect("Chromium is needed for this test: apt-get install chromium (.ci/run installs it)");
+    let shot = dir.join("report.png");
+    let url = format!("file://{}", path.display());
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1200,4000", &url])
+        .output()
+        .expect("chromium runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {log}");
+    for bad in ["CONSOLE", "Uncaught", "Failed to load resource", "ERR_"] {
+        assert!(!log.contains(bad), "browser reported {bad}: {log}");
+    }
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "screenshot {} bytes",
+        png.len()
+    );
+    let dom = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            &url,
+        ])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for heading in [
+        "Key KPIs",
+        "Churn risk",
+        "Credit model",
+        "Association rules",
+        "Cohort retention",
+    ] {
+        assert!(
+            dom.contains(&format!("<h2>{heading}</h2>")),
+            "{heading} not in the rendered page"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! Chart kinds as data, drawn by plotters into SVG (text as SVG text: no font files needed).
+//! Chart kinds as data, drawn by plotters into SVG; PNG is that SVG rasterised by resvg with
+//! the bundled DejaVu Sans font (plotters' own bitmap text would need system fonts).
 //!
 //! Every data mark of a kind has its own colour ([`BAR`], [`POINT`]) so a test (or a reader
 //! of the file) can count what was drawn.
@@ -32,6 +33,8 @@ pub const POINT: RGBColor = RGBColor(0x22, 0x22, 0x22);
 
 const SIZE: (u32, u32) = (900, 540);
 const FONT: &str = "sans-serif";
+/// DejaVu Sans (Bitstream Vera licence, `fonts/LICENSE_DEJAVU`) for PNG text.
+static DEJAVU: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
 /// One chart: a title, axis names and the data of its kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +126,35 @@ impl Chart {
         Ok(out)
     }
 
-    /// Writes the chart to `path` (an `.svg` file).
+    /// The chart as a PNG image (the SVG rasterised with the bundled font).
+    pub fn png(&self) -> Result<Vec<u8>> {
+        let svg = self.svg()?;
+        let render = |message: String| Error::Render {
+            title: self.title.clone(),
+            message,
+        };
+        let mut options = resvg::usvg::Options::default();
+        let fonts = options.fontdb_mut();
+        fonts.load_font_data(DEJAVU.to_vec());
+        fonts.set_sans_serif_family("DejaVu Sans");
+        let tree =
+            resvg::usvg::Tree::from_str(&svg, &options).map_err(|e| render(e.to_string()))?;
+        let size = tree.size().to_int_size();
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+            .ok_or_else(|| render("empty image".into()))?;
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::default(),
+            &mut pixmap.as_mut(),
+        );
+        pixmap.encode_png().map_err(|e| render(e.to_string()))
+    }
+
+    /// Writes the chart to `path`, SVG or PNG by its extension.
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("svg") => self.svg()?.into_bytes(),
+            Some(e) if e.eq_ignore_ascii_case("png") => self.png()?,
             _ => return Err(Error::Format(path.to_path_buf())),
         };
         std::fs::write(path, bytes).map_err(|source| Error::Io {
@@ -524,7 +552,7 @@ mod tests {
     }
 
     #[test]
-    fn bars_draw_one_rect_per_category() {
+    fn bars_draw_one_rect_per_category_and_png_has_text() {
         let chart = Chart::new(
             "Segment sizes",
             "segment",
@@ -539,6 +567,12 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(fill_count(&svg, BAR), 3, "{svg}");
         assert!(svg.contains("Segment sizes"));
+        let png = chart.png().expect("png");
+        assert_eq!(&png[1..4], b"PNG");
+        // The same chart without its text is smaller: the title and labels were drawn.
+        let mut untitled = chart.clone();
+        untitled.title = String::new();
+        assert!(png.len() > untitled.png().expect("png").len());
         let empty = Chart::new("x", "", "", Kind::Bars(Vec::new()));
         assert!(empty.svg().is_err());
         let nan = Chart::new("x", "", "", Kind::Bars(vec![("a".into(), f64::NAN)]));
@@ -576,9 +610,11 @@ mod tests {
         ];
         for (i, kind) in kinds.into_iter().enumerate() {
             let chart = Chart::new(&format!("chart {i}"), "x", "y", kind);
-            let path = dir.path().join(format!("{i}.svg"));
-            chart.save(&path).expect("save");
-            assert!(std::fs::metadata(&path).expect("file").len() > 1000);
+            for ext in ["svg", "png"] {
+                let path = dir.path().join(format!("{i}.{ext}"));
+                chart.save(&path).expect("save");
+                assert!(std::fs::metadata(&path).expect("file").len() > 1000);
+            }
         }
         let heat = Chart::new(
             "h",

@@ -19,6 +19,20 @@ pub enum Error {
         /// plotters' message.
         message: String,
     },
+    /// Rasterising the SVG to PNG failed.
+    #[error("rendering chart '{title}' as PNG: {message}")]
+    Render {
+        /// The chart's title.
+        title: String,
+        /// What failed.
+        message: String,
+    },
+    /// A warehouse query behind a report failed.
+    #[error(transparent)]
+    Olap(#[from] acrm_olap::Error),
+    /// Reading a model or building a table failed.
+    #[error(transparent)]
+    Mining(#[from] acrm_mining::Error),
     /// Writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -27,8 +41,8 @@ pub enum Error {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// The file name is not an .svg one.
-    #[error("{0}: give an .svg file name")]
+    /// The file name says neither .svg nor .png.
+    #[error("{0}: give a .svg or .png file name")]
     Format(std::path::PathBuf),
 }
 
