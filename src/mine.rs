@@ -499,9 +499,25 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
 }
 
 /// Runs `acrm alerts`.
-pub fn alerts(common: Common, options: AlertOptions) -> anyhow::Result<()> {
+pub fn alerts(mut common: Common, options: AlertOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
     let found = rt.block_on(acrm_mining::alerts::alerts(&engine, as_of, &options))?;
+    // The chart shows the alerts over the last 12 month ends, not only today's.
+    if let Some(path) = common.chart.take() {
+        let history = rt.block_on(acrm_mining::alerts::history(&engine, as_of, 12, &options))?;
+        let history: Vec<(String, Vec<(String, f64)>)> = history
+            .into_iter()
+            .map(|(date, counts)| {
+                let counts = counts
+                    .into_iter()
+                    .map(|(k, n)| (k.to_string(), n as f64))
+                    .collect();
+                (date.to_string(), counts)
+            })
+            .collect();
+        acrm_report::figures::alerts_over_time(&history)?.save(&path)?;
+        eprintln!("chart written to {}", path.display());
+    }
     let batch = found.to_batch()?;
     if common.format == SqlFormat::Table {
         let counts: Vec<String> = found
@@ -670,7 +686,6 @@ fn figure(
             figures::counts_by(rows, table, "stage", "Customers by lifecycle stage")
         }
         "mart_basket_rules" => figures::rules_scatter(rows, 300),
-        "alerts" => figures::counts_by(rows, table, "kind", "Alerts by kind"),
         "mart_churn_score" => figures::churn_distribution(rows),
         "mart_credit_score" => figures::credit_score_by_outcome(rows),
         _ => return None,

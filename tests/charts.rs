@@ -67,13 +67,26 @@ fn every_analysis_draws_its_chart_from_the_sample() {
         distinct("SELECT DISTINCT stage FROM mart_lifecycle")
     };
     assert_eq!(fills(&svg, "4C72B0"), stages, "one bar per lifecycle stage");
-    // Alerts by kind.
+    // Alerts of each kind at the last 12 month ends: a line and a legend entry per kind.
     let svg = chart(&["alerts", "--no-write"], "alerts");
-    run_ok(&mut built().on(&["alerts"]));
-    assert_eq!(
-        fills(&svg, "4C72B0"),
-        distinct("SELECT DISTINCT kind FROM alerts")
-    );
+    assert!(svg.contains("Alerts by kind, month ends up to 2024-12-31"));
+    for (kind, hex) in [
+        "below_plan",
+        "churn_risk",
+        "over_limit",
+        "overdue",
+        "purchase_drop",
+    ]
+    .iter()
+    .zip(["4C72B0", "DD8452", "55A868", "C44E52", "8172B3"])
+    {
+        assert!(svg.contains(kind), "{kind} in the legend");
+        assert_eq!(
+            svg.matches(&format!("stroke=\"#{hex}\"")).count(),
+            2,
+            "{kind}"
+        );
+    }
     // Rules scatter: one filled and one outlined circle per rule.
     let basket = [
         "mine",

@@ -19,7 +19,7 @@
 //! and is not raised for customers already under churn risk.
 
 use acrm_olap::Engine;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::RecordBatch;
 
 use crate::Result;
@@ -126,6 +126,34 @@ pub async fn alerts(engine: &Engine, as_of: NaiveDate, options: &AlertOptions) -
     }
     alerts.sort_by_key(|a| (KINDS.iter().position(|k| *k == a.kind), a.customer_id));
     Ok(Alerts { as_of, alerts })
+}
+
+/// Alert counts per kind (in [`KINDS`] order) at the end of each of the `months` months up
+/// to `as_of` (the last one is `as_of` itself), oldest first: how the warnings evolved.
+pub async fn history(
+    engine: &Engine,
+    as_of: NaiveDate,
+    months: u32,
+    options: &AlertOptions,
+) -> Result<Vec<(NaiveDate, Vec<(&'static str, usize)>)>> {
+    let mut dates = vec![as_of];
+    let mut month_end = as_of.with_day(1).and_then(|d| d.pred_opt());
+    while dates.len() < months as usize {
+        let Some(d) = month_end else { break };
+        dates.push(d);
+        month_end = d.with_day(1).and_then(|first| first.pred_opt());
+    }
+    dates.reverse();
+    let mut out = Vec::new();
+    for date in dates {
+        let found = alerts(engine, date, options).await?;
+        let counts = KINDS
+            .iter()
+            .map(|&k| (k, found.alerts.iter().filter(|a| a.kind == k).count()))
+            .collect();
+        out.push((date, counts));
+    }
+    Ok(out)
 }
 
 impl Alerts {

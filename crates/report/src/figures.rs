@@ -271,6 +271,31 @@ pub fn rules_scatter(rules: &[RecordBatch], top: usize) -> Result<Chart> {
     ))
 }
 
+/// Alerts per kind over time: `history` holds per date (oldest first, as text) the count of
+/// each kind; x is the months before the last date.
+pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Result<Chart> {
+    let last = history.len().saturating_sub(1) as f64;
+    let mut by_kind: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (i, (_, counts)) in history.iter().enumerate() {
+        for (kind, n) in counts {
+            by_kind
+                .entry(kind.clone())
+                .or_default()
+                .push((i as f64 - last, *n));
+        }
+    }
+    let to = history.last().map(|h| h.0.as_str()).unwrap_or_default();
+    Ok(Chart::new(
+        &format!("Alerts by kind, month ends up to {to}"),
+        "months before the last date",
+        "customers flagged",
+        Kind::Lines {
+            series: by_kind.into_iter().collect(),
+            diagonal: false,
+        },
+    ))
+}
+
 /// Rows per value of `column` of `table` as bars (alerts by kind, customers by lifecycle
 /// stage or value tier).
 pub fn counts_by(batches: &[RecordBatch], table: &str, column: &str, title: &str) -> Result<Chart> {
