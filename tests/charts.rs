@@ -7,6 +7,18 @@ use std::sync::OnceLock;
 
 use crate::common::*;
 
+/// Subcategory rules of the sample orders (the thresholds of the README).
+const BASKET: [&str; 8] = [
+    "mine",
+    "basket",
+    "--level",
+    "subcategory",
+    "--min-support",
+    "0.005",
+    "--min-confidence",
+    "0.2",
+];
+
 fn built() -> &'static SampleCopy {
     static COPY: OnceLock<SampleCopy> = OnceLock::new();
     built_once(&COPY)
@@ -88,16 +100,7 @@ fn every_analysis_draws_its_chart_from_the_sample() {
         );
     }
     // Rules scatter: one filled and one outlined circle per rule.
-    let basket = [
-        "mine",
-        "basket",
-        "--level",
-        "subcategory",
-        "--min-support",
-        "0.005",
-        "--min-confidence",
-        "0.2",
-    ];
+    let basket = BASKET;
     let mut args = basket.to_vec();
     args.push("--no-write");
     let svg = chart(&args, "rules");
@@ -167,16 +170,7 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         &["mine", "segment", "--k", "4"],
         &["mine", "value"],
         &["alerts"],
-        &[
-            "mine",
-            "basket",
-            "--level",
-            "subcategory",
-            "--min-support",
-            "0.005",
-            "--min-confidence",
-            "0.2",
-        ],
+        &BASKET,
         &["mine", "churn", "train", "--kind", "tree"],
         &["mine", "churn", "score"],
         &["mine", "credit", "train"],
