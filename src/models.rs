@@ -229,29 +229,39 @@ pub enum ModelsCommand {
     /// Every saved model: task, version, kind, test AUC, data snapshot, champion.
     List {
         #[command(flatten)]
-        common: Common,
+        common: RegistryArgs,
     },
     /// One model's card: data, parameters, metrics, importance, rules, SQL call.
     Show {
         /// Model name (e.g. credit-v2).
         name: String,
         #[command(flatten)]
-        common: Common,
+        common: RegistryArgs,
     },
     /// Make a model the champion of its task (what `champion` means from now on).
     Promote {
         /// Model name.
         name: String,
         #[command(flatten)]
-        common: Common,
+        common: RegistryArgs,
     },
     /// Delete a model (not a champion).
     Delete {
         /// Model name.
         name: String,
         #[command(flatten)]
-        common: Common,
+        common: RegistryArgs,
     },
+}
+
+/// Flags of `acrm models …`: the warehouse whose registry to use, and the output format.
+#[derive(Args, Debug)]
+pub struct RegistryArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: SqlFormat,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 impl DataArgs {
@@ -367,8 +377,9 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
         } => {
             let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::training_sql())?;
-            let e = model::evaluate(&m, &loaded.frame)?;
-            print_evaluation(&m, &e, common.format)
+            let scored = model::evaluate(&m, &loaded.frame)?;
+            evaluation_charts(&common, &m, &scored)?;
+            print_evaluation(&m, &scored.evaluation, common.format)
         }
         CreditAction::Score {
             model,
@@ -493,8 +504,9 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                 .as_of
                 .unwrap_or_else(|| acrm_mining::features::days_before(last, horizon));
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
-            let e = model::evaluate(&m, &loaded.frame)?;
-            print_evaluation(&m, &e, common.format)
+            let scored = model::evaluate(&m, &loaded.frame)?;
+            evaluation_charts(&common, &m, &scored)?;
+            print_evaluation(&m, &scored.evaluation, common.format)
         }
         ChurnAction::Score { model, top, common } => {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
@@ -526,6 +538,16 @@ fn keep(common: &Common, fit: &FitArgs, mut trained: Trained) -> anyhow::Result<
         eprintln!("saved model {name}");
     }
     Ok(trained)
+}
+
+/// The ROC curve (--chart) of an evaluation.
+fn evaluation_charts(common: &Common, m: &Model, scored: &model::Scored) -> anyhow::Result<()> {
+    if let Some(path) = &common.chart {
+        let curve = metrics::roc_curve(&scored.scores, &scored.labels);
+        acrm_report::figures::roc(&[(label_of(m), curve)]).save(path)?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// A curve of scores against labels (ROC, gains).

@@ -139,6 +139,8 @@ fn model_charts_show_roc_gains_and_score_distributions() {
     let svg = chart(&["mine", "churn", "score", "--no-write"], "churn-scores");
     assert!(svg.contains("Churn probability by risk band") && svg.contains("high"));
     run_ok(&mut built().on(&["mine", "credit", "train"]));
+    let svg = chart(&["mine", "credit", "evaluate"], "credit-evaluation");
+    assert!(svg.contains("ROC curve") && svg.contains("(tree)"));
     let svg = chart(&["mine", "credit", "score", "--no-write"], "credit-scores");
     assert!(svg.contains("Credit score by outcome") && svg.contains("bad") && svg.contains("good"));
     // PNG too, by the file name; other names are refused; a command without a chart says so.

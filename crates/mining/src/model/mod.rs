@@ -612,9 +612,20 @@ fn info(
     }
 }
 
+/// A model's scores on labelled rows: P(positive) and the label of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// P(positive) per row.
+    pub scores: Vec<f64>,
+    /// True label per row.
+    pub labels: Vec<bool>,
+    /// The measures at the model's cut-off and costs.
+    pub evaluation: Evaluation,
+}
+
 /// Measures `model` on the rows of `frame` that have a target value, at the model's
 /// cut-off and costs.
-pub fn evaluate(model: &Model, frame: &Frame) -> Result<Evaluation> {
+pub fn evaluate(model: &Model, frame: &Frame) -> Result<Scored> {
     let (row_labels, negative) = labels(frame, &model.target)?;
     if negative != model.negative {
         return Err(Error::Invalid(format!(
@@ -625,13 +636,18 @@ pub fn evaluate(model: &Model, frame: &Frame) -> Result<Evaluation> {
     let known = Labelled::known(frame, &row_labels);
     let scores = model.probabilities(&known.frame)?;
     let costs = model.options.costs;
-    Ok(Evaluation::new(
+    let evaluation = Evaluation::new(
         &scores,
         &known.labels,
         model.cutoff,
         costs.false_negative,
         costs.false_positive,
-    ))
+    );
+    Ok(Scored {
+        scores,
+        labels: known.labels,
+        evaluation,
+    })
 }
 
 impl Model {
