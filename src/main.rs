@@ -292,7 +292,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             engine,
         } => {
             let rt = runtime()?;
-            let engine = engine.open(&rt)?;
+            let engine = engine.open_for_queries(&rt)?;
             let text = match (query, file) {
                 (Some(q), _) => q,
                 (None, Some(f)) => std::fs::read_to_string(&f)
@@ -350,7 +350,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             }
             let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
             let rt = runtime()?;
-            let engine = engine.open(&rt)?;
+            let engine = engine.open_for_queries(&rt)?;
             let rows = sql::run_query(&rt, &engine, &report.sql, &result)
                 .with_context(|| format!("report {name} ({})", report.origin))?;
             if let Some(path) = chart {
@@ -364,7 +364,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
         }
         Command::Tables { format, engine } => {
             let rt = runtime()?;
-            sql::print_tables(&engine.open(&rt)?, format)
+            sql::print_tables(&engine.open_for_queries(&rt)?, format)
         }
         Command::Mine { what } => mine::run(what),
         Command::Models { what } => models::models(what),
@@ -387,7 +387,7 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
             engine,
         } => {
             let rt = runtime()?;
-            let engine = engine.open(&rt)?;
+            let engine = engine.open_for_queries(&rt)?;
             sql::print_describe(&rt, &engine, &table, format)
         }
         Command::Build {

@@ -515,7 +515,7 @@ pub fn alerts(mut common: Common, options: AlertOptions) -> anyhow::Result<()> {
                 (date.to_string(), counts)
             })
             .collect();
-        acrm_report::figures::alerts_over_time(&history)?.save(&path)?;
+        acrm_report::figures::alerts_over_time(&history).save(&path)?;
         eprintln!("chart written to {}", path.display());
     }
     let batch = found.to_batch()?;

@@ -277,7 +277,7 @@ impl DataArgs {
 
     fn target(&self) -> Target {
         let default = credit::target();
-        let custom = self.input.is_some() || self.sql.is_some() || self.table.is_some();
+        let custom = !self.is_default();
         Target {
             column: self.target.clone().unwrap_or(default.column),
             positive: self.positive.clone().unwrap_or(default.positive),
@@ -297,7 +297,7 @@ impl DataArgs {
         let time = self.time.clone().or_else(|| {
             if self.input.is_some() {
                 None
-            } else if self.sql.is_none() && self.table.is_none() {
+            } else if self.is_default() {
                 Some("application_date".to_string())
             } else {
                 match data.frame.date_columns().as_slice() {
@@ -322,6 +322,11 @@ impl DataArgs {
         })
     }
 
+    /// No --sql, --table or --input: the task's own warehouse query.
+    fn is_default(&self) -> bool {
+        self.sql.is_none() && self.table.is_none() && self.input.is_none()
+    }
+
     fn needs_warehouse(&self) -> bool {
         self.input.is_none()
     }
@@ -335,13 +340,12 @@ fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<L
 /// Reads `data`'s source, opening the warehouse only when it is needed.
 fn read(common: &Common, data: &DataArgs, default_sql: String) -> anyhow::Result<Loaded> {
     let source = data.source(default_sql);
-    if data.needs_warehouse() {
-        let rt = crate::runtime()?;
-        let engine = common.engine.open(&rt)?;
-        Ok(rt.block_on(source.load(Some(&engine)))?)
-    } else {
-        load(&source, None)
+    if !data.needs_warehouse() {
+        return load(&source, None);
     }
+    let rt = crate::runtime()?;
+    let engine = common.engine.open(&rt)?;
+    Ok(rt.block_on(source.load(Some(&engine)))?)
 }
 
 fn registry(engine: &EngineArgs) -> anyhow::Result<Registry> {

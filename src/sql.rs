@@ -36,8 +36,19 @@ impl EngineArgs {
         crate::resolve_warehouse(self.warehouse.clone(), self.config.clone())
     }
 
-    /// Opens the warehouse's current version with these options.
+    /// Opens the warehouse's current version with these options (for the analyses: no model
+    /// scoring functions).
     pub fn open(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
+        self.open_with(rt, false)
+    }
+
+    /// Opens it for users' SQL (`acrm sql`, reports, `tables`, `describe`): with the model
+    /// scoring functions and the `churn_features` view.
+    pub fn open_for_queries(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
+        self.open_with(rt, true)
+    }
+
+    fn open_with(&self, rt: &tokio::runtime::Runtime, models: bool) -> anyhow::Result<Engine> {
         let warehouse = self.warehouse()?;
         let options = EngineOptions {
             privileged: self.privileged,
@@ -48,10 +59,11 @@ impl EngineArgs {
                 }),
             timeout: Duration::from_secs(self.timeout),
         };
-        // Every engine the CLI opens scores with the saved models in SQL.
         rt.block_on(async {
             let mut engine = Engine::open(&warehouse, options).await?;
-            acrm_mining::model::udf::register(&mut engine, &warehouse).await?;
+            if models {
+                acrm_mining::model::udf::register(&mut engine, &warehouse).await?;
+            }
             anyhow::Ok(engine)
         })
         .with_context(|| format!("cannot open warehouse {}", warehouse.display()))

@@ -7,18 +7,6 @@ use std::sync::OnceLock;
 
 use crate::common::*;
 
-/// Subcategory rules of the sample orders (the thresholds of the README).
-const BASKET: [&str; 8] = [
-    "mine",
-    "basket",
-    "--level",
-    "subcategory",
-    "--min-support",
-    "0.005",
-    "--min-confidence",
-    "0.2",
-];
-
 fn built() -> &'static SampleCopy {
     static COPY: OnceLock<SampleCopy> = OnceLock::new();
     built_once(&COPY)
@@ -100,11 +88,8 @@ fn every_analysis_draws_its_chart_from_the_sample() {
         );
     }
     // Rules scatter: one filled and one outlined circle per rule.
-    let basket = BASKET;
-    let mut args = basket.to_vec();
-    args.push("--no-write");
-    let svg = chart(&args, "rules");
-    run_ok(&mut built().on(&basket));
+    let svg = chart(&basket_args(&["--no-write"]), "rules");
+    run_ok(&mut built().on(&basket_args(&[])));
     let rules = distinct("SELECT * FROM mart_basket_rules").min(300);
     assert!(rules > 0);
     assert_eq!(svg.matches("<circle").count(), 2 * rules);
@@ -172,7 +157,7 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         &["mine", "segment", "--k", "4"],
         &["mine", "value"],
         &["alerts"],
-        &BASKET,
+        &basket_args(&[]),
         &["mine", "churn", "train", "--kind", "tree"],
         &["mine", "churn", "score"],
         &["mine", "credit", "train"],

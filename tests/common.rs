@@ -230,6 +230,24 @@ pub fn built_once(cell: &'static std::sync::OnceLock<SampleCopy>) -> &'static Sa
     })
 }
 
+/// `mine basket [recommend]` with the subcategory-level thresholds of the basket tests,
+/// then the rest of `rest` (a leading `recommend` stays before the flags).
+pub fn basket_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let split = usize::from(rest.first() == Some(&"recommend"));
+    let mut args = vec!["mine", "basket"];
+    args.extend_from_slice(&rest[..split]);
+    args.extend([
+        "--level",
+        "subcategory",
+        "--min-support",
+        "0.005",
+        "--min-confidence",
+        "0.2",
+    ]);
+    args.extend_from_slice(&rest[split..]);
+    args
+}
+
 /// Data rows of CSV text with a header.
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     csv::Reader::from_reader(text.as_bytes())

@@ -414,24 +414,6 @@ fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
     );
 }
 
-/// `mine basket [recommend]` with the subcategory-level thresholds of the basket tests,
-/// then the rest of `rest` (a leading `recommend` stays before the flags).
-fn basket_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
-    let split = usize::from(rest.first() == Some(&"recommend"));
-    let mut args = vec!["mine", "basket"];
-    args.extend_from_slice(&rest[..split]);
-    args.extend([
-        "--level",
-        "subcategory",
-        "--min-support",
-        "0.005",
-        "--min-confidence",
-        "0.2",
-    ]);
-    args.extend_from_slice(&rest[split..]);
-    args
-}
-
 #[test]
 fn basket_rules_find_the_planted_diapers_beer_rule() {
     let truth = &read_truth(&mined().exports().join("truth/night-1/basket.csv"))[0];

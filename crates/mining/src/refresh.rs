@@ -14,7 +14,7 @@ use crate::alerts::{AlertOptions, alerts};
 use crate::features::{customer_features, last_fact_date};
 use crate::lifecycle::{LifecycleOptions, lifecycle};
 use crate::model::registry::Registry;
-use crate::model::{churn, credit, frame::Frame};
+use crate::model::{churn, credit, source::Source};
 use crate::rfm::Rfm;
 use crate::segment::{DEFAULT_FEATURES, K, LOG_FEATURES, SegmentOptions, segment};
 use crate::value::{ValueOptions, value_tiers};
@@ -103,8 +103,10 @@ async fn run(
         }
         ("credit_score", _) => {
             let model = models.load(credit::TASK, "champion")?;
-            let (_, batches) = engine.query(&credit::scoring_sql()).await?;
-            let table = credit::score_table(&model, &Frame::from_batches(&batches)?)?;
+            let data = Source::Sql(credit::scoring_sql())
+                .load(Some(engine))
+                .await?;
+            let table = credit::score_table(&model, &data.frame)?;
             vec![("mart_credit_score".into(), table)]
         }
         (other, _) => return Err(Error::Invalid(format!("unknown analysis '{other}'"))),

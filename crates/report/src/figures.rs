@@ -3,52 +3,41 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
+use acrm_mining::model::frame::{Column, Frame, Values};
+use datafusion::arrow::array::RecordBatch;
 
 use crate::chart::{Chart, Kind};
 use crate::{Error, Result};
 
-fn missing(table: &str, column: &str) -> Error {
-    Error::Data {
+/// Column `name` of `table`'s rows.
+fn column<'a>(rows: &'a Frame, table: &str, name: &str) -> Result<&'a Column> {
+    rows.column(name).ok_or_else(|| Error::Data {
         title: table.into(),
-        message: format!("no column '{column}'"),
+        message: format!("no column '{name}'"),
+    })
+}
+
+/// Column `name` as numbers (`None` for missing values).
+fn numbers(rows: &Frame, table: &str, name: &str) -> Result<Vec<Option<f64>>> {
+    match &column(rows, table, name)?.values {
+        Values::Numeric(v) => Ok(v.clone()),
+        _ => Err(Error::Data {
+            title: table.into(),
+            message: format!("column '{name}' is not numeric"),
+        }),
     }
 }
 
-/// Column `name` of `batches` as numbers (nulls skipped rows stay `None`).
-fn numbers(batches: &[RecordBatch], table: &str, name: &str) -> Result<Vec<Option<f64>>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let c = b.column_by_name(name).ok_or_else(|| missing(table, name))?;
-        let c = cast(c, &DataType::Float64).map_err(|e| Error::Data {
-            title: table.into(),
-            message: format!("column '{name}': {e}"),
-        })?;
-        out.extend(c.as_primitive::<Float64Type>().iter());
-    }
-    Ok(out)
-}
-
-/// Column `name` of `batches` as text.
-fn texts(batches: &[RecordBatch], table: &str, name: &str) -> Result<Vec<Option<String>>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let c = b.column_by_name(name).ok_or_else(|| missing(table, name))?;
-        let c = cast(c, &DataType::Utf8).map_err(|e| Error::Data {
-            title: table.into(),
-            message: format!("column '{name}': {e}"),
-        })?;
-        let s = c.as_string::<i32>();
-        out.extend((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_string())));
-    }
-    Ok(out)
+/// Column `name` as text.
+fn texts(rows: &Frame, table: &str, name: &str) -> Result<Vec<Option<String>>> {
+    let c = column(rows, table, name)?;
+    Ok((0..rows.rows).map(|r| c.text(r)).collect())
 }
 
 /// RFM heat map from `mart_rfm`: recency score × frequency score, each cell the customers'
 /// mean monetary value.
 pub fn rfm_heatmap(mart_rfm: &[RecordBatch]) -> Result<Chart> {
+    let mart_rfm = &Frame::from_batches(mart_rfm)?;
     let r = numbers(mart_rfm, "mart_rfm", "r_score")?;
     let f = numbers(mart_rfm, "mart_rfm", "f_score")?;
     let m = numbers(mart_rfm, "mart_rfm", "monetary")?;
@@ -84,6 +73,7 @@ pub fn rfm_heatmap(mart_rfm: &[RecordBatch]) -> Result<Chart> {
 /// Segment profiles from `mart_segment_profile`: each feature's mean in standard deviations
 /// from the average, one bar per segment.
 pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
+    let profile = &Frame::from_batches(profile)?;
     let t = "mart_segment_profile";
     let segment = texts(profile, t, "segment")?;
     let feature = texts(profile, t, "feature")?;
@@ -124,6 +114,7 @@ pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
 /// Revenue Pareto curve from per-customer `revenue` (e.g. `mart_value_tier`): the share of
 /// revenue of the top x share of customers.
 pub fn pareto(rows: &[RecordBatch], table: &str) -> Result<Chart> {
+    let rows = &Frame::from_batches(rows)?;
     let mut revenue: Vec<f64> = numbers(rows, table, "revenue")?
         .into_iter()
         .flatten()
@@ -157,6 +148,7 @@ pub fn pareto(rows: &[RecordBatch], table: &str) -> Result<Chart> {
 /// Cohort retention heat map from the `cohort_retention` report: cohorts × months after
 /// the first purchase (up to `months`), each cell the retention percentage.
 pub fn cohort_retention(report: &[RecordBatch], months: usize) -> Result<Chart> {
+    let report = &Frame::from_batches(report)?;
     let t = "cohort_retention";
     let cohort = texts(report, t, "cohort")?;
     let after = numbers(report, t, "months_after")?;
@@ -225,29 +217,20 @@ fn curve_chart(curves: &[(String, Vec<(f64, f64)>)], title: &str, x: &str, y: &s
 /// Credit score distribution by observed outcome from `mart_credit_score` (`score`,
 /// `outcome`; applications without an outcome are left out), one histogram per outcome.
 pub fn credit_score_by_outcome(mart: &[RecordBatch]) -> Result<Chart> {
-    let t = "mart_credit_score";
-    let score = numbers(mart, t, "score")?;
-    let outcome = texts(mart, t, "outcome")?;
-    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (s, o) in score.iter().zip(&outcome) {
-        if let (Some(s), Some(o)) = (s, o) {
-            by.entry(o.clone()).or_default().push(*s);
-        }
-    }
-    Ok(Chart::new(
+    histogram_by(
+        &Frame::from_batches(mart)?,
+        "mart_credit_score",
+        ("score", "outcome"),
         "Credit score by outcome",
         "score points",
         "share of applications",
-        Kind::Histogram {
-            series: by.into_iter().collect(),
-            bins: 20,
-        },
-    ))
+    )
 }
 
 /// Association rules from `mart_basket_rules`: support × confidence, coloured by lift (the
 /// first `top` rules by lift).
 pub fn rules_scatter(rules: &[RecordBatch], top: usize) -> Result<Chart> {
+    let rules = &Frame::from_batches(rules)?;
     let t = "mart_basket_rules";
     let support = numbers(rules, t, "support")?;
     let confidence = numbers(rules, t, "confidence")?;
@@ -273,7 +256,7 @@ pub fn rules_scatter(rules: &[RecordBatch], top: usize) -> Result<Chart> {
 
 /// Alerts per kind over time: `history` holds per date (oldest first, as text) the count of
 /// each kind; x is the months before the last date.
-pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Result<Chart> {
+pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Chart {
     let last = history.len().saturating_sub(1) as f64;
     let mut by_kind: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for (i, (_, counts)) in history.iter().enumerate() {
@@ -285,7 +268,7 @@ pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Result<Char
         }
     }
     let to = history.last().map(|h| h.0.as_str()).unwrap_or_default();
-    Ok(Chart::new(
+    Chart::new(
         &format!("Alerts by kind, month ends up to {to}"),
         "months before the last date",
         "customers flagged",
@@ -293,12 +276,13 @@ pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Result<Char
             series: by_kind.into_iter().collect(),
             diagonal: false,
         },
-    ))
+    )
 }
 
 /// Rows per value of `column` of `table` as bars (alerts by kind, customers by lifecycle
 /// stage or value tier).
 pub fn counts_by(batches: &[RecordBatch], table: &str, column: &str, title: &str) -> Result<Chart> {
+    let batches = &Frame::from_batches(batches)?;
     let mut counts: BTreeMap<String, f64> = BTreeMap::new();
     for k in texts(batches, table, column)?.into_iter().flatten() {
         *counts.entry(k).or_default() += 1.0;
@@ -313,19 +297,38 @@ pub fn counts_by(batches: &[RecordBatch], table: &str, column: &str, title: &str
 
 /// Churn probabilities of the scored customers from `mart_churn_score`, by risk band.
 pub fn churn_distribution(mart: &[RecordBatch]) -> Result<Chart> {
-    let t = "mart_churn_score";
-    let p = numbers(mart, t, "churn_probability")?;
-    let band = texts(mart, t, "risk_band")?;
-    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (p, b) in p.iter().zip(&band) {
-        if let (Some(p), Some(b)) = (p, b) {
-            by.entry(b.clone()).or_default().push(*p);
-        }
-    }
-    Ok(Chart::new(
+    histogram_by(
+        &Frame::from_batches(mart)?,
+        "mart_churn_score",
+        ("churn_probability", "risk_band"),
         "Churn probability by risk band",
         "churn probability",
         "share of the band's customers",
+    )
+}
+
+/// One histogram of column `value` per value of column `group` (rows missing either are
+/// left out).
+fn histogram_by(
+    rows: &Frame,
+    table: &str,
+    (value, group): (&str, &str),
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Result<Chart> {
+    let values = numbers(rows, table, value)?;
+    let groups = texts(rows, table, group)?;
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (v, g) in values.iter().zip(groups) {
+        if let (Some(v), Some(g)) = (v, g) {
+            by.entry(g).or_default().push(*v);
+        }
+    }
+    Ok(Chart::new(
+        title,
+        x_label,
+        y_label,
         Kind::Histogram {
             series: by.into_iter().collect(),
             bins: 20,

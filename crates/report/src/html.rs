@@ -1,8 +1,6 @@
 //! A self-contained HTML document: sections of text, inline SVG charts and tables, one
 //! stylesheet in the head; no script, no external asset, no network.
 
-use std::fmt::Write as _;
-
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -84,42 +82,30 @@ th{background:#f0f3f8}td.text{text-align:left}figure{margin:1em 0}svg{max-width:
 
 /// The whole document: a title, a table of contents, then the sections.
 pub fn document(title: &str, sections: &[Section]) -> Result<String> {
-    let mut out = String::new();
-    let w = |e: std::fmt::Error| Error::Data {
-        title: title.into(),
-        message: e.to_string(),
-    };
-    write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<nav>",
-        escape(title),
-        escape(title)
-    )
-    .map_err(w)?;
+    let title = escape(title);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n<nav>"
+    );
     for s in sections {
-        write!(
-            out,
+        out.push_str(&format!(
             "<a href=\"#{}\">{}</a>",
             anchor(&s.title),
             escape(&s.title)
-        )
-        .map_err(w)?;
+        ));
     }
     out.push_str("</nav>\n");
     for s in sections {
-        write!(
-            out,
+        out.push_str(&format!(
             "<section id=\"{}\">\n<h2>{}</h2>\n",
             anchor(&s.title),
             escape(&s.title)
-        )
-        .map_err(w)?;
+        ));
         for p in &s.text {
-            writeln!(out, "<p>{}</p>", escape(p)).map_err(w)?;
+            out.push_str(&format!("<p>{}</p>\n", escape(p)));
         }
         for svg in &s.charts {
             // plotters' SVG starts with an XML-free <svg> element: inline as it is.
-            writeln!(out, "<figure>{svg}</figure>").map_err(w)?;
+            out.push_str(&format!("<figure>{svg}</figure>\n"));
         }
         for (caption, rows) in &s.tables {
             table(&mut out, caption, rows)?;

@@ -41,7 +41,7 @@ fn svg(chart: Result<Chart>) -> Result<String> {
 /// The whole report of the version `engine` reads, with the models of `warehouse`.
 pub async fn report(engine: &Engine, warehouse: &Path) -> Result<String> {
     let sections = vec![
-        build_section(engine, warehouse)?,
+        build_section(engine)?,
         kpi_section(engine).await?,
         rfm_section(engine).await?,
         segment_section(engine).await?,
@@ -58,48 +58,46 @@ pub async fn report(engine: &Engine, warehouse: &Path) -> Result<String> {
     )
 }
 
-fn build_section(engine: &Engine, warehouse: &Path) -> Result<Section> {
-    let (_, version, manifest) = acrm_olap::engine::current_version(warehouse)?;
-    let files = manifest["files"].as_array().cloned().unwrap_or_default();
-    let count = |f: &serde_json::Value, k: &str| f[k].as_i64().unwrap_or(0);
-    let text = |f: &serde_json::Value, k: &str| f[k].as_str().unwrap_or_default().to_string();
+/// The manifest of the version the engine reads (not `current`, which a publish may have
+/// moved on since).
+fn build_section(engine: &Engine) -> Result<Section> {
+    let manifest = acrm_etl::Manifest::read(engine.dir())?;
+    let files = &manifest.files;
+    let column = |f: fn(&acrm_etl::LoadedFile) -> u64| -> Vec<i64> {
+        files.iter().map(|x| f(x) as i64).collect()
+    };
     let unreconciled = files
         .iter()
-        .filter(|f| count(f, "rows_read") != count(f, "rows_loaded") + count(f, "rows_quarantined"))
+        .filter(|f| f.rows_read != f.rows_loaded + f.rows_quarantined)
         .count();
     let table = TableBuilder::new()
         .utf8(
             "source",
-            &files.iter().map(|f| text(f, "source")).collect::<Vec<_>>(),
+            &files.iter().map(|f| f.source.as_str()).collect::<Vec<_>>(),
         )
         .utf8(
             "file",
-            &files.iter().map(|f| text(f, "file")).collect::<Vec<_>>(),
+            &files.iter().map(|f| f.file.as_str()).collect::<Vec<_>>(),
         )
-        .i64(
-            "rows_read",
-            files.iter().map(|f| count(f, "rows_read")).collect(),
-        )
-        .i64(
-            "rows_loaded",
-            files.iter().map(|f| count(f, "rows_loaded")).collect(),
-        )
-        .i64(
-            "rows_quarantined",
-            files.iter().map(|f| count(f, "rows_quarantined")).collect(),
-        )
+        .i64("rows_read", column(|f| f.rows_read))
+        .i64("rows_loaded", column(|f| f.rows_loaded))
+        .i64("rows_quarantined", column(|f| f.rows_quarantined))
         .finish()?;
-    let read: i64 = files.iter().map(|f| count(f, "rows_read")).sum();
-    let quarantined: i64 = files.iter().map(|f| count(f, "rows_quarantined")).sum();
+    let read: u64 = files.iter().map(|f| f.rows_read).sum();
+    let quarantined: u64 = files.iter().map(|f| f.rows_quarantined).sum();
     Ok(Section::new("Build and data quality")
         .text(format!(
-            "Version {version} ({}), built {}. {} files, {read} rows read, {quarantined} quarantined with a reason; {} where read ≠ loaded + quarantined.",
-            text(&manifest, "mode"),
-            text(&manifest, "built_at"),
+            "Version {} ({}), built {}. {} files, {read} rows read, {quarantined} quarantined with a reason; {} where read ≠ loaded + quarantined.",
+            manifest.version,
+            manifest.mode,
+            manifest.built_at,
             files.len(),
-            if unreconciled == 0 { "no file".to_string() } else { format!("{unreconciled} files") }
+            if unreconciled == 0 {
+                "no file".to_string()
+            } else {
+                format!("{unreconciled} files")
+            }
         ))
-        .text(format!("Engine reading version {}.", engine.version()))
         .table("Files loaded", vec![table]))
 }
 

@@ -29,7 +29,7 @@ use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use super::source::Loaded;
+use super::source::{Loaded, Source};
 use super::{Model, Target};
 use crate::Result;
 use crate::features::{customer_as_of_sql, days_before};
@@ -151,14 +151,11 @@ pub async fn load(
     horizon: u32,
     last_day: NaiveDate,
 ) -> Result<Loaded> {
-    let sql = dataset_sql(as_of, horizon, last_day);
-    let (_, batches) = engine.query(&sql).await?;
-    Ok(Loaded {
-        frame: super::frame::Frame::from_batches(&batches)?,
-        batches,
-        source: format!("churn features as of {as_of}, horizon {horizon} days"),
-        snapshot: format!("warehouse v{}", engine.version()),
-    })
+    let mut loaded = Source::Sql(dataset_sql(as_of, horizon, last_day))
+        .load(Some(engine))
+        .await?;
+    loaded.source = format!("churn features as of {as_of}, horizon {horizon} days");
+    Ok(loaded)
 }
 
 /// The two populations of a time-aware churn training run.
@@ -240,8 +237,7 @@ pub fn score_table(
     data: &super::frame::Frame,
     as_of: NaiveDate,
 ) -> Result<RecordBatch> {
-    let p = model.probabilities(data)?;
-    let reasons = model.reasons(data, 3)?;
+    let (p, reasons) = model.explain(data, 3)?;
     let ids = data.require("customer_id", "id")?;
     let mut order: Vec<usize> = (0..data.rows).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));

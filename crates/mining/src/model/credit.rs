@@ -58,8 +58,8 @@ pub fn points(p_bad: f64) -> f64 {
 /// three reasons towards bad, the observed outcome (the target column, null where unknown
 /// or absent) and the model name.
 pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
-    let p = model.probabilities(frame)?;
-    let reasons = model.reasons(frame, 3)?;
+    let (p, reasons) = model.explain(frame, 3)?;
+    let outcome = frame.column(&model.target.column);
     let id_name = model
         .target
         .id
@@ -93,7 +93,7 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
         .utf8_opt(
             "outcome",
             (0..frame.rows)
-                .map(|r| frame.column(&model.target.column).and_then(|c| c.text(r)))
+                .map(|r| outcome.and_then(|c| c.text(r)))
                 .collect(),
         )
         .utf8("model", &vec![model.name.as_str(); frame.rows])

@@ -57,11 +57,7 @@ impl Forest {
 
     /// P(class 1) of one row: the mean over the trees.
     pub fn probability(&self, row: &[f64]) -> f64 {
-        let sum: f64 = self
-            .trees
-            .iter()
-            .map(|t| t.predict_proba(row).get(1).copied().unwrap_or(0.0))
-            .sum();
+        let sum: f64 = self.trees.iter().map(|t| t.positive(row)).sum();
         sum / self.trees.len().max(1) as f64
     }
 

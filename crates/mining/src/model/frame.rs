@@ -42,10 +42,7 @@ impl Column {
             }),
             Values::Boolean(v) => v[i].map(|b| b.to_string()),
             Values::Text(v) => v[i].clone(),
-            Values::Date(v) => v[i].map(|d| {
-                chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)
-                    .map_or_else(|| d.to_string(), |d| d.to_string())
-            }),
+            Values::Date(v) => v[i].map(super::split::day_text),
         }
     }
 

@@ -89,15 +89,17 @@ impl Classifier {
     pub fn probabilities(&self, x: ArrayView2<'_, f64>) -> Vec<f64> {
         x.rows()
             .into_iter()
-            .map(|row| {
-                let row = row.to_vec();
-                match self {
-                    Self::Tree(t) => t.predict_proba(&row).get(1).copied().unwrap_or(0.0),
-                    Self::Logistic(l) => l.probability(&row),
-                    Self::Forest(f) => f.probability(&row),
-                }
-            })
+            .map(|row| with_slice(row, |row| self.probability(row)))
             .collect()
+    }
+
+    /// P(positive) of one row.
+    pub fn probability(&self, row: &[f64]) -> f64 {
+        match self {
+            Self::Tree(t) => t.positive(row),
+            Self::Logistic(l) => l.probability(row),
+            Self::Forest(f) => f.probability(row),
+        }
     }
 
     /// Per-feature contributions to one row's prediction: for trees the change in
@@ -110,10 +112,7 @@ impl Classifier {
             for pair in path.windows(2) {
                 let (parent, child) = (&t.nodes[pair[0]], &t.nodes[pair[1]]);
                 if let Some(f) = parent.feature {
-                    let p = |n: &crate::tree::cart::Node| {
-                        n.probabilities.get(1).copied().unwrap_or(0.0)
-                    };
-                    out[f] += scale * (p(child) - p(parent));
+                    out[f] += scale * (child.positive() - parent.positive());
                 }
             }
         };
@@ -144,6 +143,15 @@ impl Classifier {
                     .collect()
             }
         }
+    }
+}
+
+/// Calls `f` with a matrix row as a slice, copying only a row that is not contiguous (the
+/// encoded matrices are, so scoring allocates nothing per row).
+fn with_slice<T>(row: ndarray::ArrayView1<'_, f64>, f: impl FnOnce(&[f64]) -> T) -> T {
+    match row.as_slice() {
+        Some(slice) => f(slice),
+        None => f(&row.to_vec()),
     }
 }
 
@@ -658,10 +666,11 @@ impl Model {
             .probabilities(self.encoding.transform(frame)?.view()))
     }
 
-    /// Per row, up to `top` reasons pushing its prediction towards positive, strongest
-    /// first: the input and its value, e.g. `recency_days = 143`. Contributions of an
-    /// input's features (one-hot, missing flag) are summed.
-    pub fn reasons(&self, frame: &Frame, top: usize) -> Result<Vec<Vec<String>>> {
+    /// P(positive) of every row of `frame` and, per row, up to `top` reasons pushing it
+    /// towards positive, strongest first: the input and its value, e.g.
+    /// `recency_days = 143`. Contributions of an input's features (one-hot, missing flag)
+    /// are summed. The rows are encoded once for both.
+    pub fn explain(&self, frame: &Frame, top: usize) -> Result<(Vec<f64>, Vec<Vec<String>>)> {
         let x: Array2<f64> = self.encoding.transform(frame)?;
         let inputs = self.encoding.inputs.len();
         let columns: Vec<_> = self
@@ -670,32 +679,37 @@ impl Model {
             .iter()
             .map(|i| frame.column(&i.name))
             .collect();
+        let reason = |r: usize, row: &[f64]| -> Vec<String> {
+            let per_feature = self
+                .classifier
+                .contributions(row, self.encoding.features.len());
+            let mut per_input = vec![0.0; inputs];
+            for (f, c) in per_feature.iter().enumerate() {
+                per_input[self.encoding.feature_input[f]] += c;
+            }
+            let mut order: Vec<usize> = (0..inputs).filter(|&i| per_input[i] > 1e-9).collect();
+            order.sort_by(|&a, &b| per_input[b].total_cmp(&per_input[a]));
+            order
+                .into_iter()
+                .take(top)
+                .map(|i| {
+                    let name = &self.encoding.inputs[i].name;
+                    let value = columns[i]
+                        .and_then(|c| c.text(r))
+                        .map_or_else(|| "missing".to_string(), |v| short_number(&v));
+                    format!("{name} = {value}")
+                })
+                .collect()
+        };
         Ok(x.rows()
             .into_iter()
             .enumerate()
             .map(|(r, row)| {
-                let per_feature = self
-                    .classifier
-                    .contributions(&row.to_vec(), self.encoding.features.len());
-                let mut per_input = vec![0.0; inputs];
-                for (f, c) in per_feature.iter().enumerate() {
-                    per_input[self.encoding.feature_input[f]] += c;
-                }
-                let mut order: Vec<usize> = (0..inputs).filter(|&i| per_input[i] > 1e-9).collect();
-                order.sort_by(|&a, &b| per_input[b].total_cmp(&per_input[a]));
-                order
-                    .into_iter()
-                    .take(top)
-                    .map(|i| {
-                        let name = &self.encoding.inputs[i].name;
-                        let value = columns[i]
-                            .and_then(|c| c.text(r))
-                            .map_or_else(|| "missing".to_string(), |v| short_number(&v));
-                        format!("{name} = {value}")
-                    })
-                    .collect()
+                with_slice(row, |row| {
+                    (self.classifier.probability(row), reason(r, row))
+                })
             })
-            .collect())
+            .unzip())
     }
 
     /// The SQL call that scores with this model: the function, the model name, then its
@@ -824,7 +838,7 @@ mod tests {
                 top.contains(&"income") && top.contains(&"savings"),
                 "{kind:?}: {top:?}"
             );
-            let reasons = m.reasons(&frame, 3).expect("reasons");
+            let (_, reasons) = m.explain(&frame, 3).expect("reasons");
             // Row 1: income 22 000, no savings: a planted bad.
             assert!(
                 reasons[1].iter().any(|r| r.starts_with("income = ")),

@@ -104,11 +104,12 @@ impl Registry {
         let tmp = self
             .dir
             .join(format!(".{}.{}.tmp", model.task, std::process::id()));
+        // The highest version by file name: no model file needs reading.
+        let prefix = format!("{}-v", model.task);
         let mut version = self
-            .list()?
+            .names()?
             .iter()
-            .filter(|s| s.task == model.task)
-            .map(|s| s.version)
+            .filter_map(|n| n.strip_prefix(&prefix)?.parse::<u32>().ok())
             .max()
             .unwrap_or(0);
         loop {
@@ -139,21 +140,9 @@ impl Registry {
     /// Every saved model, by task and version.
     pub fn list(&self) -> Result<Vec<Summary>> {
         let champions = self.champions()?;
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&self.dir)(e)),
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let Some(name) = name.strip_suffix(".toml") else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            let m = self.read(name)?;
+        for name in self.names()? {
+            let m = self.read(&name)?;
             out.push(Summary {
                 champion: champions.get(&m.task) == Some(&m.name),
                 name: m.name,
@@ -167,6 +156,23 @@ impl Registry {
         }
         out.sort_by(|a, b| (&a.task, a.version).cmp(&(&b.task, b.version)));
         Ok(out)
+    }
+
+    /// Names of the saved models (their file names without `.toml`).
+    fn names(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.dir)(e)),
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let name = name.strip_suffix(".toml")?;
+                (!name.starts_with('.')).then(|| name.to_string())
+            })
+            .collect())
     }
 
     fn read(&self, name: &str) -> Result<Model> {
@@ -189,15 +195,7 @@ impl Registry {
     /// The model called `name`, or the champion of `task` when `name` is `champion`;
     /// refuses a model of another task.
     pub fn load(&self, task: &str, name: &str) -> Result<Model> {
-        let name = if name == "champion" {
-            self.champions()?.get(task).cloned().ok_or_else(|| {
-                Error::Invalid(format!(
-                    "no {task} model yet: train one with `acrm mine {task} train`"
-                ))
-            })?
-        } else {
-            name.to_string()
-        };
+        let name = self.resolve(task, name)?;
         let model = self.read(&name)?;
         if model.task != task {
             return Err(Error::Invalid(format!(
@@ -206,6 +204,19 @@ impl Registry {
             )));
         }
         Ok(model)
+    }
+
+    /// The model name `name` stands for: itself, or the current champion of `task` for
+    /// `champion`.
+    pub fn resolve(&self, task: &str, name: &str) -> Result<String> {
+        if name != "champion" {
+            return Ok(name.to_string());
+        }
+        self.champions()?.get(task).cloned().ok_or_else(|| {
+            Error::Invalid(format!(
+                "no {task} model yet: train one with `acrm mine {task} train`"
+            ))
+        })
     }
 
     /// The model called `name`, whatever its task.

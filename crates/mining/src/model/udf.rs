@@ -79,16 +79,7 @@ impl ModelFunction {
 
     fn model(&self, name: &str) -> datafusion::common::Result<Arc<Model>> {
         let registry = Registry::new(&self.registry);
-        let resolved = if name == "champion" {
-            registry
-                .champions()
-                .map_err(external)?
-                .get(self.task)
-                .cloned()
-                .unwrap_or_else(|| name.to_string())
-        } else {
-            name.to_string()
-        };
+        let resolved = registry.resolve(self.task, name).map_err(external)?;
         let mut cache = self
             .cache
             .lock()
@@ -178,6 +169,7 @@ pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
             name, task, output, warehouse,
         )));
     }
+    // A warehouse without sales has no last sale day, and no churn population: no view.
     if let Ok(last) = crate::features::last_fact_date(engine).await {
         let sql = churn::dataset_sql(last, churn::DEFAULT_HORIZON, last);
         engine

@@ -78,6 +78,13 @@ pub struct Node {
     pub impurity: f64,
 }
 
+impl Node {
+    /// The node's weighted share of class 1 (the positive class of a binary tree).
+    pub fn positive(&self) -> f64 {
+        self.probabilities.get(1).copied().unwrap_or(0.0)
+    }
+}
+
 /// A fitted classification tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
@@ -147,34 +154,36 @@ impl Tree {
 
     /// Class probabilities of one row.
     pub fn predict_proba(&self, row: &[f64]) -> &[f64] {
-        &self.nodes[self.leaf(row)].probabilities
+        let mut n = 0;
+        while let Some(next) = self.child(n, row) {
+            n = next;
+        }
+        &self.nodes[n].probabilities
+    }
+
+    /// P(class 1) of one row (the positive class of a binary tree).
+    pub fn positive(&self, row: &[f64]) -> f64 {
+        self.predict_proba(row).get(1).copied().unwrap_or(0.0)
     }
 
     /// The nodes a row passes, root first, its leaf last.
     pub fn path(&self, row: &[f64]) -> Vec<usize> {
-        let mut n = 0;
         let mut path = vec![0];
-        while let Some(f) = self.nodes[n].feature {
-            n = if row[f] <= self.nodes[n].threshold {
-                self.nodes[n].left
-            } else {
-                self.nodes[n].right
-            };
-            path.push(n);
+        while let Some(next) = path.last().and_then(|&n| self.child(n, row)) {
+            path.push(next);
         }
         path
     }
 
-    fn leaf(&self, row: &[f64]) -> usize {
-        let mut n = 0;
-        while let Some(f) = self.nodes[n].feature {
-            n = if row[f] <= self.nodes[n].threshold {
-                self.nodes[n].left
-            } else {
-                self.nodes[n].right
-            };
-        }
-        n
+    /// The child of node `n` that `row` goes to, `None` at a leaf.
+    fn child(&self, n: usize, row: &[f64]) -> Option<usize> {
+        let node = &self.nodes[n];
+        let f = node.feature?;
+        Some(if row[f] <= node.threshold {
+            node.left
+        } else {
+            node.right
+        })
     }
 
     /// Number of leaves.
