@@ -236,11 +236,11 @@ impl Encoding {
     pub fn condition(&self, feature: usize, threshold: f64, left: bool) -> String {
         let name = &self.features[feature];
         let input = &self.inputs[self.feature_input[feature]];
-        let binary = name.ends_with(" is missing")
-            || !matches!(input.kind, InputKind::Numeric { .. })
-            || name != &input.name;
+        // Every feature but a number's own value is 0/1: a flag, a yes/no, a category.
+        let binary = name != &input.name || !matches!(input.kind, InputKind::Numeric { .. });
+        let flag = name != &input.name && name.ends_with(" is missing");
         if binary && (0.0..1.0).contains(&threshold) {
-            return match (&input.kind, name.ends_with(" is missing"), left) {
+            return match (&input.kind, flag, left) {
                 (_, true, true) => format!("{} is known", input.name),
                 (_, true, false) => name.clone(),
                 (InputKind::Boolean { .. }, _, l) => format!("{name} = {}", !l),
