@@ -22,6 +22,7 @@ macro_rules! out {
 mod mine;
 mod models;
 mod progress;
+mod serve;
 mod sql;
 
 use std::path::{Path, PathBuf};
@@ -193,6 +194,31 @@ enum Command {
         #[command(subcommand)]
         what: models::ModelsCommand,
     },
+    /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools, notebooks):
+    /// SCRAM logins, read-only, PII masked and rows scoped by role, audited.
+    #[command(
+        after_help = "The --users file defines [server] (listen, limits, TLS, audit log), [roles.NAME] and\n[users.NAME] with SCRAM-SHA-256 password verifiers (see README, \"Serving SQL\").\nExamples:\n  echo 'pencil' | acrm hash-password         (a verifier for the users file)\n  acrm serve --users acrm-serve.toml\n  psql 'host=127.0.0.1 port=5433 user=alice dbname=acrm'"
+    )]
+    Serve {
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    },
+    /// Run a Ballista scheduler or executor that knows acrm's SQL functions (distributed
+    /// queries: `acrm sql --cluster df://HOST:PORT`).
+    #[command(
+        after_help = "Examples (one machine; executors need the warehouse at the same path):\n  acrm cluster scheduler --listen 127.0.0.1:50050\n  acrm cluster executor --scheduler 127.0.0.1:50050 --flight-port 50051 --grpc-port 50052\n  acrm sql --cluster df://127.0.0.1:50050 \"SELECT count(*) FROM fact_sales\"\n  acrm report sales_rollup --cluster df://127.0.0.1:50050"
+    )]
+    Cluster {
+        #[command(subcommand)]
+        what: serve::ClusterCommand,
+    },
+    /// Print the SCRAM-SHA-256 verifier of the password given on standard input (for the
+    /// `password` of a user in the `acrm serve` users file; the password itself is never stored).
+    HashPassword {
+        /// PBKDF2 rounds (at least 4096, PostgreSQL's default).
+        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(4096..))]
+        iterations: u32,
+    },
     /// Print the warehouse schema.
     Schema {
         /// The Markdown reference page (as in warehouse-schema/README.md).
@@ -285,6 +311,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve { args } => serve::serve(args),
+        Command::Cluster { what } => serve::cluster(what),
+        Command::HashPassword { iterations } => serve::hash_password(iterations),
         Command::Sql {
             query,
             file,

@@ -28,6 +28,10 @@ pub struct EngineArgs {
     /// Cancel a query after this many seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Run the queries on the Ballista cluster whose scheduler is at this URL
+    /// (`acrm cluster scheduler`; e.g. df://127.0.0.1:50050).
+    #[arg(long, env = "ACRM_CLUSTER", value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 impl EngineArgs {
@@ -58,9 +62,18 @@ impl EngineArgs {
                     m.saturating_mul(1 << 20)
                 }),
             timeout: Duration::from_secs(self.timeout),
+            scope: None,
         };
         rt.block_on(async {
-            let mut engine = Engine::open(&warehouse, options).await?;
+            let mut engine = match &self.cluster {
+                Some(url) => {
+                    let ctx = acrm_serve::cluster::client_context(url)
+                        .await
+                        .with_context(|| format!("cannot reach the Ballista scheduler at {url}"))?;
+                    Engine::open_in_context(&warehouse, ctx, options).await?
+                }
+                None => Engine::open(&warehouse, options).await?,
+            };
             if models {
                 acrm_mining::model::udf::register(&mut engine, &warehouse).await?;
             }

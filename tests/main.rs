@@ -11,3 +11,4 @@ mod incremental;
 mod mining;
 mod models;
 mod olap;
+mod serve;

@@ -23,6 +23,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::mask::{ident, masked_projection};
+use crate::scope::{RowScope, TableFilter};
 use crate::{Error, Result};
 
 /// Name of the hive partition column of partitioned fact tables.
@@ -38,6 +39,8 @@ pub struct EngineOptions {
     pub memory_limit: usize,
     /// Wall time after which a query is cancelled. Default 10 minutes.
     pub timeout: Duration,
+    /// The part of the branch hierarchy whose rows this caller sees (None: all rows).
+    pub scope: Option<RowScope>,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +49,7 @@ impl Default for EngineOptions {
             privileged: false,
             memory_limit: default_memory_limit(),
             timeout: Duration::from_secs(600),
+            scope: None,
         }
     }
 }
@@ -186,43 +190,64 @@ async fn listing_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
+/// A context on this machine with the options' memory pool (spilling past it) and the
+/// information schema.
+fn local_context(options: &EngineOptions) -> Result<SessionContext> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
+        .build_arc()?;
+    // Statistics from Parquet footers are collected when a table is registered
+    // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
+    // DataFusion settings can be tuned per process with DATAFUSION_* environment
+    // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
+    let config = SessionConfig::from_env()?.with_information_schema(true);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
 impl Engine {
     /// Opens the version `warehouse/current` points to at this moment; later publishes do not
     /// affect this engine.
     pub async fn open(warehouse: &Path, options: EngineOptions) -> Result<Self> {
-        Self::open_in(current_version(warehouse)?, options).await
+        let ctx = local_context(&options)?;
+        Self::open_in(current_version(warehouse)?, ctx, options).await
+    }
+
+    /// Opens the current version in `ctx`, a context the caller made: a Ballista remote
+    /// session runs the same catalog, views and masking on a cluster.
+    pub async fn open_in_context(
+        warehouse: &Path,
+        ctx: SessionContext,
+        options: EngineOptions,
+    ) -> Result<Self> {
+        Self::open_in(current_version(warehouse)?, ctx, options).await
     }
 
     /// Opens the version in folder `dir` whether or not it is published yet: the nightly
     /// build computes its marts from the version it is about to publish.
     pub async fn open_version(dir: &Path, options: EngineOptions) -> Result<Self> {
-        Self::open_in(version_in(dir.to_path_buf())?, options).await
+        let ctx = local_context(&options)?;
+        Self::open_in(version_in(dir.to_path_buf())?, ctx, options).await
     }
 
     async fn open_in(
         (dir, version, manifest): (PathBuf, u64, serde_json::Value),
+        ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
-            .build_arc()?;
-        // Statistics from Parquet footers are collected when a table is registered
-        // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
-        // DataFusion settings can be tuned per process with DATAFUSION_* environment
-        // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
-        let config = SessionConfig::from_env()?.with_information_schema(true);
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Warehouse {
             path: dir.clone(),
             message: "DataFusion has no default catalog".into(),
         })?;
-        // Raw tables live in a schema that is dropped once the masked views over them exist:
-        // the views keep their plans, nobody can query the raw tables by name.
+        // Tables that are masked or filtered for this caller are registered in a schema that
+        // is dropped once the views over them exist: the views keep their plans, nobody can
+        // query the raw tables by name.
         catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new()))?;
         let schema = WarehouseSchema::builtin()?;
         let counts: BTreeMap<String, u64> =
             serde_json::from_value(manifest["tables"].clone()).unwrap_or_default();
         let mut objects = Vec::new();
+        // (name, raw SELECT list, filter) of each table served through a view.
+        let mut guarded: Vec<(String, String, TableFilter)> = Vec::new();
         for t in schema.tables() {
             let folder = dir.join(&t.name);
             let provider: Arc<dyn TableProvider> = if folder.is_dir() {
@@ -236,23 +261,28 @@ impl Engine {
             } else {
                 Arc::new(MemTable::try_new(t.arrow_schema(), vec![vec![]])?)
             };
-            if options.privileged || !t.columns.iter().any(|c| c.pii) {
-                ctx.register_table(t.name.as_str(), provider)?;
-            } else {
-                let raw = format!("raw.{}", t.name);
-                ctx.register_table(raw.as_str(), provider)?;
-                let partition = if t.partition_by.is_some() {
-                    format!(", {}", ident(PARTITION_COLUMN))
+            let columns: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+            let filter = options
+                .scope
+                .as_ref()
+                .map_or(TableFilter::All, |s| s.filter(&t.name, &columns));
+            let masked = !options.privileged && t.columns.iter().any(|c| c.pii);
+            if filter == TableFilter::Hidden {
+                continue;
+            }
+            if masked || filter != TableFilter::All {
+                ctx.register_table(format!("raw.{}", t.name).as_str(), provider)?;
+                let mut projection = if options.privileged {
+                    columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
                 } else {
-                    String::new()
+                    masked_projection(t)
                 };
-                ctx.sql(&format!(
-                    "CREATE VIEW {} AS SELECT {}{partition} FROM raw.{}",
-                    ident(&t.name),
-                    masked_projection(t),
-                    ident(&t.name)
-                ))
-                .await?;
+                if t.partition_by.is_some() {
+                    projection.push_str(&format!(", {}", ident(PARTITION_COLUMN)));
+                }
+                guarded.push((t.name.clone(), projection, filter));
+            } else {
+                ctx.register_table(t.name.as_str(), provider)?;
             }
             objects.push(TableInfo {
                 name: t.name.clone(),
@@ -267,13 +297,44 @@ impl Engine {
         }
         for name in Self::mart_folders(&dir, &schema)? {
             let provider = listing_table(&ctx, &dir.join(&name), None, false).await?;
-            ctx.register_table(name.as_str(), provider)?;
+            let filter = match &options.scope {
+                Some(s) => {
+                    let fields = provider.schema();
+                    let columns: Vec<&str> =
+                        fields.fields().iter().map(|f| f.name().as_str()).collect();
+                    s.filter(&name, &columns)
+                }
+                None => TableFilter::All,
+            };
+            match filter {
+                TableFilter::Hidden => continue,
+                TableFilter::All => {
+                    ctx.register_table(name.as_str(), provider)?;
+                }
+                rows => {
+                    ctx.register_table(format!("raw.{name}").as_str(), provider)?;
+                    guarded.push((name.clone(), "*".into(), rows));
+                }
+            };
             objects.push(TableInfo {
                 name,
                 kind: ObjectKind::Mart,
                 rows: None,
                 description: "Written by acrm mine.".into(),
             });
+        }
+        // Views only once every raw table exists: a scope's filters read other raw tables.
+        for (name, projection, filter) in guarded {
+            let predicate = match filter {
+                TableFilter::Rows(p) => format!(" WHERE {p}"),
+                TableFilter::All | TableFilter::Hidden => String::new(),
+            };
+            ctx.sql(&format!(
+                "CREATE VIEW {} AS SELECT {projection} FROM raw.{}{predicate}",
+                ident(&name),
+                ident(&name)
+            ))
+            .await?;
         }
         for (name, sql) in acrm_schema::VIEWS {
             ctx.sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))
@@ -322,6 +383,17 @@ impl Engine {
     /// The published version this engine reads.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// The DataFusion context holding its catalog and functions (the PostgreSQL-wire server
+    /// plans and streams through it).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
     }
 
     /// Its folder.

@@ -9,8 +9,10 @@ mod error;
 pub mod mask;
 pub mod output;
 pub mod reports;
+pub mod scope;
 
 pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
+pub use scope::{RowScope, ScopeLevel};

@@ -155,19 +155,28 @@ impl ScalarUDFImpl for ModelFunction {
 /// Name of the view of churn features as of the last sale day.
 pub const CHURN_FEATURES_VIEW: &str = "churn_features";
 
+/// `churn_probability(model, …)`, `credit_score(model, …)` and
+/// `credit_bad_probability(model, …)` over the model registry of `warehouse`: for engines,
+/// and for the function registries of cluster schedulers and executors, which decode plans
+/// naming them.
+pub fn functions(warehouse: &Path) -> Vec<ScalarUDF> {
+    [
+        ("churn_probability", churn::TASK, Output::Probability),
+        ("credit_score", credit::TASK, Output::Points),
+        ("credit_bad_probability", credit::TASK, Output::Probability),
+    ]
+    .into_iter()
+    .map(|(name, task, output)| ScalarUDF::from(ModelFunction::new(name, task, output, warehouse)))
+    .collect()
+}
+
 /// Registers `churn_probability(model, …)`, `credit_score(model, …)` (points) and
 /// `credit_bad_probability(model, …)` on `engine`, reading models from the registry of
 /// `warehouse`, and the `churn_features` view (the churn model's inputs for every active
 /// customer as of the last sale day, with the default 90-day horizon).
 pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
-    for (name, task, output) in [
-        ("churn_probability", churn::TASK, Output::Probability),
-        ("credit_score", credit::TASK, Output::Points),
-        ("credit_bad_probability", credit::TASK, Output::Probability),
-    ] {
-        engine.register_udf(ScalarUDF::from(ModelFunction::new(
-            name, task, output, warehouse,
-        )));
+    for f in functions(warehouse) {
+        engine.register_udf(f);
     }
     // A warehouse without sales has no last sale day, and no churn population: no view.
     if let Ok(last) = crate::features::last_fact_date(engine).await {

@@ -1,0 +1,222 @@
+//! Login: SCRAM-SHA-256 against the configured users' verifiers ([`crate::scram`]), driven
+//! over pgwire's startup messages. An unknown user goes through the same exchange with a
+//! made-up verifier and fails like a wrong password, so replies never tell whether a user
+//! exists. The connection limit is enforced here too: a connection past it is refused with
+//! SQLSTATE 53300 before anything else.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{Sink, SinkExt};
+use datafusion_postgres::pgwire::api::auth::{
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
+};
+use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::startup::Authentication;
+use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tokio::sync::Mutex;
+
+use crate::scram::{Exchange, Failure, Verifier};
+use crate::session::{Login, Session};
+
+/// The one SASL mechanism offered.
+const SCRAM: &str = "SCRAM-SHA-256";
+
+/// Where one connection's login stands.
+enum State {
+    /// Waiting for the client's first SCRAM message.
+    Initial,
+    /// Server-first sent; `user` is Some for a configured user.
+    Started {
+        user: String,
+        known: bool,
+        exchange: Box<Exchange>,
+    },
+    /// Logged in, or failed.
+    Done,
+}
+
+/// A fatal error with `code` (SQLSTATE) and `message`.
+pub(crate) fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        message.into(),
+    )))
+}
+
+/// The startup handler of one connection.
+pub(crate) struct Auth {
+    session: Arc<Session>,
+    state: Mutex<State>,
+    /// Refuse this connection: the server is at its connection limit.
+    over_limit: bool,
+}
+
+impl Auth {
+    /// The login of `session`'s connection; `over_limit` refuses it outright.
+    pub(crate) fn new(session: Arc<Session>, over_limit: bool) -> Self {
+        Self {
+            session,
+            state: Mutex::new(State::Initial),
+            over_limit,
+        }
+    }
+
+    /// Server parameters reported after login: not a superuser, read-only transactions.
+    fn parameters() -> DefaultServerParameterProvider {
+        let mut p = DefaultServerParameterProvider::default();
+        p.server_version = format!("16.6 (acrm {})", env!("CARGO_PKG_VERSION"));
+        p.is_superuser = false;
+        p.default_transaction_read_only = true;
+        p
+    }
+
+    /// The verifier to run the exchange with: the user's, or a made-up one stable per name
+    /// (so probing one name twice sees the same salt, as for a real user).
+    fn verifier_for(&self, user: &str) -> (Verifier, bool) {
+        match self.session.shared.config.users.get(user) {
+            Some(u) => (u.verifier.clone(), true),
+            None => (self.session.shared.mock_verifier(user), false),
+        }
+    }
+}
+
+fn text(data: &[u8]) -> PgWireResult<&str> {
+    std::str::from_utf8(data).map_err(|_| fatal("08P01", "SCRAM message is not UTF-8"))
+}
+
+fn failed(user: &str) -> PgWireError {
+    fatal(
+        "28P01",
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+#[async_trait]
+impl StartupHandler for Auth {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                if self.over_limit {
+                    return Err(fatal(
+                        "53300",
+                        format!(
+                            "sorry, too many clients already (the server serves {} connections at once)",
+                            self.session.shared.config.server.max_connections
+                        ),
+                    ));
+                }
+                if self.session.shared.config.server.tls_certificate.is_some() && !client.is_secure()
+                {
+                    return Err(fatal(
+                        "28000",
+                        "this server requires TLS: connect with sslmode=require",
+                    ));
+                }
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                        vec![SCRAM.to_string()],
+                    )))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(msg) => {
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut state = self.state.lock().await;
+                match std::mem::replace(&mut *state, State::Done) {
+                    State::Initial => {
+                        let initial = msg.into_sasl_initial_response()?;
+                        if initial.auth_method != SCRAM {
+                            return Err(fatal(
+                                "28000",
+                                format!(
+                                    "authentication method {} is not supported: use {SCRAM}",
+                                    initial.auth_method
+                                ),
+                            ));
+                        }
+                        let data = initial.data.unwrap_or_default();
+                        let (verifier, known) = self.verifier_for(&user);
+                        let nonce = crate::session::random_nonce();
+                        let (exchange, server_first) =
+                            Exchange::start(text(&data)?, verifier, &nonce).map_err(
+                                |f| match f {
+                                    Failure::Protocol(m) => fatal("08P01", m),
+                                    Failure::WrongPassword => failed(&user),
+                                },
+                            )?;
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLContinue(server_first.into_bytes().into()),
+                            ))
+                            .await?;
+                        *state = State::Started {
+                            user,
+                            known,
+                            exchange: Box::new(exchange),
+                        };
+                    }
+                    State::Started {
+                        user,
+                        known,
+                        exchange,
+                    } => {
+                        let response = msg.into_sasl_response()?;
+                        let outcome = exchange.finish(text(&response.data)?);
+                        let role = self
+                            .session
+                            .shared
+                            .config
+                            .users
+                            .get(&user)
+                            .map(|u| u.role.clone());
+                        let (Ok(server_final), true, Some(role)) = (outcome, known, role) else {
+                            tracing::warn!(user = %user, peer = %client.socket_addr(), "login refused");
+                            return Err(failed(&user));
+                        };
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLFinal(server_final.into_bytes().into()),
+                            ))
+                            .await?;
+                        let shared = &self.session.shared;
+                        let (pid, key) = shared.pids.generate(client);
+                        client.set_pid_and_secret_key(pid, key.clone());
+                        let (handle, guard) = shared.connections.register(pid, key);
+                        client.session_extensions().insert(handle);
+                        client.session_extensions().insert(guard);
+                        tracing::info!(user = %user, role = %role, peer = %client.socket_addr(), tls = client.is_secure(), "login");
+                        self.session.log_in(Login { user, role });
+                        finish_authentication(client, &Self::parameters()).await?;
+                    }
+                    State::Done => {
+                        return Err(fatal("08P01", "unexpected authentication message"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! One engine per role over the current warehouse version, opened on first use and replaced
+//! when a build publishes a new version: each statement takes the engine current when it
+//! starts and keeps it (an `Arc`) to its last row, so a query in flight goes on reading the
+//! version it started on while new ones read the new version — no restart.
+//!
+//! The build keeps the last `keep_versions` versions on disk, so a reader is safe unless that
+//! many builds publish while one statement runs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use acrm_olap::{Engine, EngineOptions};
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use tokio::sync::Mutex;
+
+use crate::config::Role;
+use crate::{Error, Result};
+
+/// Engines of the current version by role name.
+#[derive(Default)]
+struct Current {
+    dir: PathBuf,
+    engines: HashMap<String, Arc<Engine>>,
+}
+
+/// The engines the server queries through.
+pub struct Engines {
+    warehouse: PathBuf,
+    memory_limit: usize,
+    current: Mutex<Current>,
+}
+
+impl Engines {
+    /// Engines over `warehouse`; `memory_limit` bounds each engine's shared pool (a query's
+    /// own limit is set per query by the handler).
+    pub fn new(warehouse: &Path, memory_limit: usize) -> Self {
+        Self {
+            warehouse: warehouse.to_path_buf(),
+            memory_limit,
+            current: Mutex::new(Current::default()),
+        }
+    }
+
+    /// The engine of role `name` over the version published now.
+    pub async fn get(&self, name: &str, role: &Role) -> Result<Arc<Engine>> {
+        let link = self.warehouse.join("current");
+        let dir = std::fs::canonicalize(&link).map_err(|source| Error::Io { path: link, source })?;
+        let mut current = self.current.lock().await;
+        if current.dir != dir {
+            tracing::info!(version = %dir.display(), "serving a newly published warehouse version");
+            *current = Current {
+                dir,
+                engines: HashMap::new(),
+            };
+        }
+        if let Some(e) = current.engines.get(name) {
+            return Ok(e.clone());
+        }
+        let engine = Arc::new(self.open(role).await?);
+        // A publish between reading the link and opening: key by what was opened.
+        if engine.dir() == current.dir {
+            current.engines.insert(name.to_string(), engine.clone());
+        }
+        Ok(engine)
+    }
+
+    async fn open(&self, role: &Role) -> Result<Engine> {
+        let options = EngineOptions {
+            privileged: role.privileged,
+            memory_limit: self.memory_limit,
+            scope: role.scope.clone(),
+            ..EngineOptions::default()
+        };
+        let mut engine = Engine::open(&self.warehouse, options).await?;
+        acrm_mining::model::udf::register(&mut engine, &self.warehouse).await?;
+        // pg_catalog and the functions psql, drivers and BI tools ask about on connect.
+        setup_pg_catalog(engine.context(), "datafusion", EmptyContextProvider)
+            .map_err(|e| Error::DataFusion(*e))?;
+        Ok(engine)
+    }
+}
