@@ -46,15 +46,27 @@ pub enum Action {
     Refused(String),
 }
 
-/// The statement's leading keywords (e.g. `CREATE TABLE`), for messages and the audit log.
+/// Second words that name what a leading keyword acts on.
+const OBJECT_WORDS: &[&str] = &[
+    "ANALYZE", "CATALOG", "DATABASE", "EXTERNAL", "FUNCTION", "INDEX", "INTO", "OR", "ROLE",
+    "SCHEMA", "TABLE", "TEMP", "TEMPORARY", "TRANSACTION", "USER", "VIEW",
+];
+
+/// The statement's leading keywords (e.g. `SELECT`, `CREATE TABLE`, `INSERT INTO`) for
+/// messages and the audit log: keywords only, never a name, literal or value.
 pub fn kind(statement: &Statement) -> String {
-    statement
-        .to_string()
-        .split_whitespace()
-        .take(2)
-        .map(str::to_uppercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let text = statement.to_string();
+    let mut words = text.split_whitespace().map(str::to_uppercase);
+    let first: String = words
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    match words.next() {
+        Some(w) if OBJECT_WORDS.contains(&w.as_str()) => format!("{first} {w}"),
+        _ => first,
+    }
 }
 
 /// Milliseconds of a PostgreSQL duration setting (`5000`, `'5s'`, `'250ms'`, `'2min'`).
@@ -189,10 +201,10 @@ mod tests {
                 "CREATE EXTERNAL",
             ),
             ("INSERT INTO dim_customer VALUES (1)", "INSERT INTO"),
-            ("DELETE FROM fact_sales", "DELETE FROM"),
-            ("UPDATE fact_sales SET amount = 0", "UPDATE FACT_SALES"),
+            ("DELETE FROM fact_sales", "DELETE"),
+            ("UPDATE fact_sales SET amount = 0", "UPDATE"),
             ("DROP TABLE fact_sales", "DROP TABLE"),
-            ("COPY fact_sales TO '/tmp/out.csv'", "COPY FACT_SALES"),
+            ("COPY fact_sales TO '/tmp/out.csv'", "COPY"),
             (
                 "EXPLAIN ANALYZE INSERT INTO t VALUES (1)",
                 "EXPLAIN INSERT",
@@ -221,6 +233,21 @@ mod tests {
         }
         let err = parse(&parser, "SELEC 1").expect_err("syntax");
         assert!(!err.contains("read-only"), "{err}");
+    }
+
+    #[test]
+    fn kinds_are_keywords_only() {
+        let parser = PostgresCompatibilityParser::new();
+        for (sql, expected) in [
+            ("SELECT 'jane@example.com'", "SELECT"),
+            ("select email from dim_customer", "SELECT"),
+            ("WITH a AS (SELECT 1) SELECT * FROM a", "WITH"),
+            ("CREATE TABLE secret_name (a INT)", "CREATE TABLE"),
+            ("INSERT INTO t VALUES ('x')", "INSERT INTO"),
+        ] {
+            let statements = parse(&parser, sql).expect("parse");
+            assert_eq!(kind(&statements[0]), expected, "{sql}");
+        }
     }
 
     #[test]
