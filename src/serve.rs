@@ -47,7 +47,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!(
             "acrm serve: listening on {} ({}), warehouse {}, {users} user(s); Ctrl-C stops",
             server.local_addr()?,
-            if server.tls() { "TLS required" } else { "no TLS: loopback or trusted network only" },
+            if server.tls() {
+                "TLS required"
+            } else {
+                "no TLS: loopback or trusted network only"
+            },
             warehouse.display()
         );
         server.run(stop_signal()).await?;
@@ -175,7 +179,9 @@ pub fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
                 concurrent_tasks,
                 work_dir: work_dir.map(|d| d.display().to_string()),
             };
-            eprintln!("acrm cluster executor: flight {flight_port}, grpc {grpc_port}, scheduler {scheduler}");
+            eprintln!(
+                "acrm cluster executor: flight {flight_port}, grpc {grpc_port}, scheduler {scheduler}"
+            );
             rt.block_on(async {
                 tokio::select! {
                     r = acrm_serve::cluster::run_executor(options, &warehouse) => r?,

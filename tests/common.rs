@@ -169,6 +169,15 @@ pub fn sample_build() -> &'static SampleBuild {
     })
 }
 
+/// `acrm <args> --warehouse <the shared sample warehouse>`.
+pub fn on_sample(args: &[&str]) -> Command {
+    let mut c = acrm();
+    c.args(args)
+        .arg("--warehouse")
+        .arg(sample_build().copy.warehouse());
+    c
+}
+
 /// The folder `WAREHOUSE/current` points to.
 pub fn current(warehouse: &Path) -> PathBuf {
     std::fs::canonicalize(warehouse.join("current")).expect("current link resolves")

@@ -7,15 +7,6 @@ use std::process::Stdio;
 
 use crate::common::*;
 
-/// `acrm <args> --warehouse <sample warehouse>`.
-fn on_sample(args: &[&str]) -> std::process::Command {
-    let mut c = acrm();
-    c.args(args)
-        .arg("--warehouse")
-        .arg(sample_build().copy.warehouse());
-    c
-}
-
 #[test]
 fn every_report_matches_its_golden_file() {
     let list = run_ok(acrm().args(["report", "--list"]));

@@ -51,15 +51,6 @@ fn sample_region_and_branch() -> (String, String) {
     (rows[0][0].clone(), rows[0][1].clone())
 }
 
-/// `acrm <args> --warehouse <sample warehouse>`.
-fn on_sample(args: &[&str]) -> Command {
-    let mut c = acrm();
-    c.args(args)
-        .arg("--warehouse")
-        .arg(sample_build().copy.warehouse());
-    c
-}
-
 /// The single value a CLI query over the sample returns (privileged).
 fn cli_value(sql: &str) -> String {
     let rows = csv_rows(&run_ok(&mut on_sample(&[
@@ -96,7 +87,16 @@ impl Served {
             .env("PGCONNECT_TIMEOUT", "20")
             .env("PGSSLMODE", ssl)
             .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", user, "-d", "acrm", "-c", sql])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                user,
+                "-d",
+                "acrm",
+                "-c",
+                sql,
+            ])
             .output()
             .expect("psql runs (Debian postgresql-client)")
     }
@@ -115,7 +115,10 @@ impl Served {
             String::from_utf8_lossy(&out.stderr),
             self.stderr.lock().expect("stderr").as_str()
         );
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
     }
 
     /// psql's error text for a statement that must fail.
@@ -229,25 +232,41 @@ fn logins_masking_scopes_and_read_only_through_psql() {
     // Login: good password, wrong password, unknown user (same message, no hint).
     assert_eq!(served.psql_ok("alice", "SELECT 1"), "1");
     let wrong = served.psql_err("alice", "not-her-password", "SELECT 1");
-    assert!(wrong.contains("password authentication failed for user \"alice\""), "{wrong}");
+    assert!(
+        wrong.contains("password authentication failed for user \"alice\""),
+        "{wrong}"
+    );
     let unknown = served.psql_err("mallory", "x", "SELECT 1");
-    assert!(unknown.contains("password authentication failed for user \"mallory\""), "{unknown}");
+    assert!(
+        unknown.contains("password authentication failed for user \"mallory\""),
+        "{unknown}"
+    );
     // No default superuser with an empty password.
     let postgres = served.psql_err("postgres", "", "SELECT 1");
     assert!(postgres.contains("password"), "{postgres}");
     let postgres = served.psql_err("postgres", "postgres", "SELECT 1");
-    assert!(postgres.contains("password authentication failed"), "{postgres}");
+    assert!(
+        postgres.contains("password authentication failed"),
+        "{postgres}"
+    );
 
     // Views: the same counts as the CLI.
     let c360 = cli_value("SELECT count(*) FROM customer_360");
-    assert_eq!(served.psql_ok("alice", "SELECT count(*) FROM customer_360"), c360);
+    assert_eq!(
+        served.psql_ok("alice", "SELECT count(*) FROM customer_360"),
+        c360
+    );
 
     // Masking by role: the analyst sees masked e-mails, the steward the CLI's privileged values.
     let q = "SELECT email FROM dim_customer WHERE email IS NOT NULL ORDER BY customer_key LIMIT 20";
     let masked = served.psql_ok("alice", q);
     let raw = served.psql_ok("sam", q);
     let cli_raw: Vec<String> = csv_rows(&run_ok(&mut on_sample(&[
-        "sql", "--privileged", "--format", "csv", q,
+        "sql",
+        "--privileged",
+        "--format",
+        "csv",
+        q,
     ])))
     .into_iter()
     .map(|r| r[0].clone())
@@ -262,23 +281,38 @@ fn logins_masking_scopes_and_read_only_through_psql() {
         "SELECT count(*) FROM fact_sales f JOIN dim_branch b ON f.branch_key = b.branch_key WHERE b.branch_code = '{branch}'"
     ));
     assert_ne!(branch_lines, "0");
-    assert_eq!(served.psql_ok("bo", "SELECT count(*) FROM fact_sales"), branch_lines);
-    assert_eq!(served.psql_ok("bo", "SELECT count(DISTINCT branch_key) FROM fact_sales"), "1");
+    assert_eq!(
+        served.psql_ok("bo", "SELECT count(*) FROM fact_sales"),
+        branch_lines
+    );
+    assert_eq!(
+        served.psql_ok("bo", "SELECT count(DISTINCT branch_key) FROM fact_sales"),
+        "1"
+    );
     // Its customers are the branch's buyers, in every table and view that reaches them.
     let buyers = cli_value(&format!(
         "SELECT count(DISTINCT customer_id) FROM fact_sales f JOIN dim_branch b ON f.branch_key = b.branch_key WHERE b.branch_code = '{branch}' AND f.customer_id <> 0"
     ));
-    assert_eq!(served.psql_ok("bo", "SELECT count(*) FROM customer_360"), buyers);
+    assert_eq!(
+        served.psql_ok("bo", "SELECT count(*) FROM customer_360"),
+        buyers
+    );
     let buyer_contacts = cli_value(&format!(
         "SELECT count(*) FROM fact_service WHERE customer_id IN (SELECT customer_id FROM fact_sales f JOIN dim_branch b ON f.branch_key = b.branch_key WHERE b.branch_code = '{branch}')"
     ));
-    assert_eq!(served.psql_ok("bo", "SELECT count(*) FROM fact_service"), buyer_contacts);
+    assert_eq!(
+        served.psql_ok("bo", "SELECT count(*) FROM fact_service"),
+        buyer_contacts
+    );
     // Region scope: the region's branches plus online lines of customers living there.
     let region_lines = cli_value(&format!(
         "SELECT count(*) FROM fact_sales f JOIN dim_branch b ON f.branch_key = b.branch_key WHERE b.region = '{region}' \
          OR (f.branch_key = 0 AND f.customer_id IN (SELECT customer_id FROM dim_customer WHERE is_current AND region = '{region}'))"
     ));
-    assert_eq!(served.psql_ok("rita", "SELECT count(*) FROM fact_sales"), region_lines);
+    assert_eq!(
+        served.psql_ok("rita", "SELECT count(*) FROM fact_sales"),
+        region_lines
+    );
     let all_lines = cli_value("SELECT count(*) FROM fact_sales");
     assert_ne!(region_lines, all_lines);
     // The raw rejected rows are not served to scoped roles.
@@ -292,7 +326,10 @@ fn logins_masking_scopes_and_read_only_through_psql() {
         "CREATE TABLE t AS SELECT 1".to_string(),
         "INSERT INTO dim_channel VALUES (9, 'x', 'x', 'x')".into(),
         "DROP VIEW customer_360".into(),
-        format!("COPY (SELECT * FROM dim_customer) TO '{}'", out_file.display()),
+        format!(
+            "COPY (SELECT * FROM dim_customer) TO '{}'",
+            out_file.display()
+        ),
         "CREATE EXTERNAL TABLE pw STORED AS CSV LOCATION '/etc/passwd'".into(),
         "SET datafusion.execution.target_partitions = 1".into(),
     ] {
@@ -305,14 +342,30 @@ fn logins_masking_scopes_and_read_only_through_psql() {
 
     // Audit: one line per statement, with user and role, never values or statement text.
     let lines = served.audit_lines();
-    assert!(lines.iter().any(|l| l["user"] == "bo" && l["role"] == "branch" && l["outcome"] == "ok"));
-    assert!(lines.iter().any(|l| l["user"] == "sam" && l["outcome"] == "refused"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["user"] == "bo" && l["role"] == "branch" && l["outcome"] == "ok")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["user"] == "sam" && l["outcome"] == "refused")
+    );
     let text = std::fs::read_to_string(&served.audit).expect("audit");
     for e in cli_raw.iter().take(5) {
         assert!(!text.contains(e.as_str()), "audit log holds an e-mail");
     }
-    for fragment in ["dim_customer", "branch_code", "customer_key LIMIT", "etc/passwd"] {
-        assert!(!text.contains(fragment), "audit log holds statement text: {fragment}");
+    for fragment in [
+        "dim_customer",
+        "branch_code",
+        "customer_key LIMIT",
+        "etc/passwd",
+    ] {
+        assert!(
+            !text.contains(fragment),
+            "audit log holds statement text: {fragment}"
+        );
     }
 }
 
@@ -332,7 +385,9 @@ fn tokio_postgres_prepared_statements_masking_and_bad_password() {
         assert_eq!(row.get::<_, i64>("n").to_string(), expected);
         // Types come through: text, dates, decimals as text via the simple protocol.
         let rows = alice
-            .simple_query("SELECT email, birth_date FROM dim_customer WHERE email IS NOT NULL LIMIT 5")
+            .simple_query(
+                "SELECT email, birth_date FROM dim_customer WHERE email IS NOT NULL LIMIT 5",
+            )
             .await
             .expect("simple query");
         let mut seen = 0;
@@ -353,8 +408,7 @@ fn tokio_postgres_prepared_statements_masking_and_bad_password() {
         let err = served
             .connect("mallory")
             .await
-            .err()
-            .expect("unknown user refused");
+            .expect_err("unknown user refused");
         assert_eq!(err.code().map(|c| c.code()), Some("28P01"), "{err}");
     });
 }
@@ -372,7 +426,9 @@ fn statement_timeout_ends_a_slow_query_while_other_connections_work() {
         let started = Instant::now();
         let slow_query = tokio::spawn(async move {
             let r = slow
-                .simple_query("SELECT count(*) FROM generate_series(1, 20000000000) AS t(x) WHERE x % 7 = 9")
+                .simple_query(
+                    "SELECT count(*) FROM generate_series(1, 20000000000) AS t(x) WHERE x % 7 = 9",
+                )
                 .await;
             (r, slow)
         });
@@ -389,20 +445,27 @@ fn statement_timeout_ends_a_slow_query_while_other_connections_work() {
         let err = result.expect_err("the slow query is cancelled");
         assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
         let took = started.elapsed();
-        assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(15), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(15),
+            "{took:?}"
+        );
         // The connection that timed out keeps working; a session may lower its timeout.
         slow.simple_query("SELECT 1").await.expect("still usable");
-        slow.simple_query("SET statement_timeout = '500ms'").await.expect("SET");
+        slow.simple_query("SET statement_timeout = '500ms'")
+            .await
+            .expect("SET");
         let t = Instant::now();
         let err = slow
-            .simple_query("SELECT count(*) FROM generate_series(1, 20000000000) AS t(x) WHERE x % 7 = 9")
+            .simple_query(
+                "SELECT count(*) FROM generate_series(1, 20000000000) AS t(x) WHERE x % 7 = 9",
+            )
             .await
             .expect_err("lower timeout");
         assert_eq!(err.code().map(|c| c.code()), Some("57014"));
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         // Connection limit: a fourth connection is refused with 53300.
         let third = served.connect("bo").await.expect("third connection");
-        let err = served.connect("rita").await.err().expect("over the limit");
+        let err = served.connect("rita").await.expect_err("over the limit");
         assert_eq!(err.code().map(|c| c.code()), Some("53300"), "{err}");
         drop(third);
     });
@@ -422,21 +485,42 @@ fn query_memory_limit_ends_that_query_only() {
         "alice-pw",
         "SELECT count(*) FROM generate_series(1, 4000000) AS a(x) JOIN generate_series(1, 4000000) AS b(y) ON x = y",
     );
-    assert!(err.contains("Resources exhausted") || err.contains("memory"), "{err}");
-    assert_eq!(served.psql_ok("alice", "SELECT count(*) FROM dim_channel"), cli_value("SELECT count(*) FROM dim_channel"));
+    assert!(
+        err.contains("Resources exhausted") || err.contains("memory"),
+        "{err}"
+    );
+    assert_eq!(
+        served.psql_ok("alice", "SELECT count(*) FROM dim_channel"),
+        cli_value("SELECT count(*) FROM dim_channel")
+    );
 }
 
 /// A self-signed certificate and key for 127.0.0.1 in `dir` (the openssl command).
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (cert, key)
 }
 
@@ -446,10 +530,23 @@ fn tls_is_required_when_configured_and_a_missing_key_stops_startup() {
     let (cert, key) = certificate(dir.path());
     let served = serve(
         &sample_build().copy.warehouse(),
-        &format!("tls_certificate = \"{}\"\ntls_key = \"{}\"", cert.display(), key.display()),
+        &format!(
+            "tls_certificate = \"{}\"\ntls_key = \"{}\"",
+            cert.display(),
+            key.display()
+        ),
     );
-    let out = served.psql_ssl("alice", "alice-pw", "SELECT ssl FROM (SELECT 1 AS one, true AS ssl)", "require");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = served.psql_ssl(
+        "alice",
+        "alice-pw",
+        "SELECT ssl FROM (SELECT 1 AS one, true AS ssl)",
+        "require",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plain = served.psql_err("alice", "alice-pw", "SELECT 1");
     assert!(plain.contains("requires TLS"), "{plain}");
     drop(served);
@@ -655,7 +752,10 @@ fn the_report_suite_on_ballista_equals_the_single_node_engine() {
             .join("\n---\n")
     };
     let list = run_ok(acrm().args(["report", "--list"]));
-    let names: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert!(names.len() >= 8);
     for name in names {
         let local = run_ok(&mut s.on(&["report", name, "--format", "csv"]));
@@ -670,7 +770,11 @@ fn the_report_suite_on_ballista_equals_the_single_node_engine() {
     }
     // Views, masking and acrm's scoring functions on the cluster.
     let card: serde_json::Value = serde_json::from_str(&run_ok(&mut s.on(&[
-        "models", "show", "credit-v1", "--format", "json",
+        "models",
+        "show",
+        "credit-v1",
+        "--format",
+        "json",
     ])))
     .expect("model card");
     let call = card["sql"].as_str().expect("sql call");

@@ -273,7 +273,11 @@ impl Engine {
             if masked || filter != TableFilter::All {
                 ctx.register_table(format!("raw.{}", t.name).as_str(), provider)?;
                 let mut projection = if options.privileged {
-                    columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+                    columns
+                        .iter()
+                        .map(|c| ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     masked_projection(t)
                 };

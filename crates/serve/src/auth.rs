@@ -8,7 +8,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::{Sink, SinkExt};
 use datafusion_postgres::pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
@@ -19,6 +18,7 @@ use datafusion_postgres::pgwire::api::{
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use futures::{Sink, SinkExt};
 use tokio::sync::Mutex;
 
 use crate::scram::{Exchange, Failure, Verifier};
@@ -121,7 +121,8 @@ impl StartupHandler for Auth {
                         ),
                     ));
                 }
-                if self.session.shared.config.server.tls_certificate.is_some() && !client.is_secure()
+                if self.session.shared.config.server.tls_certificate.is_some()
+                    && !client.is_secure()
                 {
                     return Err(fatal(
                         "28000",

@@ -252,7 +252,9 @@ mod tests {
                 "scope.values",
             ),
             (
-                format!("[roles.a]\nsuperuser = true\n[users.u]\nrole = \"a\"\npassword = \"{v}\"\n"),
+                format!(
+                    "[roles.a]\nsuperuser = true\n[users.u]\nrole = \"a\"\npassword = \"{v}\"\n"
+                ),
                 "unknown field",
             ),
         ] {

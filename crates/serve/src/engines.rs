@@ -46,7 +46,8 @@ impl Engines {
     /// The engine of role `name` over the version published now.
     pub async fn get(&self, name: &str, role: &Role) -> Result<Arc<Engine>> {
         let link = self.warehouse.join("current");
-        let dir = std::fs::canonicalize(&link).map_err(|source| Error::Io { path: link, source })?;
+        let dir =
+            std::fs::canonicalize(&link).map_err(|source| Error::Io { path: link, source })?;
         let mut current = self.current.lock().await;
         if current.dir != dir {
             tracing::info!(version = %dir.display(), "serving a newly published warehouse version");

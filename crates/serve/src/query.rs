@@ -264,7 +264,11 @@ impl Session {
                     // The query's own memory pool over the role's catalog and functions.
                     let runtime = RuntimeEnvBuilder::new()
                         .with_memory_pool(Arc::new(FairSpillPool::new(
-                            shared.config.server.query_memory_mib.saturating_mul(1 << 20),
+                            shared
+                                .config
+                                .server
+                                .query_memory_mib
+                                .saturating_mul(1 << 20),
                         )))
                         .build_arc()?;
                     let state = SessionStateBuilder::new_from_existing(engine.context().state())

@@ -143,7 +143,7 @@ pub struct Exchange {
 }
 
 /// Splits `a=value,b=value` attributes.
-fn attribute<'a>(part: Option<&'a str>, name: char) -> std::result::Result<&'a str, Failure> {
+fn attribute(part: Option<&str>, name: char) -> std::result::Result<&str, Failure> {
     part.and_then(|p| p.strip_prefix(name)?.strip_prefix('='))
         .ok_or_else(|| Failure::Protocol(format!("expected attribute {name}=")))
 }

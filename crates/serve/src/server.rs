@@ -34,7 +34,9 @@ struct Connection {
 }
 
 impl PgWireServerHandlers for Connection {
-    fn simple_query_handler(&self) -> Arc<impl datafusion_postgres::pgwire::api::query::SimpleQueryHandler> {
+    fn simple_query_handler(
+        &self,
+    ) -> Arc<impl datafusion_postgres::pgwire::api::query::SimpleQueryHandler> {
         self.queries.clone()
     }
 
@@ -77,7 +79,9 @@ pub fn tls_acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor> {
     let key: PrivateKeyDer<'static> =
         rustls_pemfile::private_key(&mut BufReader::new(read_pem(key)?.as_slice()))
             .map_err(|e| Error::Tls(format!("{}: {e}", key.display())))?
-            .ok_or_else(|| Error::Tls(format!("{}: no PEM private key in the file", key.display())))?;
+            .ok_or_else(|| {
+                Error::Tls(format!("{}: no PEM private key in the file", key.display()))
+            })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -105,10 +109,12 @@ impl Server {
             _ => None,
         };
         let audit = AuditLog::open(s.audit_log.as_deref())?;
-        let listener = TcpListener::bind(s.listen).await.map_err(|source| Error::Listen {
-            addr: s.listen.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(s.listen)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: s.listen.to_string(),
+                source,
+            })?;
         let engines = Engines::new(
             warehouse,
             s.query_memory_mib
@@ -164,9 +170,7 @@ impl Server {
             let handlers = Arc::new(Connection {
                 auth: Arc::new(Auth::new(session.clone(), permit.is_none())),
                 queries: Arc::new(Queries::new(session)),
-                cancel: Arc::new(DefaultCancelHandler::new(
-                    self.shared.connections.clone(),
-                )),
+                cancel: Arc::new(DefaultCancelHandler::new(self.shared.connections.clone())),
             });
             let tls = self.tls.clone();
             tokio::spawn(async move {

@@ -50,7 +50,8 @@ impl Shared {
     /// process's secret only, its keys match no password anyone knows.
     pub fn mock_verifier(&self, user: &str) -> Verifier {
         let salt = blake3::keyed_hash(&self.mock_secret, user.as_bytes());
-        let unguessable = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+        let unguessable =
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
         Verifier::derive(&unguessable, &salt.as_bytes()[..16], DEFAULT_ITERATIONS)
             .unwrap_or_else(|_| unreachable!("iterations are non-zero"))
     }

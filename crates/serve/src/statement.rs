@@ -48,8 +48,22 @@ pub enum Action {
 
 /// Second words that name what a leading keyword acts on.
 const OBJECT_WORDS: &[&str] = &[
-    "ANALYZE", "CATALOG", "DATABASE", "EXTERNAL", "FUNCTION", "INDEX", "INTO", "OR", "ROLE",
-    "SCHEMA", "TABLE", "TEMP", "TEMPORARY", "TRANSACTION", "USER", "VIEW",
+    "ANALYZE",
+    "CATALOG",
+    "DATABASE",
+    "EXTERNAL",
+    "FUNCTION",
+    "INDEX",
+    "INTO",
+    "OR",
+    "ROLE",
+    "SCHEMA",
+    "TABLE",
+    "TEMP",
+    "TEMPORARY",
+    "TRANSACTION",
+    "USER",
+    "VIEW",
 ];
 
 /// The statement's leading keywords (e.g. `SELECT`, `CREATE TABLE`, `INSERT INTO`) for
@@ -90,8 +104,9 @@ fn duration_ms(value: &str) -> Option<u64> {
 /// parses (`CREATE EXTERNAL TABLE … STORED AS CSV`, `COPY … TO`) is refused as a write, not
 /// reported as a syntax error.
 pub fn parse(parser: &PostgresCompatibilityParser, sql: &str) -> Result<Vec<Statement>, String> {
-    parser.parse(sql).map_err(|e| {
-        match DFParser::parse_sql(sql) {
+    parser
+        .parse(sql)
+        .map_err(|e| match DFParser::parse_sql(sql) {
             Ok(statements) => {
                 if let Some(s) = statements
                     .iter()
@@ -108,8 +123,7 @@ pub fn parse(parser: &PostgresCompatibilityParser, sql: &str) -> Result<Vec<Stat
                 e.to_string()
             }
             Err(_) => e.to_string(),
-        }
-    })
+        })
 }
 
 /// The refusal message of a statement that would write: prefix, what, suffix.
@@ -205,10 +219,7 @@ mod tests {
             ("UPDATE fact_sales SET amount = 0", "UPDATE"),
             ("DROP TABLE fact_sales", "DROP TABLE"),
             ("COPY fact_sales TO '/tmp/out.csv'", "COPY"),
-            (
-                "EXPLAIN ANALYZE INSERT INTO t VALUES (1)",
-                "EXPLAIN INSERT",
-            ),
+            ("EXPLAIN ANALYZE INSERT INTO t VALUES (1)", "EXPLAIN INSERT"),
             (
                 "SET datafusion.execution.target_partitions = 1",
                 "SET datafusion",
@@ -252,8 +263,14 @@ mod tests {
 
     #[test]
     fn client_settings_and_transactions_are_answered_by_the_server() {
-        assert_eq!(action("SET statement_timeout = '2s'"), Action::SetTimeout(2000));
-        assert_eq!(action("SET statement_timeout TO 150"), Action::SetTimeout(150));
+        assert_eq!(
+            action("SET statement_timeout = '2s'"),
+            Action::SetTimeout(2000)
+        );
+        assert_eq!(
+            action("SET statement_timeout TO 150"),
+            Action::SetTimeout(150)
+        );
         assert_eq!(action("SET extra_float_digits = 3"), Action::SetIgnored);
         assert_eq!(action("SET application_name = 'x'"), Action::SetIgnored);
         assert_eq!(action("BEGIN"), Action::Begin);
