@@ -583,12 +583,27 @@ fn a_newly_published_version_is_served_without_restart() {
     let served = serve(&s.warehouse(), "");
     let before = served.psql_ok("sam", "SELECT count(*) FROM fact_sales");
     let rt = runtime();
-    let conn = rt.block_on(served.connect("sam")).expect("login");
+    let mut conn = rt.block_on(served.connect("sam")).expect("login");
+    // A statement in flight across the publish: a portal read 100 rows at a time.
+    let tx = rt.block_on(conn.transaction()).expect("BEGIN");
+    let portal = rt
+        .block_on(tx.bind("SELECT order_id FROM fact_sales", &[]))
+        .expect("bind");
+    let first = rt
+        .block_on(tx.query_portal(&portal, 100))
+        .expect("first rows");
+    assert_eq!(first.len(), 100);
+
     s.generate_night(2);
     run_ok(&mut s.build(&s.warehouse(), &["--no-marts"]));
     let after = served.psql_ok("sam", "SELECT count(*) FROM fact_sales");
     assert_ne!(before, after, "night 2 adds sales");
-    // The connection opened before the publish sees the new version too.
+
+    // The statement in flight finishes on the version it started on.
+    let rest = rt.block_on(tx.query_portal(&portal, 0)).expect("rest");
+    assert_eq!((first.len() + rest.len()).to_string(), before);
+    rt.block_on(tx.commit()).expect("COMMIT");
+    // The connection opened before the publish sees the new version in its next statement.
     let n: i64 = rt
         .block_on(conn.query_one("SELECT count(*) FROM fact_sales", &[]))
         .expect("query")
