@@ -6,6 +6,8 @@
 //! `ClientKey` with `H(ClientKey) = StoredKey`. pgwire's own SCRAM wants the salted password
 //! itself, which is enough to log in, so acrm checks proofs here.
 
+use std::num::NonZeroU32;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::{digest, hmac, pbkdf2};
@@ -14,6 +16,10 @@ use crate::{Error, Result};
 
 /// PBKDF2 rounds of new verifiers (PostgreSQL's default).
 pub const DEFAULT_ITERATIONS: u32 = 4096;
+
+/// [`DEFAULT_ITERATIONS`] as a non-zero count.
+pub(crate) const DEFAULT_ROUNDS: NonZeroU32 =
+    NonZeroU32::MIN.saturating_add(DEFAULT_ITERATIONS - 1);
 
 /// A stored SCRAM-SHA-256 password verifier.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,8 +64,13 @@ fn normalise(password: &str) -> String {
 impl Verifier {
     /// The verifier of `password` with `salt` and `iterations` rounds.
     pub fn derive(password: &str, salt: &[u8], iterations: u32) -> Result<Self> {
-        let rounds = std::num::NonZeroU32::new(iterations)
+        let rounds = NonZeroU32::new(iterations)
             .ok_or_else(|| Error::Config("SCRAM iterations must be at least 1".into()))?;
+        Ok(Self::derive_rounds(password, salt, rounds))
+    }
+
+    /// [`Verifier::derive`] with a round count that cannot be zero.
+    pub(crate) fn derive_rounds(password: &str, salt: &[u8], rounds: NonZeroU32) -> Self {
         let mut salted = [0u8; 32];
         pbkdf2::derive(
             pbkdf2::PBKDF2_HMAC_SHA256,
@@ -68,12 +79,12 @@ impl Verifier {
             normalise(password).as_bytes(),
             &mut salted,
         );
-        Ok(Self {
-            iterations,
+        Self {
+            iterations: rounds.get(),
             salt: salt.to_vec(),
             stored_key: sha256(&hmac_sha256(&salted, b"Client Key")),
             server_key: hmac_sha256(&salted, b"Server Key"),
-        })
+        }
     }
 
     /// A new verifier of `password` with a random 16-byte salt.
@@ -239,7 +250,7 @@ mod tests {
         let mut salted = [0u8; 32];
         pbkdf2::derive(
             pbkdf2::PBKDF2_HMAC_SHA256,
-            std::num::NonZeroU32::new(iterations).expect("iterations"),
+            NonZeroU32::new(iterations).expect("iterations"),
             salt,
             password.as_bytes(),
             &mut salted,
