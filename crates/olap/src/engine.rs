@@ -395,11 +395,6 @@ impl Engine {
         &self.ctx
     }
 
-    /// The options it was opened with.
-    pub fn options(&self) -> &EngineOptions {
-        &self.options
-    }
-
     /// Its folder.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -31,10 +31,10 @@ const SCRAM: &str = "SCRAM-SHA-256";
 enum State {
     /// Waiting for the client's first SCRAM message.
     Initial,
-    /// Server-first sent; `user` is Some for a configured user.
+    /// Server-first sent for `user`; `role` is None for a user that is not configured.
     Started {
         user: String,
-        known: bool,
+        role: Option<String>,
         exchange: Box<Exchange>,
     },
     /// Logged in, or failed.
@@ -71,18 +71,19 @@ impl Auth {
     /// Server parameters reported after login: not a superuser, read-only transactions.
     fn parameters() -> DefaultServerParameterProvider {
         let mut p = DefaultServerParameterProvider::default();
-        p.server_version = format!("16.6 (acrm {})", env!("CARGO_PKG_VERSION"));
+        p.server_version = crate::session::server_version();
         p.is_superuser = false;
         p.default_transaction_read_only = true;
         p
     }
 
-    /// The verifier to run the exchange with: the user's, or a made-up one stable per name
-    /// (so probing one name twice sees the same salt, as for a real user).
-    fn verifier_for(&self, user: &str) -> (Verifier, bool) {
+    /// The verifier to run the exchange with and the user's role: the configured user's, or
+    /// a made-up verifier stable per name (so probing one name twice sees the same salt, as
+    /// for a real user) and no role.
+    fn verifier_for(&self, user: &str) -> (Verifier, Option<String>) {
         match self.session.shared.config.users.get(user) {
-            Some(u) => (u.verifier.clone(), true),
-            None => (self.session.shared.mock_verifier(user), false),
+            Some(u) => (u.verifier.clone(), Some(u.role.clone())),
+            None => (self.session.shared.mock_verifier(user), None),
         }
     }
 }
@@ -158,7 +159,7 @@ impl StartupHandler for Auth {
                             ));
                         }
                         let data = initial.data.unwrap_or_default();
-                        let (verifier, known) = self.verifier_for(&user);
+                        let (verifier, role) = self.verifier_for(&user);
                         let nonce = crate::session::random_nonce();
                         let (exchange, server_first) =
                             Exchange::start(text(&data)?, verifier, &nonce).map_err(
@@ -174,25 +175,18 @@ impl StartupHandler for Auth {
                             .await?;
                         *state = State::Started {
                             user,
-                            known,
+                            role,
                             exchange: Box::new(exchange),
                         };
                     }
                     State::Started {
                         user,
-                        known,
+                        role,
                         exchange,
                     } => {
                         let response = msg.into_sasl_response()?;
                         let outcome = exchange.finish(text(&response.data)?);
-                        let role = self
-                            .session
-                            .shared
-                            .config
-                            .users
-                            .get(&user)
-                            .map(|u| u.role.clone());
-                        let (Ok(server_final), true, Some(role)) = (outcome, known, role) else {
+                        let (Ok(server_final), Some(role)) = (outcome, role) else {
                             tracing::warn!(user = %user, peer = %client.socket_addr(), "login refused");
                             return Err(failed(&user));
                         };

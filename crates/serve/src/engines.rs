@@ -33,8 +33,8 @@ pub struct Engines {
 }
 
 impl Engines {
-    /// Engines over `warehouse`; `memory_limit` bounds each engine's shared pool (a query's
-    /// own limit is set per query by the handler).
+    /// Engines over `warehouse`; `memory_limit` bounds what opening an engine may query (each
+    /// statement then runs with its own pool of the same size, set by the handler).
     pub fn new(warehouse: &Path, memory_limit: usize) -> Self {
         Self {
             warehouse: warehouse.to_path_buf(),

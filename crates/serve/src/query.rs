@@ -39,7 +39,7 @@ use futures::{Sink, StreamExt, stream};
 
 use crate::audit::{Entry, Outcome};
 use crate::session::Session;
-use crate::statement::{Action, READ_ONLY_PREFIX, READ_ONLY_SUFFIX, classify, kind, parse};
+use crate::statement::{Action, ParseError, classify, kind, parse, refusal};
 
 /// An error with severity ERROR, SQLSTATE `code` and `message`.
 fn error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -81,7 +81,7 @@ fn fail(entry: &mut Entry, rows: u64, e: &DataFusionError) -> PgWireError {
 /// The value of a server variable for `SHOW` (lower-case name), as PostgreSQL spells it.
 fn show_value(session: &Session, name: &str) -> Option<String> {
     Some(match name {
-        "server_version" => format!("16.6 (acrm {})", env!("CARGO_PKG_VERSION")),
+        "server_version" => crate::session::server_version(),
         "server_version_num" => "160006".into(),
         "server_encoding" | "client_encoding" => "UTF8".into(),
         "statement_timeout" => format!("{}ms", session.timeout().as_millis()),
@@ -177,18 +177,17 @@ impl Session {
     /// The statements of `sql`; a write only DataFusion's dialect parses is refused (and
     /// audited) like any other.
     fn parse(&self, sql: &str) -> PgWireResult<Vec<Statement>> {
-        parse(&self.shared.parser, sql).map_err(|message| {
-            if message.starts_with(READ_ONLY_PREFIX) {
+        parse(&self.shared.parser, sql).map_err(|e| match e {
+            ParseError::Write(_) => {
                 if let Some((login, _)) = self.login() {
                     self.shared
                         .audit
                         .start(&login.user, &login.role, "(unparsed)", sql)
                         .finish(0, Outcome::Refused, Some("25006"));
                 }
-                error("25006", message)
-            } else {
-                error("42601", message)
+                error("25006", e.to_string())
             }
+            ParseError::Syntax(message) => error("42601", message),
         })
     }
 
@@ -217,10 +216,7 @@ impl Session {
         match classify(statement) {
             Action::Refused(what) => {
                 entry.finish(0, Outcome::Refused, Some("25006"));
-                Err(error(
-                    "25006",
-                    format!("{READ_ONLY_PREFIX}{what}{READ_ONLY_SUFFIX}"),
-                ))
+                Err(error("25006", refusal(&what)))
             }
             Action::Begin => ok(&mut entry, Response::TransactionStart(Tag::new("BEGIN"))),
             Action::Commit => ok(&mut entry, Response::TransactionEnd(Tag::new("COMMIT"))),
@@ -261,16 +257,19 @@ impl Session {
                     if let Some(params) = params {
                         plan = plan.replace_params_with_values(&params)?;
                     }
-                    // The query's own memory pool over the role's catalog and functions.
-                    let runtime = RuntimeEnvBuilder::new()
-                        .with_memory_pool(Arc::new(FairSpillPool::new(
-                            shared
-                                .config
-                                .server
-                                .query_memory_mib
-                                .saturating_mul(1 << 20),
-                        )))
-                        .build_arc()?;
+                    // The query's own memory pool; the engine's Parquet metadata and file
+                    // listing caches, spill folder and object stores are shared, so footers
+                    // are not read again for every statement.
+                    let runtime =
+                        RuntimeEnvBuilder::from_runtime_env(&engine.context().runtime_env())
+                            .with_memory_pool(Arc::new(FairSpillPool::new(
+                                shared
+                                    .config
+                                    .server
+                                    .query_memory_mib
+                                    .saturating_mul(1 << 20),
+                            )))
+                            .build_arc()?;
                     let state = SessionStateBuilder::new_from_existing(engine.context().state())
                         .with_runtime_env(runtime)
                         .build();

@@ -108,6 +108,8 @@ impl Server {
             (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
             _ => None,
         };
+        // A warehouse with no published version is a startup error, not the first user's.
+        acrm_olap::engine::current_version(warehouse)?;
         let audit = AuditLog::open(s.audit_log.as_deref())?;
         let listener = TcpListener::bind(s.listen)
             .await
@@ -115,15 +117,7 @@ impl Server {
                 addr: s.listen.to_string(),
                 source,
             })?;
-        let engines = Engines::new(
-            warehouse,
-            s.query_memory_mib
-                .saturating_mul(1 << 20)
-                .saturating_mul(s.max_connections),
-        );
-        // Open the current version now: a missing warehouse is a startup error, not the
-        // first user's.
-        acrm_olap::engine::current_version(warehouse)?;
+        let engines = Engines::new(warehouse, s.query_memory_mib.saturating_mul(1 << 20));
         Ok(Self {
             listener,
             tls,

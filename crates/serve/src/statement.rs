@@ -100,37 +100,54 @@ fn duration_ms(value: &str) -> Option<u64> {
     n.checked_mul(factor)
 }
 
+/// Why statement text was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not SQL the server understands (the parser's message).
+    Syntax(String),
+    /// A write only DataFusion's own dialect parses; the text names it.
+    Write(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Syntax(m) => f.write_str(m),
+            ParseError::Write(what) => f.write_str(&refusal(what)),
+        }
+    }
+}
+
+/// The message refusing statement `what` on the read-only server.
+pub fn refusal(what: &str) -> String {
+    format!(
+        "cannot execute {what}: acrm serve is read-only (SELECT, WITH, VALUES, EXPLAIN and SHOW are allowed)"
+    )
+}
+
 /// The statements of `sql` as PostgreSQL writes them. Text only DataFusion's own dialect
-/// parses (`CREATE EXTERNAL TABLE … STORED AS CSV`, `COPY … TO`) is refused as a write, not
-/// reported as a syntax error.
-pub fn parse(parser: &PostgresCompatibilityParser, sql: &str) -> Result<Vec<Statement>, String> {
-    parser
-        .parse(sql)
-        .map_err(|e| match DFParser::parse_sql(sql) {
-            Ok(statements) => {
-                if let Some(s) = statements
-                    .iter()
-                    .find(|s| !matches!(s, DfStatement::Statement(_)))
-                {
-                    let what = s
-                        .to_string()
+/// parses (`CREATE EXTERNAL TABLE … STORED AS CSV`, `COPY … TO`) is a [`ParseError::Write`],
+/// refused as a write rather than reported as a syntax error.
+pub fn parse(
+    parser: &PostgresCompatibilityParser,
+    sql: &str,
+) -> Result<Vec<Statement>, ParseError> {
+    parser.parse(sql).map_err(|e| {
+        let write = DFParser::parse_sql(sql).ok().and_then(|statements| {
+            statements
+                .iter()
+                .find(|s| !matches!(s, DfStatement::Statement(_)))
+                .map(|s| {
+                    s.to_string()
                         .split_whitespace()
                         .take(3)
                         .collect::<Vec<_>>()
-                        .join(" ");
-                    return format!("{READ_ONLY_PREFIX}{what}{READ_ONLY_SUFFIX}");
-                }
-                e.to_string()
-            }
-            Err(_) => e.to_string(),
-        })
+                        .join(" ")
+                })
+        });
+        write.map_or_else(|| ParseError::Syntax(e.to_string()), ParseError::Write)
+    })
 }
-
-/// The refusal message of a statement that would write: prefix, what, suffix.
-pub const READ_ONLY_PREFIX: &str = "cannot execute ";
-/// See [`READ_ONLY_PREFIX`].
-pub const READ_ONLY_SUFFIX: &str =
-    ": acrm serve is read-only (SELECT, WITH, VALUES, EXPLAIN and SHOW are allowed)";
 
 /// Decides what the server does with `statement`.
 pub fn classify(statement: &Statement) -> Action {
@@ -239,10 +256,10 @@ mod tests {
             "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
             "COPY fact_sales TO '/tmp/x.parquet' STORED AS PARQUET",
         ] {
-            let err = parse(&parser, sql).expect_err(sql);
+            let err = parse(&parser, sql).expect_err(sql).to_string();
             assert!(err.contains("read-only"), "{sql}: {err}");
         }
-        let err = parse(&parser, "SELEC 1").expect_err("syntax");
+        let err = parse(&parser, "SELEC 1").expect_err("syntax").to_string();
         assert!(!err.contains("read-only"), "{err}");
     }
 
