@@ -12,3 +12,5 @@ mod mining;
 mod models;
 mod olap;
 mod serve;
+mod serve_attacks;
+mod serve_fuzz;

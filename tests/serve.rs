@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 /// Users of the test servers: (name, role, password).
-const USERS: &[(&str, &str, &str)] = &[
+pub(crate) const USERS: &[(&str, &str, &str)] = &[
     ("alice", "analyst", "alice-pw"),
     ("sam", "steward", "sam-pw"),
     ("rita", "region", "rita-pw"),
@@ -20,7 +20,7 @@ const USERS: &[(&str, &str, &str)] = &[
 ];
 
 /// The SCRAM verifier `acrm hash-password` prints for `password`.
-fn verifier(password: &str) -> String {
+pub(crate) fn verifier(password: &str) -> String {
     let mut child = acrm()
         .arg("hash-password")
         .stdin(Stdio::piped())
@@ -41,7 +41,7 @@ fn verifier(password: &str) -> String {
 }
 
 /// A region and one of its branch codes in the sample.
-fn sample_region_and_branch() -> (String, String) {
+pub(crate) fn sample_region_and_branch() -> (String, String) {
     let rows = csv_rows(&run_ok(&mut on_sample(&[
         "sql",
         "--format",
@@ -52,7 +52,7 @@ fn sample_region_and_branch() -> (String, String) {
 }
 
 /// The single value a CLI query over the sample returns (privileged).
-fn cli_value(sql: &str) -> String {
+pub(crate) fn cli_value(sql: &str) -> String {
     let rows = csv_rows(&run_ok(&mut on_sample(&[
         "sql",
         "--privileged",
@@ -64,11 +64,11 @@ fn cli_value(sql: &str) -> String {
 }
 
 /// A running `acrm serve`, stopped when dropped.
-struct Served {
-    child: Child,
-    port: u16,
-    audit: PathBuf,
-    stderr: Arc<Mutex<String>>,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) audit: PathBuf,
+    pub(crate) stderr: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -81,7 +81,7 @@ impl Drop for Served {
 
 impl Served {
     /// Runs `psql -c sql` as `user` with `password`; `ssl` is the sslmode.
-    fn psql_ssl(&self, user: &str, password: &str, sql: &str, ssl: &str) -> Output {
+    pub(crate) fn psql_ssl(&self, user: &str, password: &str, sql: &str, ssl: &str) -> Output {
         Command::new("psql")
             .env("PGPASSWORD", password)
             .env("PGCONNECT_TIMEOUT", "20")
@@ -101,12 +101,12 @@ impl Served {
             .expect("psql runs (Debian postgresql-client)")
     }
 
-    fn psql(&self, user: &str, password: &str, sql: &str) -> Output {
+    pub(crate) fn psql(&self, user: &str, password: &str, sql: &str) -> Output {
         self.psql_ssl(user, password, sql, "disable")
     }
 
     /// psql's output for a query that must succeed.
-    fn psql_ok(&self, user: &str, sql: &str) -> String {
+    pub(crate) fn psql_ok(&self, user: &str, sql: &str) -> String {
         let password = USERS.iter().find(|u| u.0 == user).expect("user").2;
         let out = self.psql(user, password, sql);
         assert!(
@@ -122,14 +122,17 @@ impl Served {
     }
 
     /// psql's error text for a statement that must fail.
-    fn psql_err(&self, user: &str, password: &str, sql: &str) -> String {
+    pub(crate) fn psql_err(&self, user: &str, password: &str, sql: &str) -> String {
         let out = self.psql(user, password, sql);
         assert!(!out.status.success(), "{sql} succeeded as {user}");
         String::from_utf8_lossy(&out.stderr).to_string()
     }
 
     /// A tokio-postgres connection as `user` (its driver task spawned on the runtime).
-    async fn connect(&self, user: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    pub(crate) async fn connect(
+        &self,
+        user: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let password = USERS.iter().find(|u| u.0 == user).map_or("nope", |u| u.2);
         let (client, connection) = tokio_postgres::connect(
             &format!(
@@ -144,7 +147,7 @@ impl Served {
     }
 
     /// The audit log's lines.
-    fn audit_lines(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn audit_lines(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.audit)
             .unwrap_or_default()
             .lines()
@@ -155,7 +158,12 @@ impl Served {
 
 /// Starts `acrm serve` over `warehouse` with extra `[server]` lines; roles: analyst (masked),
 /// steward (privileged), region (sample region), branch (one sample branch).
-fn serve(warehouse: &Path, server: &str) -> Served {
+pub(crate) fn serve(warehouse: &Path, server: &str) -> Served {
+    serve_with(warehouse, server, None)
+}
+
+/// [`serve`], the server process limited to `open_files` file descriptors when given.
+pub(crate) fn serve_with(warehouse: &Path, server: &str, open_files: Option<u32>) -> Served {
     let (region, branch) = sample_region_and_branch();
     let dir = tempdir();
     let audit = dir.path().join("audit.jsonl");
@@ -174,7 +182,18 @@ fn serve(warehouse: &Path, server: &str) -> Served {
     }
     let users = dir.path().join("acrm-serve.toml");
     std::fs::write(&users, text).expect("users file");
-    let mut child = acrm()
+    let mut command = match open_files {
+        // The shell lowers its own limit, then becomes the server.
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_acrm"));
+            c
+        }
+        None => acrm(),
+    };
+    let mut child = command
         .env("ACRM_LOG", "info")
         .args(["serve", "--users"])
         .arg(&users)
@@ -217,7 +236,7 @@ fn serve(warehouse: &Path, server: &str) -> Served {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -618,7 +637,7 @@ fn a_newly_published_version_is_served_without_restart() {
 }
 
 /// Resident memory of process `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .expect("proc status")
         .lines()
@@ -631,7 +650,7 @@ fn rss_kib(pid: u32) -> u64 {
 const LOAD_RSS_GROWTH_BOUND_MIB: u64 = 256;
 
 #[test]
-fn load_32_clients_by_200_queries_without_errors_or_memory_growth() {
+fn load_32_clients_by_200_queries_beside_a_heavy_query_with_quick_select_1() {
     let served = serve(&sample_build().copy.warehouse(), "");
     let queries = [
         "SELECT count(*) FROM fact_sales",
@@ -668,8 +687,60 @@ fn load_32_clients_by_200_queries_without_errors_or_memory_growth() {
     };
     round(32, 10);
     let warm = rss_kib(served.child.id());
+    // Beside the load: a heavy query, again and again, and a client timing `SELECT 1`
+    // (what connection pools send to check a connection).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (heavy, probe) = rt.block_on(async {
+        let heavy_client = served.connect("sam").await.expect("login");
+        let probe_client = served.connect("alice").await.expect("login");
+        let flag = stop.clone();
+        let heavy = tokio::spawn(async move {
+            let mut runs = 0;
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                heavy_client
+                    .simple_query(
+                        "SELECT count(*) FROM generate_series(1, 20000) AS a(x) CROSS JOIN generate_series(1, 20000) AS b(y) WHERE x + y = 7",
+                    )
+                    .await
+                    .expect("heavy query");
+                runs += 1;
+            }
+            runs
+        });
+        let flag = stop.clone();
+        let probe = tokio::spawn(async move {
+            let mut times = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                let t = Instant::now();
+                probe_client.simple_query("SELECT 1").await.expect("SELECT 1");
+                times.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            times
+        });
+        (heavy, probe)
+    });
     let mut times = round(32, 200);
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let (heavy_runs, mut probes) =
+        rt.block_on(async { (heavy.await.expect("heavy"), probe.await.expect("probe")) });
     let grown = rss_kib(served.child.id()).saturating_sub(warm) / 1024;
+    probes.sort();
+    let probe_p99 = probes[((probes.len() - 1) as f64 * 0.99) as usize].as_secs_f64() * 1e3;
+    eprintln!(
+        "beside the load: {heavy_runs} heavy queries; SELECT 1 x {}: p50 {:.1} ms, p99 {probe_p99:.1} ms, max {:.1} ms",
+        probes.len(),
+        probes[probes.len() / 2].as_secs_f64() * 1e3,
+        probes[probes.len() - 1].as_secs_f64() * 1e3
+    );
+    assert!(
+        heavy_runs >= 1,
+        "the heavy query never completed beside the load"
+    );
+    assert!(
+        probe_p99 < 100.0,
+        "SELECT 1 p99 {probe_p99:.1} ms beside the load and a heavy query"
+    );
     assert_eq!(times.len(), 32 * 200);
     times.sort();
     let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;

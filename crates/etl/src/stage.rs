@@ -149,8 +149,18 @@ pub fn stage_file(
                 None => Value::Null,
                 Some(text) => match parse_cell(src, i, f.field_type, text, country) {
                     Ok(v) => v,
+                    // The value goes into the reason only where it is not personal data
+                    // (the raw row, masked like any PII column, keeps it for stewards).
+                    Err(e) if f.pii => {
+                        fault = Some((
+                            i,
+                            "bad_value",
+                            format!("{e} (value withheld: personal data)"),
+                        ));
+                        break;
+                    }
                     Err(e) => {
-                        fault = Some((i, "bad_value", e));
+                        fault = Some((i, "bad_value", format!("{e}, found '{}'", text.trim())));
                         break;
                     }
                 },

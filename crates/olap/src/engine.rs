@@ -22,6 +22,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
+use crate::guarded::GuardedTable;
 use crate::mask::{ident, masked_projection};
 use crate::scope::{RowScope, TableFilter};
 use crate::{Error, Result};
@@ -239,8 +240,8 @@ impl Engine {
             message: "DataFusion has no default catalog".into(),
         })?;
         // Tables that are masked or filtered for this caller are registered in a schema that
-        // is dropped once the views over them exist: the views keep their plans, nobody can
-        // query the raw tables by name.
+        // is dropped once the guarded tables over them exist ([`GuardedTable`]): they keep
+        // their plans, nobody can query the raw tables by name.
         catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new()))?;
         let schema = WarehouseSchema::builtin()?;
         let counts: BTreeMap<String, u64> =
@@ -327,18 +328,20 @@ impl Engine {
                 description: "Written by acrm mine.".into(),
             });
         }
-        // Views only once every raw table exists: a scope's filters read other raw tables.
+        // Guards only once every raw table exists: a scope's filters read other raw tables.
         for (name, projection, filter) in guarded {
-            let predicate = match filter {
-                TableFilter::Rows(p) => format!(" WHERE {p}"),
-                TableFilter::All | TableFilter::Hidden => String::new(),
+            let (predicate, scoped) = match filter {
+                TableFilter::Rows(p) => (format!(" WHERE {p}"), true),
+                TableFilter::All | TableFilter::Hidden => (String::new(), false),
             };
-            ctx.sql(&format!(
-                "CREATE VIEW {} AS SELECT {projection} FROM raw.{}{predicate}",
-                ident(&name),
-                ident(&name)
-            ))
-            .await?;
+            let plan = ctx
+                .sql(&format!(
+                    "SELECT {projection} FROM raw.{}{predicate}",
+                    ident(&name)
+                ))
+                .await?
+                .into_unoptimized_plan();
+            ctx.register_table(name.as_str(), Arc::new(GuardedTable::new(plan, scoped)))?;
         }
         for (name, sql) in acrm_schema::VIEWS {
             ctx.sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))

@@ -6,6 +6,7 @@
 
 pub mod engine;
 mod error;
+mod guarded;
 pub mod mask;
 pub mod output;
 pub mod reports;
@@ -13,6 +14,7 @@ pub mod scope;
 
 pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
+pub use guarded::BarrierExec;
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
 pub use scope::{RowScope, ScopeLevel};

@@ -102,6 +102,9 @@ pub struct FieldDef {
     /// Rows without it are quarantined.
     #[serde(default)]
     pub required: bool,
+    /// Personal data: messages about a bad value never repeat it.
+    #[serde(default)]
+    pub pii: bool,
     /// What it means.
     pub description: String,
 }

@@ -1,8 +1,9 @@
 //! Login: SCRAM-SHA-256 against the configured users' verifiers ([`crate::scram`]), driven
 //! over pgwire's startup messages. An unknown user goes through the same exchange with a
-//! made-up verifier and fails like a wrong password, so replies never tell whether a user
-//! exists. The connection limit is enforced here too: a connection past it is refused with
-//! SQLSTATE 53300 before anything else.
+//! decoy verifier, answered as fast as a real one, and fails like a wrong password, so
+//! replies never tell whether a user exists. An address with failed logins waits for its
+//! turn ([`crate::gate`]). A login that succeeds takes a session slot; past
+//! `max_connections` it is refused with SQLSTATE 53300.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontend
 use futures::{Sink, SinkExt};
 use tokio::sync::Mutex;
 
+use crate::gate::Turn;
 use crate::scram::{Exchange, Failure, Verifier};
 use crate::session::{Login, Session};
 
@@ -54,18 +56,31 @@ pub(crate) fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
 pub(crate) struct Auth {
     session: Arc<Session>,
     state: Mutex<State>,
-    /// Refuse this connection: the server is at its connection limit.
-    over_limit: bool,
 }
 
 impl Auth {
-    /// The login of `session`'s connection; `over_limit` refuses it outright.
-    pub(crate) fn new(session: Arc<Session>, over_limit: bool) -> Self {
+    /// The login of `session`'s connection.
+    pub(crate) fn new(session: Arc<Session>) -> Self {
         Self {
             session,
             state: Mutex::new(State::Initial),
-            over_limit,
         }
+    }
+
+    /// Waits for this address's turn to be answered (after failed logins); refuses when the
+    /// turn comes after the login deadline.
+    async fn wait_turn(&self) -> PgWireResult<()> {
+        let session = &self.session;
+        if let Turn::At(at) = session.shared.gate.turn(session.address) {
+            if at > session.login_deadline {
+                return Err(fatal(
+                    "28000",
+                    "too many failed logins from this address: try again later",
+                ));
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        Ok(())
     }
 
     /// Server parameters reported after login: not a superuser, read-only transactions.
@@ -78,12 +93,12 @@ impl Auth {
     }
 
     /// The verifier to run the exchange with and the user's role: the configured user's, or
-    /// a made-up verifier stable per name (so probing one name twice sees the same salt, as
-    /// for a real user) and no role.
+    /// a decoy stable per name (so probing one name twice sees the same salt, as for a real
+    /// user) and no role.
     fn verifier_for(&self, user: &str) -> (Verifier, Option<String>) {
         match self.session.shared.config.users.get(user) {
             Some(u) => (u.verifier.clone(), Some(u.role.clone())),
-            None => (self.session.shared.mock_verifier(user), None),
+            None => (self.session.shared.decoy_verifier(user), None),
         }
     }
 }
@@ -113,15 +128,6 @@ impl StartupHandler for Auth {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
-                if self.over_limit {
-                    return Err(fatal(
-                        "53300",
-                        format!(
-                            "sorry, too many clients already (the server serves {} connections at once)",
-                            self.session.shared.config.server.max_connections
-                        ),
-                    ));
-                }
                 if self.session.shared.config.server.tls_certificate.is_some()
                     && !client.is_secure()
                 {
@@ -158,6 +164,7 @@ impl StartupHandler for Auth {
                                 ),
                             ));
                         }
+                        self.wait_turn().await?;
                         let data = initial.data.unwrap_or_default();
                         let (verifier, role) = self.verifier_for(&user);
                         let nonce = crate::session::random_nonce();
@@ -186,16 +193,27 @@ impl StartupHandler for Auth {
                     } => {
                         let response = msg.into_sasl_response()?;
                         let outcome = exchange.finish(text(&response.data)?);
+                        let shared = &self.session.shared;
                         let (Ok(server_final), Some(role)) = (outcome, role) else {
+                            shared.gate.failed(self.session.address);
                             tracing::warn!(user = %user, peer = %client.socket_addr(), "login refused");
                             return Err(failed(&user));
                         };
+                        shared.gate.succeeded(self.session.address);
+                        if !self.session.take_slot() {
+                            return Err(fatal(
+                                "53300",
+                                format!(
+                                    "sorry, too many clients already (the server serves {} sessions at once)",
+                                    shared.config.server.max_connections
+                                ),
+                            ));
+                        }
                         client
                             .send(PgWireBackendMessage::Authentication(
                                 Authentication::SASLFinal(server_final.into_bytes().into()),
                             ))
                             .await?;
-                        let shared = &self.session.shared;
                         let (pid, key) = shared.pids.generate(client);
                         client.set_pid_and_secret_key(pid, key.clone());
                         let (handle, guard) = shared.connections.register(pid, key);

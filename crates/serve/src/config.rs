@@ -7,6 +7,10 @@
 //! max_connections = 64
 //! statement_timeout_seconds = 300
 //! query_memory_mib = 2048
+//! login_timeout_seconds = 10
+//! max_pending_logins = 128             # connections not logged in yet, server-wide
+//! max_pending_logins_per_address = 16
+//! max_message_mib = 16                 # largest message after login (10,000 bytes before)
 //! # tls_certificate = "server.crt"   # both or neither; startup fails if they cannot be loaded
 //! # tls_key = "server.key"
 //! # audit_log = "audit.jsonl"         # default: standard error
@@ -48,9 +52,25 @@ pub struct ServerSection {
     #[serde(default = "default_timeout")]
     pub statement_timeout_seconds: u64,
     /// Memory one query may hold, in MiB (operators that can spill do so past it, others
-    /// fail the query). Default 2048.
+    /// fail the query; rows on their way to the client count too). Default 2048.
     #[serde(default = "default_query_memory")]
     pub query_memory_mib: usize,
+    /// Seconds a connection has from its first byte to a completed login; past it the
+    /// connection is closed. Default 10.
+    #[serde(default = "default_login_timeout")]
+    pub login_timeout_seconds: u64,
+    /// Connections not logged in yet, server-wide; more are closed at once. They do not
+    /// take one of the `max_connections` slots, which are for logged-in sessions. Default 128.
+    #[serde(default = "default_pending_logins")]
+    pub max_pending_logins: usize,
+    /// Connections not logged in yet from one client address; more are closed at once, so
+    /// one address cannot keep everyone else from logging in. Default 16.
+    #[serde(default = "default_pending_per_address")]
+    pub max_pending_logins_per_address: usize,
+    /// Largest message a logged-in client may send, in MiB (a statement's text, a Bind's
+    /// parameters). Before login the limit is 10,000 bytes, as in PostgreSQL. Default 16.
+    #[serde(default = "default_max_message")]
+    pub max_message_mib: usize,
     /// PEM certificate chain for TLS.
     pub tls_certificate: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) for TLS.
@@ -71,6 +91,18 @@ fn default_timeout() -> u64 {
 fn default_query_memory() -> usize {
     2048
 }
+fn default_login_timeout() -> u64 {
+    10
+}
+fn default_pending_logins() -> usize {
+    128
+}
+fn default_pending_per_address() -> usize {
+    16
+}
+fn default_max_message() -> usize {
+    16
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -79,6 +111,10 @@ impl Default for ServerSection {
             max_connections: default_max_connections(),
             statement_timeout_seconds: default_timeout(),
             query_memory_mib: default_query_memory(),
+            login_timeout_seconds: default_login_timeout(),
+            max_pending_logins: default_pending_logins(),
+            max_pending_logins_per_address: default_pending_per_address(),
+            max_message_mib: default_max_message(),
             tls_certificate: None,
             tls_key: None,
             audit_log: None,
@@ -90,6 +126,16 @@ impl ServerSection {
     /// The statement timeout as a duration.
     pub fn statement_timeout(&self) -> Duration {
         Duration::from_secs(self.statement_timeout_seconds)
+    }
+
+    /// The login timeout as a duration.
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_timeout_seconds)
+    }
+
+    /// The largest message after login, in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_mib.saturating_mul(1 << 20)
     }
 }
 
@@ -192,8 +238,24 @@ impl ServeConfig {
                 "TLS needs both tls_certificate and tls_key".into(),
             ));
         }
-        if file.server.max_connections == 0 {
-            return Err(Error::Config("max_connections must be at least 1".into()));
+        let s = &file.server;
+        for (name, value) in [
+            ("max_connections", s.max_connections),
+            ("max_pending_logins", s.max_pending_logins),
+            (
+                "max_pending_logins_per_address",
+                s.max_pending_logins_per_address,
+            ),
+            ("max_message_mib", s.max_message_mib),
+            ("login_timeout_seconds", s.login_timeout_seconds as usize),
+            (
+                "statement_timeout_seconds",
+                s.statement_timeout_seconds as usize,
+            ),
+        ] {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
         }
         Ok(Self {
             server: file.server,

@@ -3,23 +3,34 @@
 //!
 //! `acrm serve` ([`server::Server`]) authenticates every connection with SCRAM-SHA-256
 //! against users of a configuration file ([`config`]), serves each role its own engine
-//! (PII masked unless privileged, rows limited to a branch-hierarchy scope), lets only
-//! read-only statements through ([`statement`]), bounds every statement by a timeout and a
-//! memory pool of its own, picks up newly published warehouse versions, and audits each
-//! statement without its text ([`audit`]).
+//! (PII masked unless privileged, rows limited to a branch-hierarchy scope behind a
+//! security barrier), lets only read-only statements of bounded size and nesting through
+//! ([`statement`]), bounds every statement by a timeout and a memory pool of its own, runs
+//! queries apart from the protocol so logins stay quick, picks up newly published
+//! warehouse versions, and audits each statement without its text ([`audit`]).
+//!
+//! Defences against hostile clients, each at its cause: message sizes bounded before and
+//! after login and writes bounded by the statement deadline (`wire`), pending logins
+//! bounded per address and failed logins slowed per address (`gate`), a short login
+//! timeout (`connection`), large stacks and a nesting limit for deep expressions
+//! (`lanes`, [`statement`]), results streamed with backpressure (`query`).
 #![warn(missing_docs)]
 
 pub mod audit;
 mod auth;
 pub mod cluster;
 pub mod config;
+mod connection;
 mod engines;
 mod error;
+mod gate;
+mod lanes;
 mod query;
 pub mod scram;
 pub mod server;
 mod session;
 pub mod statement;
+mod wire;
 
 pub use config::ServeConfig;
 pub use error::{Error, Result};

@@ -1,22 +1,29 @@
 //! Statements of a logged-in connection, over both the simple and the extended query
-//! protocol: read-only check ([`crate::statement`]), the role's engine over the current
-//! version, planning, a memory pool of the query's own, and a result stream bounded by the
-//! statement timeout from the first byte of planning to the last row sent. Each statement
-//! writes one audit line when it ends.
+//! protocol. Text is parsed, checked ([`crate::statement`]: read-only, size and nesting)
+//! and planned on the planner lane ([`crate::lanes`]), in a context of the statement's own
+//! (the role's engine over the current version, a memory pool of the query's own, the
+//! user's identity). Statements that read no table are answered there; the others run on
+//! the executor lane and hand their batches over a channel of one batch, so a client that
+//! reads slowly slows the query down instead of filling the server's memory (and rows in
+//! flight count against the query's memory pool). One deadline — the statement timeout —
+//! bounds planning, execution and sending, including a write blocked on a client that
+//! stopped reading ([`crate::wire`]). Each statement writes one audit line when it ends.
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ParamValues;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::error::DataFusionError;
-use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryConsumer, MemoryReservation};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::execution::{SessionStateBuilder, TaskContext};
+use datafusion::logical_expr::{ColumnarValue, LogicalPlan, ScalarUDF, Volatility, create_udf};
+use datafusion::physical_plan::{
+    ExecutionPlan, SendableRecordBatchStream, collect, execute_stream,
+};
 use datafusion::prelude::{SQLOptions, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -24,22 +31,33 @@ use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters;
 use datafusion_postgres::arrow_pg::datatypes::{
     arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type,
 };
-use datafusion_postgres::pgwire::api::portal::{Format, Portal};
-use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
+use datafusion_postgres::pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response,
+};
 use datafusion_postgres::pgwire::api::results::{
     DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
 };
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
-use datafusion_postgres::pgwire::api::store::PortalStore;
-use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use datafusion_postgres::pgwire::api::store::{Entry as PortalEntry, PortalStore};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type,
+};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::pgwire::messages::data::DataRow;
+use datafusion_postgres::pgwire::messages::extendedquery::{Execute, PortalSuspended};
+use datafusion_postgres::pgwire::messages::response::EmptyQueryResponse;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
-use futures::{Sink, StreamExt, stream};
+use futures::{Sink, SinkExt, StreamExt, stream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::audit::{Entry, Outcome};
-use crate::session::Session;
-use crate::statement::{Action, ParseError, classify, kind, parse, refusal};
+use crate::config::Role;
+use crate::session::{Login, Session, Shared};
+use crate::statement::{Action, ParseError, classify, kind, parse, refusal, shows_statistics};
+use crate::wire::Held;
 
 /// An error with severity ERROR, SQLSTATE `code` and `message`.
 fn error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -52,6 +70,9 @@ fn error(code: &str, message: impl Into<String>) -> PgWireError {
 
 /// SQLSTATE of the statement timeout (`query_canceled`).
 const TIMEOUT: &str = "57014";
+
+/// SQLSTATE of a statement the role may not run (`insufficient_privilege`).
+const DENIED: &str = "42501";
 
 fn timeout_error() -> PgWireError {
     error(TIMEOUT, "canceling statement due to statement timeout")
@@ -78,49 +99,106 @@ fn fail(entry: &mut Entry, rows: u64, e: &DataFusionError) -> PgWireError {
     error(code, message)
 }
 
-/// The value of a server variable for `SHOW` (lower-case name), as PostgreSQL spells it.
-fn show_value(session: &Session, name: &str) -> Option<String> {
-    Some(match name {
-        "server_version" => crate::session::server_version(),
-        "server_version_num" => "160006".into(),
-        "server_encoding" | "client_encoding" => "UTF8".into(),
-        "statement_timeout" => format!("{}ms", session.timeout().as_millis()),
-        "transaction_isolation" | "transaction isolation level" => "read committed".into(),
-        "transaction_read_only" | "default_transaction_read_only" => "on".into(),
-        "standard_conforming_strings" | "integer_datetimes" => "on".into(),
-        "is_superuser" => "off".into(),
-        "datestyle" => "ISO, MDY".into(),
-        "timezone" | "time zone" => "UTC".into(),
-        "search_path" => "public".into(),
-        "max_identifier_length" => "63".into(),
-        _ => return None,
-    })
+/// Server variables for `SHOW` (lower-case name): value and description, as PostgreSQL
+/// spells them.
+fn variables(session: &Session) -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        (
+            "server_version",
+            crate::session::server_version(),
+            "Server version.",
+        ),
+        (
+            "server_version_num",
+            "160006".into(),
+            "Server version as a number.",
+        ),
+        ("server_encoding", "UTF8".into(), "Server character set."),
+        ("client_encoding", "UTF8".into(), "Client character set."),
+        (
+            "statement_timeout",
+            format!("{}ms", session.timeout().as_millis()),
+            "Longest a statement may run (SET may lower it).",
+        ),
+        (
+            "transaction_isolation",
+            "read committed".into(),
+            "Isolation level.",
+        ),
+        (
+            "transaction_read_only",
+            "on".into(),
+            "Transactions are read-only.",
+        ),
+        (
+            "default_transaction_read_only",
+            "on".into(),
+            "Transactions are read-only.",
+        ),
+        (
+            "standard_conforming_strings",
+            "on".into(),
+            "Backslashes are literal in strings.",
+        ),
+        ("integer_datetimes", "on".into(), "Timestamps are integers."),
+        ("is_superuser", "off".into(), "The user is not a superuser."),
+        ("datestyle", "ISO, MDY".into(), "Date display format."),
+        ("timezone", "UTC".into(), "Time zone of timestamps."),
+        ("search_path", "public".into(), "Schema search order."),
+        ("max_identifier_length", "63".into(), "Longest identifier."),
+    ]
 }
 
-/// A one-row, one-text-column response.
-fn single_value(name: &str, value: &str) -> PgWireResult<Response> {
-    let fields = Arc::new(vec![FieldInfo::new(
-        name.into(),
-        None,
-        None,
-        Type::TEXT,
-        FieldFormat::Text,
-    )]);
-    let mut encoder = DataRowEncoder::new(fields.clone());
-    encoder.encode_field(&Some(value))?;
-    let row = encoder.take_row();
+/// The value of server variable `name` (`transaction isolation level` and `time zone` are
+/// the SQL-standard spellings).
+fn show_value(session: &Session, name: &str) -> Option<String> {
+    let name = match name {
+        "transaction isolation level" => "transaction_isolation",
+        "time zone" => "timezone",
+        other => other,
+    };
+    variables(session)
+        .into_iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, v, _)| v)
+}
+
+/// A response of text columns `names` and `rows`.
+fn text_rows(names: &[&str], rows: Vec<Vec<String>>) -> PgWireResult<Response> {
+    let fields = Arc::new(
+        names
+            .iter()
+            .map(|n| FieldInfo::new((*n).into(), None, None, Type::TEXT, FieldFormat::Text))
+            .collect::<Vec<_>>(),
+    );
+    let mut encoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut encoder = DataRowEncoder::new(fields.clone());
+        for value in &row {
+            encoder.encode_field(&Some(value.as_str()))?;
+        }
+        encoded.push(Ok(encoder.take_row()));
+    }
     Ok(Response::Query(QueryResponse::new(
         fields,
-        stream::iter([Ok(row)]),
+        stream::iter(encoded),
     )))
 }
 
-/// A parsed extended-protocol statement: its text, AST and — for queries — the plan made
-/// when it was parsed, with the version it was planned on (a newer version re-plans).
+/// One statement as the planner lane parsed it: the tree, its leading keywords and the
+/// text its fingerprint is taken of.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    statement: Statement,
+    kind: String,
+    text: String,
+}
+
+/// A parsed extended-protocol statement and — for queries — the plan made when it was
+/// parsed, with the version it was planned on (a newer version re-plans).
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    sql: String,
-    statement: Statement,
+    parsed: Parsed,
     plan: Option<(LogicalPlan, u64)>,
 }
 
@@ -173,11 +251,303 @@ fn parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
     Ok(numbered.into_iter().map(|(_, t)| t).collect())
 }
 
+/// `session_user` (what `current_user` and `user` are rewritten to): the logged-in user,
+/// not pg_catalog's fixed `postgres`.
+fn session_user(user: &str) -> ScalarUDF {
+    let user = user.to_string();
+    create_udf(
+        "session_user",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.clone()))))
+        }),
+    )
+}
+
+/// The engine of role `role_name` over the version current now, and the context one
+/// statement of `user` is planned and run in: the engine's catalog, functions and caches,
+/// a memory pool of the statement's own (`query_memory_mib`), and the user's identity.
+async fn statement_context(
+    shared: &Shared,
+    user: &str,
+    role_name: &str,
+    role: &Role,
+) -> Result<(Arc<acrm_olap::Engine>, SessionContext), DataFusionError> {
+    let engine = shared
+        .engines
+        .get(role_name, role)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let memory = shared
+        .config
+        .server
+        .query_memory_mib
+        .saturating_mul(1 << 20);
+    let runtime = RuntimeEnvBuilder::from_runtime_env(&engine.context().runtime_env())
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+        .build_arc()?;
+    let state = SessionStateBuilder::new_from_existing(engine.context().state())
+        .with_runtime_env(runtime)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_udf(session_user(user));
+    Ok((engine, ctx))
+}
+
+/// Whether every leaf of `plan` produces one constant row, none, or the text of a plan:
+/// the statement reads no table (`SELECT 1`, `SELECT version()`, `EXPLAIN`) and is
+/// answered where it was planned.
+fn reads_no_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let children = plan.children();
+    if children.is_empty() {
+        matches!(
+            plan.name(),
+            "PlaceholderRowExec" | "EmptyExec" | "ExplainExec"
+        )
+    } else {
+        children.into_iter().all(reads_no_table)
+    }
+}
+
+/// A query as the planner lane left it.
+enum Planned {
+    /// Answered already: its rows.
+    Rows {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+    /// To run on the executor lane.
+    Run {
+        schema: SchemaRef,
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+        engine: Arc<acrm_olap::Engine>,
+    },
+}
+
+/// What the executor lane hands the connection.
+enum Produced {
+    /// A batch, with the memory it holds reserved in the query's pool until it is sent
+    /// (None for rows computed where they were planned).
+    Batch(RecordBatch, Option<MemoryReservation>),
+    /// The query failed.
+    Failed(DataFusionError),
+    /// The last batch was sent.
+    Done,
+}
+
+/// Runs `plan` and sends its batches one at a time, waiting while the connection has not
+/// taken the previous one; stops at `deadline` or when the connection drops the receiver.
+async fn produce(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+    deadline: Instant,
+    tx: mpsc::Sender<Produced>,
+) {
+    let pool = task.memory_pool().clone();
+    let mut batches: SendableRecordBatchStream = match execute_stream(plan, task) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(Produced::Failed(e)).await;
+            return;
+        }
+    };
+    loop {
+        if Instant::now() >= deadline {
+            return;
+        }
+        let Ok(next) = tokio::time::timeout_at(deadline, batches.next()).await else {
+            return;
+        };
+        let item = match next {
+            None => Produced::Done,
+            Some(Err(e)) => Produced::Failed(e),
+            Some(Ok(batch)) => {
+                let held = MemoryConsumer::new("acrm serve: rows to the client").register(&pool);
+                match held.try_grow(batch.get_array_memory_size()) {
+                    Ok(()) => Produced::Batch(batch, Some(held)),
+                    Err(e) => Produced::Failed(e),
+                }
+            }
+        };
+        let last = !matches!(item, Produced::Batch(..));
+        match tokio::time::timeout_at(deadline, tx.send(item)).await {
+            Ok(Ok(())) if !last => {}
+            _ => return,
+        }
+    }
+}
+
+/// Text of EXPLAIN output with the version folder's path left out: plans show files by
+/// their path inside the warehouse, never where the server keeps it.
+fn without_paths(batch: RecordBatch, dir: &str) -> RecordBatch {
+    let plain = dir.trim_start_matches('/');
+    let prefixes = [format!("/{plain}/"), format!("{plain}/")];
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_any().downcast_ref::<StringArray>() {
+            Some(text) => Arc::new(
+                text.iter()
+                    .map(|v| {
+                        v.map(|v| prefixes.iter().fold(v.to_string(), |t, p| t.replace(p, "")))
+                    })
+                    .collect::<StringArray>(),
+            ) as ArrayRef,
+            None => c.clone(),
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns).unwrap_or(batch)
+}
+
+/// How a statement's result rows reach the client.
+enum Source {
+    /// Computed already.
+    Ready(std::vec::IntoIter<RecordBatch>),
+    /// From the executor lane; the engine is held so its version stays in use.
+    Lane {
+        rx: mpsc::Receiver<Produced>,
+        _engine: Arc<acrm_olap::Engine>,
+    },
+}
+
+/// The state of a result stream; writes the audit line when it ends or is dropped.
+struct Rows {
+    source: Source,
+    entry: Entry,
+    deadline: Instant,
+    /// Strip this folder from text (EXPLAIN output).
+    strip: Option<String>,
+    rows: u64,
+    done: bool,
+    /// The memory of the batch being sent.
+    _memory: Option<MemoryReservation>,
+    /// The deadline applies to the connection's writes while rows are being sent.
+    _held: Held,
+}
+
+impl Drop for Rows {
+    fn drop(&mut self) {
+        // Not finished: the client stopped reading, or a write stayed blocked past the
+        // deadline and ended the connection.
+        let timed_out = Instant::now() >= self.deadline;
+        let (outcome, code) = if timed_out {
+            (Outcome::Timeout, Some(TIMEOUT))
+        } else {
+            (Outcome::Abandoned, None)
+        };
+        self.entry.finish(self.rows, outcome, code);
+    }
+}
+
+impl Rows {
+    /// The next batch, or the error or end the stream closes with.
+    async fn next_batch(&mut self) -> Option<Result<RecordBatch, PgWireError>> {
+        // Checked before taking a batch: a receive that is always ready never times out.
+        if Instant::now() >= self.deadline {
+            return Some(Err(self.end(Outcome::Timeout)));
+        }
+        let next = match &mut self.source {
+            Source::Ready(batches) => match batches.next() {
+                Some(b) => Produced::Batch(b, None),
+                None => Produced::Done,
+            },
+            Source::Lane { rx, .. } => {
+                match tokio::time::timeout_at(self.deadline, rx.recv()).await {
+                    Err(_) => return Some(Err(self.end(Outcome::Timeout))),
+                    Ok(Some(p)) => p,
+                    // The producer stopped without a last word: its deadline, or a panic.
+                    Ok(None) if Instant::now() >= self.deadline => {
+                        return Some(Err(self.end(Outcome::Timeout)));
+                    }
+                    Ok(None) => {
+                        let e = DataFusionError::Internal("the query stopped unexpectedly".into());
+                        self.done = true;
+                        return Some(Err(fail(&mut self.entry, self.rows, &e)));
+                    }
+                }
+            }
+        };
+        match next {
+            Produced::Done => {
+                self.done = true;
+                self.entry.finish(self.rows, Outcome::Ok, None);
+                None
+            }
+            Produced::Failed(e) => {
+                self.done = true;
+                Some(Err(fail(&mut self.entry, self.rows, &e)))
+            }
+            Produced::Batch(batch, held) => {
+                self.rows += batch.num_rows() as u64;
+                self._memory = held;
+                Some(Ok(match &self.strip {
+                    Some(dir) => without_paths(batch, dir),
+                    None => batch,
+                }))
+            }
+        }
+    }
+
+    /// Ends the stream with a timeout.
+    fn end(&mut self, outcome: Outcome) -> PgWireError {
+        self.done = true;
+        self.entry.finish(self.rows, outcome, Some(TIMEOUT));
+        timeout_error()
+    }
+
+    /// The encoded rows of this result.
+    fn into_stream(
+        self,
+        fields: Arc<Vec<FieldInfo>>,
+    ) -> impl futures::Stream<Item = PgWireResult<DataRow>> + Send + 'static {
+        stream::unfold(self, move |mut s| {
+            let fields = fields.clone();
+            async move {
+                if s.done {
+                    return None;
+                }
+                let items: Vec<PgWireResult<DataRow>> = match s.next_batch().await? {
+                    Ok(batch) => encode_recordbatch(fields, batch).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                Some((stream::iter(items), s))
+            }
+        })
+        .flatten()
+    }
+}
+
 impl Session {
-    /// The statements of `sql`; a write only DataFusion's dialect parses is refused (and
-    /// audited) like any other.
-    fn parse(&self, sql: &str) -> PgWireResult<Vec<Statement>> {
-        parse(&self.shared.parser, sql).map_err(|e| match e {
+    /// The statements of `sql`, parsed and checked on the planner lane; a write only
+    /// DataFusion's dialect parses is refused (and audited) like any other.
+    async fn parse(&self, sql: &str, whole_text: bool) -> PgWireResult<Vec<Parsed>> {
+        let shared = self.shared.clone();
+        let text = sql.to_string();
+        let parsed = self
+            .shared
+            .lanes
+            .plan(async move {
+                parse(&shared.parser, &text).map(|statements| {
+                    statements
+                        .into_iter()
+                        .map(|statement| Parsed {
+                            kind: kind(&statement),
+                            text: if whole_text {
+                                text.clone()
+                            } else {
+                                statement.to_string()
+                            },
+                            statement,
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await
+            .map_err(|e| error("XX000", e.to_string()))?;
+        parsed.map_err(|e| match e {
             ParseError::Write(_) => {
                 if let Some((login, _)) = self.login() {
                     self.shared
@@ -188,16 +558,65 @@ impl Session {
                 error("25006", e.to_string())
             }
             ParseError::Syntax(message) => error("42601", message),
+            ParseError::TooComplex(message) => error("54001", message),
         })
     }
 
-    /// Runs one statement for the logged-in user; `sql` is its text for the fingerprint,
-    /// `prepared` the plan made at parse time, `params` the bound parameter values.
+    /// Plans (and, when it reads no table, answers) a query on the planner lane.
+    async fn prepare(
+        &self,
+        login: &Login,
+        role: &Role,
+        statement: &Statement,
+        prepared: Option<(LogicalPlan, u64)>,
+        params: Option<ParamValues>,
+    ) -> Result<(Planned, u64, String), DataFusionError> {
+        let shared = self.shared.clone();
+        let (user, role_name, role) = (login.user.clone(), login.role.clone(), role.clone());
+        let statement = statement.clone();
+        let planned = self
+            .shared
+            .lanes
+            .plan(async move {
+                let (engine, ctx) = statement_context(&shared, &user, &role_name, &role).await?;
+                let version = engine.version();
+                let mut plan = match prepared {
+                    Some((p, v)) if v == version => p,
+                    _ => plan(&ctx, &statement).await?,
+                };
+                if let Some(params) = params {
+                    plan = plan.replace_params_with_values(&params)?;
+                }
+                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+                let physical = ctx.state().create_physical_plan(&plan).await?;
+                let dir = engine.dir().display().to_string();
+                let task = ctx.task_ctx();
+                let planned = if reads_no_table(&physical) {
+                    Planned::Rows {
+                        schema,
+                        batches: collect(physical, task).await?,
+                    }
+                } else {
+                    Planned::Run {
+                        schema,
+                        plan: physical,
+                        task,
+                        engine,
+                    }
+                };
+                Ok::<_, DataFusionError>((planned, version, dir))
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        Ok(planned)
+    }
+
+    /// Runs one statement for the logged-in user; `prepared` is the plan made at parse
+    /// time, `params` the bound parameter values.
     async fn run(
         &self,
         metadata: &std::collections::HashMap<String, String>,
-        sql: &str,
-        statement: &Statement,
+        parsed: &Parsed,
         prepared: Option<&(LogicalPlan, u64)>,
         params: Option<ParamValues>,
         format: &Format,
@@ -208,12 +627,13 @@ impl Session {
         let shared = &self.shared;
         let mut entry = shared
             .audit
-            .start(&login.user, &login.role, &kind(statement), sql);
+            .start(&login.user, &login.role, &parsed.kind, &parsed.text);
         let ok = |entry: &mut Entry, r: Response| {
             entry.finish(0, Outcome::Ok, None);
             Ok(r)
         };
-        match classify(statement) {
+        let deadline = Instant::now() + self.timeout();
+        match classify(&parsed.statement) {
             Action::Refused(what) => {
                 entry.finish(0, Outcome::Refused, Some("25006"));
                 Err(error("25006", refusal(&what)))
@@ -226,11 +646,18 @@ impl Session {
                 ok(&mut entry, Response::Execution(Tag::new("SET")))
             }
             Action::SetIgnored => ok(&mut entry, Response::Execution(Tag::new("SET"))),
+            Action::Show(name) if name == "all" => {
+                let rows: Vec<Vec<String>> = variables(self)
+                    .into_iter()
+                    .map(|(n, v, d)| vec![n.to_string(), v, d.to_string()])
+                    .collect();
+                entry.finish(rows.len() as u64, Outcome::Ok, None);
+                text_rows(&["name", "setting", "description"], rows)
+            }
             Action::Show(name) => match show_value(self, &name) {
                 Some(v) => {
-                    let r = single_value(&name, &v)?;
                     entry.finish(1, Outcome::Ok, None);
-                    Ok(r)
+                    text_rows(&[name.as_str()], vec![vec![v]])
                 }
                 None => {
                     entry.finish(0, Outcome::Error, Some("42704"));
@@ -240,122 +667,70 @@ impl Session {
                     ))
                 }
             },
+            Action::Query
+                if shows_statistics(&parsed.statement)
+                    && (!role.privileged || role.scope.is_some()) =>
+            {
+                entry.finish(0, Outcome::Refused, Some(DENIED));
+                Err(error(
+                    DENIED,
+                    "EXPLAIN ANALYZE and EXPLAIN VERBOSE are for privileged roles without a row scope: they show row counts and value statistics of data this role may not see (plain EXPLAIN is allowed)",
+                ))
+            }
             Action::Query => {
-                let deadline = tokio::time::Instant::now() + self.timeout();
-                let started = Instant::now();
-                let work = async {
-                    let engine = shared
-                        .engines
-                        .get(&login.role, role)
-                        .await
-                        .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                    let version = engine.version();
-                    let mut plan = match prepared {
-                        Some((p, v)) if *v == version => p.clone(),
-                        _ => plan(engine.context(), statement).await?,
-                    };
-                    if let Some(params) = params {
-                        plan = plan.replace_params_with_values(&params)?;
+                let work = self.prepare(login, role, &parsed.statement, prepared.cloned(), params);
+                let (planned, version, dir) = match tokio::time::timeout_at(deadline, work).await {
+                    Err(_) => {
+                        entry.finish(0, Outcome::Timeout, Some(TIMEOUT));
+                        return Err(timeout_error());
                     }
-                    // The query's own memory pool; the engine's Parquet metadata and file
-                    // listing caches, spill folder and object stores are shared, so footers
-                    // are not read again for every statement.
-                    let runtime =
-                        RuntimeEnvBuilder::from_runtime_env(&engine.context().runtime_env())
-                            .with_memory_pool(Arc::new(FairSpillPool::new(
-                                shared
-                                    .config
-                                    .server
-                                    .query_memory_mib
-                                    .saturating_mul(1 << 20),
-                            )))
-                            .build_arc()?;
-                    let state = SessionStateBuilder::new_from_existing(engine.context().state())
-                        .with_runtime_env(runtime)
-                        .build();
-                    let ctx = SessionContext::new_with_state(state);
-                    let df = ctx.execute_logical_plan(plan).await?;
-                    let schema = Arc::new(df.schema().as_arrow().clone());
-                    let stream = df.execute_stream().await?;
-                    Ok::<_, DataFusionError>((engine, version, schema, stream))
+                    Ok(Err(e)) => return Err(fail(&mut entry, 0, &e)),
+                    Ok(Ok(x)) => x,
                 };
-                let (engine, version, schema, stream) =
-                    match tokio::time::timeout_at(deadline, work).await {
-                        Err(_) => {
-                            entry.finish(0, Outcome::Timeout, Some(TIMEOUT));
-                            return Err(timeout_error());
-                        }
-                        Ok(Err(e)) => return Err(fail(&mut entry, 0, &e)),
-                        Ok(Ok(x)) => x,
-                    };
                 entry.set_version(version);
+                let (schema, source) = match planned {
+                    Planned::Rows { schema, batches } => {
+                        (schema, Source::Ready(batches.into_iter()))
+                    }
+                    Planned::Run {
+                        schema,
+                        plan,
+                        task,
+                        engine,
+                    } => {
+                        let (tx, rx) = mpsc::channel(1);
+                        if let Err(e) = shared.lanes.execute(produce(plan, task, deadline, tx)) {
+                            entry.finish(0, Outcome::Error, Some("XX000"));
+                            return Err(error("XX000", e.to_string()));
+                        }
+                        (
+                            schema,
+                            Source::Lane {
+                                rx,
+                                _engine: engine,
+                            },
+                        )
+                    }
+                };
                 let options = Arc::new(FormatOptions::from_client_metadata(metadata));
                 let fields = Arc::new(arrow_schema_to_pg_fields(&schema, format, Some(options))?);
-                tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "planned");
+                let rows = Rows {
+                    _held: self.link.hold(deadline),
+                    source,
+                    entry,
+                    deadline,
+                    strip: matches!(parsed.statement, Statement::Explain { .. }).then_some(dir),
+                    rows: 0,
+                    done: false,
+                    _memory: None,
+                };
                 Ok(Response::Query(QueryResponse::new(
                     fields.clone(),
-                    rows(stream, fields, deadline, entry, engine),
+                    rows.into_stream(fields),
                 )))
             }
         }
     }
-}
-
-/// The result rows, ending with an error at `deadline`; the audit line is written at the
-/// end (or when the client stops reading and the stream is dropped). `engine` is held to
-/// the last row: the version it reads stays in use.
-fn rows(
-    batches: SendableRecordBatchStream,
-    fields: Arc<Vec<FieldInfo>>,
-    deadline: tokio::time::Instant,
-    entry: Entry,
-    engine: Arc<acrm_olap::Engine>,
-) -> impl futures::Stream<Item = PgWireResult<datafusion_postgres::pgwire::messages::data::DataRow>>
-+ Send
-+ 'static {
-    struct State {
-        batches: SendableRecordBatchStream,
-        entry: Entry,
-        rows: u64,
-        done: bool,
-        _engine: Arc<acrm_olap::Engine>,
-    }
-    let state = State {
-        batches,
-        entry,
-        rows: 0,
-        done: false,
-        _engine: engine,
-    };
-    stream::unfold(state, move |mut s| {
-        let fields = fields.clone();
-        async move {
-            if s.done {
-                return None;
-            }
-            let item = match tokio::time::timeout_at(deadline, s.batches.next()).await {
-                Err(_) => {
-                    s.done = true;
-                    s.entry.finish(s.rows, Outcome::Timeout, Some(TIMEOUT));
-                    vec![Err(timeout_error())]
-                }
-                Ok(None) => {
-                    s.entry.finish(s.rows, Outcome::Ok, None);
-                    return None;
-                }
-                Ok(Some(Err(e))) => {
-                    s.done = true;
-                    vec![Err(fail(&mut s.entry, s.rows, &e))]
-                }
-                Ok(Some(Ok(batch))) => {
-                    s.rows += batch.num_rows() as u64;
-                    encode_recordbatch(fields, batch).collect()
-                }
-            };
-            Some((stream::iter(item), s))
-        }
-    })
-    .flatten()
 }
 
 #[async_trait]
@@ -367,23 +742,15 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = self.session.parse(query)?;
+        let statements = self.session.parse(query, false).await?;
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
         let mut responses = Vec::with_capacity(statements.len());
-        for statement in &statements {
-            let sql = statement.to_string();
+        for parsed in &statements {
             match self
                 .session
-                .run(
-                    client.metadata(),
-                    &sql,
-                    statement,
-                    None,
-                    None,
-                    &Format::UnifiedText,
-                )
+                .run(client.metadata(), parsed, None, None, &Format::UnifiedText)
                 .await
             {
                 Ok(r) => responses.push(r),
@@ -416,7 +783,7 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let mut statements = self.session.parse(sql)?;
+        let mut statements = self.session.parse(sql, true).await?;
         if statements.is_empty() {
             return Ok(None);
         }
@@ -426,31 +793,34 @@ impl QueryParser for Parser {
                 "cannot insert multiple commands into a prepared statement",
             ));
         }
-        let statement = statements.remove(0);
+        let parsed = statements.remove(0);
         // Queries are planned now for their parameter and result types; the rest is
         // checked and answered when executed.
-        let plan = match (classify(&statement), self.session.login()) {
+        let plan = match (classify(&parsed.statement), self.session.login()) {
             (Action::Query, Some((login, role))) => {
-                let engine = self
-                    .session
+                let session = &self.session;
+                let shared = session.shared.clone();
+                let (user, role_name, role) =
+                    (login.user.clone(), login.role.clone(), role.clone());
+                let statement = parsed.statement.clone();
+                let planned = session
                     .shared
-                    .engines
-                    .get(&login.role, role)
+                    .lanes
+                    .plan(async move {
+                        let (engine, ctx) =
+                            statement_context(&shared, &user, &role_name, &role).await?;
+                        Ok::<_, DataFusionError>((plan(&ctx, &statement).await?, engine.version()))
+                    })
                     .await
                     .map_err(|e| error("XX000", e.to_string()))?;
-                let p = plan(engine.context(), &statement).await.map_err(|e| {
+                Some(planned.map_err(|e| {
                     let (code, message) = engine_error(&e);
                     error(code, message)
-                })?;
-                Some((p, engine.version()))
+                })?)
             }
             _ => None,
         };
-        Ok(Some(Prepared {
-            sql: sql.to_string(),
-            statement,
-            plan,
-        }))
+        Ok(Some(Prepared { parsed, plan }))
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
@@ -468,12 +838,16 @@ impl QueryParser for Parser {
         stmt: &Prepared,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        match (&stmt.plan, classify(&stmt.statement)) {
+        match (&stmt.plan, classify(&stmt.parsed.statement)) {
             (Some((plan, _)), _) => arrow_schema_to_pg_fields(
                 plan.schema().as_arrow(),
                 column_format.unwrap_or(&Format::UnifiedText),
                 None,
             ),
+            (None, Action::Show(name)) if name == "all" => Ok(["name", "setting", "description"]
+                .into_iter()
+                .map(|n| FieldInfo::new(n.into(), None, None, Type::TEXT, FieldFormat::Text))
+                .collect()),
             (None, Action::Show(name)) => Ok(vec![FieldInfo::new(
                 name,
                 None,
@@ -493,6 +867,121 @@ impl ExtendedQueryHandler for Queries {
 
     fn query_parser(&self) -> Arc<Parser> {
         self.parser.clone()
+    }
+
+    /// pgwire's own `on_execute` collects every row of a portal executed without a row
+    /// limit into memory before sending the first; this one streams them (with the
+    /// socket's backpressure) and keeps a partly read portal's rows where they are.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let mut transaction = client.transaction_status();
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let max_rows = usize::try_from(message.max_rows).unwrap_or(0);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(PortalEntry::Value(portal)) => portal,
+            Some(PortalEntry::Empty) => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+                client.set_state(PgWireConnectionState::ReadyForQuery);
+                return Ok(());
+            }
+            None => return Err(PgWireError::PortalNotFound(name.to_owned())),
+        };
+        let state = portal.state();
+        let mut held = state.lock().await;
+        let mut response = match std::mem::take(&mut *held) {
+            PortalExecutionState::Initial => {
+                match ExtendedQueryHandler::do_query(self, client, portal.as_ref(), max_rows).await
+                {
+                    Ok(Response::Query(q)) => Some(q),
+                    Ok(Response::EmptyQuery) => {
+                        client
+                            .feed(PgWireBackendMessage::EmptyQueryResponse(
+                                EmptyQueryResponse::new(),
+                            ))
+                            .await?;
+                        None
+                    }
+                    Ok(Response::Execution(tag)) => {
+                        send_execution_response(client, tag).await?;
+                        None
+                    }
+                    Ok(Response::TransactionStart(tag)) => {
+                        send_execution_response(client, tag).await?;
+                        transaction = transaction.to_in_transaction_state();
+                        None
+                    }
+                    Ok(Response::TransactionEnd(tag)) => {
+                        send_execution_response(client, tag).await?;
+                        transaction = transaction.to_idle_state();
+                        client.portal_store().rm_portal(DEFAULT_NAME);
+                        None
+                    }
+                    Ok(Response::Error(e)) => {
+                        *held = PortalExecutionState::Finished;
+                        return Err(PgWireError::UserError(e));
+                    }
+                    Ok(_) => {
+                        *held = PortalExecutionState::Finished;
+                        return Err(error("0A000", "COPY is not supported"));
+                    }
+                    Err(e) => {
+                        *held = PortalExecutionState::Finished;
+                        return Err(e);
+                    }
+                }
+            }
+            PortalExecutionState::Suspended(q) => Some(q),
+            PortalExecutionState::Finished => {
+                Some(QueryResponse::new(Arc::new(vec![]), stream::empty()))
+            }
+        };
+        *held = PortalExecutionState::Finished;
+        if let Some(q) = response.as_mut() {
+            let mut sent = 0usize;
+            let mut suspended = false;
+            loop {
+                if max_rows > 0 && sent == max_rows {
+                    suspended = true;
+                    break;
+                }
+                match q.data_rows().next().await {
+                    Some(row) => {
+                        client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+                        sent += 1;
+                    }
+                    None => break,
+                }
+            }
+            if suspended {
+                client
+                    .send(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
+                    .await?;
+            } else {
+                let tag = Tag::new(q.command_tag()).with_rows(sent);
+                client
+                    .send(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+            }
+            if suspended && let Some(q) = response.take() {
+                *held = PortalExecutionState::Suspended(q);
+            }
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(transaction);
+        Ok(())
     }
 
     async fn do_query<C>(
@@ -519,8 +1008,7 @@ impl ExtendedQueryHandler for Queries {
         self.session
             .run(
                 client.metadata(),
-                &prepared.sql,
-                &prepared.statement,
+                &prepared.parsed,
                 prepared.plan.as_ref(),
                 params,
                 &portal.result_column_format,

@@ -122,6 +122,21 @@ impl Verifier {
         Ok(v)
     }
 
+    /// This verifier's keys and rounds with another salt: decoys for unknown users are
+    /// made from one verifier derived at startup, so answering one costs no more than
+    /// answering a real user (no PBKDF2 per attempt, nothing to time).
+    pub(crate) fn with_salt(&self, salt: &[u8]) -> Self {
+        Self {
+            salt: salt.to_vec(),
+            ..self.clone()
+        }
+    }
+
+    /// Its PBKDF2 rounds.
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
     /// PostgreSQL's text form.
     pub fn to_text(&self) -> String {
         format!(

@@ -1,6 +1,8 @@
 //! The listener: TLS set up before binding (a configured certificate that cannot be loaded
-//! stops the server — never a silent plaintext fallback), a connection limit, and one task
-//! per connection running pgwire's protocol loop with acrm's handlers.
+//! stops the server — never a silent plaintext fallback), a pending-login slot for every
+//! accepted connection ([`crate::gate`]; none free: the socket is closed at once), and one
+//! task per connection ([`crate::connection`]). Accept errors (out of file descriptors,
+//! say) back off instead of spinning, and repeated warnings are summarised.
 //!
 //! datafusion-postgres' own `serve` is not used: it falls back to plaintext when TLS fails,
 //! has no authentication and lets every statement through.
@@ -8,55 +10,51 @@
 use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use datafusion_postgres::pgwire::api::cancel::DefaultCancelHandler;
-use datafusion_postgres::pgwire::api::{NoopHandler, PgWireServerHandlers};
-use datafusion_postgres::pgwire::tokio::process_socket;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::audit::AuditLog;
-use crate::auth::Auth;
 use crate::config::ServeConfig;
 use crate::engines::Engines;
-use crate::query::Queries;
+use crate::lanes::Lanes;
 use crate::session::{Session, Shared};
 use crate::{Error, Result};
 
-/// The handlers of one connection.
-struct Connection {
-    auth: Arc<Auth>,
-    queries: Arc<Queries>,
-    cancel: Arc<DefaultCancelHandler>,
+/// A warning that repeats, logged at most once per [`Warning::EVERY`] with how often it
+/// happened in between.
+struct Warning {
+    what: &'static str,
+    last: Option<Instant>,
+    since: u64,
 }
 
-impl PgWireServerHandlers for Connection {
-    fn simple_query_handler(
-        &self,
-    ) -> Arc<impl datafusion_postgres::pgwire::api::query::SimpleQueryHandler> {
-        self.queries.clone()
+impl Warning {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            last: None,
+            since: 0,
+        }
     }
 
-    fn extended_query_handler(
-        &self,
-    ) -> Arc<impl datafusion_postgres::pgwire::api::query::ExtendedQueryHandler> {
-        self.queries.clone()
-    }
-
-    fn startup_handler(&self) -> Arc<impl datafusion_postgres::pgwire::api::auth::StartupHandler> {
-        self.auth.clone()
-    }
-
-    fn copy_handler(&self) -> Arc<impl datafusion_postgres::pgwire::api::copy::CopyHandler> {
-        // COPY never starts (refused as a statement); the no-op handler refuses its data.
-        Arc::new(NoopHandler)
-    }
-
-    fn cancel_handler(&self) -> Arc<impl datafusion_postgres::pgwire::api::cancel::CancelHandler> {
-        self.cancel.clone()
+    fn happened(&mut self, detail: &dyn std::fmt::Display) {
+        self.since += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= Self::EVERY)
+        {
+            tracing::warn!(times = self.since, "{}: {detail}", self.what);
+            self.last = Some(now);
+            self.since = 0;
+        }
     }
 }
 
@@ -118,10 +116,15 @@ impl Server {
                 source,
             })?;
         let engines = Engines::new(warehouse, s.query_memory_mib.saturating_mul(1 << 20));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let lanes = Lanes::start(threads).map_err(|source| Error::Io {
+            path: "(query threads)".into(),
+            source,
+        })?;
         Ok(Self {
             listener,
             tls,
-            shared: Arc::new(Shared::new(config, engines, audit)),
+            shared: Arc::new(Shared::new(config, engines, lanes, audit)),
         })
     }
 
@@ -140,8 +143,11 @@ impl Server {
 
     /// Serves until `shutdown` completes; connections in progress are left to finish.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        let limit = Arc::new(Semaphore::new(self.shared.config.server.max_connections));
         tokio::pin!(shutdown);
+        let mut accept_failed = Warning::new("accept failed");
+        let mut refused =
+            Warning::new("connection refused: too many connections waiting to log in");
+        let mut backoff = Duration::ZERO;
         loop {
             let (socket, peer) = tokio::select! {
                 () = &mut shutdown => {
@@ -149,30 +155,26 @@ impl Server {
                     return Ok(());
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok(a) => a,
+                    Ok(a) => {
+                        backoff = Duration::ZERO;
+                        a
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        // Out of file descriptors or memory: retrying at once would spin.
+                        accept_failed.happened(&e);
+                        backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                        tokio::time::sleep(backoff).await;
                         continue;
                     }
                 },
             };
-            let permit = limit.clone().try_acquire_owned().ok();
-            if permit.is_none() {
-                tracing::warn!(%peer, "connection refused: connection limit reached");
-            }
-            let session = Arc::new(Session::new(self.shared.clone()));
-            let handlers = Arc::new(Connection {
-                auth: Arc::new(Auth::new(session.clone(), permit.is_none())),
-                queries: Arc::new(Queries::new(session)),
-                cancel: Arc::new(DefaultCancelHandler::new(self.shared.connections.clone())),
-            });
+            let Some(pending) = self.shared.gate.admit(peer.ip()) else {
+                refused.happened(&peer.ip());
+                continue;
+            };
+            let session = Arc::new(Session::new(self.shared.clone(), peer.ip()));
             let tls = self.tls.clone();
-            tokio::spawn(async move {
-                if let Err(e) = process_socket(socket, tls, handlers).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                drop(permit);
-            });
+            tokio::spawn(crate::connection::serve(socket, tls, session, pending));
         }
     }
 }

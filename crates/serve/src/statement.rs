@@ -3,9 +3,26 @@
 //! DML, COPY, `CREATE EXTERNAL TABLE`, engine settings — is refused before planning. (The
 //! engine also plans with DDL, DML and statements switched off, a second wall.)
 
+use std::ops::ControlFlow;
+
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::{Set, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Query, Set, Statement, Visit, Visitor};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
+/// Deepest nesting of expressions and subqueries a statement may have. Planning and
+/// evaluating recurse once per level; a left-deep chain like `1+1+…+1` or a long
+/// `a OR b OR …` nests one level per operator. Deeper statements are refused (SQLSTATE
+/// 54001) before anything walks them.
+pub const MAX_NESTING: usize = 1_000;
+
+/// Most tokens one request's text may have. The parser builds operator chains without
+/// recursing, but the rewrites after it recurse once per nesting level: this bound is
+/// checked on the tokens (an iterative pass) so no text can nest deeper than those
+/// rewrites' stack allows before [`MAX_NESTING`] is checked. 200,000 tokens are an
+/// `IN` list of 100,000 values.
+pub const MAX_TOKENS: usize = 200_000;
 
 /// Session variables a client may `SET`: they change nothing the server does (formatting is
 /// the server's), but drivers and BI tools send them on connect. `statement_timeout` is
@@ -107,12 +124,14 @@ pub enum ParseError {
     Syntax(String),
     /// A write only DataFusion's own dialect parses; the text names it.
     Write(String),
+    /// Too long or nested too deeply to be planned safely (the text says which limit).
+    TooComplex(String),
 }
 
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::Syntax(m) => f.write_str(m),
+            ParseError::Syntax(m) | ParseError::TooComplex(m) => f.write_str(m),
             ParseError::Write(what) => f.write_str(&refusal(what)),
         }
     }
@@ -128,7 +147,103 @@ pub fn refusal(what: &str) -> String {
 /// The statements of `sql` as PostgreSQL writes them. Text only DataFusion's own dialect
 /// parses (`CREATE EXTERNAL TABLE … STORED AS CSV`, `COPY … TO`) is a [`ParseError::Write`],
 /// refused as a write rather than reported as a syntax error.
+///
+/// Text with more than [`MAX_TOKENS`] tokens, or a statement nested deeper than
+/// [`MAX_NESTING`], is a [`ParseError::TooComplex`].
 pub fn parse(
+    parser: &PostgresCompatibilityParser,
+    sql: &str,
+) -> Result<Vec<Statement>, ParseError> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| ParseError::Syntax(e.to_string()))?;
+    let counted = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .count();
+    if counted > MAX_TOKENS {
+        return Err(ParseError::TooComplex(format!(
+            "statement too long: {counted} tokens, at most {MAX_TOKENS} are accepted"
+        )));
+    }
+    let statements = parse_text(parser, sql)?;
+    if statements.iter().any(too_deep) {
+        return Err(ParseError::TooComplex(format!(
+            "statement too complex: expressions or subqueries nested more than {MAX_NESTING} deep"
+        )));
+    }
+    Ok(statements)
+}
+
+/// Counts nesting on the way down and stops descending past [`MAX_NESTING`], so the walk
+/// itself stays shallow.
+struct Nesting {
+    depth: usize,
+}
+
+impl Nesting {
+    fn enter(&mut self) -> ControlFlow<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn leave(&mut self) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+impl Visitor for Nesting {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.enter()
+    }
+
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.leave()
+    }
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.enter()
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.leave()
+    }
+}
+
+/// Whether `statement` nests deeper than [`MAX_NESTING`].
+pub fn too_deep(statement: &Statement) -> bool {
+    statement.visit(&mut Nesting { depth: 0 }).is_break()
+}
+
+/// Whether `statement` shows what only an unrestricted role may see: `EXPLAIN ANALYZE`
+/// (row counts of every operator, below any row scope) and `EXPLAIN VERBOSE` (plan
+/// statistics: Parquet minimum and maximum values of raw, unmasked columns).
+pub fn shows_statistics(statement: &Statement) -> bool {
+    let Statement::Explain {
+        analyze,
+        verbose,
+        options,
+        ..
+    } = statement
+    else {
+        return false;
+    };
+    *analyze
+        || *verbose
+        || options.iter().flatten().any(|o| {
+            let name = o.name.value.to_lowercase();
+            name == "analyze" || name == "verbose"
+        })
+}
+
+fn parse_text(
     parser: &PostgresCompatibilityParser,
     sql: &str,
 ) -> Result<Vec<Statement>, ParseError> {
@@ -166,11 +281,9 @@ pub fn classify(statement: &Statement) -> Action {
                 .map(|i| i.value.to_lowercase())
                 .collect::<Vec<_>>()
                 .join(" ");
-            if name.starts_with("datafusion") || name == "all" {
-                Action::Query
-            } else {
-                Action::Show(name)
-            }
+            // Every variable is the server's: engine settings (`datafusion.*`) are not
+            // shown, they name server paths and are nobody's business on the wire.
+            Action::Show(name)
         }
         Statement::ShowTables { .. } | Statement::ShowColumns { .. } => Action::Query,
         Statement::Set(set) => match set {
@@ -215,7 +328,6 @@ mod tests {
             "WITH a AS (SELECT 1 AS x) SELECT x FROM a",
             "EXPLAIN SELECT * FROM fact_sales",
             "VALUES (1)",
-            "SHOW ALL",
             "SHOW TABLES",
         ] {
             assert_eq!(action(sql), Action::Query, "{sql}");
@@ -263,6 +375,75 @@ mod tests {
         assert!(!err.contains("read-only"), "{err}");
     }
 
+    /// Runs `f` on a thread with the lanes' stack, where the server parses.
+    fn on_lane_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(crate::lanes::STACK_BYTES)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+    }
+
+    #[test]
+    fn the_deepest_chain_the_token_limit_lets_through_is_refused_cleanly() {
+        on_lane_stack(|| {
+            let parser = PostgresCompatibilityParser::new();
+            let terms = MAX_TOKENS / 2;
+            let sql = format!("SELECT {}", vec!["1"; terms].join("+"));
+            assert!(matches!(
+                parse(&parser, &sql),
+                Err(ParseError::TooComplex(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded_before_any_deep_walk() {
+        on_lane_stack(nesting_and_length);
+    }
+
+    fn nesting_and_length() {
+        let parser = PostgresCompatibilityParser::new();
+        let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join("+"));
+        // A statement as deep as allowed parses; one level more is refused, and so is a
+        // chain far deeper than any stack.
+        assert!(parse(&parser, &chain(MAX_NESTING - 1)).is_ok());
+        for sql in [
+            chain(MAX_NESTING + 1),
+            format!("SELECT 1 WHERE {}", vec!["true"; 5_000].join(" OR ")),
+        ] {
+            match parse(&parser, &sql) {
+                Err(ParseError::TooComplex(m)) => assert!(m.contains("nested"), "{m}"),
+                other => panic!("not refused: {:?}", other.map(|s| s.len())),
+            }
+        }
+        let long = format!("SELECT 1 WHERE 1 IN ({})", vec!["1"; MAX_TOKENS].join(","));
+        match parse(&parser, &long) {
+            Err(ParseError::TooComplex(m)) => assert!(m.contains("tokens"), "{m}"),
+            other => panic!("not refused: {:?}", other.map(|s| s.len())),
+        }
+        // Wide is not deep: a long IN list and many CASE branches are fine.
+        let wide = format!("SELECT 1 WHERE 1 IN ({})", vec!["1"; 20_000].join(","));
+        assert!(parse(&parser, &wide).is_ok());
+    }
+
+    #[test]
+    fn explain_analyze_and_verbose_show_statistics() {
+        let parser = PostgresCompatibilityParser::new();
+        for (sql, shows) in [
+            ("EXPLAIN SELECT 1", false),
+            ("EXPLAIN ANALYZE SELECT 1", true),
+            ("EXPLAIN VERBOSE SELECT 1", true),
+            ("EXPLAIN (ANALYZE) SELECT 1", true),
+            ("EXPLAIN (verbose true) SELECT 1", true),
+            ("SELECT 1", false),
+        ] {
+            let statements = parse(&parser, sql).expect(sql);
+            assert_eq!(shows_statistics(&statements[0]), shows, "{sql}");
+        }
+    }
+
     #[test]
     fn kinds_are_keywords_only() {
         let parser = PostgresCompatibilityParser::new();
@@ -296,6 +477,12 @@ mod tests {
         assert_eq!(
             action("SHOW server_version"),
             Action::Show("server_version".into())
+        );
+        // Engine settings are not shown on the wire (they name server paths).
+        assert_eq!(action("SHOW ALL"), Action::Show("all".into()));
+        assert_eq!(
+            action("SHOW datafusion.runtime.temp_directory"),
+            Action::Show("datafusion runtime temp_directory".into())
         );
     }
 }

@@ -41,6 +41,19 @@ pub struct Summary {
     pub champion: bool,
 }
 
+/// Whether `name` has the form [`Registry::save`] gives names: `<task>-v<N>`, the task in
+/// lowercase letters, digits and `_`.
+fn is_model_name(name: &str) -> bool {
+    name.rsplit_once("-v").is_some_and(|(task, version)| {
+        !task.is_empty()
+            && task
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !version.is_empty()
+            && version.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -176,6 +189,13 @@ impl Registry {
     }
 
     fn read(&self, name: &str) -> Result<Model> {
+        // Only registry names reach the file system: a name is never a path (SQL callers
+        // of the scoring functions name models too).
+        if !is_model_name(name) {
+            return Err(Error::Invalid(format!(
+                "'{name}' is not a model name: names look like churn-v3 (see `acrm models list`)"
+            )));
+        }
         let path = self.path(name);
         let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Invalid(format!(
@@ -249,6 +269,27 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_registry_names_are_read() {
+        assert!(is_model_name("churn-v3"));
+        assert!(is_model_name("credit_x-v12"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = Registry::new(dir.path());
+        for name in [
+            "/etc/passwd",
+            "../models/churn-v1",
+            "churn-v1/../x",
+            "churn",
+            "Churn-v1",
+            "churn-v",
+            "-v1",
+        ] {
+            assert!(!is_model_name(name), "{name}");
+            let err = registry.load("churn", name).expect_err(name).to_string();
+            assert!(err.contains("not a model name"), "{name}: {err}");
+        }
+    }
     use crate::model::frame::{Column, Frame, Values};
     use crate::model::source::Loaded;
     use crate::model::{Kind, SplitPlan, Target, TrainOptions, train_loaded};
