@@ -39,7 +39,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let warehouse = crate::resolve_warehouse(args.warehouse, args.config)?;
     let users = config.users.len();
-    let rt = crate::runtime()?;
+    let rt = acrm_serve::server::runtime()?;
     rt.block_on(async {
         let server = Server::bind(config, &warehouse)
             .await

@@ -90,6 +90,17 @@ pub fn tls_acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The runtime to run a [`Server`] on (the protocol side: connections, logins, messages):
+/// one worker per core with the lanes' large stacks, since a statement nested as deep as
+/// [`crate::statement::MAX_NESTING`] is cloned and dropped on these threads too.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("acrm-wire")
+        .thread_stack_size(crate::lanes::STACK_BYTES)
+        .enable_all()
+        .build()
+}
+
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
