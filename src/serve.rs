@@ -39,6 +39,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let warehouse = crate::resolve_warehouse(args.warehouse, args.config)?;
     let users = config.users.len();
+    // A panic inside a connection (pgwire's decoders panic on some malformed messages) is
+    // caught and the connection closed; it is logged as an error, not printed raw.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(location = ?info.location(), "internal error: {info}");
+    }));
     let rt = acrm_serve::server::runtime()?;
     rt.block_on(async {
         let server = Server::bind(config, &warehouse)

@@ -108,9 +108,7 @@ pub fn normalize_phone(t: &str, country: &str) -> Result<String, String> {
         format!("{country}{digits}")
     };
     if !(8..=15).contains(&e164.len()) {
-        return Err(format!(
-            "expected a phone number (8 to 15 digits with country code)"
-        ));
+        return Err("expected a phone number (8 to 15 digits with country code)".into());
     }
     Ok(format!("+{e164}"))
 }

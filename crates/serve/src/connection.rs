@@ -11,8 +11,12 @@ use datafusion_postgres::pgwire::api::cancel::DefaultCancelHandler;
 use datafusion_postgres::pgwire::api::{ClientInfo, NoopHandler, PgWireConnectionState};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
 use datafusion_postgres::pgwire::messages::PgWireFrontendMessage;
-use datafusion_postgres::pgwire::tokio::server::{negotiate_tls, process_error, process_message};
-use futures::StreamExt;
+use datafusion_postgres::pgwire::tokio::server::{
+    PgWireMessageServerCodec, negotiate_tls, process_error, process_message,
+};
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Framed, FramedParts};
@@ -70,10 +74,21 @@ pub(crate) async fn serve(
         if logged_in {
             pending = None;
         }
+        // pgwire's decoders trust the lengths inside a message body and panic on some
+        // malformed ones: a panic is answered like any malformed message.
+        let read = AssertUnwindSafe(socket.next()).catch_unwind();
         let next = if logged_in {
-            Some(socket.next().await)
+            Some(read.await)
         } else {
-            tokio::time::timeout_at(deadline, socket.next()).await.ok()
+            tokio::time::timeout_at(deadline, read).await.ok()
+        };
+        let next = match next {
+            Some(Err(_)) => {
+                malformed(&mut socket, peer).await;
+                break;
+            }
+            Some(Ok(next)) => Some(next),
+            None => None,
         };
         let message = match next {
             None => {
@@ -99,7 +114,7 @@ pub(crate) async fn serve(
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),
         };
-        let work = process_message(
+        let work = AssertUnwindSafe(process_message(
             message,
             &mut socket,
             auth.clone(),
@@ -107,7 +122,8 @@ pub(crate) async fn serve(
             queries.clone(),
             copy.clone(),
             cancel.clone(),
-        );
+        ))
+        .catch_unwind();
         let outcome = if logged_in {
             work.await
         } else {
@@ -115,6 +131,10 @@ pub(crate) async fn serve(
                 Ok(outcome) => outcome,
                 Err(_) => break,
             }
+        };
+        let Ok(outcome) = outcome else {
+            malformed(&mut socket, peer).await;
+            break;
         };
         if let Err(e) = outcome {
             if is_closed(&e) {
@@ -139,6 +159,19 @@ pub(crate) async fn serve(
     }
     tracing::debug!(%peer, logged_in = session.link.logged_in(), "connection closed");
     drop(pending);
+}
+
+/// Answers a message pgwire could not take apart (its decoder panicked) and ends the
+/// connection: the stream cannot be trusted past it.
+async fn malformed<S>(
+    socket: &mut Framed<S, PgWireMessageServerCodec<Prepared>>,
+    peer: std::net::IpAddr,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    tracing::warn!(%peer, "connection closed: malformed message");
+    let e = fatal("08P01", "malformed message");
+    let _ = tokio::time::timeout(GRACE, process_error(socket, e, false)).await;
 }
 
 /// Whether `e` is the connection itself failing (no answer can reach the client).
