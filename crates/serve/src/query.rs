@@ -447,7 +447,7 @@ impl Rows {
     async fn next_batch(&mut self) -> Option<Result<RecordBatch, PgWireError>> {
         // Checked before taking a batch: a receive that is always ready never times out.
         if Instant::now() >= self.deadline {
-            return Some(Err(self.end(Outcome::Timeout)));
+            return Some(Err(self.time_out()));
         }
         let next = match &mut self.source {
             Source::Ready(batches) => match batches.next() {
@@ -456,11 +456,11 @@ impl Rows {
             },
             Source::Lane { rx, .. } => {
                 match tokio::time::timeout_at(self.deadline, rx.recv()).await {
-                    Err(_) => return Some(Err(self.end(Outcome::Timeout))),
+                    Err(_) => return Some(Err(self.time_out())),
                     Ok(Some(p)) => p,
                     // The producer stopped without a last word: its deadline, or a panic.
                     Ok(None) if Instant::now() >= self.deadline => {
-                        return Some(Err(self.end(Outcome::Timeout)));
+                        return Some(Err(self.time_out()));
                     }
                     Ok(None) => {
                         let e = DataFusionError::Internal("the query stopped unexpectedly".into());
@@ -491,10 +491,11 @@ impl Rows {
         }
     }
 
-    /// Ends the stream with a timeout.
-    fn end(&mut self, outcome: Outcome) -> PgWireError {
+    /// Ends the stream with the statement timeout.
+    fn time_out(&mut self) -> PgWireError {
         self.done = true;
-        self.entry.finish(self.rows, outcome, Some(TIMEOUT));
+        self.entry
+            .finish(self.rows, Outcome::Timeout, Some(TIMEOUT));
         timeout_error()
     }
 
