@@ -102,14 +102,14 @@ impl TableProvider for GuardedTable {
 /// lets nothing from the plan above cross into the input — no filter (static or dynamic),
 /// no projection, no sort, no limit — and tells no statistics.
 #[derive(Debug, Clone)]
-pub struct BarrierExec {
+pub(crate) struct BarrierExec {
     input: Arc<dyn ExecutionPlan>,
     properties: Arc<PlanProperties>,
 }
 
 impl BarrierExec {
     /// The barrier over `input`.
-    pub fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
         let properties = Arc::new(PlanProperties::clone(input.properties()));
         Self { input, properties }
     }

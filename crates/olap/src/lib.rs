@@ -14,7 +14,6 @@ pub mod scope;
 
 pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
-pub use guarded::BarrierExec;
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
 pub use scope::{RowScope, ScopeLevel};

@@ -85,11 +85,16 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
     for kind in crate::EntityKind::ALL {
         let e = catalog.entity(kind);
         let _ = writeln!(out, "### `{}`\n\n{}\n", kind.name(), e.description);
-        out.push_str("| field | type | required | description |\n|---|---|---|---|\n");
+        out.push_str("| field | type | required | PII | description |\n|---|---|---|---|---|\n");
         for f in &e.fields {
             let ty = format!("{:?}", f.field_type).to_lowercase();
             let req = if f.required { "yes" } else { "" };
-            let _ = writeln!(out, "| `{}` | {ty} | {req} | {} |", f.name, f.description);
+            let pii = if f.pii { "yes" } else { "" };
+            let _ = writeln!(
+                out,
+                "| `{}` | {ty} | {req} | {pii} | {} |",
+                f.name, f.description
+            );
         }
         for group in &e.one_of {
             let _ = writeln!(out, "\nAt least one of: {}.", group.join(", "));

@@ -572,44 +572,61 @@ impl Session {
         prepared: Option<(LogicalPlan, u64)>,
         params: Option<ParamValues>,
     ) -> Result<(Planned, u64, String), DataFusionError> {
+        let statement = statement.clone();
+        self.in_statement_context(login, role, move |engine, ctx| async move {
+            let version = engine.version();
+            let mut plan = match prepared {
+                Some((p, v)) if v == version => p,
+                _ => plan(&ctx, &statement).await?,
+            };
+            if let Some(params) = params {
+                plan = plan.replace_params_with_values(&params)?;
+            }
+            let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+            let physical = ctx.state().create_physical_plan(&plan).await?;
+            let dir = engine.dir().display().to_string();
+            let task = ctx.task_ctx();
+            let planned = if reads_no_table(&physical) {
+                Planned::Rows {
+                    schema,
+                    batches: collect(physical, task).await?,
+                }
+            } else {
+                Planned::Run {
+                    schema,
+                    plan: physical,
+                    task,
+                    engine,
+                }
+            };
+            Ok((planned, version, dir))
+        })
+        .await
+    }
+
+    /// Runs `work` on the planner lane with the role's engine over the current version and
+    /// a context of the statement's own ([`statement_context`]).
+    async fn in_statement_context<T, F, Fut>(
+        &self,
+        login: &Login,
+        role: &Role,
+        work: F,
+    ) -> Result<T, DataFusionError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<acrm_olap::Engine>, SessionContext) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, DataFusionError>> + Send,
+    {
         let shared = self.shared.clone();
         let (user, role_name, role) = (login.user.clone(), login.role.clone(), role.clone());
-        let statement = statement.clone();
-        let planned = self
-            .shared
+        self.shared
             .lanes
             .plan(async move {
                 let (engine, ctx) = statement_context(&shared, &user, &role_name, &role).await?;
-                let version = engine.version();
-                let mut plan = match prepared {
-                    Some((p, v)) if v == version => p,
-                    _ => plan(&ctx, &statement).await?,
-                };
-                if let Some(params) = params {
-                    plan = plan.replace_params_with_values(&params)?;
-                }
-                let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-                let physical = ctx.state().create_physical_plan(&plan).await?;
-                let dir = engine.dir().display().to_string();
-                let task = ctx.task_ctx();
-                let planned = if reads_no_table(&physical) {
-                    Planned::Rows {
-                        schema,
-                        batches: collect(physical, task).await?,
-                    }
-                } else {
-                    Planned::Run {
-                        schema,
-                        plan: physical,
-                        task,
-                        engine,
-                    }
-                };
-                Ok::<_, DataFusionError>((planned, version, dir))
+                work(engine, ctx).await
             })
             .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        Ok(planned)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
     }
 
     /// Runs one statement for the logged-in user; `prepared` is the plan made at parse
@@ -799,21 +816,13 @@ impl QueryParser for Parser {
         // checked and answered when executed.
         let plan = match (classify(&parsed.statement), self.session.login()) {
             (Action::Query, Some((login, role))) => {
-                let session = &self.session;
-                let shared = session.shared.clone();
-                let (user, role_name, role) =
-                    (login.user.clone(), login.role.clone(), role.clone());
                 let statement = parsed.statement.clone();
-                let planned = session
-                    .shared
-                    .lanes
-                    .plan(async move {
-                        let (engine, ctx) =
-                            statement_context(&shared, &user, &role_name, &role).await?;
-                        Ok::<_, DataFusionError>((plan(&ctx, &statement).await?, engine.version()))
+                let planned = self
+                    .session
+                    .in_statement_context(login, role, move |engine, ctx| async move {
+                        Ok((plan(&ctx, &statement).await?, engine.version()))
                     })
-                    .await
-                    .map_err(|e| error("XX000", e.to_string()))?;
+                    .await;
                 Some(planned.map_err(|e| {
                     let (code, message) = engine_error(&e);
                     error(code, message)

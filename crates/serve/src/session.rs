@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -121,7 +121,7 @@ pub(crate) struct Session {
     pub login_deadline: tokio::time::Instant,
     login: OnceLock<Login>,
     /// The session slot, held from login to the end of the connection.
-    slot: Mutex<Option<OwnedSemaphorePermit>>,
+    slot: OnceLock<OwnedSemaphorePermit>,
     /// `SET statement_timeout` in ms; 0 = the server's limit.
     timeout_ms: AtomicU64,
 }
@@ -135,7 +135,7 @@ impl Session {
             address,
             link: Arc::new(Link::default()),
             login: OnceLock::new(),
-            slot: Mutex::new(None),
+            slot: OnceLock::new(),
             timeout_ms: AtomicU64::new(0),
         }
     }
@@ -143,12 +143,8 @@ impl Session {
     /// Takes a session slot for a login that succeeded; false when every slot is taken.
     pub fn take_slot(&self) -> bool {
         match self.shared.sessions.clone().try_acquire_owned() {
-            Ok(permit) => {
-                if let Ok(mut slot) = self.slot.lock() {
-                    *slot = Some(permit);
-                }
-                true
-            }
+            // Login runs once per connection, so the slot is empty here.
+            Ok(permit) => self.slot.set(permit).is_ok(),
             Err(_) => false,
         }
     }
