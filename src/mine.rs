@@ -663,7 +663,7 @@ pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::R
     if common.no_write {
         return Ok(());
     }
-    let (version, _) = acrm_etl::marts::publish_tables(&common.engine.warehouse()?, &tables)?;
+    let (version, _) = acrm_store::publish_tables(&common.engine.warehouse()?, &tables)?;
     let names: Vec<&str> = tables.iter().map(|(n, _)| n.as_str()).collect();
     eprintln!(
         "published {} as warehouse version {version}",

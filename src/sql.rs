@@ -313,25 +313,35 @@ pub fn print_tables(engine: &Engine, format: SqlFormat) -> anyhow::Result<()> {
     match format {
         SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(engine.tables())?),
         SqlFormat::Csv => {
-            outln!("name,kind,rows,description");
+            outln!("name,kind,rows,computed_on,description");
             for t in engine.tables() {
                 outln!(
-                    "{},{},{},\"{}\"",
+                    "{},{},{},{},\"{}\"",
                     t.name,
                     t.kind.name(),
                     t.rows.map(|r| r.to_string()).unwrap_or_default(),
+                    t.computed_on.map(|v| v.to_string()).unwrap_or_default(),
                     t.description.replace('"', "\"\"")
                 );
             }
         }
         _ => {
-            outln!("{:<26} {:<10} {:>12}  description", "name", "kind", "rows");
+            // Marts carry the version they were computed on: older than the version served
+            // when a build carried them forward without refreshing them.
+            outln!(
+                "{:<26} {:<10} {:>12} {:>11}  description",
+                "name",
+                "kind",
+                "rows",
+                "computed_on"
+            );
             for t in engine.tables() {
                 outln!(
-                    "{:<26} {:<10} {:>12}  {}",
+                    "{:<26} {:<10} {:>12} {:>11}  {}",
                     t.name,
                     t.kind.name(),
                     t.rows.map(|r| r.to_string()).unwrap_or_default(),
+                    t.computed_on.map(|v| format!("v{v}")).unwrap_or_default(),
                     t.description
                 );
             }

@@ -413,3 +413,65 @@ fn the_nightly_build_scores_with_the_champion_models() {
     ])));
     assert_eq!(credit[0][0], credit[0][1]);
 }
+
+#[test]
+fn marts_mined_on_their_own_survive_the_next_build_and_versions_stay_within_keep_versions() {
+    let copy = SampleCopy::new();
+    let wh = copy.warehouse();
+    let on_disk = || {
+        std::fs::read_dir(wh.join("versions"))
+            .expect("versions")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with('v'))
+            })
+            .count()
+    };
+    // The sample keeps 3 versions: v1 (build), then four publishes of `mine`.
+    run_ok(&mut copy.build(&wh, &["--no-marts"]));
+    run_ok(&mut copy.on(&basket_args(&[])));
+    run_ok(&mut copy.on(&["mine", "churn", "train", "--kind", "tree"]));
+    run_ok(&mut copy.on(&["mine", "churn", "score"]));
+    run_ok(&mut copy.on(&["mine", "rfm"]));
+    run_ok(&mut copy.on(&["mine", "rfm"]));
+    assert_eq!(current_version(&wh), 5);
+    assert_eq!(on_disk(), 3, "every publish prunes to keep_versions");
+    let before = manifest(&current(&wh))["tables"].clone();
+    // The next night's build refreshes the sample's marts and keeps the others.
+    copy.generate_night(2);
+    run_ok(&mut copy.build(&wh, &[]));
+    assert_eq!(current_version(&wh), 6);
+    assert!(on_disk() <= 3);
+    let tables: Vec<serde_json::Value> =
+        serde_json::from_str(&run_ok(&mut copy.on(&["tables", "--format", "json"])))
+            .expect("tables json");
+    let entry = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing after the build: {tables:?}"))
+    };
+    for (mart, computed_on) in [
+        ("mart_basket_rules", 1),
+        ("mart_churn_score", 2),
+        ("mart_rfm", 6),
+    ] {
+        let t = entry(mart);
+        assert_eq!(t["kind"], "mart");
+        assert_eq!(t["computed_on"], computed_on, "{mart}: {t}");
+    }
+    for mart in ["mart_basket_rules", "mart_churn_score"] {
+        assert_eq!(
+            entry(mart)["rows"],
+            before[mart],
+            "{mart} carried unchanged"
+        );
+        let n = csv_rows(&run_ok(&mut copy.on(&[
+            "sql",
+            "--format",
+            "csv",
+            &format!("SELECT count(*) FROM {mart}"),
+        ])));
+        assert_eq!(n[0][0], before[mart].to_string(), "{mart} queryable");
+    }
+}

@@ -13,21 +13,19 @@ use std::time::{Duration, Instant};
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::RecordBatch;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{BuildConfig, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, fact_table, load_chunk};
-use crate::identity::{Conflict, IdentityStore, record_to_row, records_table, row_to_record};
-use crate::layout::{remove_source_parts, write_table_part};
+use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record};
 use crate::parse::{date_of, day_number};
 use crate::stage::{Loader, Rejected, Rejector, Staged, stage_file};
-use crate::store::{
-    Warehouse, link_tree, parquet_files, parquet_rows, read_parquet, write_parquet,
-};
 use crate::value::{Value, batch_to_rows, rows_to_batch};
 use crate::{Error, Result};
+use acrm_store::layout::{remove_source_parts, write_table_part};
+use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
+use acrm_store::{LoadedFile, Manifest, Warehouse};
 
 /// Receives progress; the CLI draws a bar on a terminal, logs otherwise.
 pub trait Progress: Sync {
@@ -68,79 +66,6 @@ pub trait DeriveTables: std::fmt::Debug + Send + Sync {
     /// Tables (name → rows) computed from the version in `dir`. An analysis that cannot run
     /// is the implementation's to report; its table is then missing from the version.
     fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
-}
-
-/// One loaded export file, with its reconciliation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LoadedFile {
-    /// Source name.
-    pub source: String,
-    /// File relative to the config.
-    pub file: String,
-    /// BLAKE3 of its bytes.
-    pub checksum: String,
-    /// Business date of its batch.
-    pub batch_date: NaiveDate,
-    /// Data rows read.
-    pub rows_read: u64,
-    /// Rows loaded.
-    pub rows_loaded: u64,
-    /// Rows quarantined.
-    pub rows_quarantined: u64,
-    /// Version that loaded it.
-    pub version: u64,
-}
-
-/// `manifest.json` of a published version.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Version number.
-    pub version: u64,
-    /// When it was built (UTC, RFC 3339).
-    pub built_at: String,
-    /// "incremental" or "full".
-    pub mode: String,
-    /// Every file loaded into this version or an earlier one it continues.
-    pub files: Vec<LoadedFile>,
-    /// Rows per published table.
-    pub tables: BTreeMap<String, u64>,
-    /// Years covered by dim_date.
-    pub calendar_years: (i32, i32),
-    /// New source records that tie existing golden customers together (for data stewards).
-    pub identity_conflicts: Vec<Conflict>,
-    /// Build time in milliseconds.
-    pub duration_ms: u64,
-}
-
-impl Manifest {
-    /// Reads the manifest of version folder `dir`.
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| Error::Warehouse {
-            path,
-            message: e.to_string(),
-        })
-    }
-
-    /// Writes it as `manifest.json` into version folder `dir` and syncs it to disk.
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join("manifest.json");
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Warehouse {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::File::open(&path)
-            .and_then(|f| f.sync_all())
-            .map_err(|source| Error::Io { path, source })
-    }
 }
 
 /// What happened.
@@ -277,14 +202,23 @@ pub fn build(
         started,
     );
     let result = result.and_then(|mut report| {
+        let mut manifest = Manifest::read(&tmp)?;
         if let Some(derive) = &opts.derive {
             progress.stage("refreshing marts");
             let tables = derive.derive(&tmp);
-            let mut manifest = Manifest::read(&tmp)?;
-            crate::marts::write_tables(&tmp, &mut manifest, &tables)?;
-            manifest.write(&tmp)?;
-            report.tables = manifest.tables;
+            acrm_store::write_tables(&tmp, &mut manifest, &tables, version)?;
         }
+        // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
+        // stay, with the version they were computed on.
+        if let Some((_, dir)) = &current {
+            let carried =
+                acrm_store::carry_forward(dir, &Manifest::read(dir)?, &tmp, &mut manifest)?;
+            if !carried.is_empty() {
+                tracing::info!(tables = ?carried, "marts carried forward unchanged");
+            }
+        }
+        manifest.write(&tmp)?;
+        report.tables = manifest.tables;
         Ok(report)
     });
     match result {
@@ -701,7 +635,8 @@ impl Run<'_> {
             &a,
             &format!("part-{batch}-{batch_tag}"),
             &[rows_to_batch(&a, &arows)?],
-        )
+        )?;
+        Ok(())
     }
 
     /// Replaces dimension table `name` in the version with `rows`.
@@ -717,8 +652,8 @@ impl Run<'_> {
         write_parquet(
             &dir.join("part-0.parquet"),
             &[rows_to_batch(&table, &rows)?],
-        )
-        .map(|_| ())
+        )?;
+        Ok(())
     }
 
     /// Writes the dimensions, the key map, the identity state and the manifest.
@@ -786,13 +721,15 @@ impl Run<'_> {
         all_conflicts.extend(conflicts.iter().cloned());
         let manifest = Manifest {
             version: self.version,
-            built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            built_at: acrm_store::manifest::now(),
             mode: if full { "full" } else { "incremental" }.into(),
             files: self.loaded_files,
             tables: tables.clone(),
             calendar_years,
             identity_conflicts: all_conflicts,
             duration_ms: started.elapsed().as_millis() as u64,
+            keep_versions: self.cfg.keep_versions,
+            derived: BTreeMap::new(),
         };
         manifest.write(self.tmp)?;
         Ok(BuildReport {

@@ -32,17 +32,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Another build holds the warehouse lock.
-    #[error("another build is running on {0} (lock file held); try again when it has finished")]
-    Locked(PathBuf),
-    /// The warehouse folder is not in the expected shape.
-    #[error("warehouse {path}: {message}")]
-    Warehouse {
-        /// The warehouse folder or file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
     /// Parquet encoding or decoding failed.
     #[error("{path}: {source}")]
     Parquet {
@@ -58,6 +47,9 @@ pub enum Error {
     /// The built-in schema does not load.
     #[error(transparent)]
     Schema(#[from] acrm_schema::Error),
+    /// Reading or writing the warehouse's versions failed (locked, missing, not in shape).
+    #[error(transparent)]
+    Store(#[from] acrm_store::Error),
 }
 
 /// Result with this crate's [`Error`].

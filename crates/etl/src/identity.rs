@@ -40,14 +40,7 @@ pub struct CustomerRecord {
     pub values: Vec<Value>,
 }
 
-/// A pair of golden customers that new records say are one person.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Conflict {
-    /// The id the records joined.
-    pub kept: i64,
-    /// The other id.
-    pub other: i64,
-}
+pub use acrm_store::Conflict;
 
 fn union_find_root(parent: &mut [usize], mut i: usize) -> usize {
     while parent[i] != i {

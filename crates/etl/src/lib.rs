@@ -11,18 +11,11 @@ pub mod discover;
 mod error;
 pub mod facts;
 pub mod identity;
-pub mod layout;
-pub mod marts;
 pub mod parse;
 pub mod read;
 pub mod stage;
-pub mod store;
 pub mod value;
 
-pub use build::{
-    BuildOptions, BuildReport, DeriveTables, LoadedFile, Manifest, NoProgress, Outcome, Progress,
-    build,
-};
+pub use build::{BuildOptions, BuildReport, DeriveTables, NoProgress, Outcome, Progress, build};
 pub use config::{BuildConfig, MartsConfig};
 pub use error::{Error, Result};
-pub use store::Warehouse;

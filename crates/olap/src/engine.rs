@@ -3,12 +3,12 @@
 //! mining marts found beside them, the semantic views, PII masking, a memory pool that spills
 //! and a query timeout.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use acrm_schema::{TableKind, WarehouseSchema};
+use acrm_store::{Manifest, Warehouse};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
@@ -107,6 +107,9 @@ pub struct TableInfo {
     pub kind: ObjectKind,
     /// Rows, from the build manifest or Parquet footers (None for views).
     pub rows: Option<u64>,
+    /// For a mart: the version whose data it was computed on (older than the engine's
+    /// version when the mart was carried forward unchanged).
+    pub computed_on: Option<u64>,
     /// What it holds.
     pub description: String,
 }
@@ -133,41 +136,18 @@ pub struct Engine {
     ctx: SessionContext,
     version: u64,
     dir: PathBuf,
+    manifest: Manifest,
     options: EngineOptions,
     objects: Vec<TableInfo>,
     /// The built-in schema (PII flags and descriptions for `describe`).
     schema: WarehouseSchema,
 }
 
-/// The folder `warehouse/current` points to, and its version number from the manifest.
-pub fn current_version(warehouse: &Path) -> Result<(PathBuf, u64, serde_json::Value)> {
-    let link = warehouse.join("current");
-    let dir = std::fs::canonicalize(&link).map_err(|_| Error::Warehouse {
-        path: warehouse.into(),
-        message: "no published version (no 'current' link): run `acrm build` first".into(),
-    })?;
-    version_in(dir)
-}
-
-/// A version folder with its version number and manifest.
-fn version_in(dir: PathBuf) -> Result<(PathBuf, u64, serde_json::Value)> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::Warehouse {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let version = manifest["version"]
-        .as_u64()
-        .ok_or_else(|| Error::Warehouse {
-            path,
-            message: "manifest has no version".into(),
-        })?;
-    Ok((dir, version, manifest))
+/// The folder `warehouse/current` points to (absolute) and its manifest.
+pub fn current_version(warehouse: &Path) -> Result<(PathBuf, Manifest)> {
+    let (_, dir, manifest) = Warehouse::new(warehouse).published()?;
+    let dir = std::fs::canonicalize(&dir).map_err(|source| Error::Io { path: dir, source })?;
+    Ok((dir, manifest))
 }
 
 async fn listing_table(
@@ -227,11 +207,12 @@ impl Engine {
     /// build computes its marts from the version it is about to publish.
     pub async fn open_version(dir: &Path, options: EngineOptions) -> Result<Self> {
         let ctx = local_context(&options)?;
-        Self::open_in(version_in(dir.to_path_buf())?, ctx, options).await
+        let manifest = Manifest::read(dir)?;
+        Self::open_in((dir.to_path_buf(), manifest), ctx, options).await
     }
 
     async fn open_in(
-        (dir, version, manifest): (PathBuf, u64, serde_json::Value),
+        (dir, manifest): (PathBuf, Manifest),
         ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
@@ -244,8 +225,7 @@ impl Engine {
         // their plans, nobody can query the raw tables by name.
         catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new()))?;
         let schema = WarehouseSchema::builtin()?;
-        let counts: BTreeMap<String, u64> =
-            serde_json::from_value(manifest["tables"].clone()).unwrap_or_default();
+        let version = manifest.version;
         let mut objects = Vec::new();
         // (name, raw SELECT list, filter) of each table served through a view.
         let mut guarded: Vec<(String, String, TableFilter)> = Vec::new();
@@ -296,7 +276,8 @@ impl Engine {
                     TableKind::Fact => ObjectKind::Fact,
                     TableKind::Audit => ObjectKind::Audit,
                 },
-                rows: counts.get(&t.name).copied(),
+                rows: manifest.tables.get(&t.name).copied(),
+                computed_on: None,
                 description: t.description.clone(),
             });
         }
@@ -322,9 +303,10 @@ impl Engine {
                 }
             };
             objects.push(TableInfo {
+                rows: manifest.tables.get(&name).copied(),
+                computed_on: Some(manifest.computed_on(&name)),
                 name,
                 kind: ObjectKind::Mart,
-                rows: None,
                 description: "Written by acrm mine.".into(),
             });
         }
@@ -350,6 +332,7 @@ impl Engine {
                 name: name.to_string(),
                 kind: ObjectKind::View,
                 rows: None,
+                computed_on: None,
                 description: sql
                     .lines()
                     .map_while(|l| l.trim().strip_prefix("--"))
@@ -364,6 +347,7 @@ impl Engine {
             ctx,
             version,
             dir,
+            manifest,
             options,
             objects,
             schema,
@@ -403,6 +387,12 @@ impl Engine {
         &self.dir
     }
 
+    /// The manifest of the version it reads (not of `current`, which a publish may have
+    /// moved since).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
     /// Tables, marts and views served, in schema order.
     pub fn tables(&self) -> &[TableInfo] {
         &self.objects
@@ -424,6 +414,7 @@ impl Engine {
             name: name.to_string(),
             kind: ObjectKind::View,
             rows: None,
+            computed_on: None,
             description: description.to_string(),
         });
         Ok(())

@@ -39,6 +39,9 @@ pub enum Error {
     /// The built-in schema does not load.
     #[error(transparent)]
     Schema(#[from] acrm_schema::Error),
+    /// The warehouse's versions cannot be read (none published, a broken manifest).
+    #[error(transparent)]
+    Store(#[from] acrm_store::Error),
 }
 
 impl From<datafusion::arrow::error::ArrowError> for Error {

@@ -30,9 +30,6 @@ pub enum Error {
     /// A warehouse query behind a report failed.
     #[error(transparent)]
     Olap(#[from] acrm_olap::Error),
-    /// Reading the build manifest failed.
-    #[error(transparent)]
-    Etl(#[from] acrm_etl::Error),
     /// Reading a model or building a table failed.
     #[error(transparent)]
     Mining(#[from] acrm_mining::Error),

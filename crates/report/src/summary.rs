@@ -61,9 +61,9 @@ pub async fn report(engine: &Engine, warehouse: &Path) -> Result<String> {
 /// The manifest of the version the engine reads (not `current`, which a publish may have
 /// moved on since).
 fn build_section(engine: &Engine) -> Result<Section> {
-    let manifest = acrm_etl::Manifest::read(engine.dir())?;
+    let manifest = engine.manifest();
     let files = &manifest.files;
-    let column = |f: fn(&acrm_etl::LoadedFile) -> u64| -> Vec<i64> {
+    let column = |f: fn(&acrm_store::LoadedFile) -> u64| -> Vec<i64> {
         files.iter().map(|x| f(x) as i64).collect()
     };
     let unreconciled = files

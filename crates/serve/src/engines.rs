@@ -21,7 +21,7 @@ use crate::{Error, Result};
 /// Engines of the current version by role name.
 #[derive(Default)]
 struct Current {
-    dir: PathBuf,
+    version: u64,
     engines: HashMap<String, Arc<Engine>>,
 }
 
@@ -45,14 +45,12 @@ impl Engines {
 
     /// The engine of role `name` over the version published now.
     pub async fn get(&self, name: &str, role: &Role) -> Result<Arc<Engine>> {
-        let link = self.warehouse.join("current");
-        let dir =
-            std::fs::canonicalize(&link).map_err(|source| Error::Io { path: link, source })?;
+        let (version, _) = acrm_store::Warehouse::new(&self.warehouse).require_current()?;
         let mut current = self.current.lock().await;
-        if current.dir != dir {
-            tracing::info!(version = %dir.display(), "serving a newly published warehouse version");
+        if current.version != version {
+            tracing::info!(version, "serving a newly published warehouse version");
             *current = Current {
-                dir,
+                version,
                 engines: HashMap::new(),
             };
         }
@@ -61,7 +59,7 @@ impl Engines {
         }
         let engine = Arc::new(self.open(role).await?);
         // A publish between reading the link and opening: key by what was opened.
-        if engine.dir() == current.dir {
+        if engine.version() == current.version {
             current.engines.insert(name.to_string(), engine.clone());
         }
         Ok(engine)

@@ -31,6 +31,9 @@ pub enum Error {
     /// The warehouse could not be opened.
     #[error(transparent)]
     Olap(#[from] acrm_olap::Error),
+    /// The warehouse has no published version, or its `current` link is broken.
+    #[error(transparent)]
+    Store(#[from] acrm_store::Error),
     /// Registering the model functions failed.
     #[error(transparent)]
     Mining(#[from] acrm_mining::Error),

@@ -1,33 +1,12 @@
-//! The warehouse on disk: immutable versions and an atomically switched `current` link.
-//!
-//! ```text
-//! WAREHOUSE/
-//!   .lock                      advisory lock held by a running build (freed if it dies)
-//!   current -> versions/v000003  the published version (a symlink, switched by rename)
-//!   versions/v000003/          complete versions; the last `keep_versions` are kept
-//!     manifest.json            what was loaded, reconciliation, row counts
-//!     dim_customer/part-0.parquet
-//!     fact_sales/year=2024/part-pos-2024-12-31-1a2b3c4d.parquet
-//!     _state/customer_records/part-0.parquet   build state (not a published table)
-//!   versions/.tmp-v000004-PID/ a build in progress (removed by the next build if it died)
-//! ```
-//! A build writes a whole new version beside the old one — fact files of earlier batches are
-//! hard links, never rewritten — then renames it into place and switches `current`.
-//! Readers resolve `current` once and so always see a complete version.
+//! Versions of a warehouse folder: the build lock, the `current` link switched by an atomic
+//! rename, new versions begun in a temporary folder and published whole, old ones pruned to
+//! `keep_versions`. Readers resolve `current` once and so always see a complete version.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
-
-use crate::{Error, Result};
-
-/// Rows per Parquet row group: large enough for scans, small enough for pruning by statistics.
-pub const ROW_GROUP_ROWS: usize = 1 << 20;
+use crate::manifest::Manifest;
+use crate::{Error, Result, io};
 
 /// A warehouse folder.
 pub struct Warehouse {
@@ -37,14 +16,6 @@ pub struct Warehouse {
 /// Held while a build runs; dropping it (or the process dying) frees the lock.
 pub struct BuildLock {
     _file: File,
-}
-
-/// Maps an I/O error to [`Error::Io`] naming `path`.
-pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.into(),
-        source,
-    }
 }
 
 impl Warehouse {
@@ -116,6 +87,45 @@ impl Warehouse {
         Ok(Some((n, dir)))
     }
 
+    /// [`Warehouse::current`], or an error naming the fix when nothing is published yet.
+    pub fn require_current(&self) -> Result<(u64, PathBuf)> {
+        self.current()?.ok_or_else(|| Error::Warehouse {
+            path: self.root.clone(),
+            message: "no published version (no 'current' link): run `acrm build` first".into(),
+        })
+    }
+
+    /// The published version's number, folder and manifest (see [`Warehouse::require_current`]).
+    pub fn published(&self) -> Result<(u64, PathBuf, Manifest)> {
+        let (n, dir) = self.require_current()?;
+        let manifest = Manifest::read(&dir)?;
+        Ok((n, dir, manifest))
+    }
+
+    /// Version numbers with a complete folder, oldest first.
+    pub fn versions(&self) -> Result<Vec<u64>> {
+        Ok(self.version_dirs()?.into_iter().map(|(n, _)| n).collect())
+    }
+
+    fn version_dirs(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let dir = self.root.join("versions");
+        let mut versions: Vec<(u64, PathBuf)> = fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix('v')?
+                    .parse::<u64>()
+                    .ok()?;
+                Some((n, e.path()))
+            })
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
     /// Removes folders of builds that died (call with the lock held): unfinished `.tmp-`
     /// folders, and versions renamed into place whose `current` switch never happened.
     pub fn clean_abandoned(&self) -> Result<usize> {
@@ -164,22 +174,9 @@ impl Warehouse {
         Ok(dir)
     }
 
+    /// Removes all but the newest `keep` versions, never `current`.
     fn prune(&self, current: u64, keep: usize) -> Result<()> {
-        let dir = self.root.join("versions");
-        let mut versions: Vec<(u64, PathBuf)> = fs::read_dir(&dir)
-            .map_err(io(&dir))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let n = e
-                    .file_name()
-                    .to_str()?
-                    .strip_prefix('v')?
-                    .parse::<u64>()
-                    .ok()?;
-                Some((n, e.path()))
-            })
-            .collect();
-        versions.sort();
+        let versions = self.version_dirs()?;
         let excess = versions.len().saturating_sub(keep);
         for (n, path) in versions.into_iter().take(excess) {
             if n != current {
@@ -192,99 +189,6 @@ impl Warehouse {
 
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|f| f.sync_all()).map_err(io(dir))
-}
-
-/// Writes `batches` (sharing one schema) to a new Parquet file: zstd, page statistics, 1M-row groups.
-pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<u64> {
-    let Some(first) = batches.first() else {
-        return Ok(0);
-    };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by("acrm".into())
-        .build();
-    let file = File::create(path).map_err(io(path))?;
-    let pq = |source| Error::Parquet {
-        path: path.into(),
-        source,
-    };
-    let mut w = ArrowWriter::try_new(file, first.schema(), Some(props)).map_err(pq)?;
-    let mut rows = 0;
-    for b in batches {
-        w.write(b).map_err(pq)?;
-        rows += b.num_rows() as u64;
-    }
-    let file = w.into_inner().map_err(pq)?;
-    file.sync_all().map_err(io(path))?;
-    Ok(rows)
-}
-
-/// Reads every row of a Parquet file.
-pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
-    let f = File::open(path).map_err(io(path))?;
-    let pq = |source| Error::Parquet {
-        path: path.into(),
-        source,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .map_err(pq)?
-        .build()
-        .map_err(pq)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
-}
-
-/// Row count of a Parquet file from its footer.
-pub fn parquet_rows(path: &Path) -> Result<u64> {
-    let f = File::open(path).map_err(io(path))?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|source| Error::Parquet {
-        path: path.into(),
-        source,
-    })?;
-    Ok(b.metadata().file_metadata().num_rows() as u64)
-}
-
-/// Every `.parquet` file below `dir`, sorted.
-pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).map_err(io(&d))? {
-            let p = e.map_err(io(&d))?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Hard-links every file below `from` into the same place below `to`.
-pub fn link_tree(from: &Path, to: &Path) -> Result<()> {
-    for f in parquet_files(from)? {
-        let rel = f.strip_prefix(from).map_err(|_| Error::Warehouse {
-            path: f.clone(),
-            message: "outside its table".into(),
-        })?;
-        let dst = to.join(rel);
-        if let Some(p) = dst.parent() {
-            fs::create_dir_all(p).map_err(io(p))?;
-        }
-        fs::hard_link(&f, &dst)
-            .or_else(|_| fs::copy(&f, &dst).map(|_| ()))
-            .map_err(io(&dst))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,9 +13,15 @@ use datafusion::arrow::compute::{
 };
 use datafusion::arrow::datatypes::Date32Type;
 
-use crate::parse::date_of;
-use crate::store::{parquet_files, write_parquet};
-use crate::{Error, Result};
+use crate::parquet::{parquet_files, write_parquet};
+use crate::{Result, io};
+
+/// The year of `day` (days since 1970-01-01, Arrow's Date32).
+fn year_of_day(day: i32) -> i32 {
+    // 719_163 days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+    chrono::NaiveDate::from_num_days_from_ce_opt(day.saturating_add(719_163))
+        .map_or(1970, |d| d.year())
+}
 
 /// Splits `batch` by the year of `col` (or keeps it whole) and sorts each part by `sort_by`.
 fn partition_and_sort(
@@ -32,7 +38,7 @@ fn partition_and_sort(
                 return Ok(vec![(None, batch.clone())]);
             };
             let years: Vec<i32> = (0..days.len())
-                .map(|i| date_of(days.value(i)).year())
+                .map(|i| year_of_day(days.value(i)))
                 .collect();
             let distinct: BTreeSet<i32> = years.iter().copied().collect();
             let mut parts = Vec::new();
@@ -94,11 +100,21 @@ pub fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> 
         if f.file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
         {
-            std::fs::remove_file(&f).map_err(|e| Error::Io {
-                path: f.clone(),
-                source: e,
-            })?;
+            std::fs::remove_file(&f).map_err(io(&f))?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_map_to_their_year() {
+        assert_eq!(year_of_day(0), 1970);
+        assert_eq!(year_of_day(-1), 1969);
+        assert_eq!(year_of_day(19_722), 2023); // 2023-12-31
+        assert_eq!(year_of_day(19_723), 2024); // 2024-01-01
+    }
 }

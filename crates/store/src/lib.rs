@@ -1,0 +1,32 @@
+//! acrm's warehouse on disk, and its only owner: every crate reads and writes versions
+//! through this one.
+//!
+//! ```text
+//! WAREHOUSE/
+//!   .lock                      advisory lock held by a running build or publish
+//!   current -> versions/v000003  the published version (a symlink, switched by rename)
+//!   versions/v000003/          complete versions; the last `keep_versions` are kept
+//!     manifest.json            what was loaded, reconciliation, row counts, mart lineage
+//!     dim_customer/part-0.parquet
+//!     fact_sales/year=2024/part-pos-2024-12-31-1a2b3c4d.parquet
+//!     mart_rfm/part-0.parquet  a derived table (computed from a version, carried forward)
+//!     _state/customer_records/part-0.parquet   build state (not a published table)
+//!   versions/.tmp-v000004-PID/ a version being written (removed by the next writer if it died)
+//! ```
+//! - [`warehouse`]: versions, the `current` link, the lock, begin / publish / prune / clean.
+//! - [`manifest`]: `manifest.json`, typed.
+//! - [`parquet`] and [`layout`]: how a table's Parquet files are written and laid out.
+//! - [`publish`]: derived tables (marts) written into a version, or published as a new one.
+#![warn(missing_docs)]
+
+mod error;
+pub mod layout;
+pub mod manifest;
+pub mod parquet;
+pub mod publish;
+pub mod warehouse;
+
+pub use error::{Error, Result, io};
+pub use manifest::{Conflict, Derived, LoadedFile, Manifest};
+pub use publish::{carry_forward, publish_tables, write_tables};
+pub use warehouse::{BuildLock, Warehouse};

@@ -1,0 +1,151 @@
+//! `manifest.json`: what a version holds and where it came from — the export files loaded
+//! (with their reconciliation), rows per table, the lineage of its derived tables, and the
+//! retention every later publish applies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, io};
+
+/// One loaded export file, with its reconciliation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LoadedFile {
+    /// Source name.
+    pub source: String,
+    /// File relative to the config.
+    pub file: String,
+    /// BLAKE3 of its bytes.
+    pub checksum: String,
+    /// Business date of its batch.
+    pub batch_date: NaiveDate,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Rows loaded.
+    pub rows_loaded: u64,
+    /// Rows quarantined.
+    pub rows_quarantined: u64,
+    /// Version that loaded it.
+    pub version: u64,
+}
+
+/// A pair of golden customers that new records say are one person (for data stewards).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The id the records joined.
+    pub kept: i64,
+    /// The other id.
+    pub other: i64,
+}
+
+/// Where a derived table (a mart) of a version comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    /// The version whose data it was computed from: older than the version holding it when
+    /// it was carried forward unchanged.
+    pub computed_on: u64,
+    /// When it was computed (UTC, RFC 3339).
+    pub computed_at: String,
+}
+
+/// Versions kept when a manifest does not say (written before `keep_versions` was recorded).
+pub const DEFAULT_KEEP_VERSIONS: usize = 3;
+
+fn default_keep_versions() -> usize {
+    DEFAULT_KEEP_VERSIONS
+}
+
+/// `manifest.json` of a version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version number.
+    pub version: u64,
+    /// When it was written (UTC, RFC 3339).
+    pub built_at: String,
+    /// "incremental" or "full" (a build), "mine" (derived tables published on their own).
+    pub mode: String,
+    /// Every file loaded into this version or an earlier one it continues.
+    pub files: Vec<LoadedFile>,
+    /// Rows per published table (schema tables and derived tables).
+    pub tables: BTreeMap<String, u64>,
+    /// Years covered by dim_date.
+    pub calendar_years: (i32, i32),
+    /// New source records that tie existing golden customers together (for data stewards).
+    pub identity_conflicts: Vec<Conflict>,
+    /// Build time in milliseconds.
+    pub duration_ms: u64,
+    /// Versions kept on disk (the build's `keep_versions`); every later publish prunes to it.
+    #[serde(default = "default_keep_versions")]
+    pub keep_versions: usize,
+    /// Derived tables of this version (name → lineage). Tables without an entry are
+    /// schema tables loaded by the build.
+    #[serde(default)]
+    pub derived: BTreeMap<String, Derived>,
+}
+
+impl Manifest {
+    /// Reads the manifest of version folder `dir`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        serde_json::from_str(&text).map_err(|e| Error::Warehouse {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes it as `manifest.json` into version folder `dir` and syncs it to disk.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("manifest.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Warehouse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(io(&path))?;
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&path))
+    }
+
+    /// The version a table's rows were computed on: its own version for schema tables and
+    /// for derived tables refreshed in it, an older one for derived tables carried forward.
+    pub fn computed_on(&self, table: &str) -> u64 {
+        self.derived
+            .get(table)
+            .map_or(self.version, |d| d.computed_on)
+    }
+}
+
+/// Now, as manifests write it.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_written_before_lineage_was_recorded_still_reads() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let old = r#"{"version": 4, "built_at": "2025-01-01T00:00:00Z", "mode": "full",
+            "files": [], "tables": {"fact_sales": 3, "mart_rfm": 2},
+            "calendar_years": [2024, 2024], "identity_conflicts": [], "duration_ms": 1}"#;
+        std::fs::write(dir.path().join("manifest.json"), old).expect("write");
+        let m = Manifest::read(dir.path()).expect("read");
+        assert_eq!(m.keep_versions, DEFAULT_KEEP_VERSIONS);
+        assert_eq!(m.computed_on("mart_rfm"), 4);
+        m.write(dir.path()).expect("write back");
+        assert_eq!(Manifest::read(dir.path()).expect("again").tables, m.tables);
+    }
+
+    #[test]
+    fn a_broken_manifest_names_its_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("manifest.json"), "{\"version\": ").expect("write");
+        let e = Manifest::read(dir.path()).expect_err("broken").to_string();
+        assert!(e.contains("manifest.json"), "{e}");
+    }
+}
