@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Executes every notebook headless against a fresh build of the bundled sample, failing on the
-# first error. Installs the pinned Python packages it needs; uses $ACRM if set, else the
-# acrm binary of the workspace (built if missing).
+# first error. Runs in the project venv (`./test --setup-only` makes it, with the pinned
+# notebooks/requirements.txt); uses $ACRM if set, else the acrm binary of the workspace
+# (built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/acrm-target}"
 
-python3 -m pip install --quiet --disable-pip-version-check -r notebooks/requirements.txt
+./test --setup-only
+export PATH="$PWD/.venv/bin:$PATH"
 
 if [ -z "${ACRM:-}" ]; then
   cargo build --quiet --bin acrm

@@ -186,14 +186,14 @@ fn pyarrow_and_duckdb_read_every_published_table() {
     let current_link = b.copy.warehouse().join("current");
     let m = manifest(&current(&b.copy.warehouse()));
     let script = crate::common::repo().join("tests/read_with_pyarrow_duckdb.py");
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(tool(&["python3"]))
         .arg(&script)
         .arg(&current_link)
         .output()
         .expect("python3 runs");
     assert!(
         out.status.success(),
-        "{}\n(install the test tools: pip install -r requirements-dev.txt)",
+        "{}\n(if pyarrow or duckdb is missing: {SET_UP})",
         String::from_utf8_lossy(&out.stderr)
     );
     let counts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON counts");

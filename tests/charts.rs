@@ -209,18 +209,10 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         );
     }
     // Headless Chromium renders it without console errors and takes a screenshot.
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok()
-        })
-        .expect("Chromium is needed for this test: apt-get install chromium (.ci/run installs it)");
+    let chromium = tool(&["chromium", "chromium-browser"]);
     let shot = dir.join("report.png");
     let url = format!("file://{}", path.display());
-    let out = std::process::Command::new(chromium)
+    let out = std::process::Command::new(&chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -243,7 +235,7 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         "screenshot {} bytes",
         png.len()
     );
-    let dom = std::process::Command::new(chromium)
+    let dom = std::process::Command::new(&chromium)
         .args([
             "--headless",
             "--no-sandbox",

@@ -22,6 +22,23 @@ pub fn tempdir() -> tempfile::TempDir {
         .expect("temporary folder")
 }
 
+/// What a failed tool check tells the reader to do.
+pub const SET_UP: &str = "run ./test (the README's test command): it creates the project's Python venv \
+     (.venv) and installs the Debian packages the tests drive, or names them";
+
+/// The program of an external tool the tests drive (`python3`, `chromium`, `psql`, `openssl`),
+/// the first of `names` found: the project venv's copy first (`.venv/bin`, made by `./test`),
+/// else the one on PATH. A missing tool fails the test with a message naming the set-up
+/// command; no test skips for want of one.
+pub fn tool(names: &[&str]) -> PathBuf {
+    let venv = repo().join(".venv/bin");
+    let found = names
+        .iter()
+        .flat_map(|n| [venv.join(n), PathBuf::from(n)])
+        .find(|program| Command::new(program).arg("--version").output().is_ok());
+    found.unwrap_or_else(|| panic!("{} is not installed: {SET_UP}", names.join(" or ")))
+}
+
 /// The `acrm` binary under test, logging only warnings so failures are readable.
 pub fn acrm() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_acrm"));

@@ -209,7 +209,7 @@ fn timeout_and_memory_limit_end_a_query_with_an_error() {
 /// independent engine reading the same Parquet files.
 #[test]
 fn reports_and_ad_hoc_queries_agree_with_duckdb() {
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(tool(&["python3"]))
         .arg(repo().join("tests/olap_vs_duckdb.py"))
         .arg(env!("CARGO_BIN_EXE_acrm"))
         .arg(sample_build().copy.warehouse())
@@ -219,7 +219,7 @@ fn reports_and_ad_hoc_queries_agree_with_duckdb() {
     println!("{stdout}");
     assert!(
         out.status.success(),
-        "{stdout}\n{}\n(install the test tools: pip install -r requirements-dev.txt)",
+        "{stdout}\n{}\n(if duckdb is missing: {SET_UP})",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(" 0 failed"), "{stdout}");

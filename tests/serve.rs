@@ -82,7 +82,7 @@ impl Drop for Served {
 impl Served {
     /// Runs `psql -c sql` as `user` with `password`; `ssl` is the sslmode.
     pub(crate) fn psql_ssl(&self, user: &str, password: &str, sql: &str, ssl: &str) -> Output {
-        Command::new("psql")
+        Command::new(tool(&["psql"]))
             .env("PGPASSWORD", password)
             .env("PGCONNECT_TIMEOUT", "20")
             .env("PGSSLMODE", ssl)
@@ -517,7 +517,7 @@ fn query_memory_limit_ends_that_query_only() {
 /// A self-signed certificate and key for 127.0.0.1 in `dir` (the openssl command).
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
-    let out = Command::new("openssl")
+    let out = Command::new(tool(&["openssl"]))
         .args([
             "req",
             "-x509",
