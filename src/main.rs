@@ -436,16 +436,24 @@ fn run(cli: Cli, tty: bool) -> anyhow::Result<()> {
                 .or_else(|| std::env::var_os("ACRM_WAREHOUSE").map(PathBuf::from))
                 .unwrap_or_else(|| PathBuf::from("warehouse"));
             let progress = progress::Reporter::new(tty && format == Format::Human);
+            let rt = runtime()?;
+            let derive = if no_marts {
+                None
+            } else {
+                acrm_mining::refresh::MartRefresh::new(
+                    &cfg.marts.refresh,
+                    cfg.marts.segment_k,
+                    &warehouse,
+                    rt.handle().clone(),
+                )
+                .map(|r| std::sync::Arc::new(r) as std::sync::Arc<dyn acrm_store::DeriveTables>)
+            };
             let report = acrm_etl::build(
                 &cfg,
                 &acrm_etl::BuildOptions {
                     warehouse: warehouse.clone(),
                     full,
-                    derive: if no_marts {
-                        None
-                    } else {
-                        mine::MartRefresh::from_config(&cfg.marts, &warehouse)
-                    },
+                    derive,
                 },
                 &progress,
             )

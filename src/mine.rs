@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use acrm_mining::alerts::AlertOptions;
 use acrm_mining::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
-use acrm_mining::basket::{self, MiningLimits, RuleFilter};
+use acrm_mining::basket::{self, BasketOptions};
 use acrm_mining::kmeans::KMeansOptions;
 use acrm_mining::lifecycle::LifecycleOptions;
 use acrm_mining::rfm::Rfm;
@@ -149,19 +149,19 @@ pub struct BasketArgs {
     #[arg(long, requires = "input")]
     lines: bool,
     /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = BasketOptions::DEFAULT.min_support)]
     min_support: f64,
     /// Minimum confidence of a rule.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = BasketOptions::DEFAULT.min_confidence)]
     min_confidence: f64,
     /// Minimum lift of a rule.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = BasketOptions::DEFAULT.min_lift)]
     min_lift: f64,
     /// Longest itemset.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = BasketOptions::DEFAULT.max_len)]
     max_len: usize,
     /// Stop past this many frequent itemsets (thresholds too low).
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = BasketOptions::DEFAULT.max_itemsets)]
     max_itemsets: usize,
     /// Rules printed in table format.
     #[arg(long, default_value_t = 20)]
@@ -186,7 +186,7 @@ pub enum BasketAction {
         #[arg(long)]
         customer: Option<i64>,
         /// Recommendations per customer.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = BasketOptions::DEFAULT.top_n)]
         top_n: usize,
         #[command(flatten)]
         args: BasketArgs,
@@ -383,20 +383,15 @@ impl BasketArgs {
                 rt.block_on(basket::source::file_baskets(&path, lines))?,
             )],
         };
-        let limits = MiningLimits {
-            min_count: 1,
-            max_len: self.max_len,
-            max_itemsets: self.max_itemsets,
-        };
-        let filter = RuleFilter {
+        let options = BasketOptions {
+            min_support: self.min_support,
             min_confidence: self.min_confidence,
             min_lift: self.min_lift,
+            max_len: self.max_len,
+            max_itemsets: self.max_itemsets,
+            ..BasketOptions::DEFAULT
         };
-        let results = basket::mine_groups(groups, self.min_support, &limits, &filter)?;
-        if results.is_empty() {
-            bail!("no baskets to analyse");
-        }
-        Ok(results)
+        Ok(options.mine(groups)?)
     }
 }
 
@@ -902,60 +897,4 @@ fn report_segments(
             ("mart_segment_profile".into(), s.profile_batch()?),
         ],
     )
-}
-
-/// The nightly build's mart refresh (`[marts]` in the config): runs the configured analyses
-/// over the version the build is about to publish.
-#[derive(Debug)]
-pub struct MartRefresh {
-    config: acrm_etl::MartsConfig,
-    /// The warehouse root, whose model registry scores `churn_score` / `credit_score`.
-    warehouse: std::path::PathBuf,
-}
-
-impl MartRefresh {
-    /// A refresh as `config` says; `None` when it names no analysis.
-    pub fn from_config(
-        config: &acrm_etl::MartsConfig,
-        warehouse: &std::path::Path,
-    ) -> Option<std::sync::Arc<dyn acrm_etl::DeriveTables>> {
-        (!config.refresh.is_empty()).then(|| {
-            std::sync::Arc::new(MartRefresh {
-                config: config.clone(),
-                warehouse: warehouse.to_path_buf(),
-            }) as std::sync::Arc<dyn acrm_etl::DeriveTables>
-        })
-    }
-}
-
-impl acrm_etl::DeriveTables for MartRefresh {
-    fn derive(&self, dir: &std::path::Path) -> Vec<(String, RecordBatch)> {
-        let refreshed = crate::runtime().map_err(|e| e.to_string()).and_then(|rt| {
-            rt.block_on(async {
-                let engine = acrm_olap::Engine::open_version(dir, Default::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let models = acrm_mining::model::registry::Registry::new(&self.warehouse);
-                Ok(acrm_mining::refresh::refresh(
-                    &engine,
-                    &self.config.refresh,
-                    self.config.segment_k,
-                    &models,
-                )
-                .await)
-            })
-        });
-        match refreshed {
-            Ok(r) => {
-                for (analysis, error) in &r.failures {
-                    eprintln!("warning: mart refresh '{analysis}' skipped: {error}");
-                }
-                r.tables
-            }
-            Err(e) => {
-                eprintln!("warning: marts not refreshed: {e}");
-                Vec::new()
-            }
-        }
-    }
 }

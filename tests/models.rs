@@ -475,3 +475,53 @@ fn marts_mined_on_their_own_survive_the_next_build_and_versions_stay_within_keep
         assert_eq!(n[0][0], before[mart].to_string(), "{mart} queryable");
     }
 }
+
+#[test]
+fn every_registered_analysis_publishes_its_declared_mart_from_the_nightly_build() {
+    let copy = SampleCopy::new();
+    let wh = copy.warehouse();
+    run_ok(&mut copy.build(&wh, &["--no-marts"]));
+    run_ok(&mut copy.on(&["mine", "churn", "train", "--kind", "tree"]));
+    run_ok(&mut copy.on(&["mine", "credit", "train"]));
+    let schema = acrm_schema::WarehouseSchema::builtin().expect("schema");
+    let every: Vec<String> = schema
+        .analyses()
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect();
+    let config = std::fs::read_to_string(copy.config()).expect("config");
+    let all = config.replace(
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        &format!("refresh = [{}]", every.join(", ")),
+    );
+    assert_ne!(all, config, "the sample config names its marts");
+    std::fs::write(copy.config(), all).expect("write config");
+    copy.generate_night(2);
+    let out = run(&mut copy.build(&wh, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("skipped"), "every analysis ran: {stderr}");
+    let dir = current(&wh);
+    let m = manifest(&dir);
+    for mart in schema.marts() {
+        let rows = m["tables"][&mart.name].as_u64().unwrap_or(0);
+        assert!(rows > 0, "{} missing or empty: {}", mart.name, m["tables"]);
+        assert_eq!(m["derived"][&mart.name]["computed_on"], 2, "{}", mart.name);
+        let batches = read_table(&dir, &mart.name);
+        assert_eq!(
+            batches[0].schema(),
+            mart.arrow_schema(),
+            "{} as written vs declared",
+            mart.name
+        );
+        // `acrm describe` documents it from the declaration.
+        let described = run_ok(&mut copy.on(&["describe", &mart.name]));
+        for c in &mart.columns {
+            assert!(
+                described.contains(&c.name) && described.contains(&c.description),
+                "{}: {described}",
+                mart.name
+            );
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub(crate) fn verifier(password: &str) -> String {
     let out = child.wait_with_output().expect("hash-password ends");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
+    // (The test passwords are long enough not to turn up in base64 by chance.)
     assert!(!text.contains(password));
     text.trim().to_string()
 }
@@ -578,7 +579,7 @@ fn tls_is_required_when_configured_and_a_missing_key_stops_startup() {
             "[server]\nlisten = \"127.0.0.1:0\"\ntls_certificate = \"{}\"\ntls_key = \"{}\"\n[roles.a]\n[users.u]\nrole = \"a\"\npassword = \"{}\"\n",
             cert.display(),
             dir.path().join("missing.key").display(),
-            verifier("pw")
+            verifier("tls-test-password")
         ),
     )
     .expect("write");

@@ -25,7 +25,7 @@ use crate::value::{Value, batch_to_rows, rows_to_batch};
 use crate::{Error, Result};
 use acrm_store::layout::{remove_source_parts, write_table_part};
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
-use acrm_store::{LoadedFile, Manifest, Warehouse};
+use acrm_store::{DeriveTables, LoadedFile, Manifest, Warehouse};
 
 /// Receives progress; the CLI draws a bar on a terminal, logs otherwise.
 pub trait Progress: Sync {
@@ -58,14 +58,6 @@ pub struct BuildOptions {
     pub full: bool,
     /// Tables computed from the new version before it is published (the nightly marts).
     pub derive: Option<Arc<dyn DeriveTables>>,
-}
-
-/// Computes tables from a loaded but not yet published version folder (the mining marts),
-/// so they are published atomically with the facts they come from and never lag behind them.
-pub trait DeriveTables: std::fmt::Debug + Send + Sync {
-    /// Tables (name → rows) computed from the version in `dir`. An analysis that cannot run
-    /// is the implementation's to report; its table is then missing from the version.
-    fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
 }
 
 /// What happened.
@@ -322,8 +314,7 @@ fn restore(
     if let Some(dir) = prev {
         progress.stage("linking the previous version's facts");
         for table in schema
-            .tables()
-            .iter()
+            .built_tables()
             .filter(|t| t.kind != acrm_schema::TableKind::Dimension)
         {
             link_tree(&dir.join(&table.name), &tmp.join(&table.name))?;
@@ -707,7 +698,7 @@ impl Run<'_> {
             &[rows_to_batch(&state_table, &records)?],
         )?;
         let mut tables = BTreeMap::new();
-        for table in self.schema.tables() {
+        for table in self.schema.built_tables() {
             let mut n = 0;
             for f in parquet_files(&self.tmp.join(&table.name))? {
                 n += parquet_rows(&f)?;

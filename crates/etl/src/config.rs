@@ -204,27 +204,15 @@ pub struct BuildConfig {
 /// the version the build publishes, so they always match its facts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MartsConfig {
-    /// Analyses to run, from [`MartsConfig::ANALYSES`]; empty turns the refresh off.
+    /// Analyses to run: those `warehouse-schema/tables.toml` names for its marts (`rfm`,
+    /// `segment`, `value`, `lifecycle`, `alerts`, `basket`, `cross_sell`, and scoring with the
+    /// champion models `churn_score`, `credit_score`); empty turns the refresh off.
     pub refresh: Vec<String>,
     /// Segments of the refreshed segmentation; `None` chooses k by silhouette.
     pub segment_k: Option<usize>,
 }
 
 impl MartsConfig {
-    /// The analyses a build can refresh: `rfm` (mart_rfm), `segment` (mart_segment,
-    /// mart_segment_profile), `value` (mart_value_tier), `lifecycle` (mart_lifecycle),
-    /// `alerts` (alerts), and scoring with the champion models of the registry:
-    /// `churn_score` (mart_churn_score), `credit_score` (mart_credit_score).
-    pub const ANALYSES: [&'static str; 7] = [
-        "rfm",
-        "segment",
-        "value",
-        "lifecycle",
-        "alerts",
-        "churn_score",
-        "credit_score",
-    ];
-
     /// The default `refresh` list: every analysis that needs no trained model.
     pub const DEFAULT_REFRESH: [&'static str; 5] =
         ["rfm", "segment", "value", "lifecycle", "alerts"];
@@ -352,11 +340,13 @@ impl BuildConfig {
 fn validate_marts(raw: RawMarts) -> std::result::Result<MartsConfig, String> {
     let mut marts = MartsConfig::default();
     if let Some(refresh) = raw.refresh {
+        let schema = acrm_schema::WarehouseSchema::builtin().map_err(|e| e.to_string())?;
+        let known = schema.analyses();
         for name in &refresh {
-            if !MartsConfig::ANALYSES.contains(&name.as_str()) {
+            if !known.contains(&name.as_str()) {
                 return Err(format!(
                     "refresh: unknown analysis '{name}'; one of {}",
-                    MartsConfig::ANALYSES.join(", ")
+                    known.join(", ")
                 ));
             }
         }

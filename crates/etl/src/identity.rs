@@ -350,6 +350,7 @@ pub fn records_table(def: &EntityDef) -> TableDef {
     TableDef {
         name: "customer_records".into(),
         kind: TableKind::Audit,
+        analysis: None,
         grain: String::new(),
         description: String::new(),
         primary_key: vec![],

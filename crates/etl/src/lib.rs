@@ -16,6 +16,6 @@ pub mod read;
 pub mod stage;
 pub mod value;
 
-pub use build::{BuildOptions, BuildReport, DeriveTables, NoProgress, Outcome, Progress, build};
+pub use build::{BuildOptions, BuildReport, NoProgress, Outcome, Progress, build};
 pub use config::{BuildConfig, MartsConfig};
 pub use error::{Error, Result};

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use acrm_schema::{ColumnType, TableDef};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
-    Int32Builder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{
     Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    UInt8Type, UInt32Type,
 };
 
 use crate::{Error, Result};
@@ -107,26 +109,22 @@ pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatc
                 }
                 Arc::new(b.finish())
             }
-            ColumnType::Int32 | ColumnType::Int64 => {
-                let mut v32 = Int32Builder::with_capacity(rows.len());
-                let mut v64 = Int64Builder::with_capacity(rows.len());
+            ColumnType::Int32 | ColumnType::Int64 | ColumnType::Uint8 | ColumnType::Uint32 => {
+                let mut b = Int64Builder::with_capacity(rows.len());
                 for v in cells {
-                    let n = match v {
-                        Value::Int(n) => Some(*n),
-                        Value::Null => None,
+                    match v {
+                        Value::Int(n) => b.append_value(*n),
+                        Value::Null => b.append_null(),
                         other => return Err(mismatch(other)),
-                    };
-                    if col.column_type == ColumnType::Int32 {
-                        v32.append_option(n.map(|n| n as i32));
-                    } else {
-                        v64.append_option(n);
                     }
                 }
-                if col.column_type == ColumnType::Int32 {
-                    Arc::new(v32.finish())
-                } else {
-                    Arc::new(v64.finish())
-                }
+                let wide: ArrayRef = Arc::new(b.finish());
+                // A value out of the narrower type's range is an error, not a wrapped number.
+                let strict = CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
+                cast_with_options(&wide, &col.column_type.arrow_type(), &strict)?
             }
             ColumnType::Float64 => {
                 let mut b = Float64Builder::with_capacity(rows.len());
@@ -218,6 +216,8 @@ fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
         ColumnType::Utf8 => Value::Str(a.as_string::<i32>().value(r).to_string()),
         ColumnType::Int32 => Value::Int(i64::from(a.as_primitive::<Int32Type>().value(r))),
         ColumnType::Int64 => Value::Int(a.as_primitive::<Int64Type>().value(r)),
+        ColumnType::Uint8 => Value::Int(i64::from(a.as_primitive::<UInt8Type>().value(r))),
+        ColumnType::Uint32 => Value::Int(i64::from(a.as_primitive::<UInt32Type>().value(r))),
         ColumnType::Float64 => Value::Float(a.as_primitive::<Float64Type>().value(r)),
         ColumnType::Bool => Value::Bool(a.as_boolean().value(r)),
         ColumnType::Date => Value::Date(a.as_primitive::<Date32Type>().value(r)),

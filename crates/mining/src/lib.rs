@@ -2,9 +2,9 @@
 //! SQL, masking and the published version are the same as for analysts), RFM scores and
 //! segments, k-means segmentation with profiles, value tiers with CLV, lifecycle stages,
 //! early-warning alerts, and the evaluation measures used to check them against planted
-//! truth. Their result tables are published into the warehouse with
-//! `acrm_etl::marts::publish_tables`, or by the nightly build through [`refresh`], so SQL can
-//! join them.
+//! truth. Their result tables (marts, declared in `warehouse-schema/tables.toml`) are
+//! published into the warehouse with `acrm_store::publish_tables`, or by the nightly build
+//! through [`refresh::MartRefresh`], so SQL can join them; [`refresh::ANALYSES`] lists them.
 #![warn(missing_docs)]
 
 pub mod alerts;

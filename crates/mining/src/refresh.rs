@@ -1,9 +1,13 @@
-//! The standard marts recomputed by the nightly build, each analysis with its default
-//! settings as of the last sale in the version: `rfm` → `mart_rfm`, `segment` →
-//! `mart_segment` + `mart_segment_profile`, `value` → `mart_value_tier`, `lifecycle` →
-//! `mart_lifecycle`, `alerts` → `alerts`; and, with the champion models of the registry,
-//! `churn_score` → `mart_churn_score` (as of the last sale, 90-day horizon) and
-//! `credit_score` → `mart_credit_score` (every application).
+//! The analysis registry and the nightly mart refresh.
+//!
+//! [`ANALYSES`] lists every analysis that publishes marts: its name (the one
+//! `warehouse-schema/tables.toml` gives its marts as `analysis = "…"`, and `[marts] refresh`
+//! and `acrm mine` use) and the marts it writes. A test keeps the registry and the schema in
+//! step. [`refresh`] runs a list of them as of the last sale of a version with their library
+//! defaults; [`MartRefresh`] is the build's hook ([`acrm_store::DeriveTables`]) that does so
+//! inside the version a build is about to publish, so the marts never lag behind its facts.
+
+use std::path::{Path, PathBuf};
 
 use acrm_olap::Engine;
 use chrono::NaiveDate;
@@ -11,6 +15,10 @@ use datafusion::arrow::array::RecordBatch;
 
 use crate::FeatureTable;
 use crate::alerts::{AlertOptions, alerts};
+use crate::basket::source::{
+    BasketQuery, BasketUnit, ItemLevel, customer_histories, warehouse_baskets,
+};
+use crate::basket::{BasketOptions, GroupResult, recommend};
 use crate::features::{customer_features, last_fact_date};
 use crate::lifecycle::{LifecycleOptions, lifecycle};
 use crate::model::registry::Registry;
@@ -19,6 +27,67 @@ use crate::rfm::Rfm;
 use crate::segment::{DEFAULT_FEATURES, K, LOG_FEATURES, SegmentOptions, segment};
 use crate::value::{ValueOptions, value_tiers};
 use crate::{Error, Result};
+
+/// An analysis that publishes marts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Analysis {
+    /// Its name in `[marts] refresh`, `tables.toml` and the mart lineage.
+    pub name: &'static str,
+    /// The marts it publishes, as declared in `tables.toml`.
+    pub tables: &'static [&'static str],
+    /// Scores with the champion model of the registry (train one first with
+    /// `acrm mine churn|credit train`).
+    pub needs_model: bool,
+}
+
+/// Every analysis that publishes marts.
+pub const ANALYSES: &[Analysis] = &[
+    Analysis {
+        name: "rfm",
+        tables: &["mart_rfm"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "segment",
+        tables: &["mart_segment", "mart_segment_profile"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "value",
+        tables: &["mart_value_tier"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "lifecycle",
+        tables: &["mart_lifecycle"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "alerts",
+        tables: &["alerts"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "basket",
+        tables: &["mart_basket_rules"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "cross_sell",
+        tables: &["mart_cross_sell"],
+        needs_model: false,
+    },
+    Analysis {
+        name: "churn_score",
+        tables: &["mart_churn_score"],
+        needs_model: true,
+    },
+    Analysis {
+        name: "credit_score",
+        tables: &["mart_credit_score"],
+        needs_model: true,
+    },
+];
 
 /// What a refresh produced: the tables of the analyses that ran, and why the others did not.
 #[derive(Debug, Default)]
@@ -46,9 +115,9 @@ pub async fn refresh(
             return out;
         }
     };
-    let mut features = None;
+    let mut shared = Shared::default();
     for name in analyses {
-        match run(engine, name, as_of, segment_k, &mut features, models).await {
+        match run(engine, name, as_of, segment_k, &mut shared, models).await {
             Ok(t) => out.tables.extend(t),
             Err(e) => out.failures.push((name.clone(), e)),
         }
@@ -56,52 +125,113 @@ pub async fn refresh(
     out
 }
 
-/// One analysis; the customer features are computed once and shared by `rfm` and `segment`.
+/// Inputs computed once per refresh and shared by the analyses that need them.
+#[derive(Default)]
+struct Shared {
+    /// Customer features (`rfm`, `segment`).
+    features: Option<FeatureTable>,
+    /// The association rules of every order up to the last sale (`basket`, `cross_sell`).
+    rules: Option<GroupResult>,
+}
+
+/// The baskets the nightly refresh mines: every order up to `as_of`, items at subcategory
+/// level.
+fn nightly_baskets(as_of: NaiveDate) -> BasketQuery {
+    BasketQuery {
+        by: None,
+        customers: None,
+        unit: BasketUnit::Order,
+        level: ItemLevel::Subcategory,
+        from: None,
+        to: Some(as_of),
+    }
+}
+
+impl Shared {
+    async fn features(&mut self, engine: &Engine, as_of: NaiveDate) -> Result<&FeatureTable> {
+        if self.features.is_none() {
+            self.features = Some(customer_features(engine, as_of).await?);
+        }
+        self.features
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("customer features".into()))
+    }
+
+    async fn rules(&mut self, engine: &Engine, as_of: NaiveDate) -> Result<&GroupResult> {
+        if self.rules.is_none() {
+            let groups = warehouse_baskets(engine, &nightly_baskets(as_of)).await?;
+            self.rules = BasketOptions::DEFAULT.mine(groups)?.into_iter().next();
+        }
+        self.rules
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("no baskets to analyse".into()))
+    }
+}
+
+/// One analysis with its library defaults, as of `as_of`.
 async fn run(
     engine: &Engine,
     name: &str,
     as_of: NaiveDate,
     segment_k: Option<usize>,
-    features: &mut Option<FeatureTable>,
+    shared: &mut Shared,
     models: &Registry,
 ) -> Result<Vec<(String, RecordBatch)>> {
-    if matches!(name, "rfm" | "segment") && features.is_none() {
-        *features = Some(customer_features(engine, as_of).await?);
-    }
-    Ok(match (name, features.as_ref()) {
-        ("rfm", Some(f)) => vec![("mart_rfm".into(), Rfm::score(f, as_of)?.to_batch()?)],
-        ("segment", Some(f)) => {
+    Ok(match name {
+        "rfm" => {
+            let f = shared.features(engine, as_of).await?;
+            vec![("mart_rfm".into(), Rfm::score(f, as_of)?.to_batch()?)]
+        }
+        "segment" => {
             let options = SegmentOptions {
                 k: segment_k.map_or(K::Auto { max: 10 }, K::Fixed),
                 log_features: LOG_FEATURES.iter().map(|s| s.to_string()).collect(),
                 kmeans: Default::default(),
             };
             let on: Vec<String> = DEFAULT_FEATURES.iter().map(|s| s.to_string()).collect();
-            let s = segment(f, &on, &options)?;
+            let s = segment(shared.features(engine, as_of).await?, &on, &options)?;
             vec![
                 ("mart_segment".into(), s.segment_batch()?),
                 ("mart_segment_profile".into(), s.profile_batch()?),
             ]
         }
-        ("value", _) => {
+        "value" => {
             let v = value_tiers(engine, as_of, &ValueOptions::default()).await?;
             vec![("mart_value_tier".into(), v.to_batch()?)]
         }
-        ("lifecycle", _) => {
+        "lifecycle" => {
             let l = lifecycle(engine, as_of, &LifecycleOptions::default()).await?;
             vec![("mart_lifecycle".into(), l.to_batch()?)]
         }
-        ("alerts", _) => {
+        "alerts" => {
             let a = alerts(engine, as_of, &AlertOptions::default()).await?;
             vec![("alerts".into(), a.to_batch()?)]
         }
-        ("churn_score", _) => {
+        "basket" => {
+            let rules = shared.rules(engine, as_of).await?.rules_batch()?;
+            vec![("mart_basket_rules".into(), rules)]
+        }
+        "cross_sell" => {
+            let histories = customer_histories(engine, &nightly_baskets(as_of)).await?;
+            let all = shared.rules(engine, as_of).await?;
+            let recs = recommend::recommend(
+                &all.rules,
+                &all.tx,
+                &histories,
+                BasketOptions::DEFAULT.top_n,
+            );
+            vec![(
+                "mart_cross_sell".into(),
+                recommend::recommendations_batch(&recs)?,
+            )]
+        }
+        "churn_score" => {
             let model = models.load(churn::TASK, "champion")?;
             let data = churn::load(engine, as_of, churn::DEFAULT_HORIZON, as_of).await?;
             let table = churn::score_table(&model, &data.frame, as_of)?;
             vec![("mart_churn_score".into(), table)]
         }
-        ("credit_score", _) => {
+        "credit_score" => {
             let model = models.load(credit::TASK, "champion")?;
             let data = Source::Sql(credit::scoring_sql())
                 .load(Some(engine))
@@ -109,6 +239,77 @@ async fn run(
             let table = credit::score_table(&model, &data.frame)?;
             vec![("mart_credit_score".into(), table)]
         }
-        (other, _) => return Err(Error::Invalid(format!("unknown analysis '{other}'"))),
+        other => return Err(Error::Invalid(format!("unknown analysis '{other}'"))),
     })
+}
+
+/// The nightly build's mart refresh (`[marts]` in the config): runs the configured analyses
+/// over the version the build is about to publish, on the caller's tokio runtime.
+#[derive(Debug)]
+pub struct MartRefresh {
+    analyses: Vec<String>,
+    segment_k: Option<usize>,
+    /// The warehouse root, whose model registry scores `churn_score` / `credit_score`.
+    warehouse: PathBuf,
+    runtime: tokio::runtime::Handle,
+}
+
+impl MartRefresh {
+    /// A refresh of `analyses` (k of the segmentation: `segment_k`, or by silhouette) for
+    /// the warehouse at `warehouse`, run on `runtime`; `None` when it names no analysis.
+    pub fn new(
+        analyses: &[String],
+        segment_k: Option<usize>,
+        warehouse: &Path,
+        runtime: tokio::runtime::Handle,
+    ) -> Option<Self> {
+        (!analyses.is_empty()).then(|| Self {
+            analyses: analyses.to_vec(),
+            segment_k,
+            warehouse: warehouse.to_path_buf(),
+            runtime,
+        })
+    }
+}
+
+impl acrm_store::DeriveTables for MartRefresh {
+    fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)> {
+        let refreshed = self.runtime.block_on(async {
+            let engine = Engine::open_version(dir, Default::default()).await?;
+            let models = Registry::new(&self.warehouse);
+            Ok::<_, Error>(refresh(&engine, &self.analyses, self.segment_k, &models).await)
+        });
+        match refreshed {
+            Ok(r) => {
+                for (analysis, error) in &r.failures {
+                    tracing::warn!(analysis, %error, "mart refresh skipped");
+                }
+                r.tables
+            }
+            Err(error) => {
+                tracing::warn!(%error, "marts not refreshed");
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_and_the_declared_marts_agree() {
+        let schema = acrm_schema::WarehouseSchema::builtin().expect("schema");
+        let names: Vec<&str> = ANALYSES.iter().map(|a| a.name).collect();
+        assert_eq!(names, schema.analyses(), "same analyses, same order");
+        for a in ANALYSES {
+            let declared: Vec<&str> = schema
+                .marts()
+                .filter(|t| t.analysis.as_deref() == Some(a.name))
+                .map(|t| t.name.as_str())
+                .collect();
+            assert_eq!(a.tables, declared.as_slice(), "{}", a.name);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The query engine over one published warehouse version: every table of the schema as a
 //! Parquet listing table (hive `year=` partitions and Parquet statistics used for pruning),
-//! mining marts found beside them, the semantic views, PII masking, a memory pool that spills
+//! the marts the version holds, the semantic views, PII masking, a memory pool that spills
 //! and a query timeout.
 
 use std::path::{Path, PathBuf};
@@ -231,6 +231,10 @@ impl Engine {
         let mut guarded: Vec<(String, String, TableFilter)> = Vec::new();
         for t in schema.tables() {
             let folder = dir.join(&t.name);
+            // A mart is served once an analysis has published it; the build's tables always.
+            if t.kind == TableKind::Mart && !folder.is_dir() {
+                continue;
+            }
             let provider: Arc<dyn TableProvider> = if folder.is_dir() {
                 listing_table(
                     &ctx,
@@ -275,39 +279,11 @@ impl Engine {
                     TableKind::Dimension => ObjectKind::Dimension,
                     TableKind::Fact => ObjectKind::Fact,
                     TableKind::Audit => ObjectKind::Audit,
+                    TableKind::Mart => ObjectKind::Mart,
                 },
                 rows: manifest.tables.get(&t.name).copied(),
-                computed_on: None,
+                computed_on: (t.kind == TableKind::Mart).then(|| manifest.computed_on(&t.name)),
                 description: t.description.clone(),
-            });
-        }
-        for name in Self::mart_folders(&dir, &schema)? {
-            let provider = listing_table(&ctx, &dir.join(&name), None, false).await?;
-            let filter = match &options.scope {
-                Some(s) => {
-                    let fields = provider.schema();
-                    let columns: Vec<&str> =
-                        fields.fields().iter().map(|f| f.name().as_str()).collect();
-                    s.filter(&name, &columns)
-                }
-                None => TableFilter::All,
-            };
-            match filter {
-                TableFilter::Hidden => continue,
-                TableFilter::All => {
-                    ctx.register_table(name.as_str(), provider)?;
-                }
-                rows => {
-                    ctx.register_table(format!("raw.{name}").as_str(), provider)?;
-                    guarded.push((name.clone(), "*".into(), rows));
-                }
-            };
-            objects.push(TableInfo {
-                rows: manifest.tables.get(&name).copied(),
-                computed_on: Some(manifest.computed_on(&name)),
-                name,
-                kind: ObjectKind::Mart,
-                description: "Written by acrm mine.".into(),
             });
         }
         // Guards only once every raw table exists: a scope's filters read other raw tables.
@@ -352,23 +328,6 @@ impl Engine {
             objects,
             schema,
         })
-    }
-
-    /// Folders of the version that are not schema tables (mining output), sorted.
-    fn mart_folders(dir: &Path, schema: &WarehouseSchema) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-            path: dir.into(),
-            source,
-        })?;
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if e.path().is_dir() && !name.starts_with(['_', '.']) && schema.table(&name).is_err() {
-                out.push(name);
-            }
-        }
-        out.sort();
-        Ok(out)
     }
 
     /// The published version this engine reads.

@@ -30,7 +30,7 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
     for t in schema
         .tables()
         .iter()
-        .filter(|t| t.kind != TableKind::Audit)
+        .filter(|t| matches!(t.kind, TableKind::Dimension | TableKind::Fact))
     {
         let _ = writeln!(out, "    {} {{", t.name);
         for c in &t.columns {
@@ -46,16 +46,18 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
     }
     out.push_str("```\n\n## Tables\n\n");
     for t in schema.tables() {
-        let kind = match t.kind {
-            TableKind::Dimension => "dimension",
-            TableKind::Fact => "fact",
-            TableKind::Audit => "audit",
-        };
+        let kind = t.kind.name();
         let _ = writeln!(
             out,
             "### `{}` ({kind})\n\n{}\n\n**Grain:** {}\n",
             t.name, t.description, t.grain
         );
+        if let Some(a) = &t.analysis {
+            let _ = writeln!(
+                out,
+                "**Computed by:** the `{a}` analysis (`[marts] refresh`, `acrm mine`)\n"
+            );
+        }
         let _ = writeln!(out, "**Primary key:** {}", t.primary_key.join(", "));
         if let Some(p) = &t.partition_by {
             let _ = writeln!(out, "\n**Partitioned by:** `year=YYYY` folders from `{p}`");

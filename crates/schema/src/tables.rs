@@ -22,6 +22,25 @@ pub enum TableKind {
     Fact,
     /// Build bookkeeping (quarantine, reconciliation).
     Audit,
+    /// Computed from a version by an analysis (mining results, alerts); not loaded by the build.
+    Mart,
+}
+
+impl TableKind {
+    /// Its name in `tables.toml` and the documentation.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Dimension => "dimension",
+            TableKind::Fact => "fact",
+            TableKind::Audit => "audit",
+            TableKind::Mart => "mart",
+        }
+    }
+
+    /// Loaded and written by the build (every kind but marts).
+    pub fn is_built(self) -> bool {
+        self != TableKind::Mart
+    }
 }
 
 /// Logical column type; each maps to exactly one Arrow type.
@@ -32,6 +51,10 @@ pub enum ColumnType {
     Int32,
     /// 64-bit integer.
     Int64,
+    /// Unsigned 8-bit integer (scores 1-5).
+    Uint8,
+    /// Unsigned 32-bit integer (ranks, segment numbers).
+    Uint32,
     /// 64-bit float (measures that are not money).
     Float64,
     /// Boolean.
@@ -52,6 +75,8 @@ impl ColumnType {
         match self {
             ColumnType::Int32 => DataType::Int32,
             ColumnType::Int64 => DataType::Int64,
+            ColumnType::Uint8 => DataType::UInt8,
+            ColumnType::Uint32 => DataType::UInt32,
             ColumnType::Float64 => DataType::Float64,
             ColumnType::Bool => DataType::Boolean,
             ColumnType::Utf8 => DataType::Utf8,
@@ -66,6 +91,8 @@ impl ColumnType {
         match self {
             ColumnType::Int32 => "int32",
             ColumnType::Int64 => "int64",
+            ColumnType::Uint8 => "uint8",
+            ColumnType::Uint32 => "uint32",
             ColumnType::Float64 => "float64",
             ColumnType::Bool => "bool",
             ColumnType::Utf8 => "utf8",
@@ -128,8 +155,11 @@ pub struct ColumnDef {
 pub struct TableDef {
     /// Table name (also its folder name in the warehouse).
     pub name: String,
-    /// Dimension, fact or audit.
+    /// Dimension, fact, audit or mart.
     pub kind: TableKind,
+    /// For a mart: the analysis that computes it (`[marts] refresh` and `acrm mine` name it).
+    #[serde(default)]
+    pub analysis: Option<String>,
     /// What one row stands for.
     pub grain: String,
     /// What the table holds.
@@ -223,6 +253,12 @@ impl WarehouseSchema {
                     ));
                 }
             }
+            if (t.kind == TableKind::Mart) != t.analysis.is_some() {
+                return Err(format!(
+                    "table '{}': a mart names the analysis that computes it, other tables do not",
+                    t.name
+                ));
+            }
             let named = t
                 .primary_key
                 .iter()
@@ -251,6 +287,27 @@ impl WarehouseSchema {
     /// Every table, in declaration order.
     pub fn tables(&self) -> &[TableDef] {
         &self.tables
+    }
+
+    /// The tables the build loads and writes (every kind but marts), in declaration order.
+    pub fn built_tables(&self) -> impl Iterator<Item = &TableDef> {
+        self.tables.iter().filter(|t| t.kind.is_built())
+    }
+
+    /// The marts, in declaration order.
+    pub fn marts(&self) -> impl Iterator<Item = &TableDef> {
+        self.tables.iter().filter(|t| t.kind == TableKind::Mart)
+    }
+
+    /// Names of the analyses that compute marts, each once, in declaration order.
+    pub fn analyses(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for a in self.marts().filter_map(|t| t.analysis.as_deref()) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
     }
 
     /// The table named `name`.

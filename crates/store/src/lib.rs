@@ -28,5 +28,5 @@ pub mod warehouse;
 
 pub use error::{Error, Result, io};
 pub use manifest::{Conflict, Derived, LoadedFile, Manifest};
-pub use publish::{carry_forward, publish_tables, write_tables};
+pub use publish::{DeriveTables, carry_forward, publish_tables, write_tables};
 pub use warehouse::{BuildLock, Warehouse};

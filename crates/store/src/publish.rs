@@ -15,15 +15,25 @@ use crate::parquet::{link_tree, write_parquet};
 use crate::warehouse::Warehouse;
 use crate::{Error, Result, io};
 
+/// Computes tables from a loaded but not yet published version folder (the nightly marts),
+/// so they are published atomically with the facts they come from and never lag behind them.
+pub trait DeriveTables: std::fmt::Debug + Send + Sync {
+    /// Tables (name → rows) computed from the version in `dir`. An analysis that cannot run
+    /// is the implementation's to report; its table is then carried forward from the
+    /// previous version, if it had one.
+    fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
+}
+
 /// How long a publish waits for a running build or another publish to finish.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Publishes `tables` (name → rows), computed on the current version, as a new version of
 /// the warehouse at `root`: every other table is carried over, tables of the same names are
-/// replaced, and old versions are pruned to the warehouse's `keep_versions`. Star-schema
-/// tables cannot be replaced this way. Returns the new version number and folder.
+/// replaced, and old versions are pruned to the warehouse's `keep_versions`. Only declared
+/// marts matching their declaration are published (see [`write_tables`]). Returns the new
+/// version number and folder.
 pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(u64, PathBuf)> {
-    check_names(root, tables)?;
+    conforming(root, tables)?;
     let wh = Warehouse::new(root);
     let _lock = wh.lock_waiting(LOCK_PATIENCE)?;
     wh.clean_abandoned()?;
@@ -48,16 +58,18 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
 
 /// Writes `tables`, computed on version `computed_on`, into the unpublished version folder
 /// `dir` (replacing folders of the same names), and records their rows and lineage in
-/// `manifest`; the caller writes the manifest.
+/// `manifest`; the caller writes the manifest. Each must be a mart declared in
+/// `warehouse-schema/tables.toml` and match its declaration; it is written with the declared
+/// schema.
 pub fn write_tables(
     dir: &Path,
     manifest: &mut Manifest,
     tables: &[(String, RecordBatch)],
     computed_on: u64,
 ) -> Result<()> {
-    check_names(dir, tables)?;
+    let tables = conforming(dir, tables)?;
     let computed_at = now();
-    for (name, batch) in tables {
+    for (name, batch) in &tables {
         let folder = dir.join(name);
         if folder.exists() {
             fs::remove_dir_all(&folder).map_err(io(&folder))?;
@@ -89,9 +101,10 @@ pub fn carry_forward(
     let schema = acrm_schema::WarehouseSchema::builtin()?;
     let mut carried = Vec::new();
     for (name, rows) in &prev.tables {
-        // Tables of the schema are the build's own; the rest are derived (manifests written
+        // The build writes its own tables; every other table is derived (manifests written
         // before lineage was recorded have no `derived` entry for them).
-        if schema.table(name).is_ok() || dir.join(name).exists() || !from.join(name).is_dir() {
+        let built = schema.table(name).is_ok_and(|t| t.kind.is_built());
+        if built || dir.join(name).exists() || !from.join(name).is_dir() {
             continue;
         }
         link_tree(&from.join(name), &dir.join(name))?;
@@ -108,25 +121,64 @@ pub fn carry_forward(
     Ok(carried)
 }
 
-/// Refuses names that are not plain lowercase identifiers or that are star-schema tables.
-fn check_names(root: &Path, tables: &[(String, RecordBatch)]) -> Result<()> {
+/// Each of `tables` as it is written: a declared mart (`kind = "mart"` in
+/// `warehouse-schema/tables.toml`) whose rows match its declaration exactly — the same
+/// columns in the same order, the same types, no nulls where none are allowed — carrying the
+/// declared schema. Anything else is refused, naming the table and the first difference.
+fn conforming(root: &Path, tables: &[(String, RecordBatch)]) -> Result<Vec<(String, RecordBatch)>> {
     let schema = acrm_schema::WarehouseSchema::builtin()?;
-    for (name, _) in tables {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && !name.starts_with('_');
-        if !valid || schema.table(name).is_ok() {
-            return Err(Error::Warehouse {
-                path: root.into(),
-                message: format!(
-                    "'{name}' cannot be published as a mart (lowercase letters, digits and _, not a schema table)"
-                ),
-            });
-        }
-    }
-    Ok(())
+    let refuse = |message: String| Error::Warehouse {
+        path: root.into(),
+        message,
+    };
+    tables
+        .iter()
+        .map(|(name, batch)| {
+            let def = schema
+                .table(name)
+                .ok()
+                .filter(|t| t.kind == acrm_schema::TableKind::Mart)
+                .ok_or_else(|| {
+                    refuse(format!(
+                        "'{name}' is not a mart declared in warehouse-schema/tables.toml (kind = \"mart\"); only declared marts are published"
+                    ))
+                })?;
+            let declared = def.arrow_schema();
+            let found = batch.schema();
+            let differs = |what: String| {
+                refuse(format!(
+                    "mart '{name}' does not match its declaration in warehouse-schema/tables.toml: {what}"
+                ))
+            };
+            if found.fields().len() != declared.fields().len() {
+                return Err(differs(format!(
+                    "{} columns, declared {}",
+                    found.fields().len(),
+                    declared.fields().len()
+                )));
+            }
+            for (i, (f, d)) in found.fields().iter().zip(declared.fields()).enumerate() {
+                if f.name() != d.name() || f.data_type() != d.data_type() {
+                    return Err(differs(format!(
+                        "column {} is '{}' {}, declared '{}' {}",
+                        i + 1,
+                        f.name(),
+                        f.data_type(),
+                        d.name(),
+                        d.data_type()
+                    )));
+                }
+                if !d.is_nullable() && batch.column(i).null_count() > 0 {
+                    return Err(differs(format!(
+                        "column '{}' has nulls, declared not nullable",
+                        d.name()
+                    )));
+                }
+            }
+            let batch = RecordBatch::try_new(declared, batch.columns().to_vec())?;
+            Ok((name.clone(), batch))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -134,11 +186,26 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
     use crate::parquet::{parquet_rows, read_parquet};
+
+    /// `n` rows of declared mart `name` (zeros of every column's type).
+    fn mart(name: &str, n: i64) -> (String, RecordBatch) {
+        let schema = acrm_schema::WarehouseSchema::builtin().expect("schema");
+        let declared = schema.table(name).expect("declared").arrow_schema();
+        let zeros: ArrayRef = Arc::new(Int64Array::from(vec![0; n as usize]));
+        let columns = declared
+            .fields()
+            .iter()
+            .map(|f| cast(&zeros, f.data_type()).expect("cast"))
+            .collect();
+        let batch = RecordBatch::try_new(declared, columns).expect("batch");
+        (name.to_string(), batch)
+    }
 
     fn ids(n: i64) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
@@ -174,8 +241,7 @@ mod tests {
     fn marts_are_published_as_a_new_version_beside_the_old_files() {
         let dir = tempfile::tempdir().expect("tmp");
         let v1 = warehouse(dir.path(), 3);
-        let (version, v2) =
-            publish_tables(dir.path(), &[("mart_rfm".into(), ids(5))]).expect("publish");
+        let (version, v2) = publish_tables(dir.path(), &[mart("mart_rfm", 5)]).expect("publish");
         assert_eq!(version, 2);
         assert_eq!(
             Warehouse::new(dir.path())
@@ -197,7 +263,7 @@ mod tests {
         assert_eq!(m.tables.get("fact_sales"), Some(&3));
         assert_eq!(m.computed_on("mart_rfm"), 1, "computed on version 1's data");
         // Publishing again replaces the mart, it does not add to it.
-        let (_, v3) = publish_tables(dir.path(), &[("mart_rfm".into(), ids(2))]).expect("again");
+        let (_, v3) = publish_tables(dir.path(), &[mart("mart_rfm", 2)]).expect("again");
         assert_eq!(
             parquet_rows(&v3.join("mart_rfm/part-0.parquet")).expect("rows"),
             2
@@ -208,9 +274,9 @@ mod tests {
     fn every_publish_keeps_the_other_marts_and_prunes_to_keep_versions() {
         let dir = tempfile::tempdir().expect("tmp");
         warehouse(dir.path(), 2);
-        publish_tables(dir.path(), &[("mart_basket_rules".into(), ids(4))]).expect("basket");
+        publish_tables(dir.path(), &[mart("mart_basket_rules", 4)]).expect("basket");
         for _ in 0..5 {
-            publish_tables(dir.path(), &[("mart_rfm".into(), ids(1))]).expect("rfm");
+            publish_tables(dir.path(), &[mart("mart_rfm", 1)]).expect("rfm");
         }
         let wh = Warehouse::new(dir.path());
         assert_eq!(wh.versions().expect("versions"), vec![6, 7]);
@@ -230,10 +296,7 @@ mod tests {
         warehouse(dir.path(), 3);
         publish_tables(
             dir.path(),
-            &[
-                ("mart_rfm".into(), ids(5)),
-                ("mart_churn_score".into(), ids(7)),
-            ],
+            &[mart("mart_rfm", 5), mart("mart_churn_score", 7)],
         )
         .expect("publish");
         let wh = Warehouse::new(dir.path());
@@ -241,7 +304,7 @@ mod tests {
         // The next build: its own tables, then the refreshed mart, the other one carried.
         let tmp = wh.begin(3).expect("begin");
         let mut next = manifest(3, 3);
-        write_tables(&tmp, &mut next, &[("mart_rfm".into(), ids(6))], 3).expect("refresh");
+        write_tables(&tmp, &mut next, &[mart("mart_rfm", 6)], 3).expect("refresh");
         let carried = carry_forward(&v2, &prev, &tmp, &mut next).expect("carry");
         assert_eq!(carried, vec!["mart_churn_score".to_string()]);
         assert_eq!(
@@ -264,13 +327,52 @@ mod tests {
     }
 
     #[test]
-    fn schema_tables_and_odd_names_are_refused() {
+    fn only_declared_marts_matching_their_declaration_are_published() {
         let dir = tempfile::tempdir().expect("tmp");
         warehouse(dir.path(), 3);
-        for name in ["dim_customer", "Mart", "../x", "_state", ""] {
-            let e = publish_tables(dir.path(), &[(name.into(), ids(1))]);
-            assert!(e.is_err(), "{name} accepted");
+        let rfm = mart("mart_rfm", 2).1;
+        let no_customer = RecordBatch::try_new(
+            rfm.schema(),
+            std::iter::once(Arc::new(Int64Array::from(vec![None, Some(1)])) as ArrayRef)
+                .chain(rfm.columns()[1..].iter().cloned())
+                .collect(),
+        );
+        let refused = [
+            ("dim_customer", ids(1), "not a mart declared"),
+            ("mart_x", ids(1), "not a mart declared"),
+            ("Mart", ids(1), "not a mart declared"),
+            ("../x", ids(1), "not a mart declared"),
+            ("", ids(1), "not a mart declared"),
+            ("mart_rfm", ids(1), "1 columns, declared 11"),
+            (
+                "mart_rfm",
+                rfm.project(&[1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+                    .expect("project"),
+                "column 1 is 'as_of' Date32, declared 'customer_id' Int64",
+            ),
+        ];
+        for (name, batch, why) in refused {
+            let e = publish_tables(dir.path(), &[(name.into(), batch)])
+                .expect_err(name)
+                .to_string();
+            assert!(e.contains(why), "{name}: {e}");
         }
+        // A null where the declaration allows none (RecordBatch checks nullable fields only
+        // against its own schema, which here says nullable).
+        let nullable = Arc::new(datafusion::arrow::datatypes::Schema::new(
+            rfm.schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let with_null = no_customer
+            .and_then(|b| RecordBatch::try_new(nullable, b.columns().to_vec()))
+            .expect("batch");
+        let e = publish_tables(dir.path(), &[("mart_rfm".into(), with_null)])
+            .expect_err("null id")
+            .to_string();
+        assert!(e.contains("'customer_id' has nulls"), "{e}");
         assert_eq!(
             Warehouse::new(dir.path())
                 .current()
@@ -280,6 +382,6 @@ mod tests {
             "nothing published"
         );
         let empty = tempfile::tempdir().expect("tmp");
-        assert!(publish_tables(empty.path(), &[("mart_x".into(), ids(1))]).is_err());
+        assert!(publish_tables(empty.path(), &[mart("mart_rfm", 1)]).is_err());
     }
 }

@@ -16,6 +16,61 @@ pub use transactions::Transactions;
 use crate::table::TableBuilder;
 use crate::{Error, Result};
 
+/// The thresholds of a market-basket run, with the defaults `acrm mine basket` and the nightly
+/// refresh share (one place, so they cannot disagree).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BasketOptions {
+    /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
+    pub min_support: f64,
+    /// Minimum confidence of a rule.
+    pub min_confidence: f64,
+    /// Minimum lift of a rule.
+    pub min_lift: f64,
+    /// Longest itemset.
+    pub max_len: usize,
+    /// Stop past this many frequent itemsets (thresholds too low).
+    pub max_itemsets: usize,
+    /// Cross-sell recommendations per customer.
+    pub top_n: usize,
+}
+
+impl BasketOptions {
+    /// The defaults.
+    pub const DEFAULT: Self = Self {
+        min_support: 0.01,
+        min_confidence: 0.1,
+        min_lift: 1.0,
+        max_len: 4,
+        max_itemsets: 2_000_000,
+        top_n: 3,
+    };
+
+    /// Frequent itemsets and rules of each group of baskets under these thresholds; an error
+    /// when there is no basket at all.
+    pub fn mine(&self, groups: Vec<(String, Transactions)>) -> Result<Vec<GroupResult>> {
+        let limits = MiningLimits {
+            min_count: 1,
+            max_len: self.max_len,
+            max_itemsets: self.max_itemsets,
+        };
+        let filter = RuleFilter {
+            min_confidence: self.min_confidence,
+            min_lift: self.min_lift,
+        };
+        let results = mine_groups(groups, self.min_support, &limits, &filter)?;
+        if results.is_empty() {
+            return Err(Error::Invalid("no baskets to analyse".into()));
+        }
+        Ok(results)
+    }
+}
+
+impl Default for BasketOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// The smallest basket count meeting `support`: a fraction of the `baskets` when below 1
 /// (count / baskets ≥ support, as mlxtend compares), else an absolute count.
 pub fn min_count(support: f64, baskets: usize) -> Result<u64> {
