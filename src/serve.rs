@@ -94,8 +94,14 @@ pub fn hash_password(iterations: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a build without the `cluster` feature says to `acrm cluster` and `--cluster`.
+#[cfg(not(feature = "cluster"))]
+const NO_CLUSTER: &str = "this acrm was built without Ballista; build it with the `cluster` \
+     feature for `acrm cluster` and --cluster: cargo build --release --features cluster";
+
 /// `acrm cluster …`: the processes of a Ballista cluster that runs acrm's SQL.
 #[derive(clap::Subcommand, Debug)]
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub enum ClusterCommand {
     /// Run a scheduler (clients connect with `acrm sql --cluster df://HOST:PORT`).
     Scheduler {
@@ -139,7 +145,28 @@ pub enum ClusterCommand {
     },
 }
 
+/// A DataFusion context whose queries run on the Ballista cluster of scheduler `url`.
+#[cfg(feature = "cluster")]
+pub async fn cluster_context(url: &str) -> anyhow::Result<datafusion::prelude::SessionContext> {
+    acrm_serve::cluster::client_context(url)
+        .await
+        .with_context(|| format!("cannot reach the Ballista scheduler at {url}"))
+}
+
+/// Without the `cluster` feature: names it.
+#[cfg(not(feature = "cluster"))]
+pub async fn cluster_context(_url: &str) -> anyhow::Result<datafusion::prelude::SessionContext> {
+    bail!(NO_CLUSTER)
+}
+
+/// Without the `cluster` feature: names it.
+#[cfg(not(feature = "cluster"))]
+pub fn cluster(_command: ClusterCommand) -> anyhow::Result<()> {
+    bail!(NO_CLUSTER)
+}
+
 /// Runs a scheduler or an executor until stopped.
+#[cfg(feature = "cluster")]
 pub fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
     let rt = crate::runtime()?;
     match command {

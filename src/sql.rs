@@ -67,9 +67,7 @@ impl EngineArgs {
         rt.block_on(async {
             let mut engine = match &self.cluster {
                 Some(url) => {
-                    let ctx = acrm_serve::cluster::client_context(url)
-                        .await
-                        .with_context(|| format!("cannot reach the Ballista scheduler at {url}"))?;
+                    let ctx = crate::serve::cluster_context(url).await?;
                     Engine::open_in_context(&warehouse, ctx, options).await?
                 }
                 None => Engine::open(&warehouse, options).await?,

@@ -6,6 +6,8 @@ mod common;
 
 mod build_sample;
 mod charts;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod config_errors;
 mod incremental;
 mod mining;

@@ -41,6 +41,7 @@ pub enum Error {
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     /// A Ballista scheduler or executor failed.
+    #[cfg(feature = "cluster")]
     #[error("cluster: {0}")]
     Cluster(String),
 }

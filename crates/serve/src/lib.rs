@@ -18,6 +18,7 @@
 
 pub mod audit;
 mod auth;
+#[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod config;
 mod connection;
