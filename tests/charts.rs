@@ -248,6 +248,7 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     for heading in [
         "Key KPIs",
+        "Lifecycle",
         "Churn risk",
         "Credit model",
         "Association rules",

@@ -1,7 +1,7 @@
 //! `acrm report html`: the latest warehouse summarised in one self-contained HTML file —
-//! build and data-quality reconciliation, key KPIs, RFM, segments, value tiers, churn risk,
-//! the credit model card, top association rules, alerts and cohort retention, each with its
-//! chart and its table. Every query goes through the OLAP engine it is given, so the
+//! build and data-quality reconciliation, key KPIs, RFM, segments, value tiers, lifecycle,
+//! churn risk, the credit model card, top association rules, alerts and cohort retention,
+//! each with its chart and its table. Every query goes through the OLAP engine it is given, so the
 //! caller's masking applies; customers appear by id only.
 
 use std::path::Path;
@@ -25,33 +25,21 @@ fn has(engine: &Engine, table: &str) -> bool {
     engine.tables().iter().any(|t| t.name == table)
 }
 
-/// The section, or a note on how to compute what it shows when `table` is missing.
-fn needs(engine: &Engine, table: &str, title: &str, command: &str) -> Option<Section> {
-    (!has(engine, table)).then(|| {
-        Section::new(title).text(format!(
-            "Not computed yet in this version: run `{command}` (or add it to [marts] refresh)."
-        ))
-    })
-}
-
 fn svg(chart: Result<Chart>) -> Result<String> {
     chart?.svg()
 }
 
 /// The whole report of the version `engine` reads, with the models of `warehouse`.
 pub async fn report(engine: &Engine, warehouse: &Path) -> Result<String> {
-    let sections = vec![
-        build_section(engine)?,
-        kpi_section(engine).await?,
-        rfm_section(engine).await?,
-        segment_section(engine).await?,
-        value_section(engine).await?,
-        churn_section(engine).await?,
-        credit_section(engine, warehouse).await?,
-        basket_section(engine).await?,
-        alert_section(engine).await?,
-        cohort_section(engine).await?,
-    ];
+    let mut sections = vec![build_section(engine)?, kpi_section(engine).await?];
+    for s in MART_SECTIONS {
+        sections.push(mart_section(engine, s).await?);
+    }
+    sections.push(credit_section(engine, warehouse).await?);
+    for s in LATE_MART_SECTIONS {
+        sections.push(mart_section(engine, s).await?);
+    }
+    sections.push(cohort_section(engine).await?);
     document(
         &format!("acrm warehouse report — version {}", engine.version()),
         &sections,
@@ -121,88 +109,157 @@ async fn kpi_section(engine: &Engine) -> Result<Section> {
         .table("KPIs", kpis))
 }
 
-async fn rfm_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(engine, "mart_rfm", "RFM", "acrm mine rfm") {
-        return Ok(s);
-    }
-    let all = rows(engine, "SELECT r_score, f_score, monetary FROM mart_rfm").await?;
-    let summary = rows(
-        engine,
-        "SELECT rfm_segment, count(*) AS customers, round(avg(recency_days), 1) AS mean_recency_days,
-                round(avg(frequency), 2) AS mean_orders, round(avg(monetary), 2) AS mean_monetary
-         FROM mart_rfm GROUP BY rfm_segment ORDER BY customers DESC",
-    )
-    .await?;
-    Ok(Section::new("RFM")
-        .chart(svg(figures::rfm_heatmap(&all))?)
-        .table("RFM segments", summary))
+/// A report section over one mart: its chart and its summary table, each from a query; or,
+/// when the version lacks the mart, how to compute it.
+struct MartSection {
+    /// The mart it reads.
+    mart: &'static str,
+    /// Section title.
+    title: &'static str,
+    /// The command that computes the mart.
+    command: &'static str,
+    /// What the section shows, when the chart and table do not say.
+    text: Option<&'static str>,
+    /// The rows the chart is drawn from, and the chart.
+    chart: (&'static str, fn(&[RecordBatch]) -> Result<Chart>),
+    /// The summary table's title and query.
+    table: (&'static str, &'static str),
 }
 
-async fn segment_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(
-        engine,
-        "mart_segment_profile",
-        "Segments",
-        "acrm mine segment",
-    ) {
-        return Ok(s);
-    }
-    let profile = rows(engine, "SELECT * FROM mart_segment_profile").await?;
-    let sizes = rows(
-        engine,
-        "SELECT segment, max(size) AS customers, round(max(share), 3) AS share,
-                round(max(revenue_share), 3) AS revenue_share, max(distinguishing) AS distinguishing
-         FROM mart_segment_profile GROUP BY segment ORDER BY segment",
-    )
-    .await?;
-    Ok(Section::new("Segments")
-        .chart(svg(figures::segment_profiles(&profile))?)
-        .table("Segment sizes", sizes))
-}
+/// The mart sections, in report order (the credit model and the cohorts have their own).
+const MART_SECTIONS: &[MartSection] = &[
+    MartSection {
+        mart: "mart_rfm",
+        title: "RFM",
+        command: "acrm mine rfm",
+        text: None,
+        chart: (
+            "SELECT r_score, f_score, monetary FROM mart_rfm",
+            figures::rfm_heatmap,
+        ),
+        table: (
+            "RFM segments",
+            "SELECT rfm_segment, count(*) AS customers, round(avg(recency_days), 1) AS mean_recency_days,
+                    round(avg(frequency), 2) AS mean_orders, round(avg(monetary), 2) AS mean_monetary
+             FROM mart_rfm GROUP BY rfm_segment ORDER BY customers DESC",
+        ),
+    },
+    MartSection {
+        mart: "mart_segment_profile",
+        title: "Segments",
+        command: "acrm mine segment",
+        text: None,
+        chart: (
+            "SELECT * FROM mart_segment_profile",
+            figures::segment_profiles,
+        ),
+        table: (
+            "Segment sizes",
+            "SELECT segment, max(size) AS customers, round(max(share), 3) AS share,
+                    round(max(revenue_share), 3) AS revenue_share, max(distinguishing) AS distinguishing
+             FROM mart_segment_profile GROUP BY segment ORDER BY segment",
+        ),
+    },
+    MartSection {
+        mart: "mart_value_tier",
+        title: "Value tiers",
+        command: "acrm mine value",
+        text: None,
+        chart: ("SELECT revenue FROM mart_value_tier", |rows| {
+            figures::pareto(rows, "mart_value_tier")
+        }),
+        table: (
+            "Tiers",
+            "SELECT value_tier, count(*) AS customers, round(sum(net_value), 2) AS net_value,
+                    round(sum(revenue) / (SELECT sum(revenue) FROM mart_value_tier), 3) AS revenue_share,
+                    round(avg(clv), 2) AS mean_clv
+             FROM mart_value_tier GROUP BY value_tier ORDER BY net_value DESC",
+        ),
+    },
+    MartSection {
+        mart: "mart_lifecycle",
+        title: "Lifecycle",
+        command: "acrm mine lifecycle",
+        text: None,
+        chart: ("SELECT stage FROM mart_lifecycle", |rows| {
+            figures::counts_by(rows, "mart_lifecycle", "stage", "Customers by lifecycle stage")
+        }),
+        table: (
+            "Customers by stage",
+            "SELECT stage, count(*) AS customers,
+                    round(count(*) / CAST((SELECT count(*) FROM mart_lifecycle) AS DOUBLE), 3) AS share
+             FROM mart_lifecycle GROUP BY stage ORDER BY customers DESC",
+        ),
+    },
+    MartSection {
+        mart: "mart_churn_score",
+        title: "Churn risk",
+        command: "acrm mine churn score",
+        text: Some(
+            "The customers most likely to buy nothing in the next 90 days, with the three inputs that raise their risk most.",
+        ),
+        chart: (
+            "SELECT churn_probability, risk_band FROM mart_churn_score",
+            figures::churn_distribution,
+        ),
+        table: (
+            "Most at risk",
+            "SELECT rank, customer_id, round(churn_probability, 3) AS churn_probability, risk_band,
+                    reason_1, reason_2, reason_3, model, as_of
+             FROM mart_churn_score ORDER BY rank LIMIT 20",
+        ),
+    },
+];
 
-async fn value_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(engine, "mart_value_tier", "Value tiers", "acrm mine value") {
-        return Ok(s);
-    }
-    let all = rows(engine, "SELECT revenue FROM mart_value_tier").await?;
-    let tiers = rows(
-        engine,
-        "SELECT value_tier, count(*) AS customers, round(sum(net_value), 2) AS net_value,
-                round(sum(revenue) / (SELECT sum(revenue) FROM mart_value_tier), 3) AS revenue_share,
-                round(avg(clv), 2) AS mean_clv
-         FROM mart_value_tier GROUP BY value_tier ORDER BY net_value DESC",
-    )
-    .await?;
-    Ok(Section::new("Value tiers")
-        .chart(svg(figures::pareto(&all, "mart_value_tier"))?)
-        .table("Tiers", tiers))
-}
+/// The mart sections after the credit model, in report order.
+const LATE_MART_SECTIONS: &[MartSection] = &[
+    MartSection {
+        mart: "mart_basket_rules",
+        title: "Association rules",
+        command: "acrm mine basket",
+        text: None,
+        chart: (
+            "SELECT support, confidence, lift FROM mart_basket_rules",
+            |rows| figures::rules_scatter(rows, 300),
+        ),
+        table: (
+            "Top rules by lift",
+            "SELECT antecedent, consequent, round(support, 4) AS support, round(confidence, 3) AS confidence,
+                    round(lift, 2) AS lift
+             FROM mart_basket_rules ORDER BY lift DESC, support DESC LIMIT 15",
+        ),
+    },
+    MartSection {
+        mart: "alerts",
+        title: "Alerts",
+        command: "acrm alerts",
+        text: None,
+        chart: ("SELECT kind FROM alerts", |rows| {
+            figures::counts_by(rows, "alerts", "kind", "Alerts by kind")
+        }),
+        table: (
+            "Alerts by kind and severity",
+            "SELECT kind, severity, count(*) AS customers FROM alerts GROUP BY kind, severity ORDER BY kind, severity",
+        ),
+    },
+];
 
-async fn churn_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(
-        engine,
-        "mart_churn_score",
-        "Churn risk",
-        "acrm mine churn score",
-    ) {
-        return Ok(s);
+async fn mart_section(engine: &Engine, s: &MartSection) -> Result<Section> {
+    if !has(engine, s.mart) {
+        return Ok(Section::new(s.title).text(format!(
+            "Not computed yet in this version: run `{}` (or add it to [marts] refresh).",
+            s.command
+        )));
     }
-    let all = rows(
-        engine,
-        "SELECT churn_probability, risk_band FROM mart_churn_score",
-    )
-    .await?;
-    let top = rows(
-        engine,
-        "SELECT rank, customer_id, round(churn_probability, 3) AS churn_probability, risk_band,
-                reason_1, reason_2, reason_3, model, as_of
-         FROM mart_churn_score ORDER BY rank LIMIT 20",
-    )
-    .await?;
-    Ok(Section::new("Churn risk")
-        .text("The customers most likely to buy nothing in the next 90 days, with the three inputs that raise their risk most.")
-        .chart(svg(figures::churn_distribution(&all))?)
-        .table("Most at risk", top))
+    let mut section = Section::new(s.title);
+    if let Some(text) = s.text {
+        section = section.text(text);
+    }
+    let (chart_sql, draw) = s.chart;
+    let (table_title, table_sql) = s.table;
+    Ok(section
+        .chart(draw(&rows(engine, chart_sql).await?)?.svg()?)
+        .table(table_title, rows(engine, table_sql).await?))
 }
 
 async fn credit_section(engine: &Engine, warehouse: &Path) -> Result<Section> {
@@ -252,52 +309,6 @@ async fn credit_section(engine: &Engine, warehouse: &Path) -> Result<Section> {
         section = section.chart(svg(figures::credit_score_by_outcome(&scores))?);
     }
     Ok(section)
-}
-
-async fn basket_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(
-        engine,
-        "mart_basket_rules",
-        "Association rules",
-        "acrm mine basket",
-    ) {
-        return Ok(s);
-    }
-    let all = rows(
-        engine,
-        "SELECT support, confidence, lift FROM mart_basket_rules",
-    )
-    .await?;
-    let top = rows(
-        engine,
-        "SELECT antecedent, consequent, round(support, 4) AS support, round(confidence, 3) AS confidence,
-                round(lift, 2) AS lift
-         FROM mart_basket_rules ORDER BY lift DESC, support DESC LIMIT 15",
-    )
-    .await?;
-    Ok(Section::new("Association rules")
-        .chart(svg(figures::rules_scatter(&all, 300))?)
-        .table("Top rules by lift", top))
-}
-
-async fn alert_section(engine: &Engine) -> Result<Section> {
-    if let Some(s) = needs(engine, "alerts", "Alerts", "acrm alerts") {
-        return Ok(s);
-    }
-    let all = rows(engine, "SELECT kind FROM alerts").await?;
-    let by = rows(
-        engine,
-        "SELECT kind, severity, count(*) AS customers FROM alerts GROUP BY kind, severity ORDER BY kind, severity",
-    )
-    .await?;
-    Ok(Section::new("Alerts")
-        .chart(svg(figures::counts_by(
-            &all,
-            "alerts",
-            "kind",
-            "Alerts by kind",
-        ))?)
-        .table("Alerts by kind and severity", by))
 }
 
 async fn cohort_section(engine: &Engine) -> Result<Section> {

@@ -1,4 +1,4 @@
-//! `acrm mine …`: argument handling and printing around `acrm-mining`.
+//! `acrm mine …` and `acrm alerts`: argument handling and printing around `acrm-mining`.
 
 use std::path::PathBuf;
 
@@ -17,7 +17,8 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use datafusion::arrow::array::RecordBatch;
 
-use crate::sql::{EngineArgs, SqlFormat};
+use crate::commands::sql::EngineArgs;
+use crate::output::{Format, print_batch};
 
 /// The analyses.
 #[derive(Subcommand, Debug)]
@@ -101,13 +102,13 @@ pub enum MineCommand {
     /// forests) on credit applications; models are kept in the registry (`acrm models`).
     Credit {
         #[command(subcommand)]
-        action: Box<crate::models::CreditAction>,
+        action: Box<crate::commands::models::CreditAction>,
     },
     /// Churn prediction: train and compare models on a time-based holdout, score active
     /// customers with reasons.
     Churn {
         #[command(subcommand)]
-        action: Box<crate::models::ChurnAction>,
+        action: Box<crate::commands::models::ChurnAction>,
     },
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
     #[command(
@@ -238,7 +239,7 @@ pub struct Common {
     pub no_write: bool,
     /// Output format of the printed summary.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: SqlFormat,
+    pub format: Format,
     /// Also draw the analysis's chart into this .svg or .png file (RFM heat map, segment profiles,
     /// revenue Pareto curve, lifecycle stages, rules scatter, alerts by kind, score
     /// distributions; the ROC curve for `train`).
@@ -309,8 +310,8 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 ..LifecycleOptions::default()
             },
         ),
-        MineCommand::Credit { action } => crate::models::credit(*action),
-        MineCommand::Churn { action } => crate::models::churn(*action),
+        MineCommand::Credit { action } => crate::commands::models::credit(*action),
+        MineCommand::Churn { action } => crate::commands::models::churn(*action),
         MineCommand::Basket { action, args } => match action.map(|a| *a) {
             None => basket(&args),
             Some(BasketAction::Recommend {
@@ -370,7 +371,7 @@ impl BasketArgs {
     /// needed unless the baskets come from --input).
     fn mine(
         &self,
-        rt: &tokio::runtime::Runtime,
+        rt: &&'static tokio::runtime::Runtime,
         engine: Option<&acrm_olap::Engine>,
     ) -> anyhow::Result<Vec<basket::GroupResult>> {
         let groups = match (self.source(), engine) {
@@ -400,10 +401,10 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
     if args.input.is_some() && !common.no_write {
         bail!("rules of a file are not published to the warehouse: add --no-write");
     }
-    let rt = crate::runtime()?;
+    let rt = crate::context::runtime()?;
     let engine = match args.input {
         Some(_) => None,
-        None => Some(common.engine.open(&rt)?),
+        None => Some(common.engine.open(rt)?),
     };
     let results = args.mine(&rt, engine.as_ref())?;
     let schema_of = |b: &[RecordBatch]| b.first().map(|b| b.schema());
@@ -426,7 +427,7 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                 print_batch(&all, format)?;
             }
         }
-        (false, SqlFormat::Table) => {
+        (false, Format::Table) => {
             for g in &results {
                 outln!(
                     "{}{} baskets, {} items; {} frequent itemsets (support ≥ {} baskets), {} rules in {:.2} s",
@@ -468,8 +469,8 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
     if args.by.is_some() {
         bail!("recommendations use one rule set: drop --by");
     }
-    let rt = crate::runtime()?;
-    let engine = args.common.engine.open(&rt)?;
+    let rt = crate::context::runtime()?;
+    let engine = args.common.engine.open(rt)?;
     let results = args.mine(&rt, Some(&engine))?;
     let all = &results[0];
     if let Some(id) = customer {
@@ -478,7 +479,7 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
     let histories = rt.block_on(basket::source::customer_histories(&engine, &q))?;
     let recs = basket::recommend::recommend(&all.rules, &all.tx, &histories, top_n);
     let table = basket::recommend::recommendations_batch(&recs)?;
-    if args.common.format == SqlFormat::Table {
+    if args.common.format == Format::Table {
         outln!(
             "{} recommendations for {} customers from {} rules",
             recs.len(),
@@ -493,8 +494,35 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
     publish(&args.common, vec![("mart_cross_sell".into(), table)])
 }
 
+/// Flags of `acrm alerts`.
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// Pace window of the plan and purchase-drop checks, in days.
+    #[arg(long, default_value_t = AlertOptions::default().window_days)]
+    window_days: u32,
+    /// Actual / planned revenue under which a customer is below plan.
+    #[arg(long, default_value_t = AlertOptions::default().plan_ratio)]
+    plan_ratio: f64,
+    /// Chance of the observed silence under which a customer is at churn risk.
+    #[arg(long, default_value_t = AlertOptions::default().churn_probability)]
+    churn_probability: f64,
+    #[command(flatten)]
+    common: Common,
+}
+
 /// Runs `acrm alerts`.
-pub fn alerts(mut common: Common, options: AlertOptions) -> anyhow::Result<()> {
+pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
+    let AlertsArgs {
+        window_days,
+        plan_ratio,
+        churn_probability,
+        mut common,
+    } = args;
+    let options = AlertOptions {
+        window_days,
+        plan_ratio,
+        churn_probability,
+    };
     let (rt, engine, as_of) = open_at(&common)?;
     let found = rt.block_on(acrm_mining::alerts::alerts(&engine, as_of, &options))?;
     // The chart shows the alerts over the last 12 month ends, not only today's.
@@ -514,7 +542,7 @@ pub fn alerts(mut common: Common, options: AlertOptions) -> anyhow::Result<()> {
         eprintln!("chart written to {}", path.display());
     }
     let batch = found.to_batch()?;
-    if common.format == SqlFormat::Table {
+    if common.format == Format::Table {
         let counts: Vec<String> = found
             .counts()
             .iter()
@@ -538,7 +566,7 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
     let v = rt.block_on(acrm_mining::value::value_tiers(&engine, as_of, &options))?;
     let summary = v.summary();
-    if common.format == SqlFormat::Table {
+    if common.format == Format::Table {
         outln!(
             "value tiers as of {as_of}: {} customers, yearly retention {:.1}%{}",
             v.customer_id.len(),
@@ -583,7 +611,7 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
     let l = rt.block_on(acrm_mining::lifecycle::lifecycle(&engine, as_of, &options))?;
     let counts = l.counts();
-    if common.format == SqlFormat::Table {
+    if common.format == Format::Table {
         outln!(
             "lifecycle stages as of {as_of}: {} customers",
             l.customer_id.len()
@@ -599,27 +627,14 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     publish(&common, vec![("mart_lifecycle".into(), l.to_batch()?)])
 }
 
-/// Prints a result table in the chosen format (as `acrm sql` does).
-pub fn print_batch(batch: &RecordBatch, format: SqlFormat) -> anyhow::Result<()> {
-    if format == SqlFormat::Parquet {
-        bail!(
-            "--format parquet is for `acrm sql --output`; the tables are published to the warehouse"
-        );
-    }
-    let mut out = std::io::stdout().lock();
-    acrm_olap::write_results(
-        &batch.schema(),
-        std::slice::from_ref(batch),
-        format.into(),
-        &mut out,
-    )?;
-    Ok(())
-}
-
 /// Opens the engine and resolves --as-of (default: the last sale in the warehouse).
 fn open_at(
     common: &Common,
-) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine, NaiveDate)> {
+) -> anyhow::Result<(
+    &'static tokio::runtime::Runtime,
+    acrm_olap::Engine,
+    NaiveDate,
+)> {
     let (rt, engine) = open(common)?;
     let as_of = match common.as_of {
         Some(d) => d,
@@ -629,9 +644,9 @@ fn open_at(
 }
 
 /// Opens the engine.
-fn open(common: &Common) -> anyhow::Result<(tokio::runtime::Runtime, acrm_olap::Engine)> {
-    let rt = crate::runtime()?;
-    let engine = common.engine.open(&rt)?;
+fn open(common: &Common) -> anyhow::Result<(&'static tokio::runtime::Runtime, acrm_olap::Engine)> {
+    let rt = crate::context::runtime()?;
+    let engine = common.engine.open(rt)?;
     Ok((rt, engine))
 }
 
@@ -692,8 +707,8 @@ fn rfm(common: Common) -> anyhow::Result<()> {
     let rfm = Rfm::score(&table, as_of)?;
     let summary = rfm.summary();
     match common.format {
-        SqlFormat::Json => outln!("{}", serde_json::to_string_pretty(&summary)?),
-        SqlFormat::Csv => {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&summary)?),
+        Format::Csv => {
             outln!(
                 "segment,customers,customer_share,revenue_share,mean_recency_days,mean_frequency,mean_monetary"
             );
@@ -780,7 +795,7 @@ fn segment_cmd(
             )
         }
         Source::File(path) => (
-            crate::runtime()?.block_on(features::read_file(&path, id_column))?,
+            crate::context::runtime()?.block_on(features::read_file(&path, id_column))?,
             None,
             vec![],
         ),
@@ -808,7 +823,7 @@ fn report_segments(
     s: segment::Segmentation,
 ) -> anyhow::Result<()> {
     match common.format {
-        SqlFormat::Json => outln!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "features": s.features,
@@ -820,7 +835,7 @@ fn report_segments(
                 "segments": s.profiles,
             }))?
         ),
-        SqlFormat::Csv => {
+        Format::Csv => {
             outln!(
                 "segment,size,share,revenue_share,{},distinguishing",
                 s.features.join(",")

@@ -37,7 +37,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
-    let warehouse = crate::resolve_warehouse(args.warehouse, args.config)?;
+    let warehouse = crate::context::resolve_warehouse(args.warehouse, args.config)?;
     let users = config.users.len();
     // A panic inside a connection (pgwire's decoders panic on some malformed messages) is
     // caught and the connection closed; it is logged as an error, not printed raw.
@@ -168,14 +168,14 @@ pub fn cluster(_command: ClusterCommand) -> anyhow::Result<()> {
 /// Runs a scheduler or an executor until stopped.
 #[cfg(feature = "cluster")]
 pub fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
-    let rt = crate::runtime()?;
+    let rt = crate::context::runtime()?;
     match command {
         ClusterCommand::Scheduler {
             listen,
             warehouse,
             config,
         } => {
-            let warehouse = crate::resolve_warehouse(warehouse, config)?;
+            let warehouse = crate::context::resolve_warehouse(warehouse, config)?;
             eprintln!("acrm cluster scheduler: listening on {listen} (df://{listen})");
             rt.block_on(async {
                 tokio::select! {
@@ -195,7 +195,7 @@ pub fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             warehouse,
             config,
         } => {
-            let warehouse = crate::resolve_warehouse(warehouse, config)?;
+            let warehouse = crate::context::resolve_warehouse(warehouse, config)?;
             let (scheduler_host, port) = scheduler
                 .rsplit_once(':')
                 .with_context(|| format!("--scheduler {scheduler}: expected HOST:PORT"))?;

@@ -16,8 +16,9 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
-use crate::mine::{Common, print_batch, publish};
-use crate::sql::{EngineArgs, SqlFormat};
+use crate::commands::mine::{Common, publish};
+use crate::commands::sql::EngineArgs;
+use crate::output::{Format, print_batch};
 
 /// `acrm mine credit …`.
 #[derive(Subcommand, Debug)]
@@ -34,30 +35,21 @@ pub enum CreditAction {
         #[command(flatten)]
         data: DataArgs,
         #[command(flatten)]
-        fit: FitArgs,
-        #[command(flatten)]
-        common: Common,
+        train: TrainArgs,
     },
     /// Measure a saved model on labelled data (default: every application with an outcome).
     Evaluate {
         #[command(flatten)]
-        model: ModelChoice,
-        #[command(flatten)]
         data: DataArgs,
         #[command(flatten)]
-        common: Common,
+        run: ModelRun,
     },
     /// Score applications with a saved model (default: all of them) → mart_credit_score.
     Score {
         #[command(flatten)]
-        model: ModelChoice,
-        #[command(flatten)]
         data: DataArgs,
-        /// Rows printed in table format (csv and json print all).
-        #[arg(long, default_value_t = 20)]
-        top: usize,
         #[command(flatten)]
-        common: Common,
+        score: ScoreArgs,
     },
 }
 
@@ -80,31 +72,52 @@ pub enum ChurnAction {
         #[arg(long, value_delimiter = ',', default_value = "tree,logistic,forest")]
         kind: Vec<String>,
         #[command(flatten)]
-        fit: FitArgs,
-        #[command(flatten)]
-        common: Common,
+        train: TrainArgs,
     },
     /// Measure a saved model on the population at --as-of (default: last sale − horizon).
     Evaluate {
-        #[command(flatten)]
-        model: ModelChoice,
         /// Outcome window in days.
         #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
         horizon: u32,
         #[command(flatten)]
-        common: Common,
+        run: ModelRun,
     },
     /// Churn probability, risk band and top 3 reasons per active customer as of --as-of
     /// (default: the last sale) → mart_churn_score.
     Score {
         #[command(flatten)]
-        model: ModelChoice,
-        /// Rows printed in table format, most at risk first (csv and json print all).
-        #[arg(long, default_value_t = 20)]
-        top: usize,
-        #[command(flatten)]
-        common: Common,
+        score: ScoreArgs,
     },
+}
+
+/// Flags of `train`: how to fit, and the flags every analysis takes.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Flags of `evaluate`: the model, and the flags every analysis takes.
+#[derive(Args, Debug)]
+pub struct ModelRun {
+    #[command(flatten)]
+    model: ModelChoice,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Flags of `score`: the model, the rows printed, and the flags every analysis takes.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    model: ModelChoice,
+    /// Rows printed in table format, highest risk first (csv and json print all).
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+    #[command(flatten)]
+    common: Common,
 }
 
 /// `--model`: which saved model to use.
@@ -259,7 +272,7 @@ pub enum ModelsCommand {
 pub struct RegistryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    format: SqlFormat,
+    format: Format,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -333,7 +346,7 @@ impl DataArgs {
 }
 
 fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<Loaded> {
-    let rt = crate::runtime()?;
+    let rt = crate::context::runtime()?;
     Ok(rt.block_on(source.load(engine))?)
 }
 
@@ -343,8 +356,8 @@ fn read(common: &Common, data: &DataArgs, default_sql: String) -> anyhow::Result
     if !data.needs_warehouse() {
         return load(&source, None);
     }
-    let rt = crate::runtime()?;
-    let engine = common.engine.open(&rt)?;
+    let rt = crate::context::runtime()?;
+    let engine = common.engine.open(rt)?;
     Ok(rt.block_on(source.load(Some(&engine)))?)
 }
 
@@ -358,8 +371,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
         CreditAction::Train {
             kind,
             data,
-            fit,
-            common,
+            train: TrainArgs { fit, common },
         } => {
             let loaded = read(&common, &data, credit::training_sql())?;
             let kind: Kind = kind.parse()?;
@@ -375,9 +387,8 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             print_model(&trained.model, common.format, true)
         }
         CreditAction::Evaluate {
-            model,
             data,
-            common,
+            run: ModelRun { model, common },
         } => {
             let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::training_sql())?;
@@ -386,10 +397,8 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             print_evaluation(&m, &scored.evaluation, common.format)
         }
         CreditAction::Score {
-            model,
             data,
-            top,
-            common,
+            score: ScoreArgs { model, top, common },
         } => {
             let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::scoring_sql())?;
@@ -404,9 +413,9 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
 fn print_top(
     table: &datafusion::arrow::array::RecordBatch,
     top: usize,
-    format: SqlFormat,
+    format: Format,
 ) -> anyhow::Result<()> {
-    if format == SqlFormat::Table {
+    if format == Format::Table {
         print_batch(&table.slice(0, top.min(table.num_rows())), format)
     } else {
         print_batch(table, format)
@@ -420,11 +429,10 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             horizon,
             export_data,
             kind,
-            fit,
-            common,
+            train: TrainArgs { fit, common },
         } => {
-            let rt = crate::runtime()?;
-            let engine = common.engine.open(&rt)?;
+            let rt = crate::context::runtime()?;
+            let engine = common.engine.open(rt)?;
             let data = rt.block_on(TrainingData::load(&engine, horizon, common.as_of))?;
             if let Some(dir) = export_data {
                 std::fs::create_dir_all(&dir)
@@ -439,7 +447,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             }
             write_outputs(&common, &fit, &models)?;
             let models: Vec<Model> = models.into_iter().map(|t| t.model).collect();
-            if common.format != SqlFormat::Table {
+            if common.format != Format::Table {
                 let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
                 return print_json(&serde_json::Value::Array(cards));
             }
@@ -496,13 +504,12 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             print_model(best, common.format, false)
         }
         ChurnAction::Evaluate {
-            model,
             horizon,
-            common,
+            run: ModelRun { model, common },
         } => {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
-            let rt = crate::runtime()?;
-            let engine = common.engine.open(&rt)?;
+            let rt = crate::context::runtime()?;
+            let engine = common.engine.open(rt)?;
             let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
             let as_of = common
                 .as_of
@@ -512,10 +519,12 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             evaluation_charts(&common, &m, &scored)?;
             print_evaluation(&m, &scored.evaluation, common.format)
         }
-        ChurnAction::Score { model, top, common } => {
+        ChurnAction::Score {
+            score: ScoreArgs { model, top, common },
+        } => {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
-            let rt = crate::runtime()?;
-            let engine = common.engine.open(&rt)?;
+            let rt = crate::context::runtime()?;
+            let engine = common.engine.open(rt)?;
             let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
             let as_of = common.as_of.unwrap_or(last);
             let horizon = churn::DEFAULT_HORIZON;
@@ -643,8 +652,8 @@ fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
 }
 
 /// Prints a model card: data, metrics, confusion matrix, importance, rules, gains.
-fn print_model(m: &Model, format: SqlFormat, header: bool) -> anyhow::Result<()> {
-    if format != SqlFormat::Table {
+fn print_model(m: &Model, format: Format, header: bool) -> anyhow::Result<()> {
+    if format != Format::Table {
         return print_json(&card(m));
     }
     if header {
@@ -724,7 +733,7 @@ fn metrics_table(rows: &[(&str, &Evaluation)]) -> anyhow::Result<()> {
         )
         .f64("cost", rows.iter().map(|r| r.1.cost).collect())
         .finish()?;
-    print_batch(&table, SqlFormat::Table)
+    print_batch(&table, Format::Table)
 }
 
 fn round3(v: f64) -> f64 {
@@ -785,11 +794,11 @@ fn gains_table(e: &Evaluation) -> anyhow::Result<()> {
             g.iter().map(|d| round3(d.cumulative_lift)).collect(),
         )
         .finish()?;
-    print_batch(&table, SqlFormat::Table)
+    print_batch(&table, Format::Table)
 }
 
-fn print_evaluation(m: &Model, e: &Evaluation, format: SqlFormat) -> anyhow::Result<()> {
-    if format != SqlFormat::Table {
+fn print_evaluation(m: &Model, e: &Evaluation, format: Format) -> anyhow::Result<()> {
+    if format != Format::Table {
         return print_json(&serde_json::json!({ "model": m.name, "evaluation": e }));
     }
     outln!("{} on {} labelled rows:", label_of(m), e.rows);
@@ -804,7 +813,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::List { common } => {
             let list = registry(&common.engine)?.list()?;
-            if common.format != SqlFormat::Table {
+            if common.format != Format::Table {
                 return print_json(&serde_json::to_value(&list)?);
             }
             let table = TableBuilder::new()
@@ -834,7 +843,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
                 )
                 .bool("champion", list.iter().map(|s| s.champion).collect())
                 .finish()?;
-            print_batch(&table, SqlFormat::Table)
+            print_batch(&table, Format::Table)
         }
         ModelsCommand::Show { name, common } => {
             let m = registry(&common.engine)?.show(&name)?;

@@ -1,0 +1,13 @@
+//! One module a command: its flags (clap `Args`) and its `run`, calling a library and
+//! printing through [`crate::output`].
+
+pub mod build;
+pub mod catalog;
+pub mod generate;
+pub mod mine;
+pub mod models;
+pub mod report;
+pub mod schema;
+pub mod serve;
+pub mod shell;
+pub mod sql;
