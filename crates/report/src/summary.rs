@@ -109,6 +109,9 @@ async fn kpi_section(engine: &Engine) -> Result<Section> {
         .table("KPIs", kpis))
 }
 
+/// Draws a chart from the rows of its query.
+type Draw = fn(&[RecordBatch]) -> Result<Chart>;
+
 /// A report section over one mart: its chart and its summary table, each from a query; or,
 /// when the version lacks the mart, how to compute it.
 struct MartSection {
@@ -121,7 +124,7 @@ struct MartSection {
     /// What the section shows, when the chart and table do not say.
     text: Option<&'static str>,
     /// The rows the chart is drawn from, and the chart.
-    chart: (&'static str, fn(&[RecordBatch]) -> Result<Chart>),
+    chart: (&'static str, Draw),
     /// The summary table's title and query.
     table: (&'static str, &'static str),
 }
