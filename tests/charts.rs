@@ -176,6 +176,7 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         "rfm",
         "segments",
         "value-tiers",
+        "lifecycle",
         "churn-risk",
         "credit-model",
         "association-rules",
@@ -188,8 +189,8 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         );
     }
     assert!(!html.contains("Not computed"), "every mart was computed");
-    // RFM, segments, value tiers, churn, credit scores, rules, alerts, cohorts.
-    assert_eq!(html.matches("<svg").count(), 8, "a chart per analysis");
+    // RFM, segments, value tiers, lifecycle, churn, credit scores, rules, alerts, cohorts.
+    assert_eq!(html.matches("<svg").count(), 9, "a chart per analysis");
     assert!(
         !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
     );
