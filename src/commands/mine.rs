@@ -40,7 +40,7 @@ pub enum MineCommand {
         #[arg(long, default_value = "auto")]
         k: String,
         /// Largest k tried by --k auto.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = segment::DEFAULT_MAX_K)]
         max_k: usize,
         /// Comma-separated features [default: recency_days, frequency, avg_order_value,
         /// lines_per_order, avg_unit_price, discount_rate, digital_share, complaints]
@@ -59,10 +59,10 @@ pub enum MineCommand {
         #[arg(long, value_delimiter = ',')]
         log: Option<Vec<String>>,
         /// Random seed (same seed and data → same segments).
-        #[arg(long, default_value_t = 42)]
+        #[arg(long, default_value_t = KMeansOptions::default().seed)]
         seed: u64,
         /// k-means restarts.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = KMeansOptions::default().n_init)]
         n_init: usize,
         #[command(flatten)]
         common: Common,
@@ -73,16 +73,16 @@ pub enum MineCommand {
     )]
     Value {
         /// Trailing window of orders and service contacts, in days.
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = ValueOptions::default().window_days)]
         window_days: u32,
         /// Cost of one service contact (warehouse currency).
-        #[arg(long, default_value_t = 50.0)]
+        #[arg(long, default_value_t = ValueOptions::default().cost_per_contact)]
         cost_per_contact: f64,
         /// Yearly retention probability for the CLV [default: measured from the warehouse]
         #[arg(long)]
         retention: Option<f64>,
         /// Yearly discount rate of the CLV.
-        #[arg(long, default_value_t = 0.1)]
+        #[arg(long, default_value_t = ValueOptions::default().discount_rate)]
         discount_rate: f64,
         #[command(flatten)]
         common: Common,
@@ -93,7 +93,7 @@ pub enum MineCommand {
     )]
     Lifecycle {
         /// Length of the recent and the previous window compared, in days.
-        #[arg(long, default_value_t = 180)]
+        #[arg(long, default_value_t = LifecycleOptions::default().window_days)]
         window_days: u32,
         #[command(flatten)]
         common: Common,

@@ -24,7 +24,7 @@ use crate::lifecycle::{LifecycleOptions, lifecycle};
 use crate::model::registry::Registry;
 use crate::model::{churn, credit, source::Source};
 use crate::rfm::Rfm;
-use crate::segment::{DEFAULT_FEATURES, K, LOG_FEATURES, SegmentOptions, segment};
+use crate::segment::{DEFAULT_FEATURES, DEFAULT_MAX_K, K, LOG_FEATURES, SegmentOptions, segment};
 use crate::value::{ValueOptions, value_tiers};
 use crate::{Error, Result};
 
@@ -184,7 +184,7 @@ async fn run(
         }
         "segment" => {
             let options = SegmentOptions {
-                k: segment_k.map_or(K::Auto { max: 10 }, K::Fixed),
+                k: segment_k.map_or(K::Auto { max: DEFAULT_MAX_K }, K::Fixed),
                 log_features: LOG_FEATURES.iter().map(|s| s.to_string()).collect(),
                 kmeans: Default::default(),
             };

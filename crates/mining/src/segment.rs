@@ -38,6 +38,10 @@ pub const LOG_FEATURES: &[&str] = &[
 /// Rows sampled to compute the silhouette when choosing k (it is quadratic in them).
 pub const SILHOUETTE_SAMPLE: usize = 4000;
 
+/// Largest k tried when k is chosen by silhouette (`acrm mine segment --max-k`, the
+/// nightly refresh).
+pub const DEFAULT_MAX_K: usize = 10;
+
 /// How many clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum K {
