@@ -33,7 +33,8 @@ const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 /// marts matching their declaration are published (see [`write_tables`]). Returns the new
 /// version number and folder.
 pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(u64, PathBuf)> {
-    conforming(root, tables)?;
+    // Checked before the lock is taken and the version linked, and only once.
+    let tables = conforming(root, tables)?;
     let wh = Warehouse::new(root);
     let _lock = wh.lock_waiting(LOCK_PATIENCE)?;
     wh.clean_abandoned()?;
@@ -41,7 +42,7 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
     let version = n + 1;
     let tmp = wh.begin(version)?;
     let written = link_tree(&current, &tmp).and_then(|()| {
-        write_tables(&tmp, &mut manifest, tables, n)?;
+        write_checked(&tmp, &mut manifest, &tables, n)?;
         manifest.version = version;
         manifest.mode = "mine".into();
         manifest.built_at = now();
@@ -68,8 +69,18 @@ pub fn write_tables(
     computed_on: u64,
 ) -> Result<()> {
     let tables = conforming(dir, tables)?;
+    write_checked(dir, manifest, &tables, computed_on)
+}
+
+/// [`write_tables`] of tables [`conforming`] has already checked.
+fn write_checked(
+    dir: &Path,
+    manifest: &mut Manifest,
+    tables: &[(String, RecordBatch)],
+    computed_on: u64,
+) -> Result<()> {
     let computed_at = now();
-    for (name, batch) in &tables {
+    for (name, batch) in tables {
         let folder = dir.join(name);
         if folder.exists() {
             fs::remove_dir_all(&folder).map_err(io(&folder))?;
