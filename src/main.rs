@@ -61,7 +61,7 @@ enum Command {
     /// Early-warning alerts: over credit limit, overdue receivables, below sales plan, churn
     /// risk, purchase drop (published as the alerts table).
     #[command(
-        after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/alerts.rs (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
+        after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/analysis/alerts.rs (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
     )]
     Alerts(commands::mine::AlertsArgs),
     /// The model registry: list, show, promote (champion) and delete trained models.

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
-use acrm_mining::evaluate::adjusted_rand_index;
+use acrm_mining::algo::partition::adjusted_rand_index;
 
 use crate::common::*;
 

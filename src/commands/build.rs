@@ -45,7 +45,7 @@ pub fn run(args: BuildArgs, tty: bool) -> anyhow::Result<()> {
     let derive = if args.no_marts {
         None
     } else {
-        acrm_mining::refresh::MartRefresh::new(
+        acrm_mining::analysis::refresh::MartRefresh::new(
             &cfg.marts.refresh,
             cfg.marts.segment_k,
             &warehouse,

@@ -2,16 +2,17 @@
 
 use std::path::PathBuf;
 
-use acrm_mining::alerts::AlertOptions;
-use acrm_mining::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
-use acrm_mining::basket::{self, BasketOptions};
-use acrm_mining::kmeans::KMeansOptions;
-use acrm_mining::lifecycle::LifecycleOptions;
-use acrm_mining::rfm::Rfm;
-use acrm_mining::segment::{self, K, SegmentOptions};
-use acrm_mining::table::TableBuilder;
-use acrm_mining::value::ValueOptions;
-use acrm_mining::{FeatureTable, features};
+use acrm_mining::FeatureTable;
+use acrm_mining::algo::kmeans::{KMeansParams, KMeansValidParams};
+use acrm_mining::analysis::alerts::AlertOptions;
+use acrm_mining::analysis::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
+use acrm_mining::analysis::basket::{self, BasketOptions};
+use acrm_mining::analysis::lifecycle::LifecycleOptions;
+use acrm_mining::analysis::rfm::Rfm;
+use acrm_mining::analysis::segment::{self, K, SegmentOptions};
+use acrm_mining::analysis::value::ValueOptions;
+use acrm_mining::analysis::{alerts, features, lifecycle, value};
+use acrm_olap::TableBuilder;
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -59,17 +60,17 @@ pub enum MineCommand {
         #[arg(long, value_delimiter = ',')]
         log: Option<Vec<String>>,
         /// Random seed (same seed and data → same segments).
-        #[arg(long, default_value_t = KMeansOptions::default().seed)]
+        #[arg(long, default_value_t = KMeansValidParams::default().seed())]
         seed: u64,
         /// k-means restarts.
-        #[arg(long, default_value_t = KMeansOptions::default().n_init)]
+        #[arg(long, default_value_t = KMeansValidParams::default().n_init())]
         n_init: usize,
         #[command(flatten)]
         common: Common,
     },
     /// Customer value tiers (most valuable, most growable, below zero), ABC class and CLV.
     #[command(
-        after_help = "Writes mart_value_tier (one row per customer with purchases) unless --no-write.\nRules: crates/mining/src/value.rs (also in README.md).\nExamples:\n  acrm mine value\n  acrm mine value --cost-per-contact 80 --retention 0.7"
+        after_help = "Writes mart_value_tier (one row per customer with purchases) unless --no-write.\nRules: crates/mining/src/analysis/value.rs (also in README.md).\nExamples:\n  acrm mine value\n  acrm mine value --cost-per-contact 80 --retention 0.7"
     )]
     Value {
         /// Trailing window of orders and service contacts, in days.
@@ -89,7 +90,7 @@ pub enum MineCommand {
     },
     /// Lifecycle stage per customer: prospect, new, growing, stable, declining, lost.
     #[command(
-        after_help = "Writes mart_lifecycle (one row per known customer) unless --no-write.\nRules: crates/mining/src/lifecycle.rs (also in README.md).\nExample:\n  acrm mine lifecycle --as-of 2024-06-30"
+        after_help = "Writes mart_lifecycle (one row per known customer) unless --no-write.\nRules: crates/mining/src/analysis/lifecycle.rs (also in README.md).\nExample:\n  acrm mine lifecycle --as-of 2024-06-30"
     )]
     Lifecycle {
         /// Length of the recent and the previous window compared, in days.
@@ -272,11 +273,7 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                         .with_context(|| format!("--k {n}: a number or 'auto'"))?,
                 ),
             };
-            let kmeans = KMeansOptions {
-                seed,
-                n_init,
-                ..KMeansOptions::default()
-            };
+            let kmeans = KMeansParams::default().seed(seed).n_init(n_init);
             let source = match (sql, input) {
                 (Some(q), _) => Source::Sql(q),
                 (None, Some(path)) => Source::File(path),
@@ -524,10 +521,10 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         churn_probability,
     };
     let (rt, engine, as_of) = open_at(&common)?;
-    let found = rt.block_on(acrm_mining::alerts::alerts(&engine, as_of, &options))?;
+    let found = rt.block_on(alerts::alerts(&engine, as_of, &options))?;
     // The chart shows the alerts over the last 12 month ends, not only today's.
     if let Some(path) = common.chart.take() {
-        let history = rt.block_on(acrm_mining::alerts::history(&engine, as_of, 12, &options))?;
+        let history = rt.block_on(alerts::history(&engine, as_of, 12, &options))?;
         let history: Vec<(String, Vec<(String, f64)>)> = history
             .into_iter()
             .map(|(date, counts)| {
@@ -564,7 +561,7 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
 
 fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
-    let v = rt.block_on(acrm_mining::value::value_tiers(&engine, as_of, &options))?;
+    let v = rt.block_on(value::value_tiers(&engine, as_of, &options))?;
     let summary = v.summary();
     if common.format == Format::Table {
         outln!(
@@ -602,14 +599,14 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
             summary.iter().map(|t| t.potential_share).collect(),
         )
         .f64("mean_clv", summary.iter().map(|t| t.mean_clv).collect())
-        .finish()?;
+        .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
     publish(&common, vec![("mart_value_tier".into(), v.to_batch()?)])
 }
 
 fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
-    let l = rt.block_on(acrm_mining::lifecycle::lifecycle(&engine, as_of, &options))?;
+    let l = rt.block_on(lifecycle::lifecycle(&engine, as_of, &options))?;
     let counts = l.counts();
     if common.format == Format::Table {
         outln!(
@@ -622,7 +619,7 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
         .utf8("stage", &counts.iter().map(|c| c.0).collect::<Vec<_>>())
         .i64("customers", counts.iter().map(|c| c.1 as i64).collect())
         .f64("share", counts.iter().map(|c| c.1 as f64 / n).collect())
-        .finish()?;
+        .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
     publish(&common, vec![("mart_lifecycle".into(), l.to_batch()?)])
 }
@@ -682,24 +679,13 @@ pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::R
     Ok(())
 }
 
-/// The chart of a result table, if it has one.
+/// The chart of a result table, if its analysis declares one.
 fn figure(
     table: &str,
     rows: &[RecordBatch],
 ) -> Option<acrm_report::Result<acrm_report::chart::Chart>> {
-    use acrm_report::figures;
-    Some(match table {
-        "mart_rfm" => figures::rfm_heatmap(rows),
-        "mart_segment_profile" => figures::segment_profiles(rows),
-        "mart_value_tier" => figures::pareto(rows, table),
-        "mart_lifecycle" => {
-            figures::counts_by(rows, table, "stage", "Customers by lifecycle stage")
-        }
-        "mart_basket_rules" => figures::rules_scatter(rows, 300),
-        "mart_churn_score" => figures::churn_distribution(rows),
-        "mart_credit_score" => figures::credit_score_by_outcome(rows),
-        _ => return None,
-    })
+    let chart = acrm_mining::analysis::chart_of(table)?;
+    Some(acrm_report::figures::draw(chart.figure, table, rows))
 }
 
 fn rfm(common: Common) -> anyhow::Result<()> {
@@ -774,7 +760,7 @@ fn segment_cmd(
     chosen: Vec<String>,
     log: Option<Vec<String>>,
     k: K,
-    kmeans: KMeansOptions,
+    kmeans: KMeansParams,
 ) -> anyhow::Result<()> {
     let to_strings = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     // The built-in features come with a default choice and log scaling; other tables are

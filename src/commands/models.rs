@@ -3,15 +3,15 @@
 
 use std::path::PathBuf;
 
-use acrm_mining::model::churn::{self, TrainingData};
-use acrm_mining::model::metrics::{self, Evaluation};
+use acrm_mining::algo::ParamGuard;
+use acrm_mining::algo::cart::TreeParams;
+use acrm_mining::algo::metrics::{self, Evaluation};
+use acrm_mining::analysis::churn::{self, TrainingData};
+use acrm_mining::analysis::credit;
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::{Loaded, Source};
-use acrm_mining::model::{
-    self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained, credit,
-};
-use acrm_mining::table::TableBuilder;
-use acrm_mining::tree::TreeOptions;
+use acrm_mining::model::{self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained};
+use acrm_olap::TableBuilder;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -59,7 +59,7 @@ pub enum ChurnAction {
     /// Train churn models on the population one horizon before the test date and compare
     /// them on the test population (AUC, lift by decile); all are saved.
     #[command(
-        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/model/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120"
+        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/analysis/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120"
     )]
     Train {
         /// Outcome window in days.
@@ -213,17 +213,16 @@ pub struct FitArgs {
 }
 
 impl FitArgs {
-    fn options(&self, kind: Kind) -> TrainOptions {
-        TrainOptions {
+    fn options(&self, kind: Kind) -> anyhow::Result<TrainOptions> {
+        Ok(TrainOptions {
             kind,
-            tree: TreeOptions {
-                max_depth: self.max_depth,
-                min_samples_leaf: self.min_samples_leaf,
-                min_samples_split: self.min_samples_split,
-                ccp_alpha: self.ccp_alpha,
-                max_features: None,
-                seed: self.seed,
-            },
+            tree: TreeParams::new()
+                .max_depth(self.max_depth)
+                .min_samples_leaf(self.min_samples_leaf)
+                .min_samples_split(self.min_samples_split)
+                .ccp_alpha(self.ccp_alpha)
+                .seed(self.seed)
+                .check()?,
             trees: self.trees,
             alpha: self.alpha,
             seed: self.seed,
@@ -232,7 +231,7 @@ impl FitArgs {
                 false_positive: self.cost_false_alarm,
             },
             ..TrainOptions::default()
-        }
+        })
     }
 }
 
@@ -380,7 +379,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
                 &loaded,
                 &data.plan(fit.seed, &loaded)?,
                 &data.target(),
-                &fit.options(kind),
+                &fit.options(kind)?,
             )?;
             let trained = keep(&common, &fit, trained)?;
             write_outputs(&common, &fit, std::slice::from_ref(&trained))?;
@@ -442,7 +441,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             }
             let mut models = Vec::new();
             for k in &kind {
-                let trained = data.train(&fit.options(k.parse()?))?;
+                let trained = data.train(&fit.options(k.parse()?)?)?;
                 models.push(keep(&common, &fit, trained)?);
             }
             write_outputs(&common, &fit, &models)?;
@@ -489,7 +488,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                     "fit_seconds",
                     models.iter().map(|m| m.fit_seconds).collect(),
                 )
-                .finish()?;
+                .finish::<anyhow::Error>()?;
             print_batch(&comparison, common.format)?;
             let best = models
                 .iter()
@@ -510,10 +509,10 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
             let rt = crate::context::runtime()?;
             let engine = common.engine.open(rt)?;
-            let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
+            let last = rt.block_on(acrm_mining::analysis::features::last_fact_date(&engine))?;
             let as_of = common
                 .as_of
-                .unwrap_or_else(|| acrm_mining::features::days_before(last, horizon));
+                .unwrap_or_else(|| acrm_mining::analysis::features::days_before(last, horizon));
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
             let scored = model::evaluate(&m, &loaded.frame)?;
             evaluation_charts(&common, &m, &scored)?;
@@ -525,7 +524,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
             let rt = crate::context::runtime()?;
             let engine = common.engine.open(rt)?;
-            let last = rt.block_on(acrm_mining::features::last_fact_date(&engine))?;
+            let last = rt.block_on(acrm_mining::analysis::features::last_fact_date(&engine))?;
             let as_of = common.as_of.unwrap_or(last);
             let horizon = churn::DEFAULT_HORIZON;
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
@@ -732,7 +731,7 @@ fn metrics_table(rows: &[(&str, &Evaluation)]) -> anyhow::Result<()> {
                 .collect(),
         )
         .f64("cost", rows.iter().map(|r| r.1.cost).collect())
-        .finish()?;
+        .finish::<anyhow::Error>()?;
     print_batch(&table, Format::Table)
 }
 
@@ -793,7 +792,7 @@ fn gains_table(e: &Evaluation) -> anyhow::Result<()> {
             "cumulative_lift",
             g.iter().map(|d| round3(d.cumulative_lift)).collect(),
         )
-        .finish()?;
+        .finish::<anyhow::Error>()?;
     print_batch(&table, Format::Table)
 }
 
@@ -842,7 +841,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
                     &list.iter().map(|s| s.created.as_str()).collect::<Vec<_>>(),
                 )
                 .bool("champion", list.iter().map(|s| s.champion).collect())
-                .finish()?;
+                .finish::<anyhow::Error>()?;
             print_batch(&table, Format::Table)
         }
         ModelsCommand::Show { name, common } => {

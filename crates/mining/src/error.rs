@@ -23,9 +23,9 @@ pub enum Error {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// A linfa algorithm refused its parameters or data.
+    /// A kernel refused its parameters or data.
     #[error(transparent)]
-    Linfa(#[from] linfa::Error),
+    Algo(#[from] crate::algo::Error),
 }
 
 /// Result with this crate's [`Error`].

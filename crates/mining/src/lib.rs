@@ -1,26 +1,25 @@
-//! acrm's customer analysis: features per customer as of a date (through the OLAP layer, so
-//! SQL, masking and the published version are the same as for analysts), RFM scores and
-//! segments, k-means segmentation with profiles, value tiers with CLV, lifecycle stages,
-//! early-warning alerts, and the evaluation measures used to check them against planted
-//! truth. Their result tables (marts, declared in `warehouse-schema/tables.toml`) are
-//! published into the warehouse with `acrm_store::publish_tables`, or by the nightly build
-//! through [`refresh::MartRefresh`], so SQL can join them; [`refresh::ANALYSES`] lists them.
+//! acrm's customer analysis, in three layers:
+//!
+//! - [`algo`]: the kernels (k-means, CART, forest, logistic regression, FP-Growth, rules,
+//!   splits, metrics) with linfa-style checked parameters; numbers in, numbers out, nothing
+//!   of SQL or the warehouse.
+//! - [`analysis`]: the CRM analyses that read the warehouse through the OLAP layer (so SQL,
+//!   masking and the published version are the same as for analysts) and turn kernel
+//!   results into marts: customer features, RFM, segments, value tiers, lifecycle stages,
+//!   alerts, market baskets, churn and credit scoring. [`analysis::ANALYSES`] is the
+//!   registry the nightly refresh, `acrm mine`, the charts and the HTML report iterate; the
+//!   marts are declared in `warehouse-schema/tables.toml` and published with
+//!   `acrm_store::publish_tables`, or by the nightly build through
+//!   [`analysis::refresh::MartRefresh`].
+//! - [`model`]: the training pipeline of the predictive models (encoding, splits, fitting,
+//!   evaluation), their registry in the warehouse, and the SQL functions that score with
+//!   them.
 #![warn(missing_docs)]
 
-pub mod alerts;
-pub mod basket;
+pub mod algo;
+pub mod analysis;
 mod error;
-pub mod evaluate;
-pub mod features;
-pub mod kmeans;
-pub mod lifecycle;
 pub mod model;
-pub mod refresh;
-pub mod rfm;
-pub mod segment;
-pub mod table;
-pub mod tree;
-pub mod value;
 
+pub use analysis::features::FeatureTable;
 pub use error::{Error, Result};
-pub use features::FeatureTable;

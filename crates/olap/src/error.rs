@@ -24,6 +24,16 @@ pub enum Error {
     /// No table or view of that name.
     #[error("no table or view named '{0}' (acrm tables lists them)")]
     UnknownTable(String),
+    /// A result lacks a column the caller needs (a model's target, a chart's axis).
+    #[error("no {role} column '{name}' (columns: {columns})")]
+    MissingColumn {
+        /// What the column is for.
+        role: String,
+        /// The name looked for.
+        name: String,
+        /// The columns there are.
+        columns: String,
+    },
     /// No report of that name.
     #[error("no report named '{0}' (acrm report --list lists them)")]
     UnknownReport(String),

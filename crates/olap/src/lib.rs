@@ -6,14 +6,18 @@
 
 pub mod engine;
 mod error;
+pub mod frame;
 mod guarded;
 pub mod mask;
 pub mod output;
 pub mod reports;
 pub mod scope;
+pub mod table;
 
 pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
+pub use frame::{Column, Frame, Values};
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
 pub use scope::{RowScope, ScopeLevel};
+pub use table::TableBuilder;

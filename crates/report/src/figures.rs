@@ -3,11 +3,26 @@
 
 use std::collections::BTreeMap;
 
-use acrm_mining::model::frame::{Column, Frame, Values};
+use acrm_mining::analysis::Figure;
+use acrm_olap::{Column, Frame, Values};
 use datafusion::arrow::array::RecordBatch;
 
 use crate::chart::{Chart, Kind};
 use crate::{Error, Result};
+
+/// The chart an analysis declares (`figure`), drawn from `rows` of the mart `table`: the one
+/// place that turns the registry's chart kinds into plots, for the CLI and the HTML report.
+pub fn draw(figure: Figure, table: &str, rows: &[RecordBatch]) -> Result<Chart> {
+    match figure {
+        Figure::RfmHeatmap => rfm_heatmap(rows),
+        Figure::SegmentProfiles => segment_profiles(rows),
+        Figure::Pareto => pareto(rows, table),
+        Figure::CountsBy { column, title } => counts_by(rows, table, column, title),
+        Figure::RulesScatter { top } => rules_scatter(rows, top),
+        Figure::ChurnDistribution => churn_distribution(rows),
+        Figure::CreditScoreByOutcome => credit_score_by_outcome(rows),
+    }
+}
 
 /// Column `name` of `table`'s rows.
 fn column<'a>(rows: &'a Frame, table: &str, name: &str) -> Result<&'a Column> {

@@ -16,8 +16,8 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::frame::{Column, Frame, Values};
 use crate::{Error, Result};
+use acrm_olap::{Column, Frame, Values};
 
 /// How one input column becomes features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

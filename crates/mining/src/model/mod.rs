@@ -8,16 +8,9 @@
 //! prediction by per-input contributions (the reasons), and carries its encoding, so data to
 //! score is encoded exactly as the training data was.
 
-pub mod churn;
-pub mod credit;
 pub mod encoding;
-pub mod forest;
-pub mod frame;
-pub mod logistic;
-pub mod metrics;
 pub mod registry;
 pub mod source;
-pub mod split;
 pub mod udf;
 
 use std::str::FromStr;
@@ -25,15 +18,17 @@ use std::str::FromStr;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::tree::{Tree, TreeOptions};
+use acrm_olap::{Frame, Values};
+
+use crate::algo::ParamGuard;
+use crate::algo::cart::{Tree, TreeParams, TreeValidParams};
+use crate::algo::forest::{Forest, ForestParams};
+use crate::algo::logistic::{Logistic, LogisticParams};
+use crate::algo::metrics::{self, Evaluation};
+use crate::algo::split::{self, SplitKind};
 use crate::{Error, Result};
 use encoding::{Encoding, Skipped};
-use forest::Forest;
-use frame::Frame;
-use logistic::Logistic;
-use metrics::Evaluation;
 use source::Loaded;
-use split::SplitKind;
 
 /// The model families acrm trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +165,7 @@ pub struct TrainOptions {
     /// Model family.
     pub kind: Kind,
     /// Tree growth (trees and forests).
-    pub tree: TreeOptions,
+    pub tree: TreeValidParams,
     /// Trees in a forest.
     pub trees: usize,
     /// L2 penalty of logistic regression (1/C of scikit-learn).
@@ -189,11 +184,11 @@ impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             kind: Kind::Tree,
-            tree: TreeOptions {
-                max_depth: 5,
-                min_samples_leaf: 20,
-                ..TreeOptions::default()
-            },
+            // Valid by construction (`defaults_are_valid` checks): the fallback never runs.
+            tree: TreeParams::new()
+                .min_samples_leaf(20)
+                .check()
+                .unwrap_or_default(),
             trees: 100,
             alpha: 1.0,
             seed: 42,
@@ -336,22 +331,24 @@ pub fn fit_classifier(
                     .into(),
             ));
         }
-        Kind::Logistic => Classifier::Logistic(Logistic::fit(x, y, options.alpha, 200)?),
-        Kind::Forest => Classifier::Forest(Forest::fit(
-            x,
-            &classes,
-            weights,
-            options.trees,
-            &options.tree,
-            options.seed,
-        )?),
+        Kind::Logistic => {
+            let params = LogisticParams::new().alpha(options.alpha).check()?;
+            Classifier::Logistic(Logistic::fit(x, y, &params)?)
+        }
+        Kind::Forest => {
+            let params = ForestParams::new(options.tree.clone())
+                .trees(options.trees)
+                .seed(options.seed)
+                .check()?;
+            Classifier::Forest(params.fit(x, &classes, weights)?)
+        }
     })
 }
 
 /// The weights of `frame`'s rows from column `name`: numbers, finite and not negative.
 fn row_weights(frame: &Frame, name: &str) -> Result<Vec<f64>> {
     let column = frame.require(name, "weight")?;
-    let frame::Values::Numeric(values) = &column.values else {
+    let Values::Numeric(values) = &column.values else {
         return Err(Error::Invalid(format!(
             "weight column '{name}' is not numeric"
         )));
@@ -572,7 +569,7 @@ pub fn train_loaded(
             test_fraction,
         } => {
             let days = match &known.frame.require(column, "time")?.values {
-                frame::Values::Date(d) => d.clone(),
+                Values::Date(d) => d.clone(),
                 _ => {
                     return Err(Error::Invalid(format!(
                         "time column '{column}' is not a date"
@@ -734,7 +731,7 @@ fn short_number(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use frame::{Column, Values};
+    use acrm_olap::Column;
 
     fn outcome_bad() -> Target {
         Target {

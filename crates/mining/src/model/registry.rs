@@ -290,9 +290,9 @@ mod tests {
             assert!(err.contains("not a model name"), "{name}: {err}");
         }
     }
-    use crate::model::frame::{Column, Frame, Values};
     use crate::model::source::Loaded;
     use crate::model::{Kind, SplitPlan, Target, TrainOptions, train_loaded};
+    use acrm_olap::{Column, Frame, Values};
 
     fn trained(kind: Kind) -> Model {
         let n = 300;

@@ -8,9 +8,9 @@ use acrm_olap::Engine;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::Writer;
 
-use super::frame::Frame;
-use crate::features::read_table_file;
+use crate::analysis::features::read_table_file;
 use crate::{Error, Result};
+use acrm_olap::Frame;
 
 /// A data source.
 #[derive(Debug, Clone, PartialEq)]

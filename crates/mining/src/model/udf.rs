@@ -25,10 +25,11 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::frame::Frame;
+use super::Model;
 use super::registry::Registry;
-use super::{Model, churn, credit};
 use crate::Result;
+use crate::analysis::{churn, credit};
+use acrm_olap::Frame;
 
 /// What a scoring function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,7 +143,7 @@ impl ScalarUDFImpl for ModelFunction {
             .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
-        let frame = Frame::from_batches(&[batch]).map_err(external)?;
+        let frame = Frame::from_batches(&[batch]).map_err(|e| external(e.into()))?;
         let p = model.probabilities(&frame).map_err(external)?;
         let values: Vec<f64> = match self.output {
             Output::Probability => p,
@@ -179,7 +180,7 @@ pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
         engine.register_udf(f);
     }
     // A warehouse without sales has no last sale day, and no churn population: no view.
-    if let Ok(last) = crate::features::last_fact_date(engine).await {
+    if let Ok(last) = crate::analysis::features::last_fact_date(engine).await {
         let sql = churn::dataset_sql(last, churn::DEFAULT_HORIZON, last);
         engine
             .add_view(

@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 
-use super::Itemset;
+use super::fpgrowth::Itemset;
+use super::{Error, ParamGuard, Result, finite_non_negative};
 
 /// One association rule A → C.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -43,18 +44,86 @@ pub struct Rule {
     pub conviction: f64,
 }
 
-/// Which rules to keep.
-#[derive(Debug, Clone)]
-pub struct RuleFilter {
+/// Checked rule thresholds (see [`RuleParams`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleValidParams {
+    min_confidence: f64,
+    min_lift: f64,
+}
+
+impl RuleValidParams {
     /// Minimum confidence.
-    pub min_confidence: f64,
+    pub fn min_confidence(&self) -> f64 {
+        self.min_confidence
+    }
+
     /// Minimum lift.
-    pub min_lift: f64,
+    pub fn min_lift(&self) -> f64 {
+        self.min_lift
+    }
+}
+
+/// Which rules to keep, unchecked: `RuleParams::new().min_confidence(0.1).min_lift(1.0)`,
+/// then [`ParamGuard::check`]. The defaults keep every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleParams(RuleValidParams);
+
+impl Default for RuleParams {
+    fn default() -> Self {
+        Self(RuleValidParams {
+            min_confidence: 0.0,
+            min_lift: 0.0,
+        })
+    }
+}
+
+impl RuleParams {
+    /// Every rule.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the minimum confidence.
+    pub fn min_confidence(mut self, min_confidence: f64) -> Self {
+        self.0.min_confidence = min_confidence;
+        self
+    }
+
+    /// Sets the minimum lift.
+    pub fn min_lift(mut self, min_lift: f64) -> Self {
+        self.0.min_lift = min_lift;
+        self
+    }
+}
+
+impl ParamGuard for RuleParams {
+    type Checked = RuleValidParams;
+    type Error = Error;
+
+    fn check_ref(&self) -> Result<&RuleValidParams> {
+        let p = &self.0;
+        if !(0.0..=1.0).contains(&p.min_confidence) {
+            Err(Error::MinConfidence(p.min_confidence))
+        } else if !finite_non_negative(p.min_lift) {
+            Err(Error::MinLift(p.min_lift))
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn check(self) -> Result<RuleValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
 }
 
 /// The rules of `itemsets` (mined from `baskets` baskets) passing `filter`, sorted by lift,
 /// then confidence, then support (all descending), then items.
-pub fn association_rules(itemsets: &[Itemset], baskets: u64, filter: &RuleFilter) -> Vec<Rule> {
+pub fn association_rules(
+    itemsets: &[Itemset],
+    baskets: u64,
+    filter: &RuleValidParams,
+) -> Vec<Rule> {
     let counts: HashMap<&[u32], u64> = itemsets
         .iter()
         .map(|s| (s.items.as_slice(), s.count))
@@ -138,10 +207,7 @@ mod tests {
                 count: 3,
             },
         ];
-        let all = RuleFilter {
-            min_confidence: 0.0,
-            min_lift: 0.0,
-        };
+        let all = RuleParams::new().check().expect("valid");
         let rules = association_rules(&sets, 10, &all);
         assert_eq!(rules.len(), 2);
         let ac = rules.iter().find(|r| r.antecedent == [0]).expect("A → C");
@@ -154,14 +220,30 @@ mod tests {
         assert!((ac.lift - 1.5).abs() < 1e-12);
         assert!((ac.leverage - (0.3 - 0.4 * 0.5)).abs() < 1e-12);
         assert!((ac.conviction - 0.5 / 0.25).abs() < 1e-12);
-        let strict = RuleFilter {
-            min_confidence: 0.7,
-            min_lift: 1.0,
-        };
+        let strict = RuleParams::new()
+            .min_confidence(0.7)
+            .min_lift(1.0)
+            .check()
+            .expect("valid");
         assert_eq!(
             association_rules(&sets, 10, &strict).len(),
             1,
             "C → A has confidence 0.6"
         );
+    }
+
+    #[test]
+    fn each_bad_parameter_has_its_own_error() {
+        for c in [-0.1, 1.5, f64::NAN] {
+            assert!(matches!(
+                RuleParams::new().min_confidence(c).check(),
+                Err(Error::MinConfidence(_))
+            ));
+        }
+        assert_eq!(
+            RuleParams::new().min_lift(-1.0).check(),
+            Err(Error::MinLift(-1.0))
+        );
+        assert!(RuleParams::new().min_confidence(1.0).check().is_ok());
     }
 }

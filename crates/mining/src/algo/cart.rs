@@ -23,27 +23,20 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use super::{Error, ParamGuard, Result, finite_non_negative};
 
-/// Growth limits.
+/// Checked growth limits (see [`TreeParams`]), recorded with a fitted model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TreeOptions {
-    /// Deepest level (the root is depth 0).
-    pub max_depth: usize,
-    /// Fewest rows a node needs to be split.
-    pub min_samples_split: usize,
-    /// Fewest rows each child of a split must keep.
-    pub min_samples_leaf: usize,
-    /// Cost-complexity pruning strength: subtrees whose impurity reduction per extra leaf is
-    /// at most this are cut back (0 = no pruning).
-    pub ccp_alpha: f64,
-    /// Features drawn at random per node (`None` = all; forests use fewer).
-    pub max_features: Option<usize>,
-    /// Seed of the feature draws.
-    pub seed: u64,
+pub struct TreeValidParams {
+    max_depth: usize,
+    min_samples_split: usize,
+    min_samples_leaf: usize,
+    ccp_alpha: f64,
+    max_features: Option<usize>,
+    seed: u64,
 }
 
-impl Default for TreeOptions {
+impl Default for TreeValidParams {
     /// Depth 5, split from 2 rows, leaves of at least 1 row, no pruning, all features.
     fn default() -> Self {
         Self {
@@ -54,6 +47,124 @@ impl Default for TreeOptions {
             max_features: None,
             seed: 42,
         }
+    }
+}
+
+impl TreeValidParams {
+    /// Deepest level (the root is depth 0).
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Fewest rows a node needs to be split.
+    pub fn min_samples_split(&self) -> usize {
+        self.min_samples_split
+    }
+
+    /// Fewest rows each child of a split must keep.
+    pub fn min_samples_leaf(&self) -> usize {
+        self.min_samples_leaf
+    }
+
+    /// Cost-complexity pruning strength: subtrees whose impurity reduction per extra leaf is
+    /// at most this are cut back (0 = no pruning).
+    pub fn ccp_alpha(&self) -> f64 {
+        self.ccp_alpha
+    }
+
+    /// Features drawn at random per node (`None` = all; forests use fewer).
+    pub fn max_features(&self) -> Option<usize> {
+        self.max_features
+    }
+
+    /// Seed of the feature draws.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The same limits drawing `max_features` features per node with `seed` (a forest's
+    /// trees); `max_features` is at least 1, so the result is still valid.
+    pub(crate) fn drawing(&self, max_features: usize, seed: u64) -> Self {
+        Self {
+            max_features: Some(max_features.max(1)),
+            seed,
+            ..self.clone()
+        }
+    }
+}
+
+/// CART growth limits, unchecked: `TreeParams::new().max_depth(4).min_samples_leaf(20)`,
+/// then [`ParamGuard::check`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TreeParams(TreeValidParams);
+
+impl TreeParams {
+    /// The defaults of [`TreeValidParams::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the deepest level.
+    pub fn max_depth(mut self, max_depth: usize) -> Self {
+        self.0.max_depth = max_depth;
+        self
+    }
+
+    /// Sets the fewest rows a node needs to be split.
+    pub fn min_samples_split(mut self, min_samples_split: usize) -> Self {
+        self.0.min_samples_split = min_samples_split;
+        self
+    }
+
+    /// Sets the fewest rows of a leaf.
+    pub fn min_samples_leaf(mut self, min_samples_leaf: usize) -> Self {
+        self.0.min_samples_leaf = min_samples_leaf;
+        self
+    }
+
+    /// Sets the pruning strength.
+    pub fn ccp_alpha(mut self, ccp_alpha: f64) -> Self {
+        self.0.ccp_alpha = ccp_alpha;
+        self
+    }
+
+    /// Sets the features drawn per node (`None` = all).
+    pub fn max_features(mut self, max_features: Option<usize>) -> Self {
+        self.0.max_features = max_features;
+        self
+    }
+
+    /// Sets the seed of the feature draws.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for TreeParams {
+    type Checked = TreeValidParams;
+    type Error = Error;
+
+    fn check_ref(&self) -> Result<&TreeValidParams> {
+        let p = &self.0;
+        if p.max_depth == 0 {
+            Err(Error::MaxDepth)
+        } else if p.min_samples_split < 2 {
+            Err(Error::MinSamplesSplit(p.min_samples_split))
+        } else if p.min_samples_leaf == 0 {
+            Err(Error::MinSamplesLeaf)
+        } else if !finite_non_negative(p.ccp_alpha) {
+            Err(Error::CcpAlpha(p.ccp_alpha))
+        } else if p.max_features == Some(0) {
+            Err(Error::MaxFeatures)
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn check(self) -> Result<TreeValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
     }
 }
 
@@ -102,7 +213,7 @@ impl Tree {
         x: ArrayView2<'_, f64>,
         y: &[usize],
         weights: Option<&[f64]>,
-        options: &TreeOptions,
+        options: &TreeValidParams,
     ) -> Result<Self> {
         let presorted = Presorted::new(x)?;
         Self::fit_presorted(&presorted, y, weights, options)
@@ -113,18 +224,18 @@ impl Tree {
         x: &Presorted,
         y: &[usize],
         weights: Option<&[f64]>,
-        options: &TreeOptions,
+        options: &TreeValidParams,
     ) -> Result<Self> {
         let n = x.rows;
         if n == 0 || y.len() != n || weights.is_some_and(|w| w.len() != n) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "tree: {n} rows, {} labels, {} weights",
                 y.len(),
                 weights.map_or(n, <[f64]>::len)
             )));
         }
         if weights.is_some_and(|w| w.iter().any(|v| !v.is_finite() || *v < 0.0)) {
-            return Err(Error::Invalid(
+            return Err(Error::NonFinite(
                 "tree: weights must be finite and not negative".into(),
             ));
         }
@@ -365,10 +476,10 @@ impl Presorted {
     pub fn new(x: ArrayView2<'_, f64>) -> Result<Self> {
         let rows = x.nrows();
         if u32::try_from(rows).is_err() {
-            return Err(Error::Invalid(format!("tree: {rows} rows, at most 2^32")));
+            return Err(Error::Shape(format!("tree: {rows} rows, at most 2^32")));
         }
         if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Features(
+            return Err(Error::NonFinite(
                 "tree: features must be finite numbers".into(),
             ));
         }
@@ -393,7 +504,7 @@ struct Grower<'a> {
     y: Vec<u32>,
     w: Option<Vec<f64>>,
     classes: usize,
-    options: &'a TreeOptions,
+    options: &'a TreeValidParams,
     nodes: Vec<Node>,
     rng: Xoshiro256PlusPlus,
 }
@@ -442,7 +553,7 @@ impl Grower<'_> {
             impurity,
         });
         let o = self.options;
-        if impurity <= 1e-12 || depth >= o.max_depth || hi - lo < o.min_samples_split.max(2) {
+        if impurity <= 1e-12 || depth >= o.max_depth || hi - lo < o.min_samples_split {
             return index;
         }
         let Some(split) = self.best_split(lo, hi, &counts, squares / total) else {
@@ -475,7 +586,7 @@ impl Grower<'_> {
     ) -> Option<Candidate> {
         let features: Vec<usize> = match self.options.max_features {
             Some(m) if m < self.columns.len() => {
-                let mut drawn = sample(&mut self.rng, self.columns.len(), m.max(1)).into_vec();
+                let mut drawn = sample(&mut self.rng, self.columns.len(), m).into_vec();
                 drawn.sort_unstable();
                 drawn
             }
@@ -510,7 +621,7 @@ impl Grower<'_> {
         let mut left_squares = 0.0;
         let mut right_squares: f64 = counts.iter().map(|c| c * c).sum();
         let mut left_total = 0.0;
-        let min_leaf = self.options.min_samples_leaf.max(1);
+        let min_leaf = self.options.min_samples_leaf;
         let n = rows.len();
         let mut best: Option<Candidate> = None;
         for i in 0..n - 1 {
@@ -608,7 +719,7 @@ mod tests {
             }
         }
         let x = Array2::from_shape_vec((y.len(), 3), rows).expect("matrix");
-        let tree = Tree::fit(x.view(), &y, None, &TreeOptions::default()).expect("fit");
+        let tree = Tree::fit(x.view(), &y, None, &TreeValidParams::default()).expect("fit");
         for (i, row) in x.rows().into_iter().enumerate() {
             let p = tree.predict_proba(row.as_slice().expect("row"));
             assert_eq!(p[1], y[i] as f64, "row {i}");
@@ -649,20 +760,17 @@ mod tests {
     fn limits_and_weights_shape_the_tree() {
         let x = Array2::from_shape_vec((6, 1), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).expect("x");
         let y = [0, 0, 0, 1, 1, 0];
-        let stump = TreeOptions {
-            max_depth: 1,
-            ..TreeOptions::default()
-        };
+        let stump = TreeParams::new().max_depth(1).check().expect("valid");
         let t = Tree::fit(x.view(), &y, None, &stump).expect("fit");
         assert_eq!(t.nodes.len(), 3);
         assert_eq!(t.nodes[0].threshold, 3.5);
         let right = &t.nodes[t.nodes[0].right];
         assert!((right.probabilities[1] - 2.0 / 3.0).abs() < 1e-12);
         // Leaves of at least 3 rows: the only allowed split is in the middle.
-        let wide = TreeOptions {
-            min_samples_leaf: 3,
-            ..TreeOptions::default()
-        };
+        let wide = TreeParams::new()
+            .min_samples_leaf(3)
+            .check()
+            .expect("valid");
         let t = Tree::fit(x.view(), &y, None, &wide).expect("fit");
         assert!(
             t.nodes
@@ -720,11 +828,11 @@ mod tests {
             let x = Array2::from_shape_fn((n, f), |_| rng.random_range(0..levels) as f64);
             let y: Vec<usize> = (0..n).map(|_| rng.random_range(0..3)).collect();
             let min_leaf = rng.random_range(1..4);
-            let options = TreeOptions {
-                max_depth: 1,
-                min_samples_leaf: min_leaf,
-                ..TreeOptions::default()
-            };
+            let options = TreeParams::new()
+                .max_depth(1)
+                .min_samples_leaf(min_leaf)
+                .check()
+                .expect("valid");
             let tree = Tree::fit(x.view(), &y, None, &options).expect("fit");
             let expected = brute_force_best(&x, &y, min_leaf);
             let got = tree.nodes[0].feature.map(|f| (f, tree.nodes[0].threshold));
@@ -755,21 +863,45 @@ mod tests {
             y.push(usize::from(x0 == 1.0) ^ usize::from(i == 3));
         }
         let x = Array2::from_shape_vec((40, 2), rows).expect("x");
-        let full = Tree::fit(x.view(), &y, None, &TreeOptions::default()).expect("fit");
+        let full = Tree::fit(x.view(), &y, None, &TreeValidParams::default()).expect("fit");
         assert!(full.leaves() > 2);
         let pruned = Tree::fit(
             x.view(),
             &y,
             None,
-            &TreeOptions {
-                ccp_alpha: 0.01,
-                ..TreeOptions::default()
-            },
+            &TreeParams::new().ccp_alpha(0.01).check().expect("valid"),
         )
         .expect("fit");
         assert_eq!(pruned.leaves(), 2, "only the strong split is left");
         assert_eq!(pruned.nodes[0].feature, Some(0));
         assert_eq!(pruned.nodes.len(), 3, "unreachable nodes are dropped");
         assert_eq!(pruned.importance, vec![1.0, 0.0]);
+    }
+
+    #[test]
+    fn each_bad_parameter_has_its_own_error() {
+        let check = |p: TreeParams| p.check().map(|_| ());
+        assert_eq!(check(TreeParams::new().max_depth(0)), Err(Error::MaxDepth));
+        assert_eq!(
+            check(TreeParams::new().min_samples_split(1)),
+            Err(Error::MinSamplesSplit(1))
+        );
+        assert_eq!(
+            check(TreeParams::new().min_samples_leaf(0)),
+            Err(Error::MinSamplesLeaf)
+        );
+        assert_eq!(
+            check(TreeParams::new().ccp_alpha(-0.1)),
+            Err(Error::CcpAlpha(-0.1))
+        );
+        assert!(matches!(
+            check(TreeParams::new().ccp_alpha(f64::NAN)),
+            Err(Error::CcpAlpha(_))
+        ));
+        assert_eq!(
+            check(TreeParams::new().max_features(Some(0))),
+            Err(Error::MaxFeatures)
+        );
+        assert_eq!(check(TreeParams::new().max_features(Some(1))), Ok(()));
     }
 }

@@ -15,7 +15,12 @@ use rayon::prelude::*;
 
 use super::{Rule, Transactions, names};
 use crate::Result;
-use crate::table::TableBuilder;
+use acrm_olap::TableBuilder;
+
+use super::BasketOptions;
+use super::source::customer_histories;
+use crate::analysis::Analysis;
+use crate::analysis::refresh::boxed;
 
 /// One recommendation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -130,10 +135,39 @@ pub fn recommendations_batch(recs: &[Recommendation]) -> Result<RecordBatch> {
         .finish()
 }
 
+/// The registry entry: `mart_cross_sell` from the nightly rules and each customer's
+/// history, the default number of recommendations per customer.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "cross_sell",
+    tables: &["mart_cross_sell"],
+    command: "acrm mine basket recommend",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let histories = customer_histories(cx.engine, &cx.baskets()).await?;
+            let all = cx.rules().await?;
+            let recs = recommend(
+                &all.rules,
+                &all.tx,
+                &histories,
+                BasketOptions::DEFAULT.top_n,
+            );
+            Ok(vec![(
+                "mart_cross_sell".into(),
+                recommendations_batch(&recs)?,
+            )])
+        })
+    },
+    chart: None,
+    section: None,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::basket::{MiningLimits, RuleFilter, association_rules, frequent_itemsets};
+    use crate::algo::ParamGuard;
+    use crate::algo::fpgrowth::{FpGrowthParams, frequent_itemsets};
+    use crate::algo::rules::{RuleParams, association_rules};
 
     #[test]
     fn recommends_what_fires_and_is_not_bought_yet() {
@@ -148,20 +182,20 @@ mod tests {
         ]);
         let sets = frequent_itemsets(
             &tx,
-            &MiningLimits {
-                min_count: 2,
-                max_len: 3,
-                max_itemsets: 1000,
-            },
+            &FpGrowthParams::new(2)
+                .max_len(3)
+                .max_itemsets(1000)
+                .check()
+                .expect("valid"),
         )
         .expect("itemsets");
         let rules = association_rules(
             &sets,
             tx.len() as u64,
-            &RuleFilter {
-                min_confidence: 0.5,
-                min_lift: 0.0,
-            },
+            &RuleParams::new()
+                .min_confidence(0.5)
+                .check()
+                .expect("valid"),
         );
         let histories = vec![
             (1, vec!["diapers".to_string()]),

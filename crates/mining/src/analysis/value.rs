@@ -37,8 +37,11 @@ use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::features::{days_before, query_features};
-use crate::table::TableBuilder;
+use crate::analysis::features::{days_before, query_features};
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
 use crate::{Error, Result};
 
 /// Tier names in rule order.
@@ -120,7 +123,7 @@ FROM window_sales s
 LEFT JOIN contacts c ON c.customer_id = s.customer_id
 LEFT JOIN peers p ON p.customer_id = s.customer_id
 ORDER BY s.customer_id",
-        customer = crate::features::customer_as_of_sql(as_of),
+        customer = crate::analysis::features::customer_as_of_sql(as_of),
         current = days_before(as_of, window_days),
         previous = days_before(as_of, 2 * window_days),
     )
@@ -469,6 +472,36 @@ fn abc_classes(revenue: &[f64]) -> Vec<&'static str> {
     }
     class
 }
+
+/// The registry entry: `mart_value_tier` with the default window, costs and retention.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "value",
+    tables: &["mart_value_tier"],
+    command: "acrm mine value",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let v = value_tiers(cx.engine, cx.as_of, &ValueOptions::default()).await?;
+            Ok(vec![("mart_value_tier".into(), v.to_batch()?)])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_value_tier",
+        figure: Figure::Pareto,
+        sql: "SELECT revenue FROM mart_value_tier",
+    }),
+    section: Some(Section {
+        title: "Value tiers",
+        text: None,
+        table: (
+            "Tiers",
+            "SELECT value_tier, count(*) AS customers, round(sum(net_value), 2) AS net_value,
+                    round(sum(revenue) / (SELECT sum(revenue) FROM mart_value_tier), 3) AS revenue_share,
+                    round(avg(clv), 2) AS mean_clv
+             FROM mart_value_tier GROUP BY value_tier ORDER BY net_value DESC",
+        ),
+    }),
+};
 
 #[cfg(test)]
 mod tests {

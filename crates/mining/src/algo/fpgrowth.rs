@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use foldhash::fast::FixedState;
 use rayon::prelude::*;
 
-use super::Transactions;
-use crate::{Error, Result};
+use super::transactions::Transactions;
+use super::{Error, ParamGuard, Result};
 
 /// A frequent itemset: item ids ascending, and the number of baskets holding all of them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,22 +36,93 @@ pub struct Itemset {
     pub count: u64,
 }
 
-/// Thresholds and guards of a mining run.
-#[derive(Debug, Clone)]
-pub struct MiningLimits {
-    /// Minimum number of baskets an itemset must appear in (at least 1).
-    pub min_count: u64,
+/// Checked thresholds and guards of a mining run (see [`FpGrowthParams`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FpGrowthValidParams {
+    min_count: u64,
+    max_len: usize,
+    max_itemsets: usize,
+}
+
+impl FpGrowthValidParams {
+    /// Minimum number of baskets an itemset must appear in.
+    pub fn min_count(&self) -> u64 {
+        self.min_count
+    }
+
     /// Longest itemset searched.
-    pub max_len: usize,
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// Stop with an error past this many itemsets.
-    pub max_itemsets: usize,
+    pub fn max_itemsets(&self) -> usize {
+        self.max_itemsets
+    }
+}
+
+/// FP-Growth parameters, unchecked: `FpGrowthParams::new(25).max_len(4)`, then
+/// [`ParamGuard::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FpGrowthParams(FpGrowthValidParams);
+
+impl FpGrowthParams {
+    /// Itemsets in at least `min_count` baskets, of any length, at most 2,000,000 of them.
+    pub fn new(min_count: u64) -> Self {
+        Self(FpGrowthValidParams {
+            min_count,
+            max_len: usize::MAX,
+            max_itemsets: 2_000_000,
+        })
+    }
+
+    /// Sets the minimum basket count.
+    pub fn min_count(mut self, min_count: u64) -> Self {
+        self.0.min_count = min_count;
+        self
+    }
+
+    /// Sets the longest itemset.
+    pub fn max_len(mut self, max_len: usize) -> Self {
+        self.0.max_len = max_len;
+        self
+    }
+
+    /// Sets the guard on the number of itemsets.
+    pub fn max_itemsets(mut self, max_itemsets: usize) -> Self {
+        self.0.max_itemsets = max_itemsets;
+        self
+    }
+}
+
+impl ParamGuard for FpGrowthParams {
+    type Checked = FpGrowthValidParams;
+    type Error = Error;
+
+    fn check_ref(&self) -> Result<&FpGrowthValidParams> {
+        let p = &self.0;
+        if p.min_count == 0 {
+            Err(Error::MinCount)
+        } else if p.max_len == 0 {
+            Err(Error::MaxLen)
+        } else if p.max_itemsets == 0 {
+            Err(Error::MaxItemsets)
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn check(self) -> Result<FpGrowthValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
 }
 
 /// Every itemset of up to `max_len` items found in at least `min_count` baskets, sorted by
 /// length, then items.
-pub fn frequent_itemsets(tx: &Transactions, limits: &MiningLimits) -> Result<Vec<Itemset>> {
+pub fn frequent_itemsets(tx: &Transactions, limits: &FpGrowthValidParams) -> Result<Vec<Itemset>> {
     let started = std::time::Instant::now();
-    let min_count = limits.min_count.max(1);
+    let min_count = limits.min_count;
     let mut counts = vec![0u64; tx.items.len()];
     for basket in tx.baskets() {
         for &i in basket {
@@ -107,7 +178,7 @@ pub fn frequent_itemsets(tx: &Transactions, limits: &MiningLimits) -> Result<Vec
         .collect();
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "itemsets mined");
     if guard.tripped() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Data(format!(
             "more than {} frequent itemsets: raise the minimum support or lower the maximum length",
             limits.max_itemsets
         )));
@@ -286,12 +357,8 @@ impl Guard {
 mod tests {
     use super::*;
 
-    fn limits(min_count: u64) -> MiningLimits {
-        MiningLimits {
-            min_count,
-            max_len: usize::MAX,
-            max_itemsets: 1_000_000,
-        }
+    fn limits(min_count: u64) -> FpGrowthValidParams {
+        FpGrowthParams::new(min_count).check().expect("valid")
     }
 
     /// Every itemset over the items present with its count, by checking all subsets.
@@ -353,11 +420,10 @@ mod tests {
         );
         let e = frequent_itemsets(
             &tx,
-            &MiningLimits {
-                min_count: 1,
-                max_len: usize::MAX,
-                max_itemsets: 1000,
-            },
+            &FpGrowthParams::new(1)
+                .max_itemsets(1000)
+                .check()
+                .expect("valid"),
         )
         .expect_err("2^16 itemsets");
         assert!(
@@ -382,11 +448,10 @@ mod tests {
             let (min_count, max_len) = (1 + below(4), 1 + below(5) as usize);
             let found = frequent_itemsets(
                 &tx,
-                &MiningLimits {
-                    min_count,
-                    max_len,
-                    max_itemsets: 1_000_000,
-                },
+                &FpGrowthParams::new(min_count)
+                    .max_len(max_len)
+                    .check()
+                    .expect("valid"),
             )
             .expect("mine");
             assert_eq!(
@@ -395,5 +460,19 @@ mod tests {
                 "case {case}: {baskets:?}, min count {min_count}, max len {max_len}"
             );
         }
+    }
+
+    #[test]
+    fn each_bad_parameter_has_its_own_error() {
+        assert_eq!(FpGrowthParams::new(0).check(), Err(Error::MinCount));
+        assert_eq!(
+            FpGrowthParams::new(1).max_len(0).check(),
+            Err(Error::MaxLen)
+        );
+        assert_eq!(
+            FpGrowthParams::new(1).max_itemsets(0).check(),
+            Err(Error::MaxItemsets)
+        );
+        assert!(FpGrowthParams::new(1).max_len(1).check().is_ok());
     }
 }

@@ -5,10 +5,13 @@
 use datafusion::arrow::array::RecordBatch;
 use ndarray::{Array2, ArrayView2, Axis};
 
-use crate::features::FeatureTable;
-use crate::kmeans::{self, Clustering, KMeansOptions};
-use crate::table::TableBuilder;
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
+use crate::algo::ParamGuard;
+use crate::algo::kmeans::{Clustering, KMeansParams};
+use crate::analysis::features::FeatureTable;
 use crate::{Error, Result};
+use acrm_olap::TableBuilder;
 
 /// Built-in features segmented by default: value, habit, product and channel mix, service.
 pub const DEFAULT_FEATURES: &[&str] = &[
@@ -61,8 +64,8 @@ pub struct SegmentOptions {
     pub k: K,
     /// Features to log-scale before standardising.
     pub log_features: Vec<String>,
-    /// k-means settings.
-    pub kmeans: KMeansOptions,
+    /// k-means settings (the number of clusters is set from `k`).
+    pub kmeans: KMeansParams,
 }
 
 /// `sign(x) · ln(1 + |x|)`: compresses long tails like `ln(1 + x)` and keeps negative
@@ -166,7 +169,7 @@ pub fn segment(
     }
     let x = z_all.select(Axis(1), &idx);
     let n = x.nrows();
-    let sample = sample_rows(n, SILHOUETTE_SAMPLE, options.kmeans.seed);
+    let sample = sample_rows(n, SILHOUETTE_SAMPLE, options.kmeans.check_ref()?.seed());
     let mut curve = Vec::new();
     let (fit, fit_seconds) = match options.k {
         K::Fixed(k) => timed_fit(x.view(), k, &options.kmeans)?,
@@ -181,7 +184,7 @@ pub fn segment(
             let mut best: Option<(f64, Clustering, f64)> = None;
             for k in 2..=max {
                 let (c, seconds) = timed_fit(x.view(), k, &options.kmeans)?;
-                let s = kmeans::silhouette(x.view(), &c.labels, &sample);
+                let s = crate::algo::kmeans::silhouette(x.view(), &c.labels, &sample);
                 tracing::info!(k, silhouette = s, inertia = c.inertia, "k tried");
                 curve.push(KScore {
                     k,
@@ -272,10 +275,10 @@ fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize)
 fn timed_fit(
     x: ArrayView2<'_, f64>,
     k: usize,
-    options: &KMeansOptions,
+    options: &KMeansParams,
 ) -> Result<(Clustering, f64)> {
     let started = std::time::Instant::now();
-    let fit = kmeans::fit(x, k, options)?;
+    let fit = options.clone().n_clusters(k).check()?.fit(x)?;
     Ok((fit, started.elapsed().as_secs_f64()))
 }
 
@@ -337,6 +340,45 @@ impl Segmentation {
     }
 }
 
+/// The registry entry: `mart_segment` and `mart_segment_profile` from the shared customer
+/// features, k from `[marts] segment_k` or by silhouette.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "segment",
+    tables: &["mart_segment", "mart_segment_profile"],
+    command: "acrm mine segment",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let options = SegmentOptions {
+                k: cx.segment_k.map_or(K::Auto { max: DEFAULT_MAX_K }, K::Fixed),
+                log_features: LOG_FEATURES.iter().map(|s| s.to_string()).collect(),
+                kmeans: KMeansParams::default(),
+            };
+            let on: Vec<String> = DEFAULT_FEATURES.iter().map(|s| s.to_string()).collect();
+            let s = segment(cx.features().await?, &on, &options)?;
+            Ok(vec![
+                ("mart_segment".into(), s.segment_batch()?),
+                ("mart_segment_profile".into(), s.profile_batch()?),
+            ])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_segment_profile",
+        figure: Figure::SegmentProfiles,
+        sql: "SELECT * FROM mart_segment_profile",
+    }),
+    section: Some(Section {
+        title: "Segments",
+        text: None,
+        table: (
+            "Segment sizes",
+            "SELECT segment, max(size) AS customers, round(max(share), 3) AS share,
+                    round(max(revenue_share), 3) AS revenue_share, max(distinguishing) AS distinguishing
+             FROM mart_segment_profile GROUP BY segment ORDER BY segment",
+        ),
+    }),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,7 +424,7 @@ mod tests {
             &SegmentOptions {
                 k: K::Auto { max: 4 },
                 log_features: vec![],
-                kmeans: KMeansOptions::default(),
+                kmeans: KMeansParams::default(),
             },
         )
         .expect("segment");

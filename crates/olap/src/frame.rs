@@ -1,9 +1,12 @@
-//! Training and scoring data as typed columns with missing values: what a warehouse query or
-//! a CSV/Parquet file gives, before encoding into a numeric matrix.
+//! Query results as typed columns with missing values: what a warehouse query or a
+//! CSV/Parquet file gives, read once into numbers, yes/no values, text and days, for the
+//! code that works row by row on them (model training and scoring, charts).
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
+
+use datafusion::arrow::temporal_conversions::date32_to_datetime;
 
 use crate::{Error, Result};
 
@@ -42,7 +45,7 @@ impl Column {
             }),
             Values::Boolean(v) => v[i].map(|b| b.to_string()),
             Values::Text(v) => v[i].clone(),
-            Values::Date(v) => v[i].map(super::split::day_text),
+            Values::Date(v) => v[i].map(day_text),
         }
     }
 
@@ -136,11 +139,10 @@ impl Frame {
 
     /// The column called `name`, or an error listing the columns there are.
     pub fn require(&self, name: &str, role: &str) -> Result<&Column> {
-        self.column(name).ok_or_else(|| {
-            Error::Invalid(format!(
-                "no {role} column '{name}' (columns: {})",
-                self.names().join(", ")
-            ))
+        self.column(name).ok_or_else(|| Error::MissingColumn {
+            role: role.to_string(),
+            name: name.to_string(),
+            columns: self.names().join(", "),
         })
     }
 
@@ -165,6 +167,11 @@ impl Frame {
             rows: rows.len(),
         }
     }
+}
+
+/// A day number (days since 1970-01-01) as `YYYY-MM-DD`.
+fn day_text(day: i32) -> String {
+    date32_to_datetime(day).map_or_else(|| day.to_string(), |d| d.date().to_string())
 }
 
 #[cfg(test)]

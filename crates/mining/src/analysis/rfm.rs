@@ -29,9 +29,11 @@
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::features::FeatureTable;
-use crate::table::TableBuilder;
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
+use crate::analysis::features::FeatureTable;
 use crate::{Error, Result};
+use acrm_olap::TableBuilder;
 
 /// Segment names in rule order (the rule table in the module documentation).
 pub const SEGMENTS: &[&str] = &[
@@ -203,6 +205,36 @@ pub struct SegmentSummary {
     /// Mean revenue.
     pub mean_monetary: f64,
 }
+
+/// The registry entry: `mart_rfm` from the shared customer features.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "rfm",
+    tables: &["mart_rfm"],
+    command: "acrm mine rfm",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let as_of = cx.as_of;
+            let rfm = Rfm::score(cx.features().await?, as_of)?;
+            Ok(vec![("mart_rfm".into(), rfm.to_batch()?)])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_rfm",
+        figure: Figure::RfmHeatmap,
+        sql: "SELECT r_score, f_score, monetary FROM mart_rfm",
+    }),
+    section: Some(Section {
+        title: "RFM",
+        text: None,
+        table: (
+            "RFM segments",
+            "SELECT rfm_segment, count(*) AS customers, round(avg(recency_days), 1) AS mean_recency_days,
+                    round(avg(frequency), 2) AS mean_orders, round(avg(monetary), 2) AS mean_monetary
+             FROM mart_rfm GROUP BY rfm_segment ORDER BY customers DESC",
+        ),
+    }),
+};
 
 #[cfg(test)]
 mod tests {

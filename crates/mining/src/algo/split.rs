@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use super::{Error, Result};
 
 /// Which rows train and which test, and how they were chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ pub fn by_time(
             let at = ((sorted.len() as f64) * (1.0 - test_fraction)).floor() as usize;
             *sorted
                 .get(at.min(sorted.len().saturating_sub(1)))
-                .ok_or_else(|| Error::Invalid(format!("time column '{column}' has no dates")))?
+                .ok_or_else(|| Error::Data(format!("time column '{column}' has no dates")))?
         }
     };
     let train: Vec<usize> = (0..days.len())
@@ -68,7 +68,7 @@ pub fn by_time(
         .filter(|&i| days[i].is_some_and(|d| d >= cut))
         .collect();
     if train.is_empty() || test.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Data(format!(
             "time split at {}: {} training and {} test rows; choose another cut",
             day_text(cut),
             train.len(),
@@ -88,9 +88,7 @@ pub fn by_time(
 /// `test_fraction` of each class, drawn with a seeded shuffle, test; the rest train.
 pub fn stratified(labels: &[bool], test_fraction: f64, seed: u64) -> Result<Split> {
     if !(0.0..1.0).contains(&test_fraction) || test_fraction == 0.0 {
-        return Err(Error::Invalid(format!(
-            "test fraction {test_fraction}: give a share between 0 and 1"
-        )));
+        return Err(Error::TestFraction(test_fraction));
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut test = Vec::new();

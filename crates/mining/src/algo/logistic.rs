@@ -9,7 +9,81 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use super::{Error, ParamGuard, Result, finite_non_negative};
+
+/// Checked logistic-regression parameters (see [`LogisticParams`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogisticValidParams {
+    alpha: f64,
+    max_iterations: u64,
+}
+
+impl LogisticValidParams {
+    /// L2 penalty (1/C of scikit-learn).
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// L-BFGS iteration cap.
+    pub fn max_iterations(&self) -> u64 {
+        self.max_iterations
+    }
+}
+
+/// Logistic-regression parameters, unchecked: `LogisticParams::new().alpha(0.5)`, then
+/// [`ParamGuard::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogisticParams(LogisticValidParams);
+
+impl Default for LogisticParams {
+    /// α = 1 (scikit-learn's C = 1), 200 iterations.
+    fn default() -> Self {
+        Self(LogisticValidParams {
+            alpha: 1.0,
+            max_iterations: 200,
+        })
+    }
+}
+
+impl LogisticParams {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the L2 penalty.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.0.alpha = alpha;
+        self
+    }
+
+    /// Sets the iteration cap.
+    pub fn max_iterations(mut self, max_iterations: u64) -> Self {
+        self.0.max_iterations = max_iterations;
+        self
+    }
+}
+
+impl ParamGuard for LogisticParams {
+    type Checked = LogisticValidParams;
+    type Error = Error;
+
+    fn check_ref(&self) -> Result<&LogisticValidParams> {
+        let p = &self.0;
+        if !finite_non_negative(p.alpha) {
+            Err(Error::Alpha(p.alpha))
+        } else if p.max_iterations == 0 {
+            Err(Error::MaxIterations)
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn check(self) -> Result<LogisticValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
 
 /// A fitted logistic regression of P(positive) on standardised features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,16 +99,11 @@ pub struct Logistic {
 }
 
 impl Logistic {
-    /// Fits rows `x` to `y` (true = positive) with L2 penalty `alpha`.
-    pub fn fit(
-        x: ArrayView2<'_, f64>,
-        y: &[bool],
-        alpha: f64,
-        max_iterations: u64,
-    ) -> Result<Self> {
+    /// Fits rows `x` to `y` (true = positive) as `params` say.
+    pub fn fit(x: ArrayView2<'_, f64>, y: &[bool], params: &LogisticValidParams) -> Result<Self> {
         let n = x.nrows();
         if n == 0 || y.len() != n {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Shape(format!(
                 "logistic: {n} rows, {} labels",
                 y.len()
             )));
@@ -56,10 +125,10 @@ impl Logistic {
         let z = Array2::from_shape_fn(x.dim(), |(r, c)| (x[[r, c]] - means[c]) / scales[c]);
         let targets = Array1::from(y.to_vec());
         let fitted = LogisticRegression::default()
-            .alpha(alpha)
-            .max_iterations(max_iterations)
+            .alpha(params.alpha)
+            .max_iterations(params.max_iterations)
             .fit(&Dataset::new(z, targets))
-            .map_err(|e| Error::Invalid(format!("logistic regression: {e}")))?;
+            .map_err(|e| Error::Linfa(format!("logistic regression: {e}")))?;
         // linfa names its positive class after the data; orient the weights towards `true`.
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
         Ok(Self {
@@ -91,6 +160,10 @@ impl Logistic {
 mod tests {
     use super::*;
 
+    fn defaults() -> LogisticValidParams {
+        LogisticParams::new().check().expect("valid")
+    }
+
     #[test]
     fn recovers_the_direction_of_a_planted_effect() {
         // P(positive) rises with x0, x1 is noise.
@@ -105,13 +178,30 @@ mod tests {
         let y: Vec<bool> = (0..n)
             .map(|r| (r % 20) as f64 + ((r * 31) % 7) as f64 > 12.0)
             .collect();
-        let m = Logistic::fit(x.view(), &y, 1.0, 200).expect("fit");
+        let m = Logistic::fit(x.view(), &y, &defaults()).expect("fit");
         assert!(m.coefficients[0] > 1.0, "{:?}", m.coefficients);
         assert!(m.coefficients[0] > 5.0 * m.coefficients[1].abs());
         assert!(m.probability(&[19.0, 3.0]) > 0.9);
         assert!(m.probability(&[0.0, 3.0]) < 0.1);
         let flipped: Vec<bool> = y.iter().map(|v| !v).collect();
-        let f = Logistic::fit(x.view(), &flipped, 1.0, 200).expect("fit");
+        let f = Logistic::fit(x.view(), &flipped, &defaults()).expect("fit");
         assert!((f.probability(&[19.0, 3.0]) + m.probability(&[19.0, 3.0]) - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn each_bad_parameter_has_its_own_error() {
+        assert_eq!(
+            LogisticParams::new().alpha(-1.0).check(),
+            Err(Error::Alpha(-1.0))
+        );
+        assert!(matches!(
+            LogisticParams::new().alpha(f64::NAN).check(),
+            Err(Error::Alpha(_))
+        ));
+        assert_eq!(
+            LogisticParams::new().max_iterations(0).check(),
+            Err(Error::MaxIterations)
+        );
+        assert!(LogisticParams::new().alpha(0.0).check().is_ok());
     }
 }

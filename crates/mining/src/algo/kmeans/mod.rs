@@ -6,8 +6,8 @@
 //! (`benches/kmeans_vs_sklearn.py`), ours 0.75–0.83×. Ours reads the rows once per
 //! iteration in fixed blocks (rayon), merges the blocks in row order (same result on any
 //! number of threads) and stops as scikit-learn does, so the two can be compared on time
-//! and inertia. It keeps linfa's interface: [`KMeansParams`] is a [`linfa::traits::Fit`],
-//! [`KMeansModel`] predicts.
+//! and inertia. It keeps linfa's interface: [`KMeansParams`] checks into
+//! [`KMeansValidParams`], both are a [`linfa::traits::Fit`], and [`KMeansModel`] predicts.
 
 mod lloyd;
 mod nearest;
@@ -19,34 +19,178 @@ use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::SeedableRng;
 use rayon::prelude::*;
 
-use crate::{Error, Result};
+use super::{Error, ParamGuard, Result, finite_non_negative};
 
 /// Rows per parallel block: large enough to amortise scheduling, small enough to balance.
 const BLOCK: usize = 4096;
 
-/// How to run k-means (the number of clusters is given to [`fit`]).
-#[derive(Debug, Clone)]
-pub struct KMeansOptions {
-    /// Restarts with different k-means++ seeds; the lowest inertia wins.
-    pub n_init: usize,
-    /// Iteration cap per restart.
-    pub max_iter: u64,
-    /// Relative tolerance: a restart stops when the summed squared movement of the centres
-    /// is at most this times the mean variance of the features (scikit-learn's rule).
-    pub tolerance: f64,
-    /// Random seed: same seed, same data → same clusters.
-    pub seed: u64,
+/// Checked k-means parameters (see [`KMeansParams`]); [`KMeansValidParams::fit`] clusters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansValidParams {
+    n_clusters: usize,
+    n_init: usize,
+    max_iter: u64,
+    tolerance: f64,
+    seed: u64,
 }
 
-impl Default for KMeansOptions {
-    /// 10 restarts, 300 iterations, tolerance 1e-4, seed 42 (scikit-learn's defaults).
+impl Default for KMeansValidParams {
+    /// 8 clusters, 10 restarts, 300 iterations, tolerance 1e-4, seed 42 (scikit-learn's
+    /// defaults).
     fn default() -> Self {
         Self {
+            n_clusters: 8,
             n_init: 10,
             max_iter: 300,
             tolerance: 1e-4,
             seed: 42,
         }
+    }
+}
+
+impl KMeansValidParams {
+    /// Number of clusters.
+    pub fn n_clusters(&self) -> usize {
+        self.n_clusters
+    }
+
+    /// Restarts with different k-means++ seeds; the lowest inertia wins.
+    pub fn n_init(&self) -> usize {
+        self.n_init
+    }
+
+    /// Iteration cap per restart.
+    pub fn max_iter(&self) -> u64 {
+        self.max_iter
+    }
+
+    /// Relative tolerance: a restart stops when the summed squared movement of the centres
+    /// is at most this times the mean variance of the features (scikit-learn's rule).
+    pub fn tolerance(&self) -> f64 {
+        self.tolerance
+    }
+
+    /// Random seed: same seed, same data → same clusters.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Clusters the rows of `x` (already scaled): `n_init` restarts, each seeded by greedy
+    /// k-means++ from one seeded random stream, the lowest inertia kept.
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Clustering> {
+        let (n, k) = (x.nrows(), self.n_clusters);
+        if k > n || k > u32::MAX as usize {
+            return Err(Error::Data(format!(
+                "k = {k} needs between 1 and {n} (the number of rows)"
+            )));
+        }
+        let standard = x.as_standard_layout();
+        let data = standard
+            .as_slice()
+            .ok_or_else(|| Error::Shape("feature matrix is not contiguous".into()))?;
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite(
+                "k-means needs finite values (no NaN or infinity)".into(),
+            ));
+        }
+        let rows = Rows::new(data, x.ncols());
+        let tolerance = self.tolerance * mean_variance(&rows);
+        let max_iter = usize::try_from(self.max_iter).unwrap_or(usize::MAX);
+        let mut rng = Xoshiro256Plus::seed_from_u64(self.seed);
+        let mut best: Option<lloyd::Run> = None;
+        for restart in 0..self.n_init {
+            let centres = plusplus::seed_centres(&rows, k, &mut rng);
+            let run = lloyd::lloyd(&rows, centres, max_iter, tolerance);
+            tracing::debug!(
+                restart,
+                inertia = run.inertia,
+                iterations = run.iterations,
+                "k-means restart"
+            );
+            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
+                best = Some(run);
+            }
+        }
+        let best = best.ok_or(Error::NInit)?;
+        let centroids = Array2::from_shape_vec((k, rows.dims), best.centres)
+            .map_err(|e| Error::Shape(format!("k-means centres: {e}")))?;
+        Ok(Clustering {
+            labels: best.labels.into_iter().map(|l| l as usize).collect(),
+            centroids,
+            sq_distances: best.sq_distances,
+            inertia: best.inertia,
+            iterations: best.iterations,
+        })
+    }
+}
+
+/// k-means parameters, unchecked: `KMeansParams::new(k).n_init(3).seed(7)`, then
+/// [`ParamGuard::check`] (or linfa's `Fit`, which checks first).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KMeansParams(KMeansValidParams);
+
+impl KMeansParams {
+    /// `n_clusters` clusters with scikit-learn's defaults for the rest.
+    pub fn new(n_clusters: usize) -> Self {
+        Self(KMeansValidParams {
+            n_clusters,
+            ..KMeansValidParams::default()
+        })
+    }
+
+    /// Sets the number of clusters.
+    pub fn n_clusters(mut self, n_clusters: usize) -> Self {
+        self.0.n_clusters = n_clusters;
+        self
+    }
+
+    /// Sets the number of restarts.
+    pub fn n_init(mut self, n_init: usize) -> Self {
+        self.0.n_init = n_init;
+        self
+    }
+
+    /// Sets the iteration cap per restart.
+    pub fn max_iter(mut self, max_iter: u64) -> Self {
+        self.0.max_iter = max_iter;
+        self
+    }
+
+    /// Sets the relative tolerance.
+    pub fn tolerance(mut self, tolerance: f64) -> Self {
+        self.0.tolerance = tolerance;
+        self
+    }
+
+    /// Sets the random seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for KMeansParams {
+    type Checked = KMeansValidParams;
+    type Error = Error;
+
+    fn check_ref(&self) -> Result<&KMeansValidParams> {
+        let p = &self.0;
+        if p.n_clusters == 0 {
+            Err(Error::NClusters)
+        } else if p.n_init == 0 {
+            Err(Error::NInit)
+        } else if p.max_iter == 0 {
+            Err(Error::MaxIter)
+        } else if !finite_non_negative(p.tolerance) {
+            Err(Error::Tolerance(p.tolerance))
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn check(self) -> Result<KMeansValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
     }
 }
 
@@ -65,79 +209,12 @@ pub struct Clustering {
     pub iterations: usize,
 }
 
-/// Clusters the rows of `x` (already scaled) into `k` clusters: `n_init` restarts, each
-/// seeded by greedy k-means++ from one seeded random stream, the lowest inertia kept.
-pub fn fit(x: ArrayView2<'_, f64>, k: usize, options: &KMeansOptions) -> Result<Clustering> {
-    let n = x.nrows();
-    if k == 0 || k > n {
-        return Err(Error::Invalid(format!(
-            "k = {k} needs between 1 and {n} (the number of rows)"
-        )));
-    }
-    if k > u32::MAX as usize {
-        return Err(Error::Invalid(format!("k = {k} is too many clusters")));
-    }
-    let standard = x.as_standard_layout();
-    let data = standard
-        .as_slice()
-        .ok_or_else(|| Error::Invalid("feature matrix is not contiguous".into()))?;
-    if data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Features(
-            "k-means needs finite values (no NaN or infinity)".into(),
-        ));
-    }
-    let rows = Rows::new(data, x.ncols());
-    let tolerance = options.tolerance * mean_variance(&rows);
-    let max_iter = usize::try_from(options.max_iter)
-        .unwrap_or(usize::MAX)
-        .max(1);
-    let mut rng = Xoshiro256Plus::seed_from_u64(options.seed);
-    let mut best: Option<lloyd::Run> = None;
-    for restart in 0..options.n_init.max(1) {
-        let centres = plusplus::seed_centres(&rows, k, &mut rng);
-        let run = lloyd::lloyd(&rows, centres, max_iter, tolerance);
-        tracing::debug!(
-            restart,
-            inertia = run.inertia,
-            iterations = run.iterations,
-            "k-means restart"
-        );
-        if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
-            best = Some(run);
-        }
-    }
-    let best = best.ok_or_else(|| Error::Invalid("k-means ran no restart".into()))?;
-    let centroids = Array2::from_shape_vec((k, rows.dims), best.centres)
-        .map_err(|e| Error::Invalid(format!("k-means centres: {e}")))?;
-    Ok(Clustering {
-        labels: best.labels.into_iter().map(|l| l as usize).collect(),
-        centroids,
-        sq_distances: best.sq_distances,
-        inertia: best.inertia,
-        iterations: best.iterations,
-    })
-}
-
-/// linfa's hyper-parameter side of our k-means: `KMeansParams::new(k, options).fit(&dataset)`.
-#[derive(Debug, Clone)]
-pub struct KMeansParams {
-    k: usize,
-    options: KMeansOptions,
-}
-
-impl KMeansParams {
-    /// `k` clusters, run as `options` say.
-    pub fn new(k: usize, options: KMeansOptions) -> Self {
-        Self { k, options }
-    }
-}
-
-impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, Error> for KMeansParams {
+impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, Error> for KMeansValidParams {
     type Object = KMeansModel;
 
     /// Fits the centroids to the dataset's records (targets are ignored).
     fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<KMeansModel> {
-        let clustering = fit(dataset.records().view(), self.k, &self.options)?;
+        let clustering = KMeansValidParams::fit(self, dataset.records().view())?;
         Ok(KMeansModel {
             centroids: clustering.centroids,
             inertia: clustering.inertia,
@@ -310,6 +387,11 @@ pub fn silhouette(x: ArrayView2<'_, f64>, labels: &[usize], sample: &[usize]) ->
 mod tests {
     use super::*;
 
+    /// Checked parameters for `k` clusters, the rest at their defaults.
+    fn params(k: usize) -> KMeansValidParams {
+        KMeansParams::new(k).check().expect("valid parameters")
+    }
+
     /// Three tight, well separated blobs of 50 points each.
     fn blobs() -> (Array2<f64>, Vec<usize>) {
         let centres = [(0.0, 0.0), (10.0, 0.0), (0.0, 10.0)];
@@ -328,15 +410,15 @@ mod tests {
     #[test]
     fn recovers_separated_blobs_reproducibly() {
         let (x, truth) = blobs();
-        let a = fit(x.view(), 3, &KMeansOptions::default()).expect("fit");
-        let ari = crate::evaluate::adjusted_rand_index(&a.labels, &truth);
+        let a = params(3).fit(x.view()).expect("fit");
+        let ari = crate::algo::partition::adjusted_rand_index(&a.labels, &truth);
         assert!((ari - 1.0).abs() < 1e-12, "ARI {ari}");
-        let b = fit(x.view(), 3, &KMeansOptions::default()).expect("fit again");
+        let b = params(3).fit(x.view()).expect("fit again");
         assert_eq!(a.labels, b.labels, "same seed, same clusters");
         assert!(a.inertia > 0.0 && a.inertia < 150.0 * 0.5, "{}", a.inertia);
         let all: Vec<usize> = (0..150).collect();
         let s3 = silhouette(x.view(), &a.labels, &all);
-        let two = fit(x.view(), 2, &KMeansOptions::default()).expect("k=2");
+        let two = params(2).fit(x.view()).expect("k=2");
         let s2 = silhouette(x.view(), &two.labels, &all);
         assert!(s3 > 0.9 && s3 > s2, "silhouette k=3 {s3}, k=2 {s2}");
     }
@@ -357,7 +439,7 @@ mod tests {
     fn inertia_is_no_worse_than_linfa_clustering() {
         use linfa_clustering::{KMeans, KMeansInit};
         let x = overlapping(3000);
-        let ours = fit(x.view(), 5, &KMeansOptions::default()).expect("fit");
+        let ours = params(5).fit(x.view()).expect("fit");
         let data = DatasetBase::from(x.clone());
         let theirs = KMeans::params(5)
             .n_runs(10)
@@ -392,10 +474,8 @@ mod tests {
     fn linfa_traits_fit_and_predict_the_same_labels() {
         let x = overlapping(500);
         let dataset = DatasetBase::from(x.clone());
-        let model = KMeansParams::new(5, KMeansOptions::default())
-            .fit(&dataset)
-            .expect("fit");
-        let direct = fit(x.view(), 5, &KMeansOptions::default()).expect("fit");
+        let model = KMeansParams::new(5).fit(&dataset).expect("fit");
+        let direct = params(5).fit(x.view()).expect("fit");
         assert_eq!(model.centroids(), &direct.centroids);
         assert!((model.inertia() - direct.inertia).abs() < 1e-12);
         let predicted: Array1<usize> = model.predict(&x);
@@ -405,12 +485,12 @@ mod tests {
     #[test]
     fn same_result_on_one_thread_and_many() {
         let x = overlapping(20_000);
-        let many = fit(x.view(), 5, &KMeansOptions::default()).expect("fit");
+        let many = params(5).fit(x.view()).expect("fit");
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .expect("pool");
-        let one = pool.install(|| fit(x.view(), 5, &KMeansOptions::default()).expect("fit"));
+        let one = pool.install(|| params(5).fit(x.view()).expect("fit"));
         assert_eq!(one.labels, many.labels);
         assert_eq!(one.inertia.to_bits(), many.inertia.to_bits());
     }
@@ -419,16 +499,33 @@ mod tests {
     fn non_finite_values_are_refused() {
         let mut x = overlapping(50);
         x[[7, 1]] = f64::NAN;
-        assert!(matches!(
-            fit(x.view(), 2, &KMeansOptions::default()),
-            Err(Error::Features(_))
-        ));
+        assert!(matches!(params(2).fit(x.view()), Err(Error::NonFinite(_))));
     }
 
     #[test]
     fn k_larger_than_the_rows_is_refused() {
         let (x, _) = blobs();
-        assert!(fit(x.view(), 151, &KMeansOptions::default()).is_err());
-        assert!(fit(x.view(), 0, &KMeansOptions::default()).is_err());
+        assert!(matches!(params(151).fit(x.view()), Err(Error::Data(_))));
+    }
+
+    #[test]
+    fn each_bad_parameter_has_its_own_error() {
+        let check = |p: KMeansParams| p.check().map(|_| ());
+        assert_eq!(check(KMeansParams::new(0)), Err(Error::NClusters));
+        assert_eq!(check(KMeansParams::new(2).n_init(0)), Err(Error::NInit));
+        assert_eq!(check(KMeansParams::new(2).max_iter(0)), Err(Error::MaxIter));
+        for t in [-1e-4, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                check(KMeansParams::new(2).tolerance(t)),
+                Err(Error::Tolerance(_))
+            ));
+        }
+        assert_eq!(check(KMeansParams::new(2).tolerance(0.0)), Ok(()));
+        // linfa's Fit on the unchecked parameters checks them first.
+        let data = DatasetBase::from(overlapping(20));
+        assert!(matches!(
+            KMeansParams::new(2).n_init(0).fit(&data),
+            Err(Error::NInit)
+        ));
     }
 }

@@ -1,19 +1,20 @@
 //! Market-basket analysis: baskets as dictionary-encoded transactions, frequent itemsets by
 //! FP-Growth, and association rules with their metrics, as a table to publish.
 
-pub mod fpgrowth;
 pub mod recommend;
-pub mod rules;
 pub mod source;
-pub mod transactions;
 
 use datafusion::arrow::array::RecordBatch;
 
-pub use fpgrowth::{Itemset, MiningLimits, frequent_itemsets};
-pub use rules::{Rule, RuleFilter, association_rules};
-pub use transactions::Transactions;
+use crate::algo::ParamGuard;
+pub use crate::algo::fpgrowth::{FpGrowthParams, FpGrowthValidParams, Itemset, frequent_itemsets};
+pub use crate::algo::rules::{Rule, RuleParams, RuleValidParams, association_rules};
+pub use crate::algo::transactions::Transactions;
 
-use crate::table::TableBuilder;
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
 use crate::{Error, Result};
 
 /// The thresholds of a market-basket run, with the defaults `acrm mine basket` and the nightly
@@ -48,15 +49,13 @@ impl BasketOptions {
     /// Frequent itemsets and rules of each group of baskets under these thresholds; an error
     /// when there is no basket at all.
     pub fn mine(&self, groups: Vec<(String, Transactions)>) -> Result<Vec<GroupResult>> {
-        let limits = MiningLimits {
-            min_count: 1,
-            max_len: self.max_len,
-            max_itemsets: self.max_itemsets,
-        };
-        let filter = RuleFilter {
-            min_confidence: self.min_confidence,
-            min_lift: self.min_lift,
-        };
+        let limits = FpGrowthParams::new(1)
+            .max_len(self.max_len)
+            .max_itemsets(self.max_itemsets);
+        let filter = RuleParams::new()
+            .min_confidence(self.min_confidence)
+            .min_lift(self.min_lift)
+            .check()?;
         let results = mine_groups(groups, self.min_support, &limits, &filter)?;
         if results.is_empty() {
             return Err(Error::Invalid("no baskets to analyse".into()));
@@ -119,8 +118,8 @@ pub struct GroupResult {
 pub fn mine_groups(
     groups: Vec<(String, Transactions)>,
     min_support: f64,
-    limits: &MiningLimits,
-    filter: &RuleFilter,
+    limits: &FpGrowthParams,
+    filter: &RuleValidParams,
 ) -> Result<Vec<GroupResult>> {
     let mut out = Vec::new();
     for (group, tx) in groups {
@@ -128,16 +127,16 @@ pub fn mine_groups(
             continue;
         }
         let started = std::time::Instant::now();
-        let limits = MiningLimits {
-            min_count: min_count(min_support, tx.len())?,
-            ..limits.clone()
-        };
+        let limits = limits
+            .clone()
+            .min_count(min_count(min_support, tx.len())?)
+            .check()?;
         let itemsets = frequent_itemsets(&tx, &limits)?;
         let rules = association_rules(&itemsets, tx.len() as u64, filter);
         out.push(GroupResult {
             group,
             tx,
-            min_count: limits.min_count,
+            min_count: limits.min_count(),
             itemsets,
             rules,
             seconds: started.elapsed().as_secs_f64(),
@@ -198,6 +197,31 @@ pub fn rules_batch(rules: &[Rule], tx: &Transactions, group: &str) -> Result<Rec
         .utf8("group", &vec![group; rules.len()])
         .finish()
 }
+
+/// The registry entry: `mart_basket_rules` of every order up to the last sale, at
+/// subcategory level, under the default thresholds.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "basket",
+    tables: &["mart_basket_rules"],
+    command: "acrm mine basket",
+    needs_model: false,
+    run: |cx| boxed(async move { Ok(vec![("mart_basket_rules".into(), cx.rules().await?.rules_batch()?)]) }),
+    chart: Some(Chart {
+        table: "mart_basket_rules",
+        figure: Figure::RulesScatter { top: 300 },
+        sql: "SELECT support, confidence, lift FROM mart_basket_rules",
+    }),
+    section: Some(Section {
+        title: "Association rules",
+        text: None,
+        table: (
+            "Top rules by lift",
+            "SELECT antecedent, consequent, round(support, 4) AS support, round(confidence, 3) AS confidence,
+                    round(lift, 2) AS lift
+             FROM mart_basket_rules ORDER BY lift DESC, support DESC LIMIT 15",
+        ),
+    }),
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
 use super::Transactions;
-use super::transactions::Builder;
+use crate::algo::transactions::Builder;
 use crate::{Error, Result};
 
 /// What one basket is.
@@ -191,7 +191,7 @@ pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transaction
         });
         return Ok(Transactions::from_baskets(baskets));
     }
-    let batches = crate::features::read_table_file(path).await?;
+    let batches = crate::analysis::features::read_table_file(path).await?;
     pairs_from_batches(&batches, &name)
 }
 

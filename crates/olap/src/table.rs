@@ -1,5 +1,6 @@
-//! A small builder for the result tables: named columns in order, one call per column,
-//! so each mart's layout reads as a list instead of a parallel schema and array list.
+//! A small builder for result tables (marts, reports, printed results): named columns in
+//! order, one call per column, so each layout reads as a list instead of a parallel schema
+//! and array list.
 
 use std::sync::Arc;
 
@@ -9,8 +10,7 @@ use datafusion::arrow::array::{
     UInt8Array, UInt32Array,
 };
 use datafusion::arrow::datatypes::{Field, Schema};
-
-use crate::Result;
+use datafusion::arrow::error::ArrowError;
 
 /// Columns collected for one `RecordBatch`; every column is non-null unless said otherwise.
 #[derive(Default)]
@@ -79,8 +79,9 @@ impl TableBuilder {
         self.push(name, Arc::new(Date32Array::from(vec![days; rows])), false)
     }
 
-    /// The finished batch (an error if the columns differ in length).
-    pub fn finish(self) -> Result<RecordBatch> {
+    /// The finished batch (an error if the columns differ in length), in the caller's error
+    /// type.
+    pub fn finish<E: From<ArrowError>>(self) -> Result<RecordBatch, E> {
         Ok(RecordBatch::try_new(
             Arc::new(Schema::new(self.fields)),
             self.columns,
@@ -98,7 +99,7 @@ mod tests {
             .i64("id", vec![1, 2])
             .utf8("name", &["a", "b"])
             .f64_opt("x", vec![Some(1.0), None])
-            .finish()
+            .finish::<ArrowError>()
             .expect("batch");
         let schema = b.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -108,7 +109,7 @@ mod tests {
             TableBuilder::new()
                 .i64("a", vec![1])
                 .f64("b", vec![])
-                .finish()
+                .finish::<ArrowError>()
                 .is_err()
         );
     }

@@ -26,8 +26,11 @@ use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::features::{days_before, query_features};
-use crate::table::TableBuilder;
+use crate::analysis::features::{days_before, query_features};
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
 use crate::{Error, Result};
 
 /// Stage names in rule order.
@@ -92,7 +95,7 @@ SELECT k.customer_id,
 FROM known k
 LEFT JOIN sales s ON s.customer_id = k.customer_id
 ORDER BY k.customer_id",
-        customer = crate::features::customer_as_of_sql(as_of),
+        customer = crate::analysis::features::customer_as_of_sql(as_of),
         recent = days_before(as_of, window_days),
     )
 }
@@ -248,6 +251,38 @@ impl Lifecycle {
             .collect()
     }
 }
+
+/// The registry entry: `mart_lifecycle` with the default windows.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "lifecycle",
+    tables: &["mart_lifecycle"],
+    command: "acrm mine lifecycle",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let l = lifecycle(cx.engine, cx.as_of, &LifecycleOptions::default()).await?;
+            Ok(vec![("mart_lifecycle".into(), l.to_batch()?)])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_lifecycle",
+        figure: Figure::CountsBy {
+            column: "stage",
+            title: "Customers by lifecycle stage",
+        },
+        sql: "SELECT stage FROM mart_lifecycle",
+    }),
+    section: Some(Section {
+        title: "Lifecycle",
+        text: None,
+        table: (
+            "Customers by stage",
+            "SELECT stage, count(*) AS customers,
+                    round(count(*) / CAST((SELECT count(*) FROM mart_lifecycle) AS DOUBLE), 3) AS share
+             FROM mart_lifecycle GROUP BY stage ORDER BY customers DESC",
+        ),
+    }),
+};
 
 #[cfg(test)]
 mod tests {

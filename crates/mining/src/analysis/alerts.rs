@@ -23,8 +23,11 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::RecordBatch;
 
 use crate::Result;
-use crate::features::{days_before, query_features};
-use crate::table::TableBuilder;
+use crate::analysis::features::{days_before, query_features};
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
 
 /// Alert kinds, in the order they are reported.
 pub const KINDS: &[&str] = &[
@@ -223,7 +226,7 @@ SELECT b.customer_id, b.open_balance, coalesce(c.credit_limit, -1) AS credit_lim
 FROM balances b
 LEFT JOIN ({customer}) c ON c.customer_id = b.customer_id
 ORDER BY b.customer_id",
-        customer = crate::features::customer_as_of_sql(as_of),
+        customer = crate::analysis::features::customer_as_of_sql(as_of),
     )
 }
 
@@ -415,6 +418,36 @@ impl Pace {
         })
     }
 }
+
+/// The registry entry: `alerts` with the default thresholds.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "alerts",
+    tables: &["alerts"],
+    command: "acrm alerts",
+    needs_model: false,
+    run: |cx| {
+        boxed(async move {
+            let a = alerts(cx.engine, cx.as_of, &AlertOptions::default()).await?;
+            Ok(vec![("alerts".into(), a.to_batch()?)])
+        })
+    },
+    chart: Some(Chart {
+        table: "alerts",
+        figure: Figure::CountsBy {
+            column: "kind",
+            title: "Alerts by kind",
+        },
+        sql: "SELECT kind FROM alerts",
+    }),
+    section: Some(Section {
+        title: "Alerts",
+        text: None,
+        table: (
+            "Alerts by kind and severity",
+            "SELECT kind, severity, count(*) AS customers FROM alerts GROUP BY kind, severity ORDER BY kind, severity",
+        ),
+    }),
+};
 
 #[cfg(test)]
 mod tests {

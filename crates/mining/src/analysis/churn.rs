@@ -25,15 +25,18 @@
 //! population at A_train = A_test − horizon, whose outcome window ends where the test
 //! features begin. Scoring uses A = the last sale day.
 
-use acrm_olap::Engine;
+use acrm_olap::{Engine, Frame};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use super::source::{Loaded, Source};
-use super::{Model, Target};
 use crate::Result;
-use crate::features::{customer_as_of_sql, days_before};
-use crate::table::TableBuilder;
+use crate::analysis::features::{customer_as_of_sql, days_before};
+use crate::model::source::{Loaded, Source};
+use crate::model::{Model, Target};
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure, Section};
 
 /// Registry task name.
 pub const TASK: &str = "churn";
@@ -181,7 +184,7 @@ impl TrainingData {
         horizon: u32,
         test_as_of: Option<NaiveDate>,
     ) -> Result<Self> {
-        let last = crate::features::last_fact_date(engine).await?;
+        let last = crate::analysis::features::last_fact_date(engine).await?;
         let test_as_of = test_as_of.unwrap_or_else(|| days_before(last, horizon));
         let train_as_of = days_before(test_as_of, horizon);
         Ok(Self {
@@ -194,19 +197,19 @@ impl TrainingData {
     }
 
     /// Trains one model: fitted on the training population, measured on the test one.
-    pub fn train(&self, options: &super::TrainOptions) -> Result<super::Trained> {
+    pub fn train(&self, options: &crate::model::TrainOptions) -> Result<crate::model::Trained> {
         let target = target();
-        let (train_labels, negative) = super::labels(&self.train.frame, &target)?;
-        let (test_labels, _) = super::labels(&self.test.frame, &target)?;
-        let train = super::Labelled::known(&self.train.frame, &train_labels);
-        let test = super::Labelled::known(&self.test.frame, &test_labels);
-        let data = super::DataInfo {
+        let (train_labels, negative) = crate::model::labels(&self.train.frame, &target)?;
+        let (test_labels, _) = crate::model::labels(&self.test.frame, &target)?;
+        let train = crate::model::Labelled::known(&self.train.frame, &train_labels);
+        let test = crate::model::Labelled::known(&self.test.frame, &test_labels);
+        let data = crate::model::DataInfo {
             source: format!(
                 "churn features, horizon {} days: train as of {}, test as of {}",
                 self.horizon, self.train_as_of, self.test_as_of
             ),
             snapshot: self.train.snapshot.clone(),
-            split: super::split::SplitKind::Time {
+            split: crate::algo::split::SplitKind::Time {
                 column: "as_of".into(),
                 cut: self.test_as_of.to_string(),
             },
@@ -214,7 +217,7 @@ impl TrainingData {
             test_rows: test.labels.len(),
             unlabelled_rows: 0,
         };
-        super::train(TASK, &train, &test, &target, &negative, options, data)
+        crate::model::train(TASK, &train, &test, &target, &negative, options, data)
     }
 }
 
@@ -232,11 +235,7 @@ pub fn band(probability: f64, cutoff: f64) -> &'static str {
 
 /// `mart_churn_score`: customer, churn probability, risk band, rank (1 = most at risk),
 /// the top 3 reasons, the as-of date and the model, most at risk first.
-pub fn score_table(
-    model: &Model,
-    data: &super::frame::Frame,
-    as_of: NaiveDate,
-) -> Result<RecordBatch> {
+pub fn score_table(model: &Model, data: &Frame, as_of: NaiveDate) -> Result<RecordBatch> {
     let (p, reasons) = model.explain(data, 3)?;
     let ids = data.require("customer_id", "id")?;
     let mut order: Vec<usize> = (0..data.rows).collect();
@@ -263,3 +262,36 @@ pub fn score_table(
         .utf8("model", &vec![model.name.as_str(); order.len()])
         .finish()
 }
+
+/// The registry entry: `mart_churn_score` of the active customers, by the churn champion.
+pub const ANALYSIS: Analysis = Analysis {
+    name: "churn_score",
+    tables: &["mart_churn_score"],
+    command: "acrm mine churn score",
+    needs_model: true,
+    run: |cx| {
+        boxed(async move {
+            let model = cx.models.load(TASK, "champion")?;
+            let data = load(cx.engine, cx.as_of, DEFAULT_HORIZON, cx.as_of).await?;
+            let table = score_table(&model, &data.frame, cx.as_of)?;
+            Ok(vec![("mart_churn_score".into(), table)])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_churn_score",
+        figure: Figure::ChurnDistribution,
+        sql: "SELECT churn_probability, risk_band FROM mart_churn_score",
+    }),
+    section: Some(Section {
+        title: "Churn risk",
+        text: Some(
+            "The customers most likely to buy nothing in the next 90 days, with the three inputs that raise their risk most.",
+        ),
+        table: (
+            "Most at risk",
+            "SELECT rank, customer_id, round(churn_probability, 3) AS churn_probability, risk_band,
+                    reason_1, reason_2, reason_3, model, as_of
+             FROM mart_churn_score ORDER BY rank LIMIT 20",
+        ),
+    }),
+};

@@ -4,10 +4,14 @@
 
 use datafusion::arrow::array::RecordBatch;
 
-use super::frame::Frame;
-use super::{Model, Target};
 use crate::Result;
-use crate::table::TableBuilder;
+use crate::model::{Model, Target};
+use acrm_olap::Frame;
+use acrm_olap::TableBuilder;
+
+use super::refresh::boxed;
+use super::{Analysis, Chart, Figure};
+use crate::model::source::Source;
 
 /// Registry task name.
 pub const TASK: &str = "credit";
@@ -99,6 +103,31 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
         .utf8("model", &vec![model.name.as_str(); frame.rows])
         .finish()
 }
+
+/// The registry entry: `mart_credit_score` of the applications, by the credit champion (the
+/// HTML report's credit section describes the model itself).
+pub const ANALYSIS: Analysis = Analysis {
+    name: "credit_score",
+    tables: &["mart_credit_score"],
+    command: "acrm mine credit score",
+    needs_model: true,
+    run: |cx| {
+        boxed(async move {
+            let model = cx.models.load(TASK, "champion")?;
+            let data = Source::Sql(scoring_sql()).load(Some(cx.engine)).await?;
+            Ok(vec![(
+                "mart_credit_score".into(),
+                score_table(&model, &data.frame)?,
+            )])
+        })
+    },
+    chart: Some(Chart {
+        table: "mart_credit_score",
+        figure: Figure::CreditScoreByOutcome,
+        sql: "SELECT * FROM mart_credit_score",
+    }),
+    section: None,
+};
 
 #[cfg(test)]
 mod tests {

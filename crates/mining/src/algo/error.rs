@@ -1,0 +1,83 @@
+//! Errors of the kernels: one variant per parameter that can be out of range (found when the
+//! parameters are checked, before any data is read), and the ways data can be unusable.
+
+/// Everything a kernel can refuse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// k-means: no cluster asked for.
+    #[error("k-means: the number of clusters must be at least 1")]
+    NClusters,
+    /// k-means: no restart.
+    #[error("k-means: n_init (restarts) must be at least 1")]
+    NInit,
+    /// k-means: no iteration.
+    #[error("k-means: max_iter must be at least 1")]
+    MaxIter,
+    /// k-means: a tolerance that is negative or not a number.
+    #[error("k-means: tolerance {0} must be a finite number ≥ 0")]
+    Tolerance(f64),
+    /// CART: a tree that cannot split.
+    #[error("tree: max_depth must be at least 1")]
+    MaxDepth,
+    /// CART: a split needs two rows.
+    #[error("tree: min_samples_split {0} must be at least 2")]
+    MinSamplesSplit(usize),
+    /// CART: an empty leaf.
+    #[error("tree: min_samples_leaf must be at least 1")]
+    MinSamplesLeaf,
+    /// CART: a pruning strength that is negative or not a number.
+    #[error("tree: ccp_alpha {0} must be a finite number ≥ 0")]
+    CcpAlpha(f64),
+    /// CART: no feature to draw at a node.
+    #[error("tree: max_features must be at least 1")]
+    MaxFeatures,
+    /// Forest: no tree.
+    #[error("forest: the number of trees must be at least 1")]
+    Trees,
+    /// Logistic regression: a penalty that is negative or not a number.
+    #[error("logistic: alpha {0} must be a finite number ≥ 0")]
+    Alpha(f64),
+    /// Logistic regression: no iteration.
+    #[error("logistic: max_iterations must be at least 1")]
+    MaxIterations,
+    /// FP-Growth: every itemset would be frequent.
+    #[error("FP-Growth: min_count must be at least 1 basket")]
+    MinCount,
+    /// FP-Growth: itemsets of no item.
+    #[error("FP-Growth: max_len must be at least 1 item")]
+    MaxLen,
+    /// FP-Growth: a guard that stops at once.
+    #[error("FP-Growth: max_itemsets must be at least 1")]
+    MaxItemsets,
+    /// Rules: a confidence outside [0, 1].
+    #[error("rules: min_confidence {0} must be between 0 and 1")]
+    MinConfidence(f64),
+    /// Rules: a lift that is negative or not a number.
+    #[error("rules: min_lift {0} must be a finite number ≥ 0")]
+    MinLift(f64),
+    /// Splits: a test share outside (0, 1).
+    #[error("test fraction {0}: give a share between 0 and 1")]
+    TestFraction(f64),
+    /// Data whose shape does not fit (row and label counts differ, no rows, too many).
+    #[error("{0}")]
+    Shape(String),
+    /// Data with NaN or infinite values where a kernel needs finite numbers.
+    #[error("{0}")]
+    NonFinite(String),
+    /// Parameters that fit no data of this size (more clusters than rows), or a result past
+    /// its guard (too many itemsets).
+    #[error("{0}")]
+    Data(String),
+    /// A linfa solver refused its input.
+    #[error("{0}")]
+    Linfa(String),
+}
+
+impl From<linfa::Error> for Error {
+    fn from(e: linfa::Error) -> Self {
+        Self::Linfa(e.to_string())
+    }
+}
+
+/// Result with the kernels' [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,5 +1,0 @@
-//! Decision trees for credit scoring and churn prediction.
-
-pub mod cart;
-
-pub use cart::{Presorted, Tree, TreeOptions};
