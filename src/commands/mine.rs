@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use acrm_mining::FeatureTable;
 use acrm_mining::algo::kmeans::{KMeansParams, KMeansValidParams};
+use acrm_mining::analysis::Analysis;
 use acrm_mining::analysis::alerts::AlertOptions;
 use acrm_mining::analysis::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
 use acrm_mining::analysis::basket::{self, BasketOptions};
@@ -456,7 +457,7 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
         }
         (false, format) => print_batch(&rules, format)?,
     }
-    publish(common, vec![("mart_basket_rules".into(), rules)])
+    publish(common, &basket::ANALYSIS, vec![rules])
 }
 
 fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::Result<()> {
@@ -488,7 +489,7 @@ fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::
     if customer.is_some() {
         return Ok(());
     }
-    publish(&args.common, vec![("mart_cross_sell".into(), table)])
+    publish(&args.common, &basket::recommend::ANALYSIS, vec![table])
 }
 
 /// Flags of `acrm alerts`.
@@ -556,7 +557,7 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         );
     }
     print_batch(&batch, common.format)?;
-    publish(&common, vec![("alerts".into(), batch)])
+    publish(&common, &alerts::ANALYSIS, vec![batch])
 }
 
 fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
@@ -601,7 +602,7 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
         .f64("mean_clv", summary.iter().map(|t| t.mean_clv).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
-    publish(&common, vec![("mart_value_tier".into(), v.to_batch()?)])
+    publish(&common, &value::ANALYSIS, vec![v.to_batch()?])
 }
 
 fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
@@ -621,7 +622,7 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
         .f64("share", counts.iter().map(|c| c.1 as f64 / n).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
-    publish(&common, vec![("mart_lifecycle".into(), l.to_batch()?)])
+    publish(&common, &lifecycle::ANALYSIS, vec![l.to_batch()?])
 }
 
 /// Opens the engine and resolves --as-of (default: the last sale in the warehouse).
@@ -656,15 +657,22 @@ fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate
     ))
 }
 
-/// Draws the chart of the result tables if --chart asks, then publishes them as a new
-/// warehouse version, unless --no-write.
-pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::Result<()> {
+/// Draws the analysis's chart if --chart asks, then publishes its marts (`marts`, one batch
+/// per table of `analysis`, in order) as a new warehouse version unless --no-write.
+pub fn publish(
+    common: &Common,
+    analysis: &Analysis,
+    marts: Vec<RecordBatch>,
+) -> anyhow::Result<()> {
+    let tables = analysis.named(marts)?;
     if let Some(path) = &common.chart {
-        let chart = tables
+        let chart = analysis.chart.context("this command has no chart")?;
+        let rows = tables
             .iter()
-            .find_map(|(name, batch)| figure(name, std::slice::from_ref(batch)))
-            .context("this command has no chart")??;
-        chart.save(path)?;
+            .find(|(name, _)| name == chart.table)
+            .map(|(_, batch)| std::slice::from_ref(batch))
+            .context("the chart's mart was not computed")?;
+        acrm_report::figures::draw(chart.figure, chart.table, rows)?.save(path)?;
         eprintln!("chart written to {}", path.display());
     }
     if common.no_write {
@@ -677,15 +685,6 @@ pub fn publish(common: &Common, tables: Vec<(String, RecordBatch)>) -> anyhow::R
         names.join(", ")
     );
     Ok(())
-}
-
-/// The chart of a result table, if its analysis declares one.
-fn figure(
-    table: &str,
-    rows: &[RecordBatch],
-) -> Option<acrm_report::Result<acrm_report::chart::Chart>> {
-    let chart = acrm_mining::analysis::chart_of(table)?;
-    Some(acrm_report::figures::draw(chart.figure, table, rows))
 }
 
 fn rfm(common: Common) -> anyhow::Result<()> {
@@ -740,7 +739,11 @@ fn rfm(common: Common) -> anyhow::Result<()> {
             }
         }
     }
-    publish(&common, vec![("mart_rfm".into(), rfm.to_batch()?)])
+    publish(
+        &common,
+        &acrm_mining::analysis::rfm::ANALYSIS,
+        vec![rfm.to_batch()?],
+    )
 }
 
 /// What `acrm mine segment` clusters.
@@ -893,9 +896,7 @@ fn report_segments(
     }
     publish(
         common,
-        vec![
-            ("mart_segment".into(), s.segment_batch()?),
-            ("mart_segment_profile".into(), s.profile_batch()?),
-        ],
+        &segment::ANALYSIS,
+        vec![s.segment_batch()?, s.profile_batch()?],
     )
 }

@@ -403,7 +403,7 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             let loaded = read(&common, &data, credit::scoring_sql())?;
             let table = credit::score_table(&m, &loaded.frame)?;
             print_top(&table, top, common.format)?;
-            publish(&common, vec![("mart_credit_score".into(), table)])
+            publish(&common, &credit::ANALYSIS, vec![table])
         }
     }
 }
@@ -530,7 +530,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
             let table = churn::score_table(&m, &loaded.frame, as_of)?;
             print_top(&table, top, common.format)?;
-            publish(&common, vec![("mart_churn_score".into(), table)])
+            publish(&common, &churn::ANALYSIS, vec![table])
         }
     }
 }

@@ -106,6 +106,26 @@ pub struct Analysis {
     pub section: Option<Section>,
 }
 
+impl Analysis {
+    /// `batches` named after [`Analysis::tables`], in order: one batch per mart.
+    pub fn named(&self, batches: Vec<RecordBatch>) -> Result<Tables> {
+        if batches.len() != self.tables.len() {
+            return Err(crate::Error::Invalid(format!(
+                "{} publishes {} tables, not {}",
+                self.name,
+                self.tables.len(),
+                batches.len()
+            )));
+        }
+        Ok(self
+            .tables
+            .iter()
+            .map(|t| t.to_string())
+            .zip(batches)
+            .collect())
+    }
+}
+
 /// Every analysis that publishes marts, in the order of `tables.toml` (the order the
 /// nightly refresh runs them and the report shows them).
 pub const ANALYSES: &[Analysis] = &[
@@ -123,14 +143,6 @@ pub const ANALYSES: &[Analysis] = &[
 /// The registered analysis called `name`.
 pub fn analysis(name: &str) -> Option<&'static Analysis> {
     ANALYSES.iter().find(|a| a.name == name)
-}
-
-/// The chart drawn from the mart `table`, if an analysis draws one.
-pub fn chart_of(table: &str) -> Option<Chart> {
-    ANALYSES
-        .iter()
-        .filter_map(|a| a.chart)
-        .find(|c| c.table == table)
 }
 
 #[cfg(test)]
@@ -156,9 +168,13 @@ mod tests {
     fn charts_and_sections_belong_to_their_analysis() {
         for a in ANALYSES {
             if let Some(chart) = a.chart {
-                assert!(a.tables.contains(&chart.table), "{}: {}", a.name, chart.table);
+                assert!(
+                    a.tables.contains(&chart.table),
+                    "{}: {}",
+                    a.name,
+                    chart.table
+                );
                 assert!(chart.sql.contains(chart.table), "{}: {}", a.name, chart.sql);
-                assert_eq!(chart_of(chart.table), Some(chart), "one chart per mart");
             }
             assert!(
                 a.section.is_none() || a.chart.is_some(),

@@ -205,7 +205,12 @@ pub const ANALYSIS: Analysis = Analysis {
     tables: &["mart_basket_rules"],
     command: "acrm mine basket",
     needs_model: false,
-    run: |cx| boxed(async move { Ok(vec![("mart_basket_rules".into(), cx.rules().await?.rules_batch()?)]) }),
+    run: |cx| {
+        boxed(async move {
+            let rules = cx.rules().await?.rules_batch()?;
+            Ok(vec![("mart_basket_rules".into(), rules)])
+        })
+    },
     chart: Some(Chart {
         table: "mart_basket_rules",
         figure: Figure::RulesScatter { top: 300 },
