@@ -51,37 +51,6 @@ impl Default for TreeValidParams {
 }
 
 impl TreeValidParams {
-    /// Deepest level (the root is depth 0).
-    pub fn max_depth(&self) -> usize {
-        self.max_depth
-    }
-
-    /// Fewest rows a node needs to be split.
-    pub fn min_samples_split(&self) -> usize {
-        self.min_samples_split
-    }
-
-    /// Fewest rows each child of a split must keep.
-    pub fn min_samples_leaf(&self) -> usize {
-        self.min_samples_leaf
-    }
-
-    /// Cost-complexity pruning strength: subtrees whose impurity reduction per extra leaf is
-    /// at most this are cut back (0 = no pruning).
-    pub fn ccp_alpha(&self) -> f64 {
-        self.ccp_alpha
-    }
-
-    /// Features drawn at random per node (`None` = all; forests use fewer).
-    pub fn max_features(&self) -> Option<usize> {
-        self.max_features
-    }
-
-    /// Seed of the feature draws.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     /// The same limits drawing `max_features` features per node with `seed` (a forest's
     /// trees); `max_features` is at least 1, so the result is still valid.
     pub(crate) fn drawing(&self, max_features: usize, seed: u64) -> Self {
@@ -103,68 +72,39 @@ impl TreeParams {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Sets the deepest level.
-    pub fn max_depth(mut self, max_depth: usize) -> Self {
-        self.0.max_depth = max_depth;
-        self
-    }
-
-    /// Sets the fewest rows a node needs to be split.
-    pub fn min_samples_split(mut self, min_samples_split: usize) -> Self {
-        self.0.min_samples_split = min_samples_split;
-        self
-    }
-
-    /// Sets the fewest rows of a leaf.
-    pub fn min_samples_leaf(mut self, min_samples_leaf: usize) -> Self {
-        self.0.min_samples_leaf = min_samples_leaf;
-        self
-    }
-
-    /// Sets the pruning strength.
-    pub fn ccp_alpha(mut self, ccp_alpha: f64) -> Self {
-        self.0.ccp_alpha = ccp_alpha;
-        self
-    }
-
-    /// Sets the features drawn per node (`None` = all).
-    pub fn max_features(mut self, max_features: Option<usize>) -> Self {
-        self.0.max_features = max_features;
-        self
-    }
-
-    /// Sets the seed of the feature draws.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.0.seed = seed;
-        self
-    }
 }
 
-impl ParamGuard for TreeParams {
-    type Checked = TreeValidParams;
-    type Error = Error;
+params! {
+    TreeParams => TreeValidParams, validate: validate_tree,
+    /// Deepest level (the root is depth 0).
+    max_depth: usize,
+    /// Fewest rows a node needs to be split.
+    min_samples_split: usize,
+    /// Fewest rows each child of a split must keep.
+    min_samples_leaf: usize,
+    /// Cost-complexity pruning strength: subtrees whose impurity reduction per extra leaf is
+    /// at most this are cut back (0 = no pruning).
+    ccp_alpha: f64,
+    /// Features drawn at random per node (`None` = all; forests use fewer).
+    max_features: Option<usize>,
+    /// Seed of the feature draws.
+    seed: u64,
+}
 
-    fn check_ref(&self) -> Result<&TreeValidParams> {
-        let p = &self.0;
-        if p.max_depth == 0 {
-            Err(Error::MaxDepth)
-        } else if p.min_samples_split < 2 {
-            Err(Error::MinSamplesSplit(p.min_samples_split))
-        } else if p.min_samples_leaf == 0 {
-            Err(Error::MinSamplesLeaf)
-        } else if !finite_non_negative(p.ccp_alpha) {
-            Err(Error::CcpAlpha(p.ccp_alpha))
-        } else if p.max_features == Some(0) {
-            Err(Error::MaxFeatures)
-        } else {
-            Ok(p)
-        }
-    }
-
-    fn check(self) -> Result<TreeValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses growth limits that cannot work, each with its own error.
+fn validate_tree(p: &TreeValidParams) -> Result<()> {
+    if p.max_depth == 0 {
+        Err(Error::MaxDepth)
+    } else if p.min_samples_split < 2 {
+        Err(Error::MinSamplesSplit(p.min_samples_split))
+    } else if p.min_samples_leaf == 0 {
+        Err(Error::MinSamplesLeaf)
+    } else if !finite_non_negative(p.ccp_alpha) {
+        Err(Error::CcpAlpha(p.ccp_alpha))
+    } else if p.max_features == Some(0) {
+        Err(Error::MaxFeatures)
+    } else {
+        Ok(())
     }
 }
 

@@ -20,19 +20,9 @@ pub struct ForestValidParams {
 }
 
 impl ForestValidParams {
-    /// Number of trees.
-    pub fn trees(&self) -> usize {
-        self.trees
-    }
-
     /// Growth limits of each tree (with `max_features` = √features unless set).
     pub fn tree(&self) -> &TreeValidParams {
         &self.tree
-    }
-
-    /// Seed: tree `i` draws its sample and features from `seed + i`.
-    pub fn seed(&self) -> u64 {
-        self.seed
     }
 
     /// Fits the trees on bootstrap samples of rows `x` with labels `y` and optional row
@@ -91,35 +81,24 @@ impl ForestParams {
             seed: 42,
         })
     }
-
-    /// Sets the number of trees.
-    pub fn trees(mut self, trees: usize) -> Self {
-        self.0.trees = trees;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.0.seed = seed;
-        self
-    }
 }
 
-impl ParamGuard for ForestParams {
-    type Checked = ForestValidParams;
-    type Error = Error;
+params! {
+    ForestParams => ForestValidParams, validate: validate_forest,
+    /// Number of trees.
+    trees: usize,
+    /// Seed: tree `i` draws its sample and features from `seed + i`.
+    seed: u64,
+}
 
-    fn check_ref(&self) -> Result<&ForestValidParams> {
-        if self.0.trees == 0 {
-            Err(Error::Trees)
-        } else {
-            Ok(&self.0)
-        }
-    }
-
-    fn check(self) -> Result<ForestValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses a forest of no tree (the trees' own limits were checked as a [`TreeParams`]).
+///
+/// [`TreeParams`]: super::cart::TreeParams
+fn validate_forest(p: &ForestValidParams) -> Result<()> {
+    if p.trees == 0 {
+        Err(Error::Trees)
+    } else {
+        Ok(())
     }
 }
 

@@ -44,23 +44,6 @@ pub struct FpGrowthValidParams {
     max_itemsets: usize,
 }
 
-impl FpGrowthValidParams {
-    /// Minimum number of baskets an itemset must appear in.
-    pub fn min_count(&self) -> u64 {
-        self.min_count
-    }
-
-    /// Longest itemset searched.
-    pub fn max_len(&self) -> usize {
-        self.max_len
-    }
-
-    /// Stop with an error past this many itemsets.
-    pub fn max_itemsets(&self) -> usize {
-        self.max_itemsets
-    }
-}
-
 /// FP-Growth parameters, unchecked: `FpGrowthParams::new(25).max_len(4)`, then
 /// [`ParamGuard::check`].
 #[derive(Debug, Clone, PartialEq)]
@@ -75,46 +58,28 @@ impl FpGrowthParams {
             max_itemsets: 2_000_000,
         })
     }
-
-    /// Sets the minimum basket count.
-    pub fn min_count(mut self, min_count: u64) -> Self {
-        self.0.min_count = min_count;
-        self
-    }
-
-    /// Sets the longest itemset.
-    pub fn max_len(mut self, max_len: usize) -> Self {
-        self.0.max_len = max_len;
-        self
-    }
-
-    /// Sets the guard on the number of itemsets.
-    pub fn max_itemsets(mut self, max_itemsets: usize) -> Self {
-        self.0.max_itemsets = max_itemsets;
-        self
-    }
 }
 
-impl ParamGuard for FpGrowthParams {
-    type Checked = FpGrowthValidParams;
-    type Error = Error;
+params! {
+    FpGrowthParams => FpGrowthValidParams, validate: validate_fpgrowth,
+    /// Minimum number of baskets an itemset must appear in.
+    min_count: u64,
+    /// Longest itemset searched.
+    max_len: usize,
+    /// Stop with an error past this many itemsets.
+    max_itemsets: usize,
+}
 
-    fn check_ref(&self) -> Result<&FpGrowthValidParams> {
-        let p = &self.0;
-        if p.min_count == 0 {
-            Err(Error::MinCount)
-        } else if p.max_len == 0 {
-            Err(Error::MaxLen)
-        } else if p.max_itemsets == 0 {
-            Err(Error::MaxItemsets)
-        } else {
-            Ok(p)
-        }
-    }
-
-    fn check(self) -> Result<FpGrowthValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses thresholds that cannot work, each with its own error.
+fn validate_fpgrowth(p: &FpGrowthValidParams) -> Result<()> {
+    if p.min_count == 0 {
+        Err(Error::MinCount)
+    } else if p.max_len == 0 {
+        Err(Error::MaxLen)
+    } else if p.max_itemsets == 0 {
+        Err(Error::MaxItemsets)
+    } else {
+        Ok(())
     }
 }
 

@@ -18,18 +18,6 @@ pub struct LogisticValidParams {
     max_iterations: u64,
 }
 
-impl LogisticValidParams {
-    /// L2 penalty (1/C of scikit-learn).
-    pub fn alpha(&self) -> f64 {
-        self.alpha
-    }
-
-    /// L-BFGS iteration cap.
-    pub fn max_iterations(&self) -> u64 {
-        self.max_iterations
-    }
-}
-
 /// Logistic-regression parameters, unchecked: `LogisticParams::new().alpha(0.5)`, then
 /// [`ParamGuard::check`].
 #[derive(Debug, Clone, PartialEq)]
@@ -50,38 +38,24 @@ impl LogisticParams {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Sets the L2 penalty.
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.0.alpha = alpha;
-        self
-    }
-
-    /// Sets the iteration cap.
-    pub fn max_iterations(mut self, max_iterations: u64) -> Self {
-        self.0.max_iterations = max_iterations;
-        self
-    }
 }
 
-impl ParamGuard for LogisticParams {
-    type Checked = LogisticValidParams;
-    type Error = Error;
+params! {
+    LogisticParams => LogisticValidParams, validate: validate_logistic,
+    /// L2 penalty (1/C of scikit-learn).
+    alpha: f64,
+    /// L-BFGS iteration cap.
+    max_iterations: u64,
+}
 
-    fn check_ref(&self) -> Result<&LogisticValidParams> {
-        let p = &self.0;
-        if !finite_non_negative(p.alpha) {
-            Err(Error::Alpha(p.alpha))
-        } else if p.max_iterations == 0 {
-            Err(Error::MaxIterations)
-        } else {
-            Ok(p)
-        }
-    }
-
-    fn check(self) -> Result<LogisticValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses a penalty or iteration cap that cannot work, each with its own error.
+fn validate_logistic(p: &LogisticValidParams) -> Result<()> {
+    if !finite_non_negative(p.alpha) {
+        Err(Error::Alpha(p.alpha))
+    } else if p.max_iterations == 0 {
+        Err(Error::MaxIterations)
+    } else {
+        Ok(())
     }
 }
 

@@ -8,6 +8,52 @@
 //! [`Error`] variant before any data is touched, and a fitted model records the checked
 //! values it was trained with.
 
+/// Writes the linfa-style pair of a kernel's parameters once per field: a getter on the
+/// checked type, a setter on the unchecked newtype around it (both with the field's doc), and
+/// the [`ParamGuard`] that checks with `validate` (`fn(&Valid) -> Result<()>`, one error
+/// variant per bad field). The types, their defaults and `validate` are written by hand
+/// beside it.
+macro_rules! params {
+    ($params:ident => $valid:ident, validate: $validate:ident,
+     $($(#[doc = $doc:literal])* $field:ident: $ty:ty,)*) => {
+        impl $valid {
+            $(
+                $(#[doc = $doc])*
+                pub fn $field(&self) -> $ty {
+                    self.$field
+                }
+            )*
+        }
+
+        impl $params {
+            $(
+                $(#[doc = $doc])*
+                ///
+                /// (Sets it; [`ParamGuard::check`] says whether it can work.)
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.0.$field = $field;
+                    self
+                }
+            )*
+        }
+
+        impl ParamGuard for $params {
+            type Checked = $valid;
+            type Error = Error;
+
+            fn check_ref(&self) -> Result<&$valid> {
+                $validate(&self.0)?;
+                Ok(&self.0)
+            }
+
+            fn check(self) -> Result<$valid> {
+                $validate(&self.0)?;
+                Ok(self.0)
+            }
+        }
+    };
+}
+
 pub mod cart;
 mod error;
 pub mod forest;

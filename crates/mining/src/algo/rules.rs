@@ -51,18 +51,6 @@ pub struct RuleValidParams {
     min_lift: f64,
 }
 
-impl RuleValidParams {
-    /// Minimum confidence.
-    pub fn min_confidence(&self) -> f64 {
-        self.min_confidence
-    }
-
-    /// Minimum lift.
-    pub fn min_lift(&self) -> f64 {
-        self.min_lift
-    }
-}
-
 /// Which rules to keep, unchecked: `RuleParams::new().min_confidence(0.1).min_lift(1.0)`,
 /// then [`ParamGuard::check`]. The defaults keep every rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,38 +70,24 @@ impl RuleParams {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Sets the minimum confidence.
-    pub fn min_confidence(mut self, min_confidence: f64) -> Self {
-        self.0.min_confidence = min_confidence;
-        self
-    }
-
-    /// Sets the minimum lift.
-    pub fn min_lift(mut self, min_lift: f64) -> Self {
-        self.0.min_lift = min_lift;
-        self
-    }
 }
 
-impl ParamGuard for RuleParams {
-    type Checked = RuleValidParams;
-    type Error = Error;
+params! {
+    RuleParams => RuleValidParams, validate: validate_rules,
+    /// Minimum confidence.
+    min_confidence: f64,
+    /// Minimum lift.
+    min_lift: f64,
+}
 
-    fn check_ref(&self) -> Result<&RuleValidParams> {
-        let p = &self.0;
-        if !(0.0..=1.0).contains(&p.min_confidence) {
-            Err(Error::MinConfidence(p.min_confidence))
-        } else if !finite_non_negative(p.min_lift) {
-            Err(Error::MinLift(p.min_lift))
-        } else {
-            Ok(p)
-        }
-    }
-
-    fn check(self) -> Result<RuleValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses thresholds outside their range, each with its own error.
+fn validate_rules(p: &RuleValidParams) -> Result<()> {
+    if !(0.0..=1.0).contains(&p.min_confidence) {
+        Err(Error::MinConfidence(p.min_confidence))
+    } else if !finite_non_negative(p.min_lift) {
+        Err(Error::MinLift(p.min_lift))
+    } else {
+        Ok(())
     }
 }
 

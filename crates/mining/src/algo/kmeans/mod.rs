@@ -49,32 +49,6 @@ impl Default for KMeansValidParams {
 }
 
 impl KMeansValidParams {
-    /// Number of clusters.
-    pub fn n_clusters(&self) -> usize {
-        self.n_clusters
-    }
-
-    /// Restarts with different k-means++ seeds; the lowest inertia wins.
-    pub fn n_init(&self) -> usize {
-        self.n_init
-    }
-
-    /// Iteration cap per restart.
-    pub fn max_iter(&self) -> u64 {
-        self.max_iter
-    }
-
-    /// Relative tolerance: a restart stops when the summed squared movement of the centres
-    /// is at most this times the mean variance of the features (scikit-learn's rule).
-    pub fn tolerance(&self) -> f64 {
-        self.tolerance
-    }
-
-    /// Random seed: same seed, same data → same clusters.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     /// Clusters the rows of `x` (already scaled): `n_init` restarts, each seeded by greedy
     /// k-means++ from one seeded random stream, the lowest inertia kept.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Clustering> {
@@ -137,60 +111,35 @@ impl KMeansParams {
             ..KMeansValidParams::default()
         })
     }
-
-    /// Sets the number of clusters.
-    pub fn n_clusters(mut self, n_clusters: usize) -> Self {
-        self.0.n_clusters = n_clusters;
-        self
-    }
-
-    /// Sets the number of restarts.
-    pub fn n_init(mut self, n_init: usize) -> Self {
-        self.0.n_init = n_init;
-        self
-    }
-
-    /// Sets the iteration cap per restart.
-    pub fn max_iter(mut self, max_iter: u64) -> Self {
-        self.0.max_iter = max_iter;
-        self
-    }
-
-    /// Sets the relative tolerance.
-    pub fn tolerance(mut self, tolerance: f64) -> Self {
-        self.0.tolerance = tolerance;
-        self
-    }
-
-    /// Sets the random seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.0.seed = seed;
-        self
-    }
 }
 
-impl ParamGuard for KMeansParams {
-    type Checked = KMeansValidParams;
-    type Error = Error;
+params! {
+    KMeansParams => KMeansValidParams, validate: validate_kmeans,
+    /// Number of clusters.
+    n_clusters: usize,
+    /// Restarts with different k-means++ seeds; the lowest inertia wins.
+    n_init: usize,
+    /// Iteration cap per restart.
+    max_iter: u64,
+    /// Relative tolerance: a restart stops when the summed squared movement of the centres
+    /// is at most this times the mean variance of the features (scikit-learn's rule).
+    tolerance: f64,
+    /// Random seed: same seed, same data → same clusters.
+    seed: u64,
+}
 
-    fn check_ref(&self) -> Result<&KMeansValidParams> {
-        let p = &self.0;
-        if p.n_clusters == 0 {
-            Err(Error::NClusters)
-        } else if p.n_init == 0 {
-            Err(Error::NInit)
-        } else if p.max_iter == 0 {
-            Err(Error::MaxIter)
-        } else if !finite_non_negative(p.tolerance) {
-            Err(Error::Tolerance(p.tolerance))
-        } else {
-            Ok(p)
-        }
-    }
-
-    fn check(self) -> Result<KMeansValidParams> {
-        self.check_ref()?;
-        Ok(self.0)
+/// Refuses parameters that cannot work, each with its own error.
+fn validate_kmeans(p: &KMeansValidParams) -> Result<()> {
+    if p.n_clusters == 0 {
+        Err(Error::NClusters)
+    } else if p.n_init == 0 {
+        Err(Error::NInit)
+    } else if p.max_iter == 0 {
+        Err(Error::MaxIter)
+    } else if !finite_non_negative(p.tolerance) {
+        Err(Error::Tolerance(p.tolerance))
+    } else {
+        Ok(())
     }
 }
 
