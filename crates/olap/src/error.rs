@@ -24,6 +24,14 @@ pub enum Error {
     /// No table or view of that name.
     #[error("no table or view named '{0}' (acrm tables lists them)")]
     UnknownTable(String),
+    /// A file given to read (`--input`) cannot be read as a table.
+    #[error("{path}: {message}")]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A result lacks a column the caller needs (a model's target, a chart's axis).
     #[error("no {role} column '{name}' (columns: {columns})")]
     MissingColumn {

@@ -6,6 +6,7 @@
 
 pub mod engine;
 mod error;
+mod file;
 pub mod frame;
 mod guarded;
 pub mod mask;
@@ -16,6 +17,7 @@ pub mod table;
 
 pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
 pub use error::{Error, Result};
+pub use file::read_table_file;
 pub use frame::{Column, Frame, Values};
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;

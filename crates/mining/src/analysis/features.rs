@@ -183,33 +183,9 @@ pub fn customer_as_of_sql(as_of: NaiveDate) -> String {
 
 /// The rows of a CSV (with header) or Parquet file as features, `id_column` the ids.
 pub async fn read_file(path: &std::path::Path, id_column: &str) -> Result<FeatureTable> {
-    let batches = read_table_file(path).await?;
+    let batches = acrm_olap::read_table_file(path).await?;
     FeatureTable::from_batches(&batches, id_column)
         .map_err(|e| Error::Features(format!("{}: {e}", path.display())))
-}
-
-/// The rows of a CSV (with header) or Parquet file, chosen by its extension; errors name
-/// the file.
-pub async fn read_table_file(path: &std::path::Path) -> Result<Vec<RecordBatch>> {
-    use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
-    let ctx = SessionContext::new();
-    let name = path.to_string_lossy();
-    let df = match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => {
-            ctx.read_parquet(name.as_ref(), ParquetReadOptions::default())
-                .await
-        }
-        Some("csv") => ctx.read_csv(name.as_ref(), CsvReadOptions::new()).await,
-        _ => {
-            return Err(Error::Features(format!(
-                "{name}: give a .csv or .parquet file"
-            )));
-        }
-    }
-    .map_err(|e| Error::Features(format!("{name}: {e}")))?;
-    df.collect()
-        .await
-        .map_err(|e| Error::Features(format!("{name}: {e}")))
 }
 
 impl FeatureTable {

@@ -8,7 +8,6 @@ use acrm_olap::Engine;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::Writer;
 
-use crate::analysis::features::read_table_file;
 use crate::{Error, Result};
 use acrm_olap::Frame;
 
@@ -60,7 +59,7 @@ impl Source {
                     path: path.clone(),
                     source,
                 })?;
-                let batches = read_table_file(path).await?;
+                let batches = acrm_olap::read_table_file(path).await?;
                 Ok(Loaded {
                     frame: Frame::from_batches(&batches)?,
                     batches,

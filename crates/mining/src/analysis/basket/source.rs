@@ -191,7 +191,7 @@ pub async fn file_baskets(path: &Path, one_per_line: bool) -> Result<Transaction
         });
         return Ok(Transactions::from_baskets(baskets));
     }
-    let batches = crate::analysis::features::read_table_file(path).await?;
+    let batches = acrm_olap::read_table_file(path).await?;
     pairs_from_batches(&batches, &name)
 }
 
