@@ -216,6 +216,26 @@ fn money(v: &Value) -> Option<i64> {
     }
 }
 
+/// The day of a fact row (its `date` column, else the batch's day) and the customer its
+/// reference (`cref` column) names on that day: (day, customer key valid on the day,
+/// customer id).
+fn dated_customer(
+    lk: &mut Lookups,
+    sys: &str,
+    r: &Staged,
+    (date, cref): (usize, usize),
+    batch_day: i32,
+) -> (i32, i64, i64) {
+    let day = get(r, date).as_day().unwrap_or(batch_day);
+    let (ck, cid) = lk.customer(
+        sys,
+        get(r, cref).as_str().unwrap_or_default(),
+        day,
+        batch_day,
+    );
+    (day, ck, cid)
+}
+
 /// Loads one chunk of a fact entity; returns the fact rows (in the table's column order).
 #[allow(clippy::too_many_arguments)]
 pub fn load_chunk(
@@ -274,13 +294,7 @@ pub fn load_chunk(
                         None => lk.products.upsert(s, &[]),
                     },
                 };
-                let day = get(&r, t).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(
-                    sys,
-                    get(&r, cref).as_str().unwrap_or_default(),
-                    day,
-                    batch_day,
-                );
+                let (day, ck, cid) = dated_customer(lk, sys, &r, (t, cref), batch_day);
                 let discount = money(get(&r, disc)).unwrap_or(0);
                 let (unit_price, revenue) = match (money(get(&r, up)), money(get(&r, amt))) {
                     (Some(p), Some(a)) => (p, a),
@@ -399,13 +413,7 @@ pub fn load_chunk(
                     }
                     None => lk.campaigns.upsert(&cc, &[]),
                 };
-                let day = get(&r, d).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(
-                    sys,
-                    get(&r, cref).as_str().unwrap_or_default(),
-                    day,
-                    batch_day,
-                );
+                let (day, ck, cid) = dated_customer(lk, sys, &r, (d, cref), batch_day);
                 let b =
                     |i: usize, default: bool| Value::Bool(get(&r, i).as_bool().unwrap_or(default));
                 out.push(vec![
@@ -432,13 +440,7 @@ pub fn load_chunk(
                 f.i("paid_date"),
             );
             for r in rows {
-                let day = get(&r, idate).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(
-                    sys,
-                    get(&r, cref).as_str().unwrap_or_default(),
-                    day,
-                    batch_day,
-                );
+                let (day, ck, cid) = dated_customer(lk, sys, &r, (idate, cref), batch_day);
                 out.push(vec![
                     get(&r, inv).clone(),
                     Value::Int(date_key(day)),
@@ -472,13 +474,7 @@ pub fn load_chunk(
                 f.i("application_date"),
             );
             for r in rows {
-                let day = get(&r, d).as_day().unwrap_or(batch_day);
-                let (ck, cid) = lk.customer(
-                    sys,
-                    get(&r, cref).as_str().unwrap_or_default(),
-                    day,
-                    batch_day,
-                );
+                let (day, ck, cid) = dated_customer(lk, sys, &r, (d, cref), batch_day);
                 let mut row = vec![
                     get(&r, app).clone(),
                     Value::Int(date_key(day)),
