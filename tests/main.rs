@@ -16,3 +16,4 @@ mod olap;
 mod serve;
 mod serve_attacks;
 mod serve_fuzz;
+mod structure;

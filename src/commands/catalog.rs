@@ -4,7 +4,7 @@
 use acrm_olap::Engine;
 use clap::Args;
 
-use crate::commands::sql::EngineArgs;
+use crate::commands::query::EngineArgs;
 use crate::context::runtime;
 use crate::output::Format;
 

@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod generate;
 pub mod mine;
 pub mod models;
+pub mod publish;
+pub mod query;
 pub mod report;
 pub mod schema;
 pub mod serve;

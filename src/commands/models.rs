@@ -16,8 +16,8 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
-use crate::commands::mine::{Common, publish};
-use crate::commands::sql::EngineArgs;
+use crate::commands::publish::{Common, publish};
+use crate::commands::query::EngineArgs;
 use crate::output::{Format, print_batch};
 
 /// `acrm mine credit …`.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::commands::sql::{EngineArgs, ResultArgs, run_query};
+use crate::commands::query::{EngineArgs, ResultArgs, run_query};
 use crate::context::runtime;
 use crate::output::Format;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use acrm_olap::Engine;
 use anyhow::bail;
 
-use crate::commands::sql::{ResultArgs, run_query, split_statements};
+use crate::commands::query::{ResultArgs, run_query, split_statements};
 use crate::output::Format;
 
 /// The interactive shell: statements end with `;` and may span lines; `\d` lists tables,

@@ -14,16 +14,13 @@ mod tables;
 
 pub use error::{Error, Result};
 pub use markdown::render_markdown;
-pub use sources::{ChannelDef, EntityDef, EntityKind, FieldDef, FieldType, SourceCatalog};
-pub use tables::{
-    ColumnDef, ColumnType, MONEY_PRECISION, MONEY_SCALE, MaskRule, TableDef, TableKind,
-    WarehouseSchema,
+pub use sources::{
+    ChannelDef, EntityDef, EntityKind, FieldDef, FieldType, SOURCES_TOML, SourceCatalog,
 };
-
-/// Text of `warehouse-schema/tables.toml` as compiled into this binary.
-pub const TABLES_TOML: &str = include_str!("../../../warehouse-schema/tables.toml");
-/// Text of `warehouse-schema/sources.toml` as compiled into this binary.
-pub const SOURCES_TOML: &str = include_str!("../../../warehouse-schema/sources.toml");
+pub use tables::{
+    ColumnDef, ColumnType, MONEY_PRECISION, MONEY_SCALE, MaskRule, TABLES_TOML, TableDef,
+    TableKind, WarehouseSchema,
+};
 
 /// The semantic views of `warehouse-schema/views/` as compiled into this binary: (name, SQL).
 /// Each file is one SELECT over the published tables (and earlier views), registered by the

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::{Error, Result, SOURCES_TOML};
+use crate::{Error, Result};
+
+/// Text of `warehouse-schema/sources.toml` as compiled into this binary.
+pub const SOURCES_TOML: &str = include_str!("../../../warehouse-schema/sources.toml");
 
 /// The kinds of operational data acrm loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 
-use crate::{Error, Result, TABLES_TOML};
+use crate::{Error, Result};
+
+/// Text of `warehouse-schema/tables.toml` as compiled into this binary.
+pub const TABLES_TOML: &str = include_str!("../../../warehouse-schema/tables.toml");
 
 /// Precision of every money column: decimal(18, 2) holds up to 10^16 with exact cents.
 pub const MONEY_PRECISION: u8 = 18;

@@ -15,75 +15,22 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod calendar;
 mod catalog;
 mod config_file;
 mod error;
 mod exports;
+mod options;
 mod population;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use chrono::{Days, NaiveDate};
-use serde::{Deserialize, Serialize};
-
+pub use calendar::{batch_date, history_end};
 pub use error::{Error, Result};
-
-/// What to generate.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GenerateOptions {
-    /// Number of real persons behind the customer records (default 2,000).
-    pub customers: usize,
-    /// Random seed; the same seed gives the same files.
-    pub seed: u64,
-    /// Years of history in night 1's exports (default 2).
-    pub years: u32,
-    /// Which night to write: 1 is the initial history export, 2.. are the following days.
-    pub night: u32,
-    /// Warehouse path written into the generated `acrm.toml`, relative to it.
-    pub warehouse_path: String,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        Self {
-            customers: 2_000,
-            seed: 42,
-            years: 2,
-            night: 1,
-            warehouse_path: "warehouse".into(),
-        }
-    }
-}
-
-/// What `generate` wrote, for the CLI to print.
-#[derive(Debug, Clone, Serialize)]
-pub struct GenerateReport {
-    /// Output folder.
-    pub out_dir: PathBuf,
-    /// Night written.
-    pub night: u32,
-    /// Business date of that night's exports.
-    pub batch_date: NaiveDate,
-    /// Files written, relative to `out_dir`, with their data-row counts.
-    pub files: Vec<(String, u64)>,
-    /// Bad rows injected (also listed in `truth/`).
-    pub bad_rows: u64,
-}
+pub use options::{GenerateOptions, GenerateReport};
 
 /// Parameters persisted in `truth/generator.json` so later nights reuse the same population.
 const PARAMS_FILE: &str = "truth/generator.json";
-
-/// Last day of night 1's history; night n exports the day `END + (n - 1)`.
-pub fn history_end() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or(NaiveDate::MIN)
-}
-
-/// Business date of night `night`.
-pub fn batch_date(night: u32) -> NaiveDate {
-    history_end()
-        .checked_add_days(Days::new(u64::from(night.saturating_sub(1))))
-        .unwrap_or(NaiveDate::MAX)
-}
 
 /// Reads the options night 1 was generated with, if `out_dir` holds a generated set.
 pub fn saved_options(out_dir: &Path) -> Result<Option<GenerateOptions>> {
@@ -150,6 +97,7 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();

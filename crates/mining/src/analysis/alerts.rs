@@ -26,8 +26,7 @@ use crate::Result;
 use crate::analysis::features::{days_before, query_features};
 use acrm_olap::TableBuilder;
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure, Section};
+use super::registry::{Analysis, Chart, Figure, Section, boxed};
 
 /// Alert kinds, in the order they are reported.
 pub const KINDS: &[&str] = &[

@@ -35,8 +35,7 @@ use crate::model::source::{Loaded, Source};
 use crate::model::{Model, Target};
 use acrm_olap::TableBuilder;
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure, Section};
+use super::registry::{Analysis, Chart, Figure, Section, boxed};
 
 /// Registry task name.
 pub const TASK: &str = "churn";

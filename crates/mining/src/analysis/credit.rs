@@ -9,8 +9,7 @@ use crate::model::{Model, Target};
 use acrm_olap::Frame;
 use acrm_olap::TableBuilder;
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure};
+use super::registry::{Analysis, Chart, Figure, boxed};
 use crate::model::source::Source;
 
 /// Registry task name.

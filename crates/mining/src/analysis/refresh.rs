@@ -6,15 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use acrm_olap::Engine;
-use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use super::basket::source::{BasketQuery, BasketUnit, ItemLevel, warehouse_baskets};
-use super::basket::{BasketOptions, GroupResult};
-use super::features::{FeatureTable, customer_features, last_fact_date};
-use super::{Tables, analysis};
+use super::analysis;
+use super::context::Context;
+use super::features::last_fact_date;
+use crate::Error;
 use crate::model::registry::Registry;
-use crate::{Error, Result};
 
 /// What a refresh produced: the tables of the analyses that ran, and why the others did not.
 #[derive(Debug, Default)]
@@ -42,14 +40,7 @@ pub async fn refresh(
             return out;
         }
     };
-    let mut context = Context {
-        engine,
-        as_of,
-        segment_k,
-        models,
-        features: None,
-        rules: None,
-    };
+    let mut context = Context::new(engine, as_of, segment_k, models);
     for name in analyses {
         let ran = match analysis(name) {
             Some(a) => (a.run)(&mut context).await,
@@ -61,67 +52,6 @@ pub async fn refresh(
         }
     }
     out
-}
-
-/// What an analysis run by the refresh is given: the version, the as-of date, the model
-/// registry, and the inputs several analyses share, computed once per refresh.
-pub struct Context<'a> {
-    /// The version being refreshed.
-    pub engine: &'a Engine,
-    /// The last sale of the version: every analysis runs as of it.
-    pub as_of: NaiveDate,
-    /// k of the segmentation (`[marts] segment_k`), or by silhouette.
-    pub segment_k: Option<usize>,
-    /// The champions that score `churn_score` / `credit_score`.
-    pub models: &'a Registry,
-    /// Customer features (`rfm`, `segment`).
-    features: Option<FeatureTable>,
-    /// The association rules of every order up to the last sale (`basket`, `cross_sell`).
-    rules: Option<GroupResult>,
-}
-
-impl Context<'_> {
-    /// The baskets the nightly refresh mines: every order up to `as_of`, items at
-    /// subcategory level.
-    pub fn baskets(&self) -> BasketQuery {
-        BasketQuery {
-            by: None,
-            customers: None,
-            unit: BasketUnit::Order,
-            level: ItemLevel::Subcategory,
-            from: None,
-            to: Some(self.as_of),
-        }
-    }
-
-    /// The customer features as of `as_of`, computed on first use.
-    pub async fn features(&mut self) -> Result<&FeatureTable> {
-        if self.features.is_none() {
-            self.features = Some(customer_features(self.engine, self.as_of).await?);
-        }
-        self.features
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("customer features".into()))
-    }
-
-    /// The association rules of [`Context::baskets`] under the default thresholds,
-    /// computed on first use.
-    pub async fn rules(&mut self) -> Result<&GroupResult> {
-        if self.rules.is_none() {
-            let groups = warehouse_baskets(self.engine, &self.baskets()).await?;
-            self.rules = BasketOptions::DEFAULT.mine(groups)?.into_iter().next();
-        }
-        self.rules
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("no baskets to analyse".into()))
-    }
-}
-
-/// Boxes an analysis's nightly run as a [`super::Run`] future.
-pub(crate) fn boxed<'a>(
-    run: impl std::future::Future<Output = Result<Tables>> + 'a,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Tables>> + 'a>> {
-    Box::pin(run)
 }
 
 /// The nightly build's mart refresh (`[marts]` in the config): runs the configured analyses

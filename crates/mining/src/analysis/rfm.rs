@@ -29,8 +29,7 @@
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure, Section};
+use super::registry::{Analysis, Chart, Figure, Section, boxed};
 use crate::analysis::features::FeatureTable;
 use crate::{Error, Result};
 use acrm_olap::TableBuilder;

@@ -5,8 +5,7 @@
 use datafusion::arrow::array::RecordBatch;
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure, Section};
+use super::registry::{Analysis, Chart, Figure, Section, boxed};
 use crate::algo::ParamGuard;
 use crate::algo::kmeans::{Clustering, KMeansParams};
 use crate::analysis::features::FeatureTable;

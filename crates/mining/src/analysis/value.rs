@@ -40,8 +40,7 @@ use datafusion::arrow::array::RecordBatch;
 use crate::analysis::features::{days_before, query_features};
 use acrm_olap::TableBuilder;
 
-use super::refresh::boxed;
-use super::{Analysis, Chart, Figure, Section};
+use super::registry::{Analysis, Chart, Figure, Section, boxed};
 use crate::{Error, Result};
 
 /// Tier names in rule order.

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::nearest::Points;
-use super::{BLOCK, Rows, sq_dist};
+use super::rows::{BLOCK, Rows, sq_dist};
 
 /// One finished run of Lloyd's algorithm.
 pub(super) struct Run {

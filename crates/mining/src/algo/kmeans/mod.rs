@@ -12,6 +12,7 @@
 mod lloyd;
 mod nearest;
 mod plusplus;
+mod rows;
 
 use linfa::prelude::*;
 use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2};
@@ -20,9 +21,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rayon::prelude::*;
 
 use super::{Error, ParamGuard, Result, finite_non_negative};
-
-/// Rows per parallel block: large enough to amortise scheduling, small enough to balance.
-const BLOCK: usize = 4096;
+use rows::{Rows, mean_variance, sq_dist};
 
 /// Checked k-means parameters (see [`KMeansParams`]); [`KMeansValidParams::fit`] clusters.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,80 +208,6 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<usize>> for K
     fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<usize> {
         Array1::zeros(x.nrows())
     }
-}
-
-/// A row-major matrix borrowed as one slice, with the squared norm of each row.
-struct Rows<'a> {
-    data: &'a [f64],
-    dims: usize,
-    norms: Vec<f64>,
-}
-
-impl<'a> Rows<'a> {
-    fn new(data: &'a [f64], dims: usize) -> Self {
-        let norms = if dims == 0 {
-            Vec::new()
-        } else {
-            data.par_chunks(dims)
-                .map(|r| r.iter().map(|v| v * v).sum())
-                .collect()
-        };
-        Self { data, dims, norms }
-    }
-
-    /// ‖row i‖².
-    fn norm(&self, i: usize) -> f64 {
-        self.norms[i]
-    }
-
-    fn len(&self) -> usize {
-        self.data.len().checked_div(self.dims).unwrap_or(0)
-    }
-
-    fn row(&self, i: usize) -> &'a [f64] {
-        &self.data[i * self.dims..(i + 1) * self.dims]
-    }
-}
-
-/// `f` over consecutive blocks of row numbers in parallel, results in row order.
-fn block_results<T: Send>(
-    rows: &Rows<'_>,
-    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let n = rows.len();
-    (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| f(b * BLOCK..((b + 1) * BLOCK).min(n)))
-        .collect()
-}
-
-/// Mean of the features' variances (scikit-learn scales its tolerance by it).
-fn mean_variance(rows: &Rows<'_>) -> f64 {
-    let n = rows.len() as f64;
-    let dims = rows.dims;
-    let sums = block_results(rows, |range| {
-        let mut s = vec![0.0; 2 * dims];
-        for i in range {
-            for (j, v) in rows.row(i).iter().enumerate() {
-                s[j] += v;
-                s[dims + j] += v * v;
-            }
-        }
-        s
-    });
-    let mut total = vec![0.0; 2 * dims];
-    for s in sums {
-        total.iter_mut().zip(s).for_each(|(t, v)| *t += v);
-    }
-    (0..dims)
-        .map(|j| (total[dims + j] / n - (total[j] / n).powi(2)).max(0.0))
-        .sum::<f64>()
-        / dims.max(1) as f64
-}
-
-/// Squared Euclidean distance of two equally long slices.
-fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Mean silhouette coefficient of the rows `sample` of `x` under `labels` (−1..1, higher is

@@ -105,7 +105,7 @@ impl Points {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algo::kmeans::sq_dist;
+    use crate::algo::kmeans::rows::sq_dist;
 
     #[test]
     fn matches_a_plain_scan_at_every_width() {

@@ -8,7 +8,7 @@ use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::RngCore;
 
 use super::nearest::Points;
-use super::{Rows, block_results, sq_dist};
+use super::rows::{BLOCK, Rows, block_results, sq_dist};
 
 /// `k` initial centres (row-major, k × d) for the rows, drawn with `rng`.
 pub(super) fn seed_centres(rows: &Rows<'_>, k: usize, rng: &mut Xoshiro256Plus) -> Vec<f64> {
@@ -73,10 +73,10 @@ fn candidate_potentials(rows: &Rows<'_>, closest: &[f64], candidates: &[usize]) 
 fn tighten(rows: &Rows<'_>, centre: &[f64], closest: &mut [f64], first: bool) -> f64 {
     use rayon::prelude::*;
     closest
-        .par_chunks_mut(super::BLOCK)
+        .par_chunks_mut(BLOCK)
         .enumerate()
         .map(|(b, chunk)| {
-            let start = b * super::BLOCK;
+            let start = b * BLOCK;
             let mut sum = 0.0;
             for (offset, d) in chunk.iter_mut().enumerate() {
                 let new = sq_dist(rows.row(start + offset), centre);

@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use datafusion::arrow::array::RecordBatch;
 use rayon::prelude::*;
 
-use super::{Rule, Transactions, names};
-use crate::Result;
 use acrm_olap::TableBuilder;
 
-use super::BasketOptions;
+use super::mine::{BasketOptions, names};
 use super::source::customer_histories;
-use crate::analysis::Analysis;
-use crate::analysis::refresh::boxed;
+use crate::Result;
+use crate::algo::rules::Rule;
+use crate::algo::transactions::Transactions;
+use crate::analysis::registry::{Analysis, boxed};
 
 /// One recommendation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

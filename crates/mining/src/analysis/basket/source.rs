@@ -12,8 +12,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use super::Transactions;
-use crate::algo::transactions::Builder;
+use crate::algo::transactions::{Builder, Transactions};
 use crate::{Error, Result};
 
 /// What one basket is.
