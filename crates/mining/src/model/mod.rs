@@ -787,6 +787,22 @@ mod tests {
         (frame, labels)
     }
 
+    /// The default training options are what their doc says: the tree's checked limits are
+    /// the ones asked for, not `TreeValidParams::default()` (leaves of 1 row), which
+    /// `TrainOptions::default` would fall back to if its parameters failed their check.
+    #[test]
+    fn defaults_are_valid() {
+        let tree = TrainOptions::default().tree;
+        assert_eq!(tree.min_samples_leaf(), 20);
+        assert_eq!(tree.max_depth(), 5);
+        assert!(
+            TreeParams::new()
+                .min_samples_leaf(tree.min_samples_leaf())
+                .check()
+                .is_ok()
+        );
+    }
+
     #[test]
     fn trains_every_kind_and_explains_with_the_planted_inputs() {
         let (frame, labels) = applicants();
