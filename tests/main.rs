@@ -10,6 +10,7 @@ mod charts;
 mod cluster;
 mod config_errors;
 mod incremental;
+mod messy_exports;
 mod mining;
 mod models;
 mod olap;

@@ -14,11 +14,12 @@ use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::RecordBatch;
 
-use crate::config::{BuildConfig, LoadMode, SourceConfig};
+use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, fact_table, load_chunk};
 use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record};
+use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
 use crate::stage::{Loader, Rejected, Rejector, Staged, stage_file};
 use crate::value::{Value, batch_to_rows, rows_to_batch};
@@ -277,6 +278,7 @@ fn build_into(
         years: prev.map(|(_, m)| m.calendar_years),
         loaded_files: prev.map(|(_, m)| m.files.clone()).unwrap_or_default(),
         this_build: Vec::new(),
+        keys: KeyIndex::default(),
     };
     progress.total_bytes(new_files.iter().map(|f| f.bytes).sum());
     let mut batches: BTreeMap<NaiveDate, Vec<InputFile>> = BTreeMap::new();
@@ -393,6 +395,8 @@ struct Run<'a> {
     loaded_files: Vec<LoadedFile>,
     /// The files this build loaded.
     this_build: Vec<LoadedFile>,
+    /// Natural keys of the fact lines in the version being built.
+    keys: KeyIndex,
 }
 
 /// What one batch produced, before it is written.
@@ -404,6 +408,8 @@ struct BatchOutput {
     rejected: Vec<Rejected>,
     /// Per source, a hash of its files' checksums (names the fact part files by content).
     source_hash: BTreeMap<usize, blake3::Hasher>,
+    /// Natural keys the batch loads and replaces.
+    keys: BatchKeys,
 }
 
 impl Run<'_> {
@@ -428,6 +434,23 @@ impl Run<'_> {
         let mut customers_done = false;
         for f in &files {
             let src: &SourceConfig = &cfg.sources[f.source];
+            if let Some(first) = self.loaded_content(&f.checksum) {
+                tracing::warn!(source = %src.name, file = %f.rel, same_as = %first, "skipped: same content as a file already loaded (a re-sent export)");
+                let lf = LoadedFile {
+                    source: src.name.clone(),
+                    file: f.rel.clone(),
+                    checksum: f.checksum.clone(),
+                    batch_date: batch,
+                    rows_read: 0,
+                    rows_loaded: 0,
+                    rows_quarantined: 0,
+                    version: self.version,
+                    duplicate_of: Some(first),
+                };
+                self.loaded_files.push(lf.clone());
+                self.this_build.push(lf);
+                continue;
+            }
             out.source_hash
                 .entry(f.source)
                 .or_default()
@@ -487,10 +510,32 @@ impl Run<'_> {
                     let table_name = fact_table(kind).unwrap_or("fact_sales");
                     let table = self.table(table_name)?;
                     let key = (table_name, f.source);
-                    let (lk, facts, years, stem) =
-                        (&mut self.lk, &mut out.facts, &mut self.years, &stem);
+                    let (lk, facts, years, stem, index, batch_keys, tmp) = (
+                        &mut self.lk,
+                        &mut out.facts,
+                        &mut self.years,
+                        &stem,
+                        &mut self.keys,
+                        &mut out.keys,
+                        self.tmp,
+                    );
+                    let keyed = src.natural_key && src.load == LoadMode::Append;
                     Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
-                        let loaded = load_chunk(kind, lk, src, def, rows, rej, batch_day, stem);
+                        let loaded = load_chunk(kind, lk, src, def, &rows, rej, batch_day, stem);
+                        let loaded = if keyed {
+                            index.admit(
+                                tmp,
+                                &table,
+                                src.on_existing_key,
+                                &def.key[0],
+                                loaded,
+                                &rows,
+                                rej,
+                                batch_keys,
+                            )?
+                        } else {
+                            loaded.into_iter().map(|(_, r)| r).collect()
+                        };
                         for r in &loaded {
                             if let Some(d) = r.iter().find_map(|v| match v {
                                 Value::Date(d) => Some(*d),
@@ -521,6 +566,10 @@ impl Run<'_> {
             )?;
             drop(loader);
             tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, "file loaded");
+            if counts.read == 0 {
+                tracing::warn!(source = %src.name, file = %f.rel, "the file has no data rows");
+            }
+            check_quarantined_share(src, &f.path, counts.read, &rej)?;
             let lf = LoadedFile {
                 source: src.name.clone(),
                 file: f.rel.clone(),
@@ -530,6 +579,7 @@ impl Run<'_> {
                 rows_loaded: counts.loaded,
                 rows_quarantined: counts.quarantined,
                 version: self.version,
+                duplicate_of: None,
             };
             self.loaded_files.push(lf.clone());
             self.this_build.push(lf);
@@ -546,9 +596,33 @@ impl Run<'_> {
         self.write_batch(batch, &files, out)
     }
 
-    /// Writes a batch's fact parts (a snapshot source first drops its earlier parts), its
-    /// quarantined rows and its reconciliation rows.
-    fn write_batch(&self, batch: NaiveDate, files: &[InputFile], out: BatchOutput) -> Result<()> {
+    /// The first file loaded with content `checksum` and at least one row, if any (a file
+    /// with the same bytes is a re-sent export; empty files are alike without being one).
+    fn loaded_content(&self, checksum: &str) -> Option<String> {
+        self.loaded_files
+            .iter()
+            .find(|f| f.checksum == checksum && f.duplicate_of.is_none() && f.rows_read > 0)
+            .map(|f| f.file.clone())
+    }
+
+    /// Writes a batch's fact parts (a snapshot source first drops its earlier parts; lines
+    /// the batch replaces leave their earlier parts first), its quarantined rows and its
+    /// reconciliation rows.
+    fn write_batch(
+        &mut self,
+        batch: NaiveDate,
+        files: &[InputFile],
+        mut out: BatchOutput,
+    ) -> Result<()> {
+        for (table_name, keys) in out.keys.replaced() {
+            let removed = remove_keys(self.tmp, &self.table(table_name)?, keys)?;
+            tracing::info!(
+                table = table_name,
+                lines = removed,
+                "lines replaced by this batch"
+            );
+        }
+        self.keys.written(std::mem::take(&mut out.keys));
         let batch_day = day_number(batch);
         let batch_tag = {
             let mut h = blake3::Hasher::new();
@@ -605,6 +679,7 @@ impl Run<'_> {
             .iter()
             .filter(|f| {
                 f.batch_date == batch
+                    && f.duplicate_of.is_none()
                     && files
                         .iter()
                         .any(|x| x.rel == f.file && x.checksum == f.checksum)
@@ -733,6 +808,49 @@ impl Run<'_> {
             duration: started.elapsed(),
         })
     }
+}
+
+/// Fails the night when more of a file's rows were quarantined than its source allows
+/// (`max_quarantined_share`): a file that is mostly rejected is a wrong mapping, encoding or
+/// export, not bad rows. Lines skipped as already loaded under `on_existing_key = "skip"`
+/// are expected and do not count.
+fn check_quarantined_share(
+    src: &SourceConfig,
+    path: &Path,
+    read: u64,
+    rejected: &[Rejected],
+) -> Result<()> {
+    let counted: Vec<&Rejected> = rejected
+        .iter()
+        .filter(|r| !(src.on_existing_key == ExistingKey::Skip && r.code == "already_loaded"))
+        .collect();
+    if read == 0 || counted.len() as f64 <= src.max_quarantined_share * read as f64 {
+        return Ok(());
+    }
+    let mut by_code: BTreeMap<&str, Vec<&Rejected>> = BTreeMap::new();
+    for r in &counted {
+        by_code.entry(r.code).or_default().push(r);
+    }
+    let (code, rows) = by_code
+        .iter()
+        .max_by_key(|(code, rows)| (rows.len(), std::cmp::Reverse(*code)))
+        .map(|(c, r)| (*c, r.as_slice()))
+        .unwrap_or(("", &[]));
+    let example = rows
+        .first()
+        .map(|r| format!("; e.g. line {}: {}", r.line, r.reason))
+        .unwrap_or_default();
+    Err(Error::Input {
+        path: path.into(),
+        message: format!(
+            "{} of {read} rows ({:.0}%) quarantined, over the max_quarantined_share of {:.0}% of source '{}'; most common reason: {code} ({} rows{example})",
+            counted.len(),
+            100.0 * counted.len() as f64 / read as f64,
+            100.0 * src.max_quarantined_share,
+            src.name,
+            rows.len()
+        ),
+    })
 }
 
 fn resolve_customers(

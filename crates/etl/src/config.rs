@@ -80,6 +80,11 @@ struct RawSource {
     values: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     constants: BTreeMap<String, String>,
+    on_existing_key: Option<String>,
+    dedupe_exact_lines: Option<bool>,
+    max_quarantined_share: Option<f64>,
+    max_field_bytes: Option<usize>,
+    returns: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +132,25 @@ pub enum LoadMode {
     Snapshot,
 }
 
+/// What a fact line whose natural key the warehouse already holds does (`on_existing_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingKey {
+    /// Quarantined with reason `already_loaded`, counted against `max_quarantined_share`
+    /// (the default: a second copy of an order line is an error until someone says why).
+    Quarantine,
+    /// Kept out of the warehouse as expected (exports of overlapping windows): quarantined
+    /// with reason `already_loaded` for the trail, but not counted against the share.
+    Skip,
+    /// The new line replaces the one loaded before (corrected re-exports).
+    Replace,
+}
+
+/// Default `max_field_bytes`: longer fields are quarantined (`field_too_long`).
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Default `max_quarantined_share`: a file with more of its rows quarantined fails the night.
+pub const DEFAULT_MAX_QUARANTINED_SHARE: f64 = 0.5;
+
 /// How one canonical field is filled for a source.
 #[derive(Debug, Clone)]
 pub enum FieldSource {
@@ -173,6 +197,19 @@ pub struct SourceConfig {
     pub true_values: Vec<String>,
     /// Texts read as false.
     pub false_values: Vec<String>,
+    /// The source maps the first field of its entity's natural key (`key` in sources.toml).
+    pub natural_key: bool,
+    /// Exact repeats of a row in a batch are quarantined as `duplicate_row` (default: when
+    /// the source has a natural key; without one, identical lines are real repeat purchases).
+    pub dedupe_exact_lines: bool,
+    /// Fact lines whose natural key is already loaded: quarantine, skip or replace.
+    pub on_existing_key: ExistingKey,
+    /// Share of a file's rows that may be quarantined before the night fails (0 to 1).
+    pub max_quarantined_share: f64,
+    /// Longest field in bytes; longer ones quarantine the row (`field_too_long`).
+    pub max_field_bytes: usize,
+    /// Negative quantities are returns (loaded as negative lines), not errors.
+    pub returns: bool,
 }
 
 /// The validated build configuration.
@@ -526,6 +563,46 @@ fn validate_source(
                 rs.timezone.unwrap_or_default()
             ))
         })?;
+    let natural_key = def
+        .index_of(&def.key[0])
+        .is_some_and(|i| matches!(fields[i], FieldSource::Column(_)));
+    let is_fact = crate::facts::fact_table(entity).is_some();
+    let on_existing_key = match rs.on_existing_key.as_deref() {
+        None | Some("quarantine") => ExistingKey::Quarantine,
+        Some("skip") => ExistingKey::Skip,
+        Some("replace") => ExistingKey::Replace,
+        Some(o) => {
+            return Err(ctx(format!(
+                "on_existing_key must be 'quarantine', 'skip' or 'replace', got '{o}'"
+            )));
+        }
+    };
+    if rs.on_existing_key.is_some() && !(is_fact && load == LoadMode::Append && natural_key) {
+        return Err(ctx(format!(
+            "on_existing_key applies to append-mode fact sources that map '{}' (their natural key); \
+             master data is updated in place and a snapshot replaces the source's rows",
+            def.key[0]
+        )));
+    }
+    let max_quarantined_share = rs
+        .max_quarantined_share
+        .unwrap_or(DEFAULT_MAX_QUARANTINED_SHARE);
+    if !(0.0..=1.0).contains(&max_quarantined_share) {
+        return Err(ctx(format!(
+            "max_quarantined_share must be between 0 and 1, got {max_quarantined_share}"
+        )));
+    }
+    let max_field_bytes = rs.max_field_bytes.unwrap_or(DEFAULT_MAX_FIELD_BYTES);
+    if max_field_bytes == 0 {
+        return Err(ctx("max_field_bytes must be at least 1".into()));
+    }
+    let returns = rs.returns.unwrap_or(false);
+    if returns && entity != EntityKind::SalesLine {
+        return Err(ctx(format!(
+            "returns applies to sales_line sources, not {}",
+            entity.name()
+        )));
+    }
     let lower = |v: Vec<String>| {
         v.into_iter()
             .map(|s| s.trim().to_lowercase())
@@ -554,6 +631,12 @@ fn validate_source(
             rs.false_values
                 .unwrap_or_else(|| DEFAULT_FALSE.map(String::from).to_vec()),
         ),
+        dedupe_exact_lines: rs.dedupe_exact_lines.unwrap_or(natural_key),
+        natural_key,
+        on_existing_key,
+        max_quarantined_share,
+        max_field_bytes,
+        returns,
     })
 }
 

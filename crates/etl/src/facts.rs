@@ -236,18 +236,19 @@ fn dated_customer(
     (day, ck, cid)
 }
 
-/// Loads one chunk of a fact entity; returns the fact rows (in the table's column order).
+/// Loads one chunk of a fact entity; returns the fact rows (in the table's column order), each
+/// with the position of the staged row it comes from.
 #[allow(clippy::too_many_arguments)]
 pub fn load_chunk(
     kind: EntityKind,
     lk: &mut Lookups,
     src: &SourceConfig,
     def: &EntityDef,
-    rows: Vec<Staged>,
+    rows: &[Staged],
     rej: &mut Rejector<'_>,
     batch_day: i32,
     file_stem: &str,
-) -> Vec<Vec<Value>> {
+) -> Vec<(usize, Vec<Value>)> {
     let f = F(def);
     let mut out = Vec::with_capacity(rows.len());
     let sys = src.customer_system.as_str();
@@ -267,24 +268,24 @@ pub fn load_chunk(
                 f.i("channel"),
                 f.i("branch_code"),
             );
-            for r in rows {
-                let q = get(&r, qty).as_i64().unwrap_or(0);
+            for (n, r) in rows.iter().enumerate() {
+                let q = get(r, qty).as_i64().unwrap_or(0);
                 if q <= 0 {
                     rej.reject(
-                        &r,
+                        r,
                         Some("quantity"),
                         "non_positive_quantity",
                         format!("quantity must be > 0, found {q}"),
                     );
                     continue;
                 }
-                let product_key = match get(&r, sku).as_str() {
+                let product_key = match get(r, sku).as_str() {
                     None => 0,
                     Some(s) => match lk.products.key(s) {
                         Some(k) => k,
                         None if lk.strict_products => {
                             rej.reject(
-                                &r,
+                                r,
                                 Some("sku"),
                                 "unknown_product",
                                 format!("unknown product '{s}' (in no product source)"),
@@ -294,46 +295,49 @@ pub fn load_chunk(
                         None => lk.products.upsert(s, &[]),
                     },
                 };
-                let (day, ck, cid) = dated_customer(lk, sys, &r, (t, cref), batch_day);
-                let discount = money(get(&r, disc)).unwrap_or(0);
-                let (unit_price, revenue) = match (money(get(&r, up)), money(get(&r, amt))) {
+                let (day, ck, cid) = dated_customer(lk, sys, r, (t, cref), batch_day);
+                let discount = money(get(r, disc)).unwrap_or(0);
+                let (unit_price, revenue) = match (money(get(r, up)), money(get(r, amt))) {
                     (Some(p), Some(a)) => (p, a),
                     (Some(p), None) => (p, p * q - discount),
                     (None, Some(a)) => (((a + discount) as f64 / q as f64).round() as i64, a),
                     (None, None) => (0, 0),
                 };
-                let unit_cost = money(get(&r, uc)).or_else(|| {
-                    get(&r, sku)
+                let unit_cost = money(get(r, uc)).or_else(|| {
+                    get(r, sku)
                         .as_str()
                         .and_then(|s| lk.products.attr(s, "unit_cost"))
                         .and_then(money)
                 });
-                let ts = match get(&r, t) {
+                let ts = match get(r, t) {
                     v @ Value::Ts { .. } => v.clone(),
                     _ => Value::Null,
                 };
-                let order_id = get(&r, oid).as_str().map_or_else(
+                let order_id = get(r, oid).as_str().map_or_else(
                     || format!("{}:{file_stem}:{}", src.name, r.line),
                     str::to_string,
                 );
-                out.push(vec![
-                    Value::Str(order_id),
-                    Value::Int(get(&r, ln).as_i64().unwrap_or(1)),
-                    Value::Int(date_key(day)),
-                    Value::Date(day),
-                    ts,
-                    Value::Int(ck),
-                    Value::Int(cid),
-                    Value::Int(product_key),
-                    Value::Int(lk.channel(get(&r, ch))),
-                    Value::Int(lk.branch(get(&r, br))),
-                    Value::Int(q),
-                    Value::Money(unit_price),
-                    Value::Money(discount),
-                    Value::Money(revenue),
-                    unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
-                    Value::Str(src.name.clone()),
-                ]);
+                out.push((
+                    n,
+                    vec![
+                        Value::Str(order_id),
+                        Value::Int(get(r, ln).as_i64().unwrap_or(1)),
+                        Value::Int(date_key(day)),
+                        Value::Date(day),
+                        ts,
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        Value::Int(product_key),
+                        Value::Int(lk.channel(get(r, ch))),
+                        Value::Int(lk.branch(get(r, br))),
+                        Value::Int(q),
+                        Value::Money(unit_price),
+                        Value::Money(discount),
+                        Value::Money(revenue),
+                        unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
+                        Value::Str(src.name.clone()),
+                    ],
+                ));
             }
         }
         EntityKind::ServiceContact => {
@@ -349,43 +353,46 @@ pub fn load_chunk(
                 f.i("resolved_at"),
                 f.i("status"),
             );
-            for r in rows {
-                let s = get(&r, sat).as_i64();
+            for (n, r) in rows.iter().enumerate() {
+                let s = get(r, sat).as_i64();
                 if s.is_some_and(|s| !(1..=5).contains(&s)) {
                     rej.reject(
-                        &r,
+                        r,
                         Some("satisfaction"),
                         "bad_value",
                         format!("expected a score from 1 to 5, found {}", s.unwrap_or(0)),
                     );
                     continue;
                 }
-                let day = get(&r, open).as_day().unwrap_or(batch_day);
-                let (ck, cid) = match get(&r, cref).as_str() {
+                let day = get(r, open).as_day().unwrap_or(batch_day);
+                let (ck, cid) = match get(r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, day, batch_day),
                     None => {
-                        lk.customer_by_contact(sys, get(&r, phone), get(&r, email), day, batch_day)
+                        lk.customer_by_contact(sys, get(r, phone), get(r, email), day, batch_day)
                     }
                 };
-                let hours = match (get(&r, open), get(&r, res)) {
+                let hours = match (get(r, open), get(r, res)) {
                     (Value::Ts { micros: a, .. }, Value::Ts { micros: b, .. }) => {
                         Value::Float((b - a) as f64 / 3.6e9)
                     }
                     _ => Value::Null,
                 };
-                out.push(vec![
-                    get(&r, id).clone(),
-                    Value::Int(date_key(day)),
-                    Value::Date(day),
-                    get(&r, open).clone(),
-                    Value::Int(ck),
-                    Value::Int(cid),
-                    Value::Int(lk.channel(get(&r, ch))),
-                    get(&r, ty).clone(),
-                    s.map_or(Value::Null, Value::Int),
-                    hours,
-                    get(&r, st).clone(),
-                ]);
+                out.push((
+                    n,
+                    vec![
+                        get(r, id).clone(),
+                        Value::Int(date_key(day)),
+                        Value::Date(day),
+                        get(r, open).clone(),
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        Value::Int(lk.channel(get(r, ch))),
+                        get(r, ty).clone(),
+                        s.map_or(Value::Null, Value::Int),
+                        hours,
+                        get(r, st).clone(),
+                    ],
+                ));
             }
         }
         EntityKind::CampaignResponse => {
@@ -398,13 +405,13 @@ pub fn load_chunk(
                 f.i("converted"),
                 f.i("revenue"),
             );
-            for r in rows {
-                let cc = get(&r, code).as_str().unwrap_or_default().to_string();
+            for (n, r) in rows.iter().enumerate() {
+                let cc = get(r, code).as_str().unwrap_or_default().to_string();
                 let campaign_key = match lk.campaigns.key(&cc) {
                     Some(k) => k,
                     None if lk.strict_campaigns => {
                         rej.reject(
-                            &r,
+                            r,
                             Some("campaign_code"),
                             "unknown_campaign",
                             format!("unknown campaign '{cc}'"),
@@ -413,20 +420,23 @@ pub fn load_chunk(
                     }
                     None => lk.campaigns.upsert(&cc, &[]),
                 };
-                let (day, ck, cid) = dated_customer(lk, sys, &r, (d, cref), batch_day);
+                let (day, ck, cid) = dated_customer(lk, sys, r, (d, cref), batch_day);
                 let b =
-                    |i: usize, default: bool| Value::Bool(get(&r, i).as_bool().unwrap_or(default));
-                out.push(vec![
-                    Value::Int(campaign_key),
-                    Value::Int(date_key(day)),
-                    Value::Date(day),
-                    Value::Int(ck),
-                    Value::Int(cid),
-                    b(c1, true),
-                    b(c2, false),
-                    b(c3, false),
-                    Value::Money(money(get(&r, rev)).unwrap_or(0)),
-                ]);
+                    |i: usize, default: bool| Value::Bool(get(r, i).as_bool().unwrap_or(default));
+                out.push((
+                    n,
+                    vec![
+                        Value::Int(campaign_key),
+                        Value::Int(date_key(day)),
+                        Value::Date(day),
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        b(c1, true),
+                        b(c2, false),
+                        b(c3, false),
+                        Value::Money(money(get(r, rev)).unwrap_or(0)),
+                    ],
+                ));
             }
         }
         EntityKind::Receivable => {
@@ -439,19 +449,22 @@ pub fn load_chunk(
                 f.i("paid_amount"),
                 f.i("paid_date"),
             );
-            for r in rows {
-                let (day, ck, cid) = dated_customer(lk, sys, &r, (idate, cref), batch_day);
-                out.push(vec![
-                    get(&r, inv).clone(),
-                    Value::Int(date_key(day)),
-                    Value::Date(day),
-                    get(&r, due).clone(),
-                    Value::Int(ck),
-                    Value::Int(cid),
-                    get(&r, amt).clone(),
-                    Value::Money(money(get(&r, paid)).unwrap_or(0)),
-                    get(&r, pdate).clone(),
-                ]);
+            for (n, r) in rows.iter().enumerate() {
+                let (day, ck, cid) = dated_customer(lk, sys, r, (idate, cref), batch_day);
+                out.push((
+                    n,
+                    vec![
+                        get(r, inv).clone(),
+                        Value::Int(date_key(day)),
+                        Value::Date(day),
+                        get(r, due).clone(),
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        get(r, amt).clone(),
+                        Value::Money(money(get(r, paid)).unwrap_or(0)),
+                        get(r, pdate).clone(),
+                    ],
+                ));
             }
         }
         EntityKind::CreditApplication => {
@@ -473,17 +486,17 @@ pub fn load_chunk(
                 f.i("customer_ref"),
                 f.i("application_date"),
             );
-            for r in rows {
-                let (day, ck, cid) = dated_customer(lk, sys, &r, (d, cref), batch_day);
+            for (n, r) in rows.iter().enumerate() {
+                let (day, ck, cid) = dated_customer(lk, sys, r, (d, cref), batch_day);
                 let mut row = vec![
-                    get(&r, app).clone(),
+                    get(r, app).clone(),
                     Value::Int(date_key(day)),
                     Value::Date(day),
                     Value::Int(ck),
                     Value::Int(cid),
                 ];
-                row.extend(idx.iter().map(|i| get(&r, *i).clone()));
-                out.push(row);
+                row.extend(idx.iter().map(|i| get(r, *i).clone()));
+                out.push((n, row));
             }
         }
         EntityKind::SalesPlan => {
@@ -493,22 +506,25 @@ pub fn load_chunk(
                 f.i("branch_code"),
                 f.i("planned_amount"),
             );
-            for r in rows {
-                let day = get(&r, m).as_day().unwrap_or(batch_day);
+            for (n, r) in rows.iter().enumerate() {
+                let day = get(r, m).as_day().unwrap_or(batch_day);
                 let first = crate::parse::date_of(day)
                     .with_day0(0)
                     .map_or(day, crate::parse::day_number);
-                let (ck, cid) = match get(&r, cref).as_str() {
+                let (ck, cid) = match get(r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, first, batch_day),
                     None => (0, 0),
                 };
-                out.push(vec![
-                    Value::Date(first),
-                    Value::Int(ck),
-                    Value::Int(cid),
-                    Value::Int(lk.branch(get(&r, br))),
-                    get(&r, amt).clone(),
-                ]);
+                out.push((
+                    n,
+                    vec![
+                        Value::Date(first),
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        Value::Int(lk.branch(get(r, br))),
+                        get(r, amt).clone(),
+                    ],
+                ));
             }
         }
         EntityKind::Customer | EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {}

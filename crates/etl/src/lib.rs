@@ -11,6 +11,7 @@ pub mod discover;
 mod error;
 pub mod facts;
 pub mod identity;
+pub mod keys;
 pub mod parse;
 pub mod read;
 pub mod stage;

@@ -244,14 +244,24 @@ pub fn parse_money(t: &str) -> Result<i64, String> {
     Ok(if neg { -(cents as i64) } else { cents as i64 })
 }
 
-/// Parses a whole number ("12", "-3", "+4", "5.0").
+/// Parses a whole number ("12", "-3", "+4", "5.0", "1,000" with thousands grouped by three).
 pub fn parse_int(t: &str) -> Result<i64, String> {
+    let bad = || "expected a whole number".to_string();
     let s = t
         .strip_suffix(".0")
         .or_else(|| t.strip_suffix(".00"))
         .unwrap_or(t);
-    s.parse::<i64>()
-        .map_err(|_| "expected a whole number".to_string())
+    if !s.contains(',') {
+        return s.parse::<i64>().map_err(|_| bad());
+    }
+    let digits = s.trim_start_matches(['-', '+']);
+    let mut groups = digits.split(',');
+    let grouped =
+        groups.next().is_some_and(|g| (1..=3).contains(&g.len())) && groups.all(|g| g.len() == 3);
+    if !grouped {
+        return Err(bad());
+    }
+    s.replace(',', "").parse::<i64>().map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -337,6 +347,16 @@ mod tests {
             Ok("2024-03-01".into())
         );
         assert!(parse_date("2024/13/01", &["%Y/%m/%d".to_string()]).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_may_group_thousands() {
+        assert_eq!(parse_int("1,000"), Ok(1000));
+        assert_eq!(parse_int("-12,345,678"), Ok(-12_345_678));
+        assert_eq!(parse_int("7.0"), Ok(7));
+        for bad in ["1,00", "1,0000", ",100", "1,,000", "1.5", "x"] {
+            assert!(parse_int(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

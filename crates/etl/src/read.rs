@@ -128,9 +128,13 @@ fn read_csv(
     on: &mut dyn FnMut(Event<'_>) -> Result<()>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
+    // Records end at LF only: with the csv crate's default CRLF terminator a record of a CRLF
+    // file is reported one line early (its start is taken before the LF is consumed). A CR
+    // left at a line's end is white space, trimmed from the last field like any other.
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(src.delimiter)
         .has_headers(src.has_header)
+        .terminator(csv::Terminator::Any(b'\n'))
         .flexible(true)
         .from_reader(open_text(src, path)?);
     let csv_err = |e: csv::Error| Error::Input {
@@ -147,6 +151,10 @@ fn read_csv(
         let width = rdr.byte_headers().map_err(csv_err)?.len();
         (1..=width).map(|i| i.to_string()).collect()
     };
+    if header.iter().all(String::is_empty) {
+        // An empty file (nothing, a BOM, blank lines): no rows and no header to map.
+        return Ok(());
+    }
     let slots = slots(src, path, &header)?;
     let delim = char::from(src.delimiter).to_string();
     let mut rec = csv::ByteRecord::new();
@@ -171,9 +179,8 @@ fn read_csv(
                 .collect::<Vec<_>>()
                 .join(&delim)
         };
-        if rec.len() != header.len()
-            && !(rec.len() == 1 && rec.get(0).is_some_and(<[u8]>::is_empty))
-        {
+        let blank = rec.len() == 1 && rec.get(0).is_some_and(|f| f.trim_ascii().is_empty());
+        if rec.len() != header.len() && !blank {
             on(Event::Malformed(Malformed {
                 line,
                 code: "malformed_row",
@@ -182,7 +189,7 @@ fn read_csv(
             }))?;
             continue;
         }
-        if rec.len() == 1 && header.len() > 1 {
+        if blank && header.len() > 1 {
             continue; // a blank line
         }
         let mut fields: Vec<&str> = Vec::with_capacity(rec.len());
@@ -221,7 +228,7 @@ fn read_csv(
             line,
             cells,
             hash: hash128(&parts),
-            raw: Cow::Owned(fields.join(&delim)),
+            raw: Cow::Owned(fields.join(&delim).trim_end_matches('\r').to_string()),
         }))?;
     }
     Ok(())
@@ -381,4 +388,56 @@ fn read_parquet(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines `read_file` reports for `text` read as a CSV export, rows and malformed.
+    fn lines_of(text: &[u8]) -> Vec<(u64, bool)> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = crate::BuildConfig::parse(
+            &dir.path().join("acrm.toml"),
+            "[[source]]\nname = \"t\"\nentity = \"product\"\npath = \"p.csv\"\n[source.columns]\nsku = \"sku\"\nproduct_name = \"name\"\n",
+        )
+        .expect("config");
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, text).expect("write");
+        let mut seen = Vec::new();
+        read_file(
+            &cfg.sources[0],
+            &path,
+            &mut |ev| {
+                seen.push(match ev {
+                    Event::Row(r) => (r.line, true),
+                    Event::Malformed(m) => (m.line, false),
+                });
+                Ok(())
+            },
+            &mut |_| {},
+        )
+        .expect("read");
+        seen
+    }
+
+    #[test]
+    fn lines_are_counted_alike_with_lf_and_crlf_endings() {
+        let lf = b"sku,name\nA,Beer\n\"B\",\"Dia\npers\"\nC\nD,Milk";
+        let expected = [(2, true), (3, true), (5, false), (6, true)];
+        assert_eq!(lines_of(lf), expected);
+        let crlf: Vec<u8> = String::from_utf8_lossy(lf)
+            .replace('\n', "\r\n")
+            .into_bytes();
+        assert_eq!(lines_of(&crlf), expected, "CRLF");
+        let bom: Vec<u8> = [b"\xef\xbb\xbf".as_slice(), &crlf].concat();
+        assert_eq!(lines_of(&bom), expected, "BOM");
+    }
+
+    #[test]
+    fn an_empty_file_has_no_rows() {
+        assert!(lines_of(b"").is_empty());
+        assert!(lines_of(b"\xef\xbb\xbf").is_empty());
+        assert!(lines_of(b"sku,name\r\n").is_empty());
+    }
 }

@@ -16,6 +16,22 @@ use crate::{Error, Result};
 /// Rows handed to a loader at a time (bounds memory on files of any size).
 const CHUNK_ROWS: usize = 65_536;
 
+/// Longest raw record kept in the quarantine; a longer one is cut there (with its length
+/// said), so one 10 MB field cannot bloat the quarantine table.
+const MAX_RAW_BYTES: usize = 4096;
+
+/// `raw` cut to [`MAX_RAW_BYTES`] at a character boundary, saying how long it was.
+pub fn clip_raw(raw: &str) -> String {
+    if raw.len() <= MAX_RAW_BYTES {
+        return raw.to_string();
+    }
+    let mut end = MAX_RAW_BYTES;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &raw[..end], raw.len())
+}
+
 /// A rejected input row.
 #[derive(Debug, Clone)]
 pub struct Rejected {
@@ -86,7 +102,7 @@ impl Rejector<'_> {
             column,
             code,
             reason,
-            raw: row.raw.clone(),
+            raw: clip_raw(&row.raw),
         });
     }
 
@@ -136,7 +152,7 @@ pub fn stage_file(
                     column: None,
                     code: m.code,
                     reason: m.message,
-                    raw: m.raw,
+                    raw: clip_raw(&m.raw),
                 });
                 return Ok(());
             }
@@ -147,6 +163,18 @@ pub fn stage_file(
         for (i, f) in def.fields.iter().enumerate() {
             let v = match row.cells[i].as_deref() {
                 None => Value::Null,
+                Some(text) if text.len() > src.max_field_bytes => {
+                    fault = Some((
+                        i,
+                        "field_too_long",
+                        format!(
+                            "{} bytes, over the limit of {} (max_field_bytes)",
+                            text.len(),
+                            src.max_field_bytes
+                        ),
+                    ));
+                    break;
+                }
                 Some(text) => match parse_cell(src, i, f.field_type, text, country) {
                     Ok(v) => v,
                     // The value goes into the reason only where it is not personal data
@@ -195,7 +223,7 @@ pub fn stage_file(
                 return Ok(());
             }
         }
-        if !seen.insert(row.hash) {
+        if src.dedupe_exact_lines && !seen.insert(row.hash) {
             let first = first_line_of
                 .get(&row.hash)
                 .map_or("an earlier file of this batch".to_string(), |l| {

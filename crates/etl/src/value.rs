@@ -208,7 +208,8 @@ pub fn batch_to_rows(table: &TableDef, batch: &RecordBatch) -> Result<Vec<Vec<Va
     Ok(rows)
 }
 
-fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
+/// The value of row `r` of array `a`, a column of type `ty`.
+pub(crate) fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
     if a.is_null(r) {
         return Value::Null;
     }

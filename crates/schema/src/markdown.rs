@@ -101,6 +101,12 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
         for group in &e.one_of {
             let _ = writeln!(out, "\nAt least one of: {}.", group.join(", "));
         }
+        let _ = writeln!(
+            out,
+            "\nNatural key: {} (a source that maps `{}` has one).",
+            e.key.join(", "),
+            e.key[0]
+        );
         out.push('\n');
     }
     out

@@ -123,6 +123,12 @@ pub struct EntityDef {
     /// Groups of fields of which at least one must be present.
     #[serde(default)]
     pub one_of: Vec<Vec<String>>,
+    /// The natural key: fields that name one record of the source system (an order line, a
+    /// ticket, a customer). A source that maps the first of them has a natural key, so an
+    /// exact repeat of a row is a duplicate and a key already loaded follows the source's
+    /// `on_existing_key`; a source without one (a transactions-only export) keeps identical
+    /// lines, which are real repeat purchases.
+    pub key: Vec<String>,
 }
 
 impl EntityDef {
@@ -170,12 +176,18 @@ impl SourceCatalog {
                 file: FILE,
                 message: format!("entity '{}' is not declared", kind.name()),
             })?;
-            for group in &def.one_of {
+            if def.key.is_empty() {
+                return Err(Error::Invalid {
+                    file: FILE,
+                    message: format!("entity '{}' declares no key", kind.name()),
+                });
+            }
+            for group in def.one_of.iter().chain([&def.key]) {
                 if let Some(f) = group.iter().find(|f| def.index_of(f).is_none()) {
                     return Err(Error::Invalid {
                         file: FILE,
                         message: format!(
-                            "entity '{}': one_of names unknown field '{f}'",
+                            "entity '{}': one_of or key names unknown field '{f}'",
                             kind.name()
                         ),
                     });

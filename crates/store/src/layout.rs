@@ -93,12 +93,30 @@ pub fn write_table_part(
     Ok(())
 }
 
+/// True when part file `name` was written by `source`: `part-<source>-<YYYY-MM-DD>-…` (the
+/// date after the name tells source `pos` from source `pos-web`).
+fn is_part_of(name: &str, source: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix("part-")
+        .and_then(|r| r.strip_prefix(source))
+        .and_then(|r| r.strip_prefix('-'))
+    else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    b.len() > 11
+        && b[..10].iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+        && b[10] == b'-'
+}
+
 /// Removes every part file `source` wrote to `table` (a snapshot source replaces its rows).
 pub fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> {
-    let prefix = format!("part-{source}-");
     for f in parquet_files(&dir.join(table))? {
         if f.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            .is_some_and(|n| is_part_of(&n.to_string_lossy(), source))
         {
             std::fs::remove_file(&f).map_err(io(&f))?;
         }
@@ -109,6 +127,24 @@ pub fn remove_source_parts(dir: &Path, table: &str, source: &str) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_told_apart_by_source() {
+        assert!(is_part_of("part-pos-2024-01-01-abcd1234.parquet", "pos"));
+        assert!(is_part_of(
+            "part-pos-2024-01-01-abcd1234-r0011aabb.parquet",
+            "pos"
+        ));
+        assert!(!is_part_of(
+            "part-pos-web-2024-01-01-abcd1234.parquet",
+            "pos"
+        ));
+        assert!(is_part_of(
+            "part-pos-web-2024-01-01-abcd1234.parquet",
+            "pos-web"
+        ));
+        assert!(!is_part_of("part-pos-2024-2024-01-01-ab.parquet", "pos"));
+    }
 
     #[test]
     fn days_map_to_their_year() {

@@ -29,6 +29,10 @@ pub struct LoadedFile {
     pub rows_quarantined: u64,
     /// Version that loaded it.
     pub version: u64,
+    /// Set when the file was not loaded because its content is that of this file, loaded
+    /// before (a re-sent export): its rows are already in the warehouse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 /// A pair of golden customers that new records say are one person (for data stewards).
