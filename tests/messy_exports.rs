@@ -630,3 +630,114 @@ fn a_gbk_export_loads_when_its_encoding_is_set() {
     assert!(names.contains(&Some("王伟".into())), "{names:?}");
     assert!(names.contains(&Some("李娜".into())), "{names:?}");
 }
+
+#[test]
+fn returns_load_as_negative_lines_and_leave_the_basket() {
+    let e = Exports::new("returns = true");
+    let config = std::fs::read_to_string(e.path("acrm.toml")).expect("config");
+    e.write(
+        "acrm.toml",
+        config
+            .replace(
+                "amount = \"amount\"",
+                "amount = \"amount\"\noriginal_order_id = \"of\"",
+            )
+            .as_bytes(),
+    );
+    let header = "order,line,time,customer,sku,qty,amount,of\n";
+    e.write(
+        "pos/pos_2024-03-01.csv",
+        format!(
+            "{header}O1,1,2024-03-01 10:00,C1,A,2,10.00,\nO1,2,2024-03-01 10:00,C1,B,1,20.00,\n\
+             O2,1,2024-03-01 11:00,C2,A,1,5.00,\nO2,2,2024-03-01 11:00,C2,B,1,20.00,\n\
+             O3,1,2024-03-01 12:00,C2,A,1,5.00,\n"
+        )
+        .as_bytes(),
+    );
+    // The diapers of O1 come back (amount written negative), and one beer without a receipt
+    // (amount written positive); a zero quantity is still an error.
+    e.write(
+        "pos/pos_2024-03-02.csv",
+        format!(
+            "{header}R1,1,2024-03-02 09:00,C1,B,-1,-20.00,O1\nR2,1,2024-03-02 09:30,C2,A,-1,5.00,\n\
+             R3,1,2024-03-02 09:45,C2,A,0,0.00,\n"
+        )
+        .as_bytes(),
+    );
+    e.build();
+    assert_eq!(e.reconciliation()["pos/pos_2024-03-02.csv"], (3, 2, 1));
+    let (sales, revenue) = e.sales();
+    assert_eq!(revenue, 6000 - 2000 - 500, "revenue is net of returns");
+    let returns: Vec<(&str, i64, &str)> = sales
+        .iter()
+        .filter(|s| s.2 < 0)
+        .map(|s| (s.0.as_str(), s.2, s.3.as_str()))
+        .collect();
+    assert_eq!(returns, [("R1", -1, "-20.00"), ("R2", -1, "-5.00")]);
+    let linked = column_text(&e.table("fact_sales"), "returned_order_id");
+    assert_eq!(
+        linked.iter().flatten().collect::<Vec<_>>(),
+        ["O1"],
+        "R1 names the order it returns"
+    );
+    let wh = e.warehouse();
+    let wh = wh.to_str().expect("path");
+    // RFM by default is as of the last sale, not the last return: the returns come later.
+    let rfm_as_of = |extra: &[&str]| {
+        let out = run_ok(
+            acrm()
+                .args(["mine", "rfm", "--no-write", "--format", "csv", "-w", wh])
+                .args(extra),
+        );
+        assert!(out.starts_with("segment,customers,customer_share,revenue_share,mean_recency_days,mean_frequency,mean_monetary"), "{out}");
+        let mut rows: Vec<(String, String, String)> = csv_rows(&out)
+            .into_iter()
+            .map(|r| (r[4].clone(), r[5].clone(), r[6].clone()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        rfm_as_of(&[]),
+        [t("0.00", "1.000", "30.00"), t("0.00", "2.000", "30.00")]
+    );
+    // As of the day of the returns: C1 bought once for 10.00 net, C2 twice (a return is no
+    // order) for 25.00 net, and neither bought that day.
+    assert_eq!(
+        rfm_as_of(&["--as-of", "2024-03-02"]),
+        [t("1.00", "1.000", "10.00"), t("1.00", "2.000", "25.00")]
+    );
+    // Baskets: O1 lost its returned diapers, so beer and diapers share one basket (O2).
+    let baskets = run_ok(acrm().args([
+        "mine",
+        "basket",
+        "--itemsets",
+        "--no-write",
+        "--level",
+        "product",
+        "--min-support",
+        "0.1",
+        "--format",
+        "csv",
+        "-w",
+        wh,
+    ]));
+    assert!(baskets.starts_with("items,size,count,"), "{baskets}");
+    let rows = csv_rows(&baskets);
+    let count = |items: &str| {
+        rows.iter()
+            .find(|r| r[0] == items)
+            .map(|r| r[2].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (
+            count("A").as_str(),
+            count("B").as_str(),
+            count("A, B").as_str()
+        ),
+        ("3", "1", "1"),
+        "{baskets}"
+    );
+}

@@ -3,8 +3,8 @@
 -- the credit limit.
 WITH sales AS (
     SELECT customer_id,
-           min(order_date) AS first_purchase,
-           max(order_date) AS last_purchase,
+           min(CASE WHEN quantity > 0 THEN order_date END) AS first_purchase,
+           max(CASE WHEN quantity > 0 THEN order_date END) AS last_purchase,
            sum(revenue) AS revenue,
            sum(revenue - cost) AS margin
     FROM fact_sales
@@ -12,7 +12,7 @@ WITH sales AS (
 ), orders AS (
     -- Apart from `sales`: counting distinct orders is the costly part, and a query that does
     -- not ask for `orders` then skips it (the unused left join is dropped).
-    SELECT customer_id, count(DISTINCT order_id) AS orders
+    SELECT customer_id, count(DISTINCT CASE WHEN quantity > 0 THEN order_id END) AS orders
     FROM fact_sales
     GROUP BY customer_id
 ), service AS (

@@ -196,6 +196,17 @@ impl Lookups {
     }
 }
 
+/// (unit price, line amount) of `units` units from what the source gives: the amount as is,
+/// else price × units − discount; the price as is, else (amount + discount) / units.
+fn line_value(price: Option<i64>, amount: Option<i64>, units: i64, discount: i64) -> (i64, i64) {
+    match (price, amount) {
+        (Some(p), Some(a)) => (p, a),
+        (Some(p), None) => (p, p * units - discount),
+        (None, Some(a)) => (((a + discount) as f64 / units as f64).round() as i64, a),
+        (None, None) => (0, 0),
+    }
+}
+
 /// Field positions of an entity, looked up once per chunk.
 struct F<'a>(&'a EntityDef);
 
@@ -254,7 +265,7 @@ pub fn load_chunk(
     let sys = src.customer_system.as_str();
     match kind {
         EntityKind::SalesLine => {
-            let (oid, ln, t, cref, sku, qty, up, amt, disc, uc, ch, br) = (
+            let (oid, ln, t, cref, sku, qty, up, amt, disc, uc, ch, br, orig) = (
                 f.i("order_id"),
                 f.i("line_number"),
                 f.i("order_time"),
@@ -267,15 +278,22 @@ pub fn load_chunk(
                 f.i("unit_cost"),
                 f.i("channel"),
                 f.i("branch_code"),
+                f.i("original_order_id"),
             );
             for (n, r) in rows.iter().enumerate() {
                 let q = get(r, qty).as_i64().unwrap_or(0);
-                if q <= 0 {
+                let returned = q < 0 && src.returns;
+                if q == 0 || (q < 0 && !returned) {
+                    let hint = if q < 0 {
+                        " (a source that sends returns says returns = true)"
+                    } else {
+                        ""
+                    };
                     rej.reject(
                         r,
                         Some("quantity"),
                         "non_positive_quantity",
-                        format!("quantity must be > 0, found {q}"),
+                        format!("quantity must be > 0, found {q}{hint}"),
                     );
                     continue;
                 }
@@ -296,12 +314,18 @@ pub fn load_chunk(
                     },
                 };
                 let (day, ck, cid) = dated_customer(lk, sys, r, (t, cref), batch_day);
+                let (price, amount) = (money(get(r, up)), money(get(r, amt)));
                 let discount = money(get(r, disc)).unwrap_or(0);
-                let (unit_price, revenue) = match (money(get(r, up)), money(get(r, amt))) {
-                    (Some(p), Some(a)) => (p, a),
-                    (Some(p), None) => (p, p * q - discount),
-                    (None, Some(a)) => (((a + discount) as f64 / q as f64).round() as i64, a),
-                    (None, None) => (0, 0),
+                // A return is priced like the sale it undoes (whatever signs the source
+                // writes its amounts with) and refunds that value: its revenue is negative.
+                let (unit_price, discount, revenue) = if returned {
+                    let abs = |v: Option<i64>| v.map(i64::abs);
+                    let d = discount.abs();
+                    let (p, a) = line_value(abs(price), abs(amount), -q, d);
+                    (p, d, -a)
+                } else {
+                    let (p, a) = line_value(price, amount, q, discount);
+                    (p, discount, a)
                 };
                 let unit_cost = money(get(r, uc)).or_else(|| {
                     get(r, sku)
@@ -336,6 +360,10 @@ pub fn load_chunk(
                         Value::Money(revenue),
                         unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
                         Value::Str(src.name.clone()),
+                        match get(r, orig) {
+                            Value::Str(o) if returned => Value::Str(o.clone()),
+                            _ => Value::Null,
+                        },
                     ],
                 ));
             }

@@ -272,7 +272,7 @@ fn pace_sql(as_of: NaiveDate, days: u32) -> String {
                                  AND order_date > DATE '{baseline}'
                                 THEN order_id END) AS DOUBLE) AS baseline_orders
 FROM fact_sales
-WHERE order_date <= DATE '{as_of}' AND customer_id <> 0
+WHERE order_date <= DATE '{as_of}' AND customer_id <> 0 AND quantity > 0
 GROUP BY customer_id
 ORDER BY customer_id",
         recent = days_before(as_of, days),

@@ -63,15 +63,18 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     let customer = customer_as_of_sql(as_of);
     format!(
         "WITH history AS (
-    SELECT s.customer_id, s.order_id, s.order_date, CAST(s.revenue AS DOUBLE) AS revenue, ch.channel_type
+    SELECT s.customer_id, s.order_date, CAST(s.revenue AS DOUBLE) AS revenue, ch.channel_type,
+           -- Purchases count as orders; a return only takes its money back.
+           CASE WHEN s.quantity > 0 THEN s.order_id END AS order_id
     FROM fact_sales s JOIN dim_channel ch ON ch.channel_key = s.channel_key
     WHERE s.order_date <= {a} AND s.customer_id <> 0
 ), active AS (
-    SELECT customer_id FROM history WHERE order_date > DATE '{d365}' GROUP BY customer_id
+    SELECT customer_id FROM history WHERE order_date > DATE '{d365}' AND order_id IS NOT NULL
+    GROUP BY customer_id
 ), sales AS (
     SELECT h.customer_id,
-           max(order_date) AS last_purchase,
-           min(order_date) AS first_purchase,
+           max(CASE WHEN order_id IS NOT NULL THEN order_date END) AS last_purchase,
+           min(CASE WHEN order_id IS NOT NULL THEN order_date END) AS first_purchase,
            count(DISTINCT order_id) AS orders_all,
            count(DISTINCT CASE WHEN order_date > DATE '{d365}' THEN order_id END) AS orders_365,
            count(DISTINCT CASE WHEN order_date > DATE '{d90}' THEN order_id END) AS orders_90,
@@ -83,7 +86,7 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     GROUP BY h.customer_id
 ), channel_lines AS (
     SELECT customer_id, channel_type, count(*) AS lines
-    FROM history WHERE order_date > DATE '{d365}'
+    FROM history WHERE order_date > DATE '{d365}' AND order_id IS NOT NULL
     GROUP BY customer_id, channel_type
 ), main_channel AS (
     SELECT customer_id, channel_type FROM (
@@ -101,7 +104,7 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     GROUP BY customer_id
 ), later AS (
     SELECT DISTINCT customer_id FROM fact_sales
-    WHERE order_date > {a} AND order_date <= DATE '{end}'
+    WHERE order_date > {a} AND order_date <= DATE '{end}' AND quantity > 0
 ), customer AS ({customer})
 SELECT s.customer_id,
        CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE) AS recency_days,

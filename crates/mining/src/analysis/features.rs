@@ -63,24 +63,26 @@ pub const CUSTOMER_FEATURES: &[(&str, &str)] = &[
 ];
 
 /// The SQL behind [`customer_features`]: one row per customer with at least one purchase on
-/// or before `as_of`, columns `customer_id` and [`CUSTOMER_FEATURES`].
+/// or before `as_of`, columns `customer_id` and [`CUSTOMER_FEATURES`]. Orders, lines and
+/// purchase dates count purchases (quantity > 0); money and units are net of returns.
 pub fn customer_features_sql(as_of: NaiveDate) -> String {
     format!(
         "WITH sales AS (
     SELECT s.customer_id,
-           min(s.order_date) AS first_purchase,
-           max(s.order_date) AS last_purchase,
-           count(DISTINCT s.order_id) AS orders,
-           count(*) AS lines,
+           min(CASE WHEN s.quantity > 0 THEN s.order_date END) AS first_purchase,
+           max(CASE WHEN s.quantity > 0 THEN s.order_date END) AS last_purchase,
+           count(DISTINCT CASE WHEN s.quantity > 0 THEN s.order_id END) AS orders,
+           sum(CASE WHEN s.quantity > 0 THEN 1 ELSE 0 END) AS lines,
            sum(s.quantity) AS units,
            CAST(sum(s.revenue) AS DOUBLE) AS revenue,
            CAST(sum(s.revenue - coalesce(s.cost, 0)) AS DOUBLE) AS margin,
-           CAST(sum(s.discount) AS DOUBLE) AS discount,
-           sum(CASE WHEN ch.channel_type = 'digital' THEN 1 ELSE 0 END) AS digital_lines
+           CAST(sum(CASE WHEN s.quantity > 0 THEN s.discount ELSE -s.discount END) AS DOUBLE) AS discount,
+           sum(CASE WHEN s.quantity > 0 AND ch.channel_type = 'digital' THEN 1 ELSE 0 END) AS digital_lines
     FROM fact_sales s
     JOIN dim_channel ch ON ch.channel_key = s.channel_key
     WHERE s.order_date <= DATE '{as_of}' AND s.customer_id <> 0
     GROUP BY s.customer_id
+    HAVING count(DISTINCT CASE WHEN s.quantity > 0 THEN s.order_id END) > 0
 ), category_revenue AS (
     SELECT s.customer_id, p.category, sum(s.revenue) AS revenue
     FROM fact_sales s
@@ -128,10 +130,10 @@ pub fn days_before(date: NaiveDate, days: u32) -> NaiveDate {
     date - chrono::Duration::days(i64::from(days))
 }
 
-/// The default as-of date: the last day with a sale in the warehouse.
+/// The default as-of date: the last day with a sale in the warehouse (returns aside).
 pub async fn last_fact_date(engine: &Engine) -> Result<NaiveDate> {
     let (_, batches) = engine
-        .query("SELECT max(order_date) AS d FROM fact_sales")
+        .query("SELECT max(order_date) AS d FROM fact_sales WHERE quantity > 0")
         .await?;
     let days = batches
         .iter()

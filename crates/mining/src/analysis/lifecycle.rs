@@ -78,7 +78,7 @@ pub fn lifecycle_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
            count(DISTINCT order_id) AS orders,
            count(DISTINCT CASE WHEN order_date > DATE '{recent}' THEN order_id END) AS recent_orders
     FROM fact_sales
-    WHERE order_date <= DATE '{as_of}' AND customer_id <> 0
+    WHERE order_date <= DATE '{as_of}' AND customer_id <> 0 AND quantity > 0
     GROUP BY customer_id
 ), known AS (
     SELECT customer_id FROM ({customer}) c

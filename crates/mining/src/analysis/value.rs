@@ -91,8 +91,8 @@ pub fn value_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
     SELECT customer_id,
            CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue ELSE 0 END) AS DOUBLE) AS revenue,
            CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue - coalesce(cost, 0) ELSE 0 END) AS DOUBLE) AS margin,
-           max(CASE WHEN order_date > DATE '{current}' THEN 1 ELSE 0 END) AS bought_current,
-           max(CASE WHEN order_date <= DATE '{current}'
+           max(CASE WHEN order_date > DATE '{current}' AND quantity > 0 THEN 1 ELSE 0 END) AS bought_current,
+           max(CASE WHEN order_date <= DATE '{current}' AND quantity > 0
                      AND order_date > DATE '{previous}' THEN 1 ELSE 0 END) AS bought_previous
     FROM fact_sales
     WHERE order_date <= DATE '{as_of}' AND customer_id <> 0

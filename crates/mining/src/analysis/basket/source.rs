@@ -106,11 +106,21 @@ pub fn basket_sql(q: &BasketQuery) -> String {
     if let Some(d) = q.to {
         filter.push_str(&format!(" AND s.order_date <= DATE '{d}'"));
     }
+    // A returned item leaves the basket of the order it was returned from (when the return
+    // names it); return lines themselves are no items.
     format!(
         "SELECT {basket} AS basket, {item} AS item, {group} AS grp
 FROM fact_sales s
 JOIN dim_product p ON p.product_key = s.product_key{join}
-WHERE s.product_key <> 0 AND s.customer_id <> 0 AND {item} IS NOT NULL{filter}
+LEFT JOIN (
+    SELECT source_system, returned_order_id, product_key, sum(quantity) AS returned
+    FROM fact_sales
+    WHERE quantity < 0 AND returned_order_id IS NOT NULL
+    GROUP BY source_system, returned_order_id, product_key
+) r ON r.source_system = s.source_system AND r.returned_order_id = s.order_id
+   AND r.product_key = s.product_key
+WHERE s.product_key <> 0 AND s.customer_id <> 0 AND {item} IS NOT NULL
+  AND s.quantity > 0 AND s.quantity + coalesce(r.returned, 0) > 0{filter}
 ORDER BY basket"
     )
 }
