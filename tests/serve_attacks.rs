@@ -507,7 +507,7 @@ fn warehouse_with_bad_personal_values() -> tempfile::TempDir {
     std::fs::write(
         dir.path().join("acrm.toml"),
         "[warehouse]\npath = \"wh\"\n[[source]]\nname = \"crm\"\nentity = \"customer\"\npath = \"crm_*.csv\"\n\
-         date_format = \"%Y-%m-%d\"\n[source.columns]\nsource_id = \"id\"\nname = \"name\"\nemail = \"email\"\n\
+         date_format = \"%Y-%m-%d\"\nmax_quarantined_share = 1.0\n[source.columns]\nsource_id = \"id\"\nname = \"name\"\nemail = \"email\"\n\
          phone = \"phone\"\nbirth_date = \"born\"\nsignup_date = \"joined\"\n",
     )
     .expect("config");

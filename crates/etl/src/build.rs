@@ -17,7 +17,7 @@ use datafusion::arrow::array::RecordBatch;
 use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
-use crate::facts::{Lookups, fact_table, load_chunk};
+use crate::facts::{Lookups, load_chunk};
 use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record};
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
@@ -507,7 +507,7 @@ impl Run<'_> {
                     })
                 }
                 kind => {
-                    let table_name = fact_table(kind).unwrap_or("fact_sales");
+                    let table_name = kind.fact_table().unwrap_or("fact_sales");
                     let table = self.table(table_name)?;
                     let key = (table_name, f.source);
                     let (lk, facts, years, stem, index, batch_keys, tmp) = (

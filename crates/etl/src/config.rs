@@ -566,7 +566,7 @@ fn validate_source(
     let natural_key = def
         .index_of(&def.key[0])
         .is_some_and(|i| matches!(fields[i], FieldSource::Column(_)));
-    let is_fact = crate::facts::fact_table(entity).is_some();
+    let is_fact = entity.fact_table().is_some();
     let on_existing_key = match rs.on_existing_key.as_deref() {
         None | Some("quarantine") => ExistingKey::Quarantine,
         Some("skip") => ExistingKey::Skip,

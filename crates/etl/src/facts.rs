@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use acrm_schema::{EntityDef, EntityKind};
+use chrono::Datelike as _;
 
 use crate::config::SourceConfig;
 use crate::dims::{CustomerDim, KeyedDim, date_key};
@@ -558,19 +559,4 @@ pub fn load_chunk(
         EntityKind::Customer | EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {}
     }
     out
-}
-
-use chrono::Datelike as _;
-
-/// Table a fact entity loads into.
-pub fn fact_table(kind: EntityKind) -> Option<&'static str> {
-    Some(match kind {
-        EntityKind::SalesLine => "fact_sales",
-        EntityKind::ServiceContact => "fact_service",
-        EntityKind::CampaignResponse => "fact_campaign_response",
-        EntityKind::Receivable => "fact_receivable",
-        EntityKind::CreditApplication => "fact_credit_application",
-        EntityKind::SalesPlan => "fact_sales_plan",
-        _ => return None,
-    })
 }

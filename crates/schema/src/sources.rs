@@ -65,6 +65,24 @@ impl EntityKind {
             EntityKind::SalesPlan => "sales_plan",
         }
     }
+
+    /// The fact table this entity loads into; `None` for master data (dimensions).
+    pub fn fact_table(self) -> Option<&'static str> {
+        Some(match self {
+            EntityKind::SalesLine => "fact_sales",
+            EntityKind::ServiceContact => "fact_service",
+            EntityKind::CampaignResponse => "fact_campaign_response",
+            EntityKind::Receivable => "fact_receivable",
+            EntityKind::CreditApplication => "fact_credit_application",
+            EntityKind::SalesPlan => "fact_sales_plan",
+            EntityKind::Customer
+            | EntityKind::Product
+            | EntityKind::Branch
+            | EntityKind::Campaign => {
+                return None;
+            }
+        })
+    }
 }
 
 /// How a canonical field's raw text is parsed and cleansed.
