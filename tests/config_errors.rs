@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::common::*;
 
-const TX_CONFIG: &str = r#"
+/// A transactions-only source (customer, date, quantity, amount; no order id).
+pub const TX_CONFIG: &str = r#"
 [warehouse]
 path = "wh"
 
