@@ -560,6 +560,7 @@ impl Run<'_> {
                 &cfg.default_country_code,
                 &f.path,
                 &f.rel,
+                self.tmp,
                 seen,
                 &mut on_bytes,
                 &mut *loader,

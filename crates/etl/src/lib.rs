@@ -10,10 +10,12 @@ pub mod dims;
 pub mod discover;
 mod error;
 pub mod facts;
+pub mod frames;
 pub mod identity;
 pub mod keys;
 pub mod parse;
 pub mod read;
+pub mod scan;
 pub mod stage;
 pub mod value;
 

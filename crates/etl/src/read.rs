@@ -1,8 +1,8 @@
 //! Readers for CSV, JSON-lines and Parquet exports. Each yields rows with their line number,
 //! the cells of the canonical fields (borrowed where possible) and a hash of the whole raw
-//! record, or a malformed-row notice; neither polars nor DataFusion report line numbers for
-//! rejected rows, which the quarantine must name, so reading is done here with the `csv`
-//! and `serde_json` crates.
+//! record, or a malformed-row notice. Delimited files are read by polars after a first pass
+//! that finds lines and malformed records ([`crate::frames`]); JSON lines and Parquet are
+//! read here (moving them to polars is the next step of the columnar build).
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -31,6 +31,7 @@ pub struct Row<'a> {
 }
 
 /// A row that could not be split into fields at all.
+#[derive(Debug, Clone)]
 pub struct Malformed {
     /// Line in the file.
     pub line: u64,
@@ -50,7 +51,8 @@ pub enum Event<'a> {
     Malformed(Malformed),
 }
 
-fn hash128(parts: &[&[u8]]) -> u128 {
+/// A 128-bit hash of a record's fields (equal hashes are exact duplicates).
+pub(crate) fn hash128(parts: &[&[u8]]) -> u128 {
     let mut h = blake3::Hasher::new();
     for p in parts {
         h.update(&(p.len() as u64).to_le_bytes());
@@ -62,21 +64,25 @@ fn hash128(parts: &[&[u8]]) -> u128 {
     u128::from_le_bytes(b)
 }
 
-/// Reads `path` as a file of `src`, calling `on` for every row and `progress` with bytes read.
+/// Reads `path` as a file of `src`, calling `on` for every row and `progress` with bytes read;
+/// a delimited file may need a clean copy, written into folder `work` and removed after.
 pub fn read_file(
     src: &SourceConfig,
     path: &Path,
+    work: &Path,
     on: &mut dyn FnMut(Event<'_>) -> Result<()>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     match src.format {
-        Format::Csv => read_csv(src, path, on, progress),
+        Format::Csv => crate::frames::read_csv(src, path, work, on, progress),
         Format::Jsonl => read_jsonl(src, path, on, progress),
         Format::Parquet => read_parquet(src, path, on),
     }
 }
 
-fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
+/// `path` as a UTF-8 byte stream: other encodings transcoded, a UTF-8 BOM dropped, invalid
+/// UTF-8 passed through (so it is caught per row).
+pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
     let f = File::open(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
@@ -120,118 +126,6 @@ fn slots(src: &SourceConfig, path: &Path, header: &[String]) -> Result<Vec<Slot>
             }),
         })
         .collect()
-}
-
-fn read_csv(
-    src: &SourceConfig,
-    path: &Path,
-    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
-    progress: &mut dyn FnMut(u64),
-) -> Result<()> {
-    // Records end at LF only: with the csv crate's default CRLF terminator a record of a CRLF
-    // file is reported one line early (its start is taken before the LF is consumed). A CR
-    // left at a line's end is white space, trimmed from the last field like any other.
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(src.delimiter)
-        .has_headers(src.has_header)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .flexible(true)
-        .from_reader(open_text(src, path)?);
-    let csv_err = |e: csv::Error| Error::Input {
-        path: path.into(),
-        message: e.to_string(),
-    };
-    let header: Vec<String> = if src.has_header {
-        rdr.byte_headers()
-            .map_err(csv_err)?
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_string())
-            .collect()
-    } else {
-        let width = rdr.byte_headers().map_err(csv_err)?.len();
-        (1..=width).map(|i| i.to_string()).collect()
-    };
-    if header.iter().all(String::is_empty) {
-        // An empty file (nothing, a BOM, blank lines): no rows and no header to map.
-        return Ok(());
-    }
-    let slots = slots(src, path, &header)?;
-    let delim = char::from(src.delimiter).to_string();
-    let mut rec = csv::ByteRecord::new();
-    let mut last_byte = 0;
-    loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // The csv crate reports broken quoting etc. with a position; the rest of the
-                // file cannot be trusted to be split correctly, so stop with a clear error.
-                return Err(csv_err(e));
-            }
-        }
-        let line = rec.position().map_or(0, |p| p.line());
-        let b = rec.position().map_or(0, |p| p.byte());
-        progress(b - last_byte);
-        last_byte = b;
-        let lossy = || {
-            rec.iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect::<Vec<_>>()
-                .join(&delim)
-        };
-        let blank = rec.len() == 1 && rec.get(0).is_some_and(|f| f.trim_ascii().is_empty());
-        if rec.len() != header.len() && !blank {
-            on(Event::Malformed(Malformed {
-                line,
-                code: "malformed_row",
-                message: format!("expected {} fields, found {}", header.len(), rec.len()),
-                raw: lossy(),
-            }))?;
-            continue;
-        }
-        if blank && header.len() > 1 {
-            continue; // a blank line
-        }
-        let mut fields: Vec<&str> = Vec::with_capacity(rec.len());
-        let mut bad_col = None;
-        for (i, f) in rec.iter().enumerate() {
-            match std::str::from_utf8(f) {
-                Ok(s) => fields.push(s),
-                Err(_) => {
-                    bad_col = Some(i);
-                    break;
-                }
-            }
-        }
-        if let Some(i) = bad_col {
-            on(Event::Malformed(Malformed {
-                line,
-                code: "encoding",
-                message: format!(
-                    "column '{}': invalid UTF-8 (set `encoding` for this source?)",
-                    header[i]
-                ),
-                raw: lossy(),
-            }))?;
-            continue;
-        }
-        let parts: Vec<&[u8]> = rec.iter().collect();
-        let cells = slots
-            .iter()
-            .map(|s| match s {
-                Slot::None => None,
-                Slot::Column(i) => Some(Cow::Borrowed(fields[*i])),
-                Slot::Constant(c) => Some(Cow::Owned(c.clone())),
-            })
-            .collect();
-        on(Event::Row(Row {
-            line,
-            cells,
-            hash: hash128(&parts),
-            raw: Cow::Owned(fields.join(&delim).trim_end_matches('\r').to_string()),
-        }))?;
-    }
-    Ok(())
 }
 
 fn json_cell(v: &serde_json::Value) -> Option<Cow<'_, str>> {
@@ -408,6 +302,7 @@ mod tests {
         read_file(
             &cfg.sources[0],
             &path,
+            dir.path(),
             &mut |ev| {
                 seen.push(match ev {
                     Event::Row(r) => (r.line, true),

@@ -119,8 +119,9 @@ impl Rejector<'_> {
 /// Loads the rows of one chunk; returns how many it loaded (the rest it rejected).
 pub type Loader<'l> = dyn FnMut(Vec<Staged>, &mut Rejector<'_>) -> Result<u64> + 'l;
 
-/// Stages file `path` (shown as `rel`) of source `src` and feeds `loader`.
-/// `seen` holds the hashes of rows already loaded from this source in this batch.
+/// Stages file `path` (shown as `rel`) of source `src` and feeds `loader`; `work` is a folder
+/// for a clean copy of the file, if reading needs one. `seen` holds the hashes of rows
+/// already loaded from this source in this batch.
 #[allow(clippy::too_many_arguments)]
 pub fn stage_file(
     src: &SourceConfig,
@@ -128,6 +129,7 @@ pub fn stage_file(
     country: &str,
     path: &Path,
     rel: &str,
+    work: &Path,
     seen: &mut HashSet<u128>,
     progress: &mut dyn FnMut(u64),
     loader: &mut Loader<'_>,
@@ -244,7 +246,7 @@ pub fn stage_file(
         }
         Ok(())
     };
-    read_file(src, path, &mut on, progress)?;
+    read_file(src, path, work, &mut on, progress)?;
     if !chunk.is_empty() {
         counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
     }

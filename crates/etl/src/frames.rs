@@ -1,0 +1,205 @@
+//! Delimited exports read by polars: after [`crate::scan`] has found the header, the
+//! malformed records and every row's line, polars' streaming engine parses the good records
+//! as text (every column a string, so nothing is guessed) in parallel, in chunks, on its own
+//! threads, while the build stages the chunks it has already received — reading is no longer
+//! on the build's thread. Row `i` of polars is row `i` of the scan; the row counts are checked.
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use polars::prelude::*;
+
+use crate::config::{FieldSource, SourceConfig};
+use crate::read::{Event, Row, hash128};
+use crate::scan::{Scan, scan_csv};
+use crate::{Error, Result};
+
+/// Rows per chunk handed over by polars.
+const CHUNK_ROWS: usize = 65_536;
+
+/// Name of the row-number column polars adds.
+const ROW: &str = "__acrm_row";
+
+fn polars_err(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
+    move |e| Error::Input {
+        path: path.into(),
+        message: format!("reading with polars: {e}"),
+    }
+}
+
+/// Chunks of the export's good records, parsed by polars on its own thread: the row number
+/// column, then every column of the file as text.
+fn chunks(src: &SourceConfig, scan: &Scan) -> Result<Receiver<PolarsResult<DataFrame>>> {
+    let path = scan.path();
+    let err = polars_err(path);
+    let file = PlRefPath::try_from_path(path).map_err(&err)?;
+    let lf = LazyCsvReader::new(file)
+        .with_glob(false)
+        .with_has_header(src.has_header)
+        .with_separator(src.delimiter)
+        .with_quote_char(Some(b'"'))
+        .with_eol_char(b'\n')
+        .with_infer_schema_length(Some(0))
+        .with_missing_is_null(false)
+        .with_raise_if_empty(false)
+        .with_row_index(Some(RowIndex {
+            name: ROW.into(),
+            offset: 0,
+        }))
+        .finish()
+        .map_err(&err)?;
+    // One chunk in flight: polars parses the next while the build stages this one.
+    let (send, recv) = sync_channel::<PolarsResult<DataFrame>>(1);
+    let on_error = send.clone();
+    let plan = lf
+        .sink_batches(
+            PlanCallback::new(move |df| Ok(send.send(Ok(df)).is_err())),
+            true,
+            NonZeroUsize::new(CHUNK_ROWS),
+        )
+        .map_err(&err)?;
+    std::thread::spawn(move || {
+        if let Err(e) = plan.collect_with_engine(Engine::Streaming) {
+            let _ = on_error.send(Err(e));
+        }
+    });
+    Ok(recv)
+}
+
+/// For each canonical field: the position of its column in the file, or its constant.
+enum Slot {
+    None,
+    Column(usize),
+    Constant(String),
+}
+
+/// Reads CSV export `path` of `src` (scanned first, a clean copy written into `work` when one
+/// is needed), calling `on` for every row and malformed record, in file order.
+pub fn read_csv(
+    src: &SourceConfig,
+    path: &Path,
+    work: &Path,
+    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let scan = scan_csv(src, path, work, progress)?;
+    // Malformed records are handed over in their place in the file, before the first row
+    // after them.
+    let mut malformed = scan.malformed.iter().cloned().peekable();
+    let result = read_rows(src, path, &scan, &mut |line, ev| {
+        while let Some(m) = malformed.next_if(|m| m.line < line) {
+            on(Event::Malformed(m))?;
+        }
+        on(ev)
+    });
+    for m in malformed {
+        on(Event::Malformed(m))?;
+    }
+    result
+}
+
+/// Calls `on` with the line and event of every good row of `scan`.
+fn read_rows(
+    src: &SourceConfig,
+    path: &Path,
+    scan: &Scan,
+    on: &mut dyn FnMut(u64, Event<'_>) -> Result<()>,
+) -> Result<()> {
+    if scan.header.is_empty() {
+        return Ok(()); // an empty file
+    }
+    let slots = src
+        .fields
+        .iter()
+        .map(|f| match f {
+            FieldSource::Missing => Ok(Slot::None),
+            FieldSource::Constant(c) => Ok(Slot::Constant(c.clone())),
+            FieldSource::Column(name) => scan
+                .header
+                .iter()
+                .position(|h| h == name)
+                .map(Slot::Column)
+                .ok_or_else(|| Error::Input {
+                    path: path.into(),
+                    message: format!(
+                        "source '{}' maps column '{name}', which is not in the header; the header has: {}",
+                        src.name,
+                        scan.header.join(", ")
+                    ),
+                }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if scan.rows == 0 {
+        return Ok(());
+    }
+    let err = polars_err(path);
+    let delim = char::from(src.delimiter).to_string();
+    let mut read = 0u64;
+    for chunk in chunks(src, scan)? {
+        let df = chunk.map_err(&err)?;
+        let rows = df
+            .column(ROW)
+            .and_then(|c| c.cast(&DataType::UInt64))
+            .map_err(&err)?;
+        let rows = rows.u64().map_err(&err)?.clone();
+        let texts: Vec<StringChunked> = df
+            .columns()
+            .iter()
+            .filter(|c| c.name().as_str() != ROW)
+            .map(|c| c.str().cloned())
+            .collect::<PolarsResult<_>>()
+            .map_err(&err)?;
+        if texts.len() != scan.header.len() {
+            return Err(Error::Input {
+                path: path.into(),
+                message: format!(
+                    "polars found {} columns where the header has {}",
+                    texts.len(),
+                    scan.header.len()
+                ),
+            });
+        }
+        let columns: Vec<Vec<&str>> = texts
+            .iter()
+            .map(|t| t.iter().map(|v| v.unwrap_or("")).collect())
+            .collect();
+        for (i, row) in rows.iter().enumerate() {
+            let row = row.unwrap_or(read);
+            let fields: Vec<&str> = columns
+                .iter()
+                .map(|c| c[i].strip_suffix('\r').unwrap_or(c[i]))
+                .collect();
+            let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
+            let cells = slots
+                .iter()
+                .map(|s| match s {
+                    Slot::None => None,
+                    Slot::Column(c) => Some(std::borrow::Cow::Borrowed(fields[*c])),
+                    Slot::Constant(c) => Some(std::borrow::Cow::Owned(c.clone())),
+                })
+                .collect();
+            let line = scan.line(row);
+            on(
+                line,
+                Event::Row(Row {
+                    line,
+                    cells,
+                    hash: hash128(&parts),
+                    raw: std::borrow::Cow::Owned(fields.join(&delim)),
+                }),
+            )?;
+            read += 1;
+        }
+    }
+    if read != scan.rows {
+        return Err(Error::Input {
+            path: path.into(),
+            message: format!(
+                "polars read {read} rows where the first pass found {}; the file's quoting is not understood alike",
+                scan.rows
+            ),
+        });
+    }
+    Ok(())
+}
