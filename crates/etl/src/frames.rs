@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use polars::prelude::*;
 
 use crate::config::{FieldSource, SourceConfig};
-use crate::read::{Event, Row, hash128};
+use crate::record::{Event, Row, hash128};
 use crate::scan::{Scan, scan_csv};
 use crate::{Error, Result};
 

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod keys;
 pub mod parse;
 pub mod read;
+pub mod record;
 pub mod scan;
 pub mod stage;
 pub mod value;

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::{SourceConfig, TextEncoding};
-use crate::read::{Malformed, open_text};
+use crate::record::{Malformed, open_text};
 use crate::{Error, Result};
 
 /// Bytes read at a time.

@@ -9,7 +9,8 @@ use acrm_schema::EntityDef;
 
 use crate::config::{FieldSource, SourceConfig};
 use crate::parse::parse_cell;
-use crate::read::{Event, read_file};
+use crate::read::read_file;
+use crate::record::Event;
 use crate::value::Value;
 use crate::{Error, Result};
 

@@ -1,0 +1,82 @@
+//! What every reader hands the stager: rows with their line, the cells of the canonical
+//! fields and a hash of the whole record, or a record that could not be split; and the text
+//! stream every text reader starts from.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use encoding_rs_io::DecodeReaderBytesBuilder;
+
+use crate::config::{SourceConfig, TextEncoding};
+use crate::{Error, Result};
+
+/// One data row as read.
+pub struct Row<'a> {
+    /// 1-based line in the file (CSV counts the header; Parquet: the row number).
+    pub line: u64,
+    /// Cells of the canonical fields, in the entity's field order (constants filled in).
+    pub cells: Vec<Option<Cow<'a, str>>>,
+    /// Hash of the complete raw record: equal hashes are exact duplicates.
+    pub hash: u128,
+    /// The record as read, for the quarantine.
+    pub raw: Cow<'a, str>,
+}
+
+/// A row that could not be split into fields at all.
+#[derive(Debug, Clone)]
+pub struct Malformed {
+    /// Line in the file.
+    pub line: u64,
+    /// `malformed_row` or `encoding`.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+    /// The bytes as text (lossy).
+    pub raw: String,
+}
+
+/// What a reader hands over for each row.
+pub enum Event<'a> {
+    /// A row split into fields.
+    Row(Row<'a>),
+    /// A row that could not be.
+    Malformed(Malformed),
+}
+
+/// A 128-bit hash of a record's fields (equal hashes are exact duplicates).
+pub(crate) fn hash128(parts: &[&[u8]]) -> u128 {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let out = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&out.as_bytes()[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// `path` as a UTF-8 byte stream: other encodings transcoded, a UTF-8 BOM dropped, invalid
+/// UTF-8 passed through (so it is caught per row).
+pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
+    let f = File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let builder = match src.encoding {
+        // Pass UTF-8 through untouched (a BOM is dropped) so invalid bytes are caught per row.
+        TextEncoding::Utf8 => {
+            let mut b = DecodeReaderBytesBuilder::new();
+            b.utf8_passthru(true).strip_bom(true);
+            b
+        }
+        TextEncoding::Other(enc) => {
+            let mut b = DecodeReaderBytesBuilder::new();
+            b.encoding(Some(enc));
+            b
+        }
+    };
+    Ok(builder.build(BufReader::with_capacity(1 << 20, f)))
+}
