@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use polars::prelude::*;
 
-use crate::config::{FieldSource, SourceConfig};
-use crate::record::{Event, Row, hash128};
+use crate::config::SourceConfig;
+use crate::record::{Event, Row, Slot, hash128, slots};
 use crate::scan::{Scan, scan_csv};
 use crate::{Error, Result};
 
@@ -67,13 +67,6 @@ fn chunks(src: &SourceConfig, scan: &Scan) -> Result<Receiver<PolarsResult<DataF
     Ok(recv)
 }
 
-/// For each canonical field: the position of its column in the file, or its constant.
-enum Slot {
-    None,
-    Column(usize),
-    Constant(String),
-}
-
 /// Reads CSV export `path` of `src` (scanned first, a clean copy written into `work` when one
 /// is needed), calling `on` for every row and malformed record, in file order.
 pub fn read_csv(
@@ -109,27 +102,7 @@ fn read_rows(
     if scan.header.is_empty() {
         return Ok(()); // an empty file
     }
-    let slots = src
-        .fields
-        .iter()
-        .map(|f| match f {
-            FieldSource::Missing => Ok(Slot::None),
-            FieldSource::Constant(c) => Ok(Slot::Constant(c.clone())),
-            FieldSource::Column(name) => scan
-                .header
-                .iter()
-                .position(|h| h == name)
-                .map(Slot::Column)
-                .ok_or_else(|| Error::Input {
-                    path: path.into(),
-                    message: format!(
-                        "source '{}' maps column '{name}', which is not in the header; the header has: {}",
-                        src.name,
-                        scan.header.join(", ")
-                    ),
-                }),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let slots = slots(src, path, &scan.header)?;
     if scan.rows == 0 {
         return Ok(());
     }

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::config::{FieldSource, Format, SourceConfig};
-use crate::record::{Event, Malformed, Row, hash128, open_text};
+use crate::record::{Event, Malformed, Row, Slot, hash128, open_text, slots};
 use crate::{Error, Result};
 
 /// Reads `path` as a file of `src`, calling `on` for every row and `progress` with bytes read;
@@ -32,31 +32,6 @@ pub fn read_file(
         Format::Jsonl => read_jsonl(src, path, on, progress),
         Format::Parquet => read_parquet(src, path, on),
     }
-}
-
-/// For each canonical field: the index of its source column, or its constant.
-enum Slot {
-    None,
-    Column(usize),
-    Constant(String),
-}
-
-fn slots(src: &SourceConfig, path: &Path, header: &[String]) -> Result<Vec<Slot>> {
-    src.fields
-        .iter()
-        .map(|f| match f {
-            FieldSource::Missing => Ok(Slot::None),
-            FieldSource::Constant(c) => Ok(Slot::Constant(c.clone())),
-            FieldSource::Column(name) => header.iter().position(|h| h == name).map(Slot::Column).ok_or_else(|| Error::Input {
-                path: path.into(),
-                message: format!(
-                    "source '{}' maps column '{name}', which is not in the header; the header has: {}",
-                    src.name,
-                    header.join(", ")
-                ),
-            }),
-        })
-        .collect()
 }
 
 fn json_cell(v: &serde_json::Value) -> Option<Cow<'_, str>> {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
-use crate::config::{SourceConfig, TextEncoding};
+use crate::config::{FieldSource, SourceConfig, TextEncoding};
 use crate::{Error, Result};
 
 /// One data row as read.
@@ -79,4 +79,34 @@ pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io:
         }
     };
     Ok(builder.build(BufReader::with_capacity(1 << 20, f)))
+}
+
+/// For each canonical field: the index of its source column, or its constant.
+pub(crate) enum Slot {
+    /// Not mapped: null.
+    None,
+    /// The column at this position.
+    Column(usize),
+    /// This constant.
+    Constant(String),
+}
+
+/// The slot of each canonical field of `src` in a file (`path`) with columns `header`; an
+/// error naming the header when a mapped column is not in it.
+pub(crate) fn slots(src: &SourceConfig, path: &Path, header: &[String]) -> Result<Vec<Slot>> {
+    src.fields
+        .iter()
+        .map(|f| match f {
+            FieldSource::Missing => Ok(Slot::None),
+            FieldSource::Constant(c) => Ok(Slot::Constant(c.clone())),
+            FieldSource::Column(name) => header.iter().position(|h| h == name).map(Slot::Column).ok_or_else(|| Error::Input {
+                path: path.into(),
+                message: format!(
+                    "source '{}' maps column '{name}', which is not in the header; the header has: {}",
+                    src.name,
+                    header.join(", ")
+                ),
+            }),
+        })
+        .collect()
 }
