@@ -277,9 +277,13 @@ fn build_into(
         lk,
         years: prev.map(|(_, m)| m.calendar_years),
         loaded_files: prev.map(|(_, m)| m.files.clone()).unwrap_or_default(),
+        contents: HashMap::new(),
         this_build: Vec::new(),
         keys: KeyIndex::default(),
     };
+    for f in &run.loaded_files {
+        remember_content(&mut run.contents, f);
+    }
     progress.total_bytes(new_files.iter().map(|f| f.bytes).sum());
     let mut batches: BTreeMap<NaiveDate, Vec<InputFile>> = BTreeMap::new();
     for f in new_files {
@@ -393,6 +397,9 @@ struct Run<'a> {
     years: Option<(i32, i32)>,
     /// Every file loaded into this version or the ones it continues.
     loaded_files: Vec<LoadedFile>,
+    /// Checksum → the first file loaded with that content and at least one row (a file with
+    /// the same bytes is a re-sent export; empty files are alike without being one).
+    contents: HashMap<String, String>,
     /// The files this build loaded.
     this_build: Vec<LoadedFile>,
     /// Natural keys of the fact lines in the version being built.
@@ -434,7 +441,7 @@ impl Run<'_> {
         let mut customers_done = false;
         for f in &files {
             let src: &SourceConfig = &cfg.sources[f.source];
-            if let Some(first) = self.loaded_content(&f.checksum) {
+            if let Some(first) = self.contents.get(&f.checksum).cloned() {
                 tracing::warn!(source = %src.name, file = %f.rel, same_as = %first, "skipped: same content as a file already loaded (a re-sent export)");
                 let lf = LoadedFile {
                     source: src.name.clone(),
@@ -582,6 +589,7 @@ impl Run<'_> {
                 version: self.version,
                 duplicate_of: None,
             };
+            remember_content(&mut self.contents, &lf);
             self.loaded_files.push(lf.clone());
             self.this_build.push(lf);
             out.rejected.extend(rej);
@@ -595,15 +603,6 @@ impl Run<'_> {
             );
         }
         self.write_batch(batch, &files, out)
-    }
-
-    /// The first file loaded with content `checksum` and at least one row, if any (a file
-    /// with the same bytes is a re-sent export; empty files are alike without being one).
-    fn loaded_content(&self, checksum: &str) -> Option<String> {
-        self.loaded_files
-            .iter()
-            .find(|f| f.checksum == checksum && f.duplicate_of.is_none() && f.rows_read > 0)
-            .map(|f| f.file.clone())
     }
 
     /// Writes a batch's fact parts (a snapshot source first drops its earlier parts; lines
@@ -808,6 +807,16 @@ impl Run<'_> {
             conflicts: conflicts.len(),
             duration: started.elapsed(),
         })
+    }
+}
+
+/// Notes the content of loaded file `f` in `contents` (checksum → first file), unless it was
+/// a re-sent copy or had no rows (empty files are alike without being re-sent).
+fn remember_content(contents: &mut HashMap<String, String>, f: &LoadedFile) {
+    if f.duplicate_of.is_none() && f.rows_read > 0 {
+        contents
+            .entry(f.checksum.clone())
+            .or_insert_with(|| f.file.clone());
     }
 }
 
