@@ -139,10 +139,11 @@ fn read_rows(
             .collect();
         for (i, row) in rows.iter().enumerate() {
             let row = row.unwrap_or(read);
-            let fields: Vec<&str> = columns
-                .iter()
-                .map(|c| c[i].strip_suffix('\r').unwrap_or(c[i]))
-                .collect();
+            // polars ends records at LF: the CR of a CRLF line stays on its last field.
+            let mut fields: Vec<&str> = columns.iter().map(|c| c[i]).collect();
+            if let Some(last) = fields.last_mut() {
+                *last = last.strip_suffix('\r').unwrap_or(last);
+            }
             let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
             let cells = slots
                 .iter()

@@ -240,7 +240,11 @@ pub fn stage_file(
             );
             return Ok(());
         }
-        first_line_of.insert(row.hash, staged.line);
+        if src.dedupe_exact_lines {
+            // Only a deduplicated source needs to say which line a duplicate repeats; a keyless
+            // log of millions of lines would otherwise hold a map entry per line for nothing.
+            first_line_of.insert(row.hash, staged.line);
+        }
         chunk.push(staged);
         if chunk.len() >= CHUNK_ROWS {
             counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
