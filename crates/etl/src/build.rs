@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
-use datafusion::arrow::array::RecordBatch;
 
 use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
@@ -21,10 +20,11 @@ use crate::facts::{Lookups, load_chunk};
 use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record};
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
+use crate::sink::{PartSink, rows_per_part};
 use crate::stage::{Loader, Rejected, Rejector, Staged, stage_file};
 use crate::value::{Value, batch_to_rows, rows_to_batch};
 use crate::{Error, Result};
-use acrm_store::layout::{remove_source_parts, write_table_part};
+use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
 use acrm_store::{DeriveTables, LoadedFile, Manifest, Warehouse};
 
@@ -406,15 +406,12 @@ struct Run<'a> {
     keys: KeyIndex,
 }
 
-/// What one batch produced, before it is written.
+/// What one batch produced besides its fact parts (written as they stream in), before it
+/// is written.
 #[derive(Default)]
 struct BatchOutput {
-    /// Fact rows per (table, source index).
-    facts: BTreeMap<(&'static str, usize), Vec<RecordBatch>>,
     /// Rejected rows.
     rejected: Vec<Rejected>,
-    /// Per source, a hash of its files' checksums (names the fact part files by content).
-    source_hash: BTreeMap<usize, blake3::Hasher>,
     /// Natural keys the batch loads and replaces.
     keys: BatchKeys,
 }
@@ -437,6 +434,32 @@ impl Run<'_> {
             .stage(&format!("loading batch {batch} ({} files)", files.len()));
         let mut seen: HashMap<usize, HashSet<u128>> = HashMap::new();
         let mut out = BatchOutput::default();
+        // Parts are named by the checksums of their source's files in the batch.
+        let mut tags: BTreeMap<usize, blake3::Hasher> = BTreeMap::new();
+        for f in &files {
+            tags.entry(f.source)
+                .or_default()
+                .update(f.checksum.as_bytes());
+        }
+        let prefixes: HashMap<usize, String> = tags
+            .into_iter()
+            .map(|(si, h)| {
+                let tag = &h.finalize().to_hex()[..8];
+                (si, format!("part-{}-{batch}-{tag}", cfg.sources[si].name))
+            })
+            .collect();
+        // The natural-key index holds the lines of earlier batches only: it is read before
+        // this batch writes its first part.
+        for f in &files {
+            let src = &cfg.sources[f.source];
+            if src.natural_key
+                && src.load == LoadMode::Append
+                && let Some(t) = src.entity.fact_table()
+            {
+                self.keys.prepare(self.tmp, &self.table(t)?)?;
+            }
+        }
+        let mut sink = PartSink::new(self.tmp, rows_per_part(cfg.memory_mib));
         let mut master_customers: Vec<(String, String, Vec<Value>)> = Vec::new();
         let mut customers_done = false;
         for f in &files {
@@ -458,10 +481,6 @@ impl Run<'_> {
                 self.this_build.push(lf);
                 continue;
             }
-            out.source_hash
-                .entry(f.source)
-                .or_default()
-                .update(f.checksum.as_bytes());
             // Customer masters are resolved once, before the first fact file needs them.
             if load_rank(src.entity) > load_rank(EntityKind::Customer) && !customers_done {
                 if !master_customers.is_empty() {
@@ -516,22 +535,21 @@ impl Run<'_> {
                 kind => {
                     let table_name = kind.fact_table().unwrap_or("fact_sales");
                     let table = self.table(table_name)?;
-                    let key = (table_name, f.source);
-                    let (lk, facts, years, stem, index, batch_keys, tmp) = (
+                    let prefix = prefixes.get(&f.source).cloned().unwrap_or_default();
+                    let snapshot = src.load == LoadMode::Snapshot;
+                    let (lk, sink, years, stem, index, batch_keys) = (
                         &mut self.lk,
-                        &mut out.facts,
+                        &mut sink,
                         &mut self.years,
                         &stem,
                         &mut self.keys,
                         &mut out.keys,
-                        self.tmp,
                     );
                     let keyed = src.natural_key && src.load == LoadMode::Append;
                     Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
                         let loaded = load_chunk(kind, lk, src, def, &rows, rej, batch_day, stem);
                         let loaded = if keyed {
                             index.admit(
-                                tmp,
                                 &table,
                                 src.on_existing_key,
                                 &def.key[0],
@@ -553,10 +571,13 @@ impl Run<'_> {
                             }
                         }
                         let n = loaded.len() as u64;
-                        facts
-                            .entry(key)
-                            .or_default()
-                            .push(rows_to_batch(&table, &loaded)?);
+                        sink.push(
+                            &table,
+                            &src.name,
+                            snapshot,
+                            &prefix,
+                            rows_to_batch(&table, &loaded)?,
+                        )?;
                         Ok(n)
                     })
                 }
@@ -602,20 +623,21 @@ impl Run<'_> {
                 cfg.name_similarity,
             );
         }
-        self.write_batch(batch, &files, out)
+        let written = sink.finish()?;
+        self.write_batch(batch, &files, out, &written)
     }
 
-    /// Writes a batch's fact parts (a snapshot source first drops its earlier parts; lines
-    /// the batch replaces leave their earlier parts first), its quarantined rows and its
-    /// reconciliation rows.
+    /// Finishes a batch whose fact parts are `written`: removes the lines it replaces from
+    /// the earlier parts, and writes its quarantined rows and its reconciliation rows.
     fn write_batch(
         &mut self,
         batch: NaiveDate,
         files: &[InputFile],
         mut out: BatchOutput,
+        written: &HashSet<PathBuf>,
     ) -> Result<()> {
         for (table_name, keys) in out.keys.replaced() {
-            let removed = remove_keys(self.tmp, &self.table(table_name)?, keys)?;
+            let removed = remove_keys(self.tmp, &self.table(table_name)?, keys, written)?;
             tracing::info!(
                 table = table_name,
                 lines = removed,
@@ -631,23 +653,6 @@ impl Run<'_> {
             }
             h.finalize().to_hex()[..8].to_string()
         };
-        for ((table_name, si), parts) in &out.facts {
-            let src = &self.cfg.sources[*si];
-            if src.load == LoadMode::Snapshot {
-                remove_source_parts(self.tmp, table_name, &src.name)?;
-            }
-            let tag = out
-                .source_hash
-                .get(si)
-                .map(|h| h.clone().finalize().to_hex()[..8].to_string())
-                .unwrap_or_default();
-            write_table_part(
-                self.tmp,
-                &self.table(table_name)?,
-                &format!("part-{}-{batch}-{tag}", src.name),
-                parts,
-            )?;
-        }
         let q = self.table("etl_quarantine")?;
         let qrows: Vec<Vec<Value>> = out
             .rejected

@@ -45,6 +45,7 @@ struct RawBuild {
     default_country_code: Option<String>,
     batch_date_pattern: Option<String>,
     batch_date_format: Option<String>,
+    memory_mib: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,10 +232,26 @@ pub struct BuildConfig {
     pub batch_date_format: String,
     /// Minimum pinyin Jaro-Winkler similarity of names for a fuzzy match.
     pub name_similarity: f64,
+    /// Memory the build may use, in MiB (`[build] memory_mib`; default an eighth of the
+    /// machine's memory, at least 1 GiB): it sizes the buffers of fact lines waiting to be
+    /// written, so a night of any size streams through in bounded memory.
+    pub memory_mib: usize,
     /// The sources, in config order.
     pub sources: Vec<SourceConfig>,
     /// Analyses recomputed into every new version the build publishes.
     pub marts: MartsConfig,
+}
+
+/// An eighth of the machine's memory (from `/proc/meminfo`), at least 1 GiB; 2 GiB where
+/// the total cannot be read. (One line of a file the kernel keeps does not justify adding
+/// `sysinfo` with features of our own: its other users in the tree would be rebuilt.)
+fn default_memory_mib() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    total_kib.map_or(2048, |k| (k / 1024 / 8).max(1024))
 }
 
 /// The analyses a nightly build refreshes (`[marts]`): their result tables are written into
@@ -313,6 +330,15 @@ impl BuildConfig {
                 "[identity] name_similarity must be between 0.5 and 1, got {name_similarity}"
             )));
         }
+        let memory_mib = match raw.build.memory_mib {
+            Some(m) if m < 256 => {
+                return Err(cfg_err(format!(
+                    "[build] memory_mib must be at least 256, got {m}"
+                )));
+            }
+            Some(m) => m,
+            None => default_memory_mib(),
+        };
         let keep_versions = raw.warehouse.keep_versions.unwrap_or(3);
         if keep_versions == 0 {
             return Err(cfg_err(
@@ -355,6 +381,7 @@ impl BuildConfig {
                 .batch_date_format
                 .unwrap_or_else(|| "%Y-%m-%d".into()),
             name_similarity,
+            memory_mib,
             sources,
             marts,
         })

@@ -176,8 +176,10 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// The keys of `table` in version folder `dir`, read from its part files the first time.
-    fn keys(&mut self, dir: &Path, table: &TableDef) -> Result<&KeySet> {
+    /// Reads the keys of `table` from its part files in version folder `dir`, unless they
+    /// are held already. Called before a batch writes its first part, so the index holds
+    /// earlier batches' lines only (a batch's own repeats are `duplicate_key`).
+    pub fn prepare(&mut self, dir: &Path, table: &TableDef) -> Result<()> {
         if !self.tables.contains_key(&table.name) {
             let pk = pk_columns(table);
             let mut set = KeySet::default();
@@ -187,7 +189,7 @@ impl KeyIndex {
             tracing::debug!(table = %table.name, keys = set.len(), "natural-key index built");
             self.tables.insert(table.name.clone(), set);
         }
-        Ok(&self.tables[&table.name])
+        Ok(())
     }
 
     /// Keeps the fact lines `loaded` (from `rows`, see [`crate::facts::load_chunk`]) whose
@@ -196,7 +198,6 @@ impl KeyIndex {
     #[allow(clippy::too_many_arguments)]
     pub fn admit(
         &mut self,
-        dir: &Path,
         table: &TableDef,
         policy: ExistingKey,
         key_field: &str,
@@ -206,7 +207,8 @@ impl KeyIndex {
         batch: &mut BatchKeys,
     ) -> Result<Vec<Vec<Value>>> {
         let pk = pk_columns(table);
-        let held = self.keys(dir, table)?;
+        let empty = KeySet::default();
+        let held = self.tables.get(&table.name).unwrap_or(&empty);
         let new = batch.new.entry(table.name.clone()).or_default();
         let mut kept = Vec::with_capacity(loaded.len());
         for (n, row) in loaded {
@@ -266,11 +268,16 @@ impl KeyIndex {
 }
 
 /// Removes the lines whose key is in `keys` from `table`'s part files in version folder `dir`
-/// (the lines a batch replaces). A part holding some is rewritten under a new name (the old
+/// (the lines a batch replaces), leaving alone the files in `skip` (the batch's own parts). A part holding some is rewritten under a new name (the old
 /// name plus `-r` and a hash of the keys removed, so a `--full` rebuild names it the same);
 /// the old file may be a hard link into the previous version, which is left untouched.
 /// Returns the number of lines removed.
-pub fn remove_keys(dir: &Path, table: &TableDef, keys: &KeySet) -> Result<u64> {
+pub fn remove_keys(
+    dir: &Path,
+    table: &TableDef,
+    keys: &KeySet,
+    skip: &HashSet<PathBuf>,
+) -> Result<u64> {
     let pk = pk_columns(table);
     let mut sorted: Vec<u64> = keys.iter().copied().collect();
     sorted.sort_unstable();
@@ -283,6 +290,9 @@ pub fn remove_keys(dir: &Path, table: &TableDef, keys: &KeySet) -> Result<u64> {
     };
     let mut removed = 0u64;
     for f in parquet_files(&dir.join(&table.name))? {
+        if skip.contains(&f) {
+            continue;
+        }
         let hashes = file_key_hashes(&f, table, &pk)?;
         if !hashes.iter().any(|h| keys.contains(h)) {
             continue;

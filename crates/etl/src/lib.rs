@@ -17,6 +17,7 @@ pub mod parse;
 pub mod read;
 pub mod record;
 pub mod scan;
+pub mod sink;
 pub mod stage;
 pub mod value;
 

@@ -3,7 +3,7 @@
 //! statistics prune well.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use acrm_schema::TableDef;
 use chrono::Datelike;
@@ -72,25 +72,29 @@ fn partition_and_sort(
 }
 
 /// Writes `batches` of `table` as `<stem>.parquet`, split into `year=` folders when the table
-/// is partitioned and sorted by its `sort_by` columns; writes nothing for no rows.
+/// is partitioned and sorted by its `sort_by` columns; writes nothing for no rows. Returns
+/// the files written.
 pub fn write_table_part(
     dir: &Path,
     table: &TableDef,
     stem: &str,
     batches: &[RecordBatch],
-) -> Result<()> {
+) -> Result<Vec<PathBuf>> {
     if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let all = concat_batches(&table.arrow_schema(), batches)?;
+    let mut written = Vec::new();
     for (year, part) in partition_and_sort(table, &all)? {
         let folder = match year {
             Some(y) => dir.join(&table.name).join(format!("year={y}")),
             None => dir.join(&table.name),
         };
-        write_parquet(&folder.join(format!("{stem}.parquet")), &[part])?;
+        let path = folder.join(format!("{stem}.parquet"));
+        write_parquet(&path, &[part])?;
+        written.push(path);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// True when part file `name` was written by `source`: `part-<source>-<YYYY-MM-DD>-…` (the
