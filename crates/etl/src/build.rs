@@ -21,7 +21,7 @@ use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
 use crate::sink::{PartSink, rows_per_part};
-use crate::stage::{Loader, Rejected, Rejector, Staged, stage_file};
+use crate::stage::{Loader, Rejected, Rejector, SeenRows, Staged, stage_file};
 use crate::value::{Value, batch_to_rows, rows_to_batch};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
@@ -432,7 +432,7 @@ impl Run<'_> {
         });
         self.progress
             .stage(&format!("loading batch {batch} ({} files)", files.len()));
-        let mut seen: HashMap<usize, HashSet<u128>> = HashMap::new();
+        let mut seen: HashMap<usize, SeenRows> = HashMap::new();
         let mut out = BatchOutput::default();
         // Parts are named by the checksums of their source's files in the batch.
         let mut tags: BTreeMap<usize, blake3::Hasher> = BTreeMap::new();
@@ -728,9 +728,15 @@ impl Run<'_> {
     }
 
     /// Writes the dimensions, the key map, the identity state and the manifest.
-    fn finish(self, prev: Option<&Manifest>, full: bool, started: Instant) -> Result<BuildReport> {
+    fn finish(
+        mut self,
+        prev: Option<&Manifest>,
+        full: bool,
+        started: Instant,
+    ) -> Result<BuildReport> {
+        let customers = self.lk.customers.take_sorted_rows();
+        self.write_dim("dim_customer", customers)?;
         let lk = &self.lk;
-        self.write_dim("dim_customer", lk.customers.sorted_rows())?;
         self.write_dim("dim_product", lk.products.sorted_rows())?;
         self.write_dim("dim_branch", lk.branches.sorted_rows())?;
         self.write_dim("dim_campaign", lk.campaigns.sorted_rows())?;

@@ -4,19 +4,18 @@
 //! threads, while the build stages the chunks it has already received — reading is no longer
 //! on the build's thread. Row `i` of polars is row `i` of the scan; the row counts are checked.
 
+use std::borrow::Cow;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::config::SourceConfig;
-use crate::record::{Event, Row, Slot, hash128, slots};
+use crate::record::{CHUNK_ROWS, Event, OnChunk, Row, Slot, hash128, slots};
 use crate::scan::{Scan, scan_csv};
 use crate::{Error, Result};
-
-/// Rows per chunk handed over by polars.
-const CHUNK_ROWS: usize = 65_536;
 
 /// Name of the row-number column polars adds.
 const ROW: &str = "__acrm_row";
@@ -68,36 +67,41 @@ fn chunks(src: &SourceConfig, scan: &Scan) -> Result<Receiver<PolarsResult<DataF
 }
 
 /// Reads CSV export `path` of `src` (scanned first, a clean copy written into `work` when one
-/// is needed), calling `on` for every row and malformed record, in file order.
+/// is needed), calling `on` with every chunk of rows, malformed records in their place.
 pub fn read_csv(
     src: &SourceConfig,
     path: &Path,
     work: &Path,
-    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    on: &mut OnChunk<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     let scan = scan_csv(src, path, work, progress)?;
     // Malformed records are handed over in their place in the file, before the first row
     // after them.
     let mut malformed = scan.malformed.iter().cloned().peekable();
-    let result = read_rows(src, path, &scan, &mut |line, ev| {
-        while let Some(m) = malformed.next_if(|m| m.line < line) {
-            on(Event::Malformed(m))?;
+    let result = read_rows(src, path, &scan, &mut |rows| {
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            while let Some(m) = malformed.next_if(|m| m.line < row.line) {
+                events.push(Event::Malformed(m));
+            }
+            events.push(Event::Row(row));
         }
-        on(ev)
+        on(events)
     });
-    for m in malformed {
-        on(Event::Malformed(m))?;
+    let rest: Vec<Event<'_>> = malformed.map(Event::Malformed).collect();
+    if !rest.is_empty() {
+        on(rest)?;
     }
     result
 }
 
-/// Calls `on` with the line and event of every good row of `scan`.
+/// Calls `on` with every chunk of good rows of `scan`, each chunk's rows built on every core.
 fn read_rows(
     src: &SourceConfig,
     path: &Path,
     scan: &Scan,
-    on: &mut dyn FnMut(u64, Event<'_>) -> Result<()>,
+    on: &mut dyn FnMut(Vec<Row<'_>>) -> Result<()>,
 ) -> Result<()> {
     if scan.header.is_empty() {
         return Ok(()); // an empty file
@@ -115,7 +119,7 @@ fn read_rows(
             .column(ROW)
             .and_then(|c| c.cast(&DataType::UInt64))
             .map_err(&err)?;
-        let rows = rows.u64().map_err(&err)?.clone();
+        let rows: Vec<u64> = rows.u64().map_err(&err)?.iter().flatten().collect();
         let texts: Vec<StringChunked> = df
             .columns()
             .iter()
@@ -123,13 +127,15 @@ fn read_rows(
             .map(|c| c.str().cloned())
             .collect::<PolarsResult<_>>()
             .map_err(&err)?;
-        if texts.len() != scan.header.len() {
+        if texts.len() != scan.header.len() || rows.len() != df.height() {
             return Err(Error::Input {
                 path: path.into(),
                 message: format!(
-                    "polars found {} columns where the header has {}",
+                    "polars found {} columns and {} row numbers where the header has {} columns and the chunk {} rows",
                     texts.len(),
-                    scan.header.len()
+                    rows.len(),
+                    scan.header.len(),
+                    df.height()
                 ),
             });
         }
@@ -137,34 +143,34 @@ fn read_rows(
             .iter()
             .map(|t| t.iter().map(|v| v.unwrap_or("")).collect())
             .collect();
-        for (i, row) in rows.iter().enumerate() {
-            let row = row.unwrap_or(read);
-            // polars ends records at LF: the CR of a CRLF line stays on its last field.
-            let mut fields: Vec<&str> = columns.iter().map(|c| c[i]).collect();
-            if let Some(last) = fields.last_mut() {
-                *last = last.strip_suffix('\r').unwrap_or(last);
-            }
-            let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
-            let cells = slots
-                .iter()
-                .map(|s| match s {
-                    Slot::None => None,
-                    Slot::Column(c) => Some(std::borrow::Cow::Borrowed(fields[*c])),
-                    Slot::Constant(c) => Some(std::borrow::Cow::Owned(c.clone())),
-                })
-                .collect();
-            let line = scan.line(row);
-            on(
-                line,
-                Event::Row(Row {
-                    line,
+        let built: Vec<Row<'_>> = rows
+            .par_iter()
+            .enumerate()
+            .map(|(i, &row)| {
+                // polars ends records at LF: the CR of a CRLF line stays on its last field.
+                let mut fields: Vec<&str> = columns.iter().map(|c| c[i]).collect();
+                if let Some(last) = fields.last_mut() {
+                    *last = last.strip_suffix('\r').unwrap_or(last);
+                }
+                let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
+                let cells = slots
+                    .iter()
+                    .map(|s| match s {
+                        Slot::None => None,
+                        Slot::Column(c) => Some(Cow::Borrowed(fields[*c])),
+                        Slot::Constant(c) => Some(Cow::Owned(c.clone())),
+                    })
+                    .collect();
+                Row {
+                    line: scan.line(row),
                     cells,
                     hash: hash128(&parts),
-                    raw: std::borrow::Cow::Owned(fields.join(&delim)),
-                }),
-            )?;
-            read += 1;
-        }
+                    raw: Cow::Owned(fields.join(&delim)),
+                }
+            })
+            .collect();
+        read += built.len() as u64;
+        on(built)?;
     }
     if read != scan.rows {
         return Err(Error::Input {

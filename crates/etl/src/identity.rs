@@ -65,7 +65,9 @@ pub fn name_key(name: &str) -> String {
 /// All customer records plus the indexes that resolve references to them.
 pub struct IdentityStore {
     records: Vec<CustomerRecord>,
-    by_ref: HashMap<(String, String), usize>,
+    /// System → source id → record: looked up by `&str` on every fact line, so without
+    /// allocating a key, and each system's name held once.
+    by_ref: HashMap<String, HashMap<String, usize>>,
     members: HashMap<i64, Vec<usize>>,
     next_customer_id: i64,
     next_seq: i64,
@@ -106,7 +108,9 @@ impl IdentityStore {
     fn push(&mut self, r: CustomerRecord) -> usize {
         let i = self.records.len();
         self.by_ref
-            .insert((r.system.clone(), r.source_id.clone()), i);
+            .entry(r.system.clone())
+            .or_default()
+            .insert(r.source_id.clone(), i);
         self.members.entry(r.customer_id).or_default().push(i);
         self.records.push(r);
         i
@@ -117,11 +121,15 @@ impl IdentityStore {
         &self.records
     }
 
+    /// The record of (system, source id), if known.
+    fn record_of(&self, system: &str, id: &str) -> Option<usize> {
+        self.by_ref.get(system)?.get(id).copied()
+    }
+
     /// Golden id of (system, source id), if known.
     pub fn lookup(&self, system: &str, id: &str) -> Option<i64> {
-        self.by_ref
-            .get(&(system.to_string(), id.to_string()))
-            .map(|i| self.records[*i].customer_id)
+        self.record_of(system, id)
+            .map(|i| self.records[i].customer_id)
     }
 
     /// Golden id for a reference no master record knows: an inferred customer carrying only
@@ -179,7 +187,7 @@ impl IdentityStore {
             let seq = self.next_seq;
             self.next_seq += 1;
             let key = (system.clone(), source_id.clone());
-            if let Some(&i) = self.by_ref.get(&key) {
+            if let Some(i) = self.record_of(&system, &source_id) {
                 let r = &mut self.records[i];
                 r.values = values;
                 r.seq = seq;

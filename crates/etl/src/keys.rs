@@ -24,29 +24,11 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::config::ExistingKey;
 use crate::parse::date_of;
+use crate::record::PassThrough;
 use crate::stage::{Rejector, Staged};
 use crate::value::{Value, cell};
 use crate::{Error, Result};
 use acrm_store::parquet::{parquet_files, read_parquet, write_parquet};
-
-/// Passes a key hash through unchanged (the keys are hashes already).
-#[derive(Default)]
-pub struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in so the hasher stays correct.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
 
 /// A set of key hashes.
 pub type KeySet = HashSet<u64, BuildHasherDefault<PassThrough>>;

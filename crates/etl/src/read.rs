@@ -13,18 +13,20 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
 
 use crate::config::{FieldSource, Format, SourceConfig};
-use crate::record::{Event, Malformed, Row, Slot, hash128, open_text, slots};
+use crate::record::{CHUNK_ROWS, Event, Malformed, OnChunk, Row, Slot, hash128, open_text, slots};
 use crate::{Error, Result};
 
-/// Reads `path` as a file of `src`, calling `on` for every row and `progress` with bytes read;
-/// a delimited file may need a clean copy, written into folder `work` and removed after.
+/// Reads `path` as a file of `src`, calling `on` with every chunk of rows (malformed records
+/// in their place, in file order) and `progress` with bytes read; a delimited file may need
+/// a clean copy, written into folder `work` and removed after.
 pub fn read_file(
     src: &SourceConfig,
     path: &Path,
     work: &Path,
-    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    on: &mut OnChunk<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     match src.format {
@@ -34,98 +36,106 @@ pub fn read_file(
     }
 }
 
-fn json_cell(v: &serde_json::Value) -> Option<Cow<'_, str>> {
+fn json_cell(v: &serde_json::Value) -> Option<Cow<'static, str>> {
     match v {
         serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        serde_json::Value::String(s) => Some(Cow::Owned(s.clone())),
         serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
         serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         other => Some(Cow::Owned(other.to_string())),
     }
 }
 
+/// The event of JSON line `line` with bytes `bytes` (`None` for a blank line).
+fn json_event<'a>(src: &SourceConfig, line: u64, bytes: &'a [u8]) -> Option<Event<'a>> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.trim(),
+        Err(_) => {
+            return Some(Event::Malformed(Malformed {
+                line,
+                code: "encoding",
+                message: "invalid UTF-8 (set `encoding` for this source?)".into(),
+                raw: String::from_utf8_lossy(bytes).trim().to_string(),
+            }));
+        }
+    };
+    if text.is_empty() {
+        return None;
+    }
+    let obj = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) => {
+            return Some(Event::Malformed(Malformed {
+                line,
+                code: "malformed_row",
+                message: "expected a JSON object".into(),
+                raw: text.into(),
+            }));
+        }
+        Err(e) => {
+            return Some(Event::Malformed(Malformed {
+                line,
+                code: "malformed_row",
+                message: format!("invalid JSON: {e}"),
+                raw: text.into(),
+            }));
+        }
+    };
+    let cells = src
+        .fields
+        .iter()
+        .map(|f| match f {
+            FieldSource::Missing => None,
+            FieldSource::Constant(c) => Some(Cow::Owned(c.clone())),
+            FieldSource::Column(name) => obj.get(name).and_then(json_cell),
+        })
+        .collect();
+    Some(Event::Row(Row {
+        line,
+        cells,
+        hash: hash128(&[text.as_bytes()]),
+        raw: Cow::Borrowed(text),
+    }))
+}
+
+/// JSON lines: a chunk of lines is read, then parsed on every core.
 fn read_jsonl(
     src: &SourceConfig,
     path: &Path,
-    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    on: &mut OnChunk<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     let mut rdr = BufReader::with_capacity(1 << 20, open_text(src, path)?);
-    let mut buf = Vec::new();
     let mut line = 0u64;
     loop {
-        buf.clear();
-        let n = rdr
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| Error::Io {
-                path: path.into(),
-                source,
-            })?;
-        if n == 0 {
-            break;
+        let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
+        while lines.len() < CHUNK_ROWS {
+            let mut buf = Vec::new();
+            let n = rdr
+                .read_until(b'\n', &mut buf)
+                .map_err(|source| Error::Io {
+                    path: path.into(),
+                    source,
+                })?;
+            if n == 0 {
+                break;
+            }
+            line += 1;
+            progress(n as u64);
+            lines.push((line, buf));
         }
-        line += 1;
-        progress(n as u64);
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t.trim(),
-            Err(_) => {
-                on(Event::Malformed(Malformed {
-                    line,
-                    code: "encoding",
-                    message: "invalid UTF-8 (set `encoding` for this source?)".into(),
-                    raw: String::from_utf8_lossy(&buf).trim().to_string(),
-                }))?;
-                continue;
-            }
-        };
-        if text.is_empty() {
-            continue;
+        if lines.is_empty() {
+            return Ok(());
         }
-        let obj = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(m)) => m,
-            Ok(_) => {
-                on(Event::Malformed(Malformed {
-                    line,
-                    code: "malformed_row",
-                    message: "expected a JSON object".into(),
-                    raw: text.into(),
-                }))?;
-                continue;
-            }
-            Err(e) => {
-                on(Event::Malformed(Malformed {
-                    line,
-                    code: "malformed_row",
-                    message: format!("invalid JSON: {e}"),
-                    raw: text.into(),
-                }))?;
-                continue;
-            }
-        };
-        let cells = src
-            .fields
-            .iter()
-            .map(|f| match f {
-                FieldSource::Missing => None,
-                FieldSource::Constant(c) => Some(Cow::Owned(c.clone())),
-                FieldSource::Column(name) => obj.get(name).and_then(json_cell),
-            })
+        let events: Vec<Event<'_>> = lines
+            .par_iter()
+            .filter_map(|(line, bytes)| json_event(src, *line, bytes))
             .collect();
-        on(Event::Row(Row {
-            line,
-            cells,
-            hash: hash128(&[text.as_bytes()]),
-            raw: Cow::Borrowed(text),
-        }))?;
+        on(events)?;
     }
-    Ok(())
 }
 
-fn read_parquet(
-    src: &SourceConfig,
-    path: &Path,
-    on: &mut dyn FnMut(Event<'_>) -> Result<()>,
-) -> Result<()> {
+fn read_parquet(src: &SourceConfig, path: &Path, on: &mut OnChunk<'_>) -> Result<()> {
     let f = File::open(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
@@ -136,7 +146,7 @@ fn read_parquet(
     };
     let reader = ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(pq)?
-        .with_batch_size(65_536)
+        .with_batch_size(CHUNK_ROWS)
         .build()
         .map_err(pq)?;
     let mut line = 0u64;
@@ -156,6 +166,7 @@ fn read_parquet(
                 _ => Ok(None),
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut events = Vec::with_capacity(batch.num_rows());
         for r in 0..batch.num_rows() {
             line += 1;
             let cells: Vec<Option<Cow<'_, str>>> = slots
@@ -179,13 +190,14 @@ fn read_parquet(
                 .map(|c| c.as_deref().unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join(",");
-            on(Event::Row(Row {
+            events.push(Event::Row(Row {
                 line,
                 cells,
                 hash,
                 raw: Cow::Owned(raw),
-            }))?;
+            }));
         }
+        on(events)?;
     }
     Ok(())
 }
@@ -209,11 +221,11 @@ mod tests {
             &cfg.sources[0],
             &path,
             dir.path(),
-            &mut |ev| {
-                seen.push(match ev {
+            &mut |events| {
+                seen.extend(events.into_iter().map(|ev| match ev {
                     Event::Row(r) => (r.line, true),
                     Event::Malformed(m) => (m.line, false),
-                });
+                }));
                 Ok(())
             },
             &mut |_| {},

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::BufReader;
 use std::path::Path;
 
@@ -45,17 +46,45 @@ pub enum Event<'a> {
     Malformed(Malformed),
 }
 
+/// Records handed to the stager at a time.
+pub(crate) const CHUNK_ROWS: usize = 65_536;
+
+/// Passes a key hash through unchanged (the keys are hashes already; a 128-bit one is folded).
+#[derive(Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in so the hasher stays correct.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+/// Receives the records of a file a chunk at a time, in file order.
+pub type OnChunk<'f> = dyn FnMut(Vec<Event<'_>>) -> Result<()> + 'f;
+
 /// A 128-bit hash of a record's fields (equal hashes are exact duplicates).
 pub(crate) fn hash128(parts: &[&[u8]]) -> u128 {
-    let mut h = blake3::Hasher::new();
+    // XXH3-128, not a cryptographic hash: the only adversary is chance (the quarantine keeps
+    // any row a collision would reject), and it hashes short records several times faster
+    // than BLAKE3.
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
     for p in parts {
         h.update(&(p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    let out = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&out.as_bytes()[..16]);
-    u128::from_le_bytes(b)
+    h.digest128()
 }
 
 /// `path` as a UTF-8 byte stream: other encodings transcoded, a UTF-8 BOM dropped, invalid

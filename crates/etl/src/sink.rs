@@ -142,14 +142,19 @@ mod tests {
                 ]
             })
             .collect();
-        rows_to_batch(table, &rows).unwrap()
+        rows_to_batch(table, &rows).expect("audit rows")
     }
 
     fn names(dir: &Path, table: &str) -> Vec<String> {
         let mut n: Vec<String> = parquet_files(&dir.join(table))
-            .unwrap()
+            .expect("list parts")
             .iter()
-            .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+            .map(|f| {
+                f.file_name()
+                    .expect("file name")
+                    .to_string_lossy()
+                    .to_string()
+            })
             .collect();
         n.sort();
         n
@@ -157,34 +162,34 @@ mod tests {
 
     #[test]
     fn lines_are_written_once_a_part_is_full_and_the_rest_at_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = WarehouseSchema::builtin().unwrap();
-        let table = schema.table("etl_load_audit").unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let table = schema.table("etl_load_audit").expect("audit table");
         let prefix = "part-pos-2024-01-02-aaaa";
         let mut sink = PartSink::new(dir.path(), 5);
         sink.push(table, "pos", false, prefix, rows(table, "pos"))
-            .unwrap();
+            .expect("push");
         assert!(names(dir.path(), &table.name).is_empty(), "3 of 5: held");
         sink.push(table, "pos", false, prefix, rows(table, "pos"))
-            .unwrap();
+            .expect("push");
         assert_eq!(
             names(dir.path(), &table.name),
             [format!("{prefix}-0000.parquet")]
         );
         sink.push(table, "pos", false, prefix, rows(table, "pos"))
-            .unwrap();
-        let written = sink.finish().unwrap();
+            .expect("push");
+        let written = sink.finish().expect("finish");
         assert_eq!(written.len(), 2);
-        let files = parquet_files(&dir.path().join(&table.name)).unwrap();
-        let total: u64 = files.iter().map(|f| parquet_rows(f).unwrap()).sum();
+        let files = parquet_files(&dir.path().join(&table.name)).expect("push");
+        let total: u64 = files.iter().map(|f| parquet_rows(f).expect("rows")).sum();
         assert_eq!(total, 9, "every line written, none twice");
     }
 
     #[test]
     fn a_snapshot_source_clears_its_earlier_parts_once_and_no_one_elses() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = WarehouseSchema::builtin().unwrap();
-        let table = schema.table("etl_load_audit").unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let table = schema.table("etl_load_audit").expect("audit table");
         let mut night1 = PartSink::new(dir.path(), 100);
         night1
             .push(
@@ -194,7 +199,7 @@ mod tests {
                 "part-ar-2024-01-01-aaaa",
                 rows(table, "ar"),
             )
-            .unwrap();
+            .expect("push");
         night1
             .push(
                 table,
@@ -203,8 +208,8 @@ mod tests {
                 "part-ar-web-2024-01-01-bbbb",
                 rows(table, "ar-web"),
             )
-            .unwrap();
-        night1.finish().unwrap();
+            .expect("push");
+        night1.finish().expect("finish");
         let mut night2 = PartSink::new(dir.path(), 4);
         for _ in 0..3 {
             night2
@@ -215,9 +220,9 @@ mod tests {
                     "part-ar-2024-01-02-cccc",
                     rows(table, "ar"),
                 )
-                .unwrap();
+                .expect("push");
         }
-        night2.finish().unwrap();
+        night2.finish().expect("finish");
         assert_eq!(
             names(dir.path(), &table.name),
             [

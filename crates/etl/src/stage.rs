@@ -2,20 +2,20 @@
 //! hand chunks of clean rows to the entity's loader. Every row read ends up either loaded
 //! (the loader says so) or in the quarantine with a reason; the counts are checked.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
 use std::path::Path;
 
 use acrm_schema::EntityDef;
+use rayon::prelude::*;
 
 use crate::config::{FieldSource, SourceConfig};
 use crate::parse::parse_cell;
 use crate::read::read_file;
-use crate::record::Event;
+use crate::record::{CHUNK_ROWS, Event, Malformed, PassThrough, Row};
 use crate::value::Value;
 use crate::{Error, Result};
-
-/// Rows handed to a loader at a time (bounds memory on files of any size).
-const CHUNK_ROWS: usize = 65_536;
 
 /// Longest raw record kept in the quarantine; a longer one is cut there (with its length
 /// said), so one 10 MB field cannot bloat the quarantine table.
@@ -117,12 +117,122 @@ impl Rejector<'_> {
     }
 }
 
+/// The rows one source has loaded in a batch, to drop exact duplicates: the 128-bit hash of
+/// each row's fields → where its first copy is (file, line). One map entry of 32 bytes a row
+/// (the hash is its own bucket hash), only for sources that deduplicate.
+#[derive(Default)]
+pub struct SeenRows {
+    first: HashMap<u128, u64, BuildHasherDefault<PassThrough>>,
+    /// Files of the batch, by the ordinal kept in the top 16 bits of a first copy's place.
+    files: Vec<String>,
+}
+
+impl SeenRows {
+    /// Bits of a place that hold the line.
+    const LINE_BITS: u32 = 48;
+
+    /// Notes row `hash` at `line` of `file`; returns where its first copy is if it was seen.
+    fn insert(&mut self, hash: u128, file: &str, line: u64) -> Option<(&str, u64)> {
+        if self.files.last().is_none_or(|f| f != file) {
+            self.files.push(file.to_string());
+        }
+        let ordinal = (self.files.len() - 1) as u64;
+        match self.first.entry(hash) {
+            Entry::Vacant(v) => {
+                v.insert(ordinal << Self::LINE_BITS | line);
+                None
+            }
+            Entry::Occupied(o) => {
+                let place = *o.get();
+                let file = self.files.get((place >> Self::LINE_BITS) as usize)?;
+                Some((file.as_str(), place & ((1 << Self::LINE_BITS) - 1)))
+            }
+        }
+    }
+}
+
 /// Loads the rows of one chunk; returns how many it loaded (the rest it rejected).
 pub type Loader<'l> = dyn FnMut(Vec<Staged>, &mut Rejector<'_>) -> Result<u64> + 'l;
 
+/// A row after typing, before the checks that need the batch's state.
+enum Typed {
+    /// A record that could not be split into fields.
+    Malformed(Malformed),
+    /// A row with a field at fault: its position, reason code and reason.
+    Fault(Staged, usize, &'static str, String),
+    /// A row whose `one_of` group (by position) is empty.
+    NoneOf(Staged, usize),
+    /// A typed row and the hash of its record.
+    Clean(Staged, u128),
+}
+
+/// Types and cleanses the cells of `row` (the work of staging that needs no state, so chunks
+/// of rows are typed in parallel).
+fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) -> Typed {
+    let mut values = Vec::with_capacity(def.fields.len());
+    let mut fault: Option<(usize, &'static str, String)> = None;
+    for (i, f) in def.fields.iter().enumerate() {
+        let v = match row.cells[i].as_deref() {
+            None => Value::Null,
+            Some(text) if text.len() > src.max_field_bytes => {
+                fault = Some((
+                    i,
+                    "field_too_long",
+                    format!(
+                        "{} bytes, over the limit of {} (max_field_bytes)",
+                        text.len(),
+                        src.max_field_bytes
+                    ),
+                ));
+                break;
+            }
+            Some(text) => match parse_cell(src, i, f.field_type, text, country) {
+                Ok(v) => v,
+                // The value goes into the reason only where it is not personal data (the raw
+                // row, masked like any PII column, keeps it for stewards).
+                Err(e) if f.pii => {
+                    fault = Some((
+                        i,
+                        "bad_value",
+                        format!("{e} (value withheld: personal data)"),
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    fault = Some((i, "bad_value", format!("{e}, found '{}'", text.trim())));
+                    break;
+                }
+            },
+        };
+        if f.required && v.is_null() {
+            fault = Some((i, "missing_value", "required value is empty".into()));
+            break;
+        }
+        values.push(v);
+    }
+    let staged = Staged {
+        line: row.line,
+        values,
+        raw: row.raw.into_owned(),
+    };
+    if let Some((i, code, reason)) = fault {
+        return Typed::Fault(staged, i, code, reason);
+    }
+    let empty_group = def.one_of.iter().position(|group| {
+        group
+            .iter()
+            .all(|g| def.index_of(g).is_none_or(|i| staged.values[i].is_null()))
+    });
+    match empty_group {
+        Some(g) => Typed::NoneOf(staged, g),
+        None => Typed::Clean(staged, row.hash),
+    }
+}
+
 /// Stages file `path` (shown as `rel`) of source `src` and feeds `loader`; `work` is a folder
-/// for a clean copy of the file, if reading needs one. `seen` holds the hashes of rows
-/// already loaded from this source in this batch.
+/// for a clean copy of the file, if reading needs one. `seen` holds the rows already loaded
+/// from this source in this batch. The readers hand over chunks of rows; each chunk is typed
+/// on every core, then checked for duplicates and loaded in file order.
 #[allow(clippy::too_many_arguments)]
 pub fn stage_file(
     src: &SourceConfig,
@@ -131,7 +241,7 @@ pub fn stage_file(
     path: &Path,
     rel: &str,
     work: &Path,
-    seen: &mut HashSet<u128>,
+    seen: &mut SeenRows,
     progress: &mut dyn FnMut(u64),
     loader: &mut Loader<'_>,
 ) -> Result<(FileCounts, Vec<Rejected>)> {
@@ -142,13 +252,19 @@ pub fn stage_file(
         rejected: Vec::new(),
     };
     let mut counts = FileCounts::default();
-    let mut chunk: Vec<Staged> = Vec::with_capacity(CHUNK_ROWS.min(4096));
-    let mut first_line_of: std::collections::HashMap<u128, u64> = std::collections::HashMap::new();
-    let mut on = |ev: Event<'_>| -> Result<()> {
-        counts.read += 1;
-        let row = match ev {
-            Event::Malformed(m) => {
-                rej.rejected.push(Rejected {
+    let mut chunk: Vec<Staged> = Vec::new();
+    let mut on = |events: Vec<Event<'_>>| -> Result<()> {
+        counts.read += events.len() as u64;
+        let typed: Vec<Typed> = events
+            .into_par_iter()
+            .map(|ev| match ev {
+                Event::Malformed(m) => Typed::Malformed(m),
+                Event::Row(r) => type_row(src, def, country, r),
+            })
+            .collect();
+        for t in typed {
+            match t {
+                Typed::Malformed(m) => rej.rejected.push(Rejected {
                     source: src.name.clone(),
                     file: rel.to_string(),
                     line: m.line,
@@ -156,98 +272,43 @@ pub fn stage_file(
                     code: m.code,
                     reason: m.message,
                     raw: clip_raw(&m.raw),
-                });
-                return Ok(());
-            }
-            Event::Row(r) => r,
-        };
-        let mut values = Vec::with_capacity(def.fields.len());
-        let mut fault: Option<(usize, &'static str, String)> = None;
-        for (i, f) in def.fields.iter().enumerate() {
-            let v = match row.cells[i].as_deref() {
-                None => Value::Null,
-                Some(text) if text.len() > src.max_field_bytes => {
-                    fault = Some((
-                        i,
-                        "field_too_long",
-                        format!(
-                            "{} bytes, over the limit of {} (max_field_bytes)",
-                            text.len(),
-                            src.max_field_bytes
-                        ),
-                    ));
-                    break;
+                }),
+                Typed::Fault(staged, i, code, reason) => {
+                    rej.reject(&staged, Some(&def.fields[i].name), code, reason);
                 }
-                Some(text) => match parse_cell(src, i, f.field_type, text, country) {
-                    Ok(v) => v,
-                    // The value goes into the reason only where it is not personal data
-                    // (the raw row, masked like any PII column, keeps it for stewards).
-                    Err(e) if f.pii => {
-                        fault = Some((
-                            i,
-                            "bad_value",
-                            format!("{e} (value withheld: personal data)"),
-                        ));
-                        break;
+                Typed::NoneOf(staged, g) => {
+                    let cols: Vec<String> =
+                        def.one_of[g].iter().map(|f| rej.column_name(f)).collect();
+                    rej.reject(
+                        &staged,
+                        None,
+                        "missing_value",
+                        format!("one of {} is required, all are empty", cols.join(", ")),
+                    );
+                }
+                Typed::Clean(staged, hash) => {
+                    if src.dedupe_exact_lines
+                        && let Some((file, line)) = seen.insert(hash, rel, staged.line)
+                    {
+                        let first = if file == rel {
+                            format!("line {line}")
+                        } else {
+                            format!("line {line} of {file}")
+                        };
+                        rej.reject(
+                            &staged,
+                            None,
+                            "duplicate_row",
+                            format!("exact duplicate of {first}"),
+                        );
+                        continue;
                     }
-                    Err(e) => {
-                        fault = Some((i, "bad_value", format!("{e}, found '{}'", text.trim())));
-                        break;
+                    chunk.push(staged);
+                    if chunk.len() >= CHUNK_ROWS {
+                        counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
                     }
-                },
-            };
-            if f.required && v.is_null() {
-                fault = Some((i, "missing_value", "required value is empty".into()));
-                break;
+                }
             }
-            values.push(v);
-        }
-        let staged = Staged {
-            line: row.line,
-            values,
-            raw: row.raw.into_owned(),
-        };
-        if let Some((i, code, reason)) = fault {
-            rej.reject(&staged, Some(&def.fields[i].name), code, reason);
-            return Ok(());
-        }
-        for group in &def.one_of {
-            if group
-                .iter()
-                .all(|g| def.index_of(g).is_none_or(|i| staged.values[i].is_null()))
-            {
-                let cols: Vec<String> = group.iter().map(|g| rej.column_name(g)).collect();
-                rej.reject(
-                    &staged,
-                    None,
-                    "missing_value",
-                    format!("one of {} is required, all are empty", cols.join(", ")),
-                );
-                return Ok(());
-            }
-        }
-        if src.dedupe_exact_lines && !seen.insert(row.hash) {
-            let first = first_line_of
-                .get(&row.hash)
-                .map_or("an earlier file of this batch".to_string(), |l| {
-                    format!("line {l}")
-                });
-            rej.reject(
-                &staged,
-                None,
-                "duplicate_row",
-                format!("exact duplicate of {first}"),
-            );
-            return Ok(());
-        }
-        if src.dedupe_exact_lines {
-            // Only a deduplicated source needs to say which line a duplicate repeats; a keyless
-            // log of millions of lines would otherwise hold a map entry per line for nothing.
-            first_line_of.insert(row.hash, staged.line);
-        }
-        chunk.push(staged);
-        if chunk.len() >= CHUNK_ROWS {
-            counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
         }
         Ok(())
     };
@@ -266,4 +327,34 @@ pub fn stage_file(
         });
     }
     Ok((counts, rej.rejected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_row_names_the_file_and_line_of_its_first_copy() {
+        let mut seen = SeenRows::default();
+        assert_eq!(seen.insert(7, "a.csv", 2), None);
+        assert_eq!(seen.insert(8, "a.csv", 3), None);
+        assert_eq!(seen.insert(7, "a.csv", 9), Some(("a.csv", 2)));
+        assert_eq!(seen.insert(8, "b.csv", 4), Some(("a.csv", 3)));
+        assert_eq!(seen.insert(9, "b.csv", 1_000_000_000), None);
+        assert_eq!(seen.insert(9, "b.csv", 5), Some(("b.csv", 1_000_000_000)));
+        assert_eq!(
+            seen.insert(7 << 64, "b.csv", 6),
+            None,
+            "the hash is 128 bits wide"
+        );
+    }
+
+    #[test]
+    fn long_raw_records_are_cut_at_a_character_boundary() {
+        let raw = "é".repeat(MAX_RAW_BYTES);
+        let cut = clip_raw(&raw);
+        assert!(cut.len() < MAX_RAW_BYTES + 40);
+        assert!(cut.ends_with(&format!("({} bytes in all)", raw.len())));
+        assert_eq!(clip_raw("short"), "short");
+    }
 }
