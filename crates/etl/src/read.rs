@@ -105,7 +105,8 @@ fn read_jsonl(
     on: &mut OnChunk<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
-    let mut rdr = BufReader::with_capacity(1 << 20, open_text(src, path)?);
+    let (text, consumed) = open_text(src, path)?;
+    let mut rdr = BufReader::with_capacity(1 << 20, text);
     let mut line = 0u64;
     loop {
         let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_ROWS);
@@ -121,7 +122,7 @@ fn read_jsonl(
                 break;
             }
             line += 1;
-            progress(n as u64);
+            progress(consumed.take());
             lines.push((line, buf));
         }
         if lines.is_empty() {

@@ -3,10 +3,12 @@
 //! stream every text reader starts from.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fs::File;
 use std::hash::Hasher;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
@@ -87,13 +89,45 @@ pub(crate) fn hash128(parts: &[&[u8]]) -> u128 {
     h.digest128()
 }
 
+/// Bytes of a file read so far and not yet reported: progress is counted in the file's
+/// bytes, not in the text it decodes to (GBK text grows by half as UTF-8).
+#[derive(Clone, Default)]
+pub(crate) struct Consumed(Rc<Cell<u64>>);
+
+impl Consumed {
+    /// The bytes read since the last call.
+    pub(crate) fn take(&self) -> u64 {
+        self.0.replace(0)
+    }
+}
+
+/// A reader that adds what it reads to a [`Consumed`].
+struct Counting<R> {
+    inner: R,
+    consumed: Consumed,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let c = &self.consumed.0;
+        c.set(c.get() + n as u64);
+        Ok(n)
+    }
+}
+
 /// `path` as a UTF-8 byte stream: other encodings transcoded, a UTF-8 BOM dropped, invalid
-/// UTF-8 passed through (so it is caught per row).
-pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io::Read> {
+/// UTF-8 passed through (so it is caught per row); and the count of the file's bytes read.
+pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<(impl Read, Consumed)> {
     let f = File::open(path).map_err(|source| Error::Io {
         path: path.into(),
         source,
     })?;
+    let consumed = Consumed::default();
+    let f = Counting {
+        inner: f,
+        consumed: consumed.clone(),
+    };
     let builder = match src.encoding {
         // Pass UTF-8 through untouched (a BOM is dropped) so invalid bytes are caught per row.
         TextEncoding::Utf8 => {
@@ -107,7 +141,10 @@ pub(crate) fn open_text(src: &SourceConfig, path: &Path) -> Result<impl std::io:
             b
         }
     };
-    Ok(builder.build(BufReader::with_capacity(1 << 20, f)))
+    Ok((
+        builder.build(BufReader::with_capacity(1 << 20, f)),
+        consumed,
+    ))
 }
 
 /// For each canonical field: the index of its source column, or its constant.
@@ -138,4 +175,29 @@ pub(crate) fn slots(src: &SourceConfig, path: &Path, header: &[String]) -> Resul
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_the_bytes_of_the_file_not_of_its_utf8_text() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = crate::BuildConfig::parse(
+            &dir.path().join("acrm.toml"),
+            "[[source]]\nname = \"t\"\nentity = \"product\"\npath = \"p.csv\"\nencoding = \"gbk\"\n[source.columns]\nsku = \"sku\"\nproduct_name = \"name\"\n",
+        )
+        .expect("config");
+        let (gbk, _, _) = encoding_rs::GBK.encode("sku,name\nA,啤酒\nB,尿布\n");
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, &gbk).expect("write");
+        let (mut text, consumed) = open_text(&cfg.sources[0], &path).expect("open");
+        let mut utf8 = String::new();
+        text.read_to_string(&mut utf8).expect("read");
+        assert!(utf8.contains("啤酒"));
+        assert!(utf8.len() > gbk.len());
+        assert_eq!(consumed.take(), gbk.len() as u64);
+        assert_eq!(consumed.take(), 0, "taken once");
+    }
 }

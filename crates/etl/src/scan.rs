@@ -221,7 +221,7 @@ fn pass(
     mut out: Option<&mut dyn Write>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Pass> {
-    let mut input = open_text(src, path)?;
+    let (mut input, consumed) = open_text(src, path)?;
     let io = |source| Error::Io {
         path: path.into(),
         source,
@@ -252,7 +252,7 @@ fn pass(
                 scanned -= start;
                 start = 0;
                 let n = input.read(&mut block).map_err(io)?;
-                progress(n as u64);
+                progress(consumed.take());
                 if n == 0 {
                     eof = true;
                 } else {
