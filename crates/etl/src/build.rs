@@ -545,19 +545,11 @@ impl Run<'_> {
                         &mut self.keys,
                         &mut out.keys,
                     );
-                    let keyed = src.natural_key && src.load == LoadMode::Append;
+                    let keyed = src.checks_keys();
                     Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
                         let loaded = load_chunk(kind, lk, src, def, &rows, rej, batch_day, stem);
                         let loaded = if keyed {
-                            index.admit(
-                                &table,
-                                src.on_existing_key,
-                                &def.key[0],
-                                loaded,
-                                &rows,
-                                rej,
-                                batch_keys,
-                            )?
+                            index.admit(&table, src, &def.key[0], loaded, &rows, rej, batch_keys)?
                         } else {
                             loaded.into_iter().map(|(_, r)| r).collect()
                         };

@@ -242,6 +242,14 @@ pub struct BuildConfig {
     pub marts: MartsConfig,
 }
 
+impl SourceConfig {
+    /// The source's fact lines are checked by natural key (`crate::keys`): a keyed source
+    /// appending to a fact table. Its exact repeats are found there too, as repeats of a key.
+    pub fn checks_keys(&self) -> bool {
+        self.natural_key && self.load == LoadMode::Append && self.entity.fact_table().is_some()
+    }
+}
+
 /// An eighth of the machine's memory (from `/proc/meminfo`), at least 1 GiB; 2 GiB where
 /// the total cannot be read. (One line of a file the kernel keeps does not justify adding
 /// `sysinfo` with features of our own: its other users in the tree would be rebuilt.)

@@ -22,7 +22,7 @@ use datafusion::arrow::compute::filter_record_batch;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::config::ExistingKey;
+use crate::config::{ExistingKey, SourceConfig};
 use crate::parse::date_of;
 use crate::record::PassThrough;
 use crate::stage::{Rejector, Staged};
@@ -135,11 +135,15 @@ fn batch_key_hashes(batch: &RecordBatch, table: &TableDef, pk: &[usize]) -> Resu
         .collect())
 }
 
+/// Key hash → a 64-bit hash of the whole record that loaded it.
+type KeyRecords = HashMap<u64, u64, BuildHasherDefault<PassThrough>>;
+
 /// The keys of the lines of one batch, per fact table, until the batch is written.
 #[derive(Default)]
 pub struct BatchKeys {
-    /// Keys loaded by this batch.
-    new: BTreeMap<String, KeySet>,
+    /// Keys loaded by this batch, with the record of each (a repeated key with the same
+    /// record is an exact repeat): 16 bytes a line, the batch's only map of its lines.
+    new: BTreeMap<String, KeyRecords>,
     /// Keys whose earlier line this batch replaces (`on_existing_key = "replace"`).
     replaced: BTreeMap<String, KeySet>,
 }
@@ -174,14 +178,16 @@ impl KeyIndex {
         Ok(())
     }
 
-    /// Keeps the fact lines `loaded` (from `rows`, see [`crate::facts::load_chunk`]) whose
-    /// key is new; the others are rejected through `rej` or, under `replace`, kept and
-    /// their key noted in `batch` so the earlier line is removed when the batch is written.
+    /// Keeps the fact lines `loaded` (from `rows`, see [`crate::facts::load_chunk`]) of
+    /// source `src` whose key is new; the others are rejected through `rej` (an exact
+    /// repeat within the batch as `duplicate_row` where the source deduplicates, another
+    /// line with the same key as `duplicate_key`) or, under `replace`, kept and their key
+    /// noted in `batch` so the earlier line is removed when the batch is written.
     #[allow(clippy::too_many_arguments)]
     pub fn admit(
         &mut self,
         table: &TableDef,
-        policy: ExistingKey,
+        src: &SourceConfig,
         key_field: &str,
         loaded: Vec<(usize, Vec<Value>)>,
         rows: &[Staged],
@@ -193,9 +199,23 @@ impl KeyIndex {
         let held = self.tables.get(&table.name).unwrap_or(&empty);
         let new = batch.new.entry(table.name.clone()).or_default();
         let mut kept = Vec::with_capacity(loaded.len());
+        let policy = src.on_existing_key;
         for (n, row) in loaded {
             let h = key_hash(pk.iter().map(|&i| &row[i]));
-            if new.contains(&h) {
+            let record = rows[n].hash as u64 ^ (rows[n].hash >> 64) as u64;
+            if let Some(&first) = new.get(&h) {
+                if first == record && src.dedupe_exact_lines {
+                    rej.reject(
+                        &rows[n],
+                        None,
+                        "duplicate_row",
+                        format!(
+                            "exact duplicate of an earlier line of this batch ({})",
+                            show_key(table, &pk, &row)
+                        ),
+                    );
+                    continue;
+                }
                 rej.reject(
                     &rows[n],
                     Some(key_field),
@@ -233,7 +253,7 @@ impl KeyIndex {
                     continue;
                 }
             }
-            new.insert(h);
+            new.insert(h, record);
             kept.push(row);
         }
         Ok(kept)
@@ -243,7 +263,7 @@ impl KeyIndex {
     pub fn written(&mut self, batch: BatchKeys) {
         for (table, keys) in batch.new {
             if let Some(set) = self.tables.get_mut(&table) {
-                set.extend(keys);
+                set.extend(keys.into_keys());
             }
         }
     }

@@ -60,6 +60,8 @@ pub struct Staged {
     pub values: Vec<Value>,
     /// The row as read.
     pub raw: String,
+    /// Hash of the record (equal hashes are exact repeats).
+    pub hash: u128,
 }
 
 /// Per-file reconciliation.
@@ -119,7 +121,7 @@ impl Rejector<'_> {
 
 /// The rows one source has loaded in a batch, to drop exact duplicates: the 128-bit hash of
 /// each row's fields → where its first copy is (file, line). One map entry of 32 bytes a row
-/// (the hash is its own bucket hash), only for sources that deduplicate.
+/// (the hash is its own bucket hash), only for sources that deduplicate without a key.
 #[derive(Default)]
 pub struct SeenRows {
     first: HashMap<u128, u64, BuildHasherDefault<PassThrough>>,
@@ -162,8 +164,8 @@ enum Typed {
     Fault(Staged, usize, &'static str, String),
     /// A row whose `one_of` group (by position) is empty.
     NoneOf(Staged, usize),
-    /// A typed row and the hash of its record.
-    Clean(Staged, u128),
+    /// A typed row.
+    Clean(Staged),
 }
 
 /// Types and cleanses the cells of `row` (the work of staging that needs no state, so chunks
@@ -214,6 +216,7 @@ fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) ->
         line: row.line,
         values,
         raw: row.raw.into_owned(),
+        hash: row.hash,
     };
     if let Some((i, code, reason)) = fault {
         return Typed::Fault(staged, i, code, reason);
@@ -225,7 +228,7 @@ fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) ->
     });
     match empty_group {
         Some(g) => Typed::NoneOf(staged, g),
-        None => Typed::Clean(staged, row.hash),
+        None => Typed::Clean(staged),
     }
 }
 
@@ -253,6 +256,8 @@ pub fn stage_file(
     };
     let mut counts = FileCounts::default();
     let mut chunk: Vec<Staged> = Vec::new();
+    // A keyed fact source finds its exact repeats with its keys, in one map.
+    let dedupe = src.dedupe_exact_lines && !src.checks_keys();
     let mut on = |events: Vec<Event<'_>>| -> Result<()> {
         counts.read += events.len() as u64;
         let typed: Vec<Typed> = events
@@ -286,9 +291,8 @@ pub fn stage_file(
                         format!("one of {} is required, all are empty", cols.join(", ")),
                     );
                 }
-                Typed::Clean(staged, hash) => {
-                    if src.dedupe_exact_lines
-                        && let Some((file, line)) = seen.insert(hash, rel, staged.line)
+                Typed::Clean(staged) => {
+                    if dedupe && let Some((file, line)) = seen.insert(staged.hash, rel, staged.line)
                     {
                         let first = if file == rel {
                             format!("line {line}")
