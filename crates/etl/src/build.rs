@@ -338,8 +338,8 @@ fn restore(
             channels.upsert(
                 &ch.code,
                 &[
-                    ("channel_name", Value::Str(ch.name.clone())),
-                    ("channel_type", Value::Str(ch.channel_type.clone())),
+                    ("channel_name", Value::Str(ch.name.as_str().into())),
+                    ("channel_type", Value::Str(ch.channel_type.as_str().into())),
                 ],
             );
         }
@@ -514,7 +514,7 @@ impl Run<'_> {
                             if let Some(i) = idn
                                 && let Value::Str(s) = &r.values[i]
                             {
-                                r.values[i] = Value::Str(id_hash(s));
+                                r.values[i] = Value::Str(id_hash(s).into());
                             }
                             let id = r.values[sid].as_str().unwrap_or_default().to_string();
                             master_customers.push((src.name.clone(), id, r.values));
@@ -652,13 +652,13 @@ impl Run<'_> {
             .map(|r| {
                 vec![
                     Value::Date(batch_day),
-                    Value::Str(r.source),
-                    Value::Str(r.file),
+                    Value::Str(r.source.into()),
+                    Value::Str(r.file.into()),
                     Value::Int(r.line as i64),
-                    r.column.map_or(Value::Null, Value::Str),
+                    r.column.map_or(Value::Null, |c| Value::Str(c.into())),
                     Value::Str(r.code.into()),
-                    Value::Str(r.reason),
-                    Value::Str(r.raw),
+                    Value::Str(r.reason.into()),
+                    Value::Str(r.raw.into()),
                 ]
             })
             .collect();
@@ -684,9 +684,9 @@ impl Run<'_> {
             .map(|f| {
                 vec![
                     Value::Date(batch_day),
-                    Value::Str(f.source.clone()),
-                    Value::Str(f.file.clone()),
-                    Value::Str(f.checksum.clone()),
+                    Value::Str(f.source.as_str().into()),
+                    Value::Str(f.file.as_str().into()),
+                    Value::Str(f.checksum.as_str().into()),
                     Value::Int(f.rows_read as i64),
                     Value::Int(f.rows_loaded as i64),
                     Value::Int(f.rows_quarantined as i64),
@@ -747,8 +747,8 @@ impl Run<'_> {
             .iter()
             .map(|r| {
                 vec![
-                    Value::Str(r.system.clone()),
-                    Value::Str(r.source_id.clone()),
+                    Value::Str(r.system.as_str().into()),
+                    Value::Str(r.source_id.as_str().into()),
                     Value::Int(r.customer_id),
                     Value::Bool(r.inferred),
                     Value::Date(r.batch_day),

@@ -7,7 +7,7 @@ use acrm_schema::TableDef;
 use chrono::Datelike;
 
 use crate::parse::{date_of, day_number};
-use crate::value::Value;
+use crate::value::{CompactString, Value};
 
 /// Last day of an open-ended version.
 pub fn end_of_time() -> i32 {
@@ -21,7 +21,7 @@ pub struct KeyedDim {
     pub table: TableDef,
     /// Rows in schema column order.
     pub rows: Vec<Vec<Value>>,
-    index: HashMap<String, usize>,
+    index: HashMap<CompactString, usize>,
     natural_col: usize,
     /// Largest surrogate key in use (new members get the next one).
     max_key: i64,
@@ -87,7 +87,7 @@ impl KeyedDim {
                 let key = self.max_key + 1;
                 let mut row = vec![Value::Null; self.table.columns.len()];
                 row[0] = Value::Int(key);
-                row[self.natural_col] = Value::Str(k.to_string());
+                row[self.natural_col] = Value::Str(k.into());
                 for (c, col) in self.table.columns.iter().enumerate() {
                     if !col.nullable && row[c].is_null() {
                         row[c] = Value::Str("unknown".into());
@@ -168,7 +168,7 @@ impl CustomerDim {
             for (i, c) in d.table.columns.iter().enumerate().skip(FIRST_ATTR) {
                 match c.name.as_str() {
                     "name" => unknown[i] = Value::Str("Unknown".into()),
-                    "source_systems" => unknown[i] = Value::Str(String::new()),
+                    "source_systems" => unknown[i] = Value::Str(CompactString::default()),
                     "source_records" => unknown[i] = Value::Int(0),
                     _ => {}
                 }
@@ -297,11 +297,11 @@ pub fn calendar(first_year: i32, last_year: i32) -> Vec<Vec<Value>> {
             Value::Int(i64::from(d.year())),
             Value::Int(i64::from((d.month() - 1) / 3 + 1)),
             Value::Int(i64::from(d.month())),
-            Value::Str(d.format("%Y-%m").to_string()),
-            Value::Str(d.format("%B").to_string()),
+            Value::Str(d.format("%Y-%m").to_string().into()),
+            Value::Str(d.format("%B").to_string().into()),
             Value::Int(i64::from(d.day())),
             Value::Int(dow),
-            Value::Str(d.format("%A").to_string()),
+            Value::Str(d.format("%A").to_string().into()),
             Value::Int(i64::from(d.iso_week().week())),
             Value::Bool(dow >= 6),
         ]);

@@ -11,7 +11,7 @@ use crate::config::SourceConfig;
 use crate::dims::{CustomerDim, KeyedDim, date_key};
 use crate::identity::IdentityStore;
 use crate::stage::{Rejector, Staged};
-use crate::value::Value;
+use crate::value::{CompactString, Value};
 
 /// Everything fact loading looks keys up in.
 pub struct Lookups {
@@ -34,13 +34,13 @@ pub struct Lookups {
     /// Source priority by customer system, for survivorship.
     pub priority: HashMap<String, u32>,
     /// Phone → golden id over all customer records (rebuilt after each batch's masters).
-    pub phones: HashMap<String, i64>,
+    pub phones: HashMap<CompactString, i64>,
     /// E-mail → golden id.
-    pub emails: HashMap<String, i64>,
+    pub emails: HashMap<CompactString, i64>,
     /// City → province learned from customer and branch records.
-    pub city_province: HashMap<String, String>,
+    pub city_province: HashMap<CompactString, CompactString>,
     /// Province → sales region learned from branch records.
-    pub province_region: HashMap<String, String>,
+    pub province_region: HashMap<CompactString, CompactString>,
     /// Customer entity definition.
     pub customer_def: EntityDef,
 }
@@ -53,7 +53,10 @@ impl Lookups {
         let mut members: Vec<_> = self.identity.members(id).collect();
         members.sort_by_key(|r| {
             (
-                self.priority.get(&r.system).copied().unwrap_or(u32::MAX),
+                self.priority
+                    .get(r.system.as_str())
+                    .copied()
+                    .unwrap_or(u32::MAX),
                 -r.batch_day,
                 -r.seq,
             )
@@ -84,7 +87,7 @@ impl Lookups {
                     _ => Value::Null,
                 },
                 "signup_date" => signup.map_or(Value::Null, Value::Date),
-                "source_systems" => Value::Str(systems.join(",")),
+                "source_systems" => Value::Str(systems.join(",").into()),
                 "source_records" => Value::Int(members.len() as i64),
                 "province" => match (first("province"), first("city")) {
                     (Value::Null, Value::Str(city)) => self
@@ -345,7 +348,7 @@ pub fn load_chunk(
                 out.push((
                     n,
                     vec![
-                        Value::Str(order_id),
+                        Value::Str(order_id.into()),
                         Value::Int(get(r, ln).as_i64().unwrap_or(1)),
                         Value::Int(date_key(day)),
                         Value::Date(day),
@@ -360,7 +363,7 @@ pub fn load_chunk(
                         Value::Money(discount),
                         Value::Money(revenue),
                         unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
-                        Value::Str(src.name.clone()),
+                        Value::Str(src.name.as_str().into()),
                         match get(r, orig) {
                             Value::Str(o) if returned => Value::Str(o.clone()),
                             _ => Value::Null,

@@ -19,15 +19,15 @@ use std::collections::{BTreeSet, HashMap};
 use acrm_schema::{ColumnDef, ColumnType, EntityDef, FieldType, TableDef, TableKind};
 use pinyin::ToPinyin;
 
-use crate::value::Value;
+use crate::value::{CompactString, Value};
 
 /// One source customer record as kept in the build state.
 #[derive(Debug, Clone)]
 pub struct CustomerRecord {
     /// Customer id system (the customer source's name).
-    pub system: String,
+    pub system: CompactString,
     /// Id in that system.
-    pub source_id: String,
+    pub source_id: CompactString,
     /// Golden customer id.
     pub customer_id: i64,
     /// Global load order.
@@ -67,7 +67,7 @@ pub struct IdentityStore {
     records: Vec<CustomerRecord>,
     /// System → source id → record: looked up by `&str` on every fact line, so without
     /// allocating a key, and each system's name held once.
-    by_ref: HashMap<String, HashMap<String, usize>>,
+    by_ref: HashMap<CompactString, HashMap<CompactString, usize>>,
     members: HashMap<i64, Vec<usize>>,
     next_customer_id: i64,
     next_seq: i64,
@@ -155,7 +155,7 @@ impl IdentityStore {
     }
 
     /// Index of a contact key (e-mail or phone value) to golden ids, over current values.
-    pub fn contact_index(&self, field: &str) -> HashMap<String, i64> {
+    pub fn contact_index(&self, field: &str) -> HashMap<CompactString, i64> {
         let f = if field == "email" {
             self.f_email
         } else {
@@ -200,8 +200,8 @@ impl IdentityStore {
             } else {
                 fresh_ref.insert(key, fresh.len());
                 fresh.push(CustomerRecord {
-                    system,
-                    source_id,
+                    system: system.into(),
+                    source_id: source_id.into(),
                     customer_id: 0,
                     seq,
                     batch_day: day,
@@ -211,8 +211,8 @@ impl IdentityStore {
             }
         }
         // Indexes over the records that already have an id.
-        let mut keyed: HashMap<(u8, String), i64> = HashMap::new();
-        let mut blocks: HashMap<(i32, String), Vec<(String, i64)>> = HashMap::new();
+        let mut keyed: HashMap<(u8, CompactString), i64> = HashMap::new();
+        let mut blocks: HashMap<(i32, CompactString), Vec<(CompactString, i64)>> = HashMap::new();
         for r in &self.records {
             for (tag, k) in self.keys(r) {
                 keyed
@@ -227,8 +227,9 @@ impl IdentityStore {
         let n = fresh.len();
         let mut parent: Vec<usize> = (0..n).collect();
         let mut links: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); n];
-        let mut owner: HashMap<(u8, String), usize> = HashMap::new();
-        let mut new_blocks: HashMap<(i32, String), Vec<(String, usize)>> = HashMap::new();
+        let mut owner: HashMap<(u8, CompactString), usize> = HashMap::new();
+        let mut new_blocks: HashMap<(i32, CompactString), Vec<(CompactString, usize)>> =
+            HashMap::new();
         for i in 0..n {
             for key in self.keys(&fresh[i]) {
                 if let Some(c) = keyed.get(&key) {
@@ -300,7 +301,7 @@ impl IdentityStore {
         touched
     }
 
-    fn keys(&self, r: &CustomerRecord) -> Vec<(u8, String)> {
+    fn keys(&self, r: &CustomerRecord) -> Vec<(u8, CompactString)> {
         [(0u8, self.f_email), (1, self.f_phone), (2, self.f_id)]
             .into_iter()
             .filter_map(|(tag, f)| match r.values.get(f) {
@@ -310,11 +311,11 @@ impl IdentityStore {
             .collect()
     }
 
-    fn block(&self, r: &CustomerRecord) -> Option<((i32, String), String)> {
+    fn block(&self, r: &CustomerRecord) -> Option<((i32, CompactString), CompactString)> {
         let birth = r.values.get(self.f_birth)?.as_day()?;
         let city = r.values.get(self.f_city)?.as_str()?;
         let name = name_key(r.values.get(self.f_name)?.as_str()?);
-        (!name.is_empty()).then(|| ((birth, city.to_string()), name))
+        (!name.is_empty()).then(|| ((birth, city.into()), name.into()))
     }
 
     /// Member records of golden customer `id`.

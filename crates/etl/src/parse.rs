@@ -39,15 +39,15 @@ pub fn parse_cell(
         return Ok(Value::Null);
     }
     match ty {
-        FieldType::Id => Ok(Value::Str(t.to_string())),
-        FieldType::Text => Ok(Value::Str(clean_text(t))),
+        FieldType::Id => Ok(Value::Str(t.into())),
+        FieldType::Text => Ok(Value::Str(clean_text(t).into())),
         FieldType::Code => {
             let key = clean_text(t).to_lowercase();
             let mapped = src.value_maps[field].get(&key).cloned().unwrap_or(key);
-            Ok(Value::Str(mapped.to_lowercase()))
+            Ok(Value::Str(mapped.to_lowercase().into()))
         }
-        FieldType::Phone => normalize_phone(t, country).map(Value::Str),
-        FieldType::Email => normalize_email(t).map(Value::Str),
+        FieldType::Phone => normalize_phone(t, country).map(|p| Value::Str(p.into())),
+        FieldType::Email => normalize_email(t).map(|e| Value::Str(e.into())),
         FieldType::Date => parse_date(t, &src.formats[field]).map(|d| Value::Date(day_number(d))),
         FieldType::Timestamp => parse_timestamp(t, &src.formats[field], src.utc_offset_secs),
         FieldType::Decimal => parse_money(t).map(Value::Money),

@@ -134,7 +134,7 @@ mod tests {
                 vec![
                     Value::Date(20_000),
                     Value::Str(source.into()),
-                    Value::Str(format!("f{i}.csv")),
+                    Value::Str(format!("f{i}.csv").into()),
                     Value::Str("c".into()),
                     Value::Int(1),
                     Value::Int(1),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use acrm_schema::{ColumnType, TableDef};
+pub use compact_str::CompactString;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
     Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
@@ -21,8 +22,10 @@ use crate::{Error, Result};
 pub enum Value {
     /// Missing.
     Null,
-    /// Text.
-    Str(String),
+    /// Text: held inline up to 24 bytes (names, phones, codes, cities — most of a
+    /// customer's fields), so a million customer records and their dimension rows are not
+    /// ten million small heap allocations.
+    Str(CompactString),
     /// Whole number.
     Int(i64),
     /// Money in cents.
@@ -214,7 +217,7 @@ pub(crate) fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
         return Value::Null;
     }
     match ty {
-        ColumnType::Utf8 => Value::Str(a.as_string::<i32>().value(r).to_string()),
+        ColumnType::Utf8 => Value::Str(a.as_string::<i32>().value(r).into()),
         ColumnType::Int32 => Value::Int(i64::from(a.as_primitive::<Int32Type>().value(r))),
         ColumnType::Int64 => Value::Int(a.as_primitive::<Int64Type>().value(r)),
         ColumnType::Uint8 => Value::Int(i64::from(a.as_primitive::<UInt8Type>().value(r))),
