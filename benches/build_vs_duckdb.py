@@ -9,8 +9,9 @@ peak memory (max RSS) are measured the same way, one after the other, in the sam
 
 For order lines DuckDB does what SQL can express of acrm's work: exact duplicate lines
 removed, every cast non-strict (TRY_CAST / TRY_STRPTIME), and every rejected line written to
-a quarantine file with its reason (a present value that did not cast, a non-positive
-quantity, an unknown product).
+a quarantine file with its reason (a missing customer reference, a present value that did
+not cast, a non-positive quantity, an unknown product). After both runs (untimed) the order
+lines each side loaded are compared line by line (order id, line number) and in revenue.
 
 What DuckDB does NOT do that acrm does (so the ratio flatters DuckDB): identity resolution
 across sources (DuckDB keys customers per source system, no fuzzy matching, no union-find),
@@ -126,7 +127,8 @@ DUCKDB_LOAD = textwrap.dedent(
           FROM raw_lines''')
     x('''CREATE TABLE lines AS
           SELECT l.*, p.product_key, p.unit_cost,
-                 CASE WHEN l.order_time IS NULL THEN 'bad_value: order_time'
+                 CASE WHEN l.customer_ref IS NULL OR trim(l.customer_ref) = '' THEN 'missing_value: customer_ref'
+                      WHEN l.order_time IS NULL THEN 'bad_value: order_time'
                       WHEN l.qty IS NOT NULL AND l.quantity IS NULL THEN 'bad_value: quantity'
                       WHEN l.unit_price IS NOT NULL AND l.price IS NULL THEN 'bad_value: unit_price'
                       WHEN l.discount IS NOT NULL AND l.discount <> '' AND l.disc IS NULL THEN 'bad_value: discount'
@@ -181,9 +183,28 @@ DUCKDB_LOAD = textwrap.dedent(
           SELECT TRY_STRPTIME(month, '%Y-%m')::DATE AS plan_month, coalesce(c.customer_key, 0) AS customer_key,
                  coalesce(b.branch_key, 0) AS branch_key, {money('planned')} AS planned_amount
           FROM {csv('finance/sales_plan_*.csv')} s {keyed} LEFT JOIN dim_branch b ON b.branch_code = s.store''')
-    print(con.execute("SELECT count(*), count(reason) FROM lines").fetchone())
+    loaded, rejected = con.execute("SELECT count(*) - count(reason), count(reason) FROM lines").fetchone()
+    print(f"{loaded} {rejected}")
     """
 )
+
+
+def agreement(acrm_wh: str, duck_out: str) -> dict:
+    """Compares the order lines both sides loaded, line by line (order id, line number) and
+    in revenue: which lines only one side kept, outside the timed runs."""
+    import duckdb
+
+    con = duckdb.connect()
+    a = f"read_parquet('{acrm_wh}/current/fact_sales/**/*.parquet', hive_partitioning = false)"
+    d = f"read_parquet('{duck_out}/fact_sales/**/*.parquet', hive_partitioning = false)"
+    q = lambda sql: con.execute(sql).fetchone()  # noqa: E731
+    keys = "SELECT order_id, line_number FROM {}"
+    only_acrm = q(f"SELECT count(*) FROM ({keys.format(a)} EXCEPT ALL {keys.format(d)})")[0]
+    only_duck = q(f"SELECT count(*) FROM ({keys.format(d)} EXCEPT ALL {keys.format(a)})")[0]
+    (a_rev,) = q(f"SELECT sum(revenue)::DOUBLE FROM {a}")
+    (d_rev,) = q(f"SELECT sum(revenue)::DOUBLE FROM {d}")
+    return {"lines_only_acrm": only_acrm, "lines_only_duckdb": only_duck,
+            "revenue_acrm": round(a_rev, 2), "revenue_duckdb": round(d_rev, 2)}
 
 
 def main() -> None:
@@ -226,10 +247,16 @@ def main() -> None:
     for name, wall, rss in (("acrm", a_wall, a_rss), ("duckdb", d_wall, d_rss)):
         print(f"{name:<8} {wall:>8.1f} {order_lines / wall:>14,.0f} {rows_read / wall:>13,.0f} {rss:>13,}")
     print(f"ratio acrm/duckdb: wall {a_wall / d_wall:.2f}x, peak memory {a_rss / max(d_rss, 1):.2f}x")
+    d_loaded, d_rejected = (int(v) for v in d_out.strip().splitlines()[-1].split())
+    agree = agreement(acrm_wh, duck_out)
+    print(f"order lines loaded: duckdb {d_loaded:,} ({d_rejected:,} rejected); "
+          f"only acrm kept {agree['lines_only_acrm']:,}, only duckdb kept {agree['lines_only_duckdb']:,}; "
+          f"revenue acrm {agree['revenue_acrm']:,.2f}, duckdb {agree['revenue_duckdb']:,.2f}")
     print(json.dumps({"customers": args.customers, "rows_read": rows_read, "order_lines": order_lines,
                       "acrm": {"wall_s": a_wall, "rss_mib": a_rss},
-                      "duckdb": {"wall_s": d_wall, "rss_mib": d_rss, "lines_loaded": int(d_out.strip().splitlines()[-1] or 0)},
-                      "ratio_wall": a_wall / d_wall}))
+                      "duckdb": {"wall_s": d_wall, "rss_mib": d_rss, "lines_loaded": d_loaded,
+                                 "lines_rejected": d_rejected},
+                      "agreement": agree, "ratio_wall": a_wall / d_wall}))
 
 
 if __name__ == "__main__":

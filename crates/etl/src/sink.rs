@@ -7,14 +7,18 @@
 //! Parts are named `part-<source>-<batch>-<tag>-<seq>`: `tag` is a hash of the checksums of
 //! the source's files in the batch and `seq` counts the source's parts in the batch, so a
 //! `--full` rebuild writes the same files under the same names as the nights it replays.
+//! A full part is sorted, compressed and written on a thread of its own while the next
+//! one fills.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use std::thread::JoinHandle;
+
 use acrm_schema::TableDef;
 use datafusion::arrow::array::RecordBatch;
 
-use crate::Result;
+use crate::{Error, Result};
 use acrm_store::layout::{remove_source_parts, write_table_part};
 
 /// Bytes a fact line is reckoned to take while it waits in a part's buffer (Arrow arrays of
@@ -41,12 +45,18 @@ struct Pending {
     seq: usize,
 }
 
+/// The files of a part being sorted, compressed and written on its own thread.
+type Writing = JoinHandle<Result<Vec<PathBuf>>>;
+
 /// The fact parts of one batch, written as their lines arrive.
 pub struct PartSink<'a> {
     dir: &'a Path,
     rows_per_part: usize,
     open: BTreeMap<(String, String), Pending>,
     written: HashSet<PathBuf>,
+    /// The part being written while the next one fills (one at a time, so memory holds at
+    /// most two parts).
+    writing: Option<Writing>,
 }
 
 impl<'a> PartSink<'a> {
@@ -57,6 +67,7 @@ impl<'a> PartSink<'a> {
             rows_per_part: rows_per_part.max(1),
             open: BTreeMap::new(),
             written: HashSet::new(),
+            writing: None,
         }
     }
 
@@ -93,29 +104,54 @@ impl<'a> PartSink<'a> {
         p.rows += batch.num_rows();
         p.batches.push(batch);
         if p.rows >= self.rows_per_part {
-            Self::flush(self.dir, p, &mut self.written)?;
+            let part = Self::take(p);
+            self.write(part)?;
         }
         Ok(())
     }
 
-    fn flush(dir: &Path, p: &mut Pending, written: &mut HashSet<PathBuf>) -> Result<()> {
+    /// The buffered lines of `p` as the next part to write, if there are any.
+    fn take(p: &mut Pending) -> Option<(TableDef, String, Vec<RecordBatch>)> {
         if p.rows == 0 {
-            return Ok(());
+            return None;
         }
         let stem = format!("{}-{:04}", p.prefix, p.seq);
-        written.extend(write_table_part(dir, &p.table, &stem, &p.batches)?);
         p.seq += 1;
-        p.batches.clear();
         p.rows = 0;
+        Some((p.table.clone(), stem, std::mem::take(&mut p.batches)))
+    }
+
+    /// Starts writing `part` on its own thread once the part before it is written: sorting
+    /// and zstd compression run beside the staging of the next lines.
+    fn write(&mut self, part: Option<(TableDef, String, Vec<RecordBatch>)>) -> Result<()> {
+        self.wait()?;
+        if let Some((table, stem, batches)) = part {
+            let dir = self.dir.to_path_buf();
+            self.writing = Some(std::thread::spawn(move || {
+                write_table_part(&dir, &table, &stem, &batches).map_err(Error::from)
+            }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the part being written, noting its files.
+    fn wait(&mut self) -> Result<()> {
+        if let Some(w) = self.writing.take() {
+            // A panic while writing is a bug: it goes on as the panic it was.
+            let files = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            self.written.extend(files);
+        }
         Ok(())
     }
 
     /// Writes what is still buffered; returns every file the batch wrote (lines a batch
     /// replaces are removed from the other files only).
     pub fn finish(mut self) -> Result<HashSet<PathBuf>> {
-        for p in self.open.values_mut() {
-            Self::flush(self.dir, p, &mut self.written)?;
+        let parts: Vec<_> = self.open.values_mut().map(Self::take).collect();
+        for part in parts {
+            self.write(part)?;
         }
+        self.wait()?;
         Ok(self.written)
     }
 }
@@ -172,17 +208,29 @@ mod tests {
         assert!(names(dir.path(), &table.name).is_empty(), "3 of 5: held");
         sink.push(table, "pos", false, prefix, rows(table, "pos"))
             .expect("push");
-        assert_eq!(
-            names(dir.path(), &table.name),
-            [format!("{prefix}-0000.parquet")]
-        );
         sink.push(table, "pos", false, prefix, rows(table, "pos"))
             .expect("push");
         let written = sink.finish().expect("finish");
         assert_eq!(written.len(), 2);
-        let files = parquet_files(&dir.path().join(&table.name)).expect("push");
-        let total: u64 = files.iter().map(|f| parquet_rows(f).expect("rows")).sum();
-        assert_eq!(total, 9, "every line written, none twice");
+        assert_eq!(
+            names(dir.path(), &table.name),
+            [
+                format!("{prefix}-0000.parquet"),
+                format!("{prefix}-0001.parquet")
+            ]
+        );
+        let rows_of = |seq: usize| {
+            let f = dir
+                .path()
+                .join(&table.name)
+                .join(format!("{prefix}-{seq:04}.parquet"));
+            parquet_rows(&f).expect("rows")
+        };
+        assert_eq!(
+            (rows_of(0), rows_of(1)),
+            (6, 3),
+            "a part once full, the rest at the end; every line once"
+        );
     }
 
     #[test]
