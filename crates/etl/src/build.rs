@@ -452,8 +452,7 @@ impl Run<'_> {
         // this batch writes its first part.
         for f in &files {
             let src = &cfg.sources[f.source];
-            if src.natural_key
-                && src.load == LoadMode::Append
+            if src.checks_keys()
                 && let Some(t) = src.entity.fact_table()
             {
                 self.keys.prepare(self.tmp, &self.table(t)?)?;
