@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use acrm_schema::{EntityKind, FieldType, SourceCatalog};
 use serde::Deserialize;
 
+use crate::datefmt::DateFormat;
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -188,8 +189,8 @@ pub struct SourceConfig {
     pub customer_system: String,
     /// For each canonical field (in the entity's order), where it comes from.
     pub fields: Vec<FieldSource>,
-    /// Per canonical field: parse formats for dates / timestamps.
-    pub formats: Vec<Vec<String>>,
+    /// Per canonical field: parse formats for dates / timestamps, compiled.
+    pub formats: Vec<Vec<DateFormat>>,
     /// Per canonical field: value map applied to codes (keys compared trimmed).
     pub value_maps: Vec<HashMap<String, String>>,
     /// Offset of local times in this source, in seconds east of UTC.
@@ -565,9 +566,13 @@ fn validate_source(
             (None, FieldType::Timestamp) => ts_default.clone(),
             (None, _) => Vec::new(),
         };
-        for fmt in &fmts {
-            check_format(fmt).map_err(|m| ctx(format!("format '{fmt}' of '{}': {m}", f.name)))?;
-        }
+        let fmts = fmts
+            .iter()
+            .map(|fmt| {
+                DateFormat::new(fmt)
+                    .map_err(|m| ctx(format!("format '{fmt}' of '{}': {m}", f.name)))
+            })
+            .collect::<std::result::Result<Vec<_>, String>>()?;
         let map = rs.values.get(&f.name).map(|m| {
             m.iter()
                 .map(|(k, v)| (k.trim().to_lowercase(), v.clone()))
@@ -683,18 +688,6 @@ fn guess_format(path: &str) -> &'static str {
     } else {
         "csv"
     }
-}
-
-/// Rejects strftime formats chrono cannot use (so a typo fails at config time, not per row).
-fn check_format(fmt: &str) -> std::result::Result<(), String> {
-    use chrono::format::{Item, StrftimeItems};
-    if StrftimeItems::new(fmt).any(|i| matches!(i, Item::Error)) {
-        return Err("not a valid strftime format".into());
-    }
-    if !fmt.contains("%Y") && !fmt.contains("%y") && !fmt.contains("%F") && !fmt.contains("%s") {
-        return Err("has no year (%Y or %y)".into());
-    }
-    Ok(())
 }
 
 /// "+08:00", "-0530", "UTC", "Z" → seconds east of UTC.

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod config;
+pub mod datefmt;
 pub mod dims;
 pub mod discover;
 mod error;

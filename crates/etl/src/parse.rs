@@ -2,10 +2,14 @@
 //! returns a clean value or says what it expected, for the quarantine.
 
 use acrm_schema::FieldType;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use crate::config::SourceConfig;
+use crate::datefmt::DateFormat;
 use crate::value::Value;
 
 const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
@@ -33,18 +37,27 @@ pub fn parse_cell(
     raw: &str,
     country: &str,
 ) -> Result<Value, String> {
-    let text: String = raw.nfkc().collect();
+    // NFKC changes nothing in ASCII text, nor in most other text (the quick check says so
+    // without composing): only the rest is normalised, into a new string.
+    let text = if raw.is_ascii() || is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(raw.nfkc().collect())
+    };
     let t = text.trim();
     if t.is_empty() {
         return Ok(Value::Null);
     }
     match ty {
         FieldType::Id => Ok(Value::Str(t.into())),
-        FieldType::Text => Ok(Value::Str(clean_text(t).into())),
+        FieldType::Text => Ok(Value::Str(clean_text(t).as_ref().into())),
         FieldType::Code => {
-            let key = clean_text(t).to_lowercase();
-            let mapped = src.value_maps[field].get(&key).cloned().unwrap_or(key);
-            Ok(Value::Str(mapped.to_lowercase().into()))
+            let clean = clean_text(t);
+            let key = lower(&clean);
+            Ok(Value::Str(match src.value_maps[field].get(key.as_ref()) {
+                Some(mapped) => mapped.to_lowercase().into(),
+                None => key.as_ref().into(),
+            }))
         }
         FieldType::Phone => normalize_phone(t, country).map(|p| Value::Str(p.into())),
         FieldType::Email => normalize_email(t).map(|e| Value::Str(e.into())),
@@ -73,8 +86,39 @@ fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
+/// `t` in lower case (borrowed when it is already).
+fn lower(t: &str) -> Cow<'_, str> {
+    if t.chars().any(char::is_uppercase) {
+        Cow::Owned(t.to_lowercase())
+    } else {
+        Cow::Borrowed(t)
+    }
+}
+
+/// `t` needs no cleaning: no white space but single spaces inside, none between two CJK
+/// characters.
+fn is_clean(t: &str) -> bool {
+    let (mut prev, mut after_space) = (None::<char>, false);
+    for c in t.chars() {
+        if c == ' ' {
+            if after_space || prev.is_none() {
+                return false;
+            }
+            after_space = true;
+        } else if c.is_whitespace() || (after_space && is_cjk(c) && prev.is_some_and(is_cjk)) {
+            return false;
+        } else {
+            (prev, after_space) = (Some(c), false);
+        }
+    }
+    !after_space
+}
+
 /// Trims, collapses white space, and drops spaces between CJK characters ("王 伟" → "王伟").
-pub fn clean_text(t: &str) -> String {
+pub fn clean_text(t: &str) -> Cow<'_, str> {
+    if is_clean(t) {
+        return Cow::Borrowed(t);
+    }
     let words: Vec<&str> = t.split_whitespace().collect();
     let mut out = String::with_capacity(t.len());
     for (i, w) in words.iter().enumerate() {
@@ -87,7 +131,7 @@ pub fn clean_text(t: &str) -> String {
         }
         out.push_str(w);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Normalises a phone number to E.164: `+`, country code, subscriber number.
@@ -134,35 +178,40 @@ pub fn normalize_email(t: &str) -> Result<String, String> {
     }
 }
 
-fn has_day(fmt: &str) -> bool {
-    ["%d", "%e", "%j", "%F", "%D", "%x", "%s"]
-        .iter()
-        .any(|p| fmt.contains(p))
+/// The fallback date format, ISO 8601.
+static ISO_DATE: LazyLock<DateFormat> = LazyLock::new(|| compiled("%Y-%m-%d"));
+
+/// Timestamp forms tried after a source's own formats.
+static TS_FALLBACKS: LazyLock<[DateFormat; 3]> = LazyLock::new(|| {
+    [
+        compiled("%Y-%m-%d %H:%M:%S"),
+        compiled("%Y-%m-%dT%H:%M:%S%.f"),
+        compiled("%Y-%m-%d %H:%M:%S%.f"),
+    ]
+});
+
+/// A built-in format (each is valid: the date-format tests parse with every one).
+fn compiled(fmt: &str) -> DateFormat {
+    DateFormat::new(fmt).unwrap_or_else(|e| panic!("built-in format {fmt}: {e}"))
 }
 
 /// Parses a date with the source's formats, then ISO 8601. Month-only formats mean the 1st.
-pub fn parse_date(t: &str, formats: &[String]) -> Result<NaiveDate, String> {
-    for f in formats {
-        if let Ok(d) = NaiveDate::parse_from_str(t, f) {
-            return Ok(d);
-        }
-        if !has_day(f)
-            && let Ok(d) = NaiveDate::parse_from_str(&format!("{t}-01"), &format!("{f}-%d"))
-        {
-            return Ok(d);
-        }
-    }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-        format!(
-            "expected a date like '{}'",
-            formats.first().map_or("%Y-%m-%d", String::as_str)
-        )
-    })
+pub fn parse_date(t: &str, formats: &[DateFormat]) -> Result<NaiveDate, String> {
+    formats
+        .iter()
+        .find_map(|f| f.day_or_month(t))
+        .or_else(|| ISO_DATE.date(t))
+        .ok_or_else(|| {
+            format!(
+                "expected a date like '{}'",
+                formats.first().map_or("%Y-%m-%d", |f| f.text.as_str())
+            )
+        })
 }
 
 /// Parses an instant with the source's formats (zone from the text if it has one, else the
 /// source's offset), then RFC 3339 and ISO forms; a date alone is midnight.
-pub fn parse_timestamp(t: &str, formats: &[String], offset_secs: i32) -> Result<Value, String> {
+pub fn parse_timestamp(t: &str, formats: &[DateFormat], offset_secs: i32) -> Result<Value, String> {
     let local = |n: NaiveDateTime| Value::Ts {
         micros: n.and_utc().timestamp_micros() - i64::from(offset_secs) * 1_000_000,
         day: day_number(n.date()),
@@ -171,31 +220,28 @@ pub fn parse_timestamp(t: &str, formats: &[String], offset_secs: i32) -> Result<
         micros: d.timestamp_micros(),
         day: day_number(d.naive_local().date()),
     };
-    let fallbacks = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-    ];
-    for f in formats.iter().map(String::as_str).chain(fallbacks) {
-        if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
-            if let Ok(d) = DateTime::parse_from_str(t, f) {
+    for f in formats.iter().chain(TS_FALLBACKS.iter()) {
+        if f.zoned {
+            if let Some(d) = f.zoned(t) {
                 return Ok(zoned(d));
             }
-        } else if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+        } else if let Some(n) = f.naive(t) {
             return Ok(local(n));
-        } else if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+        } else if let Some(d) = f.date(t) {
             return Ok(local(d.and_time(NaiveTime::MIN)));
         }
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(zoned(d));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    if let Some(d) = ISO_DATE.date(t) {
         return Ok(local(d.and_time(NaiveTime::MIN)));
     }
     Err(format!(
         "expected a date-time like '{}'",
-        formats.first().map_or("%Y-%m-%d %H:%M:%S", String::as_str)
+        formats
+            .first()
+            .map_or("%Y-%m-%d %H:%M:%S", |f| f.text.as_str())
     ))
 }
 
@@ -206,10 +252,12 @@ const MAX_CENTS: i128 = 10i128.pow(18) - 1;
 /// decimals (rounded half away from zero to the cent).
 pub fn parse_money(t: &str) -> Result<i64, String> {
     let bad = || "expected an amount like 1234.56".to_string();
-    let s: String = t
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' ' | '_' | '¥' | '$' | '€' | '£'))
-        .collect();
+    let ignored = |c: char| matches!(c, ',' | ' ' | '_' | '¥' | '$' | '€' | '£');
+    let s: Cow<str> = if t.contains(ignored) {
+        Cow::Owned(t.chars().filter(|c| !ignored(*c)).collect())
+    } else {
+        Cow::Borrowed(t)
+    };
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(&s)),
@@ -231,11 +279,10 @@ pub fn parse_money(t: &str) -> Result<i64, String> {
             return Err("amount too large for decimal(18,2)".into());
         }
     }
-    let f: Vec<u8> = frac.bytes().map(|b| b - b'0').collect();
-    let d1 = i128::from(*f.first().unwrap_or(&0));
-    let d2 = i128::from(*f.get(1).unwrap_or(&0));
-    cents = cents * 100 + d1 * 10 + d2;
-    if f.get(2).is_some_and(|d| *d >= 5) {
+    let f = frac.as_bytes();
+    let digit = |i: usize| i128::from(f.get(i).map_or(0, |b| b - b'0'));
+    cents = cents * 100 + digit(0) * 10 + digit(1);
+    if digit(2) >= 5 {
         cents += 1;
     }
     if cents > MAX_CENTS {
@@ -318,7 +365,7 @@ mod tests {
 
     #[test]
     fn dates_and_times_follow_the_formats() {
-        let f = vec!["%d.%m.%Y %H:%M".to_string()];
+        let f = vec![compiled("%d.%m.%Y %H:%M")];
         let v = parse_timestamp("07.03.2024 18:45", &f, 8 * 3600).expect("ts");
         let Value::Ts { micros, day } = v else {
             panic!("not a ts")
@@ -332,7 +379,7 @@ mod tests {
                 .unwrap_or(0)
         );
         assert!(parse_timestamp("31.02.2024 10:00", &f, 0).is_err());
-        let zoned = vec!["%Y-%m-%dT%H:%M:%S%:z".to_string()];
+        let zoned = vec![compiled("%Y-%m-%dT%H:%M:%S%:z")];
         let Ok(Value::Ts { day, .. }) = parse_timestamp("2024-03-07T01:30:00+08:00", &zoned, 0)
         else {
             panic!("zoned")
@@ -343,10 +390,16 @@ mod tests {
             "local business day, not the UTC day"
         );
         assert_eq!(
-            parse_date("2024-03", &["%Y-%m".to_string()]).map(|d| d.to_string()),
+            parse_date("2024-03", &[compiled("%Y-%m")]).map(|d| d.to_string()),
             Ok("2024-03-01".into())
         );
-        assert!(parse_date("2024/13/01", &["%Y/%m/%d".to_string()]).is_err());
+        assert!(parse_date("2024/13/01", &[compiled("%Y/%m/%d")]).is_err());
+        assert_eq!(
+            parse_timestamp("2024-03-07", &[], 0).map(|v| v.as_day()),
+            Ok(NaiveDate::from_ymd_opt(2024, 3, 7).map(day_number)),
+            "the fallbacks: a date alone is midnight"
+        );
+        assert!(parse_timestamp("2024-03-07T10:00:00.5", &[], 0).is_ok());
     }
 
     #[test]
@@ -363,5 +416,11 @@ mod tests {
     fn text_is_cleaned() {
         assert_eq!(clean_text("  王 伟 "), "王伟");
         assert_eq!(clean_text("John   Smith"), "John Smith");
+        for clean in ["John Smith", "王伟", "王 Smith", "a"] {
+            assert!(matches!(clean_text(clean), Cow::Borrowed(_)), "{clean}");
+        }
+        for messy in ["a  b", "a\tb", "王 伟", " a", "a "] {
+            assert!(!is_clean(messy), "{messy}");
+        }
     }
 }
