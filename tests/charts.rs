@@ -3,13 +3,22 @@
 //! (bars per segment and feature, one bar per alert kind and lifecycle stage, one point per
 //! rule).
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::common::*;
 
 fn built() -> &'static SampleCopy {
     static COPY: OnceLock<SampleCopy> = OnceLock::new();
     built_once(&COPY)
+}
+
+/// Held by each test of this module for its whole run. The tests share one warehouse and
+/// each publishes marts; a publish prunes the warehouse to its last `keep_versions`, and a
+/// reader does not pin the version it reads, so a long read (`alerts --chart`) beside two
+/// other tests' publishes could find its version's files pruned away.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Draws `args … --chart FILE.svg` and returns the SVG text, checked to be a whole document
@@ -44,6 +53,7 @@ fn distinct(sql: &str) -> usize {
 
 #[test]
 fn every_analysis_draws_its_chart_from_the_sample() {
+    let _serial = one_at_a_time();
     // Segment profiles: one bar per segment and profiled feature, plus a legend swatch.
     let svg = chart(&["mine", "segment", "--k", "4", "--no-write"], "segments");
     run_ok(&mut built().on(&["mine", "segment", "--k", "4"]));
@@ -103,6 +113,7 @@ fn every_analysis_draws_its_chart_from_the_sample() {
 
 #[test]
 fn model_charts_show_roc_gains_and_score_distributions() {
+    let _serial = one_at_a_time();
     let dir = built().dir.path().join("model-charts");
     std::fs::create_dir_all(&dir).expect("dir");
     let gains = dir.join("gains.svg");
@@ -151,6 +162,7 @@ fn model_charts_show_roc_gains_and_score_distributions() {
 
 #[test]
 fn html_report_is_self_contained_and_renders_in_headless_chromium() {
+    let _serial = one_at_a_time();
     let s = built();
     for args in [
         &["mine", "rfm"][..],

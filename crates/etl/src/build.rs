@@ -22,7 +22,7 @@ use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
 use crate::sink::{PartSink, rows_per_part};
 use crate::stage::{Loader, Rejected, Rejector, SeenRows, Staged, stage_file};
-use crate::value::{Value, batch_to_rows, rows_to_batch};
+use crate::value::{Value, batch_to_rows, day_range, rows_to_batch};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
@@ -552,23 +552,14 @@ impl Run<'_> {
                         } else {
                             loaded.into_iter().map(|(_, r)| r).collect()
                         };
-                        for r in &loaded {
-                            if let Some(d) = r.iter().find_map(|v| match v {
-                                Value::Date(d) => Some(*d),
-                                _ => None,
-                            }) {
-                                let y = date_of(d).year();
-                                *years = Some(years.map_or((y, y), |(a, b)| (a.min(y), b.max(y))));
-                            }
+                        let batch = rows_to_batch(&table, &loaded)?;
+                        // The calendar spans the years of the facts' dates.
+                        if let Some((a, b)) = day_range(&batch) {
+                            let (a, b) = (date_of(a).year(), date_of(b).year());
+                            *years = Some(years.map_or((a, b), |(y0, y1)| (y0.min(a), y1.max(b))));
                         }
                         let n = loaded.len() as u64;
-                        sink.push(
-                            &table,
-                            &src.name,
-                            snapshot,
-                            &prefix,
-                            rows_to_batch(&table, &loaded)?,
-                        )?;
+                        sink.push(&table, &src.name, snapshot, &prefix, batch)?;
                         Ok(n)
                     })
                 }

@@ -1,12 +1,11 @@
 //! Dimensions: keyed type-1 dimensions (product, branch, campaign, channel) with stable
 //! surrogate keys, the SCD2 customer dimension, and the generated calendar.
 
-use std::collections::HashMap;
-
 use acrm_schema::TableDef;
 use chrono::Datelike;
 
 use crate::parse::{date_of, day_number};
+use crate::record::FastMap;
 use crate::value::{CompactString, Value};
 
 /// Last day of an open-ended version.
@@ -21,7 +20,7 @@ pub struct KeyedDim {
     pub table: TableDef,
     /// Rows in schema column order.
     pub rows: Vec<Vec<Value>>,
-    index: HashMap<CompactString, usize>,
+    index: FastMap<CompactString, usize>,
     natural_col: usize,
     /// Largest surrogate key in use (new members get the next one).
     max_key: i64,
@@ -38,7 +37,7 @@ impl KeyedDim {
         let mut d = Self {
             table,
             rows: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
             natural_col,
             max_key: 0,
         };
@@ -126,7 +125,7 @@ pub struct CustomerDim {
     /// Schema of `dim_customer`.
     pub table: TableDef,
     rows: Vec<Vec<Value>>,
-    versions: HashMap<i64, Vec<usize>>,
+    versions: FastMap<i64, Vec<usize>>,
     history_cols: Vec<usize>,
     /// Largest surrogate key in use (new versions get the next one).
     max_key: i64,
@@ -153,7 +152,7 @@ impl CustomerDim {
         let mut d = Self {
             table,
             rows: Vec::new(),
-            versions: HashMap::new(),
+            versions: FastMap::default(),
             history_cols,
             max_key: 0,
         };

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use acrm_schema::{EntityDef, EntityKind};
 use chrono::Datelike as _;
+use rayon::prelude::*;
 
 use crate::config::SourceConfig;
 use crate::dims::{CustomerDim, KeyedDim, date_key};
@@ -251,6 +252,218 @@ fn dated_customer(
     (day, ck, cid)
 }
 
+/// Field positions of a sales line.
+struct SalesFields {
+    oid: usize,
+    ln: usize,
+    t: usize,
+    cref: usize,
+    sku: usize,
+    qty: usize,
+    up: usize,
+    amt: usize,
+    disc: usize,
+    uc: usize,
+    ch: usize,
+    br: usize,
+    orig: usize,
+}
+
+impl SalesFields {
+    fn new(f: &F<'_>) -> Self {
+        Self {
+            oid: f.i("order_id"),
+            ln: f.i("line_number"),
+            t: f.i("order_time"),
+            cref: f.i("customer_ref"),
+            sku: f.i("sku"),
+            qty: f.i("quantity"),
+            up: f.i("unit_price"),
+            amt: f.i("amount"),
+            disc: f.i("discount"),
+            uc: f.i("unit_cost"),
+            ch: f.i("channel"),
+            br: f.i("branch_code"),
+            orig: f.i("original_order_id"),
+        }
+    }
+}
+
+/// The surrogate keys of a sales line.
+struct SaleKeys {
+    day: i32,
+    product: i64,
+    customer_key: i64,
+    customer_id: i64,
+    channel: i64,
+    branch: i64,
+}
+
+/// A sales line after the parallel pass.
+enum Line {
+    /// Built.
+    Row(Vec<Value>),
+    /// Rejected for its quantity: reason code and reason.
+    Reject((&'static str, String)),
+    /// Needs a new member: loaded by the serial pass.
+    Miss,
+}
+
+/// The quantity of sales line `r`, unless the line is rejected for it: zero, or negative
+/// where the source does not send returns.
+fn sales_quantity(
+    src: &SourceConfig,
+    r: &Staged,
+    sf: &SalesFields,
+) -> Result<i64, (&'static str, String)> {
+    let q = get(r, sf.qty).as_i64().unwrap_or(0);
+    if q == 0 || (q < 0 && !src.returns) {
+        let hint = if q < 0 {
+            " (a source that sends returns says returns = true)"
+        } else {
+            ""
+        };
+        return Err((
+            "non_positive_quantity",
+            format!("quantity must be > 0, found {q}{hint}"),
+        ));
+    }
+    Ok(q)
+}
+
+impl Lookups {
+    /// The keys of sales line `r` when every member it names is known; `None` when one is
+    /// not (the line then goes through [`Lookups::resolve_sale`]).
+    fn probe_sale(
+        &self,
+        sys: &str,
+        r: &Staged,
+        sf: &SalesFields,
+        batch_day: i32,
+    ) -> Option<SaleKeys> {
+        let product = match get(r, sf.sku).as_str() {
+            None => 0,
+            Some(s) => self.products.key(s)?,
+        };
+        let day = get(r, sf.t).as_day().unwrap_or(batch_day);
+        let id = self
+            .identity
+            .lookup(sys, get(r, sf.cref).as_str().unwrap_or_default())?;
+        let known = |dim: &KeyedDim, v: &Value| match v.as_str() {
+            None => Some(0),
+            Some(code) => dim.key(code),
+        };
+        Some(SaleKeys {
+            day,
+            product,
+            customer_key: self.customers.key_at(id, day),
+            customer_id: id,
+            channel: known(&self.channels, get(r, sf.ch))?,
+            branch: known(&self.branches, get(r, sf.br))?,
+        })
+    }
+
+    /// The keys of sales line `r`, adding the members it names that are new (an unknown
+    /// product is rejected through `rej` where a product master is configured).
+    fn resolve_sale(
+        &mut self,
+        sys: &str,
+        r: &Staged,
+        sf: &SalesFields,
+        batch_day: i32,
+        rej: &mut Rejector<'_>,
+    ) -> Option<SaleKeys> {
+        let product = match get(r, sf.sku).as_str() {
+            None => 0,
+            Some(s) => match self.products.key(s) {
+                Some(k) => k,
+                None if self.strict_products => {
+                    rej.reject(
+                        r,
+                        Some("sku"),
+                        "unknown_product",
+                        format!("unknown product '{s}' (in no product source)"),
+                    );
+                    return None;
+                }
+                None => self.products.upsert(s, &[]),
+            },
+        };
+        let (day, customer_key, customer_id) =
+            dated_customer(self, sys, r, (sf.t, sf.cref), batch_day);
+        Some(SaleKeys {
+            day,
+            product,
+            customer_key,
+            customer_id,
+            channel: self.channel(get(r, sf.ch)),
+            branch: self.branch(get(r, sf.br)),
+        })
+    }
+}
+
+/// The `fact_sales` row of sales line `r` (quantity `q`) with its keys `k`.
+fn sales_row(
+    lk: &Lookups,
+    src: &SourceConfig,
+    r: &Staged,
+    sf: &SalesFields,
+    k: SaleKeys,
+    q: i64,
+    file_stem: &str,
+) -> Vec<Value> {
+    let returned = q < 0;
+    let (price, amount) = (money(get(r, sf.up)), money(get(r, sf.amt)));
+    let discount = money(get(r, sf.disc)).unwrap_or(0);
+    // A return is priced like the sale it undoes (whatever signs the source writes its
+    // amounts with) and refunds that value: its revenue is negative.
+    let (unit_price, discount, revenue) = if returned {
+        let abs = |v: Option<i64>| v.map(i64::abs);
+        let d = discount.abs();
+        let (p, a) = line_value(abs(price), abs(amount), -q, d);
+        (p, d, -a)
+    } else {
+        let (p, a) = line_value(price, amount, q, discount);
+        (p, discount, a)
+    };
+    let unit_cost = money(get(r, sf.uc)).or_else(|| {
+        get(r, sf.sku)
+            .as_str()
+            .and_then(|s| lk.products.attr(s, "unit_cost"))
+            .and_then(money)
+    });
+    let ts = match get(r, sf.t) {
+        v @ Value::Ts { .. } => v.clone(),
+        _ => Value::Null,
+    };
+    let order_id = match get(r, sf.oid) {
+        Value::Str(o) => o.clone(),
+        _ => format!("{}:{file_stem}:{}", src.name, r.line).into(),
+    };
+    vec![
+        Value::Str(order_id),
+        Value::Int(get(r, sf.ln).as_i64().unwrap_or(1)),
+        Value::Int(date_key(k.day)),
+        Value::Date(k.day),
+        ts,
+        Value::Int(k.customer_key),
+        Value::Int(k.customer_id),
+        Value::Int(k.product),
+        Value::Int(k.channel),
+        Value::Int(k.branch),
+        Value::Int(q),
+        Value::Money(unit_price),
+        Value::Money(discount),
+        Value::Money(revenue),
+        unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
+        Value::Str(src.name.as_str().into()),
+        match get(r, sf.orig) {
+            Value::Str(o) if returned => Value::Str(o.clone()),
+            _ => Value::Null,
+        },
+    ]
+}
+
 /// Loads one chunk of a fact entity; returns the fact rows (in the table's column order), each
 /// with the position of the staged row it comes from.
 #[allow(clippy::too_many_arguments)]
@@ -269,107 +482,39 @@ pub fn load_chunk(
     let sys = src.customer_system.as_str();
     match kind {
         EntityKind::SalesLine => {
-            let (oid, ln, t, cref, sku, qty, up, amt, disc, uc, ch, br, orig) = (
-                f.i("order_id"),
-                f.i("line_number"),
-                f.i("order_time"),
-                f.i("customer_ref"),
-                f.i("sku"),
-                f.i("quantity"),
-                f.i("unit_price"),
-                f.i("amount"),
-                f.i("discount"),
-                f.i("unit_cost"),
-                f.i("channel"),
-                f.i("branch_code"),
-                f.i("original_order_id"),
-            );
-            for (n, r) in rows.iter().enumerate() {
-                let q = get(r, qty).as_i64().unwrap_or(0);
-                let returned = q < 0 && src.returns;
-                if q == 0 || (q < 0 && !returned) {
-                    let hint = if q < 0 {
-                        " (a source that sends returns says returns = true)"
-                    } else {
-                        ""
-                    };
-                    rej.reject(
-                        r,
-                        Some("quantity"),
-                        "non_positive_quantity",
-                        format!("quantity must be > 0, found {q}{hint}"),
-                    );
-                    continue;
-                }
-                let product_key = match get(r, sku).as_str() {
-                    None => 0,
-                    Some(s) => match lk.products.key(s) {
-                        Some(k) => k,
-                        None if lk.strict_products => {
-                            rej.reject(
-                                r,
-                                Some("sku"),
-                                "unknown_product",
-                                format!("unknown product '{s}' (in no product source)"),
-                            );
+            let sf = SalesFields::new(&f);
+            // Every line is checked, looked up and built on every core against the lookups
+            // as they stand. A line that needs a new member (an inferred customer, product,
+            // channel or branch) is left to the serial pass below, which adds members in
+            // line order: the same members with the same keys as a serial load.
+            let shared: &Lookups = lk;
+            let probed: Vec<Line> = rows
+                .par_iter()
+                .map(|r| match sales_quantity(src, r, &sf) {
+                    Err(reject) => Line::Reject(reject),
+                    Ok(q) => shared
+                        .probe_sale(sys, r, &sf, batch_day)
+                        .map_or(Line::Miss, |k| {
+                            Line::Row(sales_row(shared, src, r, &sf, k, q, file_stem))
+                        }),
+                })
+                .collect();
+            for (n, (r, line)) in rows.iter().zip(probed).enumerate() {
+                let row = match line {
+                    Line::Row(row) => row,
+                    Line::Reject((code, reason)) => {
+                        rej.reject(r, Some("quantity"), code, reason);
+                        continue;
+                    }
+                    Line::Miss => {
+                        let Some(keys) = lk.resolve_sale(sys, r, &sf, batch_day, rej) else {
                             continue;
-                        }
-                        None => lk.products.upsert(s, &[]),
-                    },
+                        };
+                        let q = get(r, sf.qty).as_i64().unwrap_or(0);
+                        sales_row(lk, src, r, &sf, keys, q, file_stem)
+                    }
                 };
-                let (day, ck, cid) = dated_customer(lk, sys, r, (t, cref), batch_day);
-                let (price, amount) = (money(get(r, up)), money(get(r, amt)));
-                let discount = money(get(r, disc)).unwrap_or(0);
-                // A return is priced like the sale it undoes (whatever signs the source
-                // writes its amounts with) and refunds that value: its revenue is negative.
-                let (unit_price, discount, revenue) = if returned {
-                    let abs = |v: Option<i64>| v.map(i64::abs);
-                    let d = discount.abs();
-                    let (p, a) = line_value(abs(price), abs(amount), -q, d);
-                    (p, d, -a)
-                } else {
-                    let (p, a) = line_value(price, amount, q, discount);
-                    (p, discount, a)
-                };
-                let unit_cost = money(get(r, uc)).or_else(|| {
-                    get(r, sku)
-                        .as_str()
-                        .and_then(|s| lk.products.attr(s, "unit_cost"))
-                        .and_then(money)
-                });
-                let ts = match get(r, t) {
-                    v @ Value::Ts { .. } => v.clone(),
-                    _ => Value::Null,
-                };
-                let order_id = get(r, oid).as_str().map_or_else(
-                    || format!("{}:{file_stem}:{}", src.name, r.line),
-                    str::to_string,
-                );
-                out.push((
-                    n,
-                    vec![
-                        Value::Str(order_id.into()),
-                        Value::Int(get(r, ln).as_i64().unwrap_or(1)),
-                        Value::Int(date_key(day)),
-                        Value::Date(day),
-                        ts,
-                        Value::Int(ck),
-                        Value::Int(cid),
-                        Value::Int(product_key),
-                        Value::Int(lk.channel(get(r, ch))),
-                        Value::Int(lk.branch(get(r, br))),
-                        Value::Int(q),
-                        Value::Money(unit_price),
-                        Value::Money(discount),
-                        Value::Money(revenue),
-                        unit_cost.map_or(Value::Null, |c| Value::Money(c * q)),
-                        Value::Str(src.name.as_str().into()),
-                        match get(r, orig) {
-                            Value::Str(o) if returned => Value::Str(o.clone()),
-                            _ => Value::Null,
-                        },
-                    ],
-                ));
+                out.push((n, row));
             }
         }
         EntityKind::ServiceContact => {

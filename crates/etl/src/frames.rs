@@ -7,13 +7,14 @@
 use std::borrow::Cow;
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::config::SourceConfig;
-use crate::record::{CHUNK_ROWS, Event, OnChunk, Row, Slot, hash128, slots};
+use crate::record::{CHUNK_ROWS, Event, OnChunk, Raw, RawSource, Row, Slot, hash128, slots};
 use crate::scan::{Scan, scan_csv};
 use crate::{Error, Result};
 
@@ -64,6 +65,28 @@ fn chunks(src: &SourceConfig, scan: &Scan) -> Result<Receiver<PolarsResult<DataF
         }
     });
     Ok(recv)
+}
+
+/// The text columns of one chunk polars parsed: the records of rows that are rejected are
+/// rebuilt from them.
+struct TextChunk {
+    columns: Vec<StringChunked>,
+    delimiter: String,
+}
+
+impl RawSource for TextChunk {
+    fn text(&self, row: usize) -> String {
+        let fields: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|c| c.get(row).unwrap_or(""))
+            .collect();
+        let mut text = fields.join(&self.delimiter);
+        if text.ends_with('\r') {
+            text.pop();
+        }
+        text
+    }
 }
 
 /// Reads CSV export `path` of `src` (scanned first, a clean copy written into `work` when one
@@ -143,29 +166,37 @@ fn read_rows(
             .iter()
             .map(|t| t.iter().map(|v| v.unwrap_or("")).collect())
             .collect();
+        let chunk: Arc<dyn RawSource> = Arc::new(TextChunk {
+            columns: texts.clone(),
+            delimiter: delim.clone(),
+        });
+        let last = columns.len().saturating_sub(1);
         let built: Vec<Row<'_>> = rows
             .par_iter()
             .enumerate()
             .map(|(i, &row)| {
                 // polars ends records at LF: the CR of a CRLF line stays on its last field.
-                let mut fields: Vec<&str> = columns.iter().map(|c| c[i]).collect();
-                if let Some(last) = fields.last_mut() {
-                    *last = last.strip_suffix('\r').unwrap_or(last);
-                }
-                let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
+                let field = |c: usize| -> &str {
+                    let f = columns[c][i];
+                    if c == last {
+                        f.strip_suffix('\r').unwrap_or(f)
+                    } else {
+                        f
+                    }
+                };
                 let cells = slots
                     .iter()
                     .map(|s| match s {
                         Slot::None => None,
-                        Slot::Column(c) => Some(Cow::Borrowed(fields[*c])),
-                        Slot::Constant(c) => Some(Cow::Owned(c.clone())),
+                        Slot::Column(c) => Some(Cow::Borrowed(field(*c))),
+                        Slot::Constant(c) => Some(Cow::Borrowed(c.as_str())),
                     })
                     .collect();
                 Row {
                     line: scan.line(row),
                     cells,
-                    hash: hash128(&parts),
-                    raw: Cow::Owned(fields.join(&delim)),
+                    hash: hash128((0..columns.len()).map(|c| field(c).as_bytes())),
+                    raw: Raw::Row(Arc::clone(&chunk), i),
                 }
             })
             .collect();

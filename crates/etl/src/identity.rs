@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use acrm_schema::{ColumnDef, ColumnType, EntityDef, FieldType, TableDef, TableKind};
 use pinyin::ToPinyin;
 
+use crate::record::FastMap;
 use crate::value::{CompactString, Value};
 
 /// One source customer record as kept in the build state.
@@ -67,8 +68,8 @@ pub struct IdentityStore {
     records: Vec<CustomerRecord>,
     /// System → source id → record: looked up by `&str` on every fact line, so without
     /// allocating a key, and each system's name held once.
-    by_ref: HashMap<CompactString, HashMap<CompactString, usize>>,
-    members: HashMap<i64, Vec<usize>>,
+    by_ref: FastMap<CompactString, FastMap<CompactString, usize>>,
+    members: FastMap<i64, Vec<usize>>,
     next_customer_id: i64,
     next_seq: i64,
     f_email: usize,
@@ -89,8 +90,8 @@ impl IdentityStore {
             next_customer_id: records.iter().map(|r| r.customer_id).max().unwrap_or(0) + 1,
             next_seq: records.iter().map(|r| r.seq).max().unwrap_or(0) + 1,
             records: Vec::new(),
-            by_ref: HashMap::new(),
-            members: HashMap::new(),
+            by_ref: FastMap::default(),
+            members: FastMap::default(),
             f_email: idx("email"),
             f_phone: idx("phone"),
             f_id: idx("id_number"),

@@ -11,6 +11,7 @@
 //! n lines held and m new ones its chance is about n·m / 2⁶⁴ (10⁻⁵ for 250 million held
 //! and a million new), and the line stays in the quarantine, never silently dropped.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -21,6 +22,7 @@ use datafusion::arrow::array::{BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
 
 use crate::config::{ExistingKey, SourceConfig};
 use crate::parse::date_of;
@@ -200,33 +202,40 @@ impl KeyIndex {
         let new = batch.new.entry(table.name.clone()).or_default();
         let mut kept = Vec::with_capacity(loaded.len());
         let policy = src.on_existing_key;
-        for (n, row) in loaded {
-            let h = key_hash(pk.iter().map(|&i| &row[i]));
+        // Keys are hashed on every core; the map is then probed once a line, in line order.
+        let hashes: Vec<u64> = loaded
+            .par_iter()
+            .map(|(_, row)| key_hash(pk.iter().map(|&i| &row[i])))
+            .collect();
+        for ((n, row), h) in loaded.into_iter().zip(hashes) {
             let record = rows[n].hash as u64 ^ (rows[n].hash >> 64) as u64;
-            if let Some(&first) = new.get(&h) {
-                if first == record && src.dedupe_exact_lines {
-                    rej.reject(
-                        &rows[n],
-                        None,
-                        "duplicate_row",
-                        format!(
-                            "exact duplicate of an earlier line of this batch ({})",
-                            show_key(table, &pk, &row)
-                        ),
-                    );
+            let slot = match new.entry(h) {
+                Entry::Occupied(first) => {
+                    if *first.get() == record && src.dedupe_exact_lines {
+                        rej.reject(
+                            &rows[n],
+                            None,
+                            "duplicate_row",
+                            format!(
+                                "exact duplicate of an earlier line of this batch ({})",
+                                show_key(table, &pk, &row)
+                            ),
+                        );
+                    } else {
+                        rej.reject(
+                            &rows[n],
+                            Some(key_field),
+                            "duplicate_key",
+                            format!(
+                                "{} is loaded by an earlier line of this batch with other values",
+                                show_key(table, &pk, &row)
+                            ),
+                        );
+                    }
                     continue;
                 }
-                rej.reject(
-                    &rows[n],
-                    Some(key_field),
-                    "duplicate_key",
-                    format!(
-                        "{} is loaded by an earlier line of this batch with other values",
-                        show_key(table, &pk, &row)
-                    ),
-                );
-                continue;
-            }
+                Entry::Vacant(slot) => slot,
+            };
             if held.contains(&h) {
                 if policy == ExistingKey::Replace {
                     batch
@@ -253,7 +262,7 @@ impl KeyIndex {
                     continue;
                 }
             }
-            new.insert(h, record);
+            slot.insert(record);
             kept.push(row);
         }
         Ok(kept)

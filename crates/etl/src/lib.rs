@@ -13,6 +13,7 @@ mod error;
 pub mod facts;
 pub mod frames;
 pub mod identity;
+mod jsonrow;
 pub mod keys;
 pub mod parse;
 pub mod read;

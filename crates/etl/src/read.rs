@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -15,8 +16,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
-use crate::config::{FieldSource, Format, SourceConfig};
-use crate::record::{CHUNK_ROWS, Event, Malformed, OnChunk, Row, Slot, hash128, open_text, slots};
+use crate::config::{Format, SourceConfig};
+use crate::jsonrow::JsonFields;
+use crate::record::{
+    CHUNK_ROWS, Event, Malformed, OnChunk, Raw, RawSource, Row, Slot, hash128, open_text, slots,
+};
 use crate::{Error, Result};
 
 /// Reads `path` as a file of `src`, calling `on` with every chunk of rows (malformed records
@@ -36,18 +40,26 @@ pub fn read_file(
     }
 }
 
-fn json_cell(v: &serde_json::Value) -> Option<Cow<'static, str>> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(Cow::Owned(s.clone())),
-        serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        serde_json::Value::Bool(b) => Some(Cow::Owned(b.to_string())),
-        other => Some(Cow::Owned(other.to_string())),
+/// The lines of a JSON-lines file read as one chunk.
+struct JsonLines(Vec<(u64, Vec<u8>)>);
+
+impl RawSource for JsonLines {
+    fn text(&self, row: usize) -> String {
+        self.0
+            .get(row)
+            .map(|(_, bytes)| String::from_utf8_lossy(bytes).trim().to_string())
+            .unwrap_or_default()
     }
 }
 
-/// The event of JSON line `line` with bytes `bytes` (`None` for a blank line).
-fn json_event<'a>(src: &SourceConfig, line: u64, bytes: &'a [u8]) -> Option<Event<'a>> {
+/// The event of JSON line `line` with bytes `bytes` (`None` for a blank line); `raw` is the
+/// line as the quarantine keeps it.
+fn json_event<'a>(
+    fields: &'a JsonFields<'a>,
+    line: u64,
+    bytes: &'a [u8],
+    raw: impl FnOnce() -> Raw,
+) -> Option<Event<'a>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.trim(),
         Err(_) => {
@@ -62,9 +74,9 @@ fn json_event<'a>(src: &SourceConfig, line: u64, bytes: &'a [u8]) -> Option<Even
     if text.is_empty() {
         return None;
     }
-    let obj = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(m)) => m,
-        Ok(_) => {
+    let cells = match fields.cells(text) {
+        Ok(Some(cells)) => cells,
+        Ok(None) => {
             return Some(Event::Malformed(Malformed {
                 line,
                 code: "malformed_row",
@@ -81,20 +93,11 @@ fn json_event<'a>(src: &SourceConfig, line: u64, bytes: &'a [u8]) -> Option<Even
             }));
         }
     };
-    let cells = src
-        .fields
-        .iter()
-        .map(|f| match f {
-            FieldSource::Missing => None,
-            FieldSource::Constant(c) => Some(Cow::Owned(c.clone())),
-            FieldSource::Column(name) => obj.get(name).and_then(json_cell),
-        })
-        .collect();
     Some(Event::Row(Row {
         line,
         cells,
-        hash: hash128(&[text.as_bytes()]),
-        raw: Cow::Borrowed(text),
+        hash: hash128([text.as_bytes()]),
+        raw: raw(),
     }))
 }
 
@@ -128,9 +131,16 @@ fn read_jsonl(
         if lines.is_empty() {
             return Ok(());
         }
+        let lines = Arc::new(JsonLines(lines));
+        let chunk: Arc<dyn RawSource> = lines.clone();
+        let fields = JsonFields::new(src);
         let events: Vec<Event<'_>> = lines
+            .0
             .par_iter()
-            .filter_map(|(line, bytes)| json_event(src, *line, bytes))
+            .enumerate()
+            .filter_map(|(i, (line, bytes))| {
+                json_event(&fields, *line, bytes, || Raw::Row(Arc::clone(&chunk), i))
+            })
             .collect();
         on(events)?;
     }
@@ -174,18 +184,18 @@ fn read_parquet(src: &SourceConfig, path: &Path, on: &mut OnChunk<'_>) -> Result
                 .iter()
                 .zip(&texts)
                 .map(|(s, t)| match (s, t) {
-                    (Slot::Constant(c), _) => Some(Cow::Owned(c.clone())),
+                    (Slot::Constant(c), _) => Some(Cow::Borrowed(c.as_str())),
                     (_, Some(a)) if !a.is_null(r) => {
                         Some(Cow::Borrowed(a.as_string::<i32>().value(r)))
                     }
                     _ => None,
                 })
                 .collect();
-            let parts: Vec<&[u8]> = cells
-                .iter()
-                .map(|c| c.as_deref().unwrap_or("\u{0}").as_bytes())
-                .collect();
-            let hash = hash128(&parts);
+            let hash = hash128(
+                cells
+                    .iter()
+                    .map(|c| c.as_deref().unwrap_or("\u{0}").as_bytes()),
+            );
             let raw = cells
                 .iter()
                 .map(|c| c.as_deref().unwrap_or(""))
@@ -195,7 +205,7 @@ fn read_parquet(src: &SourceConfig, path: &Path, on: &mut OnChunk<'_>) -> Result
                 line,
                 cells,
                 hash,
-                raw: Cow::Owned(raw),
+                raw: Raw::Text(raw),
             }));
         }
         on(events)?;

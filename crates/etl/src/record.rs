@@ -3,12 +3,13 @@
 //! stream every text reader starts from.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::hash::Hasher;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
@@ -24,7 +25,33 @@ pub struct Row<'a> {
     /// Hash of the complete raw record: equal hashes are exact duplicates.
     pub hash: u128,
     /// The record as read, for the quarantine.
-    pub raw: Cow<'a, str>,
+    pub raw: Raw,
+}
+
+/// Where the text of records is kept while their rows are staged: a chunk a reader read.
+pub trait RawSource: Send + Sync {
+    /// Record `row` of the chunk as read (fields joined by the file's delimiter).
+    fn text(&self, row: usize) -> String;
+}
+
+/// A record as read, for the quarantine. Most rows are loaded, so the text of a row is not
+/// copied out of its chunk until the row is rejected.
+#[derive(Clone)]
+pub enum Raw {
+    /// The text itself.
+    Text(String),
+    /// Record `.1` of a chunk.
+    Row(Arc<dyn RawSource>, usize),
+}
+
+impl Raw {
+    /// The record's text.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Raw::Text(t) => Cow::Borrowed(t),
+            Raw::Row(chunk, row) => Cow::Owned(chunk.text(*row)),
+        }
+    }
 }
 
 /// A row that could not be split into fields at all.
@@ -50,6 +77,11 @@ pub enum Event<'a> {
 
 /// Records handed to the stager at a time.
 pub(crate) const CHUNK_ROWS: usize = 65_536;
+
+/// A hash map for the build's in-memory lookups (dimension keys, source ids): foldhash, with
+/// a fixed seed. SipHash's resistance to flooding is not needed for keys the company's own
+/// exports bring, and these maps are probed for every fact line.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Passes a key hash through unchanged (the keys are hashes already; a 128-bit one is folded).
 #[derive(Default)]
@@ -77,16 +109,23 @@ impl Hasher for PassThrough {
 pub type OnChunk<'f> = dyn FnMut(Vec<Event<'_>>) -> Result<()> + 'f;
 
 /// A 128-bit hash of a record's fields (equal hashes are exact duplicates).
-pub(crate) fn hash128(parts: &[&[u8]]) -> u128 {
+pub(crate) fn hash128<'p>(parts: impl IntoIterator<Item = &'p [u8]>) -> u128 {
+    thread_local! {
+        /// The fields of the record being hashed, each after its length.
+        static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
     // XXH3-128, not a cryptographic hash: the only adversary is chance (the quarantine keeps
     // any row a collision would reject), and it hashes short records several times faster
-    // than BLAKE3.
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for p in parts {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    h.digest128()
+    // than BLAKE3. The record is laid out in one buffer and hashed in one call: XXH3's
+    // streaming state costs more than hashing a short record.
+    BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        for p in parts {
+            buf.extend_from_slice(&(p.len() as u64).to_le_bytes());
+            buf.extend_from_slice(p);
+        }
+        xxhash_rust::xxh3::xxh3_128(buf)
+    })
 }
 
 /// Bytes of a file read so far and not yet reported: progress is counted in the file's

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::config::{FieldSource, SourceConfig};
 use crate::parse::parse_cell;
 use crate::read::read_file;
-use crate::record::{CHUNK_ROWS, Event, Malformed, PassThrough, Row};
+use crate::record::{CHUNK_ROWS, Event, Malformed, PassThrough, Raw, Row};
 use crate::value::Value;
 use crate::{Error, Result};
 
@@ -59,7 +59,7 @@ pub struct Staged {
     /// Values of the canonical fields, in the entity's order.
     pub values: Vec<Value>,
     /// The row as read.
-    pub raw: String,
+    pub raw: Raw,
     /// Hash of the record (equal hashes are exact repeats).
     pub hash: u128,
 }
@@ -105,7 +105,7 @@ impl Rejector<'_> {
             column,
             code,
             reason,
-            raw: clip_raw(&row.raw),
+            raw: clip_raw(&row.raw.text()),
         });
     }
 
@@ -215,7 +215,7 @@ fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) ->
     let staged = Staged {
         line: row.line,
         values,
-        raw: row.raw.into_owned(),
+        raw: row.raw,
         hash: row.hash,
     };
     if let Some((i, code, reason)) = fault {
@@ -245,7 +245,7 @@ pub fn stage_file(
     rel: &str,
     work: &Path,
     seen: &mut SeenRows,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
     loader: &mut Loader<'_>,
 ) -> Result<(FileCounts, Vec<Rejected>)> {
     let mut rej = Rejector {

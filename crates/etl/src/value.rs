@@ -9,11 +9,13 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
     Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::compute::{CastOptions, cast_with_options, max, min};
 use datafusion::arrow::datatypes::{
     Date32Type, Decimal128Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
     UInt8Type, UInt32Type,
 };
+
+use rayon::prelude::*;
 
 use crate::{Error, Result};
 
@@ -84,114 +86,131 @@ impl Value {
     }
 }
 
-/// Builds a batch with `table`'s schema from rows in column order.
+/// Builds a batch with `table`'s schema from rows in column order (the columns on every
+/// core).
 pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
-    let schema = table.arrow_schema();
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(table.columns.len());
-    for (i, col) in table.columns.iter().enumerate() {
-        let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Value::Null));
-        let mismatch = |v: &Value| {
-            Error::Arrow(datafusion::arrow::error::ArrowError::InvalidArgumentError(
-                format!(
-                    "{}.{}: value {v:?} does not fit {}",
-                    table.name,
-                    col.name,
-                    col.column_type.name()
-                ),
-            ))
-        };
-        let array: ArrayRef = match col.column_type {
-            ColumnType::Utf8 => {
-                let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
-                for v in cells {
-                    match v {
-                        Value::Str(s) => b.append_value(s),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+    let arrays = (0..table.columns.len())
+        .into_par_iter()
+        .map(|i| column_array(table, i, rows))
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok(RecordBatch::try_new(table.arrow_schema(), arrays)?)
+}
+
+/// Column `i` of `table` as an Arrow array of the cells of `rows`.
+fn column_array(table: &TableDef, i: usize, rows: &[Vec<Value>]) -> Result<ArrayRef> {
+    let col = &table.columns[i];
+    let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Value::Null));
+    let mismatch = |v: &Value| {
+        Error::Arrow(datafusion::arrow::error::ArrowError::InvalidArgumentError(
+            format!(
+                "{}.{}: value {v:?} does not fit {}",
+                table.name,
+                col.name,
+                col.column_type.name()
+            ),
+        ))
+    };
+    let array: ArrayRef = match col.column_type {
+        ColumnType::Utf8 => {
+            let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+            for v in cells {
+                match v {
+                    Value::Str(s) => b.append_value(s),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish())
             }
-            ColumnType::Int32 | ColumnType::Int64 | ColumnType::Uint8 | ColumnType::Uint32 => {
-                let mut b = Int64Builder::with_capacity(rows.len());
-                for v in cells {
-                    match v {
-                        Value::Int(n) => b.append_value(*n),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            Arc::new(b.finish())
+        }
+        ColumnType::Int32 | ColumnType::Int64 | ColumnType::Uint8 | ColumnType::Uint32 => {
+            let mut b = Int64Builder::with_capacity(rows.len());
+            for v in cells {
+                match v {
+                    Value::Int(n) => b.append_value(*n),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                let wide: ArrayRef = Arc::new(b.finish());
-                // A value out of the narrower type's range is an error, not a wrapped number.
-                let strict = CastOptions {
-                    safe: false,
-                    ..Default::default()
-                };
-                cast_with_options(&wide, &col.column_type.arrow_type(), &strict)?
             }
-            ColumnType::Float64 => {
-                let mut b = Float64Builder::with_capacity(rows.len());
-                for v in cells {
-                    match v {
-                        Value::Float(f) => b.append_value(*f),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            let wide: ArrayRef = Arc::new(b.finish());
+            // A value out of the narrower type's range is an error, not a wrapped number.
+            let strict = CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            cast_with_options(&wide, &col.column_type.arrow_type(), &strict)?
+        }
+        ColumnType::Float64 => {
+            let mut b = Float64Builder::with_capacity(rows.len());
+            for v in cells {
+                match v {
+                    Value::Float(f) => b.append_value(*f),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish())
             }
-            ColumnType::Bool => {
-                let mut b = BooleanBuilder::with_capacity(rows.len());
-                for v in cells {
-                    match v {
-                        Value::Bool(x) => b.append_value(*x),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            Arc::new(b.finish())
+        }
+        ColumnType::Bool => {
+            let mut b = BooleanBuilder::with_capacity(rows.len());
+            for v in cells {
+                match v {
+                    Value::Bool(x) => b.append_value(*x),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish())
             }
-            ColumnType::Date => {
-                let mut b = Date32Builder::with_capacity(rows.len());
-                for v in cells {
-                    match v {
-                        Value::Date(d) | Value::Ts { day: d, .. } => b.append_value(*d),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            Arc::new(b.finish())
+        }
+        ColumnType::Date => {
+            let mut b = Date32Builder::with_capacity(rows.len());
+            for v in cells {
+                match v {
+                    Value::Date(d) | Value::Ts { day: d, .. } => b.append_value(*d),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish())
             }
-            ColumnType::Timestamp => {
-                let mut b =
-                    TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
-                for v in cells {
-                    match v {
-                        Value::Ts { micros, .. } => b.append_value(*micros),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            Arc::new(b.finish())
+        }
+        ColumnType::Timestamp => {
+            let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+            for v in cells {
+                match v {
+                    Value::Ts { micros, .. } => b.append_value(*micros),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish())
             }
-            ColumnType::Decimal => {
-                let mut b = Decimal128Builder::with_capacity(rows.len());
-                for v in cells {
-                    match v {
-                        Value::Money(c) => b.append_value(i128::from(*c)),
-                        Value::Null => b.append_null(),
-                        other => return Err(mismatch(other)),
-                    }
+            Arc::new(b.finish())
+        }
+        ColumnType::Decimal => {
+            let mut b = Decimal128Builder::with_capacity(rows.len());
+            for v in cells {
+                match v {
+                    Value::Money(c) => b.append_value(i128::from(*c)),
+                    Value::Null => b.append_null(),
+                    other => return Err(mismatch(other)),
                 }
-                Arc::new(b.finish().with_precision_and_scale(
+            }
+            Arc::new(
+                b.finish().with_precision_and_scale(
                     acrm_schema::MONEY_PRECISION,
                     acrm_schema::MONEY_SCALE,
-                )?)
-            }
-        };
-        arrays.push(array);
-    }
-    Ok(RecordBatch::try_new(schema, arrays)?)
+                )?,
+            )
+        }
+    };
+    Ok(array)
+}
+
+/// The first and last day of the first date column of `batch` (a fact row's own date), if
+/// it has one with a value.
+pub fn day_range(batch: &RecordBatch) -> Option<(i32, i32)> {
+    let dates = batch
+        .columns()
+        .iter()
+        .find_map(|c| c.as_primitive_opt::<Date32Type>())?;
+    Some((min(dates)?, max(dates)?))
 }
 
 /// Reads rows back from a batch written by [`rows_to_batch`] (columns matched by name).
