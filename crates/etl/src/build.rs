@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
 
 use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
@@ -709,29 +710,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Writes the dimensions, the key map, the identity state and the manifest.
-    fn finish(
-        mut self,
-        prev: Option<&Manifest>,
-        full: bool,
-        started: Instant,
-    ) -> Result<BuildReport> {
-        let customers = self.lk.customers.take_sorted_rows();
-        self.write_dim("dim_customer", customers)?;
-        let lk = &self.lk;
-        self.write_dim("dim_product", lk.products.sorted_rows())?;
-        self.write_dim("dim_branch", lk.branches.sorted_rows())?;
-        self.write_dim("dim_campaign", lk.campaigns.sorted_rows())?;
-        self.write_dim("dim_channel", lk.channels.sorted_rows())?;
-        let fallback_year = self
-            .loaded_files
-            .iter()
-            .map(|f| f.batch_date.year())
-            .max()
-            .unwrap_or(1970);
-        let calendar_years = self.years.unwrap_or((fallback_year, fallback_year));
-        self.write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
-        let mut key_map: Vec<Vec<Value>> = lk
+    /// Writes `map_customer_source`: every source record's golden id.
+    fn write_key_map(&self) -> Result<()> {
+        let mut key_map: Vec<Vec<Value>> = self
+            .lk
             .identity
             .records()
             .iter()
@@ -752,10 +734,19 @@ impl Run<'_> {
                 b[1].as_str(),
             ))
         });
-        self.write_dim("map_customer_source", key_map)?;
-        let state_table = records_table(&lk.customer_def);
-        let mut records: Vec<Vec<Value>> =
-            lk.identity.records().iter().map(record_to_row).collect();
+        self.write_dim("map_customer_source", key_map)
+    }
+
+    /// Writes the customer records behind identity resolution into the version's state.
+    fn write_records(&self) -> Result<()> {
+        let state_table = records_table(&self.lk.customer_def);
+        let mut records: Vec<Vec<Value>> = self
+            .lk
+            .identity
+            .records()
+            .iter()
+            .map(record_to_row)
+            .collect();
         records.sort_by_key(|r| r[3].as_i64());
         write_parquet(
             &self
@@ -765,6 +756,40 @@ impl Run<'_> {
                 .join("part-0.parquet"),
             &[rows_to_batch(&state_table, &records)?],
         )?;
+        Ok(())
+    }
+
+    /// Writes the dimensions, the key map, the identity state and the manifest.
+    fn finish(
+        mut self,
+        prev: Option<&Manifest>,
+        full: bool,
+        started: Instant,
+    ) -> Result<BuildReport> {
+        let customers = self.lk.customers.take_sorted_rows();
+        let this = &self;
+        // The three tables of a million rows or more (dim_customer, the key map and the
+        // customer records) are built and written at once, each on a core.
+        let (customers, (key_map, records)) = rayon::join(
+            || this.write_dim("dim_customer", customers),
+            || rayon::join(|| this.write_key_map(), || this.write_records()),
+        );
+        customers?;
+        key_map?;
+        records?;
+        let lk = &self.lk;
+        self.write_dim("dim_product", lk.products.sorted_rows())?;
+        self.write_dim("dim_branch", lk.branches.sorted_rows())?;
+        self.write_dim("dim_campaign", lk.campaigns.sorted_rows())?;
+        self.write_dim("dim_channel", lk.channels.sorted_rows())?;
+        let fallback_year = self
+            .loaded_files
+            .iter()
+            .map(|f| f.batch_date.year())
+            .max()
+            .unwrap_or(1970);
+        let calendar_years = self.years.unwrap_or((fallback_year, fallback_year));
+        self.write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
         let mut tables = BTreeMap::new();
         for table in self.schema.built_tables() {
             let mut n = 0;
@@ -873,9 +898,19 @@ fn resolve_customers(
             }
         }
     }
-    let touched = lk.identity.resolve_batch(batch, day, similarity);
-    for id in touched {
-        lk.refresh_customer(id, day);
+    let touched: Vec<i64> = lk
+        .identity
+        .resolve_batch(batch, day, similarity)
+        .into_iter()
+        .collect();
+    // Golden records are computed on every core, then applied to dim_customer in id order.
+    let shared: &Lookups = lk;
+    let golden: Vec<(Vec<Value>, i32)> = touched
+        .par_iter()
+        .map(|&id| shared.golden(id, day))
+        .collect();
+    for (id, (attrs, first_day)) in touched.into_iter().zip(golden) {
+        lk.customers.apply(id, attrs, day, first_day);
     }
     lk.phones = lk.identity.contact_index("phone");
     lk.emails = lk.identity.contact_index("email");

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 
 use crate::config::BuildConfig;
 use crate::{Error, Result};
@@ -51,7 +52,7 @@ fn checksum(path: &Path) -> Result<(String, u64)> {
 /// Every file matching the sources' globs, with its checksum and batch date.
 pub fn discover(cfg: &BuildConfig) -> Result<Vec<InputFile>> {
     let today = chrono::Utc::now().date_naive();
-    let mut out = Vec::new();
+    let mut found_files = Vec::new();
     for (si, s) in cfg.sources.iter().enumerate() {
         let pattern = s.pattern.to_string_lossy().to_string();
         let paths = glob::glob(&pattern).map_err(|e| Error::Config {
@@ -102,19 +103,25 @@ pub fn discover(cfg: &BuildConfig) -> Result<Vec<InputFile>> {
                     })?
                 }
             };
-            let (checksum, bytes) = checksum(&path)?;
-            out.push(InputFile {
-                source: si,
-                path,
-                rel,
-                checksum,
-                batch,
-                bytes,
-            });
+            found_files.push((si, path, rel, batch));
         }
         if found == 0 {
             tracing::warn!(source = %s.name, pattern = %pattern, "no export file matches this source");
         }
     }
-    Ok(out)
+    // Files are checksummed on every core (a night's exports are read once here in full).
+    found_files
+        .into_par_iter()
+        .map(|(source, path, rel, batch)| {
+            let (checksum, bytes) = checksum(&path)?;
+            Ok(InputFile {
+                source,
+                path,
+                rel,
+                checksum,
+                batch,
+                bytes,
+            })
+        })
+        .collect()
 }

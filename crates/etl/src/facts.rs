@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::config::SourceConfig;
 use crate::dims::{CustomerDim, KeyedDim, date_key};
 use crate::identity::IdentityStore;
+use crate::record::FastMap;
 use crate::stage::{Rejector, Staged};
 use crate::value::{CompactString, Value};
 
@@ -35,9 +36,9 @@ pub struct Lookups {
     /// Source priority by customer system, for survivorship.
     pub priority: HashMap<String, u32>,
     /// Phone → golden id over all customer records (rebuilt after each batch's masters).
-    pub phones: HashMap<CompactString, i64>,
+    pub phones: FastMap<CompactString, i64>,
     /// E-mail → golden id.
-    pub emails: HashMap<CompactString, i64>,
+    pub emails: FastMap<CompactString, i64>,
     /// City → province learned from customer and branch records.
     pub city_province: HashMap<CompactString, CompactString>,
     /// Province → sales region learned from branch records.
@@ -50,6 +51,14 @@ impl Lookups {
     /// Recomputes the golden record of customer `id` (survivorship) and applies it to
     /// dim_customer as of `day`.
     pub fn refresh_customer(&mut self, id: i64, day: i32) {
+        let (attrs, first_day) = self.golden(id, day);
+        self.customers.apply(id, attrs, day, first_day);
+    }
+
+    /// The golden record of customer `id` as of `day` (survivorship over its member
+    /// records): its dim_customer attributes, and its first day (the sign-up date, else
+    /// `day`). Read-only, so many customers' records are computed at once.
+    pub fn golden(&self, id: i64, day: i32) -> (Vec<Value>, i32) {
         let def = &self.customer_def;
         let mut members: Vec<_> = self.identity.members(id).collect();
         members.sort_by_key(|r| {
@@ -113,8 +122,7 @@ impl Lookups {
                 .cloned()
                 .map_or(Value::Null, Value::Str);
         }
-        let first_day = signup.unwrap_or(day);
-        self.customers.apply(id, attrs, day, first_day);
+        (attrs, signup.unwrap_or(day))
     }
 
     /// (customer_key, customer_id) for reference `r` in `system` on `day`; unknown references

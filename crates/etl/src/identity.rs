@@ -14,10 +14,11 @@
 //! Survivorship: per attribute, the first non-null value ordered by source priority (1 wins),
 //! then the most recent batch, then the latest record; signup date is the earliest.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use acrm_schema::{ColumnDef, ColumnType, EntityDef, FieldType, TableDef, TableKind};
 use pinyin::ToPinyin;
+use rayon::prelude::*;
 
 use crate::record::FastMap;
 use crate::value::{CompactString, Value};
@@ -156,13 +157,13 @@ impl IdentityStore {
     }
 
     /// Index of a contact key (e-mail or phone value) to golden ids, over current values.
-    pub fn contact_index(&self, field: &str) -> HashMap<CompactString, i64> {
+    pub fn contact_index(&self, field: &str) -> FastMap<CompactString, i64> {
         let f = if field == "email" {
             self.f_email
         } else {
             self.f_phone
         };
-        let mut m = HashMap::new();
+        let mut m = FastMap::default();
         for r in &self.records {
             if let Some(Value::Str(k)) = r.values.get(f) {
                 m.entry(k.clone())
@@ -183,7 +184,7 @@ impl IdentityStore {
     ) -> BTreeSet<i64> {
         let mut touched = BTreeSet::new();
         let mut fresh: Vec<CustomerRecord> = Vec::new();
-        let mut fresh_ref: HashMap<(String, String), usize> = HashMap::new();
+        let mut fresh_ref: FastMap<(String, String), usize> = FastMap::default();
         for (system, source_id, values) in batch {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -211,28 +212,37 @@ impl IdentityStore {
                 });
             }
         }
+        // The match keys and name block of every record, on every core (the pinyin of a
+        // name is the dearest part).
+        let this = &*self;
+        let keys_of = |r: &CustomerRecord| (this.keys(r), this.block(r));
+        let (old_keys, fresh_keys): (Vec<_>, Vec<_>) = rayon::join(
+            || this.records.par_iter().map(keys_of).collect(),
+            || fresh.par_iter().map(keys_of).collect(),
+        );
         // Indexes over the records that already have an id.
-        let mut keyed: HashMap<(u8, CompactString), i64> = HashMap::new();
-        let mut blocks: HashMap<(i32, CompactString), Vec<(CompactString, i64)>> = HashMap::new();
-        for r in &self.records {
-            for (tag, k) in self.keys(r) {
+        let mut keyed: FastMap<(u8, CompactString), i64> = FastMap::default();
+        let mut blocks: FastMap<(i32, CompactString), Vec<(CompactString, i64)>> =
+            FastMap::default();
+        for (r, (keys, block)) in self.records.iter().zip(old_keys) {
+            for (tag, k) in keys {
                 keyed
                     .entry((tag, k))
                     .and_modify(|c| *c = (*c).min(r.customer_id))
                     .or_insert(r.customer_id);
             }
-            if let Some((b, n)) = self.block(r) {
+            if let Some((b, n)) = block {
                 blocks.entry(b).or_default().push((n, r.customer_id));
             }
         }
         let n = fresh.len();
         let mut parent: Vec<usize> = (0..n).collect();
         let mut links: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); n];
-        let mut owner: HashMap<(u8, CompactString), usize> = HashMap::new();
-        let mut new_blocks: HashMap<(i32, CompactString), Vec<(CompactString, usize)>> =
-            HashMap::new();
-        for i in 0..n {
-            for key in self.keys(&fresh[i]) {
+        let mut owner: FastMap<(u8, CompactString), usize> = FastMap::default();
+        let mut new_blocks: FastMap<(i32, CompactString), Vec<(CompactString, usize)>> =
+            FastMap::default();
+        for (i, (keys, block)) in fresh_keys.into_iter().enumerate() {
+            for key in keys {
                 if let Some(c) = keyed.get(&key) {
                     links[i].insert(*c);
                 }
@@ -249,7 +259,7 @@ impl IdentityStore {
                     }
                 }
             }
-            if let Some((b, name)) = self.block(&fresh[i]) {
+            if let Some((b, name)) = block {
                 for (other, c) in blocks.get(&b).into_iter().flatten() {
                     if strsim::jaro_winkler(&name, other) >= name_similarity {
                         links[i].insert(*c);
@@ -269,12 +279,12 @@ impl IdentityStore {
             }
         }
         // Clusters in order of their first record; ids follow that order.
-        let mut cluster_links: HashMap<usize, BTreeSet<i64>> = HashMap::new();
+        let mut cluster_links: FastMap<usize, BTreeSet<i64>> = FastMap::default();
         for (i, l) in links.into_iter().enumerate() {
             let root = union_find_root(&mut parent, i);
             cluster_links.entry(root).or_default().extend(l);
         }
-        let mut cluster_id: HashMap<usize, i64> = HashMap::new();
+        let mut cluster_id: FastMap<usize, i64> = FastMap::default();
         for (i, record) in fresh.iter_mut().enumerate() {
             let root = union_find_root(&mut parent, i);
             let id = *cluster_id.entry(root).or_insert_with(|| {

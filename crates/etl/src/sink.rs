@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 
 use acrm_schema::TableDef;
 use datafusion::arrow::array::RecordBatch;
+use rayon::prelude::*;
 
 use crate::{Error, Result};
 use acrm_store::layout::{remove_source_parts, write_table_part};
@@ -147,11 +148,17 @@ impl<'a> PartSink<'a> {
     /// Writes what is still buffered; returns every file the batch wrote (lines a batch
     /// replaces are removed from the other files only).
     pub fn finish(mut self) -> Result<HashSet<PathBuf>> {
-        let parts: Vec<_> = self.open.values_mut().map(Self::take).collect();
-        for part in parts {
-            self.write(part)?;
-        }
         self.wait()?;
+        // The last parts of every source at once, on every core.
+        let parts: Vec<_> = self.open.values_mut().filter_map(Self::take).collect();
+        let dir = self.dir;
+        let files = parts
+            .into_par_iter()
+            .map(|(table, stem, batches)| {
+                write_table_part(dir, &table, &stem, &batches).map_err(Error::from)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.written.extend(files.into_iter().flatten());
         Ok(self.written)
     }
 }
