@@ -313,8 +313,8 @@ enum Line {
     Row(Vec<Value>),
     /// Rejected for its quantity: reason code and reason.
     Reject((&'static str, String)),
-    /// Needs a new member: loaded by the serial pass.
-    Miss,
+    /// Needs a new member: loaded by the serial pass (its quantity checked).
+    Miss(i64),
 }
 
 /// The quantity of sales line `r`, unless the line is rejected for it: zero, or negative
@@ -502,7 +502,7 @@ pub fn load_chunk(
                     Err(reject) => Line::Reject(reject),
                     Ok(q) => shared
                         .probe_sale(sys, r, &sf, batch_day)
-                        .map_or(Line::Miss, |k| {
+                        .map_or(Line::Miss(q), |k| {
                             Line::Row(sales_row(shared, src, r, &sf, k, q, file_stem))
                         }),
                 })
@@ -514,11 +514,10 @@ pub fn load_chunk(
                         rej.reject(r, Some("quantity"), code, reason);
                         continue;
                     }
-                    Line::Miss => {
+                    Line::Miss(q) => {
                         let Some(keys) = lk.resolve_sale(sys, r, &sf, batch_day, rej) else {
                             continue;
                         };
-                        let q = get(r, sf.qty).as_i64().unwrap_or(0);
                         sales_row(lk, src, r, &sf, keys, q, file_stem)
                     }
                 };

@@ -263,3 +263,52 @@ pub(crate) fn cell(ty: ColumnType, a: &dyn Array, r: usize) -> Value {
         ColumnType::Decimal => Value::Money(a.as_primitive::<Decimal128Type>().value(r) as i64),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acrm_schema::WarehouseSchema;
+
+    fn audit_row(i: i64) -> Vec<Value> {
+        vec![
+            Value::Date(20_000 + (i % 7) as i32),
+            Value::Str(format!("source {i}").into()),
+            Value::Str(if i % 3 == 0 { "f.csv" } else { "é.jsonl" }.into()),
+            Value::Str("c".into()),
+            Value::Int(i),
+            Value::Int(i * 2),
+            Value::Int(-i),
+        ]
+    }
+
+    #[test]
+    fn rows_of_many_pieces_come_back_in_order() {
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let table = schema.table("etl_load_audit").expect("audit table");
+        let rows: Vec<Vec<Value>> = (0..(2 * PIECE_ROWS as i64 + 5)).map(audit_row).collect();
+        let batch = rows_to_batch(table, &rows).expect("batch");
+        assert_eq!(batch.num_rows(), rows.len());
+        assert_eq!(batch_to_rows(table, &batch).expect("rows"), rows);
+        assert_eq!(day_range(&batch), Some((20_000, 20_006)));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_or_range_is_an_error_naming_the_column() {
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let audit = schema.table("etl_load_audit").expect("audit table");
+        let mut rows: Vec<Vec<Value>> = (0..(PIECE_ROWS as i64 + 3)).map(audit_row).collect();
+        rows[PIECE_ROWS + 1][4] = Value::Str("12".into());
+        let e = rows_to_batch(audit, &rows).expect_err("text in an int64 column");
+        assert!(e.to_string().contains("etl_load_audit.rows_read"), "{e}");
+        let cust = schema.table("dim_customer").expect("dim_customer");
+        let records = cust
+            .columns
+            .iter()
+            .position(|c| c.name == "source_records")
+            .expect("an int32 column");
+        let mut row = vec![Value::Null; cust.columns.len()];
+        row[records] = Value::Int(1 << 40);
+        let e = rows_to_batch(cust, &[row]).expect_err("a value past int32 is not wrapped");
+        assert!(e.to_string().to_lowercase().contains("cast"), "{e}");
+    }
+}
