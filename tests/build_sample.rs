@@ -124,18 +124,24 @@ fn quarantine_holds_exactly_the_injected_bad_rows() {
     }
 }
 
-/// Pairwise precision and recall of "same customer" decisions against the planted persons.
-#[test]
-fn identity_resolution_precision_and_recall_at_least_95_percent() {
-    let b = sample_build();
-    let dir = current(&b.copy.warehouse());
-    let map = read_table(&dir, "map_customer_source");
-    let golden: HashMap<(String, String), String> = column_text(&map, "source_system")
+/// Golden customer id of every source record `(system, source id)` in the sample build.
+fn golden_ids(b: &SampleBuild) -> HashMap<(String, String), String> {
+    let map = read_table(&current(&b.copy.warehouse()), "map_customer_source");
+    column_text(&map, "source_system")
         .into_iter()
         .zip(column_text(&map, "source_id"))
         .zip(column_text(&map, "customer_id"))
         .map(|((s, i), c)| ((s.expect("system"), i.expect("id")), c.expect("customer")))
-        .collect();
+        .collect()
+}
+
+/// Pairwise precision and recall of "same customer" decisions against the planted persons, on
+/// a sample with typos in every identity field, households sharing a phone and an address,
+/// namesakes born the same day in the same city, and a placeholder phone.
+#[test]
+fn identity_resolution_precision_and_recall_at_least_98_percent() {
+    let b = sample_build();
+    let golden = golden_ids(&b);
     let truth = read_truth(&b.copy.exports().join("truth/night-1/identity.csv"));
     let mut by_person: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut by_customer: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -175,8 +181,80 @@ fn identity_resolution_precision_and_recall_at_least_95_percent() {
         found_pairs.len()
     );
     assert!(true_pairs.len() >= 100, "the sample plants duplicates");
-    assert!(precision >= 0.95, "precision {precision:.4}");
-    assert!(recall >= 0.95, "recall {recall:.4}");
+    assert!(precision >= 0.98, "precision {precision:.4}");
+    assert!(recall >= 0.98, "recall {recall:.4}");
+}
+
+/// The generator's look-alikes: households (two people sharing a landline and an address) and
+/// namesakes (the same name, birth date and city). A household whose members' names differ
+/// (as pinyin) and whose birth dates differ is always two customers; namesakes, told apart only
+/// by phone, e-mail, id number and address, almost always.
+#[test]
+fn households_and_namesakes_stay_apart() {
+    let b = sample_build();
+    let golden = golden_ids(&b);
+    let truth = b.copy.exports().join("truth/night-1");
+    let mut customers: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for r in read_truth(&truth.join("identity.csv")) {
+        let c = golden[&(r["system"].clone(), r["source_id"].clone())].clone();
+        customers
+            .entry(r["person_id"].clone())
+            .or_default()
+            .insert(c);
+    }
+    let crm: HashMap<String, HashMap<String, String>> = read_truth(
+        &b.copy
+            .exports()
+            .join("exports/crm/crm_customers_2024-12-31.csv"),
+    )
+    .into_iter()
+    .map(|r| (r["cust_no"].clone(), r))
+    .collect();
+    let person_crm: HashMap<String, String> = read_truth(&truth.join("persons.csv"))
+        .into_iter()
+        .map(|p| (p["person_id"].clone(), p["crm_id"].clone()))
+        .collect();
+    // (name as pinyin, birthday) of a person's CRM record.
+    let who = |person: &str| {
+        let r = crm.get(&person_crm[person])?;
+        Some((
+            acrm_etl::identity::name_key(&r["full_name"]),
+            r["birthday"].clone(),
+        ))
+    };
+    let (mut households, mut namesakes, mut namesakes_apart) = (0, 0, 0);
+    for l in read_truth(&truth.join("lookalikes.csv")) {
+        let (a, b_) = (&l["person_a"], &l["person_b"]);
+        let apart = customers[a].is_disjoint(&customers[b_]);
+        match l["kind"].as_str() {
+            "household" => {
+                let (Some(x), Some(y)) = (who(a), who(b_)) else {
+                    continue;
+                };
+                if x.0 != y.0 && x.1 != y.1 {
+                    households += 1;
+                    assert!(apart, "household {a} and {b_} merged: {x:?} / {y:?}");
+                }
+            }
+            "namesake" => {
+                namesakes += 1;
+                namesakes_apart += usize::from(apart);
+            }
+            other => panic!("unknown look-alike kind {other}"),
+        }
+    }
+    println!(
+        "look-alikes: {households} households apart; namesakes apart {namesakes_apart} of {namesakes}"
+    );
+    assert!(
+        households >= 50,
+        "the sample plants households: {households}"
+    );
+    assert!(namesakes >= 8, "the sample plants namesakes: {namesakes}");
+    assert!(
+        namesakes_apart * 10 >= namesakes * 9,
+        "namesakes apart: {namesakes_apart} of {namesakes}"
+    );
 }
 
 /// pyarrow and DuckDB read every published table through `current/` with no acrm code.

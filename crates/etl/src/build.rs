@@ -18,7 +18,9 @@ use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, load_chunk};
-use crate::identity::{IdentityStore, record_to_row, records_table, row_to_record};
+use crate::identity::{
+    Field, IdentityConfig, IdentityStore, record_to_row, records_table, row_to_record,
+};
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
 use crate::sink::{PartSink, rows_per_part};
@@ -362,8 +364,8 @@ fn restore(
     );
     let identity = IdentityStore::new(&customer_def, records);
     Ok(Lookups {
-        phones: identity.contact_index("phone"),
-        emails: identity.contact_index("email"),
+        phones: identity.contact_index(Field::Phone),
+        emails: identity.contact_index(Field::Email),
         identity,
         customers: CustomerDim::new(customers.0, customers.1),
         products: KeyedDim::new(products.0, "sku", products.1),
@@ -488,7 +490,7 @@ impl Run<'_> {
                         &mut self.lk,
                         std::mem::take(&mut master_customers),
                         batch_day,
-                        cfg.name_similarity,
+                        &cfg.identity,
                     );
                 }
                 customers_done = true;
@@ -599,12 +601,7 @@ impl Run<'_> {
             out.rejected.extend(rej);
         }
         if !master_customers.is_empty() {
-            resolve_customers(
-                &mut self.lk,
-                master_customers,
-                batch_day,
-                cfg.name_similarity,
-            );
+            resolve_customers(&mut self.lk, master_customers, batch_day, &cfg.identity);
         }
         let written = sink.finish()?;
         self.write_batch(batch, &files, out, &written)
@@ -885,7 +882,7 @@ fn resolve_customers(
     lk: &mut Lookups,
     batch: Vec<(String, String, Vec<Value>)>,
     day: i32,
-    similarity: f64,
+    identity: &IdentityConfig,
 ) {
     let city = lk.customer_def.index_of("city");
     let province = lk.customer_def.index_of("province");
@@ -900,7 +897,7 @@ fn resolve_customers(
     }
     let touched: Vec<i64> = lk
         .identity
-        .resolve_batch(batch, day, similarity)
+        .resolve_batch(batch, day, identity)
         .into_iter()
         .collect();
     // Golden records are computed on every core, then applied to dim_customer in id order.
@@ -912,8 +909,8 @@ fn resolve_customers(
     for (id, (attrs, first_day)) in touched.into_iter().zip(golden) {
         lk.customers.apply(id, attrs, day, first_day);
     }
-    lk.phones = lk.identity.contact_index("phone");
-    lk.emails = lk.identity.contact_index("email");
+    lk.phones = lk.identity.contact_index(Field::Phone);
+    lk.emails = lk.identity.contact_index(Field::Email);
 }
 
 fn load_master(lk: &mut Lookups, kind: EntityKind, def: &acrm_schema::EntityDef, values: &[Value]) {

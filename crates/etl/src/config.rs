@@ -9,6 +9,7 @@ use acrm_schema::{EntityKind, FieldType, SourceCatalog};
 use serde::Deserialize;
 
 use crate::datefmt::DateFormat;
+use crate::identity::{Field, IdentityConfig};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -52,7 +53,12 @@ struct RawBuild {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIdentity {
-    name_similarity: Option<f64>,
+    blocking: Option<Vec<Vec<String>>>,
+    training: Option<Vec<Vec<String>>>,
+    merge_probability: Option<f64>,
+    review_probability: Option<f64>,
+    max_cluster_size: Option<usize>,
+    max_block_size: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,8 +237,8 @@ pub struct BuildConfig {
     pub batch_date_pattern: Option<regex::Regex>,
     /// chrono format of that date.
     pub batch_date_format: String,
-    /// Minimum pinyin Jaro-Winkler similarity of names for a fuzzy match.
-    pub name_similarity: f64,
+    /// How customer records are matched (`[identity]`).
+    pub identity: IdentityConfig,
     /// Memory the build may use, in MiB (`[build] memory_mib`; default an eighth of the
     /// machine's memory, at least 1 GiB): it sizes the buffers of fact lines waiting to be
     /// written, so a night of any size streams through in bounded memory.
@@ -333,12 +339,7 @@ impl BuildConfig {
                 Ok(re)
             })
             .transpose()?;
-        let name_similarity = raw.identity.name_similarity.unwrap_or(0.9);
-        if !(0.5..=1.0).contains(&name_similarity) {
-            return Err(cfg_err(format!(
-                "[identity] name_similarity must be between 0.5 and 1, got {name_similarity}"
-            )));
-        }
+        let identity = identity_config(raw.identity).map_err(cfg_err)?;
         let memory_mib = match raw.build.memory_mib {
             Some(m) if m < 256 => {
                 return Err(cfg_err(format!(
@@ -389,7 +390,7 @@ impl BuildConfig {
                 .build
                 .batch_date_format
                 .unwrap_or_else(|| "%Y-%m-%d".into()),
-            name_similarity,
+            identity,
             memory_mib,
             sources,
             marts,
@@ -432,6 +433,90 @@ fn validate_marts(raw: RawMarts) -> std::result::Result<MartsConfig, String> {
         Some(v) => return Err(format!("segment_k must be 2..=100 or \"auto\", got {v}")),
     };
     Ok(marts)
+}
+
+/// The `[identity]` table: blocking rules over known fields (at most 16, as one bit each
+/// marks the rules that found a pair), thresholds between 0 and 1 with review ≤ merge.
+fn identity_config(raw: RawIdentity) -> std::result::Result<IdentityConfig, String> {
+    let mut cfg = IdentityConfig::default();
+    if let Some(rules) = raw.blocking {
+        cfg.blocking = rules_of("blocking", &rules)?;
+    }
+    if let Some(rules) = raw.training {
+        cfg.training = rules_of("training", &rules)?;
+    }
+    let probability = |name: &str, v: Option<f64>, default: f64| match v {
+        Some(p) if !(p > 0.0 && p < 1.0) => Err(format!(
+            "[identity] {name} must be a probability between 0 and 1 (exclusive), got {p}"
+        )),
+        Some(p) => Ok(p),
+        None => Ok(default),
+    };
+    cfg.merge_probability = probability(
+        "merge_probability",
+        raw.merge_probability,
+        cfg.merge_probability,
+    )?;
+    cfg.review_probability = probability(
+        "review_probability",
+        raw.review_probability,
+        cfg.review_probability.min(cfg.merge_probability),
+    )?;
+    if cfg.review_probability > cfg.merge_probability {
+        return Err(format!(
+            "[identity] review_probability ({}) must not exceed merge_probability ({})",
+            cfg.review_probability, cfg.merge_probability
+        ));
+    }
+    for (name, v, slot) in [
+        (
+            "max_cluster_size",
+            raw.max_cluster_size,
+            &mut cfg.max_cluster_size,
+        ),
+        (
+            "max_block_size",
+            raw.max_block_size,
+            &mut cfg.max_block_size,
+        ),
+    ] {
+        match v {
+            Some(n) if n < 2 => {
+                return Err(format!("[identity] {name} must be at least 2, got {n}"));
+            }
+            Some(n) => *slot = n,
+            None => {}
+        }
+    }
+    Ok(cfg)
+}
+
+/// Blocking or training rules by field name.
+fn rules_of(key: &str, rules: &[Vec<String>]) -> std::result::Result<Vec<Vec<Field>>, String> {
+    if rules.is_empty() || rules.len() > 16 {
+        return Err(format!(
+            "[identity] {key} needs 1 to 16 rules, got {}",
+            rules.len()
+        ));
+    }
+    rules
+        .iter()
+        .map(|rule| {
+            if rule.is_empty() {
+                return Err(format!("[identity] {key}: a rule names no field"));
+            }
+            rule.iter()
+                .map(|name| {
+                    Field::parse(name).ok_or_else(|| {
+                        format!(
+                            "[identity] {key}: unknown field '{name}'; one of {}",
+                            Field::ALL.map(Field::name).join(", ")
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn validate_source(

@@ -5,7 +5,7 @@ use acrm_schema::TableDef;
 use chrono::Datelike;
 
 use crate::parse::{date_of, day_number};
-use crate::record::FastMap;
+use crate::value::FastMap;
 use crate::value::{CompactString, Value};
 
 /// Last day of an open-ended version.

@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use crate::config::SourceConfig;
 use crate::dims::{CustomerDim, KeyedDim, date_key};
 use crate::identity::IdentityStore;
-use crate::record::FastMap;
 use crate::stage::{Rejector, Staged};
+use crate::value::FastMap;
 use crate::value::{CompactString, Value};
 
 /// Everything fact loading looks keys up in.

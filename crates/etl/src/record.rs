@@ -78,11 +78,6 @@ pub enum Event<'a> {
 /// Records handed to the stager at a time.
 pub(crate) const CHUNK_ROWS: usize = 65_536;
 
-/// A hash map for the build's in-memory lookups (dimension keys, source ids): foldhash, with
-/// a fixed seed. SipHash's resistance to flooding is not needed for keys the company's own
-/// exports bring, and these maps are probed for every fact line.
-pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
-
 /// Passes a key hash through unchanged (the keys are hashes already; a 128-bit one is folded).
 #[derive(Default)]
 pub struct PassThrough(u64);

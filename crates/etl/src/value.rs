@@ -19,6 +19,11 @@ use rayon::prelude::*;
 
 use crate::{Error, Result};
 
+/// A hash map for the build's in-memory lookups (dimension keys, source ids): foldhash, with
+/// a fixed seed. SipHash's resistance to flooding is not needed for keys the company's own
+/// exports bring, and these maps are probed for every fact line.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 /// One cell. Money is held in cents, dates as days since 1970-01-01, instants as UTC microseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -9,7 +9,10 @@ use serde_json::json;
 
 use crate::catalog::{CITIES, Catalog, OCCUPATIONS};
 use crate::exports::{Export, ExportSet};
-use crate::population::{Change, Group, Person, Population, format_phone, history_start};
+use crate::noise;
+use crate::population::{
+    Change, Group, PLACEHOLDER_PHONE, Person, Population, format_phone, history_start,
+};
 use crate::{GenerateOptions, Result, history_end};
 
 /// Probability that a good fact row is followed by an injected bad row.
@@ -85,6 +88,7 @@ pub fn write_history(
     write_receivables(opts, &persons, out)?;
     write_credit_applications(opts, &persons, out)?;
     write_sales_plan(&persons, &spend, out)?;
+    write_lookalike_truth(pop, out)?;
     write_person_truth(&persons, out)
 }
 
@@ -165,21 +169,38 @@ fn write_customers(
         let mut rng = person_rng(opts, p.id, night, 1);
         let city = &CITIES[p.city];
         let updated = out.date.format("%Y-%m-%d 02:00:00").to_string();
+        // Typed by a clerk: the fields one record got wrong (rates per record kind).
         let base = |rng: &mut ChaCha8Rng,
                     id: &str,
                     name: String,
                     phone: String,
                     email: String,
-                    id_card: String| {
+                    id_card: String,
+                    slips: f64| {
+            let birth = if rng.random_bool(slips) {
+                noise::date_typo(rng, p.birth)
+            } else {
+                p.birth
+            };
+            let address = if rng.random_bool(slips) {
+                noise::address_variant(rng, &p.address)
+            } else {
+                p.address.clone()
+            };
+            let id_card = if !id_card.is_empty() && rng.random_bool(slips) {
+                noise::digit_typo(rng, &id_card)
+            } else {
+                id_card
+            };
             vec![
                 id.to_string(),
                 name,
                 if p.female { "女" } else { "男" }.to_string(),
-                p.birth.format("%Y/%m/%d").to_string(),
+                birth.format("%Y/%m/%d").to_string(),
                 phone,
                 email,
                 id_card,
-                p.address.clone(),
+                address,
                 city.name.to_string(),
                 if rng.random_bool(0.9) {
                     city.province.to_string()
@@ -199,37 +220,62 @@ fn write_customers(
             ]
         };
         if let Some(id) = &p.crm_id {
-            let phone = format_phone(&mut rng, p.phone);
+            let phone = if p.placeholder_phone {
+                PLACEHOLDER_PHONE.to_string()
+            } else if rng.random_bool(0.96) {
+                format_phone(&mut rng, p.phone)
+            } else {
+                String::new()
+            };
             let email = if rng.random_bool(0.85) {
                 p.email.clone()
             } else {
                 String::new()
             };
-            let row = base(&mut rng, id, p.name(), phone, email, p.id_number.clone());
+            let name = if rng.random_bool(0.02) {
+                noise::name_typo(&mut rng, &p.name())
+            } else {
+                p.name()
+            };
+            let row = base(&mut rng, id, name, phone, email, p.id_number.clone(), 0.02);
             crm.row(&row)?;
             identity.row(&["crm".into(), id.clone(), p.id.to_string()])?;
         }
         if let (Some(dup), true) = (&p.crm_dup_id, night == p.first_night) {
-            // A second record typed in by another clerk: a space in the name or a homophone,
-            // the phone in another format, no e-mail and no id card.
-            let name = if rng.random_bool(0.5) {
-                p.name_with_typo()
-            } else {
-                p.name()
+            // A second record typed in by another clerk: a space in the name, a homophone or
+            // another typo, the phone in another format or missing, no e-mail, the id card
+            // only half the time, and more slips in the birth date, address and id card.
+            let name = match rng.random_range(0..10) {
+                0..4 => p.name_with_typo(),
+                4..7 => p
+                    .name()
                     .chars()
                     .flat_map(|c| [c, ' '])
                     .collect::<String>()
                     .trim()
-                    .to_string()
+                    .to_string(),
+                7..9 => noise::name_typo(&mut rng, &p.name()),
+                _ => p.name(),
             };
-            let phone = format_phone(&mut rng, p.phone);
-            let row = base(&mut rng, dup, name, phone, String::new(), String::new());
+            let phone = if rng.random_bool(0.8) {
+                format_phone(&mut rng, p.phone)
+            } else {
+                String::new()
+            };
+            let id_card = if rng.random_bool(0.5) {
+                p.id_number.clone()
+            } else {
+                String::new()
+            };
+            let row = base(&mut rng, dup, name, phone, String::new(), id_card, 0.15);
             crm.row(&row)?;
             identity.row(&["crm".into(), dup.clone(), p.id.to_string()])?;
         }
         if let (Some(id), true) = (&p.web_id, night == p.first_night) {
             let name = if p.web_name_typo {
                 p.name_with_typo()
+            } else if rng.random_bool(0.05) {
+                noise::name_typo(&mut rng, &p.name())
             } else {
                 p.name()
             };
@@ -247,7 +293,12 @@ fn write_customers(
                 (json!(format_phone(&mut rng, p.phone)), json!(e))
             };
             let birthday = if p.web_fuzzy_only || rng.random_bool(0.7) {
-                json!(p.birth.format("%Y-%m-%d").to_string())
+                let birth = if rng.random_bool(0.04) {
+                    noise::date_typo(&mut rng, p.birth)
+                } else {
+                    p.birth
+                };
+                json!(birth.format("%Y-%m-%d").to_string())
             } else {
                 serde_json::Value::Null
             };
@@ -1045,6 +1096,16 @@ fn write_sales_plan(persons: &[&Person], recent_spend: &[i64], out: &mut ExportS
     }
     truth.finish()?;
     out.close(f)
+}
+
+/// `truth/night-1/lookalikes.csv`: the households and namesakes planted, pairs of different
+/// persons that identity resolution must keep apart.
+fn write_lookalike_truth(pop: &Population, out: &mut ExportSet) -> Result<()> {
+    let mut t = out.truth("lookalikes", &["kind", "person_a", "person_b"])?;
+    for (kind, a, b) in &pop.lookalikes {
+        t.row(&[kind.to_string(), a.to_string(), b.to_string()])?;
+    }
+    t.finish()
 }
 
 fn write_person_truth(persons: &[&Person], out: &mut ExportSet) -> Result<()> {

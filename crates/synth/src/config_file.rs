@@ -22,9 +22,12 @@ batch_date_pattern = '_(\d{4}-\d{2}-\d{2})\.'
 batch_date_format = "%Y-%m-%d"
 
 [identity]
-# Records with the same e-mail, phone or id number are the same customer; so are records with
-# the same birth date and city whose names (compared as toneless pinyin) are this similar.
-name_similarity = 0.9
+# Probabilistic matching (Fellegi-Sunter, trained on the data): records sharing any blocking
+# key are compared field by field; pairs at least merge_probability likely are one customer,
+# pairs from review_probability up are listed for review.
+blocking = [["phone"], ["email"], ["id_number"], ["birth_date", "city"], ["name", "birth_date"], ["name", "city"], ["address"]]
+merge_probability = 0.95
+review_probability = 0.5
 
 [marts]
 # Analyses recomputed into every version the build publishes (as of its last sale).

@@ -20,6 +20,7 @@ mod catalog;
 mod config_file;
 mod error;
 mod exports;
+mod noise;
 mod options;
 mod population;
 

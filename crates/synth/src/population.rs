@@ -43,6 +43,8 @@ pub struct Person {
     pub city: usize,
     pub address: String,
     pub phone: u64,
+    /// The CRM clerk typed the shop's placeholder number instead of the phone.
+    pub placeholder_phone: bool,
     pub email: String,
     pub id_number: String,
     pub occupation: usize,
@@ -109,6 +111,8 @@ impl Person {
 /// Every person plus the id counters that later nights continue.
 pub struct Population {
     pub persons: Vec<Person>,
+    /// Planted look-alike persons `(kind, person id, person id)`: `household` or `namesake`.
+    pub lookalikes: Vec<(&'static str, u32, u32)>,
     next_crm: u32,
     next_web: u32,
 }
@@ -145,6 +149,7 @@ impl Population {
         let mut rng = rng_for(opts, 1);
         let mut pop = Population {
             persons: Vec::with_capacity(opts.customers),
+            lookalikes: Vec::new(),
             next_crm: 100_001,
             next_web: 5_000_001,
         };
@@ -157,6 +162,7 @@ impl Population {
         for i in order {
             pop.assign_ids(&mut rng, &mut persons[i]);
         }
+        pop.lookalikes = plant_lookalikes(&mut rng_for(opts, 2), &mut persons);
         pop.persons = persons;
         pop
     }
@@ -233,6 +239,61 @@ impl Population {
     }
 }
 
+/// Planted hard negatives for identity resolution: households (a person living with the one
+/// before, sharing the address and the landline, half of them the surname too), namesakes
+/// (the same name, birth date and city as the person before, but otherwise another person),
+/// and customers whose clerk typed the shop's placeholder phone. Returns the households and
+/// namesakes planted.
+fn plant_lookalikes(rng: &mut ChaCha8Rng, persons: &mut [Person]) -> Vec<(&'static str, u32, u32)> {
+    let mut planted = Vec::new();
+    for i in 1..persons.len() {
+        let (before, rest) = persons.split_at_mut(i);
+        let (a, b) = (&before[i - 1], &mut rest[0]);
+        match rng.random_range(0..1000) {
+            0..60 => {
+                b.city = a.city;
+                b.address = a.address.clone();
+                b.phone = a.phone;
+                if rng.random_bool(0.5) {
+                    b.surname = a.surname;
+                }
+                b.email = email_of(rng, b.surname, &b.given, b.id);
+                planted.push(("household", a.id, b.id));
+            }
+            60..68 => {
+                b.surname = a.surname;
+                b.given = a.given.clone();
+                b.birth = a.birth;
+                b.city = a.city;
+                b.email = email_of(rng, b.surname, &b.given, b.id);
+                b.id_number = id_number_of(rng, b.city, b.birth, b.id);
+                planted.push(("namesake", a.id, b.id));
+            }
+            68..78 => b.placeholder_phone = true,
+            _ => {}
+        }
+    }
+    planted
+}
+
+/// The number a till clerk types when the customer gives none.
+pub const PLACEHOLDER_PHONE: u64 = 13_800_000_000;
+
+fn email_of(rng: &mut ChaCha8Rng, surname: usize, given: &[usize], id: u32) -> String {
+    let given_pinyin: String = given.iter().map(|g| GIVEN[*g].1).collect();
+    let domain = ["163.com", "qq.com", "126.com", "sina.com", "gmail.com"][rng.random_range(0..5)];
+    format!("{}{}{}@{domain}", SURNAMES[surname].1, given_pinyin, id)
+}
+
+fn id_number_of(rng: &mut ChaCha8Rng, city: usize, birth: NaiveDate, id: u32) -> String {
+    format!(
+        "{:06}{}{:04}",
+        110_000 + city * 1000 + rng.random_range(0..999),
+        birth.format("%Y%m%d"),
+        id % 10_000
+    )
+}
+
 fn random_phone(rng: &mut ChaCha8Rng, salt: u32) -> u64 {
     // 1[3-9]x-xxxx-xxxx with the salt in the low digits keeps numbers unique per person.
     let prefix = [
@@ -296,23 +357,23 @@ fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night
     };
     let on_credit = enterprise || rng.random_bool(0.06);
     let planned = enterprise || group == Group::Vip;
-    let given_pinyin: String = given.iter().map(|g| GIVEN[*g].1).collect();
-    let domain = ["163.com", "qq.com", "126.com", "sina.com", "gmail.com"][rng.random_range(0..5)];
+    // Drawn in this order (e-mail domain, address, phone, id number) so that the persons of
+    // a seed stay the ones earlier versions generated.
+    let email = email_of(rng, surname, &given, id);
+    let address = random_address(rng);
+    let phone = random_phone(rng, id);
+    let id_number = id_number_of(rng, city, birth, id);
     Person {
         id,
         surname,
         female,
         birth,
         city,
-        address: random_address(rng),
-        phone: random_phone(rng, id),
-        email: format!("{}{}{}@{domain}", SURNAMES[surname].1, given_pinyin, id),
-        id_number: format!(
-            "{:06}{}{:04}",
-            110_000 + city * 1000 + rng.random_range(0..999),
-            birth.format("%Y%m%d"),
-            id % 10_000
-        ),
+        address,
+        phone,
+        placeholder_phone: false,
+        email,
+        id_number,
         occupation,
         income,
         education: [

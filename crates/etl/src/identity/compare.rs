@@ -1,0 +1,156 @@
+//! Comparison levels: how alike two records are in each field, as the index of the first
+//! level that holds (0 is the strongest agreement, the last level is "disagree"), or `None`
+//! when either side lacks the value (no evidence either way). The levels follow the ones
+//! Splink's comparison library uses for the same kinds of field.
+
+use super::features::{Features, Field};
+
+/// Level of a missing value: neither for nor against.
+pub const NULL: u8 = u8::MAX;
+
+/// The levels of each field, strongest first; the last is "disagree".
+pub fn level_names(f: Field) -> &'static [&'static str] {
+    match f {
+        Field::Name => &[
+            "exact",
+            "same pinyin or words reordered",
+            "pinyin jaro-winkler >= 0.92",
+            "pinyin jaro-winkler >= 0.80",
+            "different",
+        ],
+        Field::BirthDate => &["exact", "one typo or day/month swapped", "different"],
+        Field::Phone => &["exact", "one typo", "different"],
+        Field::Email => &["exact", "same local part", "different"],
+        Field::Address => &["exact", "jaro-winkler >= 0.90", "different"],
+        Field::IdNumber | Field::City | Field::Gender => &["exact", "different"],
+    }
+}
+
+/// The comparison vector of records `a` and `b`: one level per field of [`Field::ALL`].
+pub fn compare(a: &Features, b: &Features) -> [u8; 8] {
+    Field::ALL.map(|f| level(f, a, b))
+}
+
+fn level(f: Field, a: &Features, b: &Features) -> u8 {
+    match f {
+        Field::Name => {
+            let (Some(x), Some(y)) = (a.name.as_deref(), b.name.as_deref()) else {
+                return NULL;
+            };
+            if x == y {
+                return 0;
+            }
+            let (kx, ky) = (a.name_key.as_deref(), b.name_key.as_deref());
+            if kx == ky || (a.name_words.is_some() && a.name_words == b.name_words) {
+                return 1;
+            }
+            let sim = strsim::jaro_winkler(kx.unwrap_or(x), ky.unwrap_or(y));
+            if sim >= 0.92 {
+                2
+            } else if sim >= 0.80 {
+                3
+            } else {
+                4
+            }
+        }
+        Field::BirthDate => match (&a.birth, &b.birth) {
+            (Some(x), Some(y)) if x == y => 0,
+            (Some(x), Some(y)) if one_slip(x, y) || day_month_swapped(x, y) => 1,
+            (Some(_), Some(_)) => 2,
+            _ => NULL,
+        },
+        Field::Phone => match (a.phone.as_deref(), b.phone.as_deref()) {
+            (Some(x), Some(y)) if x == y => 0,
+            (Some(x), Some(y)) if x.len() == y.len() && one_slip(x.as_bytes(), y.as_bytes()) => 1,
+            (Some(_), Some(_)) => 2,
+            _ => NULL,
+        },
+        Field::Email => match (a.email.as_deref(), b.email.as_deref()) {
+            (Some(x), Some(y)) if x == y => 0,
+            (Some(x), Some(y)) if x.split('@').next() == y.split('@').next() => 1,
+            (Some(_), Some(_)) => 2,
+            _ => NULL,
+        },
+        Field::Address => match (a.address.as_deref(), b.address.as_deref()) {
+            (Some(x), Some(y)) if x == y => 0,
+            (Some(x), Some(y)) if strsim::jaro_winkler(x, y) >= 0.90 => 1,
+            (Some(_), Some(_)) => 2,
+            _ => NULL,
+        },
+        Field::IdNumber | Field::City | Field::Gender => match (a.exact(f), b.exact(f)) {
+            (Some(x), Some(y)) => u8::from(x != y),
+            _ => NULL,
+        },
+    }
+}
+
+/// Equal-length byte strings that differ in one position, or in two neighbouring positions
+/// swapped (a transposition).
+fn one_slip(x: &[u8], y: &[u8]) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    let diff: Vec<usize> = (0..x.len()).filter(|&i| x[i] != y[i]).take(3).collect();
+    match diff.as_slice() {
+        [_] => true,
+        [i, j] => *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i],
+        _ => false,
+    }
+}
+
+/// `YYYYMMDD` dates with the same year and day and month swapped.
+fn day_month_swapped(x: &[u8; 8], y: &[u8; 8]) -> bool {
+    x[..4] == y[..4] && x[4..6] == y[6..8] && x[6..8] == y[4..6]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(name: &str, birth: &[u8; 8], phone: &str) -> Features {
+        Features {
+            name: Some(name.into()),
+            name_key: Some(super::super::features::name_key(name).into_boxed_str()),
+            birth: Some(*birth),
+            phone: Some(phone.into()),
+            ..Features::default()
+        }
+    }
+
+    #[test]
+    fn levels_grade_agreement_and_missing_values_are_neutral() {
+        let a = person("王伟", b"19850312", "+8613800000001");
+        let same = compare(&a, &a);
+        assert_eq!(&same[..3], &[0, 0, 0]);
+        assert_eq!(same[Field::Email.index()], NULL, "no e-mail on either side");
+        let homophone = person("王玮", b"19851203", "+8613800000010");
+        let c = compare(&a, &homophone);
+        assert_eq!(c[Field::Name.index()], 1, "same pinyin");
+        assert_eq!(c[Field::BirthDate.index()], 1, "day and month swapped");
+        assert_eq!(c[Field::Phone.index()], 1, "two digits transposed");
+        let swapped = Features {
+            name_words: Some("claudiahuxley".into()),
+            ..person("huxley claudia", b"19441020", "+8613800000001")
+        };
+        let written = Features {
+            name_words: Some("claudiahuxley".into()),
+            ..person("claudia huxley", b"19441020", "+8613800000001")
+        };
+        assert_eq!(
+            compare(&swapped, &written)[Field::Name.index()],
+            1,
+            "words reordered"
+        );
+        let other = person("李娜", b"19700101", "+8613911112222");
+        let c = compare(&a, &other);
+        assert_eq!(&c[..3], &[4, 2, 2]);
+    }
+
+    #[test]
+    fn one_slip_is_one_substitution_or_one_transposition() {
+        assert!(one_slip(b"19850312", b"19850322"));
+        assert!(one_slip(b"19850312", b"19850321"));
+        assert!(!one_slip(b"19850312", b"19860322"));
+        assert!(!one_slip(b"123", b"1234"));
+    }
+}
