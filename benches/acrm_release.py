@@ -1,6 +1,8 @@
-"""Shared by the benchmark scripts: where the release `acrm` binary is."""
+"""Shared by the benchmark scripts: where the release `acrm` binary is, and how a side is timed."""
 
 import os
+import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -13,3 +15,15 @@ def acrm_binary() -> str:
     if not os.path.exists(path):
         sys.exit(f"{path} missing: run `cargo build --release` first")
     return path
+
+
+def timed(cmd: list[str], **kw) -> tuple[float, int, str]:
+    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS in MiB, stdout)."""
+    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed:\n{p.stderr[-4000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
+    h, m, s = wall.groups()
+    seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
+    rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+    return seconds, rss_kib // 1024, p.stdout

@@ -28,7 +28,6 @@ Usage:
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,19 +36,7 @@ import textwrap
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benches"))
 
-from acrm_release import acrm_binary  # noqa: E402
-
-
-def timed(cmd: list[str], **kw) -> tuple[float, int, str]:
-    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS in MiB, stdout)."""
-    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, **kw)
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed:\n{p.stderr[-4000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
-    h, m, s = wall.groups()
-    seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
-    rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-    return seconds, rss_kib // 1024, p.stdout
+from acrm_release import acrm_binary, timed  # noqa: E402
 
 
 DUCKDB_LOAD = textwrap.dedent(

@@ -47,21 +47,9 @@ from collections import defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benches"))
 
-from acrm_release import acrm_binary  # noqa: E402
+from acrm_release import acrm_binary, timed  # noqa: E402
 
 MERGE_PROBABILITY = 0.95
-
-
-def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """Runs cmd under /usr/bin/time -v; returns (wall seconds, max RSS in MiB, stdout)."""
-    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed:\n{p.stderr[-4000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
-    h, m, s = wall.groups()
-    seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
-    rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
-    return seconds, rss_kib // 1024, p.stdout
 
 
 # Splink's side: reads and standardises the records, trains, predicts, clusters, and writes

@@ -53,6 +53,15 @@ enum Command {
     Tables(commands::catalog::TablesArgs),
     /// Show the columns of a table or view: type, nullability, PII flag, meaning.
     Describe(commands::catalog::DescribeArgs),
+    /// Identity resolution: why records were merged into one customer, and the pairs left
+    /// for review (from the identity_pairs table).
+    #[command(
+        after_help = "Examples:\n  acrm identity explain 42          the pairs behind customer 42, strongest first\n  acrm identity review --limit 20   the most likely pairs that were not merged"
+    )]
+    Identity {
+        #[command(subcommand)]
+        what: commands::identity::IdentityCommand,
+    },
     /// Customer analysis: RFM scores, k-means segments (results published as mart_* tables).
     Mine {
         #[command(subcommand)]
@@ -154,6 +163,7 @@ fn run(command: Command, tty: bool) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Tables(args) => catalog::tables(args),
         Command::Describe(args) => catalog::describe(args),
+        Command::Identity { what } => identity::run(what),
         Command::Mine { what } => mine::run(what),
         Command::Alerts(args) => mine::alerts(args),
         Command::Models { what } => models::models(what),

@@ -124,24 +124,13 @@ fn quarantine_holds_exactly_the_injected_bad_rows() {
     }
 }
 
-/// Golden customer id of every source record `(system, source id)` in the sample build.
-fn golden_ids(b: &SampleBuild) -> HashMap<(String, String), String> {
-    let map = read_table(&current(&b.copy.warehouse()), "map_customer_source");
-    column_text(&map, "source_system")
-        .into_iter()
-        .zip(column_text(&map, "source_id"))
-        .zip(column_text(&map, "customer_id"))
-        .map(|((s, i), c)| ((s.expect("system"), i.expect("id")), c.expect("customer")))
-        .collect()
-}
-
 /// Pairwise precision and recall of "same customer" decisions against the planted persons, on
 /// a sample with typos in every identity field, households sharing a phone and an address,
 /// namesakes born the same day in the same city, and a placeholder phone.
 #[test]
 fn identity_resolution_precision_and_recall_at_least_98_percent() {
     let b = sample_build();
-    let golden = golden_ids(&b);
+    let golden = golden_ids(&current(&b.copy.warehouse()));
     let truth = read_truth(&b.copy.exports().join("truth/night-1/identity.csv"));
     let mut by_person: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut by_customer: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -192,7 +181,7 @@ fn identity_resolution_precision_and_recall_at_least_98_percent() {
 #[test]
 fn households_and_namesakes_stay_apart() {
     let b = sample_build();
-    let golden = golden_ids(&b);
+    let golden = golden_ids(&current(&b.copy.warehouse()));
     let truth = b.copy.exports().join("truth/night-1");
     let mut customers: HashMap<String, BTreeSet<String>> = HashMap::new();
     for r in read_truth(&truth.join("identity.csv")) {
@@ -254,6 +243,79 @@ fn households_and_namesakes_stay_apart() {
     assert!(
         namesakes_apart * 10 >= namesakes * 9,
         "namesakes apart: {namesakes_apart} of {namesakes}"
+    );
+}
+
+/// `acrm identity explain` shows the merged pairs behind a customer with every field's level;
+/// `acrm identity review` lists only review-band pairs, most likely first.
+#[test]
+fn identity_explain_and_review_read_the_pair_evidence() {
+    let b = sample_build();
+    let golden = golden_ids(&current(&b.copy.warehouse()));
+    // A customer with a CRM and a web record: the first golden id holding two systems.
+    let mut systems: BTreeMap<&String, BTreeSet<&String>> = BTreeMap::new();
+    for ((system, _), c) in &golden {
+        systems.entry(c).or_default().insert(system);
+    }
+    let merged = systems
+        .iter()
+        .find(|(_, s)| s.len() == 2)
+        .map(|(c, _)| (*c).clone())
+        .expect("a customer with records in both systems");
+    let out = run_ok(&mut on_sample(&[
+        "identity", "explain", &merged, "--format", "csv",
+    ]));
+    let header: Vec<&str> = out.lines().next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+    let rows = csv_rows(&out);
+    assert!(!rows.is_empty(), "{out}");
+    for r in &rows {
+        assert!(
+            r[col("customer_id_a")] == merged || r[col("customer_id_b")] == merged,
+            "{r:?}"
+        );
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r[col("decision")] == "merge"
+                && r[col("customer_id_a")] == r[col("customer_id_b")]),
+        "{out}"
+    );
+    let review = run_ok(&mut on_sample(&["identity", "review", "--format", "csv"]));
+    let header: Vec<&str> = review
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    let (p, d) = (
+        header
+            .iter()
+            .position(|h| *h == "probability")
+            .expect("column"),
+        header
+            .iter()
+            .position(|h| *h == "decision")
+            .expect("column"),
+    );
+    let probabilities: Vec<f64> = csv_rows(&review)
+        .iter()
+        .map(|r| {
+            assert_eq!(r[d], "review");
+            r[p].parse().expect("probability")
+        })
+        .collect();
+    assert!(
+        !probabilities.is_empty(),
+        "the sample has pairs in the review band"
+    );
+    assert!(
+        probabilities.windows(2).all(|w| w[0] >= w[1]),
+        "{probabilities:?}"
+    );
+    assert!(
+        probabilities.iter().all(|p| (0.5..0.95).contains(p)),
+        "{probabilities:?}"
     );
 }
 

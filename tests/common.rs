@@ -274,6 +274,18 @@ pub fn basket_args<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// Golden customer id of every source record `(system, source id)` in a version's
+/// `map_customer_source`.
+pub fn golden_ids(version: &Path) -> HashMap<(String, String), String> {
+    let map = read_table(version, "map_customer_source");
+    column_text(&map, "source_system")
+        .into_iter()
+        .zip(column_text(&map, "source_id"))
+        .zip(column_text(&map, "customer_id"))
+        .map(|((s, i), c)| ((s.expect("system"), i.expect("id")), c.expect("customer")))
+        .collect()
+}
+
 /// Data rows of CSV text with a header.
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     csv::Reader::from_reader(text.as_bytes())

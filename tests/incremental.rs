@@ -86,6 +86,39 @@ fn second_night_closes_changed_customers_and_opens_new_versions() {
     assert!(rows(&dim) >= rows(&v1) + checked + newcomers);
 }
 
+/// Night 2 changes no golden id of a record night 1 resolved, and the records of a person
+/// who first appears on night 2 share one new id.
+#[test]
+fn golden_ids_are_stable_across_nights() {
+    let s = two_nights();
+    let wh = s.warehouse();
+    let (v1, v2) = (
+        golden_ids(&wh.join("versions/v000001")),
+        golden_ids(&current(&wh)),
+    );
+    for (record, id) in &v1 {
+        assert_eq!(v2.get(record), Some(id), "{record:?} changed its golden id");
+    }
+    let old_ids: std::collections::HashSet<&String> = v1.values().collect();
+    let mut newcomers: HashMap<String, Vec<&String>> = HashMap::new();
+    for r in read_truth(&s.exports().join("truth/night-2/identity.csv")) {
+        let record = (r["system"].clone(), r["source_id"].clone());
+        if !v1.contains_key(&record) {
+            newcomers
+                .entry(r["person_id"].clone())
+                .or_default()
+                .push(&v2[&record]);
+        }
+    }
+    assert!(newcomers.len() >= 2, "night 2 brings new persons");
+    for (person, ids) in &newcomers {
+        assert!(
+            ids.iter().all(|id| *id == ids[0] && !old_ids.contains(id)),
+            "person {person}: {ids:?}"
+        );
+    }
+}
+
 #[test]
 fn rerun_is_a_no_op_and_full_rebuild_equals_incremental() {
     let s = two_nights();

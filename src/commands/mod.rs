@@ -4,6 +4,7 @@
 pub mod build;
 pub mod catalog;
 pub mod generate;
+pub mod identity;
 pub mod mine;
 pub mod models;
 pub mod publish;

@@ -658,6 +658,16 @@ impl Run<'_> {
                 &[rows_to_batch(&q, &qrows)?],
             )?;
         }
+        let pairs = self.table("identity_pairs")?;
+        let prows = self.lk.identity.take_pair_rows(batch_day);
+        if !prows.is_empty() {
+            write_table_part(
+                self.tmp,
+                &pairs,
+                &format!("part-{batch}-{batch_tag}"),
+                &[rows_to_batch(&pairs, &prows)?],
+            )?;
+        }
         let a = self.table("etl_load_audit")?;
         let arows: Vec<Vec<Value>> = self
             .loaded_files

@@ -418,6 +418,41 @@ impl IdentityStore {
         (scored, clustering.assigned)
     }
 
+    /// The rows of `identity_pairs` for the pairs decided since the last call (they are
+    /// taken out of the store), as of batch day `day`, in the table's column order.
+    pub fn take_pair_rows(&mut self, day: i32) -> Vec<Vec<Value>> {
+        let pairs = std::mem::take(&mut self.pairs);
+        pairs
+            .into_iter()
+            .map(|e| {
+                let (a, b) = (&self.records[e.a as usize], &self.records[e.b as usize]);
+                let mut row = vec![
+                    Value::Date(day),
+                    Value::Str(a.system.clone()),
+                    Value::Str(a.source_id.clone()),
+                    Value::Int(a.customer_id),
+                    Value::Str(b.system.clone()),
+                    Value::Str(b.source_id.clone()),
+                    Value::Int(b.customer_id),
+                    Value::Str(if e.merged { "merge" } else { "review" }.into()),
+                    Value::Float(e.probability),
+                    Value::Float(e.weight),
+                ];
+                for f in Field::ALL {
+                    let level = e.levels[f.index()];
+                    match level_names(f).get(level as usize) {
+                        Some(name) => {
+                            row.push(Value::Str((*name).into()));
+                            row.push(Value::Float(e.contributions[f.index()]));
+                        }
+                        None => row.extend([Value::Null, Value::Null]),
+                    }
+                }
+                row
+            })
+            .collect()
+    }
+
     /// Member records of golden customer `id`.
     pub fn members(&self, id: i64) -> impl Iterator<Item = &CustomerRecord> {
         self.members
@@ -557,7 +592,10 @@ mod tests {
                 ("email", s_(format!("p{k}@x.cn"))),
                 ("id_number", s_(format!("id{k}"))),
                 ("address", s_(format!("人民路{k}号"))),
-                ("gender", s_(if k % 2 == 0 { "m" } else { "f" }.into())),
+                (
+                    "gender",
+                    s_(if k.is_multiple_of(2) { "m" } else { "f" }.into()),
+                ),
             ],
         )
     }
@@ -589,7 +627,7 @@ mod tests {
                 }
             }
             batch.push(("crm".into(), format!("C{k}"), v));
-            if k % 5 == 0 {
+            if k.is_multiple_of(5) {
                 let mut w = person(d, k, true);
                 for f in ["phone", "id_number", "address", "gender"] {
                     w = set(d, w, f, Value::Null);

@@ -10,7 +10,9 @@
 //!
 //! A pair's match weight is log2 of its Bayes factor Π m/u; an exact agreement on a common
 //! value (a frequent surname, a shop's placeholder phone) uses that value's own frequency
-//! instead of u (term-frequency adjustment), so it counts for little.
+//! instead of u (term-frequency adjustment), so it counts for little. Phone and address are
+//! not independent among different people (a household shares both): where both agree only
+//! the stronger counts.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -229,6 +231,14 @@ impl Model {
             }
             w[f.index()] = (m / u).log2();
         }
+        // One household's members share the landline and the address: among different people
+        // agreement on both is hardly rarer than on one, so the two count as one piece of
+        // evidence (the stronger), not two independent ones.
+        let (p, a) = (Field::Phone.index(), Field::Address.index());
+        if w[p] > 0.0 && w[a] > 0.0 {
+            let weaker = if w[p] < w[a] { p } else { a };
+            w[weaker] = 0.0;
+        }
         w
     }
 
@@ -381,6 +391,16 @@ fn em(sample: &[&[u8; 8]], blocked: &[Field], start: &[Vec<f64>], u: &[Vec<f64>]
 mod tests {
     use super::*;
 
+    /// A model with the default m and the u of `records`.
+    fn untrained(records: &[Features], freq: &Frequencies) -> Model {
+        Model {
+            m: Field::ALL.iter().map(|f| default_m(*f).to_vec()).collect(),
+            u: estimate_u(records, freq),
+            trained: vec![false; 8],
+            lambda: 0.01,
+        }
+    }
+
     #[test]
     fn exact_agreement_of_a_common_value_is_weak_evidence() {
         let phone = |p: &str| Features {
@@ -393,12 +413,7 @@ mod tests {
         records.push(phone("+8613912345678"));
         records.extend((0..50).map(|i| phone(&format!("+86139000{i:05}"))));
         let freq = Frequencies::of(&records);
-        let model = Model {
-            m: Field::ALL.iter().map(|f| default_m(*f).to_vec()).collect(),
-            u: estimate_u(&records, &freq),
-            trained: vec![false; 8],
-            lambda: 0.01,
-        };
+        let model = untrained(&records, &freq);
         let common = model.weights(&freq, 0, &compare(&records[0], &records[1]));
         let rare = model.weights(&freq, 10, &compare(&records[10], &records[11]));
         let p = Field::Phone.index();
@@ -406,5 +421,26 @@ mod tests {
         let differ = model.weights(&freq, 10, &compare(&records[10], &records[12]));
         assert!(differ[p] < 0.0, "{differ:?}");
         assert!(model.probability(rare.iter().sum()) > model.probability(common.iter().sum()));
+    }
+
+    #[test]
+    fn a_shared_phone_and_address_count_once() {
+        let home = |name: &str| Features {
+            name: Some(name.into()),
+            phone: Some("+861012345678".into()),
+            address: Some("人民路 1 101".into()),
+            ..Features::default()
+        };
+        let mut records = vec![home("王伟"), home("李娜")];
+        records.extend((0..50).map(|i| Features {
+            phone: Some(format!("+86139000{i:05}").into()),
+            address: Some(format!("人民路 {i}").into()),
+            ..Features::default()
+        }));
+        let freq = Frequencies::of(&records);
+        let model = untrained(&records, &freq);
+        let w = model.weights(&freq, 0, &compare(&records[0], &records[1]));
+        let (p, a) = (w[Field::Phone.index()], w[Field::Address.index()]);
+        assert!(p > 0.0 && a == 0.0 || a > 0.0 && p == 0.0, "{w:?}");
     }
 }
