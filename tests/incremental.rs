@@ -119,6 +119,80 @@ fn golden_ids_are_stable_across_nights() {
     }
 }
 
+/// A steward's decisions file, read on the next night: a `cannot_link` splits a wrong merge
+/// (the second record leaves for a customer of its own), a `must_link` merges a missed pair.
+#[test]
+fn steward_decisions_split_a_wrong_merge_and_join_a_missed_pair_on_the_next_night() {
+    let s = SampleCopy::new();
+    run_ok(&mut s.build(&s.warehouse(), &[]));
+    let v1 = golden_ids(&current(&s.warehouse()));
+    let person: HashMap<(String, String), String> =
+        read_truth(&s.exports().join("truth/night-1/identity.csv"))
+            .into_iter()
+            .map(|r| {
+                (
+                    (r["system"].clone(), r["source_id"].clone()),
+                    r["person_id"].clone(),
+                )
+            })
+            .collect();
+    let mut records: Vec<&(String, String)> = person.keys().collect();
+    records.sort();
+    // A wrong merge (one customer, two persons) and a missed pair (one person, two customers).
+    let mut wrong = None;
+    let mut missed = None;
+    for (i, a) in records.iter().enumerate() {
+        for b in &records[i + 1..] {
+            let same_customer = v1[*a] == v1[*b];
+            let same_person = person[*a] == person[*b];
+            if same_customer && !same_person && wrong.is_none() {
+                wrong = Some((*a, *b));
+            }
+            if !same_customer && same_person && missed.is_none() {
+                missed = Some((*a, *b));
+            }
+        }
+    }
+    let (wrong, missed) = (
+        wrong.expect("the sample has a wrong merge"),
+        missed.expect("the sample has a missed pair"),
+    );
+    let line = |d: &str, (a, b): (&(String, String), &(String, String))| {
+        format!("{d},{},{},{},{}\n", a.0, a.1, b.0, b.1)
+    };
+    std::fs::write(
+        s.exports().join("decisions.csv"),
+        format!(
+            "decision,system_a,source_id_a,system_b,source_id_b\n{}{}",
+            line("cannot_link", wrong),
+            line("must_link", missed)
+        ),
+    )
+    .expect("decisions file");
+    let config = std::fs::read_to_string(s.config()).expect("config");
+    std::fs::write(
+        s.config(),
+        config.replace(
+            "[identity]\n",
+            "[identity]\ndecisions = \"decisions.csv\"\n",
+        ),
+    )
+    .expect("config");
+    s.generate_night(2);
+    run_ok(&mut s.build(&s.warehouse(), &[]));
+    let v2 = golden_ids(&current(&s.warehouse()));
+    assert_ne!(v2[wrong.0], v2[wrong.1], "cannot_link splits {wrong:?}");
+    assert_eq!(
+        v2[wrong.0], v1[wrong.0],
+        "the first record keeps its customer"
+    );
+    assert!(
+        !v1.values().any(|c| *c == v2[wrong.1]),
+        "the second record gets a new customer"
+    );
+    assert_eq!(v2[missed.0], v2[missed.1], "must_link merges {missed:?}");
+}
+
 #[test]
 fn rerun_is_a_no_op_and_full_rebuild_equals_incremental() {
     let s = two_nights();

@@ -9,7 +9,7 @@ use acrm_schema::{EntityKind, FieldType, SourceCatalog};
 use serde::Deserialize;
 
 use crate::datefmt::DateFormat;
-use crate::identity::{Field, IdentityConfig};
+use crate::identity::{Decision, Field, IdentityConfig, Link};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +59,7 @@ struct RawIdentity {
     review_probability: Option<f64>,
     max_cluster_size: Option<usize>,
     max_block_size: Option<usize>,
+    decisions: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,7 +340,7 @@ impl BuildConfig {
                 Ok(re)
             })
             .transpose()?;
-        let identity = identity_config(raw.identity).map_err(cfg_err)?;
+        let identity = identity_config(raw.identity, &base_dir).map_err(cfg_err)?;
         let memory_mib = match raw.build.memory_mib {
             Some(m) if m < 256 => {
                 return Err(cfg_err(format!(
@@ -437,8 +438,14 @@ fn validate_marts(raw: RawMarts) -> std::result::Result<MartsConfig, String> {
 
 /// The `[identity]` table: blocking rules over known fields (at most 16, as one bit each
 /// marks the rules that found a pair), thresholds between 0 and 1 with review ≤ merge.
-fn identity_config(raw: RawIdentity) -> std::result::Result<IdentityConfig, String> {
+fn identity_config(
+    raw: RawIdentity,
+    base_dir: &Path,
+) -> std::result::Result<IdentityConfig, String> {
     let mut cfg = IdentityConfig::default();
+    if let Some(file) = &raw.decisions {
+        cfg.decisions = read_decisions(&base_dir.join(file))?;
+    }
     if let Some(rules) = raw.blocking {
         cfg.blocking = rules_of("blocking", &rules)?;
     }
@@ -489,6 +496,52 @@ fn identity_config(raw: RawIdentity) -> std::result::Result<IdentityConfig, Stri
         }
     }
     Ok(cfg)
+}
+
+/// A steward's decisions file: CSV with the header `decision,system_a,source_id_a,system_b,
+/// source_id_b`, each decision `must_link` or `cannot_link`.
+fn read_decisions(path: &Path) -> std::result::Result<Vec<Decision>, String> {
+    let shown = path.display();
+    let mut rdr = csv::Reader::from_path(path)
+        .map_err(|e| format!("[identity] decisions: cannot read {shown}: {e}"))?;
+    let expected = [
+        "decision",
+        "system_a",
+        "source_id_a",
+        "system_b",
+        "source_id_b",
+    ];
+    let header = rdr.headers().map_err(|e| format!("{shown}: {e}"))?.clone();
+    if header.iter().map(str::trim).ne(expected) {
+        return Err(format!(
+            "{shown}: the header must be {}, found {}",
+            expected.join(","),
+            header.iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, record) in rdr.records().enumerate() {
+        let line = i + 2;
+        let r = record.map_err(|e| format!("{shown} line {line}: {e}"))?;
+        let field = |k: usize| r.get(k).map(str::trim).unwrap_or_default().to_string();
+        let link = match field(0).as_str() {
+            "must_link" => Link::Must,
+            "cannot_link" => Link::Cannot,
+            other => {
+                return Err(format!(
+                    "{shown} line {line}, column decision: expected must_link or cannot_link, found '{other}'"
+                ));
+            }
+        };
+        let (a, b) = ((field(1), field(2)), (field(3), field(4)));
+        if [&a.0, &a.1, &b.0, &b.1].iter().any(|v| v.is_empty()) {
+            return Err(format!(
+                "{shown} line {line}: both records need a system and a source id"
+            ));
+        }
+        out.push(Decision { link, a, b });
+    }
+    Ok(out)
 }
 
 /// Blocking or training rules by field name.

@@ -11,6 +11,7 @@
 //! - customers C = H ∪ customers who bought at a branch in B: `dim_customer` (all versions),
 //!   `map_customer_source`, every fact keyed by customer only (service, campaign responses,
 //!   receivables, credit applications) and every mart with a `customer_id` column;
+//! - `identity_pairs`: pairs whose two records both belong to customers in C;
 //! - `fact_sales_plan`: plans of branches in B and of customers in C;
 //! - product, date, channel and campaign dimensions and the load audit: everything (no
 //!   customer rows);
@@ -135,6 +136,10 @@ impl RowScope {
                 self.customers()
             )),
             "etl_quarantine" => TableFilter::Hidden,
+            "identity_pairs" => {
+                let c = self.customers();
+                TableFilter::Rows(format!("customer_id_a IN ({c}) AND customer_id_b IN ({c})"))
+            }
             _ if has("customer_id") => {
                 TableFilter::Rows(format!("customer_id IN ({})", self.customers()))
             }
@@ -164,7 +169,9 @@ mod tests {
         for t in schema.tables() {
             let cols: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let f = scope.filter(&t.name, &cols);
-            let expected_rows = cols.contains(&"customer_id") || t.name == "dim_branch";
+            let expected_rows = cols.contains(&"customer_id")
+                || t.name == "dim_branch"
+                || t.name == "identity_pairs";
             match f {
                 TableFilter::Rows(sql) => {
                     assert!(expected_rows, "{} filtered: {sql}", t.name);

@@ -10,7 +10,7 @@ use crate::value::FastMap;
 
 /// A pair above the merge threshold: records `a < b` of the resolver and their match weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Link {
+pub struct Joined {
     /// First record.
     pub a: u32,
     /// Second record (always one of this batch's new records).
@@ -30,6 +30,8 @@ pub struct Clustering {
     pub conflicts: BTreeSet<(i64, i64)>,
     /// Joins refused because the cluster would pass the size limit.
     pub refused_for_size: usize,
+    /// Joins refused because a steward said two of the records are different people.
+    pub refused_as_apart: usize,
 }
 
 /// Where a new record goes.
@@ -56,13 +58,14 @@ fn root(nodes: &mut [Node], mut i: usize) -> usize {
     i
 }
 
-/// Clusters the batch's new records (`first_fresh..first_fresh + fresh`) with `links`;
-/// `customer_of(i)` is the golden id of an older record `i` and `size_of(c)` the records
-/// customer `c` holds.
+/// Clusters the batch's new records (`first_fresh..first_fresh + fresh`) with `links`, never
+/// joining the two records of a pair in `apart`; `customer_of(i)` is the golden id of an older
+/// record `i` and `size_of(c)` the records customer `c` holds.
 pub fn cluster(
     first_fresh: usize,
     fresh: usize,
-    mut links: Vec<Link>,
+    mut links: Vec<Joined>,
+    apart: &[(u32, u32)],
     customer_of: impl Fn(u32) -> i64,
     size_of: impl Fn(i64) -> usize,
     max_size: usize,
@@ -109,6 +112,15 @@ pub fn cluster(
             out.refused_for_size += 1;
             continue;
         }
+        let kept_apart = apart.iter().any(|&(x, y)| {
+            let (nx, ny) = (node_of(&mut nodes, x), node_of(&mut nodes, y));
+            let (rx, ry) = (root(&mut nodes, nx), root(&mut nodes, ny));
+            (rx, ry) == (ra, rb) || (rx, ry) == (rb, ra)
+        });
+        if kept_apart {
+            out.refused_as_apart += 1;
+            continue;
+        }
         let (keep, gone) =
             if nodes[rb].customer.is_some() || (nodes[ra].customer.is_none() && rb < ra) {
                 (rb, ra)
@@ -137,8 +149,8 @@ pub fn cluster(
 mod tests {
     use super::*;
 
-    fn link(a: u32, b: u32, weight: f64) -> Link {
-        Link { a, b, weight }
+    fn link(a: u32, b: u32, weight: f64) -> Joined {
+        Joined { a, b, weight }
     }
 
     #[test]
@@ -155,6 +167,7 @@ mod tests {
                 link(4, 5, 14.0),
                 link(5, 6, 13.0), // a fourth record in one cluster: over the limit of 3
             ],
+            &[],
             customer_of,
             |_| 1,
             3,
@@ -171,5 +184,24 @@ mod tests {
         );
         assert_eq!(c.conflicts.into_iter().collect::<Vec<_>>(), vec![(7, 9)]);
         assert_eq!(c.refused_for_size, 1);
+    }
+
+    #[test]
+    fn records_kept_apart_are_never_joined_even_through_others() {
+        // New records 0, 1, 2: 0-1 and 1-2 match, but 0 and 2 are different people.
+        let c = cluster(
+            0,
+            3,
+            vec![link(0, 1, 20.0), link(1, 2, 10.0)],
+            &[(0, 2)],
+            |_| 0,
+            |_| 1,
+            50,
+        );
+        assert_eq!(
+            c.assigned,
+            vec![Assigned::New(0), Assigned::New(0), Assigned::New(1)]
+        );
+        assert_eq!(c.refused_as_apart, 1);
     }
 }

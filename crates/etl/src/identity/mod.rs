@@ -36,7 +36,7 @@ pub use features::{Field, name_key, normalise_address};
 pub use model::Model;
 
 use blocking::candidates;
-use cluster::{Assigned, Link, cluster};
+use cluster::{Assigned, Joined, cluster};
 use compare::compare;
 use features::{Features, FieldSlots};
 use model::Frequencies;
@@ -60,6 +60,29 @@ pub struct IdentityConfig {
     pub max_cluster_size: usize,
     /// A blocking key shared by more records than this is not used to find pairs.
     pub max_block_size: usize,
+    /// A data steward's decisions on pairs of records (`[identity] decisions`, a CSV file).
+    pub decisions: Vec<Decision>,
+}
+
+/// A steward's decision on two source records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Same person (merge) or not (keep apart).
+    pub link: Link,
+    /// The first record: (system, source id).
+    pub a: (String, String),
+    /// The second record.
+    pub b: (String, String),
+}
+
+/// What a [`Decision`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// One person: the records are merged whatever the model says.
+    Must,
+    /// Two people: the second record leaves the first one's customer, and they are never
+    /// merged again.
+    Cannot,
 }
 
 impl Default for IdentityConfig {
@@ -80,6 +103,7 @@ impl Default for IdentityConfig {
             review_probability: 0.5,
             max_cluster_size: 50,
             max_block_size: 1000,
+            decisions: Vec::new(),
         }
     }
 }
@@ -268,6 +292,7 @@ impl IdentityStore {
                 });
             }
         }
+        touched.extend(self.apply_decisions(&cfg.decisions));
         if fresh.is_empty() {
             return touched;
         }
@@ -291,6 +316,59 @@ impl IdentityStore {
         }
         self.pairs.extend(scored);
         touched
+    }
+
+    /// Applies a steward's decisions to records resolved on earlier nights: a cannot-link
+    /// pair in one customer sends the second record to a customer of its own; a must-link
+    /// pair in two customers moves the second customer's records to the first. Returns the
+    /// golden ids whose records changed. A decision naming a record not (yet) loaded waits.
+    fn apply_decisions(&mut self, decisions: &[Decision]) -> BTreeSet<i64> {
+        let mut touched = BTreeSet::new();
+        for d in decisions {
+            let (Some(a), Some(b)) = (
+                self.record_of(&d.a.0, &d.a.1),
+                self.record_of(&d.b.0, &d.b.1),
+            ) else {
+                continue;
+            };
+            let (ca, cb) = (self.records[a].customer_id, self.records[b].customer_id);
+            match d.link {
+                Link::Cannot if ca == cb => {
+                    let id = self.next_customer_id;
+                    self.next_customer_id += 1;
+                    self.move_record(b, id);
+                    info!(
+                        kept = ca,
+                        split_off = id,
+                        "cannot_link: a record leaves its customer"
+                    );
+                    touched.extend([ca, id]);
+                }
+                Link::Must if ca != cb => {
+                    let moved: Vec<usize> = self.members.remove(&cb).unwrap_or_default();
+                    for i in moved {
+                        self.move_record(i, ca);
+                    }
+                    info!(kept = ca, merged = cb, "must_link: two customers merged");
+                    touched.insert(ca);
+                }
+                _ => {}
+            }
+        }
+        touched
+    }
+
+    /// Moves record `i` to golden customer `to`.
+    fn move_record(&mut self, i: usize, to: i64) {
+        let from = self.records[i].customer_id;
+        if let Some(m) = self.members.get_mut(&from) {
+            m.retain(|&r| r != i);
+            if m.is_empty() {
+                self.members.remove(&from);
+            }
+        }
+        self.records[i].customer_id = to;
+        self.members.entry(to).or_default().push(i);
     }
 
     /// Compares the new records `fresh` (indexes from `records.len()` on) with every record
@@ -384,24 +462,63 @@ impl IdentityStore {
             lambda = model.lambda,
             "identity resolution"
         );
-        let links: Vec<Link> = scored
+        let links: Vec<Joined> = scored
             .iter()
             .filter(|e| e.merged)
-            .map(|e| Link {
+            .map(|e| Joined {
                 a: e.a,
                 b: e.b,
                 weight: e.weight,
             })
             .collect();
+        // A steward's decisions on pairs with a new record: must-links join first, cannot-
+        // links are never joined.
+        let fresh_index: FastMap<(&str, &str), u32> = fresh
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                (
+                    (r.system.as_str(), r.source_id.as_str()),
+                    (first_fresh + j) as u32,
+                )
+            })
+            .collect();
+        let index = |(system, id): &(String, String)| {
+            fresh_index
+                .get(&(system.as_str(), id.as_str()))
+                .copied()
+                .or_else(|| self.record_of(system, id).map(|i| i as u32))
+        };
+        let mut links = links;
+        let mut apart = Vec::new();
+        for d in &cfg.decisions {
+            if let (Some(a), Some(b)) = (index(&d.a), index(&d.b)) {
+                match d.link {
+                    Link::Must => links.push(Joined {
+                        a: a.min(b),
+                        b: a.max(b),
+                        weight: f64::INFINITY,
+                    }),
+                    Link::Cannot => apart.push((a, b)),
+                }
+            }
+        }
         let (records, members) = (&self.records, &self.members);
         let clustering = cluster(
             first_fresh,
             fresh.len(),
             links,
+            &apart,
             |r| records[r as usize].customer_id,
             |c| members.get(&c).map_or(0, Vec::len),
             cfg.max_cluster_size,
         );
+        if clustering.refused_as_apart > 0 {
+            info!(
+                refused = clustering.refused_as_apart,
+                "matches not merged: a cannot_link decision keeps the records apart"
+            );
+        }
         if clustering.refused_for_size > 0 {
             warn!(
                 refused = clustering.refused_for_size,
@@ -588,10 +705,25 @@ mod tests {
                 ("name", s_(name)),
                 ("birth_date", Value::Date(3000 + (k as i32 * 37) % 15000)),
                 ("city", s_(CITIES[k % 5].into())),
-                ("phone", s_(format!("+86139{k:08}"))),
+                // Scattered the way real values are: neighbours share no digits by design.
+                (
+                    "phone",
+                    s_(format!(
+                        "+86139{:08}",
+                        (k * 7_919_993 + 12_345) % 100_000_000
+                    )),
+                ),
                 ("email", s_(format!("p{k}@x.cn"))),
-                ("id_number", s_(format!("id{k}"))),
-                ("address", s_(format!("人民路{k}号"))),
+                ("id_number", s_(format!("{:018}", k * 99_999_989 + 7))),
+                (
+                    "address",
+                    s_(format!(
+                        "{}路{}号{}室",
+                        ["人民", "建国", "中山"][k % 3],
+                        (k * 37) % 300,
+                        (k * 101) % 2000
+                    )),
+                ),
                 (
                     "gender",
                     s_(if k.is_multiple_of(2) { "m" } else { "f" }.into()),

@@ -31,6 +31,8 @@ const TRAIN_PAIRS: usize = 200_000;
 const MIN_TRAIN_PAIRS: usize = 20;
 /// Expectation-maximisation rounds at most.
 const EM_ROUNDS: usize = 40;
+/// Weight of the default m in the EM estimate, in matched pairs.
+const PRIOR_PAIRS: f64 = 10.0;
 /// The smallest probability a level is given (so no level is impossible).
 const FLOOR: f64 = 1e-6;
 
@@ -222,14 +224,16 @@ impl Model {
             if l == NULL {
                 continue;
             }
-            let m = self.m[f.index()][l as usize];
-            let mut u = self.u[f.index()][l as usize];
+            let (m, u) = (self.m[f.index()][l as usize], self.u[f.index()][l as usize]);
+            let mut weight = (m / u).log2();
             if TERM_FREQUENCY.contains(&f) && (l == 0 || (f == Field::Name && l == 1)) {
-                // Both records hold the same value (or pinyin) here, so either side's count
-                // serves.
-                u = freq.term_frequency(f, l, a).max(u);
+                // Splink's term-frequency adjustment: the level's Bayes factor scaled by
+                // u / (the value's own frequency). Both records hold the same value (or
+                // pinyin) here, so either side's count serves.
+                let tf = freq.term_frequency(f, l, a).max(u);
+                weight += (u / tf).log2();
             }
-            w[f.index()] = (m / u).log2();
+            w[f.index()] = weight;
         }
         // One household's members share the landline and the address: among different people
         // agreement on both is hardly rarer than on one, so the two count as one piece of
@@ -374,8 +378,12 @@ fn em(sample: &[&[u8; 8]], blocked: &[Field], start: &[Vec<f64>], u: &[Vec<f64>]
             if sum <= 0.0 {
                 continue;
             }
+            // The default m as PRIOR_PAIRS pseudo-matches: a level the pairs at hand never
+            // show among matches (all typo'd names agree by pinyin, none exactly) keeps a
+            // plausible m instead of collapsing to nothing.
+            let prior = default_m(*f);
             for (l, a) in row.iter().enumerate() {
-                let next = (a / sum).max(FLOOR);
+                let next = ((a + PRIOR_PAIRS * prior[l]) / (sum + PRIOR_PAIRS)).max(FLOOR);
                 change = change.max((next - m[f.index()][l]).abs());
                 m[f.index()][l] = next;
             }
@@ -442,5 +450,25 @@ mod tests {
         let w = model.weights(&freq, 0, &compare(&records[0], &records[1]));
         let (p, a) = (w[Field::Phone.index()], w[Field::Address.index()]);
         assert!(p > 0.0 && a == 0.0 || a > 0.0 && p == 0.0, "{w:?}");
+    }
+
+    #[test]
+    fn a_level_em_never_sees_among_matches_keeps_a_plausible_m() {
+        // 60 matched pairs that all agree on the name by pinyin only, never exactly.
+        let v = [1u8, 0, NULL, NULL, NULL, NULL, NULL, NULL];
+        let sample: Vec<&[u8; 8]> = (0..60).map(|_| &v).collect();
+        let start: Vec<Vec<f64>> = Field::ALL.iter().map(|f| default_m(*f).to_vec()).collect();
+        let u: Vec<Vec<f64>> = Field::ALL
+            .iter()
+            .map(|f| {
+                let n = level_names(*f).len();
+                let mut row = vec![1e-4; n];
+                row[n - 1] = 1.0 - 1e-4 * (n - 1) as f64;
+                row
+            })
+            .collect();
+        let m = em(&sample, &[], &start, &u);
+        let name = &m[Field::Name.index()];
+        assert!(name[0] > 0.05 && name[1] > 0.7, "{name:?}");
     }
 }
