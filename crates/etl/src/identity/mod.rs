@@ -31,15 +31,13 @@ use tracing::{debug, info, warn};
 
 use crate::value::{CompactString, FastMap, Value};
 
-pub use compare::level_names;
-pub use features::{Field, name_key, normalise_address};
-pub use model::Model;
+pub use features::{Field, name_key};
 
 use blocking::candidates;
 use cluster::{Assigned, Joined, cluster};
-use compare::compare;
+use compare::{compare, level_names};
 use features::{Features, FieldSlots};
-use model::Frequencies;
+use model::{Frequencies, Model};
 
 /// How records are matched (`[identity]` in the config).
 #[derive(Debug, Clone, PartialEq)]
@@ -162,8 +160,6 @@ pub struct IdentityStore {
     pub conflicts: Vec<Conflict>,
     /// Evidence of the pairs this build merged or left for review.
     pub pairs: Vec<PairEvidence>,
-    /// The model of this build's last resolution.
-    pub model: Option<Model>,
 }
 
 impl IdentityStore {
@@ -178,7 +174,6 @@ impl IdentityStore {
             slots: FieldSlots::new(def),
             conflicts: Vec::new(),
             pairs: Vec::new(),
-            model: None,
         };
         for r in records {
             s.push(r);
@@ -531,7 +526,6 @@ impl IdentityStore {
                 .iter()
                 .map(|&(kept, other)| Conflict { kept, other }),
         );
-        self.model = Some(model);
         (scored, clustering.assigned)
     }
 
