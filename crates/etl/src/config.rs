@@ -452,6 +452,19 @@ fn identity_config(
     if let Some(rules) = raw.training {
         cfg.training = rules_of("training", &rules)?;
     }
+    // Blocking and training rules share the 16 bits that mark which rules found a pair.
+    let extra = cfg
+        .training
+        .iter()
+        .filter(|t| !cfg.blocking.contains(t))
+        .count();
+    if cfg.blocking.len() + extra > 16 {
+        return Err(format!(
+            "[identity] blocking and training rules together (not counting a training rule that \
+             is also a blocking rule) may be at most 16, got {}",
+            cfg.blocking.len() + extra
+        ));
+    }
     let probability = |name: &str, v: Option<f64>, default: f64| match v {
         Some(p) if !(p > 0.0 && p < 1.0) => Err(format!(
             "[identity] {name} must be a probability between 0 and 1 (exclusive), got {p}"
@@ -512,7 +525,12 @@ fn read_decisions(path: &Path) -> std::result::Result<Vec<Decision>, String> {
         "source_id_b",
     ];
     let header = rdr.headers().map_err(|e| format!("{shown}: {e}"))?.clone();
-    if header.iter().map(str::trim).ne(expected) {
+    // A spreadsheet's UTF-8 export starts with a byte-order mark.
+    if header
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}'))
+        .ne(expected)
+    {
         return Err(format!(
             "{shown}: the header must be {}, found {}",
             expected.join(","),
@@ -863,6 +881,32 @@ order_time = "date"
 quantity = "qty"
 amount = "amount"
 "#;
+
+    #[test]
+    fn decisions_files_are_read_with_a_bom_and_mistakes_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("d.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}decision,system_a,source_id_a,system_b,source_id_b\n\
+             cannot_link,crm,C1,web,W1\nmust_link,crm,C2,crm,C3\n",
+        )
+        .expect("write");
+        let d = read_decisions(&path).expect("decisions");
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].link, Link::Cannot);
+        assert_eq!(d[1].b, ("crm".to_string(), "C3".to_string()));
+        std::fs::write(
+            &path,
+            "decision,system_a,source_id_a,system_b,source_id_b\nmaybe,crm,C1,web,W1\n",
+        )
+        .expect("write");
+        let err = read_decisions(&path).expect_err("unknown decision");
+        assert!(
+            err.contains("line 2, column decision") && err.contains("'maybe'"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn minimal_transactions_config_validates() {

@@ -381,14 +381,23 @@ impl IdentityStore {
             .chain(fresh.par_iter())
             .map(|r| Features::of(&self.slots, &r.values))
             .collect();
-        // Pairs of older records too: they train the model, they are not decided again.
-        let (pairs, skipped) = candidates(
-            &features,
-            &cfg.blocking,
-            first_fresh,
-            true,
-            cfg.max_block_size,
-        );
+        // One pass finds the pairs of the blocking rules and of the training rules (those not
+        // blocking too follow them, one bit each). Pairs of older records are found as well:
+        // they train the model, they are not decided again.
+        let mut rules = cfg.blocking.clone();
+        let mut training: Vec<(u16, &[Field])> = Vec::new();
+        for t in &cfg.training {
+            let bit = match rules.iter().position(|r| r == t) {
+                Some(i) => i,
+                None => {
+                    rules.push(t.clone());
+                    rules.len() - 1
+                }
+            };
+            training.push((1u16 << bit, t.as_slice()));
+        }
+        let blocking = u16::MAX >> (16 - cfg.blocking.len());
+        let (pairs, skipped) = candidates(&features, &rules, first_fresh, true, cfg.max_block_size);
         for s in &skipped {
             warn!(
                 rule = s.rule,
@@ -401,25 +410,7 @@ impl IdentityStore {
             .map(|p| compare(&features[p.a as usize], &features[p.b as usize]))
             .collect();
         let freq = Frequencies::of(&features);
-        let (training, _) = candidates(
-            &features,
-            &cfg.training,
-            first_fresh,
-            true,
-            cfg.max_block_size,
-        );
-        let training_vectors: Vec<[u8; 8]> = training
-            .par_iter()
-            .map(|p| compare(&features[p.a as usize], &features[p.b as usize]))
-            .collect();
-        let model = Model::estimate(
-            &features,
-            &freq,
-            &cfg.training,
-            &training,
-            &training_vectors,
-            (&pairs, &vectors),
-        );
+        let model = Model::estimate(&features, &freq, &training, &pairs, &vectors, blocking);
         for f in Field::ALL {
             debug!(
                 field = f.name(),
@@ -432,7 +423,7 @@ impl IdentityStore {
         let scored: Vec<PairEvidence> = pairs
             .par_iter()
             .zip(&vectors)
-            .filter(|(p, _)| p.b as usize >= first_fresh)
+            .filter(|(p, _)| p.b as usize >= first_fresh && p.rules & blocking != 0)
             .filter_map(|(p, v)| {
                 let contributions = model.weights(&freq, p.a, v);
                 let weight: f64 = contributions.iter().sum();

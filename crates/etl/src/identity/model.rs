@@ -156,15 +156,16 @@ pub struct Model {
 }
 
 impl Model {
-    /// Estimates the model from `records`: m from the `pairs` the training `rules` find
-    /// (with their comparison vectors), λ from the `candidates` of the blocking rules.
+    /// Estimates the model from `records` and their candidate `pairs` (with comparison
+    /// vectors): m from the pairs of each `training` rule (its bit in [`Pair::rules`] and its
+    /// fields), λ from the pairs a rule of `blocking` (a mask of bits) found.
     pub fn estimate(
         records: &[Features],
         freq: &Frequencies,
-        rules: &[Vec<Field>],
+        training: &[(u16, &[Field])],
         pairs: &[Pair],
         vectors: &[[u8; 8]],
-        candidates: (&[Pair], &[[u8; 8]]),
+        blocking: u16,
     ) -> Self {
         let u = estimate_u(records, freq);
         let mut m: Vec<Vec<f64>> = Field::ALL.iter().map(|f| default_m(*f).to_vec()).collect();
@@ -173,8 +174,7 @@ impl Model {
             .map(|f| vec![0.0; level_names(*f).len()])
             .collect();
         let mut sessions = [0usize; 8];
-        for (r, fields) in rules.iter().enumerate() {
-            let bit = 1u16 << r;
+        for &(bit, fields) in training {
             let members: Vec<usize> = (0..pairs.len())
                 .filter(|&i| pairs[i].rules & bit != 0)
                 .collect();
@@ -211,7 +211,7 @@ impl Model {
             trained,
             lambda: 0.0,
         };
-        model.lambda = model.estimate_lambda(records.len(), freq, candidates.0, candidates.1);
+        model.lambda = model.estimate_lambda(records.len(), freq, pairs, vectors, blocking);
         model
     }
 
@@ -258,17 +258,19 @@ impl Model {
         freq: &Frequencies,
         pairs: &[Pair],
         vectors: &[[u8; 8]],
+        blocking: u16,
     ) -> f64 {
         let all_pairs = (n as f64) * (n as f64 - 1.0) / 2.0;
-        if pairs.is_empty() || all_pairs < 1.0 {
-            return 1e-9;
-        }
         let factors: Vec<f64> = pairs
             .par_iter()
             .zip(vectors)
+            .filter(|(p, _)| p.rules & blocking != 0)
             .map(|(p, v)| self.weights(freq, p.a, v).iter().sum::<f64>().exp2())
             .collect();
-        let mut lambda = (0.1 * pairs.len() as f64 / all_pairs).min(0.5);
+        if factors.is_empty() || all_pairs < 1.0 {
+            return 1e-9;
+        }
+        let mut lambda = (0.1 * factors.len() as f64 / all_pairs).min(0.5);
         for _ in 0..EM_ROUNDS {
             let expected: f64 = factors
                 .iter()
