@@ -234,6 +234,7 @@ def febrl_source(name: str) -> str:
         entity = "customer"
         path = "exports/{name}.csv"
         date_format = "%Y%m%d"
+        null_invalid = ["birth_date"]
         [source.columns]
         source_id = "rec_id"
         name = "name"

@@ -725,3 +725,100 @@ fn returns_load_as_negative_lines_and_leave_the_basket() {
         "{baskets}"
     );
 }
+
+#[test]
+fn an_unparsable_optional_value_loads_as_null_listed_and_counted() {
+    let e = Exports::new("");
+    let config = CONFIG
+        .replace("{pos}", "")
+        .replace(
+            "path = \"crm/crm_*.csv\"\n",
+            "path = \"crm/crm_*.csv\"\nnull_invalid = [\"birth_date\"]\n",
+        )
+        .replace(
+            "city = \"city\"\n\n[[source]]\nname = \"catalog\"",
+            "city = \"city\"\nbirth_date = \"born\"\n\n[[source]]\nname = \"catalog\"",
+        );
+    assert!(config.contains("born"), "the crm source maps a birth date");
+    e.write("acrm.toml", config.as_bytes());
+    // C2's birth date (day 99 of month 24) cannot be a date; C3 has none.
+    e.write(
+        "crm/crm_2024-03-01.csv",
+        "id,name,address,city,born\nC1,王伟,1 Nanjing Rd,Shanghai,1985-03-12\n\
+         C2,李娜,2 Wangfujing,Beijing,1931-99-24\nC3,张敏,3 Huaihai Rd,Shanghai,\n"
+            .as_bytes(),
+    );
+    let stdout = String::from_utf8_lossy(&run(&mut e.build_cmd(&[])).stdout).to_string();
+    assert!(
+        stdout.contains("1 values did not parse and were loaded as null"),
+        "{stdout}"
+    );
+    assert_eq!(
+        e.reconciliation().get("crm/crm_2024-03-01.csv"),
+        Some(&(3, 3, 0)),
+        "every customer record is loaded"
+    );
+    assert!(e.quarantine().is_empty(), "{:?}", e.quarantine());
+    let nulled = e.table("etl_nulled_values");
+    let line = column_text(&nulled, "line");
+    let column = column_text(&nulled, "column");
+    let reason = column_text(&nulled, "reason");
+    assert_eq!(line, [Some("3".to_string())], "C2 is on line 3");
+    assert_eq!(column, [Some("born".to_string())]);
+    let reason = reason[0].clone().expect("reason");
+    assert!(
+        reason.contains("value withheld: personal data") && !reason.contains("1931"),
+        "a birth date is personal data: {reason}"
+    );
+    let audit = e.table("etl_load_audit");
+    let files = column_text(&audit, "file");
+    let counts = column_text(&audit, "values_nulled");
+    let crm = files
+        .iter()
+        .position(|f| f.as_deref() == Some("crm/crm_2024-03-01.csv"))
+        .expect("crm file audited");
+    assert_eq!(counts[crm].as_deref(), Some("1"));
+    let m = manifest(&current(&e.warehouse()));
+    let crm_file = m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["file"] == "crm/crm_2024-03-01.csv")
+        .expect("crm in the manifest");
+    assert_eq!(crm_file["values_nulled"], 1);
+    let dim = e.table("dim_customer");
+    let births: BTreeMap<String, Option<String>> = column_text(&dim, "name")
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .zip(column_text(&dim, "birth_date"))
+        .collect();
+    assert_eq!(
+        births,
+        BTreeMap::from([
+            ("Unknown".to_string(), None),
+            ("张敏".to_string(), None),
+            ("李娜".to_string(), None),
+            ("王伟".to_string(), Some("1985-03-12".to_string())),
+        ])
+    );
+
+    // A night whose birth dates mostly do not parse has a wrong format in the mapping: it
+    // fails rather than loading every date as null.
+    e.write(
+        "crm/crm_2024-03-02.csv",
+        "id,name,address,city,born\nC4,刘洋,4 Nanjing Rd,Shanghai,12.03.1985\n\
+         C5,陈静,5 Wangfujing,Beijing,01.02.1990\n"
+            .as_bytes(),
+    );
+    let out = run(&mut e.build_cmd(&[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for expected in [
+        "crm/crm_2024-03-02.csv",
+        "2 of 2 values (100%) of column 'born' did not parse (null_invalid)",
+        "e.g. line 2",
+    ] {
+        assert!(stderr.contains(expected), "'{expected}' in: {stderr}");
+    }
+    assert_eq!(current_version(&e.warehouse()), 1);
+}

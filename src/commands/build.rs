@@ -87,16 +87,17 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
             outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Csv => {
-            outln!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined");
+            outln!("source,file,batch_date,rows_read,rows_loaded,rows_quarantined,values_nulled");
             for f in &r.loaded {
                 outln!(
-                    "{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{}",
                     f.source,
                     f.file,
                     f.batch_date,
                     f.rows_read,
                     f.rows_loaded,
-                    f.rows_quarantined
+                    f.rows_quarantined,
+                    f.values_nulled
                 );
             }
         }
@@ -138,6 +139,12 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
                     "{:<20} {read:>10} {loaded:>10} {q:>12}  (read = loaded + quarantined)",
                     "total"
                 );
+                let nulled: u64 = r.loaded.iter().map(|f| f.values_nulled).sum();
+                if nulled > 0 {
+                    outln!(
+                        "{nulled} values did not parse and were loaded as null (null_invalid): see etl_nulled_values"
+                    );
+                }
             }
             outln!("\n{:<26} {:>12}", "table", "rows");
             for (t, n) in &r.tables {

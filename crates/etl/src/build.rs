@@ -24,7 +24,7 @@ use crate::identity::{
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
 use crate::sink::{PartSink, rows_per_part};
-use crate::stage::{Loader, Rejected, Rejector, SeenRows, Staged, stage_file};
+use crate::stage::{Loader, Nulled, Rejected, Rejector, SeenRows, Staged, Staging, stage_file};
 use crate::value::{Value, batch_to_rows, day_range, rows_to_batch};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
@@ -415,6 +415,8 @@ struct Run<'a> {
 struct BatchOutput {
     /// Rejected rows.
     rejected: Vec<Rejected>,
+    /// Values loaded as null: (source, file, value).
+    nulled: Vec<(String, String, Nulled)>,
     /// Natural keys the batch loads and replaces.
     keys: BatchKeys,
 }
@@ -476,6 +478,7 @@ impl Run<'_> {
                     rows_read: 0,
                     rows_loaded: 0,
                     rows_quarantined: 0,
+                    values_nulled: 0,
                     version: self.version,
                     duplicate_of: Some(first),
                 };
@@ -567,7 +570,11 @@ impl Run<'_> {
                     })
                 }
             };
-            let (counts, rej) = stage_file(
+            let Staging {
+                counts,
+                rejected: rej,
+                nulled,
+            } = stage_file(
                 src,
                 def,
                 &cfg.default_country_code,
@@ -579,11 +586,12 @@ impl Run<'_> {
                 &mut *loader,
             )?;
             drop(loader);
-            tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, "file loaded");
+            tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, nulled = counts.nulled, "file loaded");
             if counts.read == 0 {
                 tracing::warn!(source = %src.name, file = %f.rel, "the file has no data rows");
             }
             check_quarantined_share(src, &f.path, counts.read, &rej)?;
+            check_nulled_share(src, &f.path, counts.read, &nulled)?;
             let lf = LoadedFile {
                 source: src.name.clone(),
                 file: f.rel.clone(),
@@ -592,6 +600,7 @@ impl Run<'_> {
                 rows_read: counts.read,
                 rows_loaded: counts.loaded,
                 rows_quarantined: counts.quarantined,
+                values_nulled: counts.nulled,
                 version: self.version,
                 duplicate_of: None,
             };
@@ -599,6 +608,11 @@ impl Run<'_> {
             self.loaded_files.push(lf.clone());
             self.this_build.push(lf);
             out.rejected.extend(rej);
+            out.nulled.extend(
+                nulled
+                    .into_iter()
+                    .map(|n| (src.name.clone(), f.rel.clone(), n)),
+            );
         }
         if !master_customers.is_empty() {
             resolve_customers(&mut self.lk, master_customers, batch_day, &cfg.identity);
@@ -658,6 +672,29 @@ impl Run<'_> {
                 &[rows_to_batch(&q, &qrows)?],
             )?;
         }
+        let nv = self.table("etl_nulled_values")?;
+        let nrows: Vec<Vec<Value>> = out
+            .nulled
+            .into_iter()
+            .map(|(source, file, n)| {
+                vec![
+                    Value::Date(batch_day),
+                    Value::Str(source.into()),
+                    Value::Str(file.into()),
+                    Value::Int(n.line as i64),
+                    Value::Str(n.column.into()),
+                    Value::Str(n.reason.into()),
+                ]
+            })
+            .collect();
+        if !nrows.is_empty() {
+            write_table_part(
+                self.tmp,
+                &nv,
+                &format!("part-{batch}-{batch_tag}"),
+                &[rows_to_batch(&nv, &nrows)?],
+            )?;
+        }
         let pairs = self.table("identity_pairs")?;
         let prows = self.lk.identity.take_pair_rows(batch_day);
         if !prows.is_empty() {
@@ -688,6 +725,7 @@ impl Run<'_> {
                     Value::Int(f.rows_read as i64),
                     Value::Int(f.rows_loaded as i64),
                     Value::Int(f.rows_quarantined as i64),
+                    Value::Int(f.values_nulled as i64),
                 ]
             })
             .collect();
@@ -886,6 +924,39 @@ fn check_quarantined_share(
             rows.len()
         ),
     })
+}
+
+/// Fails the night when more of a file's values of one column were loaded as null than its
+/// source allows rows to be quarantined (`max_quarantined_share`): a column whose values
+/// mostly fail to parse has a wrong format in the mapping, and loading it as null would lose
+/// it quietly.
+fn check_nulled_share(src: &SourceConfig, path: &Path, read: u64, nulled: &[Nulled]) -> Result<()> {
+    let mut by_column: BTreeMap<&str, Vec<&Nulled>> = BTreeMap::new();
+    for n in nulled {
+        by_column.entry(n.column.as_str()).or_default().push(n);
+    }
+    let worst = by_column
+        .into_iter()
+        .max_by_key(|(column, values)| (values.len(), std::cmp::Reverse(*column)));
+    match worst {
+        Some((column, values))
+            if read > 0 && values.len() as f64 > src.max_quarantined_share * read as f64 =>
+        {
+            Err(Error::Input {
+                path: path.into(),
+                message: format!(
+                    "{} of {read} values ({:.0}%) of column '{column}' did not parse (null_invalid), over the max_quarantined_share of {:.0}% of source '{}'; e.g. line {}: {}",
+                    values.len(),
+                    100.0 * values.len() as f64 / read as f64,
+                    100.0 * src.max_quarantined_share,
+                    src.name,
+                    values[0].line,
+                    values[0].reason
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 fn resolve_customers(

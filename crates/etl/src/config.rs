@@ -93,6 +93,8 @@ struct RawSource {
     dedupe_exact_lines: Option<bool>,
     max_quarantined_share: Option<f64>,
     max_field_bytes: Option<usize>,
+    #[serde(default)]
+    null_invalid: Vec<String>,
     returns: Option<bool>,
 }
 
@@ -217,6 +219,11 @@ pub struct SourceConfig {
     pub max_quarantined_share: f64,
     /// Longest field in bytes; longer ones quarantine the row (`field_too_long`).
     pub max_field_bytes: usize,
+    /// Per canonical field (in the entity's order): a value that does not parse is loaded
+    /// as null and listed in `etl_nulled_values`, instead of quarantining the row
+    /// (`null_invalid`, optional fields only: a birth date of 1931-99-24 should not cost
+    /// the customer's record).
+    pub null_invalid: Vec<bool>,
     /// Negative quantities are returns (loaded as negative lines), not errors.
     pub returns: bool,
 }
@@ -792,6 +799,26 @@ fn validate_source(
     if max_field_bytes == 0 {
         return Err(ctx("max_field_bytes must be at least 1".into()));
     }
+    let mut null_invalid = vec![false; def.fields.len()];
+    for field in &rs.null_invalid {
+        let Some(i) = def.index_of(field) else {
+            return Err(ctx(format!(
+                "null_invalid: '{field}' is not a field of entity '{}'",
+                entity.name()
+            )));
+        };
+        if def.fields[i].required {
+            return Err(ctx(format!(
+                "null_invalid: '{field}' is required; a row without it cannot be loaded"
+            )));
+        }
+        if !matches!(fields[i], FieldSource::Column(_)) {
+            return Err(ctx(format!(
+                "null_invalid: '{field}' is not mapped to a column"
+            )));
+        }
+        null_invalid[i] = true;
+    }
     let returns = rs.returns.unwrap_or(false);
     if returns && entity != EntityKind::SalesLine {
         return Err(ctx(format!(
@@ -832,6 +859,7 @@ fn validate_source(
         on_existing_key,
         max_quarantined_share,
         max_field_bytes,
+        null_invalid,
         returns,
     })
 }
@@ -970,6 +998,27 @@ amount = "amount"
             (
                 format!("[marts]\nsegment_k = 1\n{MIN}"),
                 "[marts] segment_k must be 2..=100",
+            ),
+            (
+                MIN.replace(
+                    "[source.columns]",
+                    "null_invalid = [\"order_time\"]\n[source.columns]",
+                ),
+                "null_invalid: 'order_time' is required",
+            ),
+            (
+                MIN.replace(
+                    "[source.columns]",
+                    "null_invalid = [\"unit_price\"]\n[source.columns]",
+                ),
+                "null_invalid: 'unit_price' is not mapped to a column",
+            ),
+            (
+                MIN.replace(
+                    "[source.columns]",
+                    "null_invalid = [\"birth_date\"]\n[source.columns]",
+                ),
+                "null_invalid: 'birth_date' is not a field of entity 'sales_line'",
             ),
         ];
         for (text, expected) in cases {

@@ -1,9 +1,10 @@
 //! Staging: read a file, type and cleanse every canonical field, drop exact duplicates, and
 //! hand chunks of clean rows to the entity's loader. Every row read ends up either loaded
-//! (the loader says so) or in the quarantine with a reason; the counts are checked.
+//! (the loader says so) or in the quarantine with a reason; the counts are checked. A value
+//! of a `null_invalid` field that does not parse is loaded as null and listed instead.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::path::Path;
 
@@ -52,6 +53,17 @@ pub struct Rejected {
     pub raw: String,
 }
 
+/// A value that did not parse and was loaded as null (the source's `null_invalid`).
+#[derive(Debug, Clone)]
+pub struct Nulled {
+    /// Line in the file.
+    pub line: u64,
+    /// Source column.
+    pub column: String,
+    /// What was expected (and found, unless the field holds personal data).
+    pub reason: String,
+}
+
 /// A typed, cleansed row.
 pub struct Staged {
     /// Line in the file.
@@ -62,6 +74,8 @@ pub struct Staged {
     pub raw: Raw,
     /// Hash of the record (equal hashes are exact repeats).
     pub hash: u128,
+    /// Fields (by position) whose invalid value was loaded as null, with the reason.
+    pub nulled: Vec<(usize, String)>,
 }
 
 /// Per-file reconciliation.
@@ -73,6 +87,19 @@ pub struct FileCounts {
     pub loaded: u64,
     /// Rows quarantined.
     pub quarantined: u64,
+    /// Values of loaded rows that did not parse and were loaded as null.
+    pub nulled: u64,
+}
+
+/// What staging one file produced besides the rows it loaded.
+#[derive(Debug, Default)]
+pub struct Staging {
+    /// Its reconciliation.
+    pub counts: FileCounts,
+    /// The rows it quarantined.
+    pub rejected: Vec<Rejected>,
+    /// The values of loaded rows it loaded as null.
+    pub nulled: Vec<Nulled>,
 }
 
 /// Lets a loader reject rows with the source's own column names.
@@ -82,6 +109,8 @@ pub struct Rejector<'a> {
     file: &'a str,
     /// Rows rejected so far in this file.
     pub rejected: Vec<Rejected>,
+    /// Values loaded as null so far, of rows that reached a loader.
+    nulled: Vec<Nulled>,
 }
 
 impl Rejector<'_> {
@@ -173,6 +202,7 @@ enum Typed {
 fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) -> Typed {
     let mut values = Vec::with_capacity(def.fields.len());
     let mut fault: Option<(usize, &'static str, String)> = None;
+    let mut nulled = Vec::new();
     for (i, f) in def.fields.iter().enumerate() {
         let v = match row.cells[i].as_deref() {
             None => Value::Null,
@@ -190,19 +220,21 @@ fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) ->
             }
             Some(text) => match parse_cell(src, i, f.field_type, text, country) {
                 Ok(v) => v,
-                // The value goes into the reason only where it is not personal data (the raw
-                // row, masked like any PII column, keeps it for stewards).
-                Err(e) if f.pii => {
-                    fault = Some((
-                        i,
-                        "bad_value",
-                        format!("{e} (value withheld: personal data)"),
-                    ));
-                    break;
-                }
                 Err(e) => {
-                    fault = Some((i, "bad_value", format!("{e}, found '{}'", text.trim())));
-                    break;
+                    // The value goes into the reason only where it is not personal data (the
+                    // raw row, masked like any PII column, keeps it for stewards).
+                    let reason = if f.pii {
+                        format!("{e} (value withheld: personal data)")
+                    } else {
+                        format!("{e}, found '{}'", text.trim())
+                    };
+                    if src.null_invalid[i] {
+                        nulled.push((i, reason));
+                        Value::Null
+                    } else {
+                        fault = Some((i, "bad_value", reason));
+                        break;
+                    }
                 }
             },
         };
@@ -217,6 +249,7 @@ fn type_row(src: &SourceConfig, def: &EntityDef, country: &str, row: Row<'_>) ->
         values,
         raw: row.raw,
         hash: row.hash,
+        nulled,
     };
     if let Some((i, code, reason)) = fault {
         return Typed::Fault(staged, i, code, reason);
@@ -247,12 +280,13 @@ pub fn stage_file(
     seen: &mut SeenRows,
     progress: &mut (dyn FnMut(u64) + Send),
     loader: &mut Loader<'_>,
-) -> Result<(FileCounts, Vec<Rejected>)> {
+) -> Result<Staging> {
     let mut rej = Rejector {
         src,
         def,
         file: rel,
         rejected: Vec::new(),
+        nulled: Vec::new(),
     };
     let mut counts = FileCounts::default();
     let mut chunk: Vec<Staged> = Vec::new();
@@ -291,7 +325,7 @@ pub fn stage_file(
                         format!("one of {} is required, all are empty", cols.join(", ")),
                     );
                 }
-                Typed::Clean(staged) => {
+                Typed::Clean(mut staged) => {
                     if dedupe && let Some((file, line)) = seen.insert(staged.hash, rel, staged.line)
                     {
                         let first = if file == rel {
@@ -307,6 +341,14 @@ pub fn stage_file(
                         );
                         continue;
                     }
+                    for (i, reason) in std::mem::take(&mut staged.nulled) {
+                        let column = rej.column_name(&def.fields[i].name);
+                        rej.nulled.push(Nulled {
+                            line: staged.line,
+                            column,
+                            reason,
+                        });
+                    }
                     chunk.push(staged);
                     if chunk.len() >= CHUNK_ROWS {
                         counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
@@ -321,6 +363,12 @@ pub fn stage_file(
         counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
     }
     counts.quarantined = rej.rejected.len() as u64;
+    // A row a loader rejected after all is in the quarantine whole: its nulled values are not
+    // loaded values.
+    let rejected_lines: HashSet<u64> = rej.rejected.iter().map(|r| r.line).collect();
+    let mut nulled = rej.nulled;
+    nulled.retain(|n| !rejected_lines.contains(&n.line));
+    counts.nulled = nulled.len() as u64;
     if counts.read != counts.loaded + counts.quarantined {
         return Err(Error::Input {
             path: path.into(),
@@ -330,7 +378,11 @@ pub fn stage_file(
             ),
         });
     }
-    Ok((counts, rej.rejected))
+    Ok(Staging {
+        counts,
+        rejected: rej.rejected,
+        nulled,
+    })
 }
 
 #[cfg(test)]

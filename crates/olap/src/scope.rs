@@ -13,7 +13,8 @@
 //!   receivables, credit applications) and every mart with a `customer_id` column;
 //! - `identity_pairs`: pairs whose two records both belong to customers in C;
 //! - `fact_sales_plan`: plans of branches in B and of customers in C;
-//! - product, date, channel and campaign dimensions and the load audit: everything (no
+//! - product, date, channel and campaign dimensions, the load audit and the list of values
+//!   loaded as null (`etl_nulled_values`, which names no customer): everything (no
 //!   customer rows);
 //! - `etl_quarantine` (raw rejected rows of any customer) and marts without `customer_id`
 //!   (aggregates over all customers, such as basket rules): nothing, they are not served.

@@ -27,6 +27,10 @@ pub struct LoadedFile {
     pub rows_loaded: u64,
     /// Rows quarantined.
     pub rows_quarantined: u64,
+    /// Values of loaded rows that did not parse and were loaded as null (`null_invalid`);
+    /// 0 in manifests written before they were counted.
+    #[serde(default)]
+    pub values_nulled: u64,
     /// Version that loaded it.
     pub version: u64,
     /// Set when the file was not loaded because its content is that of this file, loaded
