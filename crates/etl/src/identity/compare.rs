@@ -4,6 +4,8 @@
 //! Splink's comparison library uses for the same kinds of field.
 
 use super::features::{Features, Field};
+use super::idnumber::share_variant;
+use super::names::nickname_or_initial;
 
 /// Level of a missing value: neither for nor against.
 pub const NULL: u8 = u8::MAX;
@@ -14,15 +16,16 @@ pub fn level_names(f: Field) -> &'static [&'static str] {
         Field::Name => &[
             "exact",
             "same pinyin or words reordered",
+            "nickname or initial",
             "pinyin jaro-winkler >= 0.92",
             "pinyin jaro-winkler >= 0.80",
             "different",
         ],
         Field::BirthDate => &["exact", "one typo or day/month swapped", "different"],
-        Field::Phone => &["exact", "one typo", "different"],
+        Field::Phone | Field::IdNumber => &["exact", "one typo", "different"],
         Field::Email => &["exact", "same local part", "different"],
         Field::Address => &["exact", "jaro-winkler >= 0.90", "different"],
-        Field::IdNumber | Field::City | Field::Gender => &["exact", "different"],
+        Field::City | Field::Gender => &["exact", "different"],
     }
 }
 
@@ -44,13 +47,16 @@ fn level(f: Field, a: &Features, b: &Features) -> u8 {
             if kx == ky || (a.name_words.is_some() && a.name_words == b.name_words) {
                 return 1;
             }
+            if nickname_or_initial(&a.words, &b.words) {
+                return 2;
+            }
             let sim = strsim::jaro_winkler(kx.unwrap_or(x), ky.unwrap_or(y));
             if sim >= 0.92 {
-                2
-            } else if sim >= 0.80 {
                 3
-            } else {
+            } else if sim >= 0.80 {
                 4
+            } else {
+                5
             }
         }
         Field::BirthDate => match (&a.birth, &b.birth) {
@@ -77,7 +83,13 @@ fn level(f: Field, a: &Features, b: &Features) -> u8 {
             (Some(_), Some(_)) => 2,
             _ => NULL,
         },
-        Field::IdNumber | Field::City | Field::Gender => match (a.exact(f), b.exact(f)) {
+        Field::IdNumber => match (a.id_number.as_deref(), b.id_number.as_deref()) {
+            (Some(x), Some(y)) if x == y => 0,
+            (Some(_), Some(_)) if share_variant(&a.id_variants, &b.id_variants) => 1,
+            (Some(_), Some(_)) => 2,
+            _ => NULL,
+        },
+        Field::City | Field::Gender => match (a.exact(f), b.exact(f)) {
             (Some(x), Some(y)) => u8::from(x != y),
             _ => NULL,
         },
@@ -143,7 +155,7 @@ mod tests {
         );
         let other = person("李娜", b"19700101", "+8613911112222");
         let c = compare(&a, &other);
-        assert_eq!(&c[..3], &[4, 2, 2]);
+        assert_eq!(&c[..3], &[5, 2, 2]);
     }
 
     #[test]

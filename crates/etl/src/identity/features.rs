@@ -5,6 +5,7 @@
 use acrm_schema::EntityDef;
 use pinyin::ToPinyin;
 
+use super::{idnumber, names};
 use crate::value::{CompactString, Value};
 
 /// A field identity resolution compares.
@@ -95,14 +96,19 @@ pub struct Features {
     pub name_key: Option<Box<str>>,
     /// The name's words sorted and joined (`huxley claudia` = `claudia huxley`).
     pub name_words: Option<Box<str>>,
+    /// The name's lower-case words as written ([`names::words`]), for nicknames and
+    /// initials.
+    pub words: Box<[Box<str>]>,
     /// Birth date as `YYYYMMDD` digits.
     pub birth: Option<[u8; 8]>,
     /// Phone.
     pub phone: Option<CompactString>,
     /// E-mail.
     pub email: Option<CompactString>,
-    /// Id number (hash).
+    /// Id number (the hash of the whole number, [`idnumber::exact`]).
     pub id_number: Option<CompactString>,
+    /// Hashes of the id number's one-character deletions, sorted ([`idnumber::variants`]).
+    pub id_variants: Box<[u32]>,
     /// Address, normalised ([`normalise_address`]).
     pub address: Option<Box<str>>,
     /// City.
@@ -125,10 +131,11 @@ impl Features {
             })
             .filter(|n| !n.is_empty());
         let name_key = name.as_deref().map(|n| name_key(n).into_boxed_str());
-        let name_words = text(Field::Name).map(|n| {
-            let mut words: Vec<String> = n.split_whitespace().map(str::to_lowercase).collect();
-            words.sort_unstable();
-            words.concat().into_boxed_str()
+        let words = text(Field::Name).map(names::words).unwrap_or_default();
+        let name_words = (!words.is_empty()).then(|| {
+            let mut sorted: Vec<&str> = words.iter().map(|w| &**w).collect();
+            sorted.sort_unstable();
+            sorted.concat().into_boxed_str()
         });
         let birth = slots
             .get(values, Field::BirthDate)
@@ -138,10 +145,14 @@ impl Features {
             name,
             name_key,
             name_words,
+            words: words.into_boxed_slice(),
             birth,
             phone: text(Field::Phone).map(Into::into),
             email: text(Field::Email).map(Into::into),
-            id_number: text(Field::IdNumber).map(Into::into),
+            id_number: text(Field::IdNumber).map(|k| idnumber::exact(k).into()),
+            id_variants: text(Field::IdNumber)
+                .map(idnumber::variants)
+                .unwrap_or_default(),
             address: text(Field::Address)
                 .map(|a| normalise_address(a).into_boxed_str())
                 .filter(|a| !a.is_empty()),

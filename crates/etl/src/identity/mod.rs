@@ -21,7 +21,9 @@ mod blocking;
 mod cluster;
 mod compare;
 mod features;
+mod idnumber;
 mod model;
+mod names;
 
 use std::collections::BTreeSet;
 
@@ -32,6 +34,8 @@ use tracing::{debug, info, warn};
 use crate::value::{CompactString, FastMap, Value};
 
 pub use features::{Field, name_key};
+pub use idnumber::id_key;
+pub use names::full_name;
 
 use blocking::candidates;
 use cluster::{Assigned, Joined, cluster};
@@ -140,7 +144,7 @@ pub struct CustomerRecord {
     pub batch_day: i32,
     /// Created from a fact's reference, not from a master record.
     pub inferred: bool,
-    /// Canonical customer fields (id number replaced by its hash).
+    /// Canonical customer fields (id number replaced by its kept form, [`id_key`]).
     pub values: Vec<Value>,
 }
 

@@ -49,10 +49,10 @@ const TERM_FREQUENCY: [Field; 5] = [
 /// Starting m per level, where the data cannot train it (a field every rule blocks on).
 fn default_m(f: Field) -> &'static [f64] {
     match f {
-        Field::Name => &[0.75, 0.1, 0.06, 0.05, 0.04],
+        Field::Name => &[0.75, 0.1, 0.03, 0.05, 0.03, 0.04],
         Field::BirthDate => &[0.9, 0.07, 0.03],
         Field::Phone | Field::Email => &[0.85, 0.05, 0.1],
-        Field::IdNumber => &[0.95, 0.05],
+        Field::IdNumber => &[0.9, 0.05, 0.05],
         Field::Address => &[0.8, 0.1, 0.1],
         Field::City => &[0.9, 0.1],
         Field::Gender => &[0.97, 0.03],
