@@ -191,6 +191,18 @@ fn steward_decisions_split_a_wrong_merge_and_join_a_missed_pair_on_the_next_nigh
         "the second record gets a new customer"
     );
     assert_eq!(v2[missed.0], v2[missed.1], "must_link merges {missed:?}");
+    // Both are recorded in the manifest, with the records and customers they changed.
+    let changes = manifest(&current(&s.warehouse()))["identity_changes"].clone();
+    let record = |r: &(String, String)| format!("{}:{}", r.0, r.1);
+    let expected = serde_json::json!([
+        {"change": "split", "kept": v1[wrong.0].parse::<i64>().expect("id"),
+         "other": v2[wrong.1].parse::<i64>().expect("id"),
+         "records": [record(wrong.0), record(wrong.1)], "batch_date": "2025-01-01"},
+        {"change": "merged", "kept": v1[missed.0].parse::<i64>().expect("id"),
+         "other": v1[missed.1].parse::<i64>().expect("id"),
+         "records": [record(missed.0), record(missed.1)], "batch_date": "2025-01-01"},
+    ]);
+    assert_eq!(changes, expected);
 }
 
 #[test]

@@ -82,7 +82,8 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
         Format::Json => {
             let v = serde_json::json!({
                 "status": status, "version": version, "path": path, "files": r.loaded, "tables": r.tables,
-                "identity_conflicts": r.conflicts, "duration_ms": r.duration.as_millis() as u64,
+                "identity_conflicts": r.conflicts, "identity_changes": r.identity_changes,
+                "duration_ms": r.duration.as_millis() as u64,
             });
             outln!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -149,6 +150,20 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
             outln!("\n{:<26} {:>12}", "table", "rows");
             for (t, n) in &r.tables {
                 outln!("{t:<26} {n:>12}");
+            }
+            for c in &r.identity_changes {
+                outln!(
+                    "steward decision: customer {} {} customer {} ({} / {})",
+                    c.kept,
+                    if c.change == "split" {
+                        "split off"
+                    } else {
+                        "absorbed"
+                    },
+                    c.other,
+                    c.records.0,
+                    c.records.1
+                );
             }
             if r.conflicts > 0 {
                 outln!(

@@ -30,7 +30,7 @@ use crate::value::{Value, batch_to_rows, day_range, rows_to_batch};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
-use acrm_store::{DeriveTables, LoadedFile, Manifest, Warehouse};
+use acrm_store::{DeriveTables, IdentityChange, LoadedFile, Manifest, Warehouse};
 
 /// Receives progress; the CLI draws a bar on a terminal, logs otherwise.
 pub trait Progress: Sync {
@@ -93,6 +93,8 @@ pub struct BuildReport {
     pub tables: BTreeMap<String, u64>,
     /// Identity conflicts found by this build.
     pub conflicts: usize,
+    /// Splits and merges this build made on steward decisions.
+    pub identity_changes: Vec<IdentityChange>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -171,6 +173,7 @@ pub fn build(
                 loaded: vec![],
                 tables: m.tables,
                 conflicts: 0,
+                identity_changes: vec![],
                 duration: started.elapsed(),
             });
         }
@@ -857,6 +860,9 @@ impl Run<'_> {
             .map(|m| m.identity_conflicts.clone())
             .unwrap_or_default();
         all_conflicts.extend(conflicts.iter().cloned());
+        let mut changes = prev.map(|m| m.identity_changes.clone()).unwrap_or_default();
+        let this_build = lk.identity.changes.clone();
+        changes.extend(this_build.iter().cloned());
         let manifest = Manifest {
             version: self.version,
             built_at: acrm_store::manifest::now(),
@@ -865,6 +871,7 @@ impl Run<'_> {
             tables: tables.clone(),
             calendar_years,
             identity_conflicts: all_conflicts,
+            identity_changes: changes,
             duration_ms: started.elapsed().as_millis() as u64,
             keep_versions: self.cfg.keep_versions,
             derived: BTreeMap::new(),
@@ -877,6 +884,7 @@ impl Run<'_> {
             loaded: self.this_build,
             tables,
             conflicts: conflicts.len(),
+            identity_changes: this_build,
             duration: started.elapsed(),
         })
     }

@@ -48,6 +48,23 @@ pub struct Conflict {
     pub other: i64,
 }
 
+/// What a steward's decision changed (`[identity] decisions`), on the night it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityChange {
+    /// `split` (a `cannot_link` took a record out of its customer) or `merged` (a
+    /// `must_link` joined two customers).
+    pub change: String,
+    /// The customer that kept its records (split) or absorbed the other's (merged).
+    pub kept: i64,
+    /// The new customer of the split-off record, or the customer absorbed (its
+    /// `dim_customer` rows stay as published; its records and later facts are `kept`'s).
+    pub other: i64,
+    /// The decision's two records, `system:source_id`.
+    pub records: (String, String),
+    /// Business date of the batch that applied it.
+    pub batch_date: NaiveDate,
+}
+
 /// Where a derived table (a mart) of a version comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Derived {
@@ -82,6 +99,9 @@ pub struct Manifest {
     pub calendar_years: (i32, i32),
     /// New source records that tie existing golden customers together (for data stewards).
     pub identity_conflicts: Vec<Conflict>,
+    /// Splits and merges made by steward decisions, this version's and every earlier one's.
+    #[serde(default)]
+    pub identity_changes: Vec<IdentityChange>,
     /// Build time in milliseconds.
     pub duration_ms: u64,
     /// Versions kept on disk (the build's `keep_versions`); every later publish prunes to it.

@@ -233,6 +233,7 @@ mod tests {
             tables: BTreeMap::from([("fact_sales".to_string(), 3)]),
             calendar_years: (2024, 2024),
             identity_conflicts: vec![],
+            identity_changes: vec![],
             duration_ms: 1,
             keep_versions,
             derived: BTreeMap::new(),

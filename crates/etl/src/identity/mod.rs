@@ -148,7 +148,21 @@ pub struct CustomerRecord {
     pub values: Vec<Value>,
 }
 
-pub use acrm_store::Conflict;
+pub use acrm_store::{Conflict, IdentityChange};
+
+/// The manifest's note of decision `d` changing customers `kept` and `other` on `day`.
+fn change(what: &str, kept: i64, other: i64, d: &Decision, day: i32) -> IdentityChange {
+    IdentityChange {
+        change: what.into(),
+        kept,
+        other,
+        records: (
+            format!("{}:{}", d.a.0, d.a.1),
+            format!("{}:{}", d.b.0, d.b.1),
+        ),
+        batch_date: crate::parse::date_of(day),
+    }
+}
 
 /// All customer records plus the indexes that resolve references to them.
 pub struct IdentityStore {
@@ -162,6 +176,8 @@ pub struct IdentityStore {
     slots: FieldSlots,
     /// Conflicts found so far in this build.
     pub conflicts: Vec<Conflict>,
+    /// Splits and merges made by steward decisions in this build.
+    pub changes: Vec<IdentityChange>,
     /// Evidence of the pairs this build merged or left for review.
     pub pairs: Vec<PairEvidence>,
 }
@@ -177,6 +193,7 @@ impl IdentityStore {
             members: FastMap::default(),
             slots: FieldSlots::new(def),
             conflicts: Vec::new(),
+            changes: Vec::new(),
             pairs: Vec::new(),
         };
         for r in records {
@@ -291,7 +308,7 @@ impl IdentityStore {
                 });
             }
         }
-        touched.extend(self.apply_decisions(&cfg.decisions));
+        touched.extend(self.apply_decisions(&cfg.decisions, day));
         if fresh.is_empty() {
             return touched;
         }
@@ -321,7 +338,7 @@ impl IdentityStore {
     /// pair in one customer sends the second record to a customer of its own; a must-link
     /// pair in two customers moves the second customer's records to the first. Returns the
     /// golden ids whose records changed. A decision naming a record not (yet) loaded waits.
-    fn apply_decisions(&mut self, decisions: &[Decision]) -> BTreeSet<i64> {
+    fn apply_decisions(&mut self, decisions: &[Decision], day: i32) -> BTreeSet<i64> {
         let mut touched = BTreeSet::new();
         for d in decisions {
             let (Some(a), Some(b)) = (
@@ -342,6 +359,7 @@ impl IdentityStore {
                         "cannot_link: a record leaves its customer"
                     );
                     touched.extend([ca, id]);
+                    self.changes.push(change("split", ca, id, d, day));
                 }
                 Link::Must if ca != cb => {
                     let moved: Vec<usize> = self.members.remove(&cb).unwrap_or_default();
@@ -350,6 +368,7 @@ impl IdentityStore {
                     }
                     info!(kept = ca, merged = cb, "must_link: two customers merged");
                     touched.insert(ca);
+                    self.changes.push(change("merged", ca, cb, d, day));
                 }
                 _ => {}
             }
