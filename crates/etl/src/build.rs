@@ -659,66 +659,43 @@ impl Run<'_> {
             }
             h.finalize().to_hex()[..8].to_string()
         };
-        let q = self.table("etl_quarantine")?;
-        let qrows: Vec<Vec<Value>> = out
-            .rejected
-            .into_iter()
-            .map(|r| {
-                vec![
-                    Value::Date(batch_day),
-                    Value::Str(r.source.into()),
-                    Value::Str(r.file.into()),
-                    Value::Int(r.line as i64),
-                    r.column.map_or(Value::Null, |c| Value::Str(c.into())),
-                    Value::Str(r.code.into()),
-                    Value::Str(r.reason.into()),
-                    Value::Str(r.raw.into()),
-                ]
-            })
-            .collect();
-        if !qrows.is_empty() {
-            write_table_part(
-                self.tmp,
-                &q,
-                &format!("part-{batch}-{batch_tag}"),
-                &[rows_to_batch(&q, &qrows)?],
-            )?;
-        }
-        let nv = self.table("etl_nulled_values")?;
-        let nrows: Vec<Vec<Value>> = out
-            .nulled
-            .into_iter()
-            .map(|(source, file, n)| {
-                vec![
-                    Value::Date(batch_day),
-                    Value::Str(source.into()),
-                    Value::Str(file.into()),
-                    Value::Int(n.line as i64),
-                    Value::Str(n.column.into()),
-                    Value::Str(n.reason.into()),
-                ]
-            })
-            .collect();
-        if !nrows.is_empty() {
-            write_table_part(
-                self.tmp,
-                &nv,
-                &format!("part-{batch}-{batch_tag}"),
-                &[rows_to_batch(&nv, &nrows)?],
-            )?;
-        }
-        let pairs = self.table("identity_pairs")?;
-        let prows = self.lk.identity.take_pair_rows(batch_day);
-        if !prows.is_empty() {
-            write_table_part(
-                self.tmp,
-                &pairs,
-                &format!("part-{batch}-{batch_tag}"),
-                &[rows_to_batch(&pairs, &prows)?],
-            )?;
-        }
-        let a = self.table("etl_load_audit")?;
-        let arows: Vec<Vec<Value>> = self
+        // The batch's rows of each audit table, one part per table with rows.
+        let pairs = self.lk.identity.take_pair_rows(batch_day);
+        let part = format!("part-{batch}-{batch_tag}");
+        let write = |name: &str, rows: Vec<Vec<Value>>| -> Result<()> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let table = self.table(name)?;
+            write_table_part(self.tmp, &table, &part, &[rows_to_batch(&table, &rows)?])?;
+            Ok(())
+        };
+        let quarantined = out.rejected.into_iter().map(|r| {
+            vec![
+                Value::Date(batch_day),
+                Value::Str(r.source.into()),
+                Value::Str(r.file.into()),
+                Value::Int(r.line as i64),
+                r.column.map_or(Value::Null, |c| Value::Str(c.into())),
+                Value::Str(r.code.into()),
+                Value::Str(r.reason.into()),
+                Value::Str(r.raw.into()),
+            ]
+        });
+        write("etl_quarantine", quarantined.collect())?;
+        let nulled = out.nulled.into_iter().map(|(source, file, n)| {
+            vec![
+                Value::Date(batch_day),
+                Value::Str(source.into()),
+                Value::Str(file.into()),
+                Value::Int(n.line as i64),
+                Value::Str(n.column.into()),
+                Value::Str(n.reason.into()),
+            ]
+        });
+        write("etl_nulled_values", nulled.collect())?;
+        write("identity_pairs", pairs)?;
+        let audited = self
             .loaded_files
             .iter()
             .filter(|f| {
@@ -739,14 +716,8 @@ impl Run<'_> {
                     Value::Int(f.rows_quarantined as i64),
                     Value::Int(f.values_nulled as i64),
                 ]
-            })
-            .collect();
-        write_table_part(
-            self.tmp,
-            &a,
-            &format!("part-{batch}-{batch_tag}"),
-            &[rows_to_batch(&a, &arows)?],
-        )?;
+            });
+        write("etl_load_audit", audited.collect())?;
         Ok(())
     }
 
