@@ -23,10 +23,10 @@ use crate::identity::{
     row_to_record,
 };
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
-use crate::parse::{date_of, day_number};
 use crate::sink::{PartSink, rows_per_part};
 use crate::stage::{Loader, Nulled, Rejected, Rejector, SeenRows, Staged, Staging, stage_file};
 use crate::value::{Value, batch_to_rows, day_range, rows_to_batch};
+use crate::value::{date_of, day_number};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};

@@ -4,9 +4,9 @@
 use acrm_schema::TableDef;
 use chrono::Datelike;
 
-use crate::parse::{date_of, day_number};
 use crate::value::FastMap;
 use crate::value::{CompactString, Value};
+use crate::value::{date_of, day_number};
 
 /// Last day of an open-ended version.
 pub fn end_of_time() -> i32 {

@@ -692,9 +692,9 @@ pub fn load_chunk(
             );
             for (n, r) in rows.iter().enumerate() {
                 let day = get(r, m).as_day().unwrap_or(batch_day);
-                let first = crate::parse::date_of(day)
+                let first = crate::value::date_of(day)
                     .with_day0(0)
-                    .map_or(day, crate::parse::day_number);
+                    .map_or(day, crate::value::day_number);
                 let (ck, cid) = match get(r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, first, batch_day),
                     None => (0, 0),

@@ -25,9 +25,9 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 
 use crate::config::{ExistingKey, SourceConfig};
-use crate::parse::date_of;
 use crate::record::PassThrough;
 use crate::stage::{Rejector, Staged};
+use crate::value::date_of;
 use crate::value::{Value, cell};
 use crate::{Error, Result};
 use acrm_store::parquet::{parquet_files, read_parquet, write_parquet};

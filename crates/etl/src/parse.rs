@@ -10,22 +10,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use crate::config::SourceConfig;
 use crate::datefmt::DateFormat;
-use crate::value::Value;
-
-const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
-    Some(d) => d,
-    None => NaiveDate::MIN,
-};
-
-/// Days since 1970-01-01.
-pub fn day_number(d: NaiveDate) -> i32 {
-    (d - EPOCH).num_days() as i32
-}
-
-/// The date of a day number.
-pub fn date_of(day: i32) -> NaiveDate {
-    EPOCH + chrono::Days::new(0) + chrono::Duration::days(i64::from(day))
-}
+use crate::value::{Value, day_number};
 
 /// Parses `raw` as canonical field `field` of `src`. Empty text is `Value::Null`.
 /// The error says what was expected, never the value (the caller adds file, line and
@@ -314,6 +299,7 @@ pub fn parse_int(t: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::date_of;
 
     #[test]
     fn phones_become_e164() {

@@ -227,6 +227,21 @@ pub fn day_range(batch: &RecordBatch) -> Option<(i32, i32)> {
     Some((min(dates)?, max(dates)?))
 }
 
+const EPOCH: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => chrono::NaiveDate::MIN,
+};
+
+/// Days since 1970-01-01.
+pub fn day_number(d: chrono::NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+/// The date of a day number.
+pub fn date_of(day: i32) -> chrono::NaiveDate {
+    EPOCH + chrono::Days::new(0) + chrono::Duration::days(i64::from(day))
+}
+
 /// Reads rows back from a batch written by [`rows_to_batch`] (columns matched by name).
 pub fn batch_to_rows(table: &TableDef, batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
     let mut rows = vec![Vec::with_capacity(table.columns.len()); batch.num_rows()];

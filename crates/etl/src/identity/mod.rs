@@ -160,7 +160,7 @@ fn change(what: &str, kept: i64, other: i64, d: &Decision, day: i32) -> Identity
             format!("{}:{}", d.a.0, d.a.1),
             format!("{}:{}", d.b.0, d.b.1),
         ),
-        batch_date: crate::parse::date_of(day),
+        batch_date: crate::value::date_of(day),
     }
 }
 
