@@ -19,14 +19,16 @@ use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
 use crate::facts::{Lookups, load_chunk};
 use crate::identity::{
-    Field, IdentityConfig, IdentityStore, full_name, id_key, record_to_row, records_table,
-    row_to_record,
+    CustomerRecord, Field, IdentityConfig, IdentityStore, full_name, id_key, record_to_row,
+    records_table, row_to_record,
 };
 use crate::keys::{BatchKeys, KeyIndex, remove_keys};
 use crate::sink::{PartSink, rows_per_part};
 use crate::stage::{Loader, Nulled, Rejected, Rejector, SeenRows, Staged, Staging, stage_file};
-use crate::value::{Value, batch_to_rows, day_range, rows_to_batch};
-use crate::value::{date_of, day_number};
+use crate::value::{
+    Value, batch_to_rows, date_of, day_number, day_range, items_to_batches, rows_to_batch,
+    rows_to_batches,
+};
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
@@ -731,10 +733,10 @@ impl Run<'_> {
                 source,
             })?;
         }
-        write_parquet(
-            &dir.join("part-0.parquet"),
-            &[rows_to_batch(&table, &rows)?],
-        )?;
+        let batches = rows_to_batches(&table, &rows)?;
+        // The rows go before the file's writer fills its buffers.
+        drop(rows);
+        write_parquet(&dir.join("part-0.parquet"), &batches)?;
         Ok(())
     }
 
@@ -768,21 +770,15 @@ impl Run<'_> {
     /// Writes the customer records behind identity resolution into the version's state.
     fn write_records(&self) -> Result<()> {
         let state_table = records_table(&self.lk.customer_def);
-        let mut records: Vec<Vec<Value>> = self
-            .lk
-            .identity
-            .records()
-            .iter()
-            .map(record_to_row)
-            .collect();
-        records.sort_by_key(|r| r[3].as_i64());
+        let mut records: Vec<&CustomerRecord> = self.lk.identity.records().iter().collect();
+        records.sort_by_key(|r| r.seq);
         write_parquet(
             &self
                 .tmp
                 .join(STATE_DIR)
                 .join(&state_table.name)
                 .join("part-0.parquet"),
-            &[rows_to_batch(&state_table, &records)?],
+            &items_to_batches(&state_table, &records, |r| record_to_row(r))?,
         )?;
         Ok(())
     }

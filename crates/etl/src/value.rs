@@ -99,15 +99,40 @@ const PIECE_ROWS: usize = 16_384;
 /// rows once per column missed the cache on every cell of a large chunk), a piece of rows
 /// on each core.
 pub fn rows_to_batch(table: &TableDef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
-    let schema = table.arrow_schema();
     if rows.len() <= PIECE_ROWS {
         return piece_to_batch(table, rows);
     }
-    let pieces = rows
-        .par_chunks(PIECE_ROWS)
+    let pieces = rows_to_batches(table, rows)?;
+    Ok(concat_batches(&table.arrow_schema(), &pieces)?)
+}
+
+/// [`rows_to_batch`] without joining the pieces: for a table written to a file as it is, a
+/// million rows are not held twice (the pieces and their concatenation). At least one batch,
+/// so an empty table still gets its file and schema.
+pub fn rows_to_batches(table: &TableDef, rows: &[Vec<Value>]) -> Result<Vec<RecordBatch>> {
+    if rows.len() <= PIECE_ROWS {
+        return Ok(vec![piece_to_batch(table, rows)?]);
+    }
+    rows.par_chunks(PIECE_ROWS)
         .map(|piece| piece_to_batch(table, piece))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(concat_batches(&schema, &pieces)?)
+        .collect()
+}
+
+/// Rows made by `row` from `items` and converted a piece at a time on every core, so that
+/// only the pieces in flight exist as rows (a copy of a million customer records as rows
+/// would cost more than the records).
+pub fn items_to_batches<T: Sync>(
+    table: &TableDef,
+    items: &[T],
+    row: impl Fn(&T) -> Vec<Value> + Sync,
+) -> Result<Vec<RecordBatch>> {
+    if items.is_empty() {
+        return Ok(vec![piece_to_batch(table, &[])?]);
+    }
+    items
+        .par_chunks(PIECE_ROWS)
+        .map(|piece| piece_to_batch(table, &piece.iter().map(&row).collect::<Vec<_>>()))
+        .collect()
 }
 
 /// [`rows_to_batch`] of one piece of rows.
@@ -312,6 +337,23 @@ mod tests {
                 Value::Int(i % 5)
             },
         ]
+    }
+
+    #[test]
+    fn rows_made_a_piece_at_a_time_are_the_rows_in_order() {
+        let schema = WarehouseSchema::builtin().expect("schema");
+        let table = schema.table("etl_load_audit").expect("audit table");
+        let ids: Vec<i64> = (0..(PIECE_ROWS as i64 + 7)).collect();
+        let batches = items_to_batches(table, &ids, |&i| audit_row(i)).expect("batches");
+        assert_eq!(batches.len(), 2, "one batch a piece, none joined");
+        let back: Vec<Vec<Value>> = batches
+            .iter()
+            .flat_map(|b| batch_to_rows(table, b).expect("rows"))
+            .collect();
+        assert_eq!(back, ids.iter().map(|&i| audit_row(i)).collect::<Vec<_>>());
+        let empty = items_to_batches(table, &[] as &[i64], |&i| audit_row(i)).expect("empty");
+        assert_eq!(empty.len(), 1, "an empty table still has its schema");
+        assert_eq!(empty[0].num_rows(), 0);
     }
 
     #[test]
