@@ -271,7 +271,7 @@ fn write_customers(
             crm.row(&row)?;
             identity.row(&["crm".into(), dup.clone(), p.id.to_string()])?;
         }
-        if let (Some(id), true) = (&p.web_id, night == p.first_night) {
+        if let (Some(id), true) = (&p.web_id, night == p.web_night) {
             let name = if p.web_name_typo {
                 p.name_with_typo()
             } else if rng.random_bool(0.05) {
@@ -284,6 +284,8 @@ fn write_customers(
                     serde_json::Value::Null,
                     json!(format!("u{}{}@foxmail.com", p.id, rng.random_range(10..99))),
                 )
+            } else if let Some((phone, email)) = &p.web_contact {
+                (json!(format_phone(&mut rng, *phone)), json!(email))
             } else {
                 let e = match rng.random_range(0..3) {
                     0 => p.email.to_uppercase(),
@@ -292,7 +294,7 @@ fn write_customers(
                 };
                 (json!(format_phone(&mut rng, p.phone)), json!(e))
             };
-            let birthday = if p.web_fuzzy_only || rng.random_bool(0.7) {
+            let birthday = if p.web_fuzzy_only || p.web_contact.is_some() || rng.random_bool(0.7) {
                 let birth = if rng.random_bool(0.04) {
                     noise::date_typo(&mut rng, p.birth)
                 } else {

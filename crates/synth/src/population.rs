@@ -1,5 +1,6 @@
 //! The persons behind the customer records, their records in each source system, and the
-//! changes later nights bring (moves, new phones, new customers).
+//! changes later nights bring (moves, new phones, new customers, web accounts opened with a
+//! new phone and e-mail).
 
 use chrono::{Datelike, Days, NaiveDate};
 use rand::seq::SliceRandom;
@@ -69,6 +70,12 @@ pub struct Person {
     pub web_name_typo: bool,
     /// The web account shares neither e-mail nor phone with the CRM: only fuzzy matching finds it.
     pub web_fuzzy_only: bool,
+    /// Night the web account is opened (the person's first night, or later for a customer
+    /// who registers online afterwards).
+    pub web_night: u32,
+    /// Phone and e-mail the web account gives instead of the person's own (a customer who
+    /// changed them before registering online; the CRM keeps the old ones).
+    pub web_contact: Option<(u64, String)>,
     /// Planted: open receivables above the credit limit.
     pub over_limit: bool,
     /// Planted: has a sales plan it falls far below.
@@ -186,7 +193,8 @@ impl Population {
         }
     }
 
-    /// Applies night `night`'s changes (moves, new phones, new customers) and returns them.
+    /// Applies night `night`'s changes (moves, new phones, new customers, web accounts of
+    /// known customers with new contact details) and returns them.
     pub fn apply_night_changes(&mut self, opts: &GenerateOptions, night: u32) -> Vec<Change> {
         let mut rng = rng_for(opts, 1000 + u64::from(night));
         let mut changes = Vec::new();
@@ -234,6 +242,30 @@ impl Population {
                 new: p.name(),
             });
             self.persons.push(p);
+        }
+        // CRM customers who open a web account with a new phone and e-mail: the CRM keeps
+        // the old ones, so only the name, birth date and city tie the account to them.
+        let openers = (n / 100).max(4);
+        for _ in 0..openers {
+            let i = rng.random_range(0..n);
+            let p = &self.persons[i];
+            if p.crm_id.is_none() || p.web_id.is_some() || p.churn_date.is_some() {
+                continue;
+            }
+            let phone = random_phone(&mut rng, p.id + 9_000_000 * night);
+            let email = email_of(&mut rng, p.surname, &p.given, p.id + 1_000_000 * night);
+            let web_id = format!("W{:08}", self.next_web);
+            self.next_web += 1;
+            changes.push(Change {
+                person: i,
+                attribute: "web_account",
+                old: String::new(),
+                new: web_id.clone(),
+            });
+            let p = &mut self.persons[i];
+            p.web_id = Some(web_id);
+            p.web_night = night;
+            p.web_contact = Some((phone, email));
         }
         changes
     }
@@ -405,6 +437,8 @@ fn new_person(rng: &mut ChaCha8Rng, opts: &GenerateOptions, id: u32, first_night
         web_id: None,
         web_name_typo: false,
         web_fuzzy_only: false,
+        web_night: first_night,
+        web_contact: None,
         over_limit: on_credit && rng.random_bool(0.25),
         below_plan: planned && rng.random_bool(0.3),
         planned,
