@@ -155,10 +155,9 @@ fn print_build(r: &acrm_etl::BuildReport, warehouse: &Path, format: Format) -> a
                 outln!(
                     "steward decision: customer {} {} customer {} ({} / {})",
                     c.kept,
-                    if c.change == "split" {
-                        "split off"
-                    } else {
-                        "absorbed"
+                    match c.change {
+                        acrm_etl::identity::ChangeKind::Split => "split off",
+                        acrm_etl::identity::ChangeKind::Merged => "absorbed",
                     },
                     c.other,
                     c.records.0,

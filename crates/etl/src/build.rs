@@ -829,7 +829,7 @@ impl Run<'_> {
         all_conflicts.extend(conflicts.iter().cloned());
         let mut changes = prev.map(|m| m.identity_changes.clone()).unwrap_or_default();
         let this_build = lk.identity.changes.clone();
-        changes.extend(this_build.iter().cloned());
+        changes.extend_from_slice(&this_build);
         let manifest = Manifest {
             version: self.version,
             built_at: acrm_store::manifest::now(),

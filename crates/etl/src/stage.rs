@@ -92,7 +92,7 @@ pub struct FileCounts {
 }
 
 /// What staging one file produced besides the rows it loaded.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Staging {
     /// Its reconciliation.
     pub counts: FileCounts,

@@ -27,6 +27,6 @@ pub mod publish;
 pub mod warehouse;
 
 pub use error::{Error, Result, io};
-pub use manifest::{Conflict, Derived, IdentityChange, LoadedFile, Manifest};
+pub use manifest::{ChangeKind, Conflict, Derived, IdentityChange, LoadedFile, Manifest};
 pub use publish::{DeriveTables, carry_forward, publish_tables, write_tables};
 pub use warehouse::{BuildLock, Warehouse};

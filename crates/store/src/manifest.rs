@@ -48,12 +48,21 @@ pub struct Conflict {
     pub other: i64,
 }
 
+/// What a steward's decision did to golden customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A `cannot_link` took a record out of its customer into a new one.
+    Split,
+    /// A `must_link` joined two customers.
+    Merged,
+}
+
 /// What a steward's decision changed (`[identity] decisions`), on the night it was applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityChange {
-    /// `split` (a `cannot_link` took a record out of its customer) or `merged` (a
-    /// `must_link` joined two customers).
-    pub change: String,
+    /// Split or merged.
+    pub change: ChangeKind,
     /// The customer that kept its records (split) or absorbed the other's (merged).
     pub kept: i64,
     /// The new customer of the split-off record, or the customer absorbed (its

@@ -44,7 +44,7 @@ fn level(f: Field, a: &Features, b: &Features) -> u8 {
                 return 0;
             }
             let (kx, ky) = (a.name_key.as_deref(), b.name_key.as_deref());
-            if kx == ky || (a.name_words.is_some() && a.name_words == b.name_words) {
+            if kx == ky || (!a.words.is_empty() && a.words == b.words) {
                 return 1;
             }
             if nickname_or_initial(&a.words, &b.words) {
@@ -140,12 +140,13 @@ mod tests {
         assert_eq!(c[Field::Name.index()], 1, "same pinyin");
         assert_eq!(c[Field::BirthDate.index()], 1, "day and month swapped");
         assert_eq!(c[Field::Phone.index()], 1, "two digits transposed");
+        let words: Box<[Box<str>]> = Box::new(["claudia".into(), "huxley".into()]);
         let swapped = Features {
-            name_words: Some("claudiahuxley".into()),
+            words: words.clone(),
             ..person("huxley claudia", b"19441020", "+8613800000001")
         };
         let written = Features {
-            name_words: Some("claudiahuxley".into()),
+            words,
             ..person("claudia huxley", b"19441020", "+8613800000001")
         };
         assert_eq!(

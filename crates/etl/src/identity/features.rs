@@ -94,10 +94,8 @@ pub struct Features {
     pub name: Option<Box<str>>,
     /// Toneless pinyin of the name (homophones such as 伟/玮 are equal).
     pub name_key: Option<Box<str>>,
-    /// The name's words sorted and joined (`huxley claudia` = `claudia huxley`).
-    pub name_words: Option<Box<str>>,
-    /// The name's lower-case words as written ([`names::words`]), for nicknames and
-    /// initials.
+    /// The name's lower-case words ([`names::words`]), sorted: equal for `huxley claudia`
+    /// and `claudia huxley`, and paired off for nicknames and initials.
     pub words: Box<[Box<str>]>,
     /// Birth date as `YYYYMMDD` digits.
     pub birth: Option<[u8; 8]>,
@@ -131,12 +129,8 @@ impl Features {
             })
             .filter(|n| !n.is_empty());
         let name_key = name.as_deref().map(|n| name_key(n).into_boxed_str());
-        let words = text(Field::Name).map(names::words).unwrap_or_default();
-        let name_words = (!words.is_empty()).then(|| {
-            let mut sorted: Vec<&str> = words.iter().map(|w| &**w).collect();
-            sorted.sort_unstable();
-            sorted.concat().into_boxed_str()
-        });
+        let mut words = text(Field::Name).map(names::words).unwrap_or_default();
+        words.sort_unstable();
         let birth = slots
             .get(values, Field::BirthDate)
             .and_then(Value::as_day)
@@ -144,7 +138,6 @@ impl Features {
         Self {
             name,
             name_key,
-            name_words,
             words: words.into_boxed_slice(),
             birth,
             phone: text(Field::Phone).map(Into::into),

@@ -13,8 +13,15 @@ const VARIANT_HEX: usize = 8;
 const MAX_VARIANT_CHARS: usize = 32;
 
 /// The kept form of id number `raw`: its hash, then the short hashes of it and of its
-/// deletion variants.
+/// deletion variants. The number is compared as written without spaces and dashes and in
+/// upper case (`11010519850312001x` is `11010519850312001X`; `123-45-6789` is `123456789`).
 pub fn id_key(raw: &str) -> String {
+    let normalised: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_uppercase)
+        .collect();
+    let raw = normalised.as_str();
     let mut key =
         blake3::hash(format!("acrm-id:{raw}").as_bytes()).to_hex()[..HASH_HEX].to_string();
     let chars: Vec<(usize, char)> = raw.char_indices().collect();
@@ -88,6 +95,12 @@ mod tests {
         assert!(!one_slip("6692221", "6693321"), "two digits replaced");
         assert!(!one_slip("9574946", "4946957"));
         assert!(!one_slip("6692221", "6692221"), "equal is not a slip");
+        assert_eq!(id_key("11010519850312001x"), id_key("11010519850312001X"));
+        assert_eq!(
+            id_key("123-45 6789"),
+            id_key("123456789"),
+            "as written, spaced or dashed"
+        );
         assert_eq!(exact("0123abcd"), "0123abcd", "a short key is its own hash");
         assert!(
             variants(exact(&key)).is_empty(),

@@ -148,12 +148,12 @@ pub struct CustomerRecord {
     pub values: Vec<Value>,
 }
 
-pub use acrm_store::{Conflict, IdentityChange};
+pub use acrm_store::{ChangeKind, Conflict, IdentityChange};
 
 /// The manifest's note of decision `d` changing customers `kept` and `other` on `day`.
-fn change(what: &str, kept: i64, other: i64, d: &Decision, day: i32) -> IdentityChange {
+fn change(what: ChangeKind, kept: i64, other: i64, d: &Decision, day: i32) -> IdentityChange {
     IdentityChange {
-        change: what.into(),
+        change: what,
         kept,
         other,
         records: (
@@ -359,7 +359,7 @@ impl IdentityStore {
                         "cannot_link: a record leaves its customer"
                     );
                     touched.extend([ca, id]);
-                    self.changes.push(change("split", ca, id, d, day));
+                    self.changes.push(change(ChangeKind::Split, ca, id, d, day));
                 }
                 Link::Must if ca != cb => {
                     let moved: Vec<usize> = self.members.remove(&cb).unwrap_or_default();
@@ -368,7 +368,8 @@ impl IdentityStore {
                     }
                     info!(kept = ca, merged = cb, "must_link: two customers merged");
                     touched.insert(ca);
-                    self.changes.push(change("merged", ca, cb, d, day));
+                    self.changes
+                        .push(change(ChangeKind::Merged, ca, cb, d, day));
                 }
                 _ => {}
             }
