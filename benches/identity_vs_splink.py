@@ -23,7 +23,8 @@ built as its tutorials build one: the same prediction blocking rules as acrm; a
 NameComparison (with term-frequency adjustment; on FEBRL4 one for the given name and one for
 the surname, as Splink's own FEBRL4 example has them), DateOfBirthComparison, exact phone
 (TF), EmailComparison, Damerau-Levenshtein id number (one edit, as in that example; acrm has
-a one-slip level too), Jaro-Winkler address, exact city (TF) and gender; λ from
+a one-slip level too), Jaro-Winkler address and city (city with TF, as acrm grades both: exact,
+Jaro-Winkler >= 0.90, different) and exact gender; λ from
 deterministic rules on e-mail and id number, u from 1M random pairs, m by expectation
 maximisation on (name, birth date), e-mail and id number; predictions clustered at the same
 probability acrm merges at (0.95). Splink's time includes reading and standardising.
@@ -150,7 +151,7 @@ SPLINK = textwrap.dedent(
         cl.DateOfBirthComparison("birth_date", input_is_string=False),
         cl.DamerauLevenshteinAtThresholds("id_number", [1]),
         cl.JaroWinklerAtThresholds("address", [0.9]),
-        cl.ExactMatch("city").configure(term_frequency_adjustments=True),
+        cl.JaroWinklerAtThresholds("city", [0.9]).configure(term_frequency_adjustments=True),
     ]
     rules = [block_on("id_number"), block_on("birth_date", "city"), block_on("name", "birth_date"),
              block_on("name", "city"), block_on("address")]

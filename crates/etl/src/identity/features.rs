@@ -67,23 +67,37 @@ impl Field {
     }
 }
 
-/// Where each compared field sits in a customer record's values.
+/// Where each compared field sits in a customer record's values, and the given and family
+/// names of sources that keep them apart (they grade the name's comparison).
 #[derive(Debug, Clone)]
-pub struct FieldSlots([Option<usize>; 8]);
+pub struct FieldSlots {
+    fields: [Option<usize>; 8],
+    given: Option<usize>,
+    family: Option<usize>,
+}
 
 impl FieldSlots {
     /// The slots of `def`'s fields (a field the entity lacks is never compared).
     pub fn new(def: &EntityDef) -> Self {
-        Self(Field::ALL.map(|f| def.index_of(f.name())))
+        Self {
+            fields: Field::ALL.map(|f| def.index_of(f.name())),
+            given: def.index_of("given_name"),
+            family: def.index_of("family_name"),
+        }
     }
 
     fn get<'a>(&self, values: &'a [Value], f: Field) -> Option<&'a Value> {
-        values.get(self.0[f.index()]?)
+        values.get(self.fields[f.index()]?)
     }
 
     /// The text of field `f` in `values`, if present.
     pub fn text<'a>(&self, values: &'a [Value], f: Field) -> Option<&'a str> {
         self.get(values, f)?.as_str().filter(|s| !s.is_empty())
+    }
+
+    /// The text in `slot` of `values`, if present.
+    fn slot_text(values: &[Value], slot: Option<usize>) -> Option<&str> {
+        values.get(slot?)?.as_str().filter(|s| !s.is_empty())
     }
 }
 
@@ -97,6 +111,10 @@ pub struct Features {
     /// The name's lower-case words ([`names::words`]), sorted: equal for `huxley claudia`
     /// and `claudia huxley`, and paired off for nicknames and initials.
     pub words: Box<[Box<str>]>,
+    /// The family name's pinyin key ([`name_key`]), where the source keeps it apart.
+    pub family: Option<Box<str>>,
+    /// The given name's pinyin key, where the source keeps it apart.
+    pub given: Option<Box<str>>,
     /// Birth date as `YYYYMMDD` digits.
     pub birth: Option<[u8; 8]>,
     /// Phone.
@@ -131,6 +149,11 @@ impl Features {
         let name_key = name.as_deref().map(|n| name_key(n).into_boxed_str());
         let mut words = text(Field::Name).map(names::words).unwrap_or_default();
         words.sort_unstable();
+        let part = |slot| {
+            FieldSlots::slot_text(values, slot)
+                .map(|p| self::name_key(p).into_boxed_str())
+                .filter(|p| !p.is_empty())
+        };
         let birth = slots
             .get(values, Field::BirthDate)
             .and_then(Value::as_day)
@@ -139,6 +162,8 @@ impl Features {
             name,
             name_key,
             words: words.into_boxed_slice(),
+            family: part(slots.family),
+            given: part(slots.given),
             birth,
             phone: text(Field::Phone).map(Into::into),
             email: text(Field::Email).map(Into::into),

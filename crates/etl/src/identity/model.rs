@@ -20,7 +20,9 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::blocking::Pair;
-use super::compare::{NULL, compare, level_names};
+use super::compare::{
+    NAME_SAME_FAMILY, NAME_SAME_GIVEN, NAME_SAME_PINYIN, NULL, compare, level_names,
+};
 use super::features::{Features, Field};
 
 /// Random pairs sampled for the u probabilities of the inexact levels.
@@ -36,8 +38,8 @@ const PRIOR_PAIRS: f64 = 10.0;
 /// The smallest probability a level is given (so no level is impossible).
 const FLOOR: f64 = 1e-6;
 
-/// Fields whose exact agreement is weighed by the value's frequency (a name's same-pinyin
-/// level by the pinyin's).
+/// Fields whose exact agreement is weighed by the value's frequency (a name's same-pinyin,
+/// same-family and same-given levels by the frequency of the part that agrees).
 const TERM_FREQUENCY: [Field; 5] = [
     Field::Name,
     Field::Phone,
@@ -49,12 +51,12 @@ const TERM_FREQUENCY: [Field; 5] = [
 /// Starting m per level, where the data cannot train it (a field every rule blocks on).
 fn default_m(f: Field) -> &'static [f64] {
     match f {
-        Field::Name => &[0.75, 0.1, 0.03, 0.05, 0.03, 0.04],
+        Field::Name => &[0.75, 0.1, 0.03, 0.05, 0.03, 0.02, 0.01, 0.01],
         Field::BirthDate => &[0.9, 0.07, 0.03],
         Field::Phone | Field::Email => &[0.85, 0.05, 0.1],
         Field::IdNumber => &[0.9, 0.05, 0.05],
-        Field::Address => &[0.8, 0.1, 0.1],
-        Field::City => &[0.9, 0.1],
+        Field::Address => &[0.8, 0.08, 0.04, 0.08],
+        Field::City => &[0.9, 0.05, 0.05],
         Field::Gender => &[0.97, 0.03],
     }
 }
@@ -67,10 +69,14 @@ pub struct Frequencies {
     present: [u64; 8],
     /// Per field: the probability two random records (both with a value) agree exactly.
     agree: [f64; 8],
-    /// The count of each record's name pinyin (0 when it has no name).
-    name_key_count: Vec<u32>,
+    /// The count of each record's name pinyin (0 when it has no name), and the records with
+    /// one.
+    name_key: (Vec<u32>, u64),
     /// The probability two random named records share the pinyin of their names.
     agree_name_key: f64,
+    /// The count of each record's family name and given name (0 when not kept apart), and
+    /// the records with one.
+    parts: [(Vec<u32>, u64); 2],
 }
 
 impl Frequencies {
@@ -81,6 +87,11 @@ impl Frequencies {
             .map(|&f| counts(records, |r| r.exact(f)))
             .collect();
         let (name_key_count, named, key_pairs) = counts(records, |r| r.key(Field::Name));
+        let part = |get: fn(&Features) -> Option<&str>| {
+            let (count, present, _) = counts(records, |r| get(r).map(str::as_bytes));
+            (count, present)
+        };
+        let parts = [part(|r| r.family.as_deref()), part(|r| r.given.as_deref())];
         let mut count = Vec::with_capacity(8);
         let (mut present, mut agree) = ([0u64; 8], [0f64; 8]);
         for (i, (c, n, pairs)) in counted.into_iter().enumerate() {
@@ -92,21 +103,37 @@ impl Frequencies {
             count,
             present,
             agree,
-            name_key_count,
+            name_key: (name_key_count, named),
             agree_name_key: share(key_pairs, named),
+            parts,
         }
     }
 
-    /// The frequency of record `i`'s value of `f` (its share of the records with one) as
-    /// compared at `level`: a name's pinyin at the same-pinyin level, else the value.
-    fn term_frequency(&self, f: Field, level: u8, i: u32) -> f64 {
-        let n = self.present[f.index()].max(1) as f64;
-        let count = if f == Field::Name && level == 1 {
-            &self.name_key_count
-        } else {
-            &self.count[f.index()]
-        };
-        f64::from(count[i as usize]) / n
+    /// The frequency (its share of the records with one) of the value of record `i` that
+    /// agrees at `level` of `f`, or `None` where the level is not weighed by frequency: the
+    /// exact value; of a name also its pinyin, family name or given name.
+    ///
+    /// A name kept in two columns is weighed by the product of its parts' frequencies, as
+    /// separate given-name and surname comparisons weigh it (Splink's FEBRL example): a
+    /// name's own count among n records cannot say how rare a rare combination is — held by
+    /// the pair alone it is 2 / n however rare its parts.
+    fn term_frequency(&self, f: Field, level: u8, i: u32) -> Option<f64> {
+        let i = i as usize;
+        let share = |(count, n): &(Vec<u32>, u64)| f64::from(count[i]) / (*n).max(1) as f64;
+        let [family, given] = &self.parts;
+        match (f, level) {
+            _ if !TERM_FREQUENCY.contains(&f) => None,
+            (Field::Name, 0) if family.0[i] > 0 && given.0[i] > 0 => {
+                Some(share(family) * share(given))
+            }
+            (_, 0) => {
+                Some(f64::from(self.count[f.index()][i]) / self.present[f.index()].max(1) as f64)
+            }
+            (Field::Name, NAME_SAME_PINYIN) => Some(share(&self.name_key)),
+            (Field::Name, NAME_SAME_FAMILY) => Some(share(family)),
+            (Field::Name, NAME_SAME_GIVEN) => Some(share(given)),
+            _ => None,
+        }
     }
 }
 
@@ -226,12 +253,11 @@ impl Model {
             }
             let (m, u) = (self.m[f.index()][l as usize], self.u[f.index()][l as usize]);
             let mut weight = (m / u).log2();
-            if TERM_FREQUENCY.contains(&f) && (l == 0 || (f == Field::Name && l == 1)) {
+            if let Some(tf) = freq.term_frequency(f, l, a) {
                 // Splink's term-frequency adjustment: the level's Bayes factor scaled by
                 // u / (the value's own frequency). Both records hold the same value (or
-                // pinyin) here, so either side's count serves.
-                let tf = freq.term_frequency(f, l, a).max(u);
-                weight += (u / tf).log2();
+                // pinyin, or name part) here, so either side's count serves.
+                weight += (u / tf.max(u)).log2();
             }
             w[f.index()] = weight;
         }
@@ -431,6 +457,32 @@ mod tests {
         let differ = model.weights(&freq, 10, &compare(&records[10], &records[12]));
         assert!(differ[p] < 0.0, "{differ:?}");
         assert!(model.probability(rare.iter().sum()) > model.probability(common.iter().sum()));
+    }
+
+    #[test]
+    fn a_name_kept_in_two_columns_is_as_rare_as_its_parts_together() {
+        let named = |given: &str, family: &str, apart: bool| Features {
+            name: Some(format!("{given}{family}").into()),
+            name_key: Some(format!("{given}{family}").into()),
+            given: apart.then(|| given.into()),
+            family: apart.then(|| family.into()),
+            ..Features::default()
+        };
+        let weight = |apart: bool| {
+            let mut records = vec![named("ann", "lionis", apart), named("ann", "lionis", apart)];
+            records.extend((0..50).map(|i| named(&format!("g{i}"), &format!("f{i}"), apart)));
+            let freq = Frequencies::of(&records);
+            let model = untrained(&records, &freq);
+            model.weights(&freq, 0, &compare(&records[0], &records[1]))[Field::Name.index()]
+        };
+        // Held by the pair alone, the full name counts 2 in 52 either way; its parts, 2 in 52
+        // each, make it about 26 times rarer.
+        assert!(
+            weight(true) > weight(false) + 4.0,
+            "{} vs {}",
+            weight(true),
+            weight(false)
+        );
     }
 
     #[test]
