@@ -9,7 +9,7 @@ use acrm_schema::{EntityKind, FieldType, SourceCatalog};
 use serde::Deserialize;
 
 use crate::datefmt::DateFormat;
-use crate::identity::{Decision, Field, IdentityConfig, Link};
+use crate::identity::{Decision, Field, FixedLevels, IdentityConfig, Link, level_names};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +60,15 @@ struct RawIdentity {
     max_cluster_size: Option<usize>,
     max_block_size: Option<usize>,
     decisions: Option<String>,
+    fixed: Option<BTreeMap<String, RawFixed>>,
+}
+
+/// `[identity.fixed.<field>]`: m and/or u per comparison level.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFixed {
+    m: Option<Vec<f64>>,
+    u: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -515,7 +524,51 @@ fn identity_config(
             None => {}
         }
     }
+    for (name, raw) in raw.fixed.unwrap_or_default() {
+        cfg.fixed.push(fixed_levels(&name, raw)?);
+    }
     Ok(cfg)
+}
+
+/// `[identity.fixed.<name>]`: a known field, each list one probability per level of that
+/// field (named in the error) summing to 1.
+fn fixed_levels(name: &str, raw: RawFixed) -> std::result::Result<FixedLevels, String> {
+    let field = Field::parse(name).ok_or_else(|| {
+        format!(
+            "[identity.fixed] unknown field '{name}'; one of {}",
+            Field::ALL.map(Field::name).join(", ")
+        )
+    })?;
+    let levels = level_names(field);
+    let check = |key: &str, values: Option<Vec<f64>>| {
+        let Some(values) = values else {
+            return Ok(None);
+        };
+        let at = format!("[identity.fixed.{name}] {key}");
+        if values.len() != levels.len() {
+            return Err(format!(
+                "{at} needs {} probabilities, one per level ({}), got {}",
+                levels.len(),
+                levels.join(", "),
+                values.len()
+            ));
+        }
+        if let Some(p) = values.iter().find(|p| !(**p > 0.0 && **p <= 1.0)) {
+            return Err(format!(
+                "{at}: every probability must be above 0 and at most 1, got {p}"
+            ));
+        }
+        let sum: f64 = values.iter().sum();
+        if (sum - 1.0).abs() > 1e-3 {
+            return Err(format!("{at} must sum to 1 over the levels, sums to {sum}"));
+        }
+        Ok(Some(values))
+    };
+    let (m, u) = (check("m", raw.m)?, check("u", raw.u)?);
+    if m.is_none() && u.is_none() {
+        return Err(format!("[identity.fixed.{name}] sets neither m nor u"));
+    }
+    Ok(FixedLevels { field, m, u })
 }
 
 /// A steward's decisions file: CSV with the header `decision,system_a,source_id_a,system_b,
@@ -934,6 +987,32 @@ amount = "amount"
             err.contains("line 2, column decision") && err.contains("'maybe'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn fixed_model_probabilities_are_read_and_mistakes_named() {
+        let parse = |fixed: &str| {
+            BuildConfig::parse(Path::new("acrm.toml"), &format!("{fixed}\n{MIN}"))
+                .map(|c| c.identity.fixed)
+                .map_err(|e| e.to_string())
+        };
+        let fixed = parse("[identity.fixed.id_number]\nm = [0.9, 0.06, 0.04]").expect("valid");
+        assert_eq!(fixed[0].field, Field::IdNumber);
+        assert_eq!(fixed[0].m.as_deref(), Some(&[0.9, 0.06, 0.04][..]));
+        assert_eq!(fixed[0].u, None);
+        for (text, named) in [
+            ("[identity.fixed.shoe]\nm = [1.0]", "unknown field 'shoe'"),
+            (
+                "[identity.fixed.city]\nu = [0.5, 0.5]",
+                "needs 3 probabilities, one per level (exact, jaro-winkler >= 0.90, different)",
+            ),
+            ("[identity.fixed.gender]\nm = [0.9, 0.2]", "must sum to 1"),
+            ("[identity.fixed.gender]\nu = [1.0, 0.0]", "above 0"),
+            ("[identity.fixed.gender]", "neither m nor u"),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     #[test]

@@ -223,12 +223,16 @@ fn birth_digits(day: i32) -> Option<[u8; 8]> {
     s.as_bytes().try_into().ok()
 }
 
-/// An address as compared: lower case, the common abbreviations written out, and house /
-/// room markers (`号`, `室`, `#`, `-`, `/`) and punctuation turned into single spaces, so
-/// `建国路12号1005室` and `建国路12-1005` are equal.
+/// An address as compared: lower case, the common abbreviations written out (`路段`, a
+/// road's section, as `路`), and house / room markers (`号`, `室`, `#`, `-`, `/`) and
+/// punctuation turned into single spaces, so `建国路段12号1005室` and `建国路12-1005` are equal.
 pub fn normalise_address(address: &str) -> String {
     let mut spaced = String::with_capacity(address.len());
-    for c in address.chars().flat_map(char::to_lowercase) {
+    for c in address
+        .replace("路段", "路")
+        .chars()
+        .flat_map(char::to_lowercase)
+    {
         if c.is_alphanumeric() && !matches!(c, '号' | '室') {
             spaced.push(c);
         } else {
@@ -262,7 +266,7 @@ mod tests {
     #[test]
     fn addresses_written_two_ways_normalise_alike() {
         assert_eq!(
-            normalise_address("建国路12号1005室"),
+            normalise_address("建国路段12号1005室"),
             normalise_address("建国路12-1005")
         );
         assert_eq!(

@@ -33,13 +33,15 @@ use tracing::{debug, info, warn};
 
 use crate::value::{CompactString, FastMap, Value};
 
+pub use compare::level_names;
 pub use features::{Field, name_key};
 pub use idnumber::id_key;
+pub use model::FixedLevels;
 pub use names::full_name;
 
 use blocking::candidates;
 use cluster::{Assigned, Joined, cluster};
-use compare::{compare, level_names};
+use compare::compare;
 use features::{Features, FieldSlots};
 use model::{Frequencies, Model};
 
@@ -64,6 +66,8 @@ pub struct IdentityConfig {
     pub max_block_size: usize,
     /// A data steward's decisions on pairs of records (`[identity] decisions`, a CSV file).
     pub decisions: Vec<Decision>,
+    /// m or u probabilities fixed in the config instead of estimated (`[identity.fixed.*]`).
+    pub fixed: Vec<FixedLevels>,
 }
 
 /// A steward's decision on two source records.
@@ -106,6 +110,7 @@ impl Default for IdentityConfig {
             max_cluster_size: 50,
             max_block_size: 1000,
             decisions: Vec::new(),
+            fixed: Vec::new(),
         }
     }
 }
@@ -434,7 +439,9 @@ impl IdentityStore {
             .map(|p| compare(&features[p.a as usize], &features[p.b as usize]))
             .collect();
         let freq = Frequencies::of(&features);
-        let model = Model::estimate(&features, &freq, &training, &pairs, &vectors, blocking);
+        let model = Model::estimate(
+            &features, &freq, &training, &pairs, &vectors, blocking, &cfg.fixed,
+        );
         for f in Field::ALL {
             debug!(
                 field = f.name(),

@@ -8,6 +8,9 @@
 //! - **λ** (the chance two random records are one person): the expected matches among the
 //!   candidate pairs over all pairs.
 //!
+//! m or u fixed in the config (`[identity.fixed.<field>]`) replace the estimates; a fixed m
+//! stays fixed through expectation maximisation and weighs the other fields' training.
+//!
 //! A pair's match weight is log2 of its Bayes factor Π m/u; an exact agreement on a common
 //! value (a frequent surname, a shop's placeholder phone) uses that value's own frequency
 //! instead of u (term-frequency adjustment), so it counts for little. Phone and address are
@@ -59,6 +62,19 @@ fn default_m(f: Field) -> &'static [f64] {
         Field::City => &[0.9, 0.05, 0.05],
         Field::Gender => &[0.97, 0.03],
     }
+}
+
+/// m and/or u probabilities of one field's levels ([`level_names`] order) fixed by the
+/// config: for a field the data cannot teach (an id number every training rule blocks on)
+/// or where an analyst knows the error rates of a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FixedLevels {
+    /// The field.
+    pub field: Field,
+    /// P(level | same person), one per level, summing to 1.
+    pub m: Option<Vec<f64>>,
+    /// P(level | different people), one per level, summing to 1.
+    pub u: Option<Vec<f64>>,
 }
 
 /// How often each record's exact value occurs among all records, per field.
@@ -176,7 +192,7 @@ pub struct Model {
     pub m: Vec<Vec<f64>>,
     /// Per field and level: P(level | different people).
     pub u: Vec<Vec<f64>>,
-    /// Per field: whether m was trained on this data (else the defaults).
+    /// Per field: whether m was trained on this data (else the defaults or the fixed values).
     pub trained: Vec<bool>,
     /// The chance that two random records are the same person.
     pub lambda: f64,
@@ -185,7 +201,8 @@ pub struct Model {
 impl Model {
     /// Estimates the model from `records` and their candidate `pairs` (with comparison
     /// vectors): m from the pairs of each `training` rule (its bit in [`Pair::rules`] and its
-    /// fields), λ from the pairs a rule of `blocking` (a mask of bits) found.
+    /// fields), λ from the pairs a rule of `blocking` (a mask of bits) found; `fixed` values
+    /// in place of the estimates.
     pub fn estimate(
         records: &[Features],
         freq: &Frequencies,
@@ -193,9 +210,20 @@ impl Model {
         pairs: &[Pair],
         vectors: &[[u8; 8]],
         blocking: u16,
+        fixed: &[FixedLevels],
     ) -> Self {
-        let u = estimate_u(records, freq);
+        let mut u = estimate_u(records, freq);
         let mut m: Vec<Vec<f64>> = Field::ALL.iter().map(|f| default_m(*f).to_vec()).collect();
+        let mut fixed_m = [false; 8];
+        for x in fixed {
+            if let Some(values) = &x.u {
+                u[x.field.index()].clone_from(values);
+            }
+            if let Some(values) = &x.m {
+                m[x.field.index()].clone_from(values);
+                fixed_m[x.field.index()] = true;
+            }
+        }
         let mut sums: Vec<Vec<f64>> = Field::ALL
             .iter()
             .map(|f| vec![0.0; level_names(*f).len()])
@@ -214,9 +242,9 @@ impl Model {
                 .step_by(stride)
                 .map(|&i| &vectors[i])
                 .collect();
-            let trained = em(&sample, fields, &m, &u);
+            let trained = em(&sample, fields, &fixed_m, &m, &u);
             for f in Field::ALL {
-                if !fields.contains(&f) {
+                if !fields.contains(&f) && !fixed_m[f.index()] {
                     for (s, v) in sums[f.index()].iter_mut().zip(&trained[f.index()]) {
                         *s += v;
                     }
@@ -366,8 +394,14 @@ fn estimate_u(records: &[Features], freq: &Frequencies) -> Vec<Vec<f64>> {
 }
 
 /// m per field and level from expectation maximisation over one rule's pairs, the rule's
-/// own fields left out (u fixed).
-fn em(sample: &[&[u8; 8]], blocked: &[Field], start: &[Vec<f64>], u: &[Vec<f64>]) -> Vec<Vec<f64>> {
+/// own fields left out (u given); a field whose m is `fixed` weighs the pairs but keeps its m.
+fn em(
+    sample: &[&[u8; 8]],
+    blocked: &[Field],
+    fixed: &[bool; 8],
+    start: &[Vec<f64>],
+    u: &[Vec<f64>],
+) -> Vec<Vec<f64>> {
     let used: Vec<Field> = Field::ALL
         .into_iter()
         .filter(|f| !blocked.contains(f))
@@ -400,7 +434,7 @@ fn em(sample: &[&[u8; 8]], blocked: &[Field], start: &[Vec<f64>], u: &[Vec<f64>]
         let next_lambda = (total / sample.len() as f64).clamp(1e-6, 1.0 - 1e-6);
         let mut change = (next_lambda - lambda).abs();
         lambda = next_lambda;
-        for f in &used {
+        for f in used.iter().filter(|f| !fixed[f.index()]) {
             let row = &agree[f.index()];
             let sum: f64 = row.iter().sum();
             if sum <= 0.0 {
@@ -486,6 +520,42 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_m_is_kept_and_a_fixed_u_replaces_the_estimate() {
+        // Pairs blocked on the e-mail, all agreeing on the name: EM alone would learn that.
+        let person = |i: usize| Features {
+            name: Some(format!("n{}", i / 2).into()),
+            email: Some(format!("e{}", i / 2).into()),
+            ..Features::default()
+        };
+        let records: Vec<Features> = (0..200).map(person).collect();
+        let pairs: Vec<Pair> = (0..100)
+            .map(|k| Pair {
+                a: 2 * k,
+                b: 2 * k + 1,
+                rules: 1,
+            })
+            .collect();
+        let vectors: Vec<[u8; 8]> = pairs
+            .iter()
+            .map(|p| compare(&records[p.a as usize], &records[p.b as usize]))
+            .collect();
+        let freq = Frequencies::of(&records);
+        let training: [(u16, &[Field]); 1] = [(1, &[Field::Email])];
+        let name_m = vec![0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+        let fixed = [FixedLevels {
+            field: Field::Name,
+            m: Some(name_m.clone()),
+            u: Some(vec![0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.93]),
+        }];
+        let model = Model::estimate(&records, &freq, &training, &pairs, &vectors, 1, &fixed);
+        assert_eq!(model.m[Field::Name.index()], name_m);
+        assert_eq!(model.u[Field::Name.index()][0], 0.01);
+        assert!(!model.trained[Field::Name.index()]);
+        let free = Model::estimate(&records, &freq, &training, &pairs, &vectors, 1, &[]);
+        assert!(free.m[Field::Name.index()][0] > 0.9, "{:?}", free.m);
+    }
+
+    #[test]
     fn a_shared_phone_and_address_count_once() {
         let home = |name: &str| Features {
             name: Some(name.into()),
@@ -521,7 +591,7 @@ mod tests {
                 row
             })
             .collect();
-        let m = em(&sample, &[], &start, &u);
+        let m = em(&sample, &[], &[false; 8], &start, &u);
         let name = &m[Field::Name.index()];
         assert!(name[0] > 0.05 && name[1] > 0.7, "{name:?}");
     }
