@@ -25,6 +25,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Rows a text table prints at most, the rest counted below it (0: every row); csv,
+    /// json and parquet always hold every row.
+    #[arg(long, global = true, default_value_t = output::DEFAULT_TOP, value_name = "N")]
+    top: usize,
 }
 
 #[derive(Subcommand)]
@@ -41,7 +45,7 @@ enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Run SQL over the current warehouse version (no query: an interactive shell).
     #[command(
-        after_help = "Examples:\n  acrm sql \"SELECT region, sum(revenue) FROM sales_cube GROUP BY ROLLUP(region)\"\n  acrm sql -f top_customers.sql --format csv --output top.csv\n  acrm sql --format parquet --output c360.parquet \"SELECT * FROM customer_360\"\n  acrm sql                           (interactive; statements end with ';')\n  echo 'SELECT count(*) FROM fact_sales;' | acrm sql\n\nPII columns are masked unless --privileged. Only read-only statements run.\nExit code 1 on any SQL error."
+        after_help = "Examples:\n  acrm sql \"SELECT branch_region, sum(revenue) FROM sales_cube GROUP BY ROLLUP(branch_region)\"\n  acrm sql -f top_customers.sql --format csv --output top.csv\n  acrm sql --format parquet --output c360.parquet \"SELECT * FROM customer_360\"\n  acrm sql                           (interactive; statements end with ';')\n  echo 'SELECT count(*) FROM fact_sales;' | acrm sql\n\nPII columns are masked unless --privileged. Only read-only statements run.\nExit code 1 on any SQL error."
     )]
     Sql(commands::sql::SqlArgs),
     /// Run a named report (SQL files: built-in ones plus your own in --reports DIR).
@@ -113,6 +117,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::set_top(cli.top);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_env("ACRM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if tty { "warn" } else { "info" }));

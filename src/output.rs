@@ -3,6 +3,7 @@
 //! vocabulary every command shares, and result tables in each format.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use acrm_olap::OutputFormat;
 use anyhow::{Context, bail};
@@ -64,7 +65,28 @@ impl Format {
     }
 }
 
-/// Writes a result table in `format` to `output`, or to standard output.
+/// Rows a text table prints unless `--top` says otherwise.
+pub const DEFAULT_TOP: usize = 20;
+
+/// `--top` of this run (a global flag, so every command's tables obey the same one).
+static TOP: OnceLock<usize> = OnceLock::new();
+
+/// Sets the rows text tables print at most (0: all), once, from the command line.
+pub fn set_top(rows: usize) {
+    // Set once by `main` before any command runs; a second call keeps the first value.
+    let _ = TOP.set(rows);
+}
+
+/// The rows a text table on the terminal prints at most (`None`: all).
+pub fn top() -> Option<usize> {
+    match TOP.get().copied().unwrap_or(DEFAULT_TOP) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// Writes a result table in `format` to `output` (every row), or to standard output (a text
+/// table bounded by `--top`).
 pub fn write_table(
     schema: &SchemaRef,
     batches: &[RecordBatch],
@@ -85,8 +107,12 @@ pub fn write_table(
             if format == Format::Parquet {
                 bail!("--format parquet writes binary data: give --output FILE.parquet");
             }
-            let mut out = std::io::stdout().lock();
-            acrm_olap::write_results(schema, batches, format.into(), &mut out)?;
+            if format == Format::Table {
+                outln!("{}", acrm_olap::human_table(schema, batches, top())?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                acrm_olap::write_results(schema, batches, format.into(), &mut out)?;
+            }
         }
     }
     Ok(())

@@ -201,6 +201,16 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         );
     }
     assert!(!html.contains("Not computed"), "every mart was computed");
+    // Table cells read as the terminal's do: no `549.4862422604656`.
+    let raw = html
+        .split("<td>")
+        .skip(1)
+        .filter_map(|cell| cell.split_once("</td>").map(|(c, _)| c))
+        .find(|c| {
+            c.parse::<f64>().is_ok_and(|x| x.abs() >= 1.0)
+                && c.split_once('.').is_some_and(|(_, f)| f.len() > 2)
+        });
+    assert!(raw.is_none(), "raw float {raw:?} in the report");
     // RFM, segments, value tiers, lifecycle, churn, credit scores, rules, alerts, cohorts.
     assert_eq!(html.matches("<svg").count(), 9, "a chart per analysis");
     assert!(

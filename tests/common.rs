@@ -369,3 +369,26 @@ pub fn column_text(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
 pub fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
+
+/// Compares `out` with the golden file at `path`, or writes it there under `ACRM_BLESS=1`
+/// (`test` names the test to run for blessing).
+pub fn assert_golden(path: &Path, out: &str, test: &str) {
+    if std::env::var_os("ACRM_BLESS").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("golden folder");
+        }
+        std::fs::write(path, out).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} missing: run ACRM_BLESS=1 cargo test {test}",
+            path.display()
+        )
+    });
+    assert!(
+        out == expected,
+        "output differs from {} (review, then ACRM_BLESS=1 to accept):\n{out}",
+        path.display()
+    );
+}

@@ -16,27 +16,10 @@ fn every_report_matches_its_golden_file() {
         .collect();
     assert!(names.len() >= 8, "{list}");
     let golden = repo().join("tests/golden/reports");
-    let bless = std::env::var_os("ACRM_BLESS").is_some();
     for name in names {
         let out = run_ok(&mut on_sample(&["report", name, "--format", "csv"]));
         assert!(out.lines().count() > 1, "{name} returns rows:\n{out}");
-        let path = golden.join(format!("{name}.csv"));
-        if bless {
-            std::fs::create_dir_all(&golden).expect("golden folder");
-            std::fs::write(&path, &out).expect("write golden");
-            continue;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!(
-                "{} missing: run ACRM_BLESS=1 cargo test every_report",
-                path.display()
-            )
-        });
-        assert!(
-            out == expected,
-            "report {name} differs from {} (review, then ACRM_BLESS=1 to accept):\n{out}",
-            path.display()
-        );
+        assert_golden(&golden.join(format!("{name}.csv")), &out, "every_report");
     }
 }
 
@@ -294,4 +277,64 @@ fn timing_reports_each_statement_on_stderr() {
     assert!(times[0].ends_with(" ms, 9 rows"), "{err}");
     assert!(times[1].ends_with(" ms, 1 rows"), "{err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Time:"));
+}
+
+/// The text tables people read, against golden files: numbers rounded (money to the cent,
+/// no `0.37288481141692154`), NULL visible (a ROLLUP's total rows differ from an empty
+/// value), long results cut at `--top` (default 20) with the rows left counted.
+#[test]
+fn human_tables_round_show_null_and_stop_at_top() {
+    const ROLLUP: &str = "SELECT branch_region, channel_code, count(*) AS lines, \
+        sum(revenue) AS revenue, avg(revenue) AS avg_line, avg(CAST(discount AS DOUBLE)) AS avg_discount \
+        FROM sales_cube GROUP BY ROLLUP (branch_region, channel_code) \
+        ORDER BY branch_region NULLS LAST, channel_code NULLS LAST, lines";
+    const CUSTOMERS: &str = "SELECT customer_id, city FROM dim_customer ORDER BY customer_id";
+    let cases: [(&str, Vec<&str>); 6] = [
+        ("sql_rollup", vec!["sql", ROLLUP]),
+        ("sql_default_top", vec!["sql", CUSTOMERS]),
+        ("sql_top_3", vec!["sql", "--top", "3", CUSTOMERS]),
+        ("alerts", vec!["alerts", "--no-write"]),
+        ("mine_rfm", vec!["mine", "rfm", "--no-write"]),
+        (
+            "basket_recommend",
+            basket_args(&["recommend", "--no-write"]),
+        ),
+    ];
+    let golden = repo().join("tests/golden/human");
+    let mut outputs = std::collections::HashMap::new();
+    for (name, args) in cases {
+        let out = run_ok(&mut on_sample(&args));
+        assert_golden(&golden.join(format!("{name}.txt")), &out, "human_tables");
+        outputs.insert(name, out);
+    }
+    // What the goldens must show, whatever they were blessed with.
+    let rollup = &outputs["sql_rollup"];
+    assert!(rollup.contains("| NULL "), "{rollup}");
+    let long_fraction = long_fraction(rollup);
+    assert!(long_fraction.is_none(), "{long_fraction:?} in\n{rollup}");
+    let data_rows = |t: &str| t.lines().filter(|l| l.starts_with("| ")).count() - 1;
+    let top = &outputs["sql_default_top"];
+    assert_eq!(data_rows(top), 20, "{top}");
+    assert!(
+        top.trim_end()
+            .ends_with("more rows (use --top N, or --format csv for all)"),
+        "{top}"
+    );
+    assert_eq!(data_rows(&outputs["sql_top_3"]), 3);
+    let all = run_ok(&mut on_sample(&["sql", "--top", "0", CUSTOMERS]));
+    let csv = run_ok(&mut on_sample(&["sql", "--format", "csv", CUSTOMERS]));
+    assert_eq!(
+        data_rows(&all),
+        csv.lines().count() - 1,
+        "--top 0 prints every row"
+    );
+    assert!(!all.contains("more row"));
+}
+
+/// A number with more than two decimals at or above 1 (`549.4862422604656`), if any.
+fn long_fraction(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || c == '|')
+        .filter(|cell| cell.parse::<f64>().is_ok_and(|x| x.abs() >= 1.0))
+        .find(|cell| cell.split_once('.').is_some_and(|(_, f)| f.len() > 2))
+        .map(str::to_string)
 }

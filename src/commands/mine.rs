@@ -19,7 +19,7 @@ use clap::{Args, Subcommand};
 use datafusion::arrow::array::RecordBatch;
 
 use crate::commands::publish::{Common, publish};
-use crate::output::{Format, print_batch};
+use crate::output::{Format, print_batch, top};
 
 /// The analyses.
 #[derive(Subcommand, Debug)]
@@ -165,9 +165,6 @@ pub struct BasketArgs {
     /// Stop past this many frequent itemsets (thresholds too low).
     #[arg(long, default_value_t = BasketOptions::DEFAULT.max_itemsets)]
     max_itemsets: usize,
-    /// Rules printed in table format.
-    #[arg(long, default_value_t = 20)]
-    top: usize,
     /// Print the frequent itemsets (items, count, support) instead of the rules.
     #[arg(long)]
     itemsets: bool,
@@ -418,7 +415,8 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                     g.rules.len(),
                     g.seconds
                 );
-                for r in g.rules.iter().take(args.top) {
+                let shown = top().unwrap_or(usize::MAX).min(g.rules.len());
+                for r in &g.rules[..shown] {
                     outln!(
                         "  {{{}}} → {{{}}}  support {:.2}%  confidence {:.1}%  lift {:.2}  ({} of {} baskets)",
                         basket::names(&g.tx, &r.antecedent),
@@ -428,6 +426,12 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
                         r.lift,
                         r.count,
                         r.antecedent_count
+                    );
+                }
+                if shown < g.rules.len() {
+                    outln!(
+                        "  … {} more rules (use --top N, or --format csv for all)",
+                        g.rules.len() - shown
                     );
                 }
             }

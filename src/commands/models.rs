@@ -108,14 +108,12 @@ pub struct ModelRun {
     common: Common,
 }
 
-/// Flags of `score`: the model, the rows printed, and the flags every analysis takes.
+/// Flags of `score`: the model and the flags every analysis takes (the global `--top`
+/// bounds the rows printed, highest risk first).
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
     #[command(flatten)]
     model: ModelChoice,
-    /// Rows printed in table format, highest risk first (csv and json print all).
-    #[arg(long, default_value_t = 20)]
-    top: usize,
     #[command(flatten)]
     common: Common,
 }
@@ -397,27 +395,14 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
         }
         CreditAction::Score {
             data,
-            score: ScoreArgs { model, top, common },
+            score: ScoreArgs { model, common },
         } => {
             let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
             let loaded = read(&common, &data, credit::scoring_sql())?;
             let table = credit::score_table(&m, &loaded.frame)?;
-            print_top(&table, top, common.format)?;
+            print_batch(&table, common.format)?;
             publish(&common, &credit::ANALYSIS, vec![table])
         }
-    }
-}
-
-/// Prints the first `top` rows in table format, every row in the others.
-fn print_top(
-    table: &datafusion::arrow::array::RecordBatch,
-    top: usize,
-    format: Format,
-) -> anyhow::Result<()> {
-    if format == Format::Table {
-        print_batch(&table.slice(0, top.min(table.num_rows())), format)
-    } else {
-        print_batch(table, format)
     }
 }
 
@@ -519,7 +504,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             print_evaluation(&m, &scored.evaluation, common.format)
         }
         ChurnAction::Score {
-            score: ScoreArgs { model, top, common },
+            score: ScoreArgs { model, common },
         } => {
             let m = registry(&common.engine)?.load(churn::TASK, &model.name)?;
             let rt = crate::context::runtime()?;
@@ -529,7 +514,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let horizon = churn::DEFAULT_HORIZON;
             let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
             let table = churn::score_table(&m, &loaded.frame, as_of)?;
-            print_top(&table, top, common.format)?;
+            print_batch(&table, common.format)?;
             publish(&common, &churn::ANALYSIS, vec![table])
         }
     }

@@ -9,6 +9,7 @@ mod error;
 mod file;
 pub mod frame;
 mod guarded;
+mod human;
 pub mod mask;
 pub mod output;
 pub mod reports;
@@ -19,6 +20,7 @@ pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, defau
 pub use error::{Error, Result};
 pub use file::read_table_file;
 pub use frame::{Column, Frame, Values};
+pub use human::{cells as human_cells, human_table};
 pub use output::{OutputFormat, write_results};
 pub use reports::Report;
 pub use scope::{RowScope, ScopeLevel};

@@ -1,4 +1,4 @@
-//! Query results written for people (an aligned table) or programs (CSV with a header,
+//! Query results written for people (an aligned table, [`crate::human_table`]) or programs (CSV with a header,
 //! a JSON array of objects, Parquet).
 
 use std::io::Write;
@@ -35,10 +35,7 @@ pub fn write_results(
     };
     match format {
         OutputFormat::Table => {
-            let text = datafusion::arrow::util::pretty::pretty_format_batches_with_schema(
-                schema.clone(),
-                batches,
-            )?;
+            let text = crate::human_table(schema, batches, None)?;
             writeln!(out, "{text}").map_err(io)?;
         }
         OutputFormat::Csv => {

@@ -1,8 +1,7 @@
 //! A self-contained HTML document: sections of text, inline SVG charts and tables, one
 //! stylesheet in the head; no script, no external asset, no network.
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 
 use crate::{Error, Result};
 
@@ -135,23 +134,25 @@ fn table(out: &mut String, caption: &str, rows: &[RecordBatch]) -> Result<()> {
         out.push_str(&format!("<th>{}</th>", escape(f.name())));
     }
     out.push_str("</tr>\n");
-    let options = FormatOptions::default().with_null("");
     for batch in rows {
-        let formatters = batch
+        // The cells as the terminal's tables show them (rounded numbers, NULL written out).
+        let cells = batch
             .columns()
             .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .map(|c| acrm_olap::human_cells(c.as_ref()))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| fail(e.to_string()))?;
+        let cells: Vec<&StringArray> = cells
+            .iter()
+            .map(|c| c.as_any().downcast_ref::<StringArray>())
+            .collect::<Option<_>>()
+            .ok_or_else(|| fail("cells as text are a StringArray".into()))?;
         for r in 0..batch.num_rows() {
             out.push_str("<tr>");
-            for (c, f) in formatters.iter().enumerate() {
+            for (c, text) in cells.iter().enumerate() {
                 let numeric = schema.field(c).data_type().is_numeric();
                 let class = if numeric { "" } else { " class=\"text\"" };
-                out.push_str(&format!(
-                    "<td{class}>{}</td>",
-                    escape(&f.value(r).to_string())
-                ));
+                out.push_str(&format!("<td{class}>{}</td>", escape(text.value(r))));
             }
             out.push_str("</tr>\n");
         }
@@ -163,7 +164,7 @@ fn table(out: &mut String, caption: &str, rows: &[RecordBatch]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Float64Array, StringArray};
+    use datafusion::arrow::array::Float64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
 
@@ -195,8 +196,8 @@ mod tests {
         assert!(html.contains("<section id=\"key-kpis\">"));
         assert!(html.contains("<p>a &lt; b</p>"));
         assert!(html.contains("<figure><svg></svg></figure>"));
-        assert!(html.contains("<td class=\"text\">&lt;b&gt;</td><td>1.5</td>"));
-        assert!(html.contains("<td class=\"text\"></td><td>2.0</td>"));
+        assert!(html.contains("<td class=\"text\">&lt;b&gt;</td><td>1.50</td>"));
+        assert!(html.contains("<td class=\"text\">NULL</td><td>2</td>"));
         assert!(!html.contains("<script") && !html.contains("http"));
     }
 }
