@@ -338,3 +338,26 @@ fn long_fraction(text: &str) -> Option<String> {
         .find(|cell| cell.split_once('.').is_some_and(|(_, f)| f.len() > 2))
         .map(str::to_string)
 }
+
+/// Exit codes as the README documents them (0 success, 1 an error, 2 a usage error), and the
+/// report list in CSV for scripts.
+#[test]
+fn exit_codes_and_the_report_list_as_csv() {
+    let code = |args: &[&str]| run(&mut on_sample(args)).status.code();
+    assert_eq!(code(&["tables"]), Some(0));
+    assert_eq!(code(&["sql", "SELEC 1"]), Some(1), "an SQL error");
+    assert_eq!(
+        code(&["sql", "--no-such-flag", "SELECT 1"]),
+        Some(2),
+        "a usage error"
+    );
+    assert_eq!(code(&["no-such-command"]), Some(2));
+    let list = run_ok(acrm().args(["report", "--list", "--format", "csv"]));
+    assert_eq!(list.lines().next(), Some("name,description"), "{list}");
+    let rows = csv_rows(&list);
+    assert!(
+        rows.len() >= 8 && rows.iter().all(|r| r.len() == 2),
+        "{list}"
+    );
+    assert!(rows.iter().any(|r| r[0] == "sales_rollup"), "{list}");
+}

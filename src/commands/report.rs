@@ -47,6 +47,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         let all = acrm_olap::reports::catalog(reports.as_deref())?;
         match result.format {
             Format::Json => outln!("{}", serde_json::to_string_pretty(&all)?),
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+                w.write_record(["name", "description"])?;
+                for r in &all {
+                    w.write_record([r.name.as_str(), r.description.as_str()])?;
+                }
+                w.flush()?;
+            }
             _ => {
                 for r in &all {
                     outln!("{:<24} {}", r.name, r.description);
