@@ -1,5 +1,5 @@
-//! Query results written for people (an aligned table, [`crate::human_table`]) or programs (CSV with a header,
-//! a JSON array of objects, Parquet).
+//! Query results written for people (an aligned table, [`crate::human_table`]) or programs
+//! (CSV with a header, a JSON array of objects, Parquet).
 
 use std::io::Write;
 

@@ -99,17 +99,14 @@ fn level(f: Field, a: &Features, b: &Features) -> u8 {
             (Some(_), Some(_)) => 2,
             _ => NULL,
         },
-        Field::Address => match fuzzy(a.address.as_deref(), b.address.as_deref()) {
-            2 if a
-                .address
-                .as_deref()
-                .zip(b.address.as_deref())
-                .is_some_and(within) =>
-            {
-                2
-            }
-            2 => 3,
-            level => level,
+        Field::Address => match (a.address.as_deref(), b.address.as_deref()) {
+            (Some(x), Some(y)) => match fuzzy(Some(x), Some(y)) {
+                // Not alike as a whole, but one holds all the other's words.
+                2 if within(x, y) => 2,
+                2 => 3,
+                level => level,
+            },
+            _ => NULL,
         },
         Field::City => fuzzy(a.city.as_deref(), b.city.as_deref()),
         Field::IdNumber => match (a.id_number.as_deref(), b.id_number.as_deref()) {
@@ -137,7 +134,7 @@ fn fuzzy(x: Option<&str>, y: Option<&str>) -> u8 {
 
 /// Whether every word of the address with fewer words is a word of the other: one export
 /// dropped the house number (`fitchett street`, `137 fitchett street`) or the room.
-fn within((x, y): (&str, &str)) -> bool {
+fn within(x: &str, y: &str) -> bool {
     let (mut short, mut long): (Vec<&str>, Vec<&str>) =
         (x.split(' ').collect(), y.split(' ').collect());
     if short.len() > long.len() {
