@@ -446,27 +446,21 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                 .utf8("model", &models.iter().map(label_of).collect::<Vec<_>>())
                 .f64_opt(
                     "test_auc",
-                    models
-                        .iter()
-                        .map(|m| m.test_metrics.auc.map(round3))
-                        .collect(),
+                    models.iter().map(|m| m.test_metrics.auc).collect(),
                 )
                 .f64_opt(
                     "test_gini",
-                    models
-                        .iter()
-                        .map(|m| m.test_metrics.gini.map(round3))
-                        .collect(),
+                    models.iter().map(|m| m.test_metrics.gini).collect(),
                 )
                 .f64(
                     "test_ks",
-                    models.iter().map(|m| round3(m.test_metrics.ks)).collect(),
+                    models.iter().map(|m| m.test_metrics.ks).collect(),
                 )
                 .f64(
                     "top_decile_lift",
                     models
                         .iter()
-                        .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| round3(d.lift)))
+                        .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| d.lift))
                         .collect(),
                 )
                 .f64(
@@ -694,34 +688,24 @@ fn metrics_table(rows: &[(&str, &Evaluation)]) -> anyhow::Result<()> {
             "positives",
             rows.iter().map(|r| r.1.positives as i64).collect(),
         )
-        .f64_opt("auc", rows.iter().map(|r| r.1.auc.map(round3)).collect())
-        .f64_opt("gini", rows.iter().map(|r| r.1.gini.map(round3)).collect())
-        .f64("ks", rows.iter().map(|r| round3(r.1.ks)).collect())
+        .f64_opt("auc", rows.iter().map(|r| r.1.auc).collect())
+        .f64_opt("gini", rows.iter().map(|r| r.1.gini).collect())
+        .f64("ks", rows.iter().map(|r| r.1.ks).collect())
         .f64(
             "accuracy",
-            rows.iter()
-                .map(|r| round3(r.1.confusion.accuracy()))
-                .collect(),
+            rows.iter().map(|r| r.1.confusion.accuracy()).collect(),
         )
         .f64(
             "precision",
-            rows.iter()
-                .map(|r| round3(r.1.confusion.precision()))
-                .collect(),
+            rows.iter().map(|r| r.1.confusion.precision()).collect(),
         )
         .f64(
             "recall",
-            rows.iter()
-                .map(|r| round3(r.1.confusion.recall()))
-                .collect(),
+            rows.iter().map(|r| r.1.confusion.recall()).collect(),
         )
         .f64("cost", rows.iter().map(|r| r.1.cost).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&table, Format::Table)
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 fn confusion(e: &Evaluation, m: &Model) -> anyhow::Result<()> {
@@ -767,15 +751,15 @@ fn gains_table(e: &Evaluation) -> anyhow::Result<()> {
         .i64("decile", g.iter().map(|d| d.decile as i64).collect())
         .i64("rows", g.iter().map(|d| d.rows as i64).collect())
         .i64("positives", g.iter().map(|d| d.positives as i64).collect())
-        .f64("rate", g.iter().map(|d| round3(d.rate)).collect())
-        .f64("lift", g.iter().map(|d| round3(d.lift)).collect())
+        .f64("rate", g.iter().map(|d| d.rate).collect())
+        .f64("lift", g.iter().map(|d| d.lift).collect())
         .f64(
             "cumulative_capture",
-            g.iter().map(|d| round3(d.cumulative_capture)).collect(),
+            g.iter().map(|d| d.cumulative_capture).collect(),
         )
         .f64(
             "cumulative_lift",
-            g.iter().map(|d| round3(d.cumulative_lift)).collect(),
+            g.iter().map(|d| d.cumulative_lift).collect(),
         )
         .finish::<anyhow::Error>()?;
     print_batch(&table, Format::Table)
@@ -813,10 +797,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
                     "kind",
                     &list.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(),
                 )
-                .f64_opt(
-                    "test_auc",
-                    list.iter().map(|s| s.test_auc.map(round3)).collect(),
-                )
+                .f64_opt("test_auc", list.iter().map(|s| s.test_auc).collect())
                 .utf8(
                     "data",
                     &list.iter().map(|s| s.snapshot.as_str()).collect::<Vec<_>>(),
