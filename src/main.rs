@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
     about = "Analytical CRM data warehouse and mining engine"
 )]
 #[command(
-    after_help = "Examples:\n  acrm build                         build ./warehouse from the bundled sample-data/\n  acrm generate --out /tmp/shop --customers 10000\n  acrm build --config /tmp/shop/acrm.toml\n  acrm schema --markdown"
+    after_help = "Examples:\n  acrm build                         build ./warehouse from the bundled sample-data/\n  acrm generate --out shop --customers 2000       synthetic exports with planted truth\n  acrm build --config shop/acrm.toml              (its warehouse: shop/warehouse)\n  acrm sql \"SELECT count(*) FROM customer_360\"\n\nEvery example in this help and the commands' is run by the tests (tests/help_examples.rs)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,12 +35,12 @@ struct Cli {
 enum Command {
     /// Load new export files into the warehouse and publish a new version.
     #[command(
-        after_help = "Examples:\n  acrm build                         (config: ./acrm.toml, else ./sample-data/acrm.toml)\n  acrm build --config exports/acrm.toml --warehouse /srv/acrm\n  acrm build --full --format json    (rebuild everything; print the report as JSON)\n\nExit code 0 when the warehouse is published or already up to date, 1 on any error\n(the previous version stays published)."
+        after_help = "Examples:\n  acrm build                         (config: ./acrm.toml, else ./sample-data/acrm.toml)\n  acrm build --config shop/acrm.toml --warehouse shop-warehouse\n  acrm build --full --format json    (rebuild everything; print the report as JSON)\n\nExit code 0 when the warehouse is published or already up to date, 1 on any error\n(the previous version stays published)."
     )]
     Build(commands::build::BuildArgs),
     /// Write deterministic synthetic CRM exports with planted ground truth.
     #[command(
-        after_help = "Examples:\n  acrm generate --out /tmp/shop                      night 1: history, acrm.toml, truth/\n  acrm generate --out /tmp/shop --night 2            the next night's exports\n  acrm generate --out /tmp/big --customers 1000000   ~20M order lines"
+        after_help = "Examples:\n  acrm generate --out shop                          night 1: history, acrm.toml, truth/\n  acrm generate --out shop --night 2                the next night's exports\n  acrm generate --out big --customers 20000         ~400k order lines (1000000: ~20M)"
     )]
     Generate(commands::generate::GenerateArgs),
     /// Run SQL over the current warehouse version (no query: an interactive shell).
@@ -54,8 +54,14 @@ enum Command {
     )]
     Report(commands::report::ReportArgs),
     /// List the tables, views and mining marts of the current warehouse version.
+    #[command(
+        after_help = "Examples:\n  acrm tables\n  acrm tables --format csv\n  acrm tables --warehouse shop/warehouse"
+    )]
     Tables(commands::catalog::TablesArgs),
     /// Show the columns of a table or view: type, nullability, PII flag, meaning.
+    #[command(
+        after_help = "Examples:\n  acrm describe customer_360          (a view's columns as the tables they come from)\n  acrm describe mart_rfm --format json"
+    )]
     Describe(commands::catalog::DescribeArgs),
     /// Identity resolution: why records were merged into one customer, and the pairs left
     /// for review (from the identity_pairs table).
@@ -66,7 +72,11 @@ enum Command {
         #[command(subcommand)]
         what: commands::identity::IdentityCommand,
     },
-    /// Customer analysis: RFM scores, k-means segments (results published as mart_* tables).
+    /// Customer analysis: RFM, segments, value tiers, lifecycle, market baskets, credit
+    /// scoring and churn (results published as mart_* tables that SQL can join).
+    #[command(
+        after_help = "Examples (each subcommand's --help has more):\n  acrm mine rfm\n  acrm mine segment --k 4\n  acrm mine basket --no-write\n  acrm mine churn train --kind logistic"
+    )]
     Mine {
         #[command(subcommand)]
         what: commands::mine::MineCommand,
@@ -79,7 +89,7 @@ enum Command {
     Alerts(commands::mine::AlertsArgs),
     /// The model registry: list, show, promote (champion) and delete trained models.
     #[command(
-        after_help = "Models live in <warehouse>/models/. Examples:\n  acrm models list\n  acrm models show credit-v1\n  acrm models promote churn-v3"
+        after_help = "Models live in <warehouse>/models/. Examples:\n  acrm models list\n  acrm models show credit-v1\n  acrm models promote churn-v3\n  acrm models delete credit-v2"
     )]
     Models {
         #[command(subcommand)]
@@ -102,12 +112,18 @@ enum Command {
     },
     /// Print the SCRAM-SHA-256 verifier of the password given on standard input (for the
     /// `password` of a user in the `acrm serve` users file; the password itself is never stored).
+    #[command(
+        after_help = "Examples:\n  echo 'pencil' | acrm hash-password\n  echo 'pencil' | acrm hash-password --iterations 100000"
+    )]
     HashPassword {
         /// PBKDF2 rounds (at least 4096, PostgreSQL's default).
         #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(4096..))]
         iterations: u32,
     },
     /// Print the warehouse schema.
+    #[command(
+        after_help = "Examples:\n  acrm schema                  (tables and columns)\n  acrm schema --markdown       (warehouse-schema/README.md)"
+    )]
     Schema {
         /// The Markdown reference page (as in warehouse-schema/README.md).
         #[arg(long)]

@@ -9,6 +9,7 @@ mod charts;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod config_errors;
+mod help_examples;
 mod incremental;
 mod messy_exports;
 mod mining;

@@ -494,19 +494,23 @@ fn basket_rules_find_the_planted_diapers_beer_rule() {
     ])));
     let groups: std::collections::BTreeSet<&str> =
         by_channel.iter().map(|r| r[14].as_str()).collect();
-    // A file's rules are never published: refused before any mining.
+    // A file's rules print, and are not published unless --publish asks (no warehouse is
+    // needed to mine a file).
     let dir = tempdir();
     let file = dir.path().join("baskets.csv");
-    std::fs::write(&file, "milk,bread\nbeer\n").expect("basket file");
-    let refused = run(acrm()
+    std::fs::write(&file, "milk,bread\nmilk,bread\nbeer\n").expect("basket file");
+    let printed = run(acrm()
+        .current_dir(dir.path())
         .args(["mine", "basket", "--lines", "--input"])
         .arg(&file));
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        err.contains("add --no-write") && refused.stdout.is_empty(),
-        "{err}"
+    let (out, err) = (
+        String::from_utf8_lossy(&printed.stdout),
+        String::from_utf8_lossy(&printed.stderr),
     );
+    assert!(printed.status.success(), "{err}");
+    assert!(out.contains("{milk} → {bread}"), "{out}");
+    assert!(!err.contains("published"), "{err}");
+    assert!(!dir.path().join("warehouse").exists());
     // A period (--from … --to) holds fewer baskets than the whole history.
     let period = csv_rows(&run_ok(&mut on_mined(&basket_args(&[
         "--from",

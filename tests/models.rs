@@ -273,8 +273,17 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
 fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
     let _lock = registry_lock();
     let s = built();
-    let out = run_ok(&mut s.on(&["mine", "churn", "train", "--format", "json"]));
-    let cards = json(&out);
+    let trained = run(&mut s.on(&[
+        "mine",
+        "churn",
+        "train",
+        "--format",
+        "json",
+        "--promote-if-better",
+    ]));
+    let said = String::from_utf8_lossy(&trained.stderr);
+    assert!(trained.status.success(), "{said}");
+    let cards = json(&String::from_utf8_lossy(&trained.stdout));
     let cards = cards.as_array().expect("cards");
     assert_eq!(cards.len(), 3, "tree, logistic and forest compared");
     let best = cards
@@ -299,6 +308,21 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
         .expect("cut")
         .to_string();
     let name = best["name"].as_str().expect("name").to_string();
+    // Training says what became of the champion; promoted, the best is what `score` uses.
+    let champions = json(&run_ok(&mut s.on(&["models", "list", "--format", "json"])));
+    let champion = champions
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["task"] == "churn" && m["champion"] == true)
+        .expect("a churn champion");
+    if said.contains(&format!("{name} is now the churn champion"))
+        || said.contains(&format!("{name} is the churn champion"))
+    {
+        assert_eq!(champion["name"], name.as_str(), "{said}");
+    } else {
+        assert!(said.contains("the churn champion stays"), "{said}");
+    }
     run_ok(&mut s.on(&["models", "promote", &name]));
 
     // The holdout population ranked by the model: planted churners in the top decile.

@@ -128,6 +128,50 @@ fn pii_is_masked_unless_privileged() {
     assert!(describe.contains("PII masked"), "{describe}");
 }
 
+/// `acrm describe` documents every column of every table, mart and view it serves, and a
+/// view's PII columns are flagged and masked as in the table they are read from.
+#[test]
+fn describe_documents_every_column_and_flags_pii_in_views() {
+    let tables = run_ok(&mut on_sample(&["tables", "--format", "json"]));
+    let tables: Vec<serde_json::Value> = serde_json::from_str(&tables).expect("json");
+    assert!(tables.iter().any(|t| t["kind"] == "view"), "{tables:?}");
+    for t in &tables {
+        let name = t["name"].as_str().expect("name");
+        let columns = run_ok(&mut on_sample(&["describe", name, "--format", "json"]));
+        let columns: Vec<serde_json::Value> = serde_json::from_str(&columns).expect("json");
+        for c in &columns {
+            assert_ne!(
+                c["description"], "",
+                "{name}.{} has no description",
+                c["name"]
+            );
+        }
+    }
+    let view = run_ok(&mut on_sample(&[
+        "describe",
+        "customer_360",
+        "--format",
+        "json",
+    ]));
+    let view: Vec<serde_json::Value> = serde_json::from_str(&view).expect("json");
+    let flags = |column: &str| {
+        let c = view
+            .iter()
+            .find(|c| c["name"] == column)
+            .unwrap_or_else(|| panic!("{column} in {view:?}"));
+        (c["pii"].as_bool(), c["masked"].as_bool())
+    };
+    for pii in ["name", "phone", "email", "birth_date"] {
+        assert_eq!(flags(pii), (Some(true), Some(true)), "{pii}");
+    }
+    assert_eq!(flags("revenue"), (Some(false), Some(false)));
+    let text = run_ok(&mut on_sample(&["describe", "customer_360"]));
+    assert!(
+        text.starts_with("customer_360 (view): one row per current golden customer"),
+        "{text}"
+    );
+}
+
 #[test]
 fn shell_runs_piped_statements() {
     let mut child = on_sample(&["sql"])

@@ -61,8 +61,10 @@ pub fn run(args: BuildArgs, tty: bool) -> anyhow::Result<()> {
             derive,
         },
         &progress,
-    )
-    .with_context(|| {
+    );
+    // The last stage's line ends, built or not.
+    acrm_etl::Progress::finish(&progress);
+    let report = report.with_context(|| {
         format!(
             "build of {} failed; the previously published version is untouched",
             warehouse.display()

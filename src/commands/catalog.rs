@@ -110,13 +110,9 @@ pub fn print_describe(
             }
         }
         _ => {
-            let rows = engine
-                .tables()
-                .iter()
-                .find(|t| t.name == name)
-                .and_then(|t| t.rows);
-            if let Some(n) = rows {
-                outln!("{name}: {n} rows");
+            if let Some(t) = engine.tables().iter().find(|t| t.name == name) {
+                let rows = t.rows.map_or(String::new(), |n| format!(", {n} rows"));
+                outln!("{name} ({}{rows}): {}", t.kind.name(), t.description);
             }
             outln!(
                 "{:<24} {:<28} {:<8} {:<10} description",

@@ -8,7 +8,7 @@ use acrm_mining::analysis::alerts::AlertOptions;
 use acrm_mining::analysis::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
 use acrm_mining::analysis::basket::{self, BasketOptions};
 use acrm_mining::analysis::lifecycle::LifecycleOptions;
-use acrm_mining::analysis::rfm::Rfm;
+use acrm_mining::analysis::rfm::{self, Rfm};
 use acrm_mining::analysis::segment::{self, K, SegmentOptions};
 use acrm_mining::analysis::value::ValueOptions;
 use acrm_mining::analysis::{alerts, features, lifecycle, value};
@@ -18,8 +18,9 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use datafusion::arrow::array::RecordBatch;
 
-use crate::commands::publish::{Common, publish};
+use crate::commands::publish::{Common, publish, publish_if};
 use crate::output::{Format, print_batch, top};
+use crate::progress;
 
 /// The analyses.
 #[derive(Subcommand, Debug)]
@@ -34,7 +35,7 @@ pub enum MineCommand {
     },
     /// k-means segmentation with segment profiles.
     #[command(
-        after_help = "Writes mart_segment (customer → segment) and mart_segment_profile unless --no-write.\nExamples:\n  acrm mine segment                       (k chosen by silhouette, default features)\n  acrm mine segment --k 4 --features frequency,avg_unit_price,discount_rate\n  acrm mine segment --k 5 --sql \"SELECT customer_id, income, credit_limit FROM dim_customer WHERE is_current\"\n  acrm mine segment --k 3 --input features.parquet --id-column id"
+        after_help = "Writes mart_segment (customer → segment) and mart_segment_profile unless --no-write.\nExamples:\n  acrm mine segment                       (k chosen by silhouette, default features)\n  acrm mine segment --k 4 --features frequency,avg_unit_price,discount_rate\n  acrm mine segment --k 5 --sql \"SELECT customer_id, recency_days, monetary FROM mart_rfm\"\n  acrm mine segment --k 3 --input features.parquet --id-column id"
     )]
     Segment {
         /// Number of segments, or `auto` to pick 2..=--max-k by silhouette.
@@ -113,7 +114,7 @@ pub enum MineCommand {
     },
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
     #[command(
-        after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01 --no-write"
+        after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01   (printed, not published)"
     )]
     Basket {
         /// `recommend`: cross-sell recommendations instead of the rules.
@@ -150,6 +151,10 @@ pub struct BasketArgs {
     /// --input holds one basket per line.
     #[arg(long, requires = "input")]
     lines: bool,
+    /// Also publish the rules of --input as mart_basket_rules (a file's rules are printed
+    /// only, unless asked).
+    #[arg(long, requires = "input", conflicts_with = "no_write")]
+    publish: bool,
     /// Minimum support: a fraction of the baskets (0.01) or a basket count (25).
     #[arg(long, default_value_t = BasketOptions::DEFAULT.min_support)]
     min_support: f64,
@@ -178,7 +183,7 @@ pub enum BasketAction {
     /// Cross-sell: each customer's top products not bought yet, from the rules that fire on
     /// their purchase history, with the rule as the reason (→ mart_cross_sell).
     #[command(
-        after_help = "Examples:\n  acrm mine basket recommend --customer 42 --no-write\n  acrm mine basket recommend --level product --unit customer --min-support 0.002"
+        after_help = "Examples:\n  acrm mine basket recommend --customer 42 --no-write\n  acrm mine basket recommend --level product --unit customer --min-support 0.05"
     )]
     Recommend {
         /// Only this customer (printed; not published).
@@ -370,15 +375,15 @@ impl BasketArgs {
 
 fn basket(args: &BasketArgs) -> anyhow::Result<()> {
     let common = &args.common;
-    if args.input.is_some() && !common.no_write {
-        bail!("rules of a file are not published to the warehouse: add --no-write");
-    }
     let rt = crate::context::runtime()?;
     let engine = match args.input {
         Some(_) => None,
         None => Some(common.engine.open(rt)?),
     };
-    let results = args.mine(&rt, engine.as_ref())?;
+    let results = {
+        let _working = progress::working("mining baskets");
+        args.mine(&rt, engine.as_ref())?
+    };
     let schema_of = |b: &[RecordBatch]| b.first().map(|b| b.schema());
     let rules: Vec<RecordBatch> = results
         .iter()
@@ -438,7 +443,9 @@ fn basket(args: &BasketArgs) -> anyhow::Result<()> {
         }
         (false, format) => print_batch(&rules, format)?,
     }
-    publish(common, &basket::ANALYSIS, vec![rules])
+    // A file's rules are not the warehouse's: published only when --publish asks.
+    let write = !common.no_write && (args.input.is_none() || args.publish);
+    publish_if(common, &basket::ANALYSIS, vec![rules], write)
 }
 
 fn recommend(args: &BasketArgs, customer: Option<i64>, top_n: usize) -> anyhow::Result<()> {
@@ -503,10 +510,16 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         churn_probability,
     };
     let (rt, engine, as_of) = open_at(&common)?;
-    let found = rt.block_on(alerts::alerts(&engine, as_of, &options))?;
+    let found = {
+        let _working = progress::working("checking the alert rules");
+        rt.block_on(alerts::alerts(&engine, as_of, &options))?
+    };
     // The chart shows the alerts over the last 12 month ends, not only today's.
     if let Some(path) = common.chart.take() {
-        let history = rt.block_on(alerts::history(&engine, as_of, 12, &options))?;
+        let history = {
+            let _working = progress::working("alerts at each of the last 12 month ends");
+            rt.block_on(alerts::history(&engine, as_of, 12, &options))?
+        };
         let history: Vec<(String, Vec<(String, f64)>)> = history
             .into_iter()
             .map(|(date, counts)| {
@@ -543,7 +556,10 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
 
 fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
-    let v = rt.block_on(value::value_tiers(&engine, as_of, &options))?;
+    let v = {
+        let _working = progress::working("valuing customers");
+        rt.block_on(value::value_tiers(&engine, as_of, &options))?
+    };
     let summary = v.summary();
     if common.format == Format::Table {
         outln!(
@@ -563,24 +579,24 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
             "customers",
             summary.iter().map(|t| t.customers as i64).collect(),
         )
-        .f64(
+        .share(
             "customer_share",
             summary.iter().map(|t| t.customer_share).collect(),
         )
-        .f64("net_value", summary.iter().map(|t| t.net_value).collect())
-        .f64(
+        .money("net_value", summary.iter().map(|t| t.net_value).collect())
+        .share(
             "net_value_share",
             summary.iter().map(|t| t.net_value_share).collect(),
         )
-        .f64(
+        .share(
             "revenue_share",
             summary.iter().map(|t| t.revenue_share).collect(),
         )
-        .f64(
+        .share(
             "potential_share",
             summary.iter().map(|t| t.potential_share).collect(),
         )
-        .f64("mean_clv", summary.iter().map(|t| t.mean_clv).collect())
+        .money("mean_clv", summary.iter().map(|t| t.mean_clv).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
     publish(&common, &value::ANALYSIS, vec![v.to_batch()?])
@@ -588,7 +604,10 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
 
 fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
-    let l = rt.block_on(lifecycle::lifecycle(&engine, as_of, &options))?;
+    let l = {
+        let _working = progress::working("placing customers in their lifecycle");
+        rt.block_on(lifecycle::lifecycle(&engine, as_of, &options))?
+    };
     let counts = l.counts();
     if common.format == Format::Table {
         outln!(
@@ -600,7 +619,7 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     let table = TableBuilder::new()
         .utf8("stage", &counts.iter().map(|c| c.0).collect::<Vec<_>>())
         .i64("customers", counts.iter().map(|c| c.1 as i64).collect())
-        .f64("share", counts.iter().map(|c| c.1 as f64 / n).collect())
+        .share("share", counts.iter().map(|c| c.1 as f64 / n).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
     publish(&common, &lifecycle::ANALYSIS, vec![l.to_batch()?])
@@ -632,6 +651,7 @@ fn open(common: &Common) -> anyhow::Result<(&'static tokio::runtime::Runtime, ac
 /// The built-in features of every buyer as of --as-of (default: the last sale).
 fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate)> {
     let (rt, engine, as_of) = open_at(common)?;
+    let _working = progress::working("computing customer features");
     Ok((
         rt.block_on(features::customer_features(&engine, as_of))?,
         as_of,
@@ -640,61 +660,32 @@ fn customer_features(common: &Common) -> anyhow::Result<(FeatureTable, NaiveDate
 
 fn rfm(common: Common) -> anyhow::Result<()> {
     let (table, as_of) = customer_features(&common)?;
-    let rfm = Rfm::score(&table, as_of)?;
-    let summary = rfm.summary();
-    match common.format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&summary)?),
-        Format::Csv => {
-            outln!(
-                "segment,customers,customer_share,revenue_share,mean_recency_days,mean_frequency,mean_monetary"
-            );
-            for s in &summary {
-                outln!(
-                    "{},{},{:.6},{:.6},{:.2},{:.3},{:.2}",
-                    s.segment,
-                    s.customers,
-                    s.customer_share,
-                    s.revenue_share,
-                    s.mean_recency_days,
-                    s.mean_frequency,
-                    s.mean_monetary
-                );
-            }
-        }
-        _ => {
-            outln!(
-                "RFM as of {as_of}: {} customers with purchases",
-                rfm.customer_id.len()
-            );
-            outln!(
-                "{:<20} {:>9} {:>7} {:>8} {:>9} {:>7} {:>12}",
-                "segment",
-                "customers",
-                "share",
-                "revenue",
-                "recency",
-                "orders",
-                "monetary"
-            );
-            for s in &summary {
-                outln!(
-                    "{:<20} {:>9} {:>6.1}% {:>7.1}% {:>8.0}d {:>7.1} {:>12.2}",
-                    s.segment,
-                    s.customers,
-                    100.0 * s.customer_share,
-                    100.0 * s.revenue_share,
-                    s.mean_recency_days,
-                    s.mean_frequency,
-                    s.mean_monetary
-                );
-            }
-        }
+    let scored = Rfm::score(&table, as_of)?;
+    let summary = scored.summary();
+    if common.format == Format::Table {
+        outln!(
+            "RFM as of {as_of}: {} customers with purchases",
+            scored.customer_id.len()
+        );
     }
-    publish(
-        &common,
-        &acrm_mining::analysis::rfm::ANALYSIS,
-        vec![rfm.to_batch()?],
-    )
+    let column = |f: fn(&rfm::SegmentSummary) -> f64| summary.iter().map(f).collect::<Vec<_>>();
+    let table = TableBuilder::new()
+        .utf8(
+            "segment",
+            &summary.iter().map(|s| s.segment).collect::<Vec<_>>(),
+        )
+        .i64(
+            "customers",
+            summary.iter().map(|s| s.customers as i64).collect(),
+        )
+        .share("customer_share", column(|s| s.customer_share))
+        .share("revenue_share", column(|s| s.revenue_share))
+        .f64("mean_recency_days", column(|s| s.mean_recency_days))
+        .f64("mean_orders", column(|s| s.mean_frequency))
+        .money("mean_monetary", column(|s| s.mean_monetary))
+        .finish::<anyhow::Error>()?;
+    print_batch(&table, common.format)?;
+    publish(&common, &rfm::ANALYSIS, vec![scored.to_batch()?])
 }
 
 /// What `acrm mine segment` clusters.
@@ -753,7 +744,10 @@ fn segment_cmd(
         log_features: log.unwrap_or(default_log),
         kmeans,
     };
-    let s = segment::segment(&table, &cluster_on, &options)?;
+    let s = {
+        let _working = progress::working("clustering customers");
+        segment::segment(&table, &cluster_on, &options)?
+    };
     report_segments(common, &table, s)
 }
 

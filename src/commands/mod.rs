@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod champion;
 pub mod generate;
 pub mod identity;
 pub mod mine;

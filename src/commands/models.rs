@@ -16,9 +16,11 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
+use crate::commands::champion;
 use crate::commands::publish::{Common, publish};
 use crate::commands::query::EngineArgs;
 use crate::output::{Format, print_batch};
+use crate::progress;
 
 /// `acrm mine credit …`.
 #[derive(Subcommand, Debug)]
@@ -38,6 +40,9 @@ pub enum CreditAction {
         train: TrainArgs,
     },
     /// Measure a saved model on labelled data (default: every application with an outcome).
+    #[command(
+        after_help = "Examples:\n  acrm mine credit evaluate                      (the champion)\n  acrm mine credit evaluate --model credit-v1 --chart roc.svg"
+    )]
     Evaluate {
         #[command(flatten)]
         data: DataArgs,
@@ -45,6 +50,9 @@ pub enum CreditAction {
         run: ModelRun,
     },
     /// Score applications with a saved model (default: all of them) → mart_credit_score.
+    #[command(
+        after_help = "Examples:\n  acrm mine credit score\n  acrm mine credit score --model credit-v1 --format csv --no-write"
+    )]
     Score {
         #[command(flatten)]
         data: DataArgs,
@@ -59,7 +67,7 @@ pub enum ChurnAction {
     /// Train churn models on the population one horizon before the test date and compare
     /// them on the test population (AUC, lift by decile); all are saved.
     #[command(
-        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/analysis/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120"
+        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/analysis/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120 --promote-if-better"
     )]
     Train {
         /// Outcome window in days.
@@ -75,6 +83,9 @@ pub enum ChurnAction {
         train: TrainArgs,
     },
     /// Measure a saved model on the population at --as-of (default: last sale − horizon).
+    #[command(
+        after_help = "Examples:\n  acrm mine churn evaluate\n  acrm mine churn evaluate --model churn-v2 --as-of 2024-06-30"
+    )]
     Evaluate {
         /// Outcome window in days.
         #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
@@ -84,6 +95,9 @@ pub enum ChurnAction {
     },
     /// Churn probability, risk band and top 3 reasons per active customer as of --as-of
     /// (default: the last sale) → mart_churn_score.
+    #[command(
+        after_help = "Examples:\n  acrm mine churn score                          (the champion, riskiest first)\n  acrm mine churn score --top 50 --no-write"
+    )]
     Score {
         #[command(flatten)]
         score: ScoreArgs,
@@ -201,6 +215,10 @@ pub struct FitArgs {
     /// Do not save the model in the registry.
     #[arg(long)]
     no_save: bool,
+    /// Make the new model the champion (the one `score` uses) when it beats the current
+    /// champion's test AUC; without it, training says how to promote it.
+    #[arg(long, conflicts_with = "no_save")]
+    promote_if_better: bool,
     /// Write the test rows' predictions (id, label, probability, model) to this CSV file.
     #[arg(long, value_name = "FILE")]
     predictions: Option<PathBuf>,
@@ -381,7 +399,12 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             )?;
             let trained = keep(&common, &fit, trained)?;
             write_outputs(&common, &fit, std::slice::from_ref(&trained))?;
-            print_model(&trained.model, common.format, true)
+            print_model(&trained.model, common.format, true)?;
+            if !fit.no_save {
+                let registry = registry(&common.engine)?;
+                champion::settle(&registry, &trained.model, None, fit.promote_if_better)?;
+            }
+            Ok(())
         }
         CreditAction::Evaluate {
             data,
@@ -417,7 +440,10 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
         } => {
             let rt = crate::context::runtime()?;
             let engine = common.engine.open(rt)?;
-            let data = rt.block_on(TrainingData::load(&engine, horizon, common.as_of))?;
+            let data = {
+                let _working = progress::working("computing the churn populations");
+                rt.block_on(TrainingData::load(&engine, horizon, common.as_of))?
+            };
             if let Some(dir) = export_data {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -426,49 +452,14 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             }
             let mut models = Vec::new();
             for k in &kind {
-                let trained = data.train(&fit.options(k.parse()?)?)?;
+                let trained = {
+                    let _working = progress::working(&format!("training a churn {k} model"));
+                    data.train(&fit.options(k.parse()?)?)?
+                };
                 models.push(keep(&common, &fit, trained)?);
             }
             write_outputs(&common, &fit, &models)?;
             let models: Vec<Model> = models.into_iter().map(|t| t.model).collect();
-            if common.format != Format::Table {
-                let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
-                return print_json(&serde_json::Value::Array(cards));
-            }
-            outln!(
-                "churn = no purchase within {horizon} days; trained on the {} customers active on {}, tested on the {} active on {}",
-                data.train.frame.rows,
-                data.train_as_of,
-                data.test.frame.rows,
-                data.test_as_of
-            );
-            let comparison = TableBuilder::new()
-                .utf8("model", &models.iter().map(label_of).collect::<Vec<_>>())
-                .f64_opt(
-                    "test_auc",
-                    models.iter().map(|m| m.test_metrics.auc).collect(),
-                )
-                .f64_opt(
-                    "test_gini",
-                    models.iter().map(|m| m.test_metrics.gini).collect(),
-                )
-                .f64(
-                    "test_ks",
-                    models.iter().map(|m| m.test_metrics.ks).collect(),
-                )
-                .f64(
-                    "top_decile_lift",
-                    models
-                        .iter()
-                        .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| d.lift))
-                        .collect(),
-                )
-                .f64(
-                    "fit_seconds",
-                    models.iter().map(|m| m.fit_seconds).collect(),
-                )
-                .finish::<anyhow::Error>()?;
-            print_batch(&comparison, common.format)?;
             let best = models
                 .iter()
                 .max_by(|a, b| {
@@ -478,8 +469,20 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                         .total_cmp(&b.test_metrics.auc.unwrap_or(0.0))
                 })
                 .context("no model kind given")?;
-            outln!("\nbest on test AUC: {}", label_of(best));
-            print_model(best, common.format, false)
+            if common.format != Format::Table {
+                let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
+                print_json(&serde_json::Value::Array(cards))?;
+            } else {
+                print_comparison(&data, &models, horizon)?;
+                outln!("\nbest on test AUC: {}", label_of(best));
+                print_model(best, common.format, false)?;
+            }
+            if !fit.no_save {
+                let registry = registry(&common.engine)?;
+                let test = Some(&data.test.frame);
+                champion::settle(&registry, best, test, fit.promote_if_better)?;
+            }
+            Ok(())
         }
         ChurnAction::Evaluate {
             horizon,
@@ -512,6 +515,44 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             publish(&common, &churn::ANALYSIS, vec![table])
         }
     }
+}
+
+/// The churn models trained side by side: test AUC, Gini, KS, top-decile lift, fit time.
+fn print_comparison(data: &TrainingData, models: &[Model], horizon: u32) -> anyhow::Result<()> {
+    outln!(
+        "churn = no purchase within {horizon} days; trained on the {} customers active on {}, tested on the {} active on {}",
+        data.train.frame.rows,
+        data.train_as_of,
+        data.test.frame.rows,
+        data.test_as_of
+    );
+    let comparison = TableBuilder::new()
+        .utf8("model", &models.iter().map(label_of).collect::<Vec<_>>())
+        .f64_opt(
+            "test_auc",
+            models.iter().map(|m| m.test_metrics.auc).collect(),
+        )
+        .f64_opt(
+            "test_gini",
+            models.iter().map(|m| m.test_metrics.gini).collect(),
+        )
+        .f64(
+            "test_ks",
+            models.iter().map(|m| m.test_metrics.ks).collect(),
+        )
+        .f64(
+            "top_decile_lift",
+            models
+                .iter()
+                .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| d.lift))
+                .collect(),
+        )
+        .f64(
+            "fit_seconds",
+            models.iter().map(|m| m.fit_seconds).collect(),
+        )
+        .finish::<anyhow::Error>()?;
+    print_batch(&comparison, Format::Table)
 }
 
 fn label_of(m: &Model) -> String {
@@ -691,15 +732,15 @@ fn metrics_table(rows: &[(&str, &Evaluation)]) -> anyhow::Result<()> {
         .f64_opt("auc", rows.iter().map(|r| r.1.auc).collect())
         .f64_opt("gini", rows.iter().map(|r| r.1.gini).collect())
         .f64("ks", rows.iter().map(|r| r.1.ks).collect())
-        .f64(
+        .share(
             "accuracy",
             rows.iter().map(|r| r.1.confusion.accuracy()).collect(),
         )
-        .f64(
+        .share(
             "precision",
             rows.iter().map(|r| r.1.confusion.precision()).collect(),
         )
-        .f64(
+        .share(
             "recall",
             rows.iter().map(|r| r.1.confusion.recall()).collect(),
         )
@@ -751,9 +792,9 @@ fn gains_table(e: &Evaluation) -> anyhow::Result<()> {
         .i64("decile", g.iter().map(|d| d.decile as i64).collect())
         .i64("rows", g.iter().map(|d| d.rows as i64).collect())
         .i64("positives", g.iter().map(|d| d.positives as i64).collect())
-        .f64("rate", g.iter().map(|d| d.rate).collect())
+        .share("rate", g.iter().map(|d| d.rate).collect())
         .f64("lift", g.iter().map(|d| d.lift).collect())
-        .f64(
+        .share(
             "cumulative_capture",
             g.iter().map(|d| d.cumulative_capture).collect(),
         )
@@ -781,7 +822,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::List { common } => {
             let list = registry(&common.engine)?.list()?;
-            if common.format != Format::Table {
+            if common.format == Format::Json {
                 return print_json(&serde_json::to_value(&list)?);
             }
             let table = TableBuilder::new()
@@ -808,7 +849,7 @@ pub fn models(cmd: ModelsCommand) -> anyhow::Result<()> {
                 )
                 .bool("champion", list.iter().map(|s| s.champion).collect())
                 .finish::<anyhow::Error>()?;
-            print_batch(&table, Format::Table)
+            print_batch(&table, common.format)
         }
         ModelsCommand::Show { name, common } => {
             let m = registry(&common.engine)?.show(&name)?;

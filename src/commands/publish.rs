@@ -42,6 +42,17 @@ pub fn publish(
     analysis: &Analysis,
     marts: Vec<RecordBatch>,
 ) -> anyhow::Result<()> {
+    publish_if(common, analysis, marts, !common.no_write)
+}
+
+/// [`publish`] for a command that decides itself whether to `write` (rules mined from a
+/// file are printed, and published only when asked).
+pub fn publish_if(
+    common: &Common,
+    analysis: &Analysis,
+    marts: Vec<RecordBatch>,
+    write: bool,
+) -> anyhow::Result<()> {
     let tables = analysis.named(marts)?;
     if let Some(path) = &common.chart {
         let chart = analysis.chart.context("this command has no chart")?;
@@ -53,7 +64,7 @@ pub fn publish(
         acrm_report::figures::draw(chart.figure, chart.table, rows)?.save(path)?;
         eprintln!("chart written to {}", path.display());
     }
-    if common.no_write {
+    if !write {
         return Ok(());
     }
     let (version, _) = acrm_store::publish_tables(&common.engine.warehouse()?, &tables)?;

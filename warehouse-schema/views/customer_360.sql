@@ -55,19 +55,19 @@ SELECT c.customer_id,
        c.signup_date,
        c.credit_limit,
        c.source_systems,
-       s.first_purchase,
-       s.last_purchase,
-       coalesce(o.orders, 0) AS orders,
-       coalesce(s.revenue, 0) AS revenue,
-       coalesce(s.margin, 0) AS margin,
-       coalesce(v.service_contacts, 0) AS service_contacts,
-       coalesce(v.complaints, 0) AS complaints,
-       v.avg_satisfaction,
-       coalesce(m.campaign_contacts, 0) AS campaign_contacts,
-       coalesce(m.campaign_responses, 0) AS campaign_responses,
-       coalesce(m.campaign_conversions, 0) AS campaign_conversions,
-       coalesce(r.receivable_balance, 0) AS receivable_balance,
-       coalesce(r.receivable_balance, 0) > coalesce(c.credit_limit, 0) AS over_credit_limit
+       s.first_purchase,  -- Day of the first purchase (returns aside); null for a customer who never bought.
+       s.last_purchase,  -- Day of the last purchase (returns aside).
+       coalesce(o.orders, 0) AS orders,  -- Distinct orders with at least one line bought.
+       coalesce(s.revenue, 0) AS revenue,  -- Net revenue of every sale, returns deducted.
+       coalesce(s.margin, 0) AS margin,  -- Revenue less product cost.
+       coalesce(v.service_contacts, 0) AS service_contacts,  -- Call-centre and service contacts.
+       coalesce(v.complaints, 0) AS complaints,  -- Service contacts of type complaint.
+       v.avg_satisfaction,  -- Mean satisfaction rating over the contacts that gave one.
+       coalesce(m.campaign_contacts, 0) AS campaign_contacts,  -- Campaign contacts sent.
+       coalesce(m.campaign_responses, 0) AS campaign_responses,  -- Campaign contacts the customer responded to.
+       coalesce(m.campaign_conversions, 0) AS campaign_conversions,  -- Campaign contacts that led to a purchase.
+       coalesce(r.receivable_balance, 0) AS receivable_balance,  -- Open receivables: invoiced less paid.
+       coalesce(r.receivable_balance, 0) > coalesce(c.credit_limit, 0) AS over_credit_limit  -- True when the open receivables exceed the credit limit.
 FROM dim_customer c
 LEFT JOIN sales s ON s.customer_id = c.customer_id
 LEFT JOIN orders o ON o.customer_id = c.customer_id

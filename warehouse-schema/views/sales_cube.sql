@@ -34,7 +34,7 @@ SELECT s.order_id,
        s.discount,
        s.revenue,
        s.cost,
-       s.revenue - s.cost AS margin
+       s.revenue - s.cost AS margin  -- Revenue less cost of the line; null when the cost is unknown.
 FROM fact_sales s
 JOIN dim_date d ON d.date_key = s.date_key
 JOIN dim_customer c ON c.customer_key = s.customer_key

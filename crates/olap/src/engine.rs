@@ -3,6 +3,7 @@
 //! the marts the version holds, the semantic views, PII masking, a memory pool that spills
 //! and a query timeout.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::guarded::GuardedTable;
+use crate::lineage::{column_notes, source_of};
 use crate::mask::{ident, masked_projection};
 use crate::scope::{RowScope, TableFilter};
 use crate::{Error, Result};
@@ -141,6 +143,8 @@ pub struct Engine {
     objects: Vec<TableInfo>,
     /// The built-in schema (PII flags and descriptions for `describe`).
     schema: WarehouseSchema,
+    /// Per view: what its SQL's comments say of its columns ([`column_notes`]).
+    view_notes: HashMap<String, HashMap<String, String>>,
 }
 
 /// The folder `warehouse/current` points to (absolute) and its manifest.
@@ -301,20 +305,26 @@ impl Engine {
                 .into_unoptimized_plan();
             ctx.register_table(name.as_str(), Arc::new(GuardedTable::new(plan, scoped)))?;
         }
+        let mut view_notes = HashMap::new();
         for (name, sql) in acrm_schema::VIEWS {
             ctx.sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))
                 .await?;
+            view_notes.insert(name.to_string(), column_notes(sql));
             objects.push(TableInfo {
                 name: name.to_string(),
                 kind: ObjectKind::View,
                 rows: None,
                 computed_on: None,
+                // The opening comment, less the view's name that starts it.
                 description: sql
                     .lines()
                     .map_while(|l| l.trim().strip_prefix("--"))
                     .map(str::trim)
                     .collect::<Vec<_>>()
-                    .join(" "),
+                    .join(" ")
+                    .trim_start_matches(&format!("{name}:"))
+                    .trim_start()
+                    .to_string(),
             });
         }
         catalog.deregister_schema("raw", true)?;
@@ -327,6 +337,7 @@ impl Engine {
             options,
             objects,
             schema,
+            view_notes,
         })
     }
 
@@ -369,6 +380,7 @@ impl Engine {
         self.ctx
             .sql(&format!("CREATE VIEW {} AS {sql}", ident(name)))
             .await?;
+        self.view_notes.insert(name.to_string(), column_notes(sql));
         self.objects.push(TableInfo {
             name: name.to_string(),
             kind: ObjectKind::View,
@@ -402,20 +414,35 @@ impl Engine {
         }
         let provider = self.ctx.table_provider(name).await?;
         let def = self.schema.table(name).ok();
+        // A view's plan, to trace its columns to the tables they are read from.
+        let plan = provider.get_logical_plan();
+        let notes = self.view_notes.get(name);
         Ok(provider
             .schema()
             .fields()
             .iter()
-            .map(|f| {
-                let col = def.and_then(|d| d.column(f.name()));
+            .enumerate()
+            .map(|(i, f)| {
+                // The declared column: the table's own, or the one a view reads unchanged
+                // (a masked name in customer_360 is dim_customer's name, masked).
+                let col =
+                    match def {
+                        Some(d) => d.column(f.name()),
+                        None => plan.as_deref().and_then(|p| source_of(p, i)).and_then(
+                            |(table, column)| self.schema.table(&table).ok()?.column(&column),
+                        ),
+                    };
                 let pii = col.is_some_and(|c| c.pii);
+                let note = notes.and_then(|n| n.get(f.name())).cloned();
                 ColumnInfo {
                     name: f.name().clone(),
                     data_type: f.data_type().to_string(),
                     nullable: f.is_nullable(),
                     pii,
                     masked: pii && !self.options.privileged,
-                    description: col.map(|c| c.description.clone()).unwrap_or_default(),
+                    description: note
+                        .or_else(|| col.map(|c| c.description.clone()))
+                        .unwrap_or_default(),
                 }
             })
             .collect())

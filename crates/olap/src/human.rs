@@ -1,5 +1,6 @@
-//! Result tables as people read them: numbers rounded by magnitude (full precision stays
-//! in CSV, JSON and Parquet), NULL written out so a ROLLUP's total row differs from an empty
+//! Result tables as people read them: numbers rounded by magnitude, or by what they measure
+//! (a share as %, money to the cent; full precision stays in CSV, JSON and Parquet), NULL
+//! written out so a ROLLUP's total row differs from an empty
 //! value, and long results cut to their first rows with a line saying how many were left.
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -8,6 +9,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use std::sync::Arc;
+
+use acrm_schema::Unit;
 
 use crate::Result;
 
@@ -41,7 +44,8 @@ pub fn human_table(
         let columns = part
             .columns()
             .iter()
-            .map(|c| cells(c.as_ref()))
+            .zip(schema.fields())
+            .map(|(c, f)| cells(c.as_ref(), Unit::of(f)))
             .collect::<Result<Vec<ArrayRef>>>()?;
         texts.push(RecordBatch::try_new(text_schema.clone(), columns)?);
     }
@@ -59,13 +63,14 @@ pub fn human_table(
     Ok(out)
 }
 
-/// One column's cells as people read them (a [`StringArray`]): floats by [`human_float`],
-/// decimals (money) to the cent, everything else as Arrow displays it, NULL as [`NULL`].
-pub fn cells(column: &dyn Array) -> Result<ArrayRef> {
+/// One column's cells as people read them (a [`StringArray`]): floats by their `unit`
+/// (a share by [`percent`], money to the cent, else [`human_float`]), decimals (money) to
+/// the cent, everything else as Arrow displays it, NULL as [`NULL`].
+pub fn cells(column: &dyn Array, unit: Option<Unit>) -> Result<ArrayRef> {
     let text: StringArray = match column.data_type() {
         DataType::Decimal128(_, scale) | DataType::Decimal256(_, scale) if *scale > 2 => {
             let cents = cast(column, &DataType::Decimal256(76, 2))?;
-            return cells(cents.as_ref());
+            return cells(cents.as_ref(), unit);
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             let floats = cast(column, &DataType::Float64)?;
@@ -77,9 +82,14 @@ pub fn cells(column: &dyn Array) -> Result<ArrayRef> {
                         "a float column cast to Float64 is a Float64Array".into(),
                     )
                 })?;
+            let show = match unit {
+                Some(Unit::Share) => percent,
+                Some(Unit::Money) => cents,
+                None => human_float,
+            };
             floats
                 .iter()
-                .map(|v| Some(v.map_or_else(|| NULL.to_string(), human_float)))
+                .map(|v| Some(v.map_or_else(|| NULL.to_string(), show)))
                 .collect()
         }
         _ => {
@@ -116,6 +126,28 @@ pub fn human_float(x: f64) -> String {
     }
 }
 
+/// A share as a percentage: one decimal from 1% (`37.3%`, `100.0%`), three significant
+/// digits below (`0.123%`), so a small support still shows what it is.
+pub fn percent(x: f64) -> String {
+    let p = 100.0 * x;
+    if !p.is_finite() {
+        p.to_string()
+    } else if p == 0.0 || p.abs() >= 1.0 {
+        format!("{:.1}%", p + 0.0)
+    } else {
+        format!("{}%", human_float(p))
+    }
+}
+
+/// Money kept as a float: always to the cent (`0.50`, `-524998.17`).
+fn cents(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        x.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +163,19 @@ mod tests {
         assert_eq!(human_float(-0.0), "0");
         assert_eq!(human_float(3.2e-9), "3.20e-9");
         assert_eq!(human_float(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn shares_read_as_percentages_and_money_to_the_cent() {
+        assert_eq!(percent(0.372_884_811), "37.3%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.001_234_5), "0.123%");
+        assert_eq!(percent(-0.0), "0.0%");
+        assert_eq!(cents(0.5), "0.50");
+        let column = Float64Array::from(vec![Some(0.25), None]);
+        let shown = cells(&column, Some(Unit::Share)).expect("cells");
+        let shown = shown.as_any().downcast_ref::<StringArray>().expect("text");
+        assert_eq!((shown.value(0), shown.value(1)), ("25.0%", NULL));
     }
 
     #[test]
@@ -155,7 +200,7 @@ mod tests {
         let money = Decimal128Array::from(vec![Some(265_591_768_i128), None])
             .with_precision_and_scale(20, 6)
             .expect("decimal");
-        let money = cells(&money).expect("cells");
+        let money = cells(&money, None).expect("cells");
         let money = money.as_any().downcast_ref::<StringArray>().expect("text");
         assert_eq!((money.value(0), money.value(1)), ("265.59", NULL));
         assert!(

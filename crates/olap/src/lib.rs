@@ -10,6 +10,7 @@ mod file;
 pub mod frame;
 mod guarded;
 mod human;
+mod lineage;
 pub mod mask;
 pub mod output;
 pub mod reports;

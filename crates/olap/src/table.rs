@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use acrm_schema::Unit;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
@@ -50,6 +51,24 @@ impl TableBuilder {
     /// A float column.
     pub fn f64(self, name: &str, values: Vec<f64>) -> Self {
         self.push(name, Arc::new(Float64Array::from(values)), false)
+    }
+
+    /// A float column of shares (fractions of a whole, printed as %).
+    pub fn share(self, name: &str, values: Vec<f64>) -> Self {
+        self.f64(name, values).unit(Unit::Share)
+    }
+
+    /// A float column of money (printed to the cent).
+    pub fn money(self, name: &str, values: Vec<f64>) -> Self {
+        self.f64(name, values).unit(Unit::Money)
+    }
+
+    /// The last column tagged with `unit` (how tables print it).
+    pub fn unit(mut self, unit: Unit) -> Self {
+        if let Some(last) = self.fields.pop() {
+            self.fields.push(unit.tag(last));
+        }
+        self
     }
 
     /// A float column that may hold nulls (a value that does not apply).

@@ -30,6 +30,8 @@ const COLD: RGBColor = RGBColor(0xF7, 0xFB, 0xFF);
 const HOT: RGBColor = RGBColor(0x08, 0x30, 0x6B);
 /// Colour of scatter points' outline (the fill follows the value).
 pub const POINT: RGBColor = RGBColor(0x22, 0x22, 0x22);
+/// Points of a scatter named beside them: the ones of highest colour value.
+pub const LABELLED: usize = 8;
 
 const SIZE: (u32, u32) = (900, 540);
 const FONT: &str = "sans-serif";
@@ -69,12 +71,15 @@ pub enum Kind {
         /// Draw the diagonal (chance for ROC and gains).
         diagonal: bool,
     },
-    /// Points coloured by a third value (support × confidence coloured by lift).
+    /// Points coloured by a third value (support × confidence coloured by lift), the
+    /// [`LABELLED`] points of highest value named beside them so they can be told apart.
     Scatter {
         /// x, y and colour value per point.
         points: Vec<(f64, f64, f64)>,
         /// What the colour means.
         color_label: String,
+        /// Each point's name (empty: no names; else one per point).
+        labels: Vec<String>,
     },
     /// A grid of cells coloured by value, each cell labelled (RFM, cohort retention).
     Heatmap {
@@ -85,7 +90,8 @@ pub enum Kind {
         /// `values[row][column]`; `None` draws nothing.
         values: Vec<Vec<Option<f64>>>,
     },
-    /// Overlaid histograms of several samples on shared bins (scores by outcome).
+    /// Histograms of several samples on shared bins (scores by outcome), each drawn as a
+    /// light fill under its own outline so an overlap hides neither.
     Histogram {
         /// Sample name and values.
         series: Vec<(String, Vec<f64>)>,
@@ -182,11 +188,12 @@ impl Chart {
                     .iter()
                     .all(|(_, p)| p.iter().all(|(x, y)| finite(x) && finite(y))),
             ),
-            Kind::Scatter { points, .. } => (
+            Kind::Scatter { points, labels, .. } => (
                 points.is_empty(),
                 !points
                     .iter()
-                    .all(|(x, y, c)| finite(x) && finite(y) && finite(c)),
+                    .all(|(x, y, c)| finite(x) && finite(y) && finite(c))
+                    || !(labels.is_empty() || labels.len() == points.len()),
             ),
             Kind::Heatmap {
                 columns,
@@ -229,7 +236,8 @@ impl Chart {
             Kind::Scatter {
                 points,
                 color_label,
-            } => self.draw_scatter(root, points, color_label)?,
+                labels,
+            } => self.draw_scatter(root, points, color_label, labels)?,
             Kind::Heatmap {
                 columns,
                 rows,
@@ -261,6 +269,8 @@ impl Chart {
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .label_style((FONT, 13))
             .draw()
     }
@@ -289,6 +299,7 @@ impl Chart {
             .x_labels(0)
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
+            .y_label_formatter(&|v| tick(*v))
             .label_style((FONT, 13))
             .draw()?;
         // Category names under their bars, every other one a line lower so long names fit.
@@ -371,6 +382,7 @@ impl Chart {
         root: &DrawingArea<DB, Shift>,
         points: &[(f64, f64, f64)],
         color_label: &str,
+        labels: &[String],
     ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let xs = bounds(points.iter().map(|p| p.0));
         let ys = bounds(points.iter().map(|p| p.1));
@@ -395,6 +407,33 @@ impl Chart {
                 .iter()
                 .map(|&(x, y, _)| Circle::new((x, y), 6, POINT.stroke_width(1))),
         )?;
+        // The top points by colour value, named beside them; a name that would overlap one
+        // already placed moves down a line, one that would leave the plot goes to the left.
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_by(|&a, &b| points[b].2.total_cmp(&points[a].2));
+        let area = chart.plotting_area().get_pixel_range();
+        let mut placed: Vec<(i32, i32, i32)> = Vec::new();
+        for &i in order.iter().take(LABELLED) {
+            let (px, py) = chart.backend_coord(&(points[i].0, points[i].1));
+            let text = &labels[i];
+            let width = 7 * text.chars().count() as i32;
+            let (mut x, mut y) = (px + 9, py - 7);
+            if x + width > area.0.end {
+                x = px - 9 - width;
+            }
+            while placed
+                .iter()
+                .any(|&(ox, oy, ow)| (y - oy).abs() < 14 && x < ox + ow && ox < x + width)
+            {
+                y += 14;
+            }
+            placed.push((x, y, width));
+            root.draw(&Text::new(
+                text.clone(),
+                (x, y),
+                (FONT, 12).into_font().color(&BLACK),
+            ))?;
+        }
         Ok(())
     }
 
@@ -474,16 +513,29 @@ impl Chart {
             .builder(root)
             .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))?;
         self.mesh(&mut chart)?;
+        // Light fills first, then every outline on top: where samples overlap, each
+        // one's shape still shows.
+        for (s, c) in counts.iter().enumerate() {
+            let color = LINES[s % LINES.len()];
+            chart.draw_series(c.iter().enumerate().map(|(b, &v)| {
+                let x0 = lo + b as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width, v)], color.mix(0.18).filled())
+            }))?;
+        }
         for (s, ((name, _), c)) in series.iter().zip(&counts).enumerate() {
             let color = LINES[s % LINES.len()];
+            let steps = c.iter().enumerate().flat_map(|(b, &v)| {
+                let x0 = lo + b as f64 * width;
+                [(x0, v), (x0 + width, v)]
+            });
+            let outline = std::iter::once((lo, 0.0))
+                .chain(steps)
+                .chain(std::iter::once((hi, 0.0)));
             chart
-                .draw_series(c.iter().enumerate().map(|(b, &v)| {
-                    let x0 = lo + b as f64 * width;
-                    Rectangle::new([(x0, 0.0), (x0 + width, v)], color.mix(0.45).filled())
-                }))?
+                .draw_series(LineSeries::new(outline, color.stroke_width(2)))?
                 .label(name.clone())
                 .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
                 });
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
@@ -529,6 +581,21 @@ fn shade(t: f64) -> RGBColor {
     };
     let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as u8;
     RGBColor(mix(COLD.0, HOT.0), mix(COLD.1, HOT.1), mix(COLD.2, HOT.2))
+}
+
+/// An axis tick: whole numbers without decimals (a count is `10000`, not `10000.0`),
+/// others with as few decimals as the step needs.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if (v - v.round()).abs() < 1e-9 * a.max(1.0) {
+        format!("{:.0}", v + 0.0)
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// A cell value in at most 4 significant characters.
@@ -594,6 +661,7 @@ mod tests {
             Kind::Scatter {
                 points: vec![(0.01, 0.4, 1.2), (0.02, 0.6, 3.5)],
                 color_label: "lift".into(),
+                labels: vec!["{a} → {b}".into(), "{c} → {d}".into()],
             },
             Kind::Heatmap {
                 columns: vec!["1".into(), "2".into()],

@@ -243,28 +243,37 @@ pub fn credit_score_by_outcome(mart: &[RecordBatch]) -> Result<Chart> {
 }
 
 /// Association rules from `mart_basket_rules`: support × confidence, coloured by lift (the
-/// first `top` rules by lift).
+/// first `top` rules by lift), the strongest named (`{antecedent} → {consequent}`).
 pub fn rules_scatter(rules: &[RecordBatch], top: usize) -> Result<Chart> {
     let rules = &Frame::from_batches(rules)?;
     let t = "mart_basket_rules";
     let support = numbers(rules, t, "support")?;
     let confidence = numbers(rules, t, "confidence")?;
     let lift = numbers(rules, t, "lift")?;
-    let mut points: Vec<(f64, f64, f64)> = support
-        .iter()
-        .zip(&confidence)
-        .zip(&lift)
-        .filter_map(|((s, c), l)| Some(((*s)?, (*c)?, (*l)?)))
+    let antecedent = texts(rules, t, "antecedent")?;
+    let consequent = texts(rules, t, "consequent")?;
+    let mut rows: Vec<((f64, f64, f64), String)> = (0..support.len())
+        .filter_map(|i| {
+            let point = (support[i]?, confidence[i]?, lift[i]?);
+            let name = format!(
+                "{{{}}} → {{{}}}",
+                antecedent[i].as_deref().unwrap_or_default(),
+                consequent[i].as_deref().unwrap_or_default()
+            );
+            Some((point, name))
+        })
         .collect();
-    points.sort_by(|a, b| b.2.total_cmp(&a.2));
-    points.truncate(top);
+    rows.sort_by(|a, b| b.0.2.total_cmp(&a.0.2));
+    rows.truncate(top);
+    let (points, labels) = rows.into_iter().unzip();
     Ok(Chart::new(
         "Association rules",
-        "support",
+        "support (share of baskets)",
         "confidence",
         Kind::Scatter {
             points,
             color_label: "lift".into(),
+            labels,
         },
     ))
 }
@@ -285,7 +294,7 @@ pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Chart {
     let to = history.last().map(|h| h.0.as_str()).unwrap_or_default();
     Chart::new(
         &format!("Alerts by kind, month ends up to {to}"),
-        "months before the last date",
+        &format!("months before {to}"),
         "customers flagged",
         Kind::Lines {
             series: by_kind.into_iter().collect(),

@@ -139,7 +139,8 @@ fn table(out: &mut String, caption: &str, rows: &[RecordBatch]) -> Result<()> {
         let cells = batch
             .columns()
             .iter()
-            .map(|c| acrm_olap::human_cells(c.as_ref()))
+            .zip(schema.fields())
+            .map(|(c, f)| acrm_olap::human_cells(c.as_ref(), acrm_schema::Unit::of(f)))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| fail(e.to_string()))?;
         let cells: Vec<&StringArray> = cells

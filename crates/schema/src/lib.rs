@@ -11,6 +11,7 @@ mod error;
 mod markdown;
 mod sources;
 mod tables;
+mod unit;
 
 pub use error::{Error, Result};
 pub use markdown::render_markdown;
@@ -21,10 +22,13 @@ pub use tables::{
     ColumnDef, ColumnType, MONEY_PRECISION, MONEY_SCALE, MaskRule, TABLES_TOML, TableDef,
     TableKind, WarehouseSchema,
 };
+pub use unit::{UNIT_KEY, Unit};
 
 /// The semantic views of `warehouse-schema/views/` as compiled into this binary: (name, SQL).
 /// Each file is one SELECT over the published tables (and earlier views), registered by the
-/// OLAP layer under its file name, in this order.
+/// OLAP layer under its file name, in this order. A column read unchanged from a table keeps
+/// that table's description and PII flag in `acrm describe`; a computed one is described by
+/// the `-- comment` closing the line that selects it.
 pub const VIEWS: [(&str, &str); 2] = [
     (
         "sales_cube",

@@ -72,9 +72,11 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
             let flag = |b: bool| if b { "yes" } else { "" };
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}` | {}{} | {} | {} | {} | {} |",
                 c.name,
                 c.column_type.name(),
+                c.unit
+                    .map_or(String::new(), |u| format!(" ({})", u.as_str())),
                 flag(c.nullable),
                 flag(c.pii),
                 flag(c.history),

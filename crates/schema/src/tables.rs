@@ -5,7 +5,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde::Deserialize;
 
-use crate::{Error, Result};
+use crate::{Error, Result, Unit};
 
 /// Text of `warehouse-schema/tables.toml` as compiled into this binary.
 pub const TABLES_TOML: &str = include_str!("../../../warehouse-schema/tables.toml");
@@ -148,6 +148,9 @@ pub struct ColumnDef {
     /// For SCD2 dimensions: a change of this attribute opens a new version.
     #[serde(default)]
     pub history: bool,
+    /// What a float column measures (a share prints as %), if it says.
+    #[serde(default)]
+    pub unit: Option<Unit>,
     /// What the column means.
     pub description: String,
 }
@@ -180,12 +183,18 @@ pub struct TableDef {
 }
 
 impl TableDef {
-    /// The Arrow schema of the table's Parquet files.
+    /// The Arrow schema of the table's Parquet files (a column's unit in its metadata).
     pub fn arrow_schema(&self) -> SchemaRef {
         let fields: Vec<Field> = self
             .columns
             .iter()
-            .map(|c| Field::new(&c.name, c.column_type.arrow_type(), c.nullable))
+            .map(|c| {
+                let field = Field::new(&c.name, c.column_type.arrow_type(), c.nullable);
+                match c.unit {
+                    Some(unit) => unit.tag(field),
+                    None => field,
+                }
+            })
             .collect();
         Arc::new(Schema::new(fields))
     }

@@ -8,7 +8,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use acrm_schema::Unit;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Field;
 
 use crate::manifest::{Derived, Manifest, now};
 use crate::parquet::{link_tree, write_parquet};
@@ -177,6 +179,17 @@ fn conforming(root: &Path, tables: &[(String, RecordBatch)]) -> Result<Vec<(Stri
                         f.data_type(),
                         d.name(),
                         d.data_type()
+                    )));
+                }
+                let unit = |f: &Field| Unit::of(f).map_or("no unit", Unit::as_str);
+                if unit(f) != unit(d) {
+                    // Printed tables read the unit from the batch the analysis built, the
+                    // SQL layer from the declaration: they must agree.
+                    return Err(differs(format!(
+                        "column '{}' is built as {}, declared {}",
+                        d.name(),
+                        unit(f),
+                        unit(d)
                     )));
                 }
                 if !d.is_nullable() && batch.column(i).null_count() > 0 {

@@ -611,6 +611,7 @@ pub fn records_table(def: &EntityDef) -> TableDef {
         pii: false,
         mask: Default::default(),
         history: false,
+        unit: None,
         description: String::new(),
     };
     let mut columns = vec![

@@ -248,7 +248,7 @@ pub fn score_table(model: &Model, data: &Frame, as_of: NaiveDate) -> Result<Reco
     };
     TableBuilder::new()
         .i64("customer_id", order.iter().map(|&r| id(r)).collect())
-        .f64("churn_probability", order.iter().map(|&r| p[r]).collect())
+        .share("churn_probability", order.iter().map(|&r| p[r]).collect())
         .utf8(
             "risk_band",
             &order

@@ -76,7 +76,7 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
         |k: usize| -> Vec<Option<String>> { reasons.iter().map(|r| r.get(k).cloned()).collect() };
     TableBuilder::new()
         .utf8(&id_name, &ids)
-        .f64("p_bad", p.clone())
+        .share("p_bad", p.clone())
         .f64("score", p.iter().map(|&v| points(v)).collect())
         .utf8(
             "decision",

@@ -126,7 +126,7 @@ pub fn recommendations_batch(recs: &[Recommendation]) -> Result<RecordBatch> {
             "item",
             &recs.iter().map(|r| r.item.as_str()).collect::<Vec<_>>(),
         )
-        .f64("confidence", recs.iter().map(|r| r.confidence).collect())
+        .share("confidence", recs.iter().map(|r| r.confidence).collect())
         .f64("lift", recs.iter().map(|r| r.lift).collect())
         .utf8(
             "reason",
