@@ -114,6 +114,23 @@ fn kmeans_recovers_the_planted_groups_reproducibly() {
         truth.len()
     );
     assert!(ari >= 0.8, "ARI {ari}");
+    // --k auto (the default) finds the four planted behaviours by itself.
+    let auto = segments(&[]);
+    let (mut truth, mut found) = (Vec::new(), Vec::new());
+    for (id, seg) in &auto {
+        if let Some(g) = groups.get(id) {
+            truth.push(g.clone());
+            found.push(seg.clone());
+        }
+    }
+    let chosen: std::collections::BTreeSet<&String> = found.iter().collect();
+    let ari = adjusted_rand_index(&found, &truth);
+    println!(
+        "k-means (k auto = {}) vs planted groups: ARI {ari:.3}",
+        chosen.len()
+    );
+    assert_eq!(chosen.len(), 4, "--k auto chose {} segments", chosen.len());
+    assert!(ari >= 0.8, "--k auto: ARI {ari}");
     let again = segments(&["--k", "4"]);
     assert_eq!(first, again, "same seed, same segments");
     let profile = run_ok(&mut on_mined(&[

@@ -44,8 +44,8 @@ pub enum MineCommand {
         /// Largest k tried by --k auto.
         #[arg(long, default_value_t = segment::DEFAULT_MAX_K)]
         max_k: usize,
-        /// Comma-separated features [default: recency_days, frequency, avg_order_value,
-        /// lines_per_order, avg_unit_price, discount_rate, digital_share, complaints]
+        /// Comma-separated features [default: frequency, avg_order_value, lines_per_order,
+        /// avg_unit_price, discount_rate: how a customer buys]
         #[arg(long, value_delimiter = ',')]
         features: Vec<String>,
         /// Segment the rows of this query instead of the built-in customer features.
@@ -791,12 +791,15 @@ fn report_segments(
         }
         _ => {
             if !s.curve.is_empty() {
-                outln!("k by silhouette (higher is better separated):");
+                outln!(
+                    "k chosen by silhouette (higher is better separated; Calinski–Harabasz beside it, and the inertia whose elbow some read):"
+                );
                 for c in &s.curve {
                     outln!(
-                        "  k = {:<3} silhouette {:.3}  inertia {:.1}",
+                        "  k = {:<3} silhouette {:.3}  Calinski–Harabasz {:>8.1}  inertia {:.1}",
                         c.k,
                         c.silhouette,
+                        c.calinski_harabasz,
                         c.inertia
                     );
                 }

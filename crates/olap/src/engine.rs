@@ -433,7 +433,15 @@ impl Engine {
                         ),
                     };
                 let pii = col.is_some_and(|c| c.pii);
-                let note = notes.and_then(|n| n.get(f.name())).cloned();
+                // The hive partition column the engine adds to a partitioned table.
+                let partition = def
+                    .and_then(|d| d.partition_by.as_ref())
+                    .filter(|_| f.name() == PARTITION_COLUMN)
+                    .map(|by| format!("Year of {by}: the year=YYYY folder the row is stored in (prunes files)."));
+                let note = notes
+                    .and_then(|n| n.get(f.name()))
+                    .cloned()
+                    .or(partition);
                 ColumnInfo {
                     name: f.name().clone(),
                     data_type: f.data_type().to_string(),

@@ -36,10 +36,20 @@ pub fn source_of(plan: &LogicalPlan, index: usize) -> Option<(String, String)> {
     }
 }
 
-/// The source of `expr` evaluated over `input`, when it is a column (aliased or not).
+/// The source of `expr` evaluated over `input`, when it is a column (aliased or not), or an
+/// expression of one column kept under that column's name: the masks of PII columns
+/// (`mask(name) AS name`, inlined from a masked table) stay that column.
 fn column_source(input: &LogicalPlan, expr: &Expr) -> Option<(String, String)> {
     match expr {
-        Expr::Alias(a) => column_source(input, &a.expr),
+        Expr::Alias(a) => match a.expr.as_ref() {
+            Expr::Column(_) => column_source(input, &a.expr),
+            inner => {
+                let columns = inner.column_refs();
+                let only = columns.iter().next().filter(|_| columns.len() == 1)?;
+                (only.name == a.name)
+                    .then(|| source_of(input, input.schema().index_of_column(only).ok()?))?
+            }
+        },
         Expr::Column(c) => source_of(input, input.schema().index_of_column(c).ok()?),
         _ => None,
     }
@@ -111,7 +121,7 @@ mod tests {
         let plan = ctx
             .sql(
                 "WITH s AS (SELECT person_id, sum(amount) AS total FROM sale GROUP BY person_id)
-                 SELECT p.name AS who, s.total, s.person_id, p.id + 1 AS next
+                 SELECT p.name AS who, s.total, s.person_id, p.id + 1 AS next, abs(p.id) AS id
                  FROM person p LEFT JOIN s ON s.person_id = p.id WHERE p.id > 0",
             )
             .await
@@ -122,5 +132,10 @@ mod tests {
         assert_eq!(source(1), None, "a sum is computed");
         assert_eq!(source(2), Some(("sale".into(), "person_id".into())));
         assert_eq!(source(3), None, "an expression is computed");
+        assert_eq!(
+            source(4),
+            Some(("person".into(), "id".into())),
+            "one column under its own name (a mask) stays that column"
+        );
     }
 }

@@ -517,10 +517,16 @@ impl Chart {
         // one's shape still shows.
         for (s, c) in counts.iter().enumerate() {
             let color = LINES[s % LINES.len()];
-            chart.draw_series(c.iter().enumerate().map(|(b, &v)| {
-                let x0 = lo + b as f64 * width;
-                Rectangle::new([(x0, 0.0), (x0 + width, v)], color.mix(0.18).filled())
-            }))?;
+            // Empty bins get no fill (a rectangle of no height is invalid SVG to resvg).
+            chart.draw_series(
+                c.iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v > 0.0)
+                    .map(|(b, &v)| {
+                        let x0 = lo + b as f64 * width;
+                        Rectangle::new([(x0, 0.0), (x0 + width, v)], color.mix(0.18).filled())
+                    }),
+            )?;
         }
         for (s, ((name, _), c)) in series.iter().zip(&counts).enumerate() {
             let color = LINES[s % LINES.len()];

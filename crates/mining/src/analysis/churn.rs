@@ -107,28 +107,28 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
     WHERE order_date > {a} AND order_date <= DATE '{end}' AND quantity > 0
 ), customer AS ({customer})
 SELECT s.customer_id,
-       CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE) AS recency_days,
-       CAST(s.orders_365 AS DOUBLE) AS orders_365,
-       CAST(s.orders_90 - s.orders_prev_90 AS DOUBLE) AS orders_trend,
-       s.revenue_365,
-       s.revenue_90 - s.revenue_prev_90 AS revenue_trend,
-       CASE WHEN s.orders_365 > 0 THEN s.revenue_365 / s.orders_365 ELSE 0 END AS avg_order_value,
-       CAST(s.orders_365 AS DOUBLE) * {horizon} / 365.0 AS expected_orders,
+       CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE) AS recency_days,  -- Days since the last purchase.
+       CAST(s.orders_365 AS DOUBLE) AS orders_365,  -- Orders in the last 365 days.
+       CAST(s.orders_90 - s.orders_prev_90 AS DOUBLE) AS orders_trend,  -- Orders in the last 90 days less the 90 before.
+       s.revenue_365,  -- Net revenue in the last 365 days.
+       s.revenue_90 - s.revenue_prev_90 AS revenue_trend,  -- Revenue in the last 90 days less the 90 before.
+       CASE WHEN s.orders_365 > 0 THEN s.revenue_365 / s.orders_365 ELSE 0 END AS avg_order_value,  -- revenue_365 / orders_365.
+       CAST(s.orders_365 AS DOUBLE) * {horizon} / 365.0 AS expected_orders,  -- Orders the last year's pace predicts for the horizon.
        CASE WHEN s.orders_all > 1
             THEN CAST(CAST(s.last_purchase AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) / (s.orders_all - 1)
-       END AS avg_gap_days,
+       END AS avg_gap_days,  -- Mean days between orders; null with fewer than two.
        CASE WHEN s.orders_all > 1 AND s.last_purchase > s.first_purchase
             THEN CAST(CAST({a} AS INT) - CAST(s.last_purchase AS INT) AS DOUBLE)
                  / (CAST(CAST(s.last_purchase AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) / (s.orders_all - 1))
-       END AS recency_ratio,
-       CAST(CAST({a} AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) AS tenure_days,
-       CAST(coalesce(v.complaints_180, 0) AS DOUBLE) AS complaints_180,
-       CAST(coalesce(v.contacts_180, 0) AS DOUBLE) AS contacts_180,
-       v.avg_satisfaction_365,
-       CAST(v.min_satisfaction_180 AS DOUBLE) AS min_satisfaction_180,
-       m.channel_type AS main_channel,
+       END AS recency_ratio,  -- recency_days / avg_gap_days: above 1 the customer is late.
+       CAST(CAST({a} AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE) AS tenure_days,  -- Days since the first purchase.
+       CAST(coalesce(v.complaints_180, 0) AS DOUBLE) AS complaints_180,  -- Complaints in the last 180 days.
+       CAST(coalesce(v.contacts_180, 0) AS DOUBLE) AS contacts_180,  -- Service contacts in the last 180 days.
+       v.avg_satisfaction_365,  -- Mean satisfaction rating of the last 365 days' contacts.
+       CAST(v.min_satisfaction_180 AS DOUBLE) AS min_satisfaction_180,  -- Lowest satisfaction rating of the last 180 days.
+       m.channel_type AS main_channel,  -- Channel type of most of the last year's lines.
        c.customer_type,
-       {label} AS {LABEL}
+       {label} AS {LABEL}  -- True when no purchase followed within the horizon; null where the outcome is not known yet.
 FROM sales s
 LEFT JOIN main_channel m ON m.customer_id = s.customer_id
 LEFT JOIN service v ON v.customer_id = s.customer_id
@@ -291,7 +291,7 @@ pub const ANALYSIS: Analysis = Analysis {
         ),
         table: (
             "Most at risk",
-            "SELECT rank, customer_id, round(churn_probability, 3) AS churn_probability, risk_band,
+            "SELECT rank, customer_id, churn_probability, risk_band,
                     reason_1, reason_2, reason_3, model, as_of
              FROM mart_churn_score ORDER BY rank LIMIT 20",
         ),

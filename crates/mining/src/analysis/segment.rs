@@ -12,16 +12,18 @@ use crate::analysis::features::FeatureTable;
 use crate::{Error, Result};
 use acrm_olap::TableBuilder;
 
-/// Built-in features segmented by default: value, habit, product and channel mix, service.
+/// Built-in features segmented by default: how a customer buys — how often, how much per
+/// order, how many lines, at what price level, how much on discount. Recency is left to
+/// RFM and the lifecycle (it says where a customer stands, not how they buy), the channel
+/// mix and complaints to their own analyses: added here they split customers by state and
+/// by rare events, and on the sample the silhouette then preferred 2 segments over the 4
+/// buying behaviours planted (ARI 0.38 against 0.99 with these five).
 pub const DEFAULT_FEATURES: &[&str] = &[
-    "recency_days",
     "frequency",
     "avg_order_value",
     "lines_per_order",
     "avg_unit_price",
     "discount_rate",
-    "digital_share",
-    "complaints",
 ];
 
 /// Built-in features that are log-scaled ([`signed_log`]) before standardising: counts and
@@ -89,7 +91,9 @@ pub fn scale(features: &FeatureTable, log_features: &[String]) -> Result<Array2<
     Ok(x)
 }
 
-/// Silhouette of each k tried when k is chosen automatically.
+/// The scores of each k tried when k is chosen automatically: the silhouette that chooses,
+/// and beside it the inertia (its elbow) and the Calinski–Harabasz index, so a reader can
+/// see whether the criteria agree.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KScore {
     /// Clusters.
@@ -98,6 +102,19 @@ pub struct KScore {
     pub silhouette: f64,
     /// Inertia on all rows (scaled features).
     pub inertia: f64,
+    /// Calinski–Harabasz index: between-segment over within-segment dispersion, each per
+    /// degree of freedom (higher is better separated).
+    pub calinski_harabasz: f64,
+}
+
+/// The Calinski–Harabasz index of a clustering of `n` rows into `k` segments with
+/// `inertia` (within sum of squares), `total` being the rows' sum of squares about their
+/// mean (the inertia of one segment).
+pub fn calinski_harabasz(total: f64, inertia: f64, n: usize, k: usize) -> f64 {
+    if k < 2 || n <= k || inertia <= 0.0 {
+        return f64::INFINITY;
+    }
+    ((total - inertia) / (k - 1) as f64) / (inertia / (n - k) as f64)
 }
 
 /// A segment's profile.
@@ -181,6 +198,8 @@ pub fn segment(
             }
             // The fit of the best k is kept, not redone.
             let mut best: Option<(f64, Clustering, f64)> = None;
+            let centred = &x - &x.mean_axis(Axis(0)).unwrap_or_default();
+            let total = centred.mapv(|v| v * v).sum();
             for k in 2..=max {
                 let (c, seconds) = timed_fit(x.view(), k, &options.kmeans)?;
                 let s = crate::algo::kmeans::silhouette(x.view(), &c.labels, &sample);
@@ -189,6 +208,7 @@ pub fn segment(
                     k,
                     silhouette: s,
                     inertia: c.inertia,
+                    calinski_harabasz: calinski_harabasz(total, c.inertia, n, k),
                 });
                 if best.as_ref().is_none_or(|(top, _, _)| s > *top) {
                     best = Some((s, c, seconds));
@@ -429,6 +449,10 @@ mod tests {
         )
         .expect("segment");
         assert_eq!(s.profiles.len(), 2, "silhouette picks 2: {:?}", s.curve);
+        // Calinski–Harabasz beside it: two tight groups far apart score high.
+        assert!(s.curve[0].calinski_harabasz > s.curve[1].calinski_harabasz);
+        // {0, 1} and {10, 11}: total sum of squares 101, within 1 → (100 / 1) / (1 / 2).
+        assert_eq!(calinski_harabasz(101.0, 1.0, 4, 2), 200.0);
         assert_eq!(s.profiles[0].size, 40);
         assert_eq!(s.segment[0], 1);
         assert_eq!(s.segment[59], 2);

@@ -29,15 +29,14 @@ pub const ANALYSIS: Analysis = Analysis {
     chart: Some(Chart {
         table: "mart_basket_rules",
         figure: Figure::RulesScatter { top: 300 },
-        sql: "SELECT support, confidence, lift FROM mart_basket_rules",
+        sql: "SELECT antecedent, consequent, support, confidence, lift FROM mart_basket_rules",
     }),
     section: Some(Section {
         title: "Association rules",
         text: None,
         table: (
             "Top rules by lift",
-            "SELECT antecedent, consequent, round(support, 4) AS support, round(confidence, 3) AS confidence,
-                    round(lift, 2) AS lift
+            "SELECT antecedent, consequent, support, confidence, lift
              FROM mart_basket_rules ORDER BY lift DESC, support DESC LIMIT 15",
         ),
     }),
