@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How often a spinner turns.
 const TICK: Duration = Duration::from_millis(120);
@@ -18,78 +18,112 @@ const SETTLE: Duration = Duration::from_secs(3);
 
 /// Implements the library's progress callbacks.
 pub struct Reporter {
-    /// The stage on screen (a terminal only).
-    current: Option<Mutex<Option<ProgressBar>>>,
+    /// The stage lines (a terminal only).
+    screen: Option<Screen>,
+}
+
+/// The stage lines on a terminal: every bar gets its own line, kept when finished.
+struct Screen {
+    lines: MultiProgress,
+    /// The stage on screen, and whether it is the loading stage's byte bar (whose batches
+    /// change its message, not its line).
+    current: Mutex<Option<(ProgressBar, bool)>>,
 }
 
 impl Reporter {
     /// Stage lines and bars when `interactive`, log lines otherwise.
     pub fn new(interactive: bool) -> Self {
         Self {
-            current: interactive.then(|| Mutex::new(None)),
+            screen: interactive.then(|| Screen {
+                lines: MultiProgress::new(),
+                current: Mutex::new(None),
+            }),
         }
     }
 
-    /// Ends the stage on screen, leaving its line with a tick and its time.
-    fn close(bar: &ProgressBar) {
-        bar.set_style(style("  ✓ {msg:40} {elapsed_precise}"));
-        bar.finish();
+    /// Starts a line for `name` (a spinner, or a byte bar of `bytes`) after closing the
+    /// stage on screen, leaving its line with a tick and its time.
+    fn open(screen: &Screen, name: &str, bytes: Option<u64>) {
+        let mut current = screen.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bar, _)) = current.take() {
+            close(&bar);
+        }
+        let bar = match bytes {
+            Some(n) => {
+                let bar = ProgressBar::new(n);
+                bar.set_style(
+                    style(
+                        "{spinner} {msg:40} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {settled_eta}",
+                    )
+                    .with_key("settled_eta", settled_eta)
+                    .progress_chars("=> "),
+                );
+                bar
+            }
+            None => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(style("{spinner} {msg:40} {elapsed_precise}"));
+                bar
+            }
+        };
+        let bar = screen.lines.add(bar);
+        bar.set_message(name.to_string());
+        bar.enable_steady_tick(TICK);
+        *current = Some((bar, bytes.is_some()));
     }
+}
+
+/// Ends a stage's line with a tick and its time.
+fn close(bar: &ProgressBar) {
+    bar.set_style(style("  ✓ {msg:40} {elapsed_precise}"));
+    bar.finish();
 }
 
 impl acrm_etl::Progress for Reporter {
     fn stage(&self, name: &str) {
-        let Some(current) = &self.current else {
+        let Some(screen) = &self.screen else {
             tracing::info!("{name}");
             return;
         };
-        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(bar) = current.take() {
-            Self::close(&bar);
+        {
+            // A batch of the loading stage renames its byte bar.
+            let current = screen.current.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((bar, true)) = current.as_ref() {
+                bar.set_message(name.to_string());
+                return;
+            }
         }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(style("{spinner} {msg:40} {elapsed_precise}"));
-        bar.set_message(name.to_string());
-        bar.enable_steady_tick(TICK);
-        *current = Some(bar);
+        Self::open(screen, name, None);
     }
 
     fn total_bytes(&self, n: u64) {
-        if let Some(bar) = self.bar() {
-            bar.set_length(n);
-            bar.set_style(
-                style(
-                    "{spinner} {msg:40} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {settled_eta}",
-                )
-                .with_key("settled_eta", settled_eta)
-                .progress_chars("=> "),
-            );
+        if let Some(screen) = &self.screen {
+            Self::open(screen, "loading", Some(n));
         }
     }
 
     fn advance(&self, n: u64) {
-        if let Some(bar) = self.bar() {
+        if let Some(screen) = &self.screen
+            && let Some((bar, _)) = screen
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+        {
             bar.inc(n);
         }
     }
 
     fn finish(&self) {
-        if let Some(current) = &self.current
-            && let Some(bar) = current.lock().unwrap_or_else(|e| e.into_inner()).take()
+        if let Some(screen) = &self.screen
+            && let Some((bar, _)) = screen
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
         {
-            Self::close(&bar);
+            close(&bar);
         }
-    }
-}
-
-impl Reporter {
-    /// The bar of the stage on screen, if any.
-    fn bar(&self) -> Option<ProgressBar> {
-        self.current
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
+use std::process::Command;
 
 use crate::common::*;
 
@@ -346,4 +347,41 @@ fn pyarrow_and_duckdb_read_every_published_table() {
         assert_eq!(counts["pyarrow"][table], *n, "pyarrow rows of {table}");
         assert_eq!(counts["duckdb"][table], *n, "duckdb rows of {table}");
     }
+}
+
+/// On a terminal (a pseudo-terminal from `script`), the build shows every stage on a line of
+/// its own, each left with a tick and its time, the loading stage as a byte bar; an ETA is
+/// only shown once the rate is known ("eta …" before), never the "2d" of a rate guessed from
+/// the first file headers.
+#[test]
+fn a_build_on_a_terminal_shows_every_stage_with_its_time() {
+    let s = SampleCopy::new();
+    let build = format!(
+        "'{}' build --config '{}' --warehouse '{}'",
+        env!("CARGO_BIN_EXE_acrm"),
+        s.config().display(),
+        s.warehouse().display()
+    );
+    let out = run(Command::new("script")
+        .args(["-qec", &build, "/dev/null"])
+        .env("ACRM_LOG", "warn")
+        .env("COLUMNS", "160"));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    for stage in [
+        "discovering export files",
+        "loading batch 2024-12-31",
+        "writing dimensions",
+        "refreshing marts",
+    ] {
+        assert!(
+            screen.contains(&format!("✓ {stage}")),
+            "{stage} in {screen}"
+        );
+    }
+    assert!(screen.contains("published warehouse version 1"), "{screen}");
+    assert!(
+        !screen.contains("eta 2d") && !screen.contains("eta 1d"),
+        "{screen}"
+    );
 }

@@ -333,8 +333,13 @@ fn human_tables_round_show_null_and_stop_at_top() {
         FROM sales_cube GROUP BY ROLLUP (branch_region, channel_code) \
         ORDER BY branch_region NULLS LAST, channel_code NULLS LAST, lines";
     const CUSTOMERS: &str = "SELECT customer_id, city FROM dim_customer ORDER BY customer_id";
-    let cases: [(&str, Vec<&str>); 6] = [
+    // A mart's declared units hold through SQL that selects its columns as they are.
+    const UNITS: &str = "SELECT customer_id, share_of_wallet, clv FROM mart_value_tier \
+        ORDER BY customer_id LIMIT 5";
+    let cases: [(&str, Vec<&str>); 8] = [
         ("sql_rollup", vec!["sql", ROLLUP]),
+        ("sql_units", vec!["sql", UNITS]),
+        ("mine_value", vec!["mine", "value", "--no-write"]),
         ("sql_default_top", vec!["sql", CUSTOMERS]),
         ("sql_top_3", vec!["sql", "--top", "3", CUSTOMERS]),
         ("alerts", vec!["alerts", "--no-write"]),
@@ -352,6 +357,25 @@ fn human_tables_round_show_null_and_stop_at_top() {
         outputs.insert(name, out);
     }
     // What the goldens must show, whatever they were blessed with.
+    for (name, column) in [
+        ("sql_units", "share_of_wallet"),
+        ("mine_value", "customer_share"),
+    ] {
+        let table = &outputs[name];
+        let at = table
+            .lines()
+            .find(|l| l.starts_with("| "))
+            .and_then(|header| header.split('|').position(|c| c.trim() == column))
+            .unwrap_or_else(|| panic!("{column} in {table}"));
+        let body = table.lines().skip(3).filter(|l| l.starts_with("| "));
+        for row in body {
+            let cell = row.split('|').nth(at).unwrap_or_default().trim();
+            assert!(
+                cell.ends_with('%'),
+                "{name}: {column} '{cell}' is not a percentage"
+            );
+        }
+    }
     let rollup = &outputs["sql_rollup"];
     assert!(rollup.contains("| NULL "), "{rollup}");
     let long_fraction = long_fraction(rollup);

@@ -30,8 +30,12 @@ const COLD: RGBColor = RGBColor(0xF7, 0xFB, 0xFF);
 const HOT: RGBColor = RGBColor(0x08, 0x30, 0x6B);
 /// Colour of scatter points' outline (the fill follows the value).
 pub const POINT: RGBColor = RGBColor(0x22, 0x22, 0x22);
-/// Points of a scatter named beside them: the ones of highest colour value.
-pub const LABELLED: usize = 8;
+/// Points of a scatter named in its key: the ones of highest colour value.
+pub const LABELLED: usize = 10;
+/// Width in pixels of a scatter's key of named points, and the characters of a name it
+/// shows (longer names end in "…").
+const KEY_WIDTH: i32 = 280;
+const KEY_CHARS: usize = 38;
 
 const SIZE: (u32, u32) = (900, 540);
 const FONT: &str = "sans-serif";
@@ -72,7 +76,7 @@ pub enum Kind {
         diagonal: bool,
     },
     /// Points coloured by a third value (support × confidence coloured by lift), the
-    /// [`LABELLED`] points of highest value named beside them so they can be told apart.
+    /// [`LABELLED`] points of highest value numbered and named in a key beside the plot.
     Scatter {
         /// x, y and colour value per point.
         points: Vec<(f64, f64, f64)>,
@@ -386,12 +390,26 @@ impl Chart {
     ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         let xs = bounds(points.iter().map(|p| p.0));
         let ys = bounds(points.iter().map(|p| p.1));
-        let cs = bounds(points.iter().map(|p| p.2));
+        // The title names the values at the light and dark ends, not the padded range.
+        let (low, high) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+                (l.min(p.2), h.max(p.2))
+            });
         let title = format!(
-            "{} ({color_label}: {:.2} light … {:.2} dark)",
-            self.title, cs.0, cs.1
+            "{} ({color_label}: {low:.2} light … {high:.2} dark)",
+            self.title
         );
-        let mut b = ChartBuilder::on(root);
+        // Named points: the plot on the left, on the right a key of the top points by colour
+        // value, each numbered as the number drawn beside its point (names beside the
+        // points themselves overlapped where points crowd).
+        let (plot, key) = if labels.is_empty() {
+            (root.clone(), None)
+        } else {
+            let (plot, key) = root.split_horizontally(SIZE.0 as i32 - KEY_WIDTH);
+            (plot, Some(key))
+        };
+        let mut b = ChartBuilder::on(&plot);
         b.caption(title, (FONT, 20))
             .margin(16)
             .x_label_area_size(48)
@@ -399,7 +417,11 @@ impl Chart {
         let mut chart = b.build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)?;
         self.mesh(&mut chart)?;
         chart.draw_series(points.iter().map(|&(x, y, c)| {
-            let fill = shade((c - cs.0) / (cs.1 - cs.0));
+            let fill = shade(if high > low {
+                (c - low) / (high - low)
+            } else {
+                0.5
+            });
             Circle::new((x, y), 6, ShapeStyle::from(fill).filled())
         }))?;
         chart.draw_series(
@@ -407,31 +429,40 @@ impl Chart {
                 .iter()
                 .map(|&(x, y, _)| Circle::new((x, y), 6, POINT.stroke_width(1))),
         )?;
-        // The top points by colour value, named beside them; a name that would overlap one
-        // already placed moves down a line, one that would leave the plot goes to the left.
+        let Some(key) = key else {
+            return Ok(());
+        };
         let mut order: Vec<usize> = (0..labels.len()).collect();
         order.sort_by(|&a, &b| points[b].2.total_cmp(&points[a].2));
-        let area = chart.plotting_area().get_pixel_range();
-        let mut placed: Vec<(i32, i32, i32)> = Vec::new();
-        for &i in order.iter().take(LABELLED) {
+        key.draw(&Text::new(
+            format!("Top {} by {color_label}", LABELLED.min(labels.len())),
+            (4, 56),
+            (FONT, 14).into_font().color(&BLACK),
+        ))?;
+        for (rank, &i) in order.iter().take(LABELLED).enumerate() {
+            let number = (rank + 1).to_string();
             let (px, py) = chart.backend_coord(&(points[i].0, points[i].1));
-            let text = &labels[i];
-            let width = 7 * text.chars().count() as i32;
-            let (mut x, mut y) = (px + 9, py - 7);
-            if x + width > area.0.end {
-                x = px - 9 - width;
-            }
-            while placed
-                .iter()
-                .any(|&(ox, oy, ow)| (y - oy).abs() < 14 && x < ox + ow && ox < x + width)
-            {
-                y += 14;
-            }
-            placed.push((x, y, width));
             root.draw(&Text::new(
-                text.clone(),
-                (x, y),
+                number.clone(),
+                (px + 7, py - 16),
                 (FONT, 12).into_font().color(&BLACK),
+            ))?;
+            let name: String = labels[i].chars().take(KEY_CHARS).collect();
+            let ellipsis = if labels[i].chars().count() > KEY_CHARS {
+                "…"
+            } else {
+                ""
+            };
+            let y = 84 + 36 * rank as i32;
+            key.draw(&Text::new(
+                format!("{number}. {name}{ellipsis}"),
+                (4, y),
+                (FONT, 12).into_font().color(&BLACK),
+            ))?;
+            key.draw(&Text::new(
+                format!("    {color_label} {:.2}", points[i].2),
+                (4, y + 15),
+                (FONT, 11).into_font().color(&REFERENCE),
             ))?;
         }
         Ok(())
