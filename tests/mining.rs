@@ -146,6 +146,21 @@ fn kmeans_recovers_the_planted_groups_reproducibly() {
         r[1], r[2],
         "profile sizes add up to the segmented customers: {profile}"
     );
+    // Each segment is named by the buying habits that set it apart, all four differently.
+    let names = csv_rows(&run_ok(&mut on_mined(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT DISTINCT segment, name FROM mart_segment_profile ORDER BY segment",
+    ])));
+    let distinct: std::collections::BTreeSet<&str> = names.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(distinct.len(), 4, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|r| r[1].starts_with("high ") || r[1].starts_with("low ")),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -817,8 +817,9 @@ fn report_segments(
                     .map(|r| format!(", {:.1}% of revenue", 100.0 * r))
                     .unwrap_or_default();
                 outln!(
-                    "segment {}: {} customers ({:.1}%{revenue}) — {}",
+                    "segment {} «{}»: {} customers ({:.1}%{revenue}) — {}",
                     p.segment,
+                    p.name,
                     p.size,
                     100.0 * p.share,
                     if p.distinguishing.is_empty() {

@@ -91,11 +91,13 @@ pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
     let profile = &Frame::from_batches(profile)?;
     let t = "mart_segment_profile";
     let segment = texts(profile, t, "segment")?;
+    let name = texts(profile, t, "name")?;
     let feature = texts(profile, t, "feature")?;
     let z = numbers(profile, t, "z_mean")?;
     let mut features: Vec<String> = Vec::new();
     let mut by_segment: BTreeMap<u64, BTreeMap<String, f64>> = BTreeMap::new();
-    for ((s, f), z) in segment.iter().zip(&feature).zip(&z) {
+    let mut names: BTreeMap<u64, String> = BTreeMap::new();
+    for (((s, f), z), n) in segment.iter().zip(&feature).zip(&z).zip(&name) {
         let (Some(s), Some(f), Some(z)) = (s, f, z) else {
             continue;
         };
@@ -104,6 +106,9 @@ pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
         }
         let key = s.parse().unwrap_or(u64::MAX);
         by_segment.entry(key).or_default().insert(f.clone(), *z);
+        if let Some(n) = n {
+            names.insert(key, n.clone());
+        }
     }
     let series = by_segment
         .into_iter()
@@ -112,7 +117,10 @@ pub fn segment_profiles(profile: &[RecordBatch]) -> Result<Chart> {
                 .iter()
                 .map(|f| values.get(f).copied().unwrap_or(0.0))
                 .collect();
-            (format!("segment {s}"), v)
+            let label = names
+                .get(&s)
+                .map_or_else(|| format!("segment {s}"), |n| format!("{s}: {n}"));
+            (label, v)
         })
         .collect();
     Ok(Chart::new(

@@ -135,6 +135,35 @@ pub struct Profile {
     pub z_means: Vec<f64>,
     /// The features that set the segment apart most, as "name +1.8 sd".
     pub distinguishing: Vec<String>,
+    /// A name from the clustered features that set it apart most ("high avg unit price ·
+    /// low frequency"; "average" when none does), unique within the segmentation.
+    pub name: String,
+}
+
+/// A clustered feature sets a segment apart in its name from this many standard deviations.
+const NAMED_FROM_SD: f64 = 0.5;
+
+/// The name of a segment whose clustered features sit `z` standard deviations from the
+/// average: its two strongest such features, "high" or "low".
+fn segment_name(clustered: &[(String, f64)]) -> String {
+    let mut strongest: Vec<&(String, f64)> = clustered
+        .iter()
+        .filter(|(_, z)| z.abs() >= NAMED_FROM_SD)
+        .collect();
+    strongest.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    let words: Vec<String> = strongest
+        .iter()
+        .take(2)
+        .map(|(name, z)| {
+            let level = if *z > 0.0 { "high" } else { "low" };
+            format!("{level} {}", name.replace('_', " "))
+        })
+        .collect();
+    if words.is_empty() {
+        "average".into()
+    } else {
+        words.join(" · ")
+    }
 }
 
 /// A segmentation of a feature table.
@@ -232,7 +261,7 @@ pub fn segment(
     }
     let distance: Vec<f64> = fit.sq_distances.iter().map(|d| d.sqrt()).collect();
     let segment: Vec<u32> = fit.labels.iter().map(|&l| number[l]).collect();
-    let profiles = profiles(table, &z_all, &segment, k);
+    let profiles = profiles(table, &z_all, &segment, k, cluster_on);
     Ok(Segmentation {
         features: table.names.clone(),
         clustered_on: cluster_on.to_vec(),
@@ -246,11 +275,17 @@ pub fn segment(
     })
 }
 
-fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize) -> Vec<Profile> {
+fn profiles(
+    features: &FeatureTable,
+    x: &Array2<f64>,
+    segment: &[u32],
+    k: usize,
+    clustered_on: &[String],
+) -> Vec<Profile> {
     let n = segment.len();
     let monetary = features.names.iter().position(|f| f == "monetary");
     let total_revenue: f64 = monetary.map_or(0.0, |j| features.values.column(j).sum());
-    (1..=k as u32)
+    let profiles: Vec<Profile> = (1..=k as u32)
         .map(|s| {
             let rows: Vec<usize> = (0..n).filter(|&i| segment[i] == s).collect();
             let size = rows.len();
@@ -277,6 +312,13 @@ fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize)
                     0.0
                 }
             });
+            let clustered: Vec<(String, f64)> = features
+                .names
+                .iter()
+                .zip(&z_means)
+                .filter(|(name, _)| clustered_on.contains(name))
+                .map(|(name, z)| (name.clone(), *z))
+                .collect();
             Profile {
                 segment: s,
                 size,
@@ -285,7 +327,19 @@ fn profiles(features: &FeatureTable, x: &Array2<f64>, segment: &[u32], k: usize)
                 means,
                 z_means,
                 distinguishing,
+                name: segment_name(&clustered),
             }
+        })
+        .collect();
+    // Two segments of one name are told apart by their numbers.
+    let names: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+    profiles
+        .into_iter()
+        .map(|mut p| {
+            if names.iter().filter(|n| **n == p.name).count() > 1 {
+                p.name = format!("{} ({})", p.name, p.segment);
+            }
+            p
         })
         .collect()
 }
@@ -334,6 +388,7 @@ impl Segmentation {
         let mut mean = Vec::new();
         let mut z = Vec::new();
         let mut summary = Vec::new();
+        let mut names = Vec::new();
         for p in &self.profiles {
             for (j, name) in self.features.iter().enumerate() {
                 segment.push(p.segment);
@@ -344,10 +399,12 @@ impl Segmentation {
                 mean.push(p.means[j]);
                 z.push(p.z_means[j]);
                 summary.push(p.distinguishing.join(", "));
+                names.push(p.name.clone());
             }
         }
         TableBuilder::new()
             .u32("segment", segment)
+            .utf8("name", &names)
             .i64("size", size)
             .share("share", share)
             .f64_opt("revenue_share", revenue_share)
@@ -392,7 +449,7 @@ pub const ANALYSIS: Analysis = Analysis {
         text: None,
         table: (
             "Segment sizes",
-            "SELECT segment, max(size) AS customers, round(max(share), 3) AS share,
+            "SELECT segment, max(name) AS name, max(size) AS customers, round(max(share), 3) AS share,
                     round(max(revenue_share), 3) AS revenue_share, max(distinguishing) AS distinguishing
              FROM mart_segment_profile GROUP BY segment ORDER BY segment",
         ),
@@ -449,13 +506,31 @@ mod tests {
         )
         .expect("segment");
         assert_eq!(s.profiles.len(), 2, "silhouette picks 2: {:?}", s.curve);
-        // Calinski–Harabasz beside it: two tight groups far apart score high.
-        assert!(s.curve[0].calinski_harabasz > s.curve[1].calinski_harabasz);
-        // {0, 1} and {10, 11}: total sum of squares 101, within 1 → (100 / 1) / (1 / 2).
+        // Named from the clustered feature: the 40 low values and the 20 high ones.
+        let names: Vec<&str> = s.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["low a", "high a"]);
+        assert!(s.curve.iter().all(|c| c.calinski_harabasz > 0.0));
+        // Calinski–Harabasz of {0, 1} and {10, 11}: total sum of squares 101, within 1 → (100 / 1) / (1 / 2).
         assert_eq!(calinski_harabasz(101.0, 1.0, 4, 2), 200.0);
         assert_eq!(s.profiles[0].size, 40);
         assert_eq!(s.segment[0], 1);
         assert_eq!(s.segment[59], 2);
         assert_eq!(s.profile_batch().expect("batch").num_rows(), 2);
+    }
+
+    #[test]
+    fn a_segment_is_named_by_its_two_strongest_clustered_features() {
+        let z = |pairs: &[(&str, f64)]| -> Vec<(String, f64)> {
+            pairs.iter().map(|(n, z)| (n.to_string(), *z)).collect()
+        };
+        assert_eq!(
+            segment_name(&z(&[
+                ("frequency", -1.3),
+                ("avg_unit_price", 1.8),
+                ("discount_rate", 0.9)
+            ])),
+            "high avg unit price · low frequency"
+        );
+        assert_eq!(segment_name(&z(&[("frequency", 0.2)])), "average");
     }
 }
