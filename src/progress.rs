@@ -44,7 +44,7 @@ impl Reporter {
     /// Starts a line for `name` (a spinner, or a byte bar of `bytes`) after closing the
     /// stage on screen, leaving its line with a tick and its time.
     fn open(screen: &Screen, name: &str, bytes: Option<u64>) {
-        let mut current = screen.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = screen.current();
         if let Some((bar, _)) = current.take() {
             close(&bar);
         }
@@ -87,8 +87,7 @@ impl acrm_etl::Progress for Reporter {
         };
         {
             // A batch of the loading stage renames its byte bar.
-            let current = screen.current.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((bar, true)) = current.as_ref() {
+            if let Some((bar, true)) = screen.current().as_ref() {
                 bar.set_message(name.to_string());
                 return;
             }
@@ -103,27 +102,22 @@ impl acrm_etl::Progress for Reporter {
     }
 
     fn advance(&self, n: u64) {
-        if let Some(screen) = &self.screen
-            && let Some((bar, _)) = screen
-                .current
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-        {
+        if let Some((bar, _)) = self.screen.as_ref().and_then(|s| s.current().clone()) {
             bar.inc(n);
         }
     }
 
     fn finish(&self) {
-        if let Some(screen) = &self.screen
-            && let Some((bar, _)) = screen
-                .current
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-        {
+        if let Some((bar, _)) = self.screen.as_ref().and_then(|s| s.current().take()) {
             close(&bar);
         }
+    }
+}
+
+impl Screen {
+    /// The stage on screen (a poisoned lock still holds a usable bar).
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<(ProgressBar, bool)>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -58,11 +58,19 @@ fn every_analysis_draws_its_chart_from_the_sample() {
     let svg = chart(&["mine", "segment", "--k", "4", "--no-write"], "segments");
     run_ok(&mut built().on(&["mine", "segment", "--k", "4"]));
     let features = distinct("SELECT DISTINCT feature FROM mart_segment_profile");
+    let names = csv_rows(&run_ok(&mut built().on(&[
+        "sql",
+        "--format",
+        "csv",
+        "SELECT DISTINCT segment, name FROM mart_segment_profile ORDER BY segment",
+    ])));
+    assert_eq!(names.len(), 4, "{names:?}");
     for (s, hex) in ["4C72B0", "DD8452", "55A868", "C44E52"].iter().enumerate() {
         assert_eq!(fills(&svg, hex), features + 1, "segment {}", s + 1);
-        assert!(svg.contains(&format!("segment {}", s + 1)));
+        // The legend names each segment by number and name.
+        let label = format!("{}: {}", names[s][0], names[s][1]);
+        assert!(svg.contains(&label), "{label}");
     }
-    assert!(!svg.contains("segment 5"));
     // RFM heat map: the 5 × 5 grid labelled, the cells written.
     let svg = chart(&["mine", "rfm", "--no-write"], "rfm");
     assert!(svg.contains("RFM") && svg.contains("recency score"));

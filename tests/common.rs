@@ -53,6 +53,26 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the acrm binary runs")
 }
 
+/// Runs `cmd` with `input` on its standard input, returning its output whatever the exit
+/// code.
+pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write standard input");
+    child.wait_with_output().expect("the command ends")
+}
+
 /// Runs `cmd`, fails the test unless it exits 0, and returns its standard output.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = run(cmd);

@@ -55,27 +55,13 @@ fn every_help_example_runs() {
         };
         command.current_dir(root).args(args);
         if let Some(port) = server_port(args) {
-            servers.0.push(start(command, port, line));
+            let log = root.join(format!("server-{}.log", servers.0.len()));
+            servers.0.push(start(command, port, line, &log));
             continue;
         }
         let started = Instant::now();
         let out = match stdin {
-            Some(text) => {
-                let mut child = command
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn");
-                use std::io::Write as _;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(text.as_bytes())
-                    .expect("write stdin");
-                child.wait_with_output().expect("run")
-            }
+            Some(text) => run_with_input(&mut command, text.as_bytes()),
             None => run(command.stdin(Stdio::null())),
         };
         assert!(
@@ -189,22 +175,20 @@ fn server_port(args: &[String]) -> Option<u16> {
     }
 }
 
-/// Starts a server example and waits until it accepts connections on `port`.
-fn start(mut command: Command, port: u16, line: &str) -> Child {
+/// Starts a server example and waits until it accepts connections on `port`; its log goes to
+/// `log` (a file: an unread pipe would fill and stall the server).
+fn start(mut command: Command, port: u16, line: &str, log: &Path) -> Child {
+    let file = std::fs::File::create(log).expect("server log");
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(file)
         .spawn()
         .expect("spawn server");
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Some(status) = child.try_wait().expect("server status") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read as _;
-                let _ = e.read_to_string(&mut err);
-            }
+            let err = std::fs::read_to_string(log).unwrap_or_default();
             panic!("example {line} exited with {status} before listening:\n{err}");
         }
         assert!(Instant::now() < deadline, "{line} did not listen on {port}");
@@ -257,26 +241,7 @@ fn fixtures(root: &Path) {
     }
     write("german_credit.csv", &credit);
     write_features(&root.join("features.parquet"));
-    let verifier = {
-        let mut child = acrm()
-            .arg("hash-password")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("hash-password");
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"pencil\n")
-            .expect("password");
-        let out = child.wait_with_output().expect("verifier");
-        String::from_utf8(out.stdout)
-            .expect("text")
-            .trim()
-            .to_string()
-    };
+    let verifier = crate::serve::verifier("pencil");
     write(
         "acrm-serve.toml",
         &format!(

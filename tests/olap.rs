@@ -174,19 +174,10 @@ fn describe_documents_every_column_and_flags_pii_in_views() {
 
 #[test]
 fn shell_runs_piped_statements() {
-    let mut child = on_sample(&["sql"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn shell");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"SELECT 40 + 2\n  AS answer;\n-- a comment; ignored\nSELECT count(*) AS n FROM dim_channel;\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("shell ends");
+    let out = run_with_input(
+        &mut on_sample(&["sql"]),
+        b"SELECT 40 + 2\n  AS answer;\n-- a comment; ignored\nSELECT count(*) AS n FROM dim_channel;\n",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

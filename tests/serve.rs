@@ -3,7 +3,7 @@
 //! CLI, read-only refusals, the statement timeout and connection limit, TLS, new versions
 //! without a restart, the audit log, and a bounded load test.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -21,19 +21,10 @@ pub(crate) const USERS: &[(&str, &str, &str)] = &[
 
 /// The SCRAM verifier `acrm hash-password` prints for `password`.
 pub(crate) fn verifier(password: &str) -> String {
-    let mut child = acrm()
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("hash-password runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("hash-password ends");
+    let out = run_with_input(
+        acrm().arg("hash-password"),
+        format!("{password}\n").as_bytes(),
+    );
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
     // (The test passwords are long enough not to turn up in base64 by chance.)

@@ -108,7 +108,10 @@ pub fn value_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
     SELECT customer_id,
            CASE WHEN customer_type = 'enterprise' THEN 10 ELSE 0 END
              + CASE WHEN income IS NULL THEN 0
-                    ELSE ntile(5) OVER (PARTITION BY customer_type, income IS NULL ORDER BY income) END
+                    -- Ties broken by id: ntile over equal incomes is otherwise free to
+                    -- place them in either quintile, and a run's tiers would differ from the next.
+                    ELSE ntile(5) OVER (PARTITION BY customer_type, income IS NULL
+                                        ORDER BY income, customer_id) END
              AS peer_group
     FROM customer
 )
