@@ -173,6 +173,24 @@ fn auto_k_prints_the_silhouette_curve_and_bad_features_are_refused() {
         "--no-write",
     ]));
     assert!(out.contains("k = 2") && out.contains("k = 6"), "{out}");
+    assert!(out.contains("Calinski–Harabasz"), "{out}");
+    // As CSV: one row per segment, its name, the means at full precision.
+    let csv = run_ok(&mut on_mined(&[
+        "mine",
+        "segment",
+        "--k",
+        "4",
+        "--no-write",
+        "--format",
+        "csv",
+    ]));
+    assert!(csv.starts_with("segment,name,size,share,"), "{csv}");
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(
+        rows.iter().any(|r| r[3].len() > 8),
+        "shares are not rounded: {csv}"
+    );
     let bad = run(&mut on_mined(&[
         "mine",
         "segment",

@@ -770,20 +770,20 @@ fn report_segments(
             }))?
         ),
         Format::Csv => {
+            // Full precision, as every CSV: a mean is written as the float it is.
             outln!(
-                "segment,size,share,revenue_share,{},distinguishing",
+                "segment,name,size,share,revenue_share,{},distinguishing",
                 s.features.join(",")
             );
             for p in &s.profiles {
-                let means: Vec<String> = p.means.iter().map(|m| format!("{m:.4}")).collect();
+                let means: Vec<String> = p.means.iter().map(f64::to_string).collect();
                 outln!(
-                    "{},{},{:.6},{},{},\"{}\"",
+                    "{},\"{}\",{},{},{},{},\"{}\"",
                     p.segment,
+                    p.name,
                     p.size,
                     p.share,
-                    p.revenue_share
-                        .map(|r| format!("{r:.6}"))
-                        .unwrap_or_default(),
+                    p.revenue_share.map(|r| r.to_string()).unwrap_or_default(),
                     means.join(","),
                     p.distinguishing.join(", ")
                 );
