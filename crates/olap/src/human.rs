@@ -1,7 +1,7 @@
 //! Result tables as people read them: numbers rounded by magnitude, or by what they measure
 //! (a share as %, money to the cent; full precision stays in CSV, JSON and Parquet), NULL
-//! written out so a ROLLUP's total row differs from an empty
-//! value, and long results cut to their first rows with a line saying how many were left.
+//! written out so a ROLLUP's total row differs from an empty value, and long results cut to
+//! their first rows with a line saying how many were left.
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
