@@ -85,12 +85,10 @@ impl acrm_etl::Progress for Reporter {
             tracing::info!("{name}");
             return;
         };
-        {
-            // A batch of the loading stage renames its byte bar.
-            if let Some((bar, true)) = screen.current().as_ref() {
-                bar.set_message(name.to_string());
-                return;
-            }
+        // A batch of the loading stage renames its byte bar.
+        if let Some((bar, true)) = screen.current().as_ref() {
+            bar.set_message(name.to_string());
+            return;
         }
         Self::open(screen, name, None);
     }
@@ -102,7 +100,10 @@ impl acrm_etl::Progress for Reporter {
     }
 
     fn advance(&self, n: u64) {
-        if let Some((bar, _)) = self.screen.as_ref().and_then(|s| s.current().clone()) {
+        // Called for every chunk read: a lock, no clone of the bar.
+        if let Some(screen) = &self.screen
+            && let Some((bar, _)) = screen.current().as_ref()
+        {
             bar.inc(n);
         }
     }

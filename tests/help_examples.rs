@@ -176,8 +176,13 @@ fn server_port(args: &[String]) -> Option<u16> {
 }
 
 /// Starts a server example and waits until it accepts connections on `port`; its log goes to
-/// `log` (a file: an unread pipe would fill and stall the server).
+/// `log` (a file: an unread pipe would fill and stall the server). A port some other program
+/// already holds fails the test naming it: else that program's answer would pass for ours.
 fn start(mut command: Command, port: u16, line: &str, log: &Path) -> Child {
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} is taken by another program: `{line}` needs it free"
+    );
     let file = std::fs::File::create(log).expect("server log");
     let mut child = command
         .stdin(Stdio::null())

@@ -376,6 +376,22 @@ mod tests {
                 .to_string();
             assert!(e.contains(why), "{name}: {e}");
         }
+        // Money built as a plain float: the printed table and SQL would disagree on it.
+        let plain = Arc::new(datafusion::arrow::datatypes::Schema::new(
+            rfm.schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_metadata(Default::default()))
+                .collect::<Vec<_>>(),
+        ));
+        let unitless = RecordBatch::try_new(plain, rfm.columns().to_vec()).expect("batch");
+        let e = publish_tables(dir.path(), &[("mart_rfm".into(), unitless)])
+            .expect_err("no unit")
+            .to_string();
+        assert!(
+            e.contains("column 'monetary' is built as no unit, declared money"),
+            "{e}"
+        );
         // A null where the declaration allows none, in a batch whose own schema allows it.
         let nullable = Arc::new(datafusion::arrow::datatypes::Schema::new(
             rfm.schema()
