@@ -65,7 +65,7 @@ impl EngineArgs {
                     m.saturating_mul(1 << 20)
                 }),
             timeout: Duration::from_secs(self.timeout),
-            scope: None,
+            ..EngineOptions::default()
         };
         rt.block_on(async {
             let mut engine = match &self.cluster {

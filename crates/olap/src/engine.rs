@@ -44,7 +44,14 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// The part of the branch hierarchy whose rows this caller sees (None: all rows).
     pub scope: Option<RowScope>,
+    /// Name of the catalog the tables are registered in (`information_schema`'s
+    /// `table_catalog`); `acrm serve` names it after the database clients connect to.
+    /// Default [`DEFAULT_CATALOG`].
+    pub catalog: String,
 }
+
+/// The catalog name of an engine opened on this machine unless the options name another.
+pub const DEFAULT_CATALOG: &str = "acrm";
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -53,6 +60,7 @@ impl Default for EngineOptions {
             memory_limit: default_memory_limit(),
             timeout: Duration::from_secs(600),
             scope: None,
+            catalog: DEFAULT_CATALOG.to_string(),
         }
     }
 }
@@ -185,7 +193,9 @@ fn local_context(options: &EngineOptions) -> Result<SessionContext> {
     // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
     // DataFusion settings can be tuned per process with DATAFUSION_* environment
     // variables (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
-    let config = SessionConfig::from_env()?.with_information_schema(true);
+    let config = SessionConfig::from_env()?
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(&options.catalog, "public");
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
@@ -220,9 +230,11 @@ impl Engine {
         ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
-        let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Warehouse {
+        // The context's own default catalog: a Ballista session names it itself.
+        let name = ctx.state().config_options().catalog.default_catalog.clone();
+        let catalog = ctx.catalog(&name).ok_or_else(|| Error::Warehouse {
             path: dir.clone(),
-            message: "DataFusion has no default catalog".into(),
+            message: format!("the query context has no catalog {name}"),
         })?;
         // Tables that are masked or filtered for this caller are registered in a schema that
         // is dropped once the guarded tables over them exist ([`GuardedTable`]): they keep

@@ -17,7 +17,9 @@ pub mod reports;
 pub mod scope;
 pub mod table;
 
-pub use engine::{ColumnInfo, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit};
+pub use engine::{
+    ColumnInfo, DEFAULT_CATALOG, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit,
+};
 pub use error::{Error, Result};
 pub use file::read_table_file;
 pub use frame::{Column, Frame, Values};

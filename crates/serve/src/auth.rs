@@ -14,7 +14,7 @@ use datafusion_postgres::pgwire::api::auth::{
     save_startup_parameters_to_metadata,
 };
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
+    ClientInfo, METADATA_DATABASE, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
@@ -200,6 +200,23 @@ impl StartupHandler for Auth {
                             return Err(failed(&user));
                         };
                         shared.gate.succeeded(self.session.address);
+                        // Checked once the user is known, so no one learns the name
+                        // without logging in; a client naming none asks for the user's
+                        // name, as libpq does.
+                        let database = client
+                            .metadata()
+                            .get(METADATA_DATABASE)
+                            .cloned()
+                            .unwrap_or_else(|| user.clone());
+                        if database != shared.config.server.database {
+                            return Err(fatal(
+                                "3D000",
+                                format!(
+                                    "database \"{database}\" does not exist (this server serves \"{}\")",
+                                    shared.config.server.database
+                                ),
+                            ));
+                        }
                         if !self.session.take_slot() {
                             return Err(fatal(
                                 "53300",

@@ -4,6 +4,7 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:5433"
+//! database = "acrm"                  # the name clients connect to (dbname=acrm)
 //! max_connections = 64
 //! statement_timeout_seconds = 300
 //! query_memory_mib = 2048
@@ -44,6 +45,11 @@ pub struct ServerSection {
     /// Address to listen on. Default 127.0.0.1:5433 (loopback only).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The database name clients connect to (`dbname`), what `current_database()` returns
+    /// and the catalog `information_schema` names; a connection asking for another
+    /// database is refused (SQLSTATE 3D000), as PostgreSQL does. Default `acrm`.
+    #[serde(default = "default_database")]
+    pub database: String,
     /// Connections served at once; more are refused with SQLSTATE 53300. Default 64.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -82,6 +88,9 @@ pub struct ServerSection {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5433))
 }
+fn default_database() -> String {
+    acrm_olap::DEFAULT_CATALOG.to_string()
+}
 fn default_max_connections() -> usize {
     64
 }
@@ -108,6 +117,7 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            database: default_database(),
             max_connections: default_max_connections(),
             statement_timeout_seconds: default_timeout(),
             query_memory_mib: default_query_memory(),
@@ -239,6 +249,12 @@ impl ServeConfig {
             ));
         }
         let s = &file.server;
+        if s.database.is_empty() || s.database.len() > 63 || s.database.contains('\0') {
+            return Err(Error::Config(format!(
+                "database '{}': a database name has 1 to 63 characters",
+                s.database
+            )));
+        }
         for (name, value) in [
             ("max_connections", s.max_connections),
             ("max_pending_logins", s.max_pending_logins),
@@ -283,6 +299,7 @@ mod tests {
         );
         let c = ServeConfig::parse(&text).expect("parse");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:5433");
+        assert_eq!(c.server.database, "acrm");
         assert_eq!(c.users["erin"].role, "east");
         assert!(c.roles["east"].scope.is_some());
         assert!(!c.roles["analyst"].privileged);
@@ -312,6 +329,12 @@ mod tests {
                     "[roles.a]\nscope = {{ level = \"region\", values = [] }}\n[users.u]\nrole = \"a\"\npassword = \"{v}\"\n"
                 ),
                 "scope.values",
+            ),
+            (
+                format!(
+                    "[server]\ndatabase = \"\"\n[roles.a]\n[users.u]\nrole = \"a\"\npassword = \"{v}\"\n"
+                ),
+                "1 to 63 characters",
             ),
             (
                 format!(

@@ -28,16 +28,19 @@ struct Current {
 /// The engines the server queries through.
 pub struct Engines {
     warehouse: PathBuf,
+    database: String,
     memory_limit: usize,
     current: Mutex<Current>,
 }
 
 impl Engines {
-    /// Engines over `warehouse`; `memory_limit` bounds what opening an engine may query (each
-    /// statement then runs with its own pool of the same size, set by the handler).
-    pub fn new(warehouse: &Path, memory_limit: usize) -> Self {
+    /// Engines over `warehouse`, served as database `database`; `memory_limit` bounds what
+    /// opening an engine may query (each statement then runs with its own pool of the same
+    /// size, set by the handler).
+    pub fn new(warehouse: &Path, database: &str, memory_limit: usize) -> Self {
         Self {
             warehouse: warehouse.to_path_buf(),
+            database: database.to_string(),
             memory_limit,
             current: Mutex::new(Current::default()),
         }
@@ -70,13 +73,15 @@ impl Engines {
             privileged: role.privileged,
             memory_limit: self.memory_limit,
             scope: role.scope.clone(),
+            catalog: self.database.clone(),
             ..EngineOptions::default()
         };
         let mut engine = Engine::open(&self.warehouse, options).await?;
         acrm_mining::model::udf::register(&mut engine, &self.warehouse).await?;
         // pg_catalog and the functions psql, drivers and BI tools ask about on connect.
-        setup_pg_catalog(engine.context(), "datafusion", EmptyContextProvider)
+        setup_pg_catalog(engine.context(), &self.database, EmptyContextProvider)
             .map_err(|e| Error::DataFusion(*e))?;
+        crate::catalog::register(&engine, &self.database).await?;
         Ok(engine)
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod audit;
 mod auth;
+mod catalog;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod config;
@@ -30,7 +31,9 @@ mod query;
 pub mod scram;
 pub mod server;
 mod session;
+mod settings;
 pub mod statement;
+mod transaction;
 mod wire;
 
 pub use config::ServeConfig;

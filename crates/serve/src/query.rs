@@ -33,7 +33,8 @@ use datafusion_postgres::arrow_pg::datatypes::{
 };
 use datafusion_postgres::pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use datafusion_postgres::pgwire::api::query::{
-    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response,
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
 };
 use datafusion_postgres::pgwire::api::results::{
     DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
@@ -41,14 +42,16 @@ use datafusion_postgres::pgwire::api::results::{
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::{Entry as PortalEntry, PortalStore};
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type,
+    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, PgWireConnectionState, Type,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::extendedquery::{Execute, PortalSuspended};
-use datafusion_postgres::pgwire::messages::response::EmptyQueryResponse;
+use datafusion_postgres::pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use datafusion_postgres::pgwire::messages::simplequery::Query;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
+use futures::future::{Either, select};
 use futures::{Sink, SinkExt, StreamExt, stream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -57,6 +60,7 @@ use crate::audit::{Entry, Outcome};
 use crate::config::Role;
 use crate::session::{Login, Session, Shared};
 use crate::statement::{Action, ParseError, classify, kind, parse, refusal, shows_statistics};
+use crate::transaction::admit;
 use crate::wire::Held;
 
 /// An error with severity ERROR, SQLSTATE `code` and `message`.
@@ -99,68 +103,14 @@ fn fail(entry: &mut Entry, rows: u64, e: &DataFusionError) -> PgWireError {
     error(code, message)
 }
 
-/// Server variables for `SHOW` (lower-case name): value and description, as PostgreSQL
-/// spells them.
-fn variables(session: &Session) -> Vec<(&'static str, String, &'static str)> {
-    vec![
-        (
-            "server_version",
-            crate::session::server_version(),
-            "Server version.",
-        ),
-        (
-            "server_version_num",
-            "160006".into(),
-            "Server version as a number.",
-        ),
-        ("server_encoding", "UTF8".into(), "Server character set."),
-        ("client_encoding", "UTF8".into(), "Client character set."),
-        (
-            "statement_timeout",
-            format!("{}ms", session.timeout().as_millis()),
-            "Longest a statement may run (SET may lower it).",
-        ),
-        (
-            "transaction_isolation",
-            "read committed".into(),
-            "Isolation level.",
-        ),
-        (
-            "transaction_read_only",
-            "on".into(),
-            "Transactions are read-only.",
-        ),
-        (
-            "default_transaction_read_only",
-            "on".into(),
-            "Transactions are read-only.",
-        ),
-        (
-            "standard_conforming_strings",
-            "on".into(),
-            "Backslashes are literal in strings.",
-        ),
-        ("integer_datetimes", "on".into(), "Timestamps are integers."),
-        ("is_superuser", "off".into(), "The user is not a superuser."),
-        ("datestyle", "ISO, MDY".into(), "Date display format."),
-        ("timezone", "UTC".into(), "Time zone of timestamps."),
-        ("search_path", "public".into(), "Schema search order."),
-        ("max_identifier_length", "63".into(), "Longest identifier."),
-    ]
-}
-
-/// The value of server variable `name` (`transaction isolation level` and `time zone` are
-/// the SQL-standard spellings).
-fn show_value(session: &Session, name: &str) -> Option<String> {
-    let name = match name {
+/// The server variable `SHOW name` means: `transaction isolation level` and `time zone`
+/// are the SQL-standard spellings.
+fn variable(name: &str) -> &str {
+    match name {
         "transaction isolation level" => "transaction_isolation",
         "time zone" => "timezone",
         other => other,
-    };
-    variables(session)
-        .into_iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, v, _)| v)
+    }
 }
 
 /// A response of text columns `names` and `rows`.
@@ -238,17 +188,24 @@ async fn plan(ctx: &SessionContext, statement: &Statement) -> Result<LogicalPlan
     Ok(plan)
 }
 
-/// Parameter types of `plan` in `$1, $2, …` order.
+/// Parameter types of `plan`, the type of `$n` at index n − 1. A number the plan does not
+/// use (the client's statement names it, a catalog rewrite dropped it) has no type, so it
+/// does not shift the types of the numbers after it.
 fn parameter_types(plan: &LogicalPlan) -> PgWireResult<Vec<Option<DataType>>> {
     let types = plan
         .get_parameter_types()
         .map_err(|e| error("42P18", e.to_string()))?;
-    let mut numbered: Vec<(usize, Option<DataType>)> = types
+    let numbered: Vec<(usize, Option<DataType>)> = types
         .into_iter()
         .filter_map(|(name, t)| Some((name.trim_start_matches('$').parse().ok()?, t)))
+        .filter(|(n, _)| *n >= 1)
         .collect();
-    numbered.sort_by_key(|(n, _)| *n);
-    Ok(numbered.into_iter().map(|(_, t)| t).collect())
+    let count = numbered.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    let mut by_number = vec![None; count];
+    for (n, t) in numbered {
+        by_number[n - 1] = t;
+    }
+    Ok(by_number)
 }
 
 /// `session_user` (what `current_user` and `user` are rewritten to): the logged-in user,
@@ -629,8 +586,36 @@ impl Session {
             .map_err(|e| DataFusionError::External(Box::new(e)))?
     }
 
-    /// Runs one statement for the logged-in user; `prepared` is the plan made at parse
-    /// time, `params` the bound parameter values.
+    /// Runs transaction-control `action` (BEGIN, COMMIT, ROLLBACK, savepoints) in the block
+    /// `status` describes, updating it.
+    fn control(
+        &self,
+        status: &mut TransactionStatus,
+        action: &Action,
+        entry: &mut Entry,
+    ) -> PgWireResult<Response> {
+        let applied = self
+            .savepoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .apply(*status, action);
+        match applied {
+            Some(Ok((next, tag))) => {
+                *status = next;
+                entry.finish(0, Outcome::Ok, None);
+                Ok(Response::Execution(Tag::new(tag)))
+            }
+            Some(Err(r)) => {
+                entry.finish(0, Outcome::Error, Some(r.code));
+                Err(error(r.code, r.message))
+            }
+            None => Err(error("XX000", "not a transaction-control statement")),
+        }
+    }
+
+    /// Runs one statement for the logged-in user in the transaction block `status`
+    /// describes (and updates it); `prepared` is the plan made at parse time, `params` the
+    /// bound parameter values.
     async fn run(
         &self,
         metadata: &std::collections::HashMap<String, String>,
@@ -638,6 +623,7 @@ impl Session {
         prepared: Option<&(LogicalPlan, u64)>,
         params: Option<ParamValues>,
         format: &Format,
+        status: &mut TransactionStatus,
     ) -> PgWireResult<Response> {
         let Some((login, role)) = self.login() else {
             return Err(error("28000", "not logged in"));
@@ -650,41 +636,92 @@ impl Session {
             entry.finish(0, Outcome::Ok, None);
             Ok(r)
         };
+        let rejected = |entry: &mut Entry, code: &'static str, message: String| {
+            entry.finish(0, Outcome::Error, Some(code));
+            Err(error(code, message))
+        };
         let deadline = Instant::now() + self.timeout();
-        match classify(&parsed.statement) {
+        let action = classify(&parsed.statement);
+        if let Err(r) = admit(*status, &action) {
+            return rejected(&mut entry, r.code, r.message);
+        }
+        match action {
             Action::Refused(what) => {
                 entry.finish(0, Outcome::Refused, Some("25006"));
                 Err(error("25006", refusal(&what)))
             }
-            Action::Begin => ok(&mut entry, Response::TransactionStart(Tag::new("BEGIN"))),
-            Action::Commit => ok(&mut entry, Response::TransactionEnd(Tag::new("COMMIT"))),
-            Action::Rollback => ok(&mut entry, Response::TransactionEnd(Tag::new("ROLLBACK"))),
+            Action::Begin
+            | Action::Commit
+            | Action::Rollback
+            | Action::Savepoint(_)
+            | Action::Release(_)
+            | Action::RollbackTo(_) => self.control(status, &action, &mut entry),
             Action::SetTimeout(ms) => {
                 self.set_timeout_ms(ms);
                 ok(&mut entry, Response::Execution(Tag::new("SET")))
             }
-            Action::SetIgnored => ok(&mut entry, Response::Execution(Tag::new("SET"))),
+            Action::SetTransaction => ok(&mut entry, Response::Execution(Tag::new("SET"))),
+            Action::Set { name, value } => {
+                match self.with_settings(metadata, |s| s.set(&name, &value)) {
+                    Ok(()) => ok(&mut entry, Response::Execution(Tag::new("SET"))),
+                    Err(r) => rejected(&mut entry, r.code, r.message),
+                }
+            }
+            Action::Reset(name) => {
+                let reset = match name.as_deref() {
+                    Some("statement_timeout") => {
+                        self.set_timeout_ms(0);
+                        Ok(())
+                    }
+                    Some(name) => self.with_settings(metadata, |s| s.reset(Some(name))),
+                    None => {
+                        self.set_timeout_ms(0);
+                        self.with_settings(metadata, |s| s.reset(None))
+                    }
+                };
+                match reset {
+                    Ok(()) => ok(&mut entry, Response::Execution(Tag::new("RESET"))),
+                    Err(r) => rejected(&mut entry, r.code, r.message),
+                }
+            }
+            Action::Discard(true) if *status != TransactionStatus::Idle => rejected(
+                &mut entry,
+                "25001",
+                "DISCARD ALL cannot run inside a transaction block".into(),
+            ),
+            Action::Discard(all) => {
+                if all {
+                    self.set_timeout_ms(0);
+                    // RESET ALL of a known name cannot fail.
+                    let _ = self.with_settings(metadata, |s| s.reset(None));
+                }
+                let tag = parsed.statement.to_string().to_uppercase();
+                ok(&mut entry, Response::Execution(Tag::new(&tag)))
+            }
             Action::Show(name) if name == "all" => {
-                let rows: Vec<Vec<String>> = variables(self)
+                let timeout = self.timeout();
+                let rows: Vec<Vec<String>> = self
+                    .with_settings(metadata, |s| s.all(timeout))
                     .into_iter()
-                    .map(|(n, v, d)| vec![n.to_string(), v, d.to_string()])
+                    .map(Vec::from)
                     .collect();
                 entry.finish(rows.len() as u64, Outcome::Ok, None);
                 text_rows(&["name", "setting", "description"], rows)
             }
-            Action::Show(name) => match show_value(self, &name) {
-                Some(v) => {
-                    entry.finish(1, Outcome::Ok, None);
-                    text_rows(&[name.as_str()], vec![vec![v]])
-                }
-                None => {
-                    entry.finish(0, Outcome::Error, Some("42704"));
-                    Err(error(
+            Action::Show(name) => {
+                let timeout = self.timeout();
+                match self.with_settings(metadata, |s| s.show(variable(&name), timeout)) {
+                    Some(v) => {
+                        entry.finish(1, Outcome::Ok, None);
+                        text_rows(&[name.as_str()], vec![vec![v]])
+                    }
+                    None => rejected(
+                        &mut entry,
                         "42704",
                         format!("unrecognized configuration parameter \"{name}\""),
-                    ))
+                    ),
                 }
-            },
+            }
             Action::Query
                 if shows_statistics(&parsed.statement)
                     && (!role.privileged || role.scope.is_some()) =>
@@ -751,8 +788,49 @@ impl Session {
     }
 }
 
+/// pgwire's own `on_query` derives the transaction status from the kinds of responses, which
+/// cannot say that `ROLLBACK TO` leaves a failed block; this one runs the statements of a
+/// simple query one after the other with the status [`Session::run`] keeps.
 #[async_trait]
 impl SimpleQueryHandler for Queries {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let mut status = client.transaction_status();
+        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
+            Some(handle) => Some(handle.start_query().await),
+            None => None,
+        };
+        let work = self.answer(client, &query.query, &mut status);
+        let outcome = match cancel {
+            Some(cancelled) => match select(Box::pin(work), cancelled).await {
+                Either::Left((outcome, _)) => outcome,
+                Either::Right(_) => Err(PgWireError::QueryCanceled),
+            },
+            None => work.await,
+        };
+        if let Err(e) = outcome {
+            // The statements before were answered; this one and the rest are not.
+            client
+                .feed(PgWireBackendMessage::ErrorResponse(
+                    ErrorInfo::from(e).into(),
+                ))
+                .await?;
+            status = status.to_error_state();
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        send_ready_for_query(client, status).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -760,26 +838,59 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = self.session.parse(query, false).await?;
+        // Only `on_query` above answers simple queries; this is the trait's entry point for
+        // anyone calling pgwire's default handling, kept equivalent.
+        let mut status = client.transaction_status();
+        self.answer(client, query, &mut status).await?;
+        client.set_transaction_status(status);
+        Ok(vec![])
+    }
+}
+
+impl Queries {
+    /// Answers the statements of simple query `text` in order, sending each one's result;
+    /// stops at the first error, which it returns.
+    async fn answer<C>(
+        &self,
+        client: &mut C,
+        text: &str,
+        status: &mut TransactionStatus,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statements = self.session.parse(text, false).await?;
         if statements.is_empty() {
-            return Ok(vec![Response::EmptyQuery]);
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+            return Ok(());
         }
-        let mut responses = Vec::with_capacity(statements.len());
+        let metadata = client.metadata().clone();
         for parsed in &statements {
-            match self
+            let response = self
                 .session
-                .run(client.metadata(), parsed, None, None, &Format::UnifiedText)
-                .await
-            {
-                Ok(r) => responses.push(r),
-                Err(e) => {
-                    // Like PostgreSQL: the statements before are answered, the rest skipped.
-                    responses.push(Response::Error(Box::new(e.into())));
-                    break;
+                .run(&metadata, parsed, None, None, &Format::UnifiedText, status)
+                .await?;
+            match response {
+                Response::Query(rows) => send_query_response(client, rows, true).await?,
+                Response::Execution(tag) => send_execution_response(client, tag).await?,
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?;
                 }
+                Response::Error(e) => return Err(PgWireError::UserError(e)),
+                _ => return Err(error("0A000", "COPY is not supported")),
             }
         }
-        Ok(responses)
+        Ok(())
     }
 }
 
@@ -892,7 +1003,7 @@ impl ExtendedQueryHandler for Queries {
         if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
             return Err(PgWireError::NotReadyForQuery);
         }
-        let mut transaction = client.transaction_status();
+        let began = client.transaction_status();
         client.set_state(PgWireConnectionState::QueryInProgress);
         let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
         let max_rows = usize::try_from(message.max_rows).unwrap_or(0);
@@ -926,17 +1037,12 @@ impl ExtendedQueryHandler for Queries {
                     }
                     Ok(Response::Execution(tag)) => {
                         send_execution_response(client, tag).await?;
-                        None
-                    }
-                    Ok(Response::TransactionStart(tag)) => {
-                        send_execution_response(client, tag).await?;
-                        transaction = transaction.to_in_transaction_state();
-                        None
-                    }
-                    Ok(Response::TransactionEnd(tag)) => {
-                        send_execution_response(client, tag).await?;
-                        transaction = transaction.to_idle_state();
-                        client.portal_store().rm_portal(DEFAULT_NAME);
+                        // A block's end closes the unnamed portal, as PostgreSQL does.
+                        if began != TransactionStatus::Idle
+                            && client.transaction_status() == TransactionStatus::Idle
+                        {
+                            client.portal_store().rm_portal(DEFAULT_NAME);
+                        }
                         None
                     }
                     Ok(Response::Error(e)) => {
@@ -990,7 +1096,6 @@ impl ExtendedQueryHandler for Queries {
             }
         }
         client.set_state(PgWireConnectionState::ReadyForQuery);
-        client.set_transaction_status(transaction);
         Ok(())
     }
 
@@ -1015,14 +1120,21 @@ impl ExtendedQueryHandler for Queries {
             }
             None => None,
         };
-        self.session
+        // The block's status after the statement; an error fails the block where pgwire
+        // reports it (`process_error`).
+        let mut status = client.transaction_status();
+        let response = self
+            .session
             .run(
                 client.metadata(),
                 &prepared.parsed,
                 prepared.plan.as_ref(),
                 params,
                 &portal.result_column_format,
+                &mut status,
             )
-            .await
+            .await?;
+        client.set_transaction_status(status);
+        Ok(response)
     }
 }

@@ -126,7 +126,11 @@ impl Server {
                 addr: s.listen.to_string(),
                 source,
             })?;
-        let engines = Engines::new(warehouse, s.query_memory_mib.saturating_mul(1 << 20));
+        let engines = Engines::new(
+            warehouse,
+            &s.database,
+            s.query_memory_mib.saturating_mul(1 << 20),
+        );
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let lanes = Lanes::start(threads).map_err(|source| Error::Io {
             path: "(query threads)".into(),

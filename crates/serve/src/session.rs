@@ -1,11 +1,11 @@
 //! State shared by every connection (configuration, engines, lanes, login gate, audit log)
 //! and the state of one connection (who logged in, its session slot, its statement
-//! timeout, what its byte stream needs to know).
+//! timeout and parameters, its savepoints, what its byte stream needs to know).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -19,6 +19,8 @@ use crate::engines::Engines;
 use crate::gate::Gate;
 use crate::lanes::Lanes;
 use crate::scram::{DEFAULT_ROUNDS, Verifier};
+use crate::settings::Settings;
+use crate::transaction::Savepoints;
 use crate::wire::Link;
 
 /// What every connection shares.
@@ -124,6 +126,10 @@ pub(crate) struct Session {
     slot: OnceLock<OwnedSemaphorePermit>,
     /// `SET statement_timeout` in ms; 0 = the server's limit.
     timeout_ms: AtomicU64,
+    /// Run-time parameters, from the startup message on (set at the first statement).
+    settings: Mutex<Option<Settings>>,
+    /// Savepoints of the open transaction block.
+    pub savepoints: Mutex<Savepoints>,
 }
 
 impl Session {
@@ -137,7 +143,20 @@ impl Session {
             login: OnceLock::new(),
             slot: OnceLock::new(),
             timeout_ms: AtomicU64::new(0),
+            settings: Mutex::new(None),
+            savepoints: Mutex::new(Savepoints::default()),
         }
+    }
+
+    /// Runs `f` on the session's parameters, which start as the startup message
+    /// (`startup`, pgwire's metadata) set them.
+    pub fn with_settings<T>(
+        &self,
+        startup: &HashMap<String, String>,
+        f: impl FnOnce(&mut Settings) -> T,
+    ) -> T {
+        let mut held = self.settings.lock().unwrap_or_else(PoisonError::into_inner);
+        f(held.get_or_insert_with(|| Settings::from_startup(startup)))
     }
 
     /// Takes a session slot for a login that succeeded; false when every slot is taken.

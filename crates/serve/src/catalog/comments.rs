@@ -1,0 +1,129 @@
+//! `pg_description`: the comments of every table, view and column, from the descriptions
+//! in `warehouse-schema/` (as `acrm describe` shows them), so `obj_description`,
+//! `col_description`, pgJDBC's `REMARKS` and SQLAlchemy's comments have them.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::Column;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{DataFrame, JoinType, SessionContext, cast, col, lit};
+
+use super::{frame, table};
+use crate::Result;
+
+/// One comment: a relation's (no column) or one of its columns'.
+struct Comment {
+    relation: String,
+    column: Option<String>,
+    text: String,
+}
+
+/// The comments of every object `engine` serves and of their columns: the schema's
+/// descriptions, with a note on personal data and on masking as this role sees it.
+async fn comments(engine: &acrm_olap::Engine) -> Result<Vec<Comment>> {
+    let mut out = Vec::new();
+    for object in engine.tables() {
+        out.push(Comment {
+            relation: object.name.clone(),
+            column: None,
+            text: object.description.clone(),
+        });
+        for c in engine.describe(&object.name).await? {
+            let flag = match (c.pii, c.masked) {
+                (true, true) => " [personal data, masked]",
+                (true, false) => " [personal data]",
+                _ => "",
+            };
+            out.push(Comment {
+                relation: object.name.clone(),
+                column: Some(c.name),
+                text: format!("{}{flag}", c.description),
+            });
+        }
+    }
+    out.retain(|c| !c.text.is_empty());
+    Ok(out)
+}
+
+/// `pg_description` over `relations` (the served relations' oids, see
+/// [`super::relations`]) and `inner`'s `pg_attribute`, joined to the comments of `engine`.
+pub(super) async fn descriptions(
+    ctx: &SessionContext,
+    engine: &acrm_olap::Engine,
+    relations: &DataFrame,
+    inner: &dyn SchemaProvider,
+) -> Result<Arc<dyn TableProvider>> {
+    let comments = comments(engine).await?;
+    let text = |f: &dyn Fn(&Comment) -> Option<&str>| -> ArrayRef {
+        Arc::new(comments.iter().map(f).collect::<StringArray>())
+    };
+    let comments = frame(
+        ctx,
+        vec![
+            ("c_relation", text(&|c| Some(&c.relation)), false),
+            ("c_column", text(&|c| c.column.as_deref()), true),
+            ("c_text", text(&|c| Some(&c.text)), false),
+        ],
+    )?;
+    // The oid `'pg_class'::regclass` resolves to: `classoid` of a relation's comment.
+    let namespaces = table(ctx, inner, "pg_namespace")
+        .await?
+        .filter(col("nspname").eq(lit("pg_catalog")))?;
+    let pg_class = table(ctx, inner, "pg_class")
+        .await?
+        .filter(col("relname").eq(lit("pg_class")))?
+        .join(
+            namespaces,
+            JoinType::Inner,
+            &["relnamespace"],
+            &["oid"],
+            None,
+        )?
+        .select(vec![
+            Expr::Column(Column::new(Some("pg_class"), "oid")).alias("classoid"),
+        ])?;
+    let relations = relations
+        .clone()
+        .join_on(pg_class, JoinType::Inner, [lit(true)])?;
+    let of_relations = relations
+        .clone()
+        .join(
+            comments.clone().filter(col("c_column").is_null())?,
+            JoinType::Inner,
+            &["r_name"],
+            &["c_relation"],
+            None,
+        )?
+        .select(vec![
+            col("r_oid").alias("objoid"),
+            col("classoid"),
+            lit(0i32).alias("objsubid"),
+            col("c_text").alias("description"),
+        ])?;
+    let of_columns = relations
+        .clone()
+        .join(
+            table(ctx, inner, "pg_attribute").await?,
+            JoinType::Inner,
+            &["r_oid"],
+            &["attrelid"],
+            None,
+        )?
+        .join(
+            comments.filter(col("c_column").is_not_null())?,
+            JoinType::Inner,
+            &["r_name", "attname"],
+            &["c_relation", "c_column"],
+            None,
+        )?
+        .select(vec![
+            col("r_oid").alias("objoid"),
+            col("classoid"),
+            cast(col("attnum"), DataType::Int32).alias("objsubid"),
+            col("c_text").alias("description"),
+        ])?;
+    Ok(of_relations.union(of_columns)?.into_view())
+}
