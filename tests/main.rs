@@ -6,6 +6,7 @@ mod common;
 
 mod build_sample;
 mod charts;
+mod clients;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod config_errors;

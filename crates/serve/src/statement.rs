@@ -576,7 +576,7 @@ fn reads_no_row(expr: &Expr) -> bool {
                 .chain(t.joins.iter().map(|j| &j.relation))
                 .all(empty)
         })
-        && !call(value).is_some_and(|(name, _)| name == "count")
+        && call(value).is_none_or(|(name, _)| name != "count")
 }
 
 /// The conjuncts of `condition` (`a AND b AND …`, through parentheses).
