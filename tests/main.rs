@@ -19,4 +19,5 @@ mod olap;
 mod serve;
 mod serve_attacks;
 mod serve_fuzz;
+mod serve_protocol;
 mod structure;
