@@ -73,7 +73,7 @@ func main() {
 	conn, err := pgx.Connect(ctx, url)
 	must(err, "connect")
 	defer conn.Close(ctx)
-	out := map[string]interface{}{"client": "pgx v4 (" + strings.TrimPrefix(runtimeVersion(), "go") + ")"}
+	out := map[string]interface{}{"client": "pgx v4 (Go " + strings.TrimPrefix(runtimeVersion(), "go") + ")"}
 	out["server_version"] = strings.Fields(conn.PgConn().ParameterStatus("server_version"))[0]
 	out["tables"] = names(ctx, conn, "SELECT table_name FROM information_schema.tables"+
 		" WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name")
