@@ -4,12 +4,12 @@ transaction (a savepoint) that recovers a failed statement. Prints the JSON docu
 described in tests/clients/README.md."""
 
 import asyncio
-import datetime
-import decimal
 import json
 import os
 
 import asyncpg
+
+from canonical import canonical, native
 
 TYPED = (
     "SELECT order_id, quantity, unit_price, revenue, CAST(revenue AS DOUBLE PRECISION) AS revenue_f,"
@@ -21,27 +21,6 @@ PRIMARY_KEY = (
     " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
     " WHERE i.indrelid = 'dim_customer'::regclass AND i.indisprimary"
 )
-
-
-def canonical(value):
-    """A value as the JSON document carries it."""
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            return "naive " + value.isoformat()
-        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
-
-
-def native(value):
-    """The driver's type of a value."""
-    name = type(value).__name__
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        name += "+tz"
-    return name
 
 
 async def main():

@@ -3,8 +3,6 @@ it: engine connect, reflection (tables, views, columns, primary key), a paramete
 with typed values, `pandas.read_sql`, and a savepoint that recovers a failed statement.
 Prints the JSON document described in tests/clients/README.md."""
 
-import datetime
-import decimal
 import json
 import os
 
@@ -13,32 +11,13 @@ import psycopg
 import sqlalchemy
 from sqlalchemy import create_engine, inspect, text
 
+from canonical import canonical, native
+
 TYPED = (
     "SELECT order_id, quantity, unit_price, revenue, CAST(revenue AS DOUBLE PRECISION) AS revenue_f,"
     " order_date, order_ts, source_system FROM fact_sales WHERE order_id = :order ORDER BY line_number"
 )
 MASKED = "SELECT name, email, phone FROM dim_customer WHERE customer_id = :customer AND is_current"
-
-
-def canonical(value):
-    """A value as the JSON document carries it."""
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            return "naive " + value.isoformat()
-        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
-
-
-def native(value):
-    """The driver's type of a value."""
-    name = type(value).__name__
-    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-        name += "+tz"
-    return name
 
 
 def main():

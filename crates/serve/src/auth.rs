@@ -86,7 +86,7 @@ impl Auth {
     /// Server parameters reported after login: not a superuser, read-only transactions.
     fn parameters() -> DefaultServerParameterProvider {
         let mut p = DefaultServerParameterProvider::default();
-        p.server_version = crate::session::server_version();
+        p.server_version = crate::settings::server_version();
         p.is_superuser = false;
         p.default_transaction_read_only = true;
         p

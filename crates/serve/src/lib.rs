@@ -5,9 +5,13 @@
 //! against users of a configuration file ([`config`]), serves each role its own engine
 //! (PII masked unless privileged, rows limited to a branch-hierarchy scope behind a
 //! security barrier), lets only read-only statements of bounded size and nesting through
-//! ([`statement`]), bounds every statement by a timeout and a memory pool of its own, runs
-//! queries apart from the protocol so logins stay quick, picks up newly published
-//! warehouse versions, and audits each statement without its text ([`audit`]).
+//! ([`statement`]), answers transaction control and session parameters as a read-only
+//! PostgreSQL does (`transaction`, `settings`), serves `pg_catalog` with the warehouse's
+//! comments and keys and PostgreSQL's `version()` (`catalog`), makes the SQL drivers send
+//! plannable without changing its answer (`compat`), bounds every statement by a timeout
+//! and a memory pool of its own, runs queries apart from the protocol so logins stay quick,
+//! picks up newly published warehouse versions, and audits each statement without its text
+//! ([`audit`]).
 //!
 //! Defences against hostile clients, each at its cause: message sizes bounded before and
 //! after login and writes bounded by the statement deadline (`wire`), pending logins
@@ -21,6 +25,7 @@ mod auth;
 mod catalog;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+mod compat;
 pub mod config;
 mod connection;
 mod engines;

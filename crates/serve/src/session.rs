@@ -91,12 +91,6 @@ impl Shared {
     }
 }
 
-/// The `server_version` reported to clients: the PostgreSQL protocol level pgwire speaks,
-/// and acrm's version.
-pub(crate) fn server_version() -> String {
-    format!("16.6 (acrm {})", env!("CARGO_PKG_VERSION"))
-}
-
 /// A random SCRAM server nonce (printable, no comma).
 pub(crate) fn random_nonce() -> String {
     base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 18]>())

@@ -134,6 +134,12 @@ const FIXED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The `server_version` reported to clients: the PostgreSQL protocol level pgwire speaks,
+/// and acrm's version.
+pub(crate) fn server_version() -> String {
+    format!("16.6 (acrm {})", env!("CARGO_PKG_VERSION"))
+}
+
 /// The value of fixed parameter `name` (lower case).
 fn fixed_value(name: &str) -> Option<String> {
     Some(match name {
@@ -141,7 +147,7 @@ fn fixed_value(name: &str) -> Option<String> {
         "is_superuser" => "off".into(),
         "max_identifier_length" => "63".into(),
         "server_encoding" => "UTF8".into(),
-        "server_version" => crate::session::server_version(),
+        "server_version" => server_version(),
         "server_version_num" => "160006".into(),
         "transaction_isolation" => "read committed".into(),
         _ => return None,

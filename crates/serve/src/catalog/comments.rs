@@ -7,11 +7,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::Column;
-use datafusion::logical_expr::Expr;
 use datafusion::prelude::{DataFrame, JoinType, SessionContext, cast, col, lit};
 
-use super::{frame, table};
+use super::frames::{frame, relations_in, table};
 use crate::Result;
 
 /// One comment: a relation's (no column) or one of its columns'.
@@ -49,7 +47,7 @@ async fn comments(engine: &acrm_olap::Engine) -> Result<Vec<Comment>> {
 }
 
 /// `pg_description` over `relations` (the served relations' oids, see
-/// [`super::relations`]) and `inner`'s `pg_attribute`, joined to the comments of `engine`.
+/// [`super::frames::relations_in`]) and `inner`'s `pg_attribute`, joined to the comments of `engine`.
 pub(super) async fn descriptions(
     ctx: &SessionContext,
     engine: &acrm_olap::Engine,
@@ -69,22 +67,10 @@ pub(super) async fn descriptions(
         ],
     )?;
     // The oid `'pg_class'::regclass` resolves to: `classoid` of a relation's comment.
-    let namespaces = table(ctx, inner, "pg_namespace")
+    let pg_class = relations_in(ctx, inner, "pg_catalog")
         .await?
-        .filter(col("nspname").eq(lit("pg_catalog")))?;
-    let pg_class = table(ctx, inner, "pg_class")
-        .await?
-        .filter(col("relname").eq(lit("pg_class")))?
-        .join(
-            namespaces,
-            JoinType::Inner,
-            &["relnamespace"],
-            &["oid"],
-            None,
-        )?
-        .select(vec![
-            Expr::Column(Column::new(Some("pg_class"), "oid")).alias("classoid"),
-        ])?;
+        .filter(col("r_name").eq(lit("pg_class")))?
+        .select(vec![col("r_oid").alias("classoid")])?;
     let relations = relations
         .clone()
         .join_on(pg_class, JoinType::Inner, [lit(true)])?;

@@ -19,7 +19,7 @@ use datafusion::prelude::SessionContext;
 pub(crate) fn version_text() -> String {
     format!(
         "PostgreSQL {} on {}-pc-linux-gnu, compiled by rustc, 64-bit",
-        crate::session::server_version(),
+        crate::settings::server_version(),
         std::env::consts::ARCH
     )
 }

@@ -15,7 +15,7 @@ use datafusion::functions::expr_fn::concat;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{DataFrame, JoinType, SessionContext, col, lit};
 
-use super::{frame, table};
+use super::frames::{frame, table};
 use crate::Result;
 
 /// What is added to a table's oid to make its key index's oid (datafusion-postgres hands
@@ -84,7 +84,7 @@ fn null(field: &Field) -> Result<Expr> {
 }
 
 /// `pg_class`, `pg_index` and `pg_constraint` with the keys of `engine`'s objects, over
-/// `relations` ([`super::relations`]) and the `pg_catalog` tables of `inner`.
+/// `relations` ([`super::frames::relations_in`]) and the `pg_catalog` tables of `inner`.
 pub(super) async fn keys(
     ctx: &SessionContext,
     engine: &acrm_olap::Engine,

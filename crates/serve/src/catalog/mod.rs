@@ -5,6 +5,7 @@
 //! `warehouse-schema/`. The rest of `pg_catalog` is datafusion-postgres's.
 
 mod comments;
+mod frames;
 mod functions;
 mod keys;
 
@@ -12,66 +13,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::Column;
-use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::logical_expr::Expr;
-use datafusion::prelude::{DataFrame, JoinType, SessionContext, col, lit};
 
 use crate::{Error, Result};
 
 /// The schema every warehouse object is served in.
 const SCHEMA: &str = "public";
-
-/// A frame of `columns` (name, values, nullable), for joining to the catalog.
-fn frame(ctx: &SessionContext, columns: Vec<(&str, ArrayRef, bool)>) -> Result<DataFrame> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, values, nullable)| {
-                Field::new(*name, values.data_type().clone(), *nullable)
-            })
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|c| c.1).collect())
-        .map_err(DataFusionError::from)?;
-    Ok(ctx.read_table(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?)
-}
-
-/// `pg_catalog` table `name` as datafusion-postgres serves it (`inner`), named `name`.
-async fn table(ctx: &SessionContext, inner: &dyn SchemaProvider, name: &str) -> Result<DataFrame> {
-    let provider = inner.table(name).await?.ok_or_else(|| {
-        Error::DataFusion(DataFusionError::Internal(format!(
-            "pg_catalog has no {name}"
-        )))
-    })?;
-    Ok(ctx.read_table(provider)?.alias(name)?)
-}
-
-/// The relations of schema `public` as `pg_class` lists them: `r_oid`, `r_name`, and
-/// `ns_oid` (the schema's oid).
-async fn relations(ctx: &SessionContext, inner: &dyn SchemaProvider) -> Result<DataFrame> {
-    let namespaces = table(ctx, inner, "pg_namespace")
-        .await?
-        .filter(col("nspname").eq(lit(SCHEMA)))?;
-    Ok(table(ctx, inner, "pg_class")
-        .await?
-        .join(
-            namespaces,
-            JoinType::Inner,
-            &["relnamespace"],
-            &["oid"],
-            None,
-        )?
-        .select(vec![
-            Expr::Column(Column::new(Some("pg_class"), "oid")).alias("r_oid"),
-            col("relname").alias("r_name"),
-            Expr::Column(Column::new(Some("pg_namespace"), "oid")).alias("ns_oid"),
-        ])?)
-}
 
 /// `pg_catalog` as datafusion-postgres serves it, with acrm's tables in place of some.
 #[derive(Debug)]
@@ -110,7 +58,7 @@ pub(crate) async fn register(engine: &acrm_olap::Engine, database: &str) -> Resu
     let inner = catalog
         .schema("pg_catalog")
         .ok_or_else(|| missing("pg_catalog is not set up".into()))?;
-    let relations = relations(ctx, inner.as_ref()).await?;
+    let relations = frames::relations_in(ctx, inner.as_ref(), SCHEMA).await?;
     let keys = keys::keys(ctx, engine, &relations, inner.as_ref()).await?;
     let descriptions = comments::descriptions(ctx, engine, &relations, inner.as_ref()).await?;
     let replaced = HashMap::from([
