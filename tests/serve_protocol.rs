@@ -61,6 +61,9 @@ fn identity_and_database_name_as_postgresql_reports_them() {
         "acrm",
         "an int8 oid is accepted"
     );
+    // psql's own catalog queries: `\d` describes a table.
+    let described = served.psql_ok("alice", "\\d fact_sales");
+    assert!(described.contains("order_id|text"), "{described}");
     // Another database name is refused once the user has logged in, as PostgreSQL does.
     let out = std::process::Command::new(tool(&["psql"]))
         .env("PGPASSWORD", "alice-pw")

@@ -14,18 +14,21 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    Ident, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value,
-    Visit, VisitMut, Visitor, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
+    Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
-/// Wraps each subquery selected as a column in parentheses, which datafusion-postgres's
-/// `RemoveSubqueryFromProjection` rule does not match: that rule turns every such subquery
-/// it takes for correlated into NULL (any column qualified by a table name without an
-/// alias counts) and adds `LIMIT 1` to the rest — a silently wrong answer. Left as written,
-/// the subquery runs as in `acrm sql`: DataFusion plans it or says why not.
+/// Wraps each subquery selected as a column that reads the warehouse in parentheses, which
+/// datafusion-postgres's `RemoveSubqueryFromProjection` rule does not match: that rule turns
+/// every such subquery it takes for correlated into NULL (any column qualified by a table
+/// name without an alias counts) and adds `LIMIT 1` to the rest — a silently wrong answer
+/// over data. Left as written, the subquery runs as in `acrm sql`: DataFusion plans it or
+/// says why not. Subqueries over the catalog alone are left to the rule: psql's `\d` has
+/// some DataFusion cannot decorrelate, whose PostgreSQL answer here is NULL anyway (no
+/// column has a default or a collation of its own).
 struct KeepSubqueries;
 
 impl VisitorMut for KeepSubqueries {
@@ -34,13 +37,30 @@ impl VisitorMut for KeepSubqueries {
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         for item in &mut select.projection {
             if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } = item
-                && matches!(expr, Expr::Subquery(_))
+                && let Expr::Subquery(query) = expr
+                && reads_warehouse(query)
             {
                 *expr = Expr::Nested(Box::new(expr.clone()));
             }
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Whether `query` reads a relation that is not a catalog table ([`is_catalog_name`]).
+fn reads_warehouse(query: &Query) -> bool {
+    struct Reads;
+    impl Visitor for Reads {
+        type Break = ();
+        fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+            if is_catalog_name(relation) {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }
+    }
+    query.visit(&mut Reads).is_break()
 }
 
 /// `rewritten`, the statements datafusion-postgres's parser made of `sql`, with subqueries
@@ -144,9 +164,12 @@ const AGGREGATES: &[&str] = &["max", "min", "count", "sum", "avg", "array_agg", 
 
 /// Whether `table` is a `pg_catalog` table (`pg_x` or `pg_catalog.pg_x`).
 fn is_catalog_table(table: &TableFactor) -> bool {
-    let TableFactor::Table { name, .. } = table else {
-        return false;
-    };
+    matches!(table, TableFactor::Table { name, .. } if is_catalog_name(name))
+}
+
+/// Whether `name` is a `pg_catalog` table (`pg_x` or `pg_catalog.pg_x`) or an
+/// `information_schema` view.
+fn is_catalog_name(name: &ObjectName) -> bool {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -157,7 +180,9 @@ fn is_catalog_table(table: &TableFactor) -> bool {
         .collect();
     match parts.as_slice() {
         [t] => t.starts_with("pg_"),
-        [schema, t] => schema == "pg_catalog" && t.starts_with("pg_"),
+        [schema, t] => {
+            (schema == "pg_catalog" && t.starts_with("pg_")) || schema == "information_schema"
+        }
         _ => false,
     }
 }

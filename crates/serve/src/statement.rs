@@ -538,8 +538,8 @@ mod tests {
     #[test]
     fn a_catalog_subquery_filtering_on_the_outer_row_is_guarded_by_case() {
         let parser = PostgresCompatibilityParser::new();
-        let sql = "SELECT (SELECT t.typname FROM pg_catalog.pg_type t \
-                   WHERE a.atthasdef AND t.oid = a.atttypid) FROM pg_catalog.pg_attribute a";
+        let sql = "SELECT coalesce((SELECT t.typname FROM pg_catalog.pg_type t \
+                   WHERE a.atthasdef AND t.oid = a.atttypid), '') FROM pg_catalog.pg_attribute a";
         let text = parse(&parser, sql).expect("parse")[0].to_string();
         assert!(
             text.contains("CASE WHEN (a.atthasdef) THEN (SELECT max(t.typname) FROM pg_catalog.pg_type t WHERE (t.oid = a.atttypid)) END"),
