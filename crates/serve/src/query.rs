@@ -609,7 +609,10 @@ impl Session {
                 entry.finish(0, Outcome::Error, Some(r.code));
                 Err(error(r.code, r.message))
             }
-            None => Err(error("XX000", "not a transaction-control statement")),
+            None => {
+                entry.finish(0, Outcome::Error, Some("XX000"));
+                Err(error("XX000", "not a transaction-control statement"))
+            }
         }
     }
 

@@ -324,7 +324,7 @@ pub fn classify(statement: &Statement) -> Action {
         Statement::ReleaseSavepoint { name } => Action::Release(name.value.clone()),
         Statement::Reset(reset) => Action::Reset(match &reset.reset {
             Reset::ALL => None,
-            Reset::ConfigurationParameter(name) => Some(name.to_string()),
+            Reset::ConfigurationParameter(name) => Some(name.to_string().to_lowercase()),
         }),
         Statement::Discard { object_type } => Action::Discard(*object_type == DiscardObject::ALL),
         Statement::ShowVariable { variable } => {
@@ -637,7 +637,7 @@ mod tests {
         );
         assert_eq!(action("RESET ALL"), Action::Reset(None));
         assert_eq!(
-            action("RESET application_name"),
+            action("RESET Application_Name"),
             Action::Reset(Some("application_name".into()))
         );
         assert_eq!(action("DISCARD ALL"), Action::Discard(true));
