@@ -160,6 +160,12 @@ fn check_client(served: &Served, expected: &Expected, mut program: Command) {
         ["customer_key"],
         "{client}: primary key"
     );
+    // A table's comment, where the driver's introspection reads comments.
+    if let Some(comment) = doc.get("comment") {
+        let schema = acrm_schema::WarehouseSchema::builtin().expect("schema");
+        let described = &schema.table("dim_customer").expect("table").description;
+        assert_eq!(&text(comment), described, "{client}: table comment");
+    }
     // The typed query: PostgreSQL's types, and every value as acrm sql has it.
     assert_eq!(strings(&doc, "types"), TYPES, "{client}: column types");
     let rows = doc["rows"].as_array().expect("rows");

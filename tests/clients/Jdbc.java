@@ -87,6 +87,8 @@ public class Jdbc {
                 meta.getColumns(null, "public", "fact_sales", "%"), "COLUMN_NAME")));
             fields.add("\"primary_key\":" + array(strings(
                 meta.getPrimaryKeys(null, "public", "dim_customer"), "COLUMN_NAME")));
+            fields.add("\"comment\":" + strings(
+                meta.getTables(null, "public", "dim_customer", new String[] {"TABLE"}), "REMARKS").get(0));
 
             try (PreparedStatement ps = conn.prepareStatement(TYPED)) {
                 ps.setString(1, System.getenv("ACRM_ORDER"));

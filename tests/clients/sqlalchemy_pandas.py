@@ -41,6 +41,7 @@ def main():
     out["views"] = sorted(reflect.get_view_names())
     out["columns"] = [c["name"] for c in reflect.get_columns("fact_sales")]
     out["primary_key"] = reflect.get_pk_constraint("dim_customer")["constrained_columns"]
+    out["comment"] = reflect.get_table_comment("dim_customer")["text"]
     with engine.connect() as conn:
         result = conn.execute(text(TYPED), {"order": env["ACRM_ORDER"]})
         out["types"] = [

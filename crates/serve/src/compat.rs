@@ -13,9 +13,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
-    Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
-    Value, Visit, VisitMut, Visitor, VisitorMut,
+    AccessExpr, BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement,
+    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -86,9 +86,38 @@ pub(crate) fn keep_subqueries(
                 return rewritten;
             }
             let _ = VisitMut::visit(&mut statement, &mut KeepSubqueries);
+            let _ = VisitMut::visit(&mut statement, &mut CatalogSearchPath);
             parser.rewrite(statement)
         })
         .collect()
+}
+
+/// `'pg_class'::regclass` as PostgreSQL resolves it, with `pg_catalog` first on the search
+/// path: an unqualified `pg_…` relation name is qualified with `pg_catalog` before
+/// datafusion-postgres's rule looks the name up (in `public` only, where it finds nothing
+/// and fails). pgJDBC's `getTables` reads table comments this way.
+struct CatalogSearchPath;
+
+impl VisitorMut for CatalogSearchPath {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Cast {
+            expr: name,
+            data_type,
+            ..
+        } = expr
+            && (matches!(data_type, DataType::Regclass)
+                || data_type.to_string().eq_ignore_ascii_case("regclass"))
+            && let Expr::Value(value) = name.as_mut()
+            && let Value::SingleQuotedString(relation) = &mut value.value
+            && relation.starts_with("pg_")
+            && !relation.contains('.')
+        {
+            *relation = format!("pg_catalog.{relation}");
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// The text of `sql` (an expression PostgreSQL's dialect parses) as an expression.
