@@ -11,7 +11,8 @@ use datafusion::sql::sqlparser::ast::{
     Value, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 /// Deepest nesting of expressions and subqueries a statement may have. Planning and
@@ -176,7 +177,21 @@ pub fn parse(
             "statement too complex: expressions or subqueries nested more than {MAX_NESTING} deep"
         )));
     }
-    let mut statements = crate::compat::keep_subqueries(parser, sql, statements);
+    // Parsed again as written only where datafusion-postgres's rules can have changed what
+    // it answers: a subquery (a second SELECT) or a `regclass` cast.
+    let words = |keep: &dyn Fn(&Word) -> bool| {
+        tokens
+            .iter()
+            .filter(|t| matches!(t, Token::Word(w) if keep(w)))
+            .count()
+    };
+    let rewritten = words(&|w| w.keyword == Keyword::SELECT) > 1
+        || words(&|w| w.value.eq_ignore_ascii_case("regclass")) > 0;
+    let mut statements = if rewritten {
+        crate::compat::keep_subqueries(parser, sql, statements)
+    } else {
+        statements
+    };
     statements
         .iter_mut()
         .for_each(crate::compat::rewrite_catalog_functions);
