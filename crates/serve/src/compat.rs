@@ -1,7 +1,8 @@
 //! SQL as PostgreSQL clients write it, made plannable by DataFusion and kept correct.
 //!
-//! - Subqueries in a select list are kept from datafusion-postgres's rewrite that answers
-//!   them with NULL ([`keep_subqueries`]).
+//! - Subqueries over the warehouse in a select list are kept from datafusion-postgres's
+//!   rewrite that answers them with NULL, and an unqualified `'pg_…'::regclass` is looked
+//!   up in `pg_catalog` first, as PostgreSQL's search path does ([`keep_subqueries`]).
 //! - Catalog functions DataFusion lacks (`obj_description`, `col_description`, `to_regtype`,
 //!   `generate_subscripts`, `_pg_expandarray`, `pg_get_serial_sequence`) become the lookups
 //!   PostgreSQL defines them by, and composite field access `(expr).name` becomes
@@ -64,8 +65,8 @@ fn reads_warehouse(query: &Query) -> bool {
 }
 
 /// `rewritten`, the statements datafusion-postgres's parser made of `sql`, with subqueries
-/// kept ([`KeepSubqueries`]): each statement is parsed again as written, kept from that rule
-/// and given the parser's other rewrites. A known client query that the parser replaced as a
+/// kept ([`KeepSubqueries`]) and catalog names found ([`CatalogSearchPath`]): each statement
+/// is parsed again as written, mended, and given the parser's rewrites. A known client query that the parser replaced as a
 /// whole with a canned one (psql's and pgcli's catalog queries DataFusion cannot plan) stays
 /// replaced. Called on statements nested no deeper than [`crate::statement::MAX_NESTING`].
 pub(crate) fn keep_subqueries(
