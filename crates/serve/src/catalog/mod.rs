@@ -1,6 +1,6 @@
 //! What drivers and BI tools ask a server about itself and its objects, answered as
-//! PostgreSQL answers it: `version()` in PostgreSQL's shape (SQLAlchemy, pgJDBC and others
-//! parse the major version out of it), object owners, the comments of every table, view and
+//! PostgreSQL answers it: `version()` in PostgreSQL's shape (SQLAlchemy parses the major
+//! version out of it; Npgsql asks for it on connect), object owners, the comments of every table, view and
 //! column ([`comments`]) and the declared primary keys ([`keys`]), both from
 //! `warehouse-schema/`. The rest of `pg_catalog` is datafusion-postgres's.
 
