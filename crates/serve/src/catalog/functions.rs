@@ -1,7 +1,8 @@
 //! Functions drivers call on connect or in their catalog queries that DataFusion lacks or
 //! answers differently: `version()` in PostgreSQL's shape (SQLAlchemy parses the major
-//! version out of it; Npgsql asks for it on connect), `pg_get_userbyid` for an oid of any integer type,
-//! `json_build_object` (SQLAlchemy's column reflection) and `pg_collation_is_visible`.
+//! version out of it; Npgsql asks for it on connect), `pg_get_userbyid` for an oid of any
+//! integer type, `json_build_object` (SQLAlchemy's column reflection) and
+//! `pg_collation_is_visible`.
 
 use std::sync::Arc;
 
