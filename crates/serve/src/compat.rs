@@ -66,9 +66,9 @@ fn reads_warehouse(query: &Query) -> bool {
 
 /// `rewritten`, the statements datafusion-postgres's parser made of `sql`, with subqueries
 /// kept ([`KeepSubqueries`]) and catalog names found ([`CatalogSearchPath`]): each statement
-/// is parsed again as written, mended, and given the parser's rewrites. A known client query that the parser replaced as a
-/// whole with a canned one (psql's and pgcli's catalog queries DataFusion cannot plan) stays
-/// replaced. Called on statements nested no deeper than [`crate::statement::MAX_NESTING`].
+/// is parsed again as written, mended, and given the parser's rewrites. A known client query
+/// that the parser replaced as a whole with a canned one (psql's and pgcli's catalog queries
+/// DataFusion cannot plan) stays replaced. Called on statements nested no deeper than [`crate::statement::MAX_NESTING`].
 pub(crate) fn keep_subqueries(
     parser: &PostgresCompatibilityParser,
     sql: &str,
@@ -267,9 +267,11 @@ fn reads_no_row(expr: &Expr) -> bool {
         _ => return false,
     };
     let empty = |t: &TableFactor| {
-        is_catalog_table(t)
-            && matches!(t, TableFactor::Table { name, .. }
-                if name.0.last().is_some_and(|p| EMPTY_CATALOG_TABLES.contains(&p.to_string().to_lowercase().as_str())))
+        let TableFactor::Table { name, .. } = t else {
+            return false;
+        };
+        let last = name.0.last().map(|p| p.to_string().to_lowercase());
+        is_catalog_table(t) && last.is_some_and(|n| EMPTY_CATALOG_TABLES.contains(&n.as_str()))
     };
     !select.from.is_empty()
         && select.from.iter().all(|t| {
