@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::prelude::{DataFrame, JoinType, SessionContext, cast, col, lit};
 
-use super::frames::{frame, relations_in, table};
+use super::frames::{Served, frame, relations_in, table};
 use crate::Result;
 
 /// One comment: a relation's (no column) or one of its columns'.
@@ -19,17 +19,17 @@ struct Comment {
     text: String,
 }
 
-/// The comments of every object `engine` serves and of their columns: the schema's
-/// descriptions, with a note on personal data and on masking as this role sees it.
-async fn comments(engine: &acrm_olap::Engine) -> Result<Vec<Comment>> {
+/// The comments of every served object and of its columns: the schema's descriptions,
+/// with a note on personal data and on masking as this role sees it.
+fn comments(objects: &[Served<'_>]) -> Vec<Comment> {
     let mut out = Vec::new();
-    for object in engine.tables() {
+    for (object, columns) in objects {
         out.push(Comment {
             relation: object.name.clone(),
             column: None,
             text: object.description.clone(),
         });
-        for c in engine.describe(&object.name).await? {
+        for c in columns {
             let flag = match (c.pii, c.masked) {
                 (true, true) => " [personal data, masked]",
                 (true, false) => " [personal data]",
@@ -37,24 +37,25 @@ async fn comments(engine: &acrm_olap::Engine) -> Result<Vec<Comment>> {
             };
             out.push(Comment {
                 relation: object.name.clone(),
-                column: Some(c.name),
+                column: Some(c.name.clone()),
                 text: format!("{}{flag}", c.description),
             });
         }
     }
     out.retain(|c| !c.text.is_empty());
-    Ok(out)
+    out
 }
 
 /// `pg_description` over `relations` (the served relations' oids, see
-/// [`super::frames::relations_in`]) and `inner`'s `pg_attribute`, joined to the comments of `engine`.
+/// [`super::frames::relations_in`]) and `inner`'s `pg_attribute`, joined to the comments of
+/// `objects`.
 pub(super) async fn descriptions(
     ctx: &SessionContext,
-    engine: &acrm_olap::Engine,
+    objects: &[Served<'_>],
     relations: &DataFrame,
     inner: &dyn SchemaProvider,
 ) -> Result<Arc<dyn TableProvider>> {
-    let comments = comments(engine).await?;
+    let comments = comments(objects);
     let text = |f: &dyn Fn(&Comment) -> Option<&str>| -> ArrayRef {
         Arc::new(comments.iter().map(f).collect::<StringArray>())
     };

@@ -14,6 +14,10 @@ use datafusion::prelude::{DataFrame, JoinType, SessionContext, col, lit};
 
 use crate::{Error, Result};
 
+/// A served object and its columns as the role sees them (`Engine::describe`), described
+/// once for both the comments and the keys.
+pub(super) type Served<'a> = (&'a acrm_olap::TableInfo, Vec<acrm_olap::ColumnInfo>);
+
 /// A frame of `columns` (name, values, nullable), for joining to the catalog.
 pub(super) fn frame(
     ctx: &SessionContext,

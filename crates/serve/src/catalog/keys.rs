@@ -15,7 +15,7 @@ use datafusion::functions::expr_fn::concat;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{DataFrame, JoinType, SessionContext, col, lit};
 
-use super::frames::{frame, table};
+use super::frames::{Served, frame, table};
 use crate::Result;
 
 /// What is added to a table's oid to make its key index's oid (datafusion-postgres hands
@@ -32,19 +32,18 @@ pub(super) struct Keys {
     pub constraint: Arc<dyn TableProvider>,
 }
 
-/// Each served object's declared key as column numbers (1-based, in the order `engine`
-/// serves the columns, as `pg_attribute.attnum` counts them), in key order.
-async fn declared(engine: &acrm_olap::Engine) -> Result<Vec<(String, Vec<i16>)>> {
+/// Each served object's declared key as column numbers (1-based, in the order the object's
+/// columns are served, as `pg_attribute.attnum` counts them), in key order.
+fn declared(objects: &[Served<'_>]) -> Result<Vec<(String, Vec<i16>)>> {
     let schema = acrm_schema::WarehouseSchema::builtin().map_err(acrm_olap::Error::from)?;
     let mut keys = Vec::new();
-    for object in engine.tables() {
+    for (object, columns) in objects {
         let Ok(def) = schema.table(&object.name) else {
             continue;
         };
         if def.primary_key.is_empty() {
             continue;
         }
-        let columns = engine.describe(&object.name).await?;
         let numbers: Option<Vec<i16>> = def
             .primary_key
             .iter()
@@ -83,15 +82,15 @@ fn null(field: &Field) -> Result<Expr> {
     Ok(lit(ScalarValue::try_from(field.data_type())?))
 }
 
-/// `pg_class`, `pg_index` and `pg_constraint` with the keys of `engine`'s objects, over
+/// `pg_class`, `pg_index` and `pg_constraint` with the keys of `objects`, over
 /// `relations` ([`super::frames::relations_in`]) and the `pg_catalog` tables of `inner`.
 pub(super) async fn keys(
     ctx: &SessionContext,
-    engine: &acrm_olap::Engine,
+    objects: &[Served<'_>],
     relations: &DataFrame,
     inner: &dyn SchemaProvider,
 ) -> Result<Keys> {
-    let declared = declared(engine).await?;
+    let declared = declared(objects)?;
     let mut numbers = ListBuilder::new(Int16Builder::new());
     for (_, key) in &declared {
         numbers.values().append_slice(key);

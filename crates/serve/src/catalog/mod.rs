@@ -59,8 +59,12 @@ pub(crate) async fn register(engine: &acrm_olap::Engine, database: &str) -> Resu
         .schema("pg_catalog")
         .ok_or_else(|| missing("pg_catalog is not set up".into()))?;
     let relations = frames::relations_in(ctx, inner.as_ref(), SCHEMA).await?;
-    let keys = keys::keys(ctx, engine, &relations, inner.as_ref()).await?;
-    let descriptions = comments::descriptions(ctx, engine, &relations, inner.as_ref()).await?;
+    let mut objects = Vec::new();
+    for object in engine.tables() {
+        objects.push((object, engine.describe(&object.name).await?));
+    }
+    let keys = keys::keys(ctx, &objects, &relations, inner.as_ref()).await?;
+    let descriptions = comments::descriptions(ctx, &objects, &relations, inner.as_ref()).await?;
     let replaced = HashMap::from([
         ("pg_description", descriptions),
         ("pg_class", keys.class),
