@@ -245,6 +245,25 @@ fn fixtures(root: &Path) {
         credit.push_str(&format!("{duration},{amount},{age},{default}\n"));
     }
     write("german_credit.csv", &credit);
+    // Purchase histories in mart_clv's columns: some buy steadily, some stopped long ago.
+    let mut summaries =
+        String::from("customer_id,frequency,recency_days,age_days,avg_repeat_spend\n");
+    for i in 0..300_u64 {
+        let age = 200 + (i * 37) % 500;
+        let frequency = (i * 7) % 12;
+        let recency = if frequency == 0 {
+            0
+        } else {
+            age * (3 + i % 7) / 10
+        };
+        let spend = if frequency == 0 {
+            0
+        } else {
+            20 + (i * 13) % 80
+        };
+        summaries.push_str(&format!("{i},{frequency},{recency},{age},{spend}\n"));
+    }
+    write("summaries.csv", &summaries);
     write_features(&root.join("features.parquet"));
     let verifier = crate::serve::verifier("pencil");
     write(

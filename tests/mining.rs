@@ -414,6 +414,85 @@ fn lifecycle_puts_planted_churners_in_decline_and_prospects_apart() {
     assert_eq!(check[0][0], check[0][1], "{check:?}");
 }
 
+/// Lifetime value: the mart's histories equal a plain SQL count of purchase days, planted
+/// churners are the least likely alive, and the holdout check predicts the purchase days
+/// made after the calibration end.
+#[test]
+fn clv_histories_equal_sql_and_planted_churners_are_least_alive() {
+    let fit: serde_json::Value = serde_json::from_str(&run_ok(&mut on_mined(&[
+        "mine",
+        "clv",
+        "--holdout",
+        "180",
+        "--format",
+        "json",
+    ])))
+    .expect("json");
+    for p in ["r", "alpha", "a", "b"] {
+        let v = fit["bg_nbd"]["parameters"][p].as_f64().expect("parameter");
+        assert!(v.is_finite() && v > 0.0, "{p} = {v}");
+    }
+    let lines = fit["holdout"]["lines"].as_array().expect("holdout lines");
+    let all = lines.iter().find(|l| l["frequency"] == "all").expect("all");
+    let (predicted, actual) = (
+        all["predicted"].as_f64().expect("predicted"),
+        all["actual"].as_f64().expect("actual"),
+    );
+    println!("holdout, purchase days per customer: predicted {predicted:.3}, actual {actual:.3}");
+    assert!(
+        (predicted / actual - 1.0).abs() < 0.25,
+        "predicted {predicted}, actual {actual}"
+    );
+
+    run_ok(&mut on_mined(&["mine", "clv"]));
+    // The documented histories, written independently in SQL over the facts.
+    let plain = "WITH d AS (SELECT DISTINCT customer_id, order_date FROM fact_sales
+                           WHERE quantity > 0 AND customer_id <> 0
+                             AND order_date <= (SELECT max(as_of) FROM mart_clv))
+                 SELECT customer_id, count(*) - 1,
+                        CAST(max(order_date) AS INT) - CAST(min(order_date) AS INT),
+                        CAST((SELECT max(as_of) FROM mart_clv) AS INT) - CAST(min(order_date) AS INT)
+                 FROM d GROUP BY customer_id ORDER BY customer_id";
+    let mart = "SELECT customer_id, CAST(frequency AS BIGINT), CAST(recency_days AS BIGINT),
+                       CAST(age_days AS BIGINT)
+                FROM mart_clv ORDER BY customer_id";
+    let sql = |q: &str| csv_rows(&run_ok(&mut on_mined(&["sql", "--format", "csv", q])));
+    let (expected, got) = (sql(plain), sql(mart));
+    assert!(expected.len() > 1000);
+    assert_eq!(got, expected);
+    let fitted = sql("SELECT model, count(*) FROM mart_clv_fit GROUP BY model ORDER BY model");
+    assert_eq!(fitted, [["bg_nbd", "4"], ["gamma_gamma", "3"]]);
+
+    // Planted churners are the least likely to be alive: P(alive) ranks them.
+    let alive: HashMap<i64, f64> = sql("SELECT customer_id, p_alive FROM mart_clv")
+        .into_iter()
+        .map(|r| (r[0].parse().expect("id"), r[1].parse().expect("p")))
+        .collect();
+    let persons = planted_persons();
+    let (mut churners, mut others) = (Vec::new(), Vec::new());
+    for (id, p) in &persons {
+        if let Some(&a) = alive.get(id) {
+            let side = if p["churn_date"].is_empty() {
+                &mut others
+            } else {
+                &mut churners
+            };
+            side.push(a);
+        }
+    }
+    let ordered = churners
+        .iter()
+        .map(|c| others.iter().filter(|o| *o > c).count() as f64)
+        .sum::<f64>()
+        / (churners.len() * others.len()) as f64;
+    println!(
+        "P(alive): {} planted churners, {} others; a churner below another customer {ordered:.3} of the time",
+        churners.len(),
+        others.len()
+    );
+    assert!(ordered >= 0.8, "{ordered}");
+}
+
 #[test]
 fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
     // The README's build publishes version 1 with every mart in it, as of its last sale.

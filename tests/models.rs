@@ -59,6 +59,24 @@ fn pairwise_auc(scored: &[(bool, f64)]) -> f64 {
     right / pairs
 }
 
+/// The three most important inputs of a credit model card are the planted logit's: income,
+/// savings account and home ownership.
+fn leads_with_the_planted_inputs(card: &serde_json::Value) {
+    let top: HashSet<&str> = card["importance"]
+        .as_array()
+        .expect("importance")
+        .iter()
+        .take(3)
+        .map(|f| f[0].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        top,
+        HashSet::from(["income", "has_savings_account", "homeowner"]),
+        "{}",
+        card["importance"]
+    );
+}
+
 #[test]
 fn credit_tree_recovers_the_planted_rule() {
     let _lock = registry_lock();
@@ -74,20 +92,7 @@ fn credit_tree_recovers_the_planted_rule() {
         "--format",
         "json",
     ])));
-    // The planted logit uses income, savings account and home ownership only.
-    let top: HashSet<&str> = card["importance"]
-        .as_array()
-        .expect("importance")
-        .iter()
-        .take(3)
-        .map(|f| f[0].as_str().expect("name"))
-        .collect();
-    assert_eq!(
-        top,
-        HashSet::from(["income", "has_savings_account", "homeowner"]),
-        "{}",
-        card["importance"]
-    );
+    leads_with_the_planted_inputs(&card);
     let rules: Vec<&str> = card["rules"]
         .as_array()
         .expect("rules")
@@ -149,19 +154,30 @@ fn credit_tree_recovers_the_planted_rule() {
     assert_eq!(total, card["data"]["test_rows"].as_u64().expect("rows"));
 }
 
-#[test]
-fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
-    let _lock = registry_lock();
-    let s = built();
+/// Trains a credit model with `args`, promotes it, and checks that a new process scores
+/// every application as the training process predicted its test rows, and that SQL scoring
+/// with the champion equals the CLI's. Returns the model's name, the CLI's (P(bad), score)
+/// per application, the training process's test predictions and the model's card and call.
+fn credit_scores_agree(
+    s: &SampleCopy,
+    args: &[&str],
+) -> (
+    String,
+    HashMap<String, (f64, f64)>,
+    Vec<Vec<String>>,
+    serde_json::Value,
+) {
     let dir = tempdir();
     let predictions = dir.path().join("predictions.csv");
-    run_ok(&mut s.on(&[
+    let mut train = vec![
         "mine",
         "credit",
         "train",
         "--predictions",
         predictions.to_str().expect("path"),
-    ]));
+    ];
+    train.extend(args);
+    run_ok(&mut s.on(&train));
     let list = json(&run_ok(&mut s.on(&["models", "list", "--format", "json"])));
     let credit: Vec<&serde_json::Value> = list
         .as_array()
@@ -203,6 +219,14 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
         assert_eq!(r[1].parse::<f64>().expect("p"), p, "{}", r[0]);
         assert_eq!(r[2].parse::<f64>().expect("score"), score, "{}", r[0]);
     }
+    (name, cli, trained, card)
+}
+
+#[test]
+fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
+    let _lock = registry_lock();
+    let s = built();
+    let (name, cli, trained, card) = credit_scores_agree(s, &[]);
     // The published mart holds the same scores.
     let mart = csv_rows(&run_ok(&mut s.on(&[
         "sql",
@@ -269,6 +293,71 @@ fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
     assert!(String::from_utf8_lossy(&err.stderr).contains("no model"));
 }
 
+/// Gradient-boosted trees: the planted inputs carry the gain, the test AUC is at least the
+/// single tree's, early stopping keeps fewer rounds than asked, the reasons name planted
+/// inputs, and a saved booster scores alike from the CLI, a new process and SQL.
+#[test]
+fn credit_gbdt_finds_the_planted_inputs_and_scores_alike_everywhere() {
+    let _lock = registry_lock();
+    let s = built();
+    let train = |args: &[&str]| {
+        let mut all = vec!["mine", "credit", "train", "--no-save", "--format", "json"];
+        all.extend(args);
+        json(&run_ok(&mut s.on(&all)))
+    };
+    let tree = train(&[]);
+    let gbdt = train(&[
+        "--kind",
+        "gbdt",
+        "--trees",
+        "400",
+        "--learning-rate",
+        "0.05",
+        "--max-leaves",
+        "8",
+        "--early-stopping-rounds",
+        "20",
+    ]);
+    assert_eq!(gbdt["kind"], "gbdt");
+    leads_with_the_planted_inputs(&gbdt);
+    let auc = |card: &serde_json::Value| card["test_metrics"]["auc"].as_f64().expect("auc");
+    println!(
+        "credit test AUC: tree {:.4}, gbdt {:.4}",
+        auc(&tree),
+        auc(&gbdt)
+    );
+    assert!(
+        auc(&gbdt) >= auc(&tree) - 0.005,
+        "gbdt {} tree {}",
+        auc(&gbdt),
+        auc(&tree)
+    );
+    let kept = gbdt["trees_kept"].as_u64().expect("trees kept");
+    assert!(
+        (1..400).contains(&kept),
+        "early stopping kept {kept} of 400 rounds"
+    );
+
+    let (name, cli, _, _) = credit_scores_agree(s, &["--kind", "gbdt", "--trees", "50"]);
+    let scored = csv_rows(&run_ok(&mut s.on(&[
+        "mine", "credit", "score", "--model", &name, "--format", "csv",
+    ])));
+    assert_eq!(scored.len(), cli.len());
+    // Declined applicants are explained by inputs of the model, planted ones first.
+    let declined: Vec<&Vec<String>> = scored.iter().filter(|r| r[3] == "decline").collect();
+    assert!(!declined.is_empty());
+    let planted = ["income = ", "has_savings_account = ", "homeowner = "];
+    let explained = declined
+        .iter()
+        .filter(|r| planted.iter().any(|p| r[4].starts_with(p)))
+        .count();
+    assert!(
+        explained * 5 >= declined.len() * 4,
+        "{explained} of {} declines led by a planted input",
+        declined.len()
+    );
+}
+
 #[test]
 fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
     let _lock = registry_lock();
@@ -285,7 +374,7 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
     assert!(trained.status.success(), "{said}");
     let cards = json(&String::from_utf8_lossy(&trained.stdout));
     let cards = cards.as_array().expect("cards");
-    assert_eq!(cards.len(), 3, "tree, logistic and forest compared");
+    assert_eq!(cards.len(), 4, "tree, logistic, forest and gbdt compared");
     let best = cards
         .iter()
         .max_by(|a, b| {

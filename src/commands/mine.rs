@@ -7,6 +7,7 @@ use acrm_mining::algo::kmeans::{KMeansParams, KMeansValidParams};
 use acrm_mining::analysis::alerts::AlertOptions;
 use acrm_mining::analysis::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
 use acrm_mining::analysis::basket::{self, BasketOptions};
+use acrm_mining::analysis::clv::{self, ClvOptions, HoldoutRow, Models};
 use acrm_mining::analysis::lifecycle::LifecycleOptions;
 use acrm_mining::analysis::rfm::{self, Rfm};
 use acrm_mining::analysis::segment::{self, K, SegmentOptions};
@@ -66,6 +67,33 @@ pub enum MineCommand {
         /// k-means restarts.
         #[arg(long, default_value_t = KMeansValidParams::default().n_init())]
         n_init: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Customer lifetime value from BG/NBD and Gamma-Gamma: P(alive), expected purchases and
+    /// spend, discounted value per customer.
+    #[command(
+        after_help = "Writes mart_clv (one row per customer with purchases) and mart_clv_fit (the fitted\nparameters) unless --no-write. --format json prints the fit (and --holdout check); csv\nand the table print the customers, highest value first.\nModel and columns: crates/mining/src/analysis/clv.rs (also in README.md).\nExamples:\n  acrm mine clv\n  acrm mine clv --horizon-days 730 --monthly-discount 0.008 --holdout 180\n  acrm mine clv --input summaries.csv --format csv"
+    )]
+    Clv {
+        /// Days after the as-of date that expected purchases and value cover.
+        #[arg(long, default_value_t = ClvOptions::default().horizon_days)]
+        horizon_days: u32,
+        /// Discount rate per month of the value.
+        #[arg(long, default_value_t = ClvOptions::default().monthly_discount)]
+        monthly_discount: f64,
+        /// Also check the models: fit as of --as-of minus DAYS, predict those DAYS, compare
+        /// with the purchases made, by calibration frequency.
+        #[arg(long, value_name = "DAYS", conflicts_with = "input")]
+        holdout: Option<u32>,
+        /// Fit and value the customers of this CSV or Parquet file instead (columns
+        /// frequency, recency_days, age_days, avg_repeat_spend as in mart_clv); nothing is
+        /// published.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Id column of --input.
+        #[arg(long, default_value = "customer_id")]
+        id_column: String,
         #[command(flatten)]
         common: Common,
     },
@@ -276,6 +304,22 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 discount_rate,
                 ..ValueOptions::default()
             },
+        ),
+        MineCommand::Clv {
+            horizon_days,
+            monthly_discount,
+            holdout,
+            input,
+            id_column,
+            common,
+        } => lifetime_value(
+            common,
+            ClvOptions {
+                horizon_days,
+                monthly_discount,
+            },
+            holdout,
+            input.map(|path| (path, id_column)),
         ),
         MineCommand::Lifecycle {
             window_days,
@@ -600,6 +644,161 @@ fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
         .finish::<anyhow::Error>()?;
     print_batch(&table, common.format)?;
     publish(&common, &value::ANALYSIS, vec![v.to_batch()?])
+}
+
+/// `acrm mine clv`: fits the models on the warehouse's customers as of the date (or on a
+/// file's summaries), prints the fit or the customers, and publishes both marts.
+fn lifetime_value(
+    common: Common,
+    options: ClvOptions,
+    holdout: Option<u32>,
+    input: Option<(PathBuf, String)>,
+) -> anyhow::Result<()> {
+    let rt = crate::context::runtime()?;
+    let (c, engine) = match &input {
+        Some((path, id)) => {
+            let table = rt.block_on(features::read_file(path, id))?;
+            let as_of = common
+                .as_of
+                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let _working = progress::working("fitting BG/NBD and Gamma-Gamma");
+            (clv::value(&table, as_of, &options)?, None)
+        }
+        None => {
+            let (rt, engine, as_of) = open_at(&common)?;
+            let _working = progress::working("fitting BG/NBD and Gamma-Gamma");
+            (
+                rt.block_on(clv::clv(&engine, as_of, &options))?,
+                Some(engine),
+            )
+        }
+    };
+    let check = match (holdout, &engine) {
+        (Some(days), Some(engine)) => {
+            let _working = progress::working("checking the models on a holdout");
+            Some(rt.block_on(clv::holdout(engine, c.as_of, days))?)
+        }
+        _ => None,
+    };
+    if common.format == Format::Json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&fit_json(&c, check.as_ref()))?
+        );
+    } else {
+        if common.format == Format::Table {
+            print_fit(&c)?;
+            if let Some((models, rows)) = &check {
+                print_holdout(models, rows, holdout.unwrap_or_default())?;
+            }
+            outln!("\ncustomers, highest value first:");
+        }
+        print_batch(&by_value(&c.customers_batch()?, &c.clv)?, common.format)?;
+    }
+    if input.is_some() {
+        return Ok(());
+    }
+    publish(
+        &common,
+        &clv::ANALYSIS,
+        vec![c.customers_batch()?, c.fit_batch()?],
+    )
+}
+
+/// The rows of `batch` in descending order of `values`.
+fn by_value(batch: &RecordBatch, values: &[f64]) -> anyhow::Result<RecordBatch> {
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    order.sort_by(|&a, &b| values[b as usize].total_cmp(&values[a as usize]));
+    let indices = datafusion::arrow::array::UInt32Array::from(order);
+    Ok(datafusion::arrow::compute::take_record_batch(
+        batch, &indices,
+    )?)
+}
+
+/// What `--format json` prints: the date, horizon, both fits and the holdout check.
+fn fit_json(c: &clv::Clv, check: Option<&(Models, Vec<HoldoutRow>)>) -> serde_json::Value {
+    let m = &c.models;
+    serde_json::json!({
+        "as_of": c.as_of.to_string(),
+        "customers": c.customer_id.len(),
+        "horizon_days": c.options.horizon_days,
+        "monthly_discount": c.options.monthly_discount,
+        "fit_seconds": m.fit_seconds,
+        "bg_nbd": { "parameters": m.bgnbd, "fit": m.bgnbd_fit },
+        "gamma_gamma": { "parameters": m.gamma_gamma, "fit": m.gamma_gamma_fit },
+        "total_clv": c.clv.iter().sum::<f64>(),
+        "holdout": check.map(|(models, rows)| serde_json::json!({
+            "bg_nbd": models.bgnbd,
+            "lines": rows,
+        })),
+    })
+}
+
+/// The fit in words.
+fn print_fit(c: &clv::Clv) -> anyhow::Result<()> {
+    let m = &c.models;
+    outln!(
+        "lifetime value as of {}: {} customers, horizon {} days, {}% discount a month (fitted in {:.2} s)",
+        c.as_of,
+        c.customer_id.len(),
+        c.options.horizon_days,
+        100.0 * c.options.monthly_discount,
+        m.fit_seconds
+    );
+    let b = &m.bgnbd;
+    outln!(
+        "BG/NBD: r {:.4}, alpha {:.4} days, a {:.4}, b {:.4} (log-likelihood {:.2}, {} customers)",
+        b.r,
+        b.alpha,
+        b.a,
+        b.b,
+        m.bgnbd_fit.log_likelihood,
+        m.bgnbd_fit.customers
+    );
+    let g = &m.gamma_gamma;
+    outln!(
+        "Gamma-Gamma: p {:.4}, q {:.4}, gamma {:.4} (log-likelihood {:.2}, {} customers with repeat purchases)",
+        g.p,
+        g.q,
+        g.gamma,
+        m.gamma_gamma_fit.log_likelihood,
+        m.gamma_gamma_fit.customers
+    );
+    let alive = c.p_alive.iter().sum::<f64>();
+    outln!(
+        "expected alive: {:.0} customers; expected purchase days in the horizon: {:.0}; total value {:.2}",
+        alive,
+        c.expected_purchases.iter().sum::<f64>(),
+        c.clv.iter().sum::<f64>()
+    );
+    Ok(())
+}
+
+/// The holdout check as a table.
+fn print_holdout(models: &Models, rows: &[HoldoutRow], days: u32) -> anyhow::Result<()> {
+    outln!(
+        "\nholdout: fitted {days} days earlier (r {:.4}, alpha {:.4}, a {:.4}, b {:.4}); purchase days in those {days} days by calibration frequency:",
+        models.bgnbd.r,
+        models.bgnbd.alpha,
+        models.bgnbd.a,
+        models.bgnbd.b
+    );
+    let table = TableBuilder::new()
+        .utf8(
+            "frequency",
+            &rows
+                .iter()
+                .map(|r| r.frequency.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .i64(
+            "customers",
+            rows.iter().map(|r| r.customers as i64).collect(),
+        )
+        .f64("predicted", rows.iter().map(|r| r.predicted).collect())
+        .f64("actual", rows.iter().map(|r| r.actual).collect())
+        .finish::<anyhow::Error>()?;
+    print_batch(&table, Format::Table)
 }
 
 fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {

@@ -5,12 +5,15 @@ use std::path::PathBuf;
 
 use acrm_mining::algo::ParamGuard;
 use acrm_mining::algo::cart::TreeParams;
+use acrm_mining::algo::gbdt::GbdtParams;
 use acrm_mining::algo::metrics::{self, Evaluation};
 use acrm_mining::analysis::churn::{self, TrainingData};
 use acrm_mining::analysis::credit;
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::{Loaded, Source};
-use acrm_mining::model::{self, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained};
+use acrm_mining::model::{
+    self, Classifier, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained,
+};
 use acrm_olap::TableBuilder;
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -28,10 +31,10 @@ pub enum CreditAction {
     /// Train a credit-scoring model (default: a decision tree on the approved applications
     /// with a known outcome, tested on the latest 25% by application date) and save it.
     #[command(
-        after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --input german_credit.csv --target default --positive 2 --max-depth 4"
+        after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --kind gbdt --trees 300 --learning-rate 0.05 --early-stopping-rounds 20\n  acrm mine credit train --input german_credit.csv --target default --positive 2 --max-depth 4"
     )]
     Train {
-        /// Model kind: tree, logistic or forest.
+        /// Model kind: tree, logistic, forest or gbdt (gradient-boosted trees).
         #[arg(long, default_value = "tree")]
         kind: String,
         #[command(flatten)]
@@ -76,8 +79,12 @@ pub enum ChurnAction {
         /// Also write the training and test rows to DIR/churn_train.csv and churn_test.csv.
         #[arg(long, value_name = "DIR")]
         export_data: Option<PathBuf>,
-        /// Model kinds to train and compare: tree, logistic, forest.
-        #[arg(long, value_delimiter = ',', default_value = "tree,logistic,forest")]
+        /// Model kinds to train and compare: tree, logistic, forest, gbdt.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "tree,logistic,forest,gbdt"
+        )]
         kind: Vec<String>,
         #[command(flatten)]
         train: TrainArgs,
@@ -171,7 +178,7 @@ pub struct DataArgs {
     /// Columns that are not features.
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Row weight column (trees and forests), e.g. to reweight classes or samples.
+    /// Row weight column (trees, forests and gbdt), e.g. to reweight classes or samples.
     #[arg(long)]
     weight: Option<String>,
     /// First test day of a time split [default: the day leaving --test-fraction for tests]
@@ -185,9 +192,9 @@ pub struct DataArgs {
 /// Model family parameters.
 #[derive(Args, Debug)]
 pub struct FitArgs {
-    /// Deepest tree level.
-    #[arg(long, default_value_t = 5)]
-    max_depth: usize,
+    /// Deepest tree level [default: 5 for tree and forest; gbdt: no limit but --max-leaves]
+    #[arg(long)]
+    max_depth: Option<usize>,
     /// Fewest rows per tree leaf.
     #[arg(long, default_value_t = 20)]
     min_samples_leaf: usize,
@@ -197,13 +204,41 @@ pub struct FitArgs {
     /// Cost-complexity pruning strength (0 = none).
     #[arg(long, default_value_t = 0.0)]
     ccp_alpha: f64,
-    /// Trees of a forest.
+    /// Trees of a forest; boosting rounds of gbdt (at most, with early stopping).
     #[arg(long, default_value_t = 100)]
     trees: usize,
     /// L2 penalty of logistic regression (1/C of scikit-learn).
     #[arg(long, default_value_t = 1.0)]
     alpha: f64,
-    /// Seed of splits and forests.
+    /// gbdt: shrinkage of each tree's outputs.
+    #[arg(long, default_value_t = 0.1)]
+    learning_rate: f64,
+    /// gbdt: most leaves per tree.
+    #[arg(long, default_value_t = 31)]
+    max_leaves: usize,
+    /// gbdt: L2 penalty on leaf outputs.
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+    /// gbdt: least Σ hessian per leaf.
+    #[arg(long, default_value_t = 1e-3)]
+    min_child_weight: f64,
+    /// gbdt: most quantile bins per feature (2 to 255).
+    #[arg(long, default_value_t = 255)]
+    max_bins: usize,
+    /// gbdt: share of rows drawn for each tree.
+    #[arg(long, default_value_t = 1.0)]
+    subsample: f64,
+    /// gbdt: share of features each tree may split on.
+    #[arg(long, default_value_t = 1.0)]
+    colsample: f64,
+    /// gbdt: stop after this many rounds without a better log-loss on a held-out 10% of the
+    /// training rows, keeping the best round (0 = no early stopping).
+    #[arg(long, default_value_t = 0)]
+    early_stopping_rounds: usize,
+    /// gbdt: weight of a positive row against a negative one (class weight).
+    #[arg(long, default_value_t = 1.0)]
+    positive_weight: f64,
+    /// Seed of splits, forests and gbdt sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Cost of a missed positive (a bad loan granted, a churner lost), for the cut-off.
@@ -233,13 +268,28 @@ impl FitArgs {
         Ok(TrainOptions {
             kind,
             tree: TreeParams::new()
-                .max_depth(self.max_depth)
+                .max_depth(self.max_depth.unwrap_or(5))
                 .min_samples_leaf(self.min_samples_leaf)
                 .min_samples_split(self.min_samples_split)
                 .ccp_alpha(self.ccp_alpha)
                 .seed(self.seed)
                 .check()?,
             trees: self.trees,
+            gbdt: GbdtParams::new()
+                .trees(self.trees)
+                .learning_rate(self.learning_rate)
+                .max_leaves(self.max_leaves)
+                .max_depth(self.max_depth)
+                .min_samples_leaf(self.min_samples_leaf)
+                .min_child_weight(self.min_child_weight)
+                .l2(self.l2)
+                .max_bins(self.max_bins)
+                .subsample(self.subsample)
+                .colsample(self.colsample)
+                .early_stopping_rounds(self.early_stopping_rounds)
+                .positive_weight(self.positive_weight)
+                .seed(self.seed)
+                .check()?,
             alpha: self.alpha,
             seed: self.seed,
             costs: Costs {
@@ -650,10 +700,19 @@ fn card(m: &Model) -> serde_json::Value {
         "test_metrics": m.test_metrics,
         "importance": m.importance,
         "rules": m.rules,
+        "trees_kept": boosted(m).map(|g| g.trees.len()),
         "fit_seconds": m.fit_seconds,
         "created": m.created,
         "sql": sql_call(m),
     })
+}
+
+/// The booster of a gbdt model.
+fn boosted(m: &Model) -> Option<&acrm_mining::algo::gbdt::Gbdt> {
+    match &m.classifier {
+        Classifier::Gbdt(g) => Some(g),
+        _ => None,
+    }
 }
 
 fn sql_call(m: &Model) -> String {
@@ -688,6 +747,20 @@ fn print_model(m: &Model, format: Format, header: bool) -> anyhow::Result<()> {
     }
     outln!("data: {} [{}]", one_line(&m.data.source), m.data.snapshot);
     outln!("split: {}", serde_json::to_string(&m.data.split)?);
+    if let Some(g) = boosted(m) {
+        let stopped = match g.validation_loss.last() {
+            Some(loss) => format!(
+                " (early stopping on a held-out {:.0}% of the training rows: validation log-loss {loss:.4})",
+                100.0 * m.options.gbdt.validation_fraction()
+            ),
+            None => String::new(),
+        };
+        outln!(
+            "boosting: {} of at most {} trees kept{stopped}",
+            g.trees.len(),
+            m.options.gbdt.trees()
+        );
+    }
     for s in &m.skipped {
         outln!("not used: {} ({})", s.name, s.reason);
     }

@@ -1,11 +1,11 @@
 //! acrm's customer analysis, in three layers:
 //!
-//! - [`algo`]: the kernels (k-means, CART, forest, logistic regression, FP-Growth, rules,
-//!   splits, metrics) with linfa-style checked parameters; numbers in, numbers out, nothing
-//!   of SQL or the warehouse.
+//! - [`algo`]: the kernels (k-means, CART, forest, gradient-boosted trees, logistic
+//!   regression, FP-Growth, rules, BG/NBD and Gamma-Gamma, splits, metrics) with linfa-style
+//!   checked parameters; numbers in, numbers out, nothing of SQL or the warehouse.
 //! - [`analysis`]: the CRM analyses that read the warehouse through the OLAP layer (so SQL,
 //!   masking and the published version are the same as for analysts) and turn kernel
-//!   results into marts: customer features, RFM, segments, value tiers, lifecycle stages,
+//!   results into marts: customer features, RFM, segments, lifetime value, value tiers, lifecycle stages,
 //!   alerts, market baskets, churn and credit scoring. [`analysis::ANALYSES`] is the
 //!   registry the nightly refresh, `acrm mine`, the charts and the HTML report iterate; the
 //!   marts are declared in `warehouse-schema/tables.toml` and published with

@@ -34,6 +34,36 @@ pub enum Error {
     /// Forest: no tree.
     #[error("forest: the number of trees must be at least 1")]
     Trees,
+    /// GBDT: no boosting round.
+    #[error("gbdt: the number of trees (boosting rounds) must be at least 1")]
+    Rounds,
+    /// GBDT: a shrinkage that is not a positive number.
+    #[error("gbdt: learning_rate {0} must be a finite number > 0")]
+    LearningRate(f64),
+    /// GBDT: a tree of fewer than two leaves.
+    #[error("gbdt: max_leaves {0} must be at least 2")]
+    MaxLeaves(usize),
+    /// GBDT: a hessian bound that is negative or not a number.
+    #[error("gbdt: min_child_weight {0} must be a finite number ≥ 0")]
+    MinChildWeight(f64),
+    /// GBDT: an L2 penalty that is negative or not a number.
+    #[error("gbdt: l2 {0} must be a finite number ≥ 0")]
+    L2(f64),
+    /// GBDT: a split gain bound that is negative or not a number.
+    #[error("gbdt: min_split_gain {0} must be a finite number ≥ 0")]
+    MinSplitGain(f64),
+    /// GBDT: bins that do not fit a byte, or a single bin.
+    #[error("gbdt: max_bins {0} must be between 2 and 255")]
+    MaxBins(usize),
+    /// GBDT: a row share outside (0, 1].
+    #[error("gbdt: subsample {0} must be a share in (0, 1]")]
+    Subsample(f64),
+    /// GBDT: a feature share outside (0, 1].
+    #[error("gbdt: colsample {0} must be a share in (0, 1]")]
+    Colsample(f64),
+    /// GBDT: a class weight that is not a positive number.
+    #[error("gbdt: positive_weight {0} must be a finite number > 0")]
+    PositiveWeight(f64),
     /// Logistic regression: a penalty that is negative or not a number.
     #[error("logistic: alpha {0} must be a finite number ≥ 0")]
     Alpha(f64),

@@ -1,5 +1,6 @@
-//! The kernels: k-means, CART, random forest, logistic regression, FP-Growth and association
-//! rules, train/test splits and the measures that check them. They take numbers (ndarray
+//! The kernels: k-means, CART, random forest, gradient-boosted trees, logistic regression,
+//! FP-Growth and association rules, BG/NBD and Gamma-Gamma lifetime value, train/test splits
+//! and the measures that check them. They take numbers (ndarray
 //! matrices, dictionary-encoded baskets) and know nothing of SQL, Arrow or the warehouse,
 //! so each can be tested, benchmarked and reused on its own.
 //!
@@ -55,9 +56,11 @@ macro_rules! params {
 }
 
 pub mod cart;
+pub mod clv;
 mod error;
 pub mod forest;
 pub mod fpgrowth;
+pub mod gbdt;
 pub mod kmeans;
 pub mod logistic;
 pub mod metrics;

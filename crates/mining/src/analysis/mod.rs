@@ -11,6 +11,7 @@
 pub mod alerts;
 pub mod basket;
 pub mod churn;
+pub mod clv;
 pub mod context;
 pub mod credit;
 pub mod features;
@@ -29,6 +30,7 @@ pub use registry::{Analysis, Chart, Figure, Run, Section, Tables};
 pub const ANALYSES: &[Analysis] = &[
     rfm::ANALYSIS,
     segment::ANALYSIS,
+    clv::ANALYSIS,
     value::ANALYSIS,
     lifecycle::ANALYSIS,
     alerts::ANALYSIS,

@@ -4,6 +4,8 @@
 //! - **Numbers** are used as they are. Missing values are filled with the training median,
 //!   and when the training rows had any, a 0/1 feature `<name> is missing` is added, so the
 //!   model can learn that a missing value means something (it often does in credit data).
+//!   A model that learns where missing values go by itself (gradient-boosted trees) keeps
+//!   them missing instead ([`Missing::Keep`]): NaN, no fill, no flag.
 //! - **Yes/no** columns become 0/1, missing handled as for numbers.
 //! - **Text** columns are one-hot encoded: one 0/1 feature `<name> = <value>` per value seen
 //!   in training, in sorted order; a missing value is its own category `(missing)` when
@@ -25,15 +27,15 @@ use acrm_olap::{Column, Frame, Values};
 pub enum InputKind {
     /// A number: the value, missing filled with `fill`.
     Numeric {
-        /// Training median, used for missing values.
-        fill: f64,
+        /// Training median, used for missing values (`None`: kept missing, as NaN).
+        fill: Option<f64>,
         /// A `<name> is missing` feature follows.
         missing_flag: bool,
     },
     /// Yes/no as 1/0, missing filled with `fill`.
     Boolean {
-        /// Training median (0 or 1), used for missing values.
-        fill: f64,
+        /// Training median (0 or 1), used for missing values (`None`: kept missing).
+        fill: Option<f64>,
         /// A `<name> is missing` feature follows.
         missing_flag: bool,
     },
@@ -73,17 +75,35 @@ pub struct Encoding {
     pub feature_input: Vec<usize>,
 }
 
+/// What becomes of a missing number or yes/no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Filled with the training median, plus an `is missing` flag when training had any.
+    Impute,
+    /// Kept as NaN, for a model that sends missing values down a learned branch.
+    Keep,
+}
+
 /// Text for a missing category.
 const MISSING: &str = "(missing)";
 
 impl Encoding {
-    /// Fits the encoding of every column of `frame` except those in `exclude`; returns it
-    /// with the columns it left out.
+    /// Fits the encoding of every column of `frame` except those in `exclude`, with missing
+    /// numbers and yes/no values handled as `missing` says; returns it with the columns it
+    /// left out.
     pub fn fit(
         frame: &Frame,
         exclude: &[&str],
         max_categories: usize,
+        missing: Missing,
     ) -> Result<(Self, Vec<Skipped>)> {
+        let fill = |v: &[Option<f64>]| match missing {
+            Missing::Impute => {
+                let (median, flag) = median_fill(v);
+                (Some(median), flag)
+            }
+            Missing::Keep => (None, false),
+        };
         let mut inputs = Vec::new();
         let mut skipped = Vec::new();
         for column in frame
@@ -93,7 +113,7 @@ impl Encoding {
         {
             let kind = match &column.values {
                 Values::Numeric(v) => {
-                    let (fill, missing_flag) = median_fill(v);
+                    let (fill, missing_flag) = fill(v);
                     InputKind::Numeric { fill, missing_flag }
                 }
                 Values::Boolean(v) => {
@@ -101,7 +121,7 @@ impl Encoding {
                         .iter()
                         .map(|b| b.map(|b| f64::from(u8::from(b))))
                         .collect();
-                    let (fill, missing_flag) = median_fill(&numbers);
+                    let (fill, missing_flag) = fill(&numbers);
                     InputKind::Boolean { fill, missing_flag }
                 }
                 Values::Text(v) => {
@@ -288,12 +308,12 @@ fn fill_numbers(
     x: &mut Array2<f64>,
     at: usize,
     values: impl Iterator<Item = Option<f64>>,
-    fill: f64,
+    fill: Option<f64>,
     flag: bool,
 ) {
     for (r, v) in values.enumerate() {
         let v = v.filter(|v| v.is_finite());
-        x[[r, at]] = v.unwrap_or(fill);
+        x[[r, at]] = v.or(fill).unwrap_or(f64::NAN);
         if flag {
             x[[r, at + 1]] = f64::from(u8::from(v.is_none()));
         }
@@ -335,7 +355,7 @@ mod tests {
 
     #[test]
     fn encodes_numbers_flags_and_categories_as_documented() {
-        let (enc, skipped) = Encoding::fit(&frame(), &["target"], 3).expect("fit");
+        let (enc, skipped) = Encoding::fit(&frame(), &["target"], 3, Missing::Impute).expect("fit");
         assert_eq!(skipped.len(), 1, "the id column has 4 > 3 values");
         assert_eq!(
             enc.features,
@@ -373,5 +393,11 @@ mod tests {
         assert_eq!(enc.condition(6, 0.5, true), "channel ≠ web");
         assert_eq!(enc.condition(0, 15.25, false), "income > 15.25");
         assert_eq!(enc.condition(1, 0.5, false), "income is missing");
+        // Kept missing: NaN in the number's own feature, and no flags.
+        let (keep, _) = Encoding::fit(&frame(), &["target"], 3, Missing::Keep).expect("fit");
+        assert_eq!(keep.features[..2], ["income", "homeowner"]);
+        let x = keep.transform(&frame()).expect("x");
+        assert!(x[[1, 0]].is_nan() && x[[3, 1]].is_nan());
+        assert_eq!((x[[0, 0]], x[[0, 1]]), (10.0, 1.0));
     }
 }

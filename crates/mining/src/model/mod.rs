@@ -1,6 +1,7 @@
 //! Predictive models for credit scoring and churn: training data as typed columns
 //! ([`frame`]), encoded into features ([`encoding`]), split by time or stratified
-//! ([`split`]), fitted as a CART tree, a logistic regression or a random forest, measured
+//! ([`split`]), fitted as a CART tree, a logistic regression, a random forest or
+//! gradient-boosted trees, measured
 //! with the credit and churn metrics ([`metrics`]), saved in the warehouse's model registry
 //! ([`registry`]) and applied from the CLI or from SQL ([`udf`]).
 //!
@@ -23,11 +24,12 @@ use acrm_olap::{Frame, Values};
 use crate::algo::ParamGuard;
 use crate::algo::cart::{Tree, TreeParams, TreeValidParams};
 use crate::algo::forest::{Forest, ForestParams};
+use crate::algo::gbdt::{Gbdt, GbdtValidParams};
 use crate::algo::logistic::{Logistic, LogisticParams};
 use crate::algo::metrics::{self, Evaluation};
 use crate::algo::split::{self, SplitKind};
 use crate::{Error, Result};
-use encoding::{Encoding, Skipped};
+use encoding::{Encoding, Missing, Skipped};
 use source::Loaded;
 
 /// The model families acrm trains.
@@ -40,6 +42,8 @@ pub enum Kind {
     Logistic,
     /// Random forest of CART trees.
     Forest,
+    /// Gradient-boosted trees (histogram-based, log-loss).
+    Gbdt,
 }
 
 impl Kind {
@@ -49,6 +53,7 @@ impl Kind {
             Self::Tree => "tree",
             Self::Logistic => "logistic",
             Self::Forest => "forest",
+            Self::Gbdt => "gbdt",
         }
     }
 }
@@ -60,8 +65,9 @@ impl FromStr for Kind {
             "tree" => Ok(Self::Tree),
             "logistic" => Ok(Self::Logistic),
             "forest" => Ok(Self::Forest),
+            "gbdt" => Ok(Self::Gbdt),
             _ => Err(Error::Invalid(format!(
-                "unknown model kind '{s}' (tree, logistic, forest)"
+                "unknown model kind '{s}' (tree, logistic, forest, gbdt)"
             ))),
         }
     }
@@ -77,6 +83,8 @@ pub enum Classifier {
     Logistic(Logistic),
     /// A random forest (class 1 = positive).
     Forest(Forest),
+    /// Gradient-boosted trees.
+    Gbdt(Gbdt),
 }
 
 impl Classifier {
@@ -94,13 +102,14 @@ impl Classifier {
             Self::Tree(t) => t.positive(row),
             Self::Logistic(l) => l.probability(row),
             Self::Forest(f) => f.probability(row),
+            Self::Gbdt(g) => g.probability(row),
         }
     }
 
     /// Per-feature contributions to one row's prediction: for trees the change in
     /// P(positive) at each split on the row's path, credited to the split's feature
-    /// (Saabas), averaged over a forest's trees; for logistic regression each feature's
-    /// share of the log-odds.
+    /// (Saabas), averaged over a forest's trees; for boosted trees the same in log-odds,
+    /// summed over the trees; for logistic regression each feature's share of the log-odds.
     pub fn contributions(&self, row: &[f64], features: usize) -> Vec<f64> {
         let tree_path = |t: &Tree, out: &mut Vec<f64>, scale: f64| {
             let path = t.path(row);
@@ -120,16 +129,19 @@ impl Classifier {
                 }
             }
             Self::Logistic(l) => out = l.contributions(row),
+            Self::Gbdt(g) => out = g.contributions(row, features),
         }
         out
     }
 
-    /// Importance per feature (normalised impurity decrease for trees and forests; |weight|
-    /// share on standardised features for logistic regression).
+    /// Importance per feature (normalised impurity decrease for trees and forests, split
+    /// gain for boosted trees; |weight| share on standardised features for logistic
+    /// regression).
     pub fn importance(&self) -> Vec<f64> {
         match self {
             Self::Tree(t) => t.importance.clone(),
             Self::Forest(f) => f.importance(),
+            Self::Gbdt(g) => g.importance.clone(),
             Self::Logistic(l) => {
                 let total: f64 = l.coefficients.iter().map(|w| w.abs()).sum();
                 l.coefficients
@@ -168,6 +180,9 @@ pub struct TrainOptions {
     pub tree: TreeValidParams,
     /// Trees in a forest.
     pub trees: usize,
+    /// Boosting (rounds, leaves, shrinkage, sampling, early stopping); its seed is `seed`.
+    #[serde(default)]
+    pub gbdt: GbdtValidParams,
     /// L2 penalty of logistic regression (1/C of scikit-learn).
     pub alpha: f64,
     /// Seed of everything random (splits, forests).
@@ -190,6 +205,7 @@ impl Default for TrainOptions {
                 .check()
                 .unwrap_or_default(),
             trees: 100,
+            gbdt: GbdtValidParams::default(),
             alpha: 1.0,
             seed: 42,
             costs: Costs {
@@ -212,7 +228,7 @@ pub struct Target {
     pub id: Option<String>,
     /// Columns that are not features (ids, dates, leakage).
     pub exclude: Vec<String>,
-    /// Row weight column (trees and forests; not a feature).
+    /// Row weight column (trees, forests and boosted trees; not a feature).
     #[serde(default)]
     pub weight: Option<String>,
 }
@@ -315,7 +331,7 @@ pub fn labels(frame: &Frame, target: &Target) -> Result<(Vec<Option<bool>>, Stri
 }
 
 /// Fits a classifier of `options.kind` to rows `x` with labels `y` and optional row
-/// `weights` (trees and forests only: linfa-logistic takes none).
+/// `weights` (trees, forests and boosted trees: linfa-logistic takes none).
 pub fn fit_classifier(
     x: ArrayView2<'_, f64>,
     y: &[bool],
@@ -327,7 +343,7 @@ pub fn fit_classifier(
         Kind::Tree => Classifier::Tree(Tree::fit(x, &classes, weights, &options.tree)?),
         Kind::Logistic if weights.is_some() => {
             return Err(Error::Invalid(
-                "logistic regression takes no row weights (linfa-logistic has none); use a tree or forest"
+                "logistic regression takes no row weights (linfa-logistic has none); use a tree, forest or gbdt"
                     .into(),
             ));
         }
@@ -342,6 +358,7 @@ pub fn fit_classifier(
                 .check()?;
             Classifier::Forest(params.fit(x, &classes, weights)?)
         }
+        Kind::Gbdt => Classifier::Gbdt(options.gbdt.fit(x, y, weights)?),
     })
 }
 
@@ -428,7 +445,13 @@ pub fn train(
     exclude.extend(target.id.as_deref());
     exclude.extend(target.weight.as_deref());
     exclude.extend(target.exclude.iter().map(String::as_str));
-    let (encoding, skipped) = Encoding::fit(&train.frame, &exclude, options.max_categories)?;
+    // Boosted trees learn where missing values go; the other kinds see them filled.
+    let missing = match options.kind {
+        Kind::Gbdt => Missing::Keep,
+        Kind::Tree | Kind::Logistic | Kind::Forest => Missing::Impute,
+    };
+    let (encoding, skipped) =
+        Encoding::fit(&train.frame, &exclude, options.max_categories, missing)?;
     for s in &skipped {
         tracing::info!(column = %s.name, reason = %s.reason, "column not used as a feature");
     }
@@ -787,6 +810,70 @@ mod tests {
         (frame, labels)
     }
 
+    /// Where the rows came from when a test trains and tests on the same `data`.
+    fn given(data: &Labelled) -> DataInfo {
+        DataInfo {
+            source: "test".into(),
+            snapshot: "none".into(),
+            split: SplitKind::Given,
+            train_rows: data.labels.len(),
+            test_rows: data.labels.len(),
+            unlabelled_rows: 0,
+        }
+    }
+
+    /// Boosted trees see a missing number as missing (no fill, no flag) and learn where it
+    /// goes: applicants without a stated income are planted bad.
+    #[test]
+    fn gbdt_keeps_missing_numbers_missing_and_learns_where_they_go() {
+        let (mut frame, _) = applicants();
+        if let Values::Numeric(income) = &mut frame.columns[0].values {
+            for (i, v) in income.iter_mut().enumerate() {
+                if i % 5 == 3 {
+                    *v = None;
+                }
+            }
+        }
+        if let Values::Text(outcome) = &mut frame.columns[3].values {
+            for (i, v) in outcome.iter_mut().enumerate() {
+                if i % 5 == 3 && v.is_some() {
+                    *v = Some("bad".into());
+                }
+            }
+        }
+        let target = outcome_bad();
+        let (labels, _) = labels(&frame, &target).expect("labels");
+        let data = Labelled::known(&frame, &labels);
+        let options = TrainOptions {
+            kind: Kind::Gbdt,
+            ..TrainOptions::default()
+        };
+        let m = train(
+            "credit",
+            &data,
+            &data,
+            &target,
+            "good",
+            &options,
+            given(&data),
+        )
+        .expect("train")
+        .model;
+        assert!(
+            !m.encoding
+                .features
+                .iter()
+                .any(|f| f.ends_with("is missing"))
+        );
+        // Row 3: income missing (planted bad), savings (else good).
+        let (p, reasons) = m.explain(&frame.take(&[3, 6]), 2).expect("explain");
+        assert!(p[0] > 0.8 && p[1] < 0.5, "{p:?}");
+        assert_eq!(
+            reasons[0].first().map(String::as_str),
+            Some("income = missing")
+        );
+    }
+
     /// The default training options are what their doc says: the tree's checked limits are
     /// the ones asked for, not `TreeValidParams::default()` (leaves of 1 row), which
     /// `TrainOptions::default` would fall back to if its parameters failed their check.
@@ -814,7 +901,7 @@ mod tests {
         );
         let s = split::stratified(&data.labels, 0.25, 1).expect("split");
         let target = outcome_bad();
-        for kind in [Kind::Tree, Kind::Logistic, Kind::Forest] {
+        for kind in [Kind::Tree, Kind::Logistic, Kind::Forest, Kind::Gbdt] {
             let options = TrainOptions {
                 kind,
                 trees: 20,
@@ -881,14 +968,7 @@ mod tests {
             ..target.clone()
         };
         let fit = |kind, data: &Labelled| {
-            let info = DataInfo {
-                source: "test".into(),
-                snapshot: "none".into(),
-                split: SplitKind::Given,
-                train_rows: data.labels.len(),
-                test_rows: data.labels.len(),
-                unlabelled_rows: 0,
-            };
+            let info = given(data);
             let options = TrainOptions {
                 kind,
                 trees: 5,

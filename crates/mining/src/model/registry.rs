@@ -380,5 +380,8 @@ mod tests {
         assert!(list[0].champion && list[0].name == "credit-v2");
         let mut third = trained(Kind::Tree);
         assert_eq!(registry.save(&mut third).expect("save"), "credit-v3");
+        let mut fourth = trained(Kind::Gbdt);
+        assert_eq!(registry.save(&mut fourth).expect("save"), "credit-v4");
+        assert_eq!(registry.load("credit", "credit-v4").expect("load"), fourth);
     }
 }
