@@ -154,19 +154,22 @@ fn credit_tree_recovers_the_planted_rule() {
     assert_eq!(total, card["data"]["test_rows"].as_u64().expect("rows"));
 }
 
+/// A credit model whose scores agree everywhere ([`credit_scores_agree`]).
+struct Agreed {
+    /// Its registry name.
+    name: String,
+    /// The CLI's (P(bad), score) per application.
+    cli: HashMap<String, (f64, f64)>,
+    /// The training process's test predictions (id, label, P(bad), model).
+    trained: Vec<Vec<String>>,
+    /// Its model card.
+    card: serde_json::Value,
+}
+
 /// Trains a credit model with `args`, promotes it, and checks that a new process scores
 /// every application as the training process predicted its test rows, and that SQL scoring
-/// with the champion equals the CLI's. Returns the model's name, the CLI's (P(bad), score)
-/// per application, the training process's test predictions and the model's card and call.
-fn credit_scores_agree(
-    s: &SampleCopy,
-    args: &[&str],
-) -> (
-    String,
-    HashMap<String, (f64, f64)>,
-    Vec<Vec<String>>,
-    serde_json::Value,
-) {
+/// with the champion equals the CLI's.
+fn credit_scores_agree(s: &SampleCopy, args: &[&str]) -> Agreed {
     let dir = tempdir();
     let predictions = dir.path().join("predictions.csv");
     let mut train = vec![
@@ -219,14 +222,24 @@ fn credit_scores_agree(
         assert_eq!(r[1].parse::<f64>().expect("p"), p, "{}", r[0]);
         assert_eq!(r[2].parse::<f64>().expect("score"), score, "{}", r[0]);
     }
-    (name, cli, trained, card)
+    Agreed {
+        name,
+        cli,
+        trained,
+        card,
+    }
 }
 
 #[test]
 fn registry_round_trip_and_sql_scoring_equal_cli_scoring() {
     let _lock = registry_lock();
     let s = built();
-    let (name, cli, trained, card) = credit_scores_agree(s, &[]);
+    let Agreed {
+        name,
+        cli,
+        trained,
+        card,
+    } = credit_scores_agree(s, &[]);
     // The published mart holds the same scores.
     let mart = csv_rows(&run_ok(&mut s.on(&[
         "sql",
@@ -338,7 +351,7 @@ fn credit_gbdt_finds_the_planted_inputs_and_scores_alike_everywhere() {
         "early stopping kept {kept} of 400 rounds"
     );
 
-    let (name, cli, _, _) = credit_scores_agree(s, &["--kind", "gbdt", "--trees", "50"]);
+    let Agreed { name, cli, .. } = credit_scores_agree(s, &["--kind", "gbdt", "--trees", "50"]);
     let scored = csv_rows(&run_ok(&mut s.on(&[
         "mine", "credit", "score", "--model", &name, "--format", "csv",
     ])));

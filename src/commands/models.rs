@@ -114,8 +114,9 @@ pub enum ChurnAction {
 /// Flags of `train`: how to fit, and the flags every analysis takes.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// Boxed: the model parameters are most of a `train` command's size.
     #[command(flatten)]
-    fit: FitArgs,
+    fit: Box<FitArgs>,
     #[command(flatten)]
     common: Common,
 }
