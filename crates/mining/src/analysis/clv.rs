@@ -26,7 +26,7 @@ use super::features::{FeatureTable, days_before, query_features};
 use super::registry::{Analysis, boxed};
 use crate::algo::clv::bgnbd::BgNbd;
 use crate::algo::clv::gamma_gamma::{GammaGamma, Spend};
-use crate::algo::clv::{Fit, History, discounted_value};
+use crate::algo::clv::{Fit, History};
 use crate::{Error, Result};
 
 /// Days in a month when discounting month by month.
@@ -194,7 +194,7 @@ pub fn value(table: &FeatureTable, as_of: NaiveDate, options: &ClvOptions) -> Re
         .iter()
         .zip(&expected_spend)
         .map(|(h, &spend)| {
-            discounted_value(bg, h, spend, horizon, MONTH_DAYS, options.monthly_discount)
+            bg.discounted_value(h, spend, horizon, MONTH_DAYS, options.monthly_discount)
         })
         .collect();
     Ok(Clv {

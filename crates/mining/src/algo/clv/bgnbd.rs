@@ -137,6 +137,29 @@ impl BgNbd {
             .map_or(1.0, |dead| 1.0 / (1.0 + (dead - t.alive).exp()))
     }
 
+    /// The discounted value of a customer's purchases over the next `horizon` (lifetimes'
+    /// `customer_lifetime_value`): month by month (`month` time units each, the last one cut
+    /// at the horizon), the purchases expected in it × `spend` per purchase, discounted by
+    /// `monthly_discount` per month to the month's end.
+    pub fn discounted_value(
+        &self,
+        history: &History,
+        spend: f64,
+        horizon: f64,
+        month: f64,
+        monthly_discount: f64,
+    ) -> f64 {
+        let mut value = 0.0;
+        let (mut before, mut end) = (0.0, 0.0);
+        while end < horizon {
+            end = (end + month).min(horizon);
+            let expected = self.expected_purchases(history, end);
+            value += spend * (expected - before) / (1.0 + monthly_discount).powf(end / month);
+            before = expected;
+        }
+        value
+    }
+
     /// Purchases expected in (T, T + t] given the history (FHL 2005, eq. 10).
     pub fn expected_purchases(&self, h: &History, t: f64) -> f64 {
         let Self { r, alpha, a, b } = *self;
@@ -201,6 +224,27 @@ mod tests {
             m.log_likelihood(&customers)
         };
         assert_gradient(model, [CDNOW.r, CDNOW.alpha, CDNOW.a, CDNOW.b]);
+    }
+
+    #[test]
+    fn value_is_spend_times_purchases_discounted_by_month() {
+        let model = BgNbd {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let h = History {
+            frequency: 3.0,
+            recency: 30.0,
+            age: 38.0,
+        };
+        let undiscounted = model.discounted_value(&h, 20.0, 52.0, 4.345, 0.0);
+        let expected = 20.0 * model.expected_purchases(&h, 52.0);
+        assert!((undiscounted / expected - 1.0).abs() < 1e-12);
+        let discounted = model.discounted_value(&h, 20.0, 52.0, 4.345, 0.01);
+        assert!(discounted < undiscounted && discounted > undiscounted / 1.01f64.powf(12.0));
+        assert_eq!(model.discounted_value(&h, 20.0, 0.0, 4.345, 0.01), 0.0);
     }
 
     #[test]

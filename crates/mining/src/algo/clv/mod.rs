@@ -174,29 +174,6 @@ fn maximise(
     Ok((theta, value, state.get_iter()))
 }
 
-/// The discounted value of a customer's purchases over the next `horizon` (lifetimes'
-/// `customer_lifetime_value`): month by month (`month` time units each, the last one cut at
-/// the horizon), the purchases BG/NBD expects in it × `spend` per purchase, discounted by
-/// `monthly_discount` per month to the month's end.
-pub fn discounted_value(
-    purchases: &bgnbd::BgNbd,
-    history: &History,
-    spend: f64,
-    horizon: f64,
-    month: f64,
-    monthly_discount: f64,
-) -> f64 {
-    let mut value = 0.0;
-    let (mut before, mut end) = (0.0, 0.0);
-    while end < horizon {
-        end = (end + month).min(horizon);
-        let expected = purchases.expected_purchases(history, end);
-        value += spend * (expected - before) / (1.0 + monthly_discount).powf(end / month);
-        before = expected;
-    }
-    value
-}
-
 /// Gauss's hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its series, summed until
 /// a term no longer changes the sum (the BG/NBD expectation's z = t / (α + T + t)).
 fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
@@ -249,27 +226,6 @@ pub(super) mod tests {
                 "z {z}"
             );
         }
-    }
-
-    #[test]
-    fn value_is_spend_times_purchases_discounted_by_month() {
-        let model = bgnbd::BgNbd {
-            r: 0.243,
-            alpha: 4.414,
-            a: 0.793,
-            b: 2.426,
-        };
-        let h = History {
-            frequency: 3.0,
-            recency: 30.0,
-            age: 38.0,
-        };
-        let undiscounted = discounted_value(&model, &h, 20.0, 52.0, 4.345, 0.0);
-        let expected = 20.0 * model.expected_purchases(&h, 52.0);
-        assert!((undiscounted / expected - 1.0).abs() < 1e-12);
-        let discounted = discounted_value(&model, &h, 20.0, 52.0, 4.345, 0.01);
-        assert!(discounted < undiscounted && discounted > undiscounted / 1.01f64.powf(12.0));
-        assert_eq!(discounted_value(&model, &h, 20.0, 0.0, 4.345, 0.01), 0.0);
     }
 
     #[test]

@@ -8,9 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::Node;
 use super::bins::Bins;
 use super::hist::{self, Layout, Limits, Split, Sums};
+use super::tree::Node;
 
 /// Rows per partition chunk.
 const CHUNK: usize = 65_536;
