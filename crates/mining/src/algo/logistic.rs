@@ -125,8 +125,7 @@ impl Logistic {
 
     /// P(positive) of one row.
     pub fn probability(&self, row: &[f64]) -> f64 {
-        let z = self.intercept + self.contributions(row).iter().sum::<f64>();
-        1.0 / (1.0 + (-z).exp())
+        super::sigmoid(self.intercept + self.contributions(row).iter().sum::<f64>())
     }
 }
 

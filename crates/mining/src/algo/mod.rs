@@ -72,6 +72,11 @@ pub mod transactions;
 pub use error::{Error, Result};
 pub use linfa::ParamGuard;
 
+/// The logistic function: P(positive) of log-odds `z` (logistic regression, boosted trees).
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
 /// Whether `value` is a finite number ≥ 0 (tolerances, penalties, pruning strengths).
 fn finite_non_negative(value: f64) -> bool {
     value.is_finite() && value >= 0.0

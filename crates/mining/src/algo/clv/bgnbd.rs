@@ -88,8 +88,11 @@ impl BgNbd {
         if customers.is_empty() {
             return Err(Error::Data("bg/nbd: no customers to fit".into()));
         }
-        for h in customers {
-            h.check()?;
+        for (i, h) in customers.iter().enumerate() {
+            // Which customer: a file of summaries made elsewhere is fixed by its row.
+            h.check().map_err(|e| {
+                Error::Data(format!("customer {} of {}: {e}", i + 1, customers.len()))
+            })?;
         }
         if customers.iter().all(|h| h.frequency == 0.0) {
             return Err(Error::Data(

@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::split::stratified;
-use super::{Error, ParamGuard, Result, finite_non_negative};
+use super::{Error, ParamGuard, Result, finite_non_negative, sigmoid};
 use bins::Bins;
 use grow::Grower;
 use hist::{Layout, Limits};
@@ -208,11 +208,6 @@ impl Gbdt {
         }
         out
     }
-}
-
-/// The logistic function.
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 impl GbdtValidParams {
