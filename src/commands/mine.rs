@@ -140,6 +140,12 @@ pub enum MineCommand {
         #[command(subcommand)]
         action: Box<crate::commands::models::ChurnAction>,
     },
+    /// Model stability: PSI of each champion's score and CSI of its inputs between its
+    /// training rows and the population it scores now, with model_drift alerts.
+    #[command(
+        after_help = "Writes mart_model_monitoring unless --no-write (or --input / --sql, which are printed only).\nPopulations: credit applications of the last --window-days; churn's active customers as of --as-of.\nExamples:\n  acrm mine monitor\n  acrm mine monitor --task credit --window-days 30 --warn 0.1 --act 0.25\n  acrm mine monitor --task credit --model credit-v2 --input applications_2025_01.csv --format csv"
+    )]
+    Monitor(Box<crate::commands::monitor::MonitorArgs>),
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.
     #[command(
         after_help = "Writes mart_basket_rules (every rule, items by name) unless --no-write.\nExamples:\n  acrm mine basket --level subcategory --min-support 0.005 --min-confidence 0.2\n  acrm mine basket --unit customer-day --from 2024-01-01 --as-of 2024-06-30\n  acrm mine basket --input groceries.csv --lines --min-support 0.01   (printed, not published)"
@@ -332,6 +338,7 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
             },
         ),
         MineCommand::Credit { action } => crate::commands::models::credit(*action),
+        MineCommand::Monitor(args) => crate::commands::monitor::run(*args),
         MineCommand::Churn { action } => crate::commands::models::churn(*action),
         MineCommand::Basket { action, args } => match action.map(|a| *a) {
             None => basket(&args),

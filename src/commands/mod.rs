@@ -8,6 +8,7 @@ pub mod generate;
 pub mod identity;
 pub mod mine;
 pub mod models;
+pub mod monitor;
 pub mod publish;
 pub mod query;
 pub mod report;

@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use acrm_mining::algo::ParamGuard;
+use acrm_mining::algo::binning::optimal::BinningParams;
 use acrm_mining::algo::cart::TreeParams;
 use acrm_mining::algo::gbdt::GbdtParams;
 use acrm_mining::algo::metrics::{self, Evaluation};
+use acrm_mining::algo::scorecard::{Scale, ScorecardParams};
 use acrm_mining::analysis::churn::{self, TrainingData};
 use acrm_mining::analysis::credit;
 use acrm_mining::model::registry::Registry;
@@ -34,11 +36,26 @@ pub enum CreditAction {
         after_help = "Examples:\n  acrm mine credit train\n  acrm mine credit train --kind logistic\n  acrm mine credit train --kind gbdt --trees 300 --learning-rate 0.05 --early-stopping-rounds 20\n  acrm mine credit train --input german_credit.csv --target default --positive 2 --max-depth 4"
     )]
     Train {
-        /// Model kind: tree, logistic, forest or gbdt (gradient-boosted trees).
+        /// Model kind: tree, logistic, forest, gbdt (gradient-boosted trees) or scorecard
+        /// (`acrm mine credit scorecard` sets its binning and points).
         #[arg(long, default_value = "tree")]
         kind: String,
         #[command(flatten)]
         data: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Train a credit scorecard: optimal bins per characteristic, WoE and information value
+    /// with a selection report, logistic regression on WoE, a points table; saved like any
+    /// model (score it with `acrm mine credit score`, monitor it with `acrm mine monitor`).
+    #[command(
+        after_help = "Bins: a best-first Gini pre-binning (--max-prebins of >= --min-prebin-share), merged into the\nbins of most information value with >= --min-bin-share of the rows each, at most --max-bins,\nthe bad rate monotone as --monotonic asks; missing values get their own bin. Characteristics\nof IV < --min-iv are left out. Points: --base-points at --base-odds (good:bad), --pdo points\nto double the odds. Reasons: the characteristics whose points fall furthest below neutral.\nExamples:\n  acrm mine credit scorecard\n  acrm mine credit scorecard --monotonic ascending --min-bin-share 0.1 --max-bins 5\n  acrm mine credit scorecard --input german_credit.csv --target default --positive 2 --base-points 500 --base-odds 50 --pdo 20"
+    )]
+    Scorecard {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        card: ScorecardArgs,
         #[command(flatten)]
         train: TrainArgs,
     },
@@ -62,6 +79,62 @@ pub enum CreditAction {
         #[command(flatten)]
         score: ScoreArgs,
     },
+}
+
+/// Flags of `acrm mine credit scorecard`: binning, selection and points.
+#[derive(Args, Debug)]
+pub struct ScorecardArgs {
+    /// Bad rate across a number's bins: auto (the better direction), ascending, descending
+    /// or none.
+    #[arg(long, default_value = "auto")]
+    monotonic: String,
+    /// Most pre-bins of a number.
+    #[arg(long, default_value_t = 20)]
+    max_prebins: usize,
+    /// Least share of the non-missing rows in a pre-bin.
+    #[arg(long, default_value_t = 0.05)]
+    min_prebin_share: f64,
+    /// Least share of the rows in a bin.
+    #[arg(long, default_value_t = 0.05)]
+    min_bin_share: f64,
+    /// Least information value of a characteristic in the scorecard.
+    #[arg(long, default_value_t = 0.02)]
+    min_iv: f64,
+    /// Score at --base-odds.
+    #[arg(long, default_value_t = 600.0)]
+    base_points: f64,
+    /// Good:bad odds that score --base-points.
+    #[arg(long, default_value_t = 1.0)]
+    base_odds: f64,
+    /// Points that double the odds.
+    #[arg(long, default_value_t = 20.0)]
+    pdo: f64,
+}
+
+impl ScorecardArgs {
+    /// Training options of a scorecard: `fit`'s, with these binning, selection and points
+    /// (`--max-bins` bounds the bins of a characteristic, `--alpha` the regression).
+    fn options(&self, fit: &FitArgs) -> anyhow::Result<TrainOptions> {
+        let mut options = fit.options(Kind::Scorecard)?;
+        let binning = BinningParams::new()
+            .max_prebins(self.max_prebins)
+            .min_prebin_share(self.min_prebin_share)
+            .min_bin_share(self.min_bin_share)
+            .max_bins(fit.max_bins)
+            .trend(self.monotonic.parse()?)
+            .check()?;
+        options.scorecard = ScorecardParams::new()
+            .binning(binning)
+            .min_iv(self.min_iv)
+            .alpha(fit.alpha)
+            .scale(Scale {
+                base_points: self.base_points,
+                base_odds: self.base_odds,
+                pdo: self.pdo,
+            })
+            .check()?;
+        Ok(options)
+    }
 }
 
 /// `acrm mine churn …`.
@@ -179,7 +252,7 @@ pub struct DataArgs {
     /// Columns that are not features.
     #[arg(long, value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Row weight column (trees, forests and gbdt), e.g. to reweight classes or samples.
+    /// Row weight column, e.g. to reweight classes or samples (every model kind).
     #[arg(long)]
     weight: Option<String>,
     /// First test day of a time split [default: the day leaving --test-fraction for tests]
@@ -223,7 +296,8 @@ pub struct FitArgs {
     /// gbdt: least Σ hessian per leaf.
     #[arg(long, default_value_t = 1e-3)]
     min_child_weight: f64,
-    /// gbdt: most quantile bins per feature (2 to 255).
+    /// gbdt: most quantile bins per feature (2 to 255); scorecard: most bins per
+    /// characteristic.
     #[arg(long, default_value_t = 255)]
     max_bins: usize,
     /// gbdt: share of rows drawn for each tree.
@@ -439,24 +513,14 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             data,
             train: TrainArgs { fit, common },
         } => {
-            let loaded = read(&common, &data, credit::training_sql())?;
-            let kind: Kind = kind.parse()?;
-            let trained = model::train_loaded(
-                credit::TASK,
-                &loaded,
-                &data.plan(fit.seed, &loaded)?,
-                &data.target(),
-                &fit.options(kind)?,
-            )?;
-            let trained = keep(&common, &fit, trained)?;
-            write_outputs(&common, &fit, std::slice::from_ref(&trained))?;
-            print_model(&trained.model, common.format, true)?;
-            if !fit.no_save {
-                let registry = registry(&common.engine)?;
-                champion::settle(&registry, &trained.model, None, fit.promote_if_better)?;
-            }
-            Ok(())
+            let options = fit.options(kind.parse()?)?;
+            train_credit(&data, &fit, &common, &options)
         }
+        CreditAction::Scorecard {
+            data,
+            card,
+            train: TrainArgs { fit, common },
+        } => train_credit(&data, &fit, &common, &card.options(&fit)?),
         CreditAction::Evaluate {
             data,
             run: ModelRun { model, common },
@@ -478,6 +542,31 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             publish(&common, &credit::ANALYSIS, vec![table])
         }
     }
+}
+
+/// Trains, prints and saves a credit model as `options` say.
+fn train_credit(
+    data: &DataArgs,
+    fit: &FitArgs,
+    common: &Common,
+    options: &TrainOptions,
+) -> anyhow::Result<()> {
+    let loaded = read(common, data, credit::training_sql())?;
+    let trained = model::train_loaded(
+        credit::TASK,
+        &loaded,
+        &data.plan(fit.seed, &loaded)?,
+        &data.target(),
+        options,
+    )?;
+    let trained = keep(common, fit, trained)?;
+    write_outputs(common, fit, std::slice::from_ref(&trained))?;
+    print_model(&trained.model, common.format, true)?;
+    if !fit.no_save {
+        let registry = registry(&common.engine)?;
+        champion::settle(&registry, &trained.model, None, fit.promote_if_better)?;
+    }
+    Ok(())
 }
 
 /// Runs `acrm mine churn …`.
@@ -511,6 +600,14 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             }
             write_outputs(&common, &fit, &models)?;
             let models: Vec<Model> = models.into_iter().map(|t| t.model).collect();
+            let baseline = {
+                let _working = progress::working("fitting the BG/NBD baseline");
+                let costs = Costs {
+                    false_negative: fit.cost_missed,
+                    false_positive: fit.cost_false_alarm,
+                };
+                rt.block_on(data.p_alive_baseline(&engine, costs))?
+            };
             let best = models
                 .iter()
                 .max_by(|a, b| {
@@ -521,10 +618,15 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
                 })
                 .context("no model kind given")?;
             if common.format != Format::Table {
-                let cards: Vec<serde_json::Value> = models.iter().map(card).collect();
+                let mut cards: Vec<serde_json::Value> = models.iter().map(card).collect();
+                cards.push(serde_json::json!({
+                    "name": BASELINE,
+                    "kind": "bgnbd",
+                    "test_metrics": baseline,
+                }));
                 print_json(&serde_json::Value::Array(cards))?;
             } else {
-                print_comparison(&data, &models, horizon)?;
+                print_comparison(&data, &models, &baseline, horizon)?;
                 outln!("\nbest on test AUC: {}", label_of(best));
                 print_model(best, common.format, false)?;
             }
@@ -568,8 +670,17 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
     }
 }
 
-/// The churn models trained side by side: test AUC, Gini, KS, top-decile lift, fit time.
-fn print_comparison(data: &TrainingData, models: &[Model], horizon: u32) -> anyhow::Result<()> {
+/// The name of the BG/NBD baseline in a churn comparison.
+const BASELINE: &str = "1 - P(alive) by BG/NBD (baseline, no training on churn labels)";
+
+/// The churn models trained side by side, and the BG/NBD baseline: test AUC, Gini, KS,
+/// top-decile lift, fit time.
+fn print_comparison(
+    data: &TrainingData,
+    models: &[Model],
+    baseline: &Evaluation,
+    horizon: u32,
+) -> anyhow::Result<()> {
     outln!(
         "churn = no purchase within {horizon} days; trained on the {} customers active on {}, tested on the {} active on {}",
         data.train.frame.rows,
@@ -577,31 +688,26 @@ fn print_comparison(data: &TrainingData, models: &[Model], horizon: u32) -> anyh
         data.test.frame.rows,
         data.test_as_of
     );
+    let mut rows: Vec<(String, &Evaluation, Option<f64>)> = models
+        .iter()
+        .map(|m| (label_of(m), &m.test_metrics, Some(m.fit_seconds)))
+        .collect();
+    rows.push((BASELINE.to_string(), baseline, None));
     let comparison = TableBuilder::new()
-        .utf8("model", &models.iter().map(label_of).collect::<Vec<_>>())
-        .f64_opt(
-            "test_auc",
-            models.iter().map(|m| m.test_metrics.auc).collect(),
+        .utf8(
+            "model",
+            &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
         )
-        .f64_opt(
-            "test_gini",
-            models.iter().map(|m| m.test_metrics.gini).collect(),
-        )
-        .f64(
-            "test_ks",
-            models.iter().map(|m| m.test_metrics.ks).collect(),
-        )
+        .f64_opt("test_auc", rows.iter().map(|r| r.1.auc).collect())
+        .f64_opt("test_gini", rows.iter().map(|r| r.1.gini).collect())
+        .f64("test_ks", rows.iter().map(|r| r.1.ks).collect())
         .f64(
             "top_decile_lift",
-            models
-                .iter()
-                .map(|m| m.test_metrics.gains.first().map_or(0.0, |d| d.lift))
+            rows.iter()
+                .map(|r| r.1.gains.first().map_or(0.0, |d| d.lift))
                 .collect(),
         )
-        .f64(
-            "fit_seconds",
-            models.iter().map(|m| m.fit_seconds).collect(),
-        )
+        .f64_opt("fit_seconds", rows.iter().map(|r| r.2).collect())
         .finish::<anyhow::Error>()?;
     print_batch(&comparison, Format::Table)
 }
@@ -702,9 +808,51 @@ fn card(m: &Model) -> serde_json::Value {
         "importance": m.importance,
         "rules": m.rules,
         "trees_kept": boosted(m).map(|g| g.trees.len()),
+        "scorecard": credit::scorecard(m).map(|card| scorecard_json(m, card)),
         "fit_seconds": m.fit_seconds,
         "created": m.created,
         "sql": sql_call(m),
+    })
+}
+
+/// A scorecard's characteristics as JSON: name, IV, status, and per bin its words, rows,
+/// bad rows, WoE and points (none for a characteristic left out).
+fn scorecard_json(m: &Model, card: &acrm_mining::algo::scorecard::Scorecard) -> serde_json::Value {
+    let characteristics: Vec<serde_json::Value> = card
+        .characteristics
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let labels = m.encoding.bin_labels(j, &c.binning.rule);
+            let bins: Vec<serde_json::Value> = c
+                .binning
+                .bins
+                .iter()
+                .enumerate()
+                .map(|(k, b)| {
+                    serde_json::json!({
+                        "bin": labels[k],
+                        "rows": b.rows,
+                        "bads": b.positives,
+                        "woe": b.woe,
+                        "iv": b.iv,
+                        "points": c.points.get(k),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "name": m.encoding.inputs[j].name,
+                "iv": c.iv,
+                "status": c.status.name(),
+                "neutral_points": c.neutral,
+                "bins": bins,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "scale": card.scale,
+        "intercept": card.intercept,
+        "characteristics": characteristics,
     })
 }
 
@@ -771,6 +919,17 @@ fn print_model(m: &Model, format: Format, header: bool) -> anyhow::Result<()> {
     outln!("\nimportance:");
     for (name, v) in m.importance.iter().filter(|(_, v)| *v > 0.0).take(10) {
         outln!("  {name:<32} {v:.3}");
+    }
+    if let Some(card) = credit::scorecard(m) {
+        outln!("\ncharacteristics (information value):");
+        print_batch(&credit::characteristics_table(m, card)?, Format::Table)?;
+        outln!(
+            "\npoints ({} at odds {}:1, {} to double them; a score is the sum of its bins' points):",
+            card.scale.base_points,
+            card.scale.base_odds,
+            card.scale.pdo
+        );
+        print_batch(&credit::points_table(m, card)?, Format::Table)?;
     }
     if !m.rules.is_empty() {
         outln!("\nrules ({} leaves):", m.rules.len());

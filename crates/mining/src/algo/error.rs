@@ -64,6 +64,21 @@ pub enum Error {
     /// GBDT: a class weight that is not a positive number.
     #[error("gbdt: positive_weight {0} must be a finite number > 0")]
     PositiveWeight(f64),
+    /// Binning: fewer than two pre-bins.
+    #[error("binning: max_prebins {0} must be at least 2")]
+    MaxPrebins(usize),
+    /// Binning: a least share of rows per (pre-)bin outside [0, 0.5).
+    #[error("binning: a least share of rows per bin, {0}, must be in [0, 0.5)")]
+    MinShare(f64),
+    /// Binning: no bin.
+    #[error("binning: max_bins must be at least 1")]
+    MaxBinCount,
+    /// Binning: an unknown monotonic trend.
+    #[error("monotonic trend '{0}': auto, ascending, descending or none")]
+    Trend(String),
+    /// Scorecard: points that cannot scale (a non-positive PDO or odds, non-finite base).
+    #[error("scorecard: {0}")]
+    Scale(String),
     /// Logistic regression: a penalty that is negative or not a number.
     #[error("logistic: alpha {0} must be a finite number ≥ 0")]
     Alpha(f64),

@@ -1,6 +1,7 @@
 //! The kernels: k-means, CART, random forest, gradient-boosted trees, logistic regression,
-//! FP-Growth and association rules, BG/NBD and Gamma-Gamma lifetime value, train/test splits
-//! and the measures that check them. They take numbers (ndarray
+//! optimal binning and credit scorecards, population stability, FP-Growth and association
+//! rules, BG/NBD and Gamma-Gamma lifetime value, train/test splits and the measures that
+//! check them. They take numbers (ndarray
 //! matrices, dictionary-encoded baskets) and know nothing of SQL, Arrow or the warehouse,
 //! so each can be tested, benchmarked and reused on its own.
 //!
@@ -55,6 +56,7 @@ macro_rules! params {
     };
 }
 
+pub mod binning;
 pub mod cart;
 pub mod clv;
 mod error;
@@ -66,7 +68,9 @@ pub mod logistic;
 pub mod metrics;
 pub mod partition;
 pub mod rules;
+pub mod scorecard;
 pub mod split;
+pub mod stability;
 pub mod transactions;
 
 pub use error::{Error, Result};
@@ -75,6 +79,18 @@ pub use linfa::ParamGuard;
 /// The logistic function: P(positive) of log-odds `z` (logistic regression, boosted trees).
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
+}
+
+/// A well-mixed number in 0..100 for row `r` (SplitMix64's finaliser): label noise for tests
+/// that does not repeat with any pattern of the rows.
+#[cfg(test)]
+fn noise(r: usize) -> u64 {
+    let mut z = (r as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 100
 }
 
 /// Whether `value` is a finite number ≥ 0 (tolerances, penalties, pruning strengths).

@@ -29,10 +29,14 @@ use acrm_olap::{Engine, Frame};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
+use std::collections::HashMap;
+
 use crate::Result;
+use crate::algo::metrics::{Evaluation, cheapest_cutoff};
+use crate::analysis::clv::ClvOptions;
 use crate::analysis::features::{customer_as_of_sql, days_before};
 use crate::model::source::{Loaded, Source};
-use crate::model::{Model, Target};
+use crate::model::{Costs, Model, Target};
 use acrm_olap::TableBuilder;
 
 use super::registry::{Analysis, Chart, Figure, Section, boxed};
@@ -220,6 +224,46 @@ impl TrainingData {
             unlabelled_rows: 0,
         };
         crate::model::train(TASK, &train, &test, &target, &negative, options, data)
+    }
+}
+
+impl TrainingData {
+    /// The BG/NBD baseline of a churn comparison, measured like a model on the labelled test
+    /// rows: 1 − P(alive at the test date), BG/NBD fitted on every customer's purchase days
+    /// up to that date ([`super::clv`]) — what a customer-base model says with no churn
+    /// label at all. Its cut-off is the cheapest on these rows under `costs` (AUC, Gini, KS
+    /// and lift do not depend on it).
+    pub async fn p_alive_baseline(&self, engine: &Engine, costs: Costs) -> Result<Evaluation> {
+        let fitted = super::clv::clv(engine, self.test_as_of, &ClvOptions::default()).await?;
+        let alive: HashMap<i64, f64> = fitted
+            .customer_id
+            .iter()
+            .copied()
+            .zip(fitted.p_alive.iter().copied())
+            .collect();
+        let (labels, _) = crate::model::labels(&self.test.frame, &target())?;
+        let test = crate::model::Labelled::known(&self.test.frame, &labels);
+        let ids = test.frame.require("customer_id", "id")?;
+        let scores: Vec<f64> = (0..test.frame.rows)
+            .map(|r| {
+                let id = ids.text(r).and_then(|t| t.parse::<i64>().ok());
+                // Every active customer has bought; a customer without a history is unknown.
+                1.0 - id.and_then(|id| alive.get(&id)).copied().unwrap_or(0.5)
+            })
+            .collect();
+        let (cutoff, _) = cheapest_cutoff(
+            &scores,
+            &test.labels,
+            costs.false_negative,
+            costs.false_positive,
+        );
+        Ok(Evaluation::new(
+            &scores,
+            &test.labels,
+            cutoff,
+            costs.false_negative,
+            costs.false_positive,
+        ))
     }
 }
 

@@ -1,11 +1,12 @@
 //! Credit scoring on the warehouse's credit applications: the default training data
 //! (approved applications whose outcome is known, with the applicant's features), the
-//! score scale, and the `mart_credit_score` table.
+//! `mart_credit_score` table, and a scorecard's selection report and points table.
 
 use datafusion::arrow::array::RecordBatch;
 
 use crate::Result;
-use crate::model::{Model, Target};
+use crate::algo::scorecard::Scorecard;
+use crate::model::{Classifier, Model, Target};
 use acrm_olap::Frame;
 use acrm_olap::TableBuilder;
 
@@ -49,19 +50,13 @@ pub fn target() -> Target {
     }
 }
 
-/// Score points from P(bad): 600 at even odds, 20 more per doubling of the good:bad odds
-/// (the usual "points to double the odds" scaling), rounded.
-pub fn points(p_bad: f64) -> f64 {
-    let p = p_bad.clamp(1e-6, 1.0 - 1e-6);
-    (600.0 + 20.0 / std::f64::consts::LN_2 * ((1.0 - p) / p).ln()).round()
-}
-
 /// `mart_credit_score`: per row of `frame` (which holds the model's id column), P(bad), the
-/// points, the decision at the model's cut-off (`decline` at or above it, else `approve`),
+/// points ([`Model::points`]), the decision at the model's cut-off (`decline` at or above it, else `approve`),
 /// three reasons towards bad, the observed outcome (the target column, null where unknown
 /// or absent) and the model name.
 pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
     let (p, reasons) = model.explain(frame, 3)?;
+    let points = model.points(frame)?;
     let outcome = frame.column(&model.target.column);
     let id_name = model
         .target
@@ -77,7 +72,7 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
     TableBuilder::new()
         .utf8(&id_name, &ids)
         .share("p_bad", p.clone())
-        .f64("score", p.iter().map(|&v| points(v)).collect())
+        .f64("score", points)
         .utf8(
             "decision",
             &p.iter()
@@ -100,6 +95,89 @@ pub fn score_table(model: &Model, frame: &Frame) -> Result<RecordBatch> {
                 .collect(),
         )
         .utf8("model", &vec![model.name.as_str(); frame.rows])
+        .finish()
+}
+
+/// The usual reading of a characteristic's information value (Siddiqi).
+pub fn strength(iv: f64) -> &'static str {
+    match iv {
+        v if v < 0.02 => "not predictive",
+        v if v < 0.1 => "weak",
+        v if v < 0.3 => "medium",
+        v if v < 0.5 => "strong",
+        _ => "suspicious (check for leakage)",
+    }
+}
+
+/// The scorecard of `model`, if it is one.
+pub fn scorecard(model: &Model) -> Option<&Scorecard> {
+    match &model.classifier {
+        Classifier::Scorecard(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The selection report of a scorecard model: per characteristic offered, its information
+/// value, strength, bins and whether the scorecard uses it (most informative first).
+pub fn characteristics_table(model: &Model, card: &Scorecard) -> Result<RecordBatch> {
+    let mut order: Vec<usize> = (0..card.characteristics.len()).collect();
+    order.sort_by(|&a, &b| {
+        card.characteristics[b]
+            .iv
+            .total_cmp(&card.characteristics[a].iv)
+    });
+    let of = |f: &dyn Fn(usize) -> String| order.iter().map(|&j| f(j)).collect::<Vec<_>>();
+    let c = &card.characteristics;
+    TableBuilder::new()
+        .utf8(
+            "characteristic",
+            &of(&|j| model.encoding.inputs[j].name.clone()),
+        )
+        .f64("iv", order.iter().map(|&j| c[j].iv).collect())
+        .utf8("strength", &of(&|j| strength(c[j].iv).to_string()))
+        .i64(
+            "bins",
+            order
+                .iter()
+                .map(|&j| c[j].binning.rule.bins() as i64)
+                .collect(),
+        )
+        .utf8("status", &of(&|j| c[j].status.name().to_string()))
+        .finish()
+}
+
+/// The points table of a scorecard model: per bin of each characteristic used, its rows,
+/// share, bad rate, WoE and points, with the characteristic's neutral points.
+pub fn points_table(model: &Model, card: &Scorecard) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for (j, c) in card.characteristics.iter().enumerate() {
+        if c.points.is_empty() {
+            continue;
+        }
+        let labels = model.encoding.bin_labels(j, &c.binning.rule);
+        let shares = c.binning.shares();
+        for (k, bin) in c.binning.bins.iter().enumerate() {
+            rows.push((j, labels[k].clone(), bin, shares[k], c.points[k], c.neutral));
+        }
+    }
+    let name = |j: usize| model.encoding.inputs[j].name.clone();
+    TableBuilder::new()
+        .utf8(
+            "characteristic",
+            &rows.iter().map(|r| name(r.0)).collect::<Vec<_>>(),
+        )
+        .utf8("bin", &rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
+        .f64("rows", rows.iter().map(|r| r.2.rows).collect())
+        .share("share", rows.iter().map(|r| r.3).collect())
+        .f64_opt(
+            "bad_rate",
+            rows.iter()
+                .map(|r| (r.2.rows > 0.0).then(|| r.2.positives / r.2.rows))
+                .collect(),
+        )
+        .f64("woe", rows.iter().map(|r| r.2.woe).collect())
+        .f64("points", rows.iter().map(|r| r.4).collect())
+        .f64("neutral_points", rows.iter().map(|r| r.5).collect())
         .finish()
 }
 
@@ -127,16 +205,3 @@ pub const ANALYSIS: Analysis = Analysis {
     }),
     section: None,
 };
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn points_double_the_odds_every_20() {
-        assert_eq!(points(0.5), 600.0);
-        assert_eq!(points(1.0 / 3.0), 620.0, "odds 2:1");
-        assert_eq!(points(0.2), 640.0, "odds 4:1");
-        assert!(points(0.0).is_finite() && points(1.0).is_finite());
-    }
-}

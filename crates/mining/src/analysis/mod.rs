@@ -16,6 +16,7 @@ pub mod context;
 pub mod credit;
 pub mod features;
 pub mod lifecycle;
+pub mod monitoring;
 pub mod refresh;
 pub mod registry;
 pub mod rfm;
@@ -38,6 +39,7 @@ pub const ANALYSES: &[Analysis] = &[
     basket::recommend::ANALYSIS,
     churn::ANALYSIS,
     credit::ANALYSIS,
+    monitoring::ANALYSIS,
 ];
 
 /// The registered analysis called `name`.

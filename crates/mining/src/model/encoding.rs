@@ -18,6 +18,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::algo::binning::{Rule, Source};
 use crate::{Error, Result};
 use acrm_olap::{Column, Frame, Values};
 
@@ -194,6 +195,72 @@ impl Encoding {
         }
     }
 
+    /// Where each input's values are in the matrix, for binning: a number or yes/no is its
+    /// first column (its value, NaN when kept missing), text its one-hot columns.
+    pub fn sources(&self) -> Vec<Source> {
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let first = self.feature_input.partition_point(|&f| f < i);
+                match &input.kind {
+                    InputKind::Numeric { .. } | InputKind::Boolean { .. } => {
+                        Source::Numeric { column: first }
+                    }
+                    InputKind::Categorical { categories } => Source::Categorical {
+                        first,
+                        categories: categories.len(),
+                        missing: categories.iter().position(|c| c == MISSING),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Words for each bin of input `input`'s `rule` (then `missing`): `< 12.5`,
+    /// `[12.5, 24.5)`, `>= 24.5`; `true` / `false`; `A11, A12`.
+    pub fn bin_labels(&self, input: usize, rule: &Rule) -> Vec<String> {
+        let mut labels: Vec<String> = match (rule, &self.inputs[input].kind) {
+            (Rule::Numeric { edges, .. }, InputKind::Boolean { .. }) if edges.len() == 1 => {
+                vec!["false".into(), "true".into()]
+            }
+            (Rule::Numeric { edges, .. }, _) => {
+                let n = short_number;
+                (0..=edges.len())
+                    .map(
+                        |k| match (k.checked_sub(1).map(|j| edges[j]), edges.get(k)) {
+                            (None, Some(hi)) => format!("< {}", n(*hi)),
+                            (Some(lo), Some(hi)) => format!("[{}, {})", n(lo), n(*hi)),
+                            (Some(lo), None) => format!(">= {}", n(lo)),
+                            (None, None) => "any".into(),
+                        },
+                    )
+                    .collect()
+            }
+            (
+                Rule::Categorical {
+                    groups, missing, ..
+                },
+                InputKind::Categorical { categories },
+            ) => (0..rule.bins())
+                .map(|k| {
+                    categories
+                        .iter()
+                        .enumerate()
+                        .filter(|(c, _)| groups[*c] == k && Some(*c) != *missing)
+                        .map(|(_, name)| name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .collect(),
+            (Rule::Categorical { .. }, _) => {
+                (0..rule.bins()).map(|k| format!("group {k}")).collect()
+            }
+        };
+        labels.push("missing".into());
+        labels
+    }
+
     /// Input column names, in order (the argument order of the SQL scoring functions).
     pub fn input_names(&self) -> Vec<String> {
         self.inputs.iter().map(|i| i.name.clone()).collect()
@@ -317,6 +384,16 @@ fn fill_numbers(
         if flag {
             x[[r, at + 1]] = f64::from(u8::from(v.is_none()));
         }
+    }
+}
+
+/// A cut point in words: whole numbers as they are, others with at most 4 decimals.
+fn short_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v}")
+    } else {
+        let text = format!("{v:.4}");
+        text.trim_end_matches('0').to_string()
     }
 }
 

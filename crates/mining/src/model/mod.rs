@@ -10,13 +10,14 @@
 //! score is encoded exactly as the training data was.
 
 pub mod encoding;
+pub mod monitor;
 pub mod registry;
 pub mod source;
 pub mod udf;
 
 use std::str::FromStr;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use acrm_olap::{Frame, Values};
@@ -27,6 +28,7 @@ use crate::algo::forest::{Forest, ForestParams};
 use crate::algo::gbdt::{Gbdt, GbdtValidParams};
 use crate::algo::logistic::{Logistic, LogisticParams};
 use crate::algo::metrics::{self, Evaluation};
+use crate::algo::scorecard::{Scale, Scorecard, ScorecardValidParams};
 use crate::algo::split::{self, SplitKind};
 use crate::{Error, Result};
 use encoding::{Encoding, Missing, Skipped};
@@ -44,6 +46,8 @@ pub enum Kind {
     Forest,
     /// Gradient-boosted trees (histogram-based, log-loss).
     Gbdt,
+    /// A credit scorecard: optimal bins, WoE logistic regression, a points table.
+    Scorecard,
 }
 
 impl Kind {
@@ -54,6 +58,7 @@ impl Kind {
             Self::Logistic => "logistic",
             Self::Forest => "forest",
             Self::Gbdt => "gbdt",
+            Self::Scorecard => "scorecard",
         }
     }
 }
@@ -66,8 +71,9 @@ impl FromStr for Kind {
             "logistic" => Ok(Self::Logistic),
             "forest" => Ok(Self::Forest),
             "gbdt" => Ok(Self::Gbdt),
+            "scorecard" => Ok(Self::Scorecard),
             _ => Err(Error::Invalid(format!(
-                "unknown model kind '{s}' (tree, logistic, forest, gbdt)"
+                "unknown model kind '{s}' (tree, logistic, forest, gbdt, scorecard)"
             ))),
         }
     }
@@ -85,6 +91,8 @@ pub enum Classifier {
     Forest(Forest),
     /// Gradient-boosted trees.
     Gbdt(Gbdt),
+    /// A scorecard (its points give P(bad)).
+    Scorecard(Scorecard),
 }
 
 impl Classifier {
@@ -103,6 +111,7 @@ impl Classifier {
             Self::Logistic(l) => l.probability(row),
             Self::Forest(f) => f.probability(row),
             Self::Gbdt(g) => g.probability(row),
+            Self::Scorecard(s) => s.probability(ArrayView1::from(row)),
         }
     }
 
@@ -130,18 +139,21 @@ impl Classifier {
             }
             Self::Logistic(l) => out = l.contributions(row),
             Self::Gbdt(g) => out = g.contributions(row, features),
+            Self::Scorecard(s) => out = s.contributions(ArrayView1::from(row), features),
         }
         out
     }
 
     /// Importance per feature (normalised impurity decrease for trees and forests, split
     /// gain for boosted trees; |weight| share on standardised features for logistic
-    /// regression).
-    pub fn importance(&self) -> Vec<f64> {
+    /// regression; information value share for a scorecard, on each characteristic's first
+    /// feature). `features` is the number of matrix columns.
+    pub fn importance(&self, features: usize) -> Vec<f64> {
         match self {
             Self::Tree(t) => t.importance.clone(),
             Self::Forest(f) => f.importance(),
             Self::Gbdt(g) => g.importance.clone(),
+            Self::Scorecard(s) => s.importance(features),
             Self::Logistic(l) => {
                 let total: f64 = l.coefficients.iter().map(|w| w.abs()).sum();
                 l.coefficients
@@ -183,6 +195,9 @@ pub struct TrainOptions {
     /// Boosting (rounds, leaves, shrinkage, sampling, early stopping); its seed is `seed`.
     #[serde(default)]
     pub gbdt: GbdtValidParams,
+    /// Scorecard binning, IV bound, penalty and points scaling.
+    #[serde(default)]
+    pub scorecard: ScorecardValidParams,
     /// L2 penalty of logistic regression (1/C of scikit-learn).
     pub alpha: f64,
     /// Seed of everything random (splits, forests).
@@ -206,6 +221,7 @@ impl Default for TrainOptions {
                 .unwrap_or_default(),
             trees: 100,
             gbdt: GbdtValidParams::default(),
+            scorecard: ScorecardValidParams::default(),
             alpha: 1.0,
             seed: 42,
             costs: Costs {
@@ -228,7 +244,7 @@ pub struct Target {
     pub id: Option<String>,
     /// Columns that are not features (ids, dates, leakage).
     pub exclude: Vec<String>,
-    /// Row weight column (trees, forests and boosted trees; not a feature).
+    /// Row weight column (not a feature).
     #[serde(default)]
     pub weight: Option<String>,
 }
@@ -299,6 +315,10 @@ pub struct Model {
     pub rules: Vec<String>,
     /// Seconds the fit took (the classifier only, not reading or encoding the data).
     pub fit_seconds: f64,
+    /// The training population's score and input distributions, for stability monitoring
+    /// (absent from models saved before monitoring existed).
+    #[serde(default)]
+    pub baseline: Option<monitor::Baseline>,
     /// Creation time (RFC 3339, UTC).
     pub created: String,
 }
@@ -330,26 +350,24 @@ pub fn labels(frame: &Frame, target: &Target) -> Result<(Vec<Option<bool>>, Stri
     Ok((labels, negative))
 }
 
-/// Fits a classifier of `options.kind` to rows `x` with labels `y` and optional row
-/// `weights` (trees, forests and boosted trees: linfa-logistic takes none).
+/// Fits a classifier of `options.kind` to rows `x` (encoded by `encoding`) with labels `y`
+/// and optional row `weights`.
 pub fn fit_classifier(
     x: ArrayView2<'_, f64>,
     y: &[bool],
     weights: Option<&[f64]>,
+    encoding: &Encoding,
     options: &TrainOptions,
 ) -> Result<Classifier> {
     let classes: Vec<usize> = y.iter().map(|&b| usize::from(b)).collect();
     Ok(match options.kind {
         Kind::Tree => Classifier::Tree(Tree::fit(x, &classes, weights, &options.tree)?),
-        Kind::Logistic if weights.is_some() => {
-            return Err(Error::Invalid(
-                "logistic regression takes no row weights (linfa-logistic has none); use a tree, forest or gbdt"
-                    .into(),
-            ));
-        }
         Kind::Logistic => {
             let params = LogisticParams::new().alpha(options.alpha).check()?;
-            Classifier::Logistic(Logistic::fit(x, y, &params)?)
+            Classifier::Logistic(Logistic::fit(x, y, weights, &params)?)
+        }
+        Kind::Scorecard => {
+            Classifier::Scorecard(options.scorecard.fit(x, y, weights, &encoding.sources())?)
         }
         Kind::Forest => {
             let params = ForestParams::new(options.tree.clone())
@@ -445,9 +463,10 @@ pub fn train(
     exclude.extend(target.id.as_deref());
     exclude.extend(target.weight.as_deref());
     exclude.extend(target.exclude.iter().map(String::as_str));
-    // Boosted trees learn where missing values go; the other kinds see them filled.
+    // Boosted trees learn where missing values go, and a scorecard bins them on their own;
+    // the other kinds see them filled.
     let missing = match options.kind {
-        Kind::Gbdt => Missing::Keep,
+        Kind::Gbdt | Kind::Scorecard => Missing::Keep,
         Kind::Tree | Kind::Logistic | Kind::Forest => Missing::Impute,
     };
     let (encoding, skipped) =
@@ -462,10 +481,28 @@ pub fn train(
         Some(name) => Some(row_weights(&train.frame, name)?),
         None => None,
     };
-    let classifier = fit_classifier(x_train.view(), &train.labels, weights.as_deref(), options)?;
+    let classifier = fit_classifier(
+        x_train.view(),
+        &train.labels,
+        weights.as_deref(),
+        &encoding,
+        options,
+    )?;
     let fit_seconds = started.elapsed().as_secs_f64();
     tracing::info!(kind = options.kind.name(), fit_seconds, "model fitted");
     let train_scores = classifier.probabilities(x_train.view());
+    let scorecard = match &classifier {
+        Classifier::Scorecard(s) => Some(s),
+        _ => None,
+    };
+    let baseline = monitor::Baseline::fit(
+        scorecard,
+        &encoding,
+        &train.frame,
+        &exclude,
+        options.max_categories,
+        &train_scores,
+    )?;
     let test_scores = classifier.probabilities(x_test.view());
     let costs = options.costs;
     let (cutoff, _) = metrics::cheapest_cutoff(
@@ -487,7 +524,7 @@ pub fn train(
         .features
         .iter()
         .cloned()
-        .zip(classifier.importance())
+        .zip(classifier.importance(encoding.features.len()))
         .collect();
     importance.sort_by(|a, b| b.1.total_cmp(&a.1));
     let rules = match &classifier {
@@ -523,6 +560,7 @@ pub fn train(
         importance,
         rules,
         fit_seconds,
+        baseline: Some(baseline),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     Ok(Trained {
@@ -686,10 +724,37 @@ impl Model {
             .probabilities(self.encoding.transform(frame)?.view()))
     }
 
+    /// PSI of the score and CSI of each input between the training rows and `frame` (which
+    /// holds the model's inputs). Errors for a model saved before monitoring existed.
+    pub fn stability(&self, frame: &Frame) -> Result<monitor::Stability> {
+        let baseline = self.baseline.as_ref().ok_or_else(|| {
+            Error::Invalid(format!(
+                "model {} has no training baseline to monitor against (it was trained before monitoring existed): retrain it",
+                self.name
+            ))
+        })?;
+        baseline.compare(frame, &self.probabilities(frame)?)
+    }
+
+    /// The credit score of every row of `frame`: a scorecard's points, or for the other
+    /// kinds P(bad) on the default scale (600 points at even odds, 20 to double them).
+    pub fn points(&self, frame: &Frame) -> Result<Vec<f64>> {
+        let x = self.encoding.transform(frame)?;
+        Ok(match &self.classifier {
+            Classifier::Scorecard(s) => x.rows().into_iter().map(|row| s.points(row)).collect(),
+            c => c
+                .probabilities(x.view())
+                .into_iter()
+                .map(|p| Scale::default().points(p))
+                .collect(),
+        })
+    }
+
     /// P(positive) of every row of `frame` and, per row, up to `top` reasons pushing it
     /// towards positive, strongest first: the input and its value, e.g.
-    /// `recency_days = 143`. Contributions of an input's features (one-hot, missing flag)
-    /// are summed. The rows are encoded once for both.
+    /// `recency_days = 143` (for a scorecard with the points of its bin and how far they
+    /// fall below the characteristic's neutral points). Contributions of an input's
+    /// features (one-hot, missing flag) are summed. The rows are encoded once for both.
     pub fn explain(&self, frame: &Frame, top: usize) -> Result<(Vec<f64>, Vec<Vec<String>>)> {
         let x: Array2<f64> = self.encoding.transform(frame)?;
         let inputs = self.encoding.inputs.len();
@@ -717,7 +782,14 @@ impl Model {
                     let value = columns[i]
                         .and_then(|c| c.text(r))
                         .map_or_else(|| "missing".to_string(), |v| short_number(&v));
-                    format!("{name} = {value}")
+                    match &self.classifier {
+                        Classifier::Scorecard(s) => {
+                            let (points, lost) =
+                                s.characteristics[i].attribute(ArrayView1::from(row));
+                            format!("{name} = {value} ({points} points, {lost:.0} below neutral)")
+                        }
+                        _ => format!("{name} = {value}"),
+                    }
                 })
                 .collect()
         };
@@ -978,10 +1050,23 @@ mod tests {
         };
         let tree = fit(Kind::Tree, &data_w).expect("weighted tree").model;
         assert!(!tree.encoding.input_names().contains(&"w".to_string()));
-        let err = fit(Kind::Logistic, &data_w)
-            .expect_err("no weights")
-            .to_string();
-        assert!(err.contains("no row weights"), "{err}");
+        // Logistic regression weighs rows too: the weights move its fit.
+        let weighted_logistic = fit(Kind::Logistic, &data_w).expect("weighted logistic");
+        let plain = train(
+            "credit",
+            &data_w,
+            &data_w,
+            &target,
+            "good",
+            &TrainOptions {
+                kind: Kind::Logistic,
+                ..TrainOptions::default()
+            },
+            given(&data_w),
+        )
+        .expect("logistic")
+        .model;
+        assert_ne!(weighted_logistic.model.classifier, plain.classifier);
         let mut negative = data_w.clone();
         if let Some(Values::Numeric(v)) = negative.frame.columns.last_mut().map(|c| &mut c.values) {
             v[4] = Some(-1.0);

@@ -36,7 +36,7 @@ use acrm_olap::Frame;
 enum Output {
     /// P(positive).
     Probability,
-    /// Credit score points ([`credit::points`]).
+    /// Credit score points ([`Model::points`]: a scorecard's table, else P(bad) scaled).
     Points,
 }
 
@@ -144,11 +144,11 @@ impl ScalarUDFImpl for ModelFunction {
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
         let frame = Frame::from_batches(&[batch]).map_err(|e| external(e.into()))?;
-        let p = model.probabilities(&frame).map_err(external)?;
-        let values: Vec<f64> = match self.output {
-            Output::Probability => p,
-            Output::Points => p.into_iter().map(credit::points).collect(),
-        };
+        let values = match self.output {
+            Output::Probability => model.probabilities(&frame),
+            Output::Points => model.points(&frame),
+        }
+        .map_err(external)?;
         Ok(ColumnarValue::Array(Arc::new(Float64Array::from(values))))
     }
 }
