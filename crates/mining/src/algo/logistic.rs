@@ -254,9 +254,8 @@ mod tests {
         LogisticParams::new().check().expect("valid")
     }
 
-    #[test]
-    fn recovers_the_direction_of_a_planted_effect() {
-        // P(positive) rises with x0, x1 is noise.
+    /// 400 rows whose P(positive) rises with x0; x1 is noise.
+    fn planted() -> (Array2<f64>, Vec<bool>) {
         let n = 400;
         let x = Array2::from_shape_fn((n, 2), |(r, c)| {
             if c == 0 {
@@ -268,6 +267,12 @@ mod tests {
         let y: Vec<bool> = (0..n)
             .map(|r| (r % 20) as f64 + ((r * 31) % 7) as f64 > 12.0)
             .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn recovers_the_direction_of_a_planted_effect() {
+        let (x, y) = planted();
         let m = Logistic::fit(x.view(), &y, None, &defaults()).expect("fit");
         assert!(m.coefficients[0] > 1.0, "{:?}", m.coefficients);
         assert!(m.coefficients[0] > 5.0 * m.coefficients[1].abs());
@@ -283,17 +288,8 @@ mod tests {
     /// same weights): the same loss, so the same minimum.
     #[test]
     fn matches_scikit_learn_with_and_without_weights() {
-        let n = 400;
-        let x = Array2::from_shape_fn((n, 2), |(r, c)| {
-            if c == 0 {
-                (r % 20) as f64
-            } else {
-                ((r * 7) % 13) as f64
-            }
-        });
-        let y: Vec<bool> = (0..n)
-            .map(|r| (r % 20) as f64 + ((r * 31) % 7) as f64 > 12.0)
-            .collect();
+        let (x, y) = planted();
+        let n = y.len();
         let close = |m: &Logistic, coef: [f64; 2], intercept: f64| {
             for (a, b) in m.coefficients.iter().zip(coef) {
                 assert!((a - b).abs() < 1e-5, "{:?} vs {coef:?}", m.coefficients);

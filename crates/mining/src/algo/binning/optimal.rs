@@ -211,6 +211,7 @@ impl BinningValidParams {
                 2.0 * c.positives * (c.rows - c.positives) / c.rows
             }
         };
+        // (Gini decrease, first distinct value of the right side) of a range's best split.
         let best_split = |lo: usize, hi: usize| -> Option<(f64, usize)> {
             let parent = impurity(sums.range(lo, hi));
             (lo + 1..hi)
@@ -225,8 +226,8 @@ impl BinningValidParams {
                 .filter(|(gain, _)| *gain > 1e-12)
                 .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
         };
-        let mut leaves: Vec<(usize, usize, Option<(f64, usize)>)> =
-            vec![(0, counts.len(), best_split(0, counts.len()))];
+        // Leaves as (first, end, best split) over the distinct values.
+        let mut leaves: Vec<Leaf> = vec![(0, counts.len(), best_split(0, counts.len()))];
         while leaves.len() < self.max_prebins {
             let Some(at) = (0..leaves.len())
                 .filter(|&i| leaves[i].2.is_some())
@@ -334,6 +335,9 @@ impl BinningValidParams {
         (iv, cuts)
     }
 }
+
+/// A pre-binning leaf: its range of distinct values [first, end) and its best split.
+type Leaf = (usize, usize, Option<(f64, usize)>);
 
 /// Totals over every row (missing ones included).
 struct Totals {
