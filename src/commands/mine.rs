@@ -143,7 +143,7 @@ pub enum MineCommand {
     /// Model stability: PSI of each champion's score and CSI of its inputs between its
     /// training rows and the population it scores now, with model_drift alerts.
     #[command(
-        after_help = "Writes mart_model_monitoring unless --no-write (or --input / --sql, which are printed only).\nPopulations: credit applications of the last --window-days; churn's active customers as of --as-of.\nExamples:\n  acrm mine monitor\n  acrm mine monitor --task credit --window-days 30 --warn 0.1 --act 0.25\n  acrm mine monitor --task credit --model credit-v2 --input applications_2025_01.csv --format csv"
+        after_help = "Writes mart_model_monitoring unless --no-write (or --input / --sql, which are printed only).\nPopulations: credit applications of the last --window-days; churn's active customers as of --as-of.\nExamples:\n  acrm mine monitor\n  acrm mine monitor --task credit --window-days 180 --warn 0.05 --act 0.2\n  acrm mine monitor --task churn --sql \"SELECT * FROM churn_features\" --format csv"
     )]
     Monitor(Box<crate::commands::monitor::MonitorArgs>),
     /// Market-basket analysis: frequent itemsets (FP-Growth) and association rules.

@@ -49,7 +49,7 @@ pub enum CreditAction {
     /// with a selection report, logistic regression on WoE, a points table; saved like any
     /// model (score it with `acrm mine credit score`, monitor it with `acrm mine monitor`).
     #[command(
-        after_help = "Bins: a best-first Gini pre-binning (--max-prebins of >= --min-prebin-share), merged into the\nbins of most information value with >= --min-bin-share of the rows each, at most --max-bins,\nthe bad rate monotone as --monotonic asks; missing values get their own bin. Characteristics\nof IV < --min-iv are left out. Points: --base-points at --base-odds (good:bad), --pdo points\nto double the odds. Reasons: the characteristics whose points fall furthest below neutral.\nExamples:\n  acrm mine credit scorecard\n  acrm mine credit scorecard --monotonic ascending --min-bin-share 0.1 --max-bins 5\n  acrm mine credit scorecard --input german_credit.csv --target default --positive 2 --base-points 500 --base-odds 50 --pdo 20"
+        after_help = "Bins: a best-first Gini pre-binning (--max-prebins of >= --min-prebin-share), merged into the\nbins of most information value with >= --min-bin-share of the rows each, at most --max-bins,\nthe bad rate monotone as --monotonic asks; missing values get their own bin. Characteristics\nof IV < --min-iv are left out. Points: --base-points at --base-odds (good:bad), --pdo points\nto double the odds. Reasons: the characteristics whose points fall furthest below neutral.\nExamples:\n  acrm mine credit scorecard\n  acrm mine credit scorecard --min-bin-share 0.1 --max-bins 5 --min-iv 0.05\n  acrm mine credit scorecard --input german_credit.csv --target default --positive 2 --pdo 40"
     )]
     Scorecard {
         #[command(flatten)]

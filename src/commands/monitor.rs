@@ -78,9 +78,10 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
             .as_deref()
             .context("--task names the model's task")?;
         let model = registry.load(task, &args.model)?;
+        // A user's query sees what `acrm sql` sees (the `churn_features` view among it).
         let engine = match &source {
             Source::File(_) => None,
-            _ => Some(common.engine.open(rt)?),
+            _ => Some(common.engine.open_for_queries(rt)?),
         };
         let data = rt.block_on(source.load(engine.as_ref()))?;
         let stability = model.stability(&data.frame)?;
