@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use acrm_mining::algo::stability::{Drift, Thresholds};
 use acrm_mining::analysis::features::last_fact_date;
 use acrm_mining::analysis::monitoring::{self, Index, MonitorOptions};
-use acrm_mining::analysis::{churn, credit};
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::Source;
 use anyhow::{Context, bail};
@@ -103,32 +102,19 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
             Some(d) => d,
             None => rt.block_on(last_fact_date(&engine))?,
         };
-        let champions = registry.champions()?;
         let tasks: Vec<&str> = match args.task.as_deref() {
-            Some(t @ (credit::TASK | churn::TASK)) => vec![t],
+            Some(t) if monitoring::TASKS.contains(&t) => vec![t],
             Some(other) => bail!("--task {other}: credit or churn (or give --input / --sql)"),
-            None => [credit::TASK, churn::TASK]
-                .into_iter()
-                .filter(|t| champions.contains_key(*t))
-                .collect(),
+            None => Vec::new(),
         };
-        if tasks.is_empty() {
-            bail!(
-                "no champion model to monitor: train one with `acrm mine credit train` or `acrm mine churn train`"
-            );
-        }
-        for task in tasks {
-            let model = registry.load(task, &args.model)?;
-            let (frame, described) =
-                rt.block_on(monitoring::population(&engine, task, as_of, &options))?;
-            let stability = model.stability(&frame)?;
-            found.extend(monitoring::indexes(
-                &model,
-                &stability,
-                &described,
-                &options.thresholds,
-            ));
-        }
+        found = rt.block_on(monitoring::monitor(
+            &engine,
+            &registry,
+            &tasks,
+            &args.model,
+            as_of,
+            &options,
+        ))?;
         (as_of, !common.no_write)
     };
     for i in found.iter().filter(|i| i.drift != Drift::Stable) {

@@ -18,6 +18,7 @@ use crate::Result;
 use crate::algo::stability::{Drift, Thresholds};
 use crate::model::Model;
 use crate::model::monitor::Stability;
+use crate::model::registry::Registry;
 use crate::model::source::Source;
 
 /// The alert a crossed threshold raises.
@@ -145,6 +146,44 @@ pub async fn population(
     }
 }
 
+/// The indexes of the `model` of each of `tasks` (a name or `champion`) on the population
+/// it scores now; `tasks` empty: every task of [`TASKS`] that has a champion.
+pub async fn monitor(
+    engine: &Engine,
+    models: &Registry,
+    tasks: &[&str],
+    model: &str,
+    as_of: NaiveDate,
+    options: &MonitorOptions,
+) -> Result<Vec<Index>> {
+    let champions = models.champions()?;
+    let tasks: Vec<&str> = if tasks.is_empty() {
+        TASKS
+            .iter()
+            .copied()
+            .filter(|t| champions.contains_key(*t))
+            .collect()
+    } else {
+        tasks.to_vec()
+    };
+    if tasks.is_empty() {
+        return Err(crate::Error::Invalid(
+            "no champion model to monitor: train one with `acrm mine credit train` or `acrm mine churn train`".into(),
+        ));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let model = models.load(task, model)?;
+        let (frame, described) = population(engine, task, as_of, options).await?;
+        let stability = model.stability(&frame)?;
+        all.extend(indexes(&model, &stability, &described, &options.thresholds));
+    }
+    Ok(all)
+}
+
+/// The tasks whose champions are monitored on a population of their own.
+pub const TASKS: [&str; 2] = [credit::TASK, churn::TASK];
+
 /// The registry entry: every champion's indexes on the population it scores now.
 pub const ANALYSIS: Analysis = Analysis {
     name: "model_monitoring",
@@ -154,22 +193,7 @@ pub const ANALYSIS: Analysis = Analysis {
     run: |cx| {
         boxed(async move {
             let options = MonitorOptions::default();
-            let champions = cx.models.champions()?;
-            let mut all = Vec::new();
-            for task in [credit::TASK, churn::TASK] {
-                if !champions.contains_key(task) {
-                    continue;
-                }
-                let model = cx.models.load(task, "champion")?;
-                let (frame, described) = population(cx.engine, task, cx.as_of, &options).await?;
-                let stability = model.stability(&frame)?;
-                all.extend(indexes(&model, &stability, &described, &options.thresholds));
-            }
-            if all.is_empty() {
-                return Err(crate::Error::Invalid(
-                    "no champion model to monitor: train one with `acrm mine credit train` or `acrm mine churn train`".into(),
-                ));
-            }
+            let all = monitor(cx.engine, cx.models, &[], "champion", cx.as_of, &options).await?;
             Ok(vec![(
                 "mart_model_monitoring".into(),
                 table(cx.as_of, &all)?,
