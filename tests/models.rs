@@ -508,6 +508,99 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
     assert_eq!(mart[0][2], "1");
 }
 
+/// `--p-alive`: each population's P(alive) is BG/NBD's fitted on the purchases up to its own
+/// date (equal to `mine clv --as-of` that date: nothing later is seen), the model reads it,
+/// and SQL scoring with mart_clv's P(alive) equals the CLI's scores.
+#[test]
+fn churn_p_alive_is_fitted_as_of_each_population_and_scores_alike_in_sql() {
+    let copy = SampleCopy::new();
+    run_ok(&mut copy.build(&copy.warehouse(), &[]));
+    let rows = copy.dir.path().join("churn-rows");
+    let card = json(&run_ok(&mut copy.on(&[
+        "mine",
+        "churn",
+        "train",
+        "--kind",
+        "logistic",
+        "--p-alive",
+        "--export-data",
+        rows.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ])));
+    let card = &card[0];
+    let name = card["name"].as_str().expect("name");
+    let (_, call) = champion_call(&copy, name);
+    assert!(
+        call.ends_with(", p_alive)"),
+        "the model reads P(alive): {call}"
+    );
+    // The training rows are the population one horizon before the test date.
+    let test_as_of = chrono::NaiveDate::parse_from_str(
+        card["data"]["split"]["cut"].as_str().expect("cut"),
+        "%Y-%m-%d",
+    )
+    .expect("date");
+    let train_as_of = (test_as_of - chrono::Duration::days(90)).to_string();
+    // customer_id → the `column` of a CSV text.
+    let column = |text: &str, column: &str| -> HashMap<String, f64> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let at = reader
+            .headers()
+            .expect("header")
+            .iter()
+            .position(|c| c == column)
+            .unwrap_or_else(|| panic!("no {column} in {text:.200}"));
+        reader
+            .records()
+            .map(|r| {
+                let r = r.expect("row");
+                (r[0].to_string(), r[at].parse().expect("number"))
+            })
+            .collect()
+    };
+    let exported = std::fs::read_to_string(rows.join("churn_train.csv")).expect("rows");
+    let trained = column(&exported, "p_alive");
+    let clv = run_ok(&mut copy.on(&[
+        "mine",
+        "clv",
+        "--as-of",
+        &train_as_of,
+        "--no-write",
+        "--format",
+        "csv",
+    ]));
+    let alive = column(&clv, "p_alive");
+    assert!(trained.len() > 1000, "{}", trained.len());
+    for (id, p) in &trained {
+        assert!(
+            (p - alive[id]).abs() < 1e-9,
+            "customer {id}: {p} vs {}",
+            alive[id]
+        );
+    }
+
+    // Scored as of the last day: the CLI fits BG/NBD as of it; SQL reads mart_clv's.
+    let scored = run_ok(&mut copy.on(&["mine", "churn", "score", "--format", "csv"]));
+    let cli = column(&scored, "churn_probability");
+    run_ok(&mut copy.on(&["mine", "clv"]));
+    let sql = format!(
+        "SELECT customer_id, {call} FROM (SELECT f.*, c.p_alive FROM churn_features f
+         JOIN mart_clv c ON c.customer_id = f.customer_id)"
+    );
+    let rows = csv_rows(&run_ok(&mut copy.on(&["sql", "--format", "csv", &sql])));
+    assert_eq!(rows.len(), cli.len());
+    for r in &rows {
+        let p: f64 = r[1].parse().expect("p");
+        assert!(
+            (p - cli[&r[0]]).abs() < 1e-9,
+            "customer {}: {p} vs {}",
+            r[0],
+            cli[&r[0]]
+        );
+    }
+}
+
 #[test]
 fn the_nightly_build_scores_with_the_champion_models() {
     let copy = SampleCopy::new();

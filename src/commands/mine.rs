@@ -99,7 +99,7 @@ pub enum MineCommand {
     },
     /// Customer value tiers (most valuable, most growable, below zero), ABC class and CLV.
     #[command(
-        after_help = "Writes mart_value_tier (one row per customer with purchases) unless --no-write.\nRules: crates/mining/src/analysis/value.rs (also in README.md).\nExamples:\n  acrm mine value\n  acrm mine value --cost-per-contact 80 --retention 0.7"
+        after_help = "Writes mart_value_tier (one row per customer with purchases) unless --no-write.\nLifetime value from BG/NBD + Gamma-Gamma as `acrm mine clv` fits it.\nRules: crates/mining/src/analysis/value.rs (also in README.md).\nExamples:\n  acrm mine value\n  acrm mine value --cost-per-contact 80 --horizon-days 730"
     )]
     Value {
         /// Trailing window of orders and service contacts, in days.
@@ -108,12 +108,12 @@ pub enum MineCommand {
         /// Cost of one service contact (warehouse currency).
         #[arg(long, default_value_t = ValueOptions::default().cost_per_contact)]
         cost_per_contact: f64,
-        /// Yearly retention probability for the CLV [default: measured from the warehouse]
-        #[arg(long)]
-        retention: Option<f64>,
-        /// Yearly discount rate of the CLV.
-        #[arg(long, default_value_t = ValueOptions::default().discount_rate)]
-        discount_rate: f64,
+        /// Days after the as-of date the lifetime value covers.
+        #[arg(long, default_value_t = ClvOptions::default().horizon_days)]
+        horizon_days: u32,
+        /// Discount rate per month of the lifetime value.
+        #[arg(long, default_value_t = ClvOptions::default().monthly_discount)]
+        monthly_discount: f64,
         #[command(flatten)]
         common: Common,
     },
@@ -298,17 +298,19 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
         MineCommand::Value {
             window_days,
             cost_per_contact,
-            retention,
-            discount_rate,
+            horizon_days,
+            monthly_discount,
             common,
         } => value(
             common,
             ValueOptions {
                 window_days,
                 cost_per_contact,
-                retention,
-                discount_rate,
                 ..ValueOptions::default()
+            },
+            ClvOptions {
+                horizon_days,
+                monthly_discount,
             },
         ),
         MineCommand::Clv {
@@ -605,23 +607,20 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
     publish(&common, &alerts::ANALYSIS, vec![batch])
 }
 
-fn value(common: Common, options: ValueOptions) -> anyhow::Result<()> {
+fn value(common: Common, options: ValueOptions, lifetime: ClvOptions) -> anyhow::Result<()> {
     let (rt, engine, as_of) = open_at(&common)?;
     let v = {
         let _working = progress::working("valuing customers");
-        rt.block_on(value::value_tiers(&engine, as_of, &options))?
+        let lifetime = rt.block_on(clv::clv(&engine, as_of, &lifetime))?;
+        rt.block_on(value::value_tiers(&engine, as_of, &options, &lifetime))?
     };
     let summary = v.summary();
     if common.format == Format::Table {
         outln!(
-            "value tiers as of {as_of}: {} customers, yearly retention {:.1}%{}",
+            "value tiers as of {as_of}: {} customers; lifetime value of the next {} days at {}% a month (BG/NBD + Gamma-Gamma)",
             v.customer_id.len(),
-            100.0 * v.retention,
-            if options.retention.is_some() {
-                " (given)"
-            } else {
-                " (measured)"
-            }
+            lifetime.horizon_days,
+            100.0 * lifetime.monthly_discount,
         );
     }
     let table = TableBuilder::new()
@@ -733,6 +732,7 @@ fn fit_json(c: &clv::Clv, check: Option<&(Models, Vec<HoldoutRow>)>) -> serde_js
         "fit_seconds": m.fit_seconds,
         "bg_nbd": { "parameters": m.bgnbd, "fit": m.bgnbd_fit },
         "gamma_gamma": { "parameters": m.gamma_gamma, "fit": m.gamma_gamma_fit },
+        "warning": m.spend_warning(),
         "total_clv": c.clv.iter().sum::<f64>(),
         "holdout": check.map(|(models, rows)| serde_json::json!({
             "bg_nbd": models.bgnbd,
@@ -771,6 +771,9 @@ fn print_fit(c: &clv::Clv) -> anyhow::Result<()> {
         m.gamma_gamma_fit.log_likelihood,
         m.gamma_gamma_fit.customers
     );
+    if let Some(warning) = m.spend_warning() {
+        outln!("warning: {warning}");
+    }
     let alive = c.p_alive.iter().sum::<f64>();
     outln!(
         "expected alive: {:.0} customers; expected purchase days in the horizon: {:.0}; total value {:.2}",
@@ -817,8 +820,15 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     let counts = l.counts();
     if common.format == Format::Table {
         outln!(
-            "lifecycle stages as of {as_of}: {} customers",
-            l.customer_id.len()
+            "lifecycle stages as of {as_of}: {} customers; {}",
+            l.customer_id.len(),
+            match &l.model {
+                Ok(_) => format!(
+                    "recent purchases against BG/NBD's expectation as of {} days earlier",
+                    options.window_days
+                ),
+                Err(why) => format!("no trends read (no BG/NBD model: {why})"),
+            }
         );
     }
     let n = l.customer_id.len().max(1) as f64;

@@ -143,12 +143,16 @@ pub enum ChurnAction {
     /// Train churn models on the population one horizon before the test date and compare
     /// them on the test population (AUC, lift by decile); all are saved.
     #[command(
-        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/analysis/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120 --promote-if-better"
+        after_help = "A churner buys nothing in the --horizon days after the as-of date; features and\nlabels: crates/mining/src/analysis/churn.rs (also in README.md).\nExamples:\n  acrm mine churn train\n  acrm mine churn train --kind logistic --horizon 120 --promote-if-better\n  acrm mine churn train --kind gbdt --p-alive"
     )]
     Train {
         /// Outcome window in days.
         #[arg(long, default_value_t = churn::DEFAULT_HORIZON)]
         horizon: u32,
+        /// Add P(alive) as a feature: BG/NBD fitted on every customer's purchase days up to
+        /// each population's as-of date (scoring fits it again as of the scoring date).
+        #[arg(long)]
+        p_alive: bool,
         /// Also write the training and test rows to DIR/churn_train.csv and churn_test.csv.
         #[arg(long, value_name = "DIR")]
         export_data: Option<PathBuf>,
@@ -574,6 +578,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
     match action {
         ChurnAction::Train {
             horizon,
+            p_alive,
             export_data,
             kind,
             train: TrainArgs { fit, common },
@@ -582,7 +587,7 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let engine = common.engine.open(rt)?;
             let data = {
                 let _working = progress::working("computing the churn populations");
-                rt.block_on(TrainingData::load(&engine, horizon, common.as_of))?
+                rt.block_on(TrainingData::load(&engine, horizon, common.as_of, p_alive))?
             };
             if let Some(dir) = export_data {
                 std::fs::create_dir_all(&dir)
@@ -648,7 +653,8 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let as_of = common
                 .as_of
                 .unwrap_or_else(|| acrm_mining::analysis::features::days_before(last, horizon));
-            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
+            let p_alive = churn::uses_p_alive(&m);
+            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last, p_alive))?;
             let scored = model::evaluate(&m, &loaded.frame)?;
             evaluation_charts(&common, &m, &scored)?;
             print_evaluation(&m, &scored.evaluation, common.format)
@@ -662,7 +668,8 @@ pub fn churn(action: ChurnAction) -> anyhow::Result<()> {
             let last = rt.block_on(acrm_mining::analysis::features::last_fact_date(&engine))?;
             let as_of = common.as_of.unwrap_or(last);
             let horizon = churn::DEFAULT_HORIZON;
-            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last))?;
+            let p_alive = churn::uses_p_alive(&m);
+            let loaded = rt.block_on(churn::load(&engine, as_of, horizon, last, p_alive))?;
             let table = churn::score_table(&m, &loaded.frame, as_of)?;
             print_batch(&table, common.format)?;
             publish(&common, &churn::ANALYSIS, vec![table])

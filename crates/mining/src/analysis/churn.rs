@@ -19,6 +19,7 @@
 //! | `min_satisfaction_180` | lowest satisfaction score in 180 days (missing when none) |
 //! | `main_channel` | channel type with most order lines in the year |
 //! | `customer_type` | segment of the customer master as of A |
+//! | `p_alive` | with `--p-alive` only: P(alive at A) by BG/NBD fitted on every customer's purchase days up to A |
 //!
 //! Training is time-aware: the test rows are the population at A_test = last sale day −
 //! horizon (their outcome is the latest fully observed window), the training rows the
@@ -32,8 +33,9 @@ use datafusion::arrow::array::RecordBatch;
 use std::collections::HashMap;
 
 use crate::Result;
+use crate::algo::clv::bgnbd::BgNbd;
 use crate::algo::metrics::{Evaluation, cheapest_cutoff};
-use crate::analysis::clv::ClvOptions;
+use crate::analysis::clv::{ClvOptions, histories_as_of};
 use crate::analysis::features::{customer_as_of_sql, days_before};
 use crate::model::source::{Loaded, Source};
 use crate::model::{Costs, Model, Target};
@@ -50,9 +52,44 @@ pub const DEFAULT_HORIZON: u32 = 90;
 /// The label column: `true` for a churner, null when the window is not over yet.
 pub const LABEL: &str = "churned";
 
+/// The input column a model trained with P(alive) reads.
+pub const P_ALIVE: &str = "p_alive";
+
+/// Whether `model` reads [`P_ALIVE`], so its populations need a BG/NBD fit.
+pub fn uses_p_alive(model: &Model) -> bool {
+    model.encoding.input_names().iter().any(|n| n == P_ALIVE)
+}
+
+/// P(alive at A) of the `s` row of [`dataset_sql`] under `model` (Fader, Hardie & Lee 2005,
+/// eq. 13, in logarithms): 1 / (1 + a / (b + x − 1) · ((α + T) / (α + tₓ))^(r + x)) with
+/// x = purchase days − 1, tₓ = last − first purchase day, T = A − first; 1 without a repeat
+/// purchase. The fitted parameters are literals, so the population is one query.
+fn p_alive_sql(model: &BgNbd, a: &str) -> String {
+    let BgNbd {
+        r,
+        alpha,
+        a: beta_a,
+        b,
+    } = *model;
+    format!(
+        "CASE WHEN s.purchase_days > 1 THEN 1.0 / (1.0 + exp(
+            ln(CAST({beta_a} AS DOUBLE)) - ln({b} + CAST(s.purchase_days AS DOUBLE) - 2.0)
+            + ({r} + CAST(s.purchase_days AS DOUBLE) - 1.0)
+              * (ln({alpha} + CAST(CAST({a} AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE))
+                 - ln({alpha} + CAST(CAST(s.last_purchase AS INT) - CAST(s.first_purchase AS INT) AS DOUBLE)))))
+       ELSE 1.0 END"
+    )
+}
+
 /// The feature and label rows of the population at `as_of`, with a `horizon`-day outcome
-/// window whose label is null when it runs past `last_day`.
-pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> String {
+/// window whose label is null when it runs past `last_day`, and [`P_ALIVE`] under `p_alive`
+/// (fitted as of `as_of`) when given.
+pub fn dataset_sql(
+    as_of: NaiveDate,
+    horizon: u32,
+    last_day: NaiveDate,
+    p_alive: Option<&BgNbd>,
+) -> String {
     let a = format!("DATE '{as_of}'");
     let d90 = days_before(as_of, 90);
     let d180 = days_before(as_of, 180);
@@ -65,6 +102,12 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
         "CAST(NULL AS BOOLEAN)".to_string()
     };
     let customer = customer_as_of_sql(as_of);
+    let p_alive = p_alive.map_or(String::new(), |m| {
+        format!(
+            "\n       {} AS {P_ALIVE},  -- P(alive) by BG/NBD fitted on every customer's purchase days up to the as-of date.",
+            p_alive_sql(m, &a)
+        )
+    });
     format!(
         "WITH history AS (
     SELECT s.customer_id, s.order_date, CAST(s.revenue AS DOUBLE) AS revenue, ch.channel_type,
@@ -80,6 +123,7 @@ pub fn dataset_sql(as_of: NaiveDate, horizon: u32, last_day: NaiveDate) -> Strin
            max(CASE WHEN order_id IS NOT NULL THEN order_date END) AS last_purchase,
            min(CASE WHEN order_id IS NOT NULL THEN order_date END) AS first_purchase,
            count(DISTINCT order_id) AS orders_all,
+           count(DISTINCT CASE WHEN order_id IS NOT NULL THEN order_date END) AS purchase_days,
            count(DISTINCT CASE WHEN order_date > DATE '{d365}' THEN order_id END) AS orders_365,
            count(DISTINCT CASE WHEN order_date > DATE '{d90}' THEN order_id END) AS orders_90,
            count(DISTINCT CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN order_id END) AS orders_prev_90,
@@ -131,7 +175,7 @@ SELECT s.customer_id,
        v.avg_satisfaction_365,  -- Mean satisfaction rating of the last 365 days' contacts.
        CAST(v.min_satisfaction_180 AS DOUBLE) AS min_satisfaction_180,  -- Lowest satisfaction rating of the last 180 days.
        m.channel_type AS main_channel,  -- Channel type of most of the last year's lines.
-       c.customer_type,
+       c.customer_type,{p_alive}
        {label} AS {LABEL}  -- True when no purchase followed within the horizon; null where the outcome is not known yet.
 FROM sales s
 LEFT JOIN main_channel m ON m.customer_id = s.customer_id
@@ -153,17 +197,27 @@ pub fn target() -> Target {
     }
 }
 
-/// The population and features at `as_of` read from the warehouse.
+/// The population and features at `as_of` read from the warehouse, with [`P_ALIVE`] when
+/// `p_alive` (BG/NBD fitted on the purchase days up to `as_of`: nothing after it is seen).
 pub async fn load(
     engine: &Engine,
     as_of: NaiveDate,
     horizon: u32,
     last_day: NaiveDate,
+    p_alive: bool,
 ) -> Result<Loaded> {
-    let mut loaded = Source::Sql(dataset_sql(as_of, horizon, last_day))
-        .load(Some(engine))
-        .await?;
-    loaded.source = format!("churn features as of {as_of}, horizon {horizon} days");
+    let model = if p_alive {
+        let (_, histories) = histories_as_of(engine, as_of).await?;
+        Some(BgNbd::fit(&histories)?.0)
+    } else {
+        None
+    };
+    let sql = dataset_sql(as_of, horizon, last_day, model.as_ref());
+    let mut loaded = Source::Sql(sql).load(Some(engine)).await?;
+    loaded.source = format!(
+        "churn features{} as of {as_of}, horizon {horizon} days",
+        if p_alive { " and P(alive)" } else { "" }
+    );
     Ok(loaded)
 }
 
@@ -184,18 +238,20 @@ pub struct TrainingData {
 
 impl TrainingData {
     /// Reads the test population at `test_as_of` (default: last sale day − horizon, the
-    /// latest fully observed window) and the training population one horizon earlier.
+    /// latest fully observed window) and the training population one horizon earlier, each
+    /// with its own P(alive) when `p_alive`.
     pub async fn load(
         engine: &Engine,
         horizon: u32,
         test_as_of: Option<NaiveDate>,
+        p_alive: bool,
     ) -> Result<Self> {
         let last = crate::analysis::features::last_fact_date(engine).await?;
         let test_as_of = test_as_of.unwrap_or_else(|| days_before(last, horizon));
         let train_as_of = days_before(test_as_of, horizon);
         Ok(Self {
-            train: load(engine, train_as_of, horizon, last).await?,
-            test: load(engine, test_as_of, horizon, last).await?,
+            train: load(engine, train_as_of, horizon, last, p_alive).await?,
+            test: load(engine, test_as_of, horizon, last, p_alive).await?,
             train_as_of,
             test_as_of,
             horizon,
@@ -211,8 +267,15 @@ impl TrainingData {
         let test = crate::model::Labelled::known(&self.test.frame, &test_labels);
         let data = crate::model::DataInfo {
             source: format!(
-                "churn features, horizon {} days: train as of {}, test as of {}",
-                self.horizon, self.train_as_of, self.test_as_of
+                "churn features{}, horizon {} days: train as of {}, test as of {}",
+                if self.train.frame.column(P_ALIVE).is_some() {
+                    " and P(alive)"
+                } else {
+                    ""
+                },
+                self.horizon,
+                self.train_as_of,
+                self.test_as_of
             ),
             snapshot: self.train.snapshot.clone(),
             split: crate::algo::split::SplitKind::Time {
@@ -318,7 +381,8 @@ pub const ANALYSIS: Analysis = Analysis {
     run: |cx| {
         boxed(async move {
             let model = cx.models.load(TASK, "champion")?;
-            let data = load(cx.engine, cx.as_of, DEFAULT_HORIZON, cx.as_of).await?;
+            let p_alive = uses_p_alive(&model);
+            let data = load(cx.engine, cx.as_of, DEFAULT_HORIZON, cx.as_of, p_alive).await?;
             let table = score_table(&model, &data.frame, cx.as_of)?;
             Ok(vec![("mart_churn_score".into(), table)])
         })

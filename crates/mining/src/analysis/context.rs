@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::basket::mine::{BasketOptions, GroupResult};
 use super::basket::source::{BasketQuery, BasketUnit, ItemLevel, warehouse_baskets};
+use super::clv::fit::{Clv, ClvOptions, clv};
 use super::features::{FeatureTable, customer_features};
 use crate::model::registry::Registry;
 use crate::{Error, Result};
@@ -25,6 +26,8 @@ pub struct Context<'a> {
     features: Option<FeatureTable>,
     /// The association rules of every order up to the last sale (`basket`, `cross_sell`).
     rules: Option<GroupResult>,
+    /// BG/NBD + Gamma-Gamma lifetime value as of the last sale (`clv`, `value`).
+    lifetime: Option<Clv>,
 }
 
 impl<'a> Context<'a> {
@@ -42,6 +45,7 @@ impl<'a> Context<'a> {
             models,
             features: None,
             rules: None,
+            lifetime: None,
         }
     }
 }
@@ -80,5 +84,16 @@ impl Context<'_> {
         self.rules
             .as_ref()
             .ok_or_else(|| Error::Invalid("no baskets to analyse".into()))
+    }
+
+    /// Every customer's lifetime value as of `as_of` under the default horizon and
+    /// discount, fitted on first use.
+    pub async fn lifetime(&mut self) -> Result<&Clv> {
+        if self.lifetime.is_none() {
+            self.lifetime = Some(clv(self.engine, self.as_of, &ClvOptions::default()).await?);
+        }
+        self.lifetime
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("lifetime value".into()))
     }
 }

@@ -2,10 +2,13 @@
 //! the exploration → formation → stability → decline path of the relationship literature,
 //! plus prospects (known, never bought) and lost customers.
 //!
-//! Inputs: first and last purchase, distinct orders, the mean gap between orders
-//! ((last − first) / (orders − 1)), and the orders of the recent window of W days (default
-//! 180) ending on D. The customer's own pace before that window (orders before it / days
-//! from the first purchase to its start) gives the orders *expected* in it.
+//! Inputs, counted in purchase days as in `mart_clv` (several orders on one day are one
+//! purchase; returns are not purchases): first and last purchase, purchases, the mean gap
+//! between them ((last − first) / (purchases − 1)), and the purchases of the recent window
+//! of W days (default 180) ending on D. The purchases *expected* in that window are BG/NBD's
+//! ([`crate::algo::clv::bgnbd`]) for the customer's history at its start, fitted on every
+//! customer's history as of then: the customer's own pace, shrunk towards the population's
+//! when there is little of it, times the chance they were still buying at all.
 //!
 //! Stages, first match wins:
 //!
@@ -14,18 +17,30 @@
 //! | `prospect`  | —           | in the customer master (signed up by D) but no purchase by D      |
 //! | `lost`      | termination | no purchase for more than max(365 days, 3 × own mean gap)         |
 //! | `new`       | exploration | first purchase within the recent window                           |
-//! | `growing`   | formation   | recent orders ≥ 1.5 × expected (expected ≥ 1.5, from ≥ 2 orders)  |
-//! | `declining` | decline     | recent orders ≤ 0.5 × expected (same condition)                   |
-//! | `stable`    | stability   | everything else: a steady relationship, or too few orders to tell |
+//! | `growing`   | formation   | recent purchases ≥ 1.5 × expected (expected ≥ 1.5)                |
+//! | `declining` | decline     | recent purchases ≤ 0.5 × expected (same condition)                |
+//! | `stable`    | stability   | everything else: a steady relationship, or too few expected to tell |
 //!
 //! Comparing the customer with their own past (not with other customers) keeps a rare but
 //! regular buyer stable and flags a frequent buyer who slows down; the minimum expectation
-//! keeps one order more or less of a rare buyer (chance) from counting as a trend.
+//! keeps one purchase more or less of a rare buyer (chance) from counting as a trend. The
+//! model's expectation reads a trend even from a short history (two purchases are weak
+//! evidence of a pace, and it says how weak) where a plain pace would be noise.
+//!
+//! `lost` stays a silence rule, not a P(alive) threshold: BG/NBD gives a customer without a
+//! repeat purchase P(alive) = 1 by construction, and on a population it finds few drop-outs
+//! in, P(alive) stays high long after a regular buyer has gone quiet — it ranks customers
+//! (`mart_clv`) better than it sorts them into stages. When BG/NBD cannot be fitted (nobody
+//! bought twice before the window), no trend is read: buyers are `lost`, `new` or `stable`.
+
+use std::collections::HashMap;
 
 use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
+use crate::algo::clv::bgnbd::BgNbd;
+use crate::analysis::clv::histories_as_of;
 use crate::analysis::features::{days_before, query_features};
 use acrm_olap::TableBuilder;
 
@@ -44,17 +59,17 @@ pub struct LifecycleOptions {
     pub lost_after_days: f64,
     /// Silence, in mean gaps, before a customer is lost.
     pub lost_after_gaps: f64,
-    /// Recent / expected orders at or above which a customer is growing.
+    /// Recent / expected purchases at or above which a customer is growing.
     pub growth_ratio: f64,
-    /// Recent / expected orders at or below which a customer is declining.
+    /// Recent / expected purchases at or below which a customer is declining.
     pub decline_ratio: f64,
-    /// Expected recent orders below which no trend is read.
-    pub min_expected_orders: f64,
+    /// Expected recent purchases below which no trend is read.
+    pub min_expected: f64,
 }
 
 impl Default for LifecycleOptions {
     /// 180-day window, lost after max(365 days, 3 gaps), growing at ×1.5, declining at ×0.5,
-    /// trends read from 1.5 expected orders.
+    /// trends read from 1.5 expected purchases.
     fn default() -> Self {
         Self {
             window_days: 180,
@@ -62,7 +77,7 @@ impl Default for LifecycleOptions {
             lost_after_gaps: 3.0,
             growth_ratio: 1.5,
             decline_ratio: 0.5,
-            min_expected_orders: 1.5,
+            min_expected: 1.5,
         }
     }
 }
@@ -71,14 +86,17 @@ impl Default for LifecycleOptions {
 /// then, with their purchase history summary (zeros and −1 days for prospects).
 pub fn lifecycle_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
     format!(
-        "WITH sales AS (
+        "WITH days AS (
+    SELECT DISTINCT customer_id, order_date
+    FROM fact_sales
+    WHERE order_date <= DATE '{as_of}' AND customer_id <> 0 AND quantity > 0
+), sales AS (
     SELECT customer_id,
            CAST(DATE '{as_of}' AS INT) - CAST(min(order_date) AS INT) AS tenure_days,
            CAST(DATE '{as_of}' AS INT) - CAST(max(order_date) AS INT) AS recency_days,
-           count(DISTINCT order_id) AS orders,
-           count(DISTINCT CASE WHEN order_date > DATE '{recent}' THEN order_id END) AS recent_orders
-    FROM fact_sales
-    WHERE order_date <= DATE '{as_of}' AND customer_id <> 0 AND quantity > 0
+           count(*) AS purchases,
+           count(CASE WHEN order_date > DATE '{recent}' THEN 1 END) AS recent_purchases
+    FROM days
     GROUP BY customer_id
 ), known AS (
     SELECT customer_id FROM ({customer}) c
@@ -89,8 +107,8 @@ pub fn lifecycle_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
 SELECT k.customer_id,
        CAST(coalesce(s.tenure_days, -1) AS DOUBLE) AS tenure_days,
        CAST(coalesce(s.recency_days, -1) AS DOUBLE) AS recency_days,
-       CAST(coalesce(s.orders, 0) AS DOUBLE) AS orders,
-       CAST(coalesce(s.recent_orders, 0) AS DOUBLE) AS recent_orders
+       CAST(coalesce(s.purchases, 0) AS DOUBLE) AS purchases,
+       CAST(coalesce(s.recent_purchases, 0) AS DOUBLE) AS recent_purchases
 FROM known k
 LEFT JOIN sales s ON s.customer_id = k.customer_id
 ORDER BY k.customer_id",
@@ -106,30 +124,24 @@ pub struct History {
     pub tenure_days: f64,
     /// Days from the last purchase to D.
     pub recency_days: f64,
-    /// Distinct orders.
-    pub orders: f64,
-    /// Distinct orders in the recent window.
-    pub recent_orders: f64,
+    /// Purchase days.
+    pub purchases: f64,
+    /// Purchase days in the recent window.
+    pub recent_purchases: f64,
 }
 
 impl History {
-    /// Mean days between orders; `None` with fewer than two orders.
+    /// Mean days between purchases; `None` with fewer than two.
     pub fn mean_gap(&self) -> Option<f64> {
-        (self.orders >= 2.0).then(|| (self.tenure_days - self.recency_days) / (self.orders - 1.0))
-    }
-
-    /// Orders expected in the recent window of `window_days` at the pace before it; `None`
-    /// for customers whose first purchase falls inside it.
-    pub fn expected_recent_orders(&self, window_days: u32) -> Option<f64> {
-        let window = f64::from(window_days);
-        let before_days = self.tenure_days - window;
-        (before_days > 0.0).then(|| (self.orders - self.recent_orders) / before_days * window)
+        (self.purchases >= 2.0)
+            .then(|| (self.tenure_days - self.recency_days) / (self.purchases - 1.0))
     }
 }
 
-/// The stage of one customer by the rule table.
-pub fn stage(h: &History, options: &LifecycleOptions) -> &'static str {
-    if h.orders < 1.0 {
+/// The stage of one customer by the rule table, given the purchases expected in the recent
+/// window (`None` when no model was fitted).
+pub fn stage(h: &History, expected: Option<f64>, options: &LifecycleOptions) -> &'static str {
+    if h.purchases < 1.0 {
         return "prospect";
     }
     let lost_after = h.mean_gap().map_or(options.lost_after_days, |g| {
@@ -138,17 +150,54 @@ pub fn stage(h: &History, options: &LifecycleOptions) -> &'static str {
     if h.recency_days > lost_after {
         return "lost";
     }
-    let Some(expected) = h.expected_recent_orders(options.window_days) else {
+    if h.tenure_days <= f64::from(options.window_days) {
         return "new";
-    };
-    if expected < options.min_expected_orders || h.orders - h.recent_orders < 2.0 {
-        "stable"
-    } else if h.recent_orders >= options.growth_ratio * expected {
-        "growing"
-    } else if h.recent_orders <= options.decline_ratio * expected {
-        "declining"
-    } else {
-        "stable"
+    }
+    match expected {
+        Some(e) if e >= options.min_expected && h.recent_purchases >= options.growth_ratio * e => {
+            "growing"
+        }
+        Some(e) if e >= options.min_expected && h.recent_purchases <= options.decline_ratio * e => {
+            "declining"
+        }
+        _ => "stable",
+    }
+}
+
+/// The model of the purchases expected in the recent window: BG/NBD fitted on every
+/// customer's history at the window's start, and those histories by customer.
+struct Expectation {
+    model: BgNbd,
+    histories: HashMap<i64, crate::algo::clv::History>,
+    window_days: f64,
+}
+
+impl Expectation {
+    /// Fits BG/NBD as of `start`; `Err` with the reason when it cannot be fitted.
+    async fn fit(
+        engine: &Engine,
+        start: NaiveDate,
+        window_days: u32,
+    ) -> Result<std::result::Result<Self, String>> {
+        let (ids, histories) = histories_as_of(engine, start).await?;
+        if ids.is_empty() {
+            return Ok(Err(format!("nobody bought on or before {start}")));
+        }
+        Ok(match BgNbd::fit(&histories) {
+            Ok((model, _)) => Ok(Self {
+                model,
+                histories: ids.into_iter().zip(histories).collect(),
+                window_days: f64::from(window_days),
+            }),
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
+    /// Purchases expected in the window of a customer who had bought before it.
+    fn expected(&self, customer_id: i64) -> Option<f64> {
+        self.histories
+            .get(&customer_id)
+            .map(|h| self.model.expected_purchases(h, self.window_days))
     }
 }
 
@@ -161,10 +210,13 @@ pub struct Lifecycle {
     pub customer_id: Vec<i64>,
     /// Their history summaries.
     pub history: Vec<History>,
+    /// Purchases BG/NBD expected of them in the recent window (`None` for customers who had
+    /// not bought before it, and for everyone when no model was fitted).
+    pub expected: Vec<Option<f64>>,
     /// Their stages (one of [`STAGES`]).
     pub stage: Vec<&'static str>,
-    /// The recent window the stages were read over, in days.
-    pub window_days: u32,
+    /// The model behind the expectations, or why there is none.
+    pub model: std::result::Result<BgNbd, String>,
 }
 
 /// Lifecycle stages of every customer known on `as_of`.
@@ -183,27 +235,42 @@ pub async fn lifecycle(
         return Err(Error::Invalid("no customers known as of that date".into()));
     }
     let col = |name: &str| t.column(name);
-    let (tenure, recency, orders, recent) = (
+    let (tenure, recency, purchases, recent) = (
         col("tenure_days")?,
         col("recency_days")?,
-        col("orders")?,
-        col("recent_orders")?,
+        col("purchases")?,
+        col("recent_purchases")?,
     );
     let history: Vec<History> = (0..t.len())
         .map(|i| History {
             tenure_days: tenure[i],
             recency_days: recency[i],
-            orders: orders[i],
-            recent_orders: recent[i],
+            purchases: purchases[i],
+            recent_purchases: recent[i],
         })
         .collect();
-    let stage = history.iter().map(|h| stage(h, options)).collect();
+    let start = days_before(as_of, options.window_days);
+    let expectation = Expectation::fit(engine, start, options.window_days).await?;
+    if let Err(why) = &expectation {
+        tracing::warn!(%why, "no BG/NBD model of the recent window: lifecycle trends not read");
+    }
+    let expected: Vec<Option<f64>> = t
+        .ids
+        .iter()
+        .map(|&id| expectation.as_ref().ok().and_then(|e| e.expected(id)))
+        .collect();
+    let stage = history
+        .iter()
+        .zip(&expected)
+        .map(|(h, e)| stage(h, *e, options))
+        .collect();
     Ok(Lifecycle {
         as_of,
         customer_id: t.ids.clone(),
         history,
+        expected,
         stage,
-        window_days: options.window_days,
+        model: expectation.map(|e| e.model),
     })
 }
 
@@ -214,7 +281,7 @@ impl Lifecycle {
         let bought = |f: fn(&History) -> f64| -> Vec<Option<f64>> {
             self.history
                 .iter()
-                .map(|h| (h.orders >= 1.0).then(|| f(h)))
+                .map(|h| (h.purchases >= 1.0).then(|| f(h)))
                 .collect()
         };
         TableBuilder::new()
@@ -223,22 +290,19 @@ impl Lifecycle {
             .utf8("stage", &self.stage)
             .f64_opt("tenure_days", bought(|h| h.tenure_days))
             .f64_opt("recency_days", bought(|h| h.recency_days))
-            .f64("orders", self.history.iter().map(|h| h.orders).collect())
+            .f64(
+                "purchases",
+                self.history.iter().map(|h| h.purchases).collect(),
+            )
             .f64_opt(
                 "mean_gap_days",
                 self.history.iter().map(History::mean_gap).collect(),
             )
             .f64(
-                "recent_orders",
-                self.history.iter().map(|h| h.recent_orders).collect(),
+                "recent_purchases",
+                self.history.iter().map(|h| h.recent_purchases).collect(),
             )
-            .f64_opt(
-                "expected_recent_orders",
-                self.history
-                    .iter()
-                    .map(|h| h.expected_recent_orders(self.window_days))
-                    .collect(),
-            )
+            .f64_opt("expected_recent_purchases", self.expected.clone())
             .finish()
     }
 
@@ -287,43 +351,42 @@ pub const ANALYSIS: Analysis = Analysis {
 mod tests {
     use super::*;
 
-    fn h(tenure: f64, recency: f64, orders: f64, recent: f64) -> History {
+    fn h(tenure: f64, recency: f64, purchases: f64, recent: f64) -> History {
         History {
             tenure_days: tenure,
             recency_days: recency,
-            orders,
-            recent_orders: recent,
+            purchases,
+            recent_purchases: recent,
         }
     }
 
     #[test]
     fn stages_follow_the_rule_table() {
         let o = LifecycleOptions::default();
-        assert_eq!(stage(&h(-1.0, -1.0, 0.0, 0.0), &o), "prospect");
-        // Silent for 400 days, buying every 30: lost.
-        assert_eq!(stage(&h(900.0, 400.0, 17.0, 0.0), &o), "lost");
-        // Silent 400 days but buys every 200 (3 gaps = 600): not lost; 5 orders in 1020 days
-        // before the window expect 0.9 in it, too few to read a trend.
-        assert_eq!(stage(&h(1200.0, 400.0, 5.0, 0.0), &o), "stable");
-        assert_eq!(stage(&h(100.0, 10.0, 3.0, 3.0), &o), "new");
-        // 10 orders in the 320 days before the window expect 5.6 in it.
-        assert_eq!(stage(&h(500.0, 10.0, 19.0, 9.0), &o), "growing");
-        assert_eq!(stage(&h(500.0, 10.0, 12.0, 2.0), &o), "declining");
-        assert_eq!(stage(&h(500.0, 10.0, 15.0, 5.0), &o), "stable");
+        assert_eq!(stage(&h(-1.0, -1.0, 0.0, 0.0), None, &o), "prospect");
+        // Silent for 400 days, buying every 30: lost, whatever the model expected.
+        assert_eq!(stage(&h(900.0, 400.0, 17.0, 0.0), Some(0.1), &o), "lost");
+        // Silent 400 days but buys every 200 (3 gaps = 600): not lost; 0.9 expected in the
+        // window is too few to read a trend.
+        assert_eq!(stage(&h(1200.0, 400.0, 5.0, 0.0), Some(0.9), &o), "stable");
+        assert_eq!(stage(&h(100.0, 10.0, 3.0, 3.0), None, &o), "new");
+        assert_eq!(stage(&h(500.0, 10.0, 19.0, 9.0), Some(5.6), &o), "growing");
+        assert_eq!(
+            stage(&h(500.0, 10.0, 12.0, 2.0), Some(5.0), &o),
+            "declining"
+        );
+        assert_eq!(stage(&h(500.0, 10.0, 15.0, 5.0), Some(5.0), &o), "stable");
+        // Without a model no trend is read.
+        assert_eq!(stage(&h(500.0, 10.0, 12.0, 2.0), None, &o), "stable");
         // One purchase long ago: lost after the 365-day floor.
-        assert_eq!(stage(&h(366.0, 366.0, 1.0, 0.0), &o), "lost");
-        // One purchase 250 days ago: no pace to compare with yet.
-        assert_eq!(stage(&h(250.0, 250.0, 1.0, 0.0), &o), "stable");
+        assert_eq!(stage(&h(366.0, 366.0, 1.0, 0.0), Some(2.0), &o), "lost");
+        // One purchase 250 days ago, expected 0.6 since: no trend.
+        assert_eq!(stage(&h(250.0, 250.0, 1.0, 0.0), Some(0.6), &o), "stable");
     }
 
     #[test]
-    fn gaps_and_expectations() {
+    fn gaps_are_between_purchase_days() {
         assert_eq!(h(300.0, 100.0, 5.0, 0.0).mean_gap(), Some(50.0));
         assert_eq!(h(300.0, 300.0, 1.0, 0.0).mean_gap(), None);
-        assert_eq!(
-            h(540.0, 5.0, 8.0, 2.0).expected_recent_orders(180),
-            Some(3.0)
-        );
-        assert_eq!(h(100.0, 5.0, 8.0, 8.0).expected_recent_orders(180), None);
     }
 }

@@ -126,15 +126,17 @@ pub fn credit_population_sql(window_days: u32) -> String {
     )
 }
 
-/// The population the champion of `task` scores now, and its description.
+/// The population `model` of `task` scores now, and its description.
 pub async fn population(
     engine: &Engine,
     task: &str,
+    model: &Model,
     as_of: NaiveDate,
     options: &MonitorOptions,
 ) -> Result<(Frame, String)> {
     if task == churn::TASK {
-        let data = churn::load(engine, as_of, churn::DEFAULT_HORIZON, as_of).await?;
+        let p_alive = churn::uses_p_alive(model);
+        let data = churn::load(engine, as_of, churn::DEFAULT_HORIZON, as_of, p_alive).await?;
         Ok((data.frame, format!("active customers as of {as_of}")))
     } else {
         let sql = credit_population_sql(options.window_days);
@@ -174,7 +176,7 @@ pub async fn monitor(
     let mut all = Vec::new();
     for task in tasks {
         let model = models.load(task, model)?;
-        let (frame, described) = population(engine, task, as_of, options).await?;
+        let (frame, described) = population(engine, task, &model, as_of, options).await?;
         let stability = model.stability(&frame)?;
         all.extend(indexes(&model, &stability, &described, &options.thresholds));
     }

@@ -9,34 +9,39 @@
 //!   (same customer type and income quintile; customers without income form their own peer
 //!   group per type): what a customer like this one spends when they give us most of it;
 //! - **share of wallet** = revenue / wallet estimate, capped at 1;
-//! - **growth potential** = (wallet estimate − revenue, not below 0) × the peers' margin rate:
-//!   the margin we are not getting (the customer's strategic, unrealised value).
+//! - **P(alive)** and the **discounted expected revenue** of the coming horizon (default 365
+//!   days, 1% a month), from BG/NBD + Gamma-Gamma ([`super::clv`]): each customer's own
+//!   purchase rate, drop-out and spend, as in `mart_clv`;
+//! - **growth potential** = (wallet estimate − revenue, not below 0) × the peers' margin rate
+//!   × P(alive): the margin we are not getting from a customer still with us (their
+//!   strategic, unrealised value);
+//! - **lifetime value** (CLV) = expected revenue × margin rate − expected service cost: the
+//!   margin rate is the customer's window margin / revenue (their peers' when they bought
+//!   nothing in the window), and the service cost of the window goes on while the customer
+//!   is alive (yearly service cost × P(alive) × the horizon's discounted years).
 //!
 //! Tiers, first match wins:
 //!
 //! | tier            | rule                                                                |
 //! |-----------------|---------------------------------------------------------------------|
 //! | `below_zero`    | net value < 0: they cost more to serve than they bring (BZ)         |
-//! | `most_valuable` | net value in the top 20% of all customers (MVC)                     |
+//! | `most_valuable` | CLV in the top 20% of all customers (MVC)                           |
 //! | `most_growable` | growth potential in the top 20% of the customers left (MGC)         |
 //! | `second_tier`   | everybody else: maintain at low cost                                |
 //!
+//! Most valuable is Peppers & Rogers' actual value — the value of the customer's future
+//! business, not of their past year: a big spender who has stopped buying is not among them.
+//!
 //! ABC class (Pareto): customers sorted by window revenue, highest first; `A` while the
 //! revenue of the customers before them is below 80% of the total, `B` below 95%, `C` after.
-//!
-//! Lifetime value: CLV = net value × r / (1 + d − r), the discounted expected net value of the
-//! coming years for a yearly retention probability r and discount rate d (Gupta & Lehmann's
-//! constant-margin formula). r is measured from the warehouse: of the customers who bought in
-//! the window before the current one, the share who bought again in the current one. (A
-//! probabilistic BG/NBD + Gamma-Gamma model would give each customer their own r; it needs a
-//! robust maximum-likelihood fit and is left for later.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use acrm_olap::Engine;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
+use crate::analysis::clv::{Clv, discounted_years};
 use crate::analysis::features::{days_before, query_features};
 use acrm_olap::TableBuilder;
 
@@ -62,38 +67,28 @@ pub struct ValueOptions {
     pub top_share: f64,
     /// Peer percentile taken as the wallet estimate.
     pub wallet_quantile: f64,
-    /// Yearly discount rate of the lifetime value.
-    pub discount_rate: f64,
-    /// Yearly retention probability; measured from the warehouse when `None`.
-    pub retention: Option<f64>,
 }
 
 impl Default for ValueOptions {
-    /// 365 days, 50 per contact, top 20%, 80th percentile, 10% discount, measured retention.
+    /// 365 days, 50 per contact, top 20%, 80th percentile.
     fn default() -> Self {
         Self {
             window_days: 365,
             cost_per_contact: 50.0,
             top_share: 0.2,
             wallet_quantile: 0.8,
-            discount_rate: 0.1,
-            retention: None,
         }
     }
 }
 
 /// The SQL behind [`value_tiers`]: one row per customer who bought on or before `as_of`, with
-/// window revenue, margin and contacts, a numeric peer group, and whether they bought in the
-/// current and the previous window.
+/// window revenue, margin and contacts, and a numeric peer group.
 pub fn value_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
     format!(
         "WITH window_sales AS (
     SELECT customer_id,
            CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue ELSE 0 END) AS DOUBLE) AS revenue,
-           CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue - coalesce(cost, 0) ELSE 0 END) AS DOUBLE) AS margin,
-           max(CASE WHEN order_date > DATE '{current}' AND quantity > 0 THEN 1 ELSE 0 END) AS bought_current,
-           max(CASE WHEN order_date <= DATE '{current}' AND quantity > 0
-                     AND order_date > DATE '{previous}' THEN 1 ELSE 0 END) AS bought_previous
+           CAST(sum(CASE WHEN order_date > DATE '{current}' THEN revenue - coalesce(cost, 0) ELSE 0 END) AS DOUBLE) AS margin
     FROM fact_sales
     WHERE order_date <= DATE '{as_of}' AND customer_id <> 0
     GROUP BY customer_id
@@ -118,25 +113,30 @@ pub fn value_inputs_sql(as_of: NaiveDate, window_days: u32) -> String {
 SELECT s.customer_id,
        s.revenue, s.margin,
        CAST(coalesce(c.contacts, 0) AS DOUBLE) AS contacts,
-       CAST(coalesce(p.peer_group, 0) AS DOUBLE) AS peer_group,
-       CAST(s.bought_current AS DOUBLE) AS bought_current,
-       CAST(s.bought_previous AS DOUBLE) AS bought_previous
+       CAST(coalesce(p.peer_group, 0) AS DOUBLE) AS peer_group
 FROM window_sales s
 LEFT JOIN contacts c ON c.customer_id = s.customer_id
 LEFT JOIN peers p ON p.customer_id = s.customer_id
 ORDER BY s.customer_id",
         customer = crate::analysis::features::customer_as_of_sql(as_of),
         current = days_before(as_of, window_days),
-        previous = days_before(as_of, 2 * window_days),
     )
 }
 
-/// Value tiers of every customer who bought on or before `as_of`.
+/// Value tiers of every customer who bought on or before `as_of`, with their lifetime value
+/// from `lifetime` (fitted as of the same day).
 pub async fn value_tiers(
     engine: &Engine,
     as_of: NaiveDate,
     options: &ValueOptions,
+    lifetime: &Clv,
 ) -> Result<ValueTiers> {
+    if lifetime.as_of != as_of {
+        return Err(Error::Invalid(format!(
+            "value tiers as of {as_of} need the lifetime value as of that day, not {}",
+            lifetime.as_of
+        )));
+    }
     let inputs = query_features(
         engine,
         &value_inputs_sql(as_of, options.window_days),
@@ -149,6 +149,20 @@ pub async fn value_tiers(
         ));
     }
     let col = |name: &str| inputs.column(name).map(|c| c.to_vec());
+    let modelled: HashMap<i64, usize> = lifetime
+        .customer_id
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    // A customer with returns only has no purchase for the models: not alive, no future.
+    let per_customer = |values: &[f64]| -> Vec<f64> {
+        inputs
+            .ids
+            .iter()
+            .map(|id| modelled.get(id).map_or(0.0, |&i| values[i]))
+            .collect()
+    };
     ValueTiers::compute(
         as_of,
         inputs.ids.clone(),
@@ -157,8 +171,10 @@ pub async fn value_tiers(
             margin: col("margin")?,
             contacts: col("contacts")?,
             peer_group: col("peer_group")?.iter().map(|&g| g as i64).collect(),
-            bought_current: col("bought_current")?.iter().map(|&b| b > 0.0).collect(),
-            bought_previous: col("bought_previous")?.iter().map(|&b| b > 0.0).collect(),
+            p_alive: per_customer(&lifetime.p_alive),
+            lifetime_revenue: per_customer(&lifetime.clv),
+            service_years: discounted_years(&lifetime.options)
+                * (crate::analysis::clv::YEAR_DAYS / f64::from(options.window_days)),
         },
         options,
     )
@@ -175,10 +191,13 @@ pub struct ValueInputs {
     pub contacts: Vec<f64>,
     /// Peer group code (customer type × income quintile).
     pub peer_group: Vec<i64>,
-    /// Bought in the current window.
-    pub bought_current: Vec<bool>,
-    /// Bought in the window before.
-    pub bought_previous: Vec<bool>,
+    /// P(alive) as of the day.
+    pub p_alive: Vec<f64>,
+    /// Discounted expected revenue of the lifetime horizon.
+    pub lifetime_revenue: Vec<f64>,
+    /// What the window's service cost of a customer alive throughout is worth over the
+    /// horizon, in windows: the horizon's discounted years × windows in a year.
+    pub service_years: f64,
 }
 
 /// The value model's result, one entry per customer.
@@ -186,8 +205,6 @@ pub struct ValueInputs {
 pub struct ValueTiers {
     /// The date it is computed as of.
     pub as_of: NaiveDate,
-    /// Yearly retention probability used for the lifetime value.
-    pub retention: f64,
     /// Customer ids.
     pub customer_id: Vec<i64>,
     /// The inputs.
@@ -200,7 +217,7 @@ pub struct ValueTiers {
     pub wallet: Vec<f64>,
     /// Revenue / wallet, at most 1.
     pub share_of_wallet: Vec<f64>,
-    /// Margin not yet captured.
+    /// Margin not yet captured, from customers still alive.
     pub growth_potential: Vec<f64>,
     /// Tier (one of [`TIERS`]).
     pub tier: Vec<&'static str>,
@@ -219,15 +236,6 @@ impl ValueTiers {
         options: &ValueOptions,
     ) -> Result<Self> {
         let n = customer_id.len();
-        let retention = match options.retention {
-            Some(r) if (0.0..1.0).contains(&r) => r,
-            Some(r) => {
-                return Err(Error::Invalid(format!(
-                    "retention {r} must be at least 0 and below 1"
-                )));
-            }
-            None => measured_retention(&inputs)?,
-        };
         let service_cost: Vec<f64> = inputs
             .contacts
             .iter()
@@ -247,19 +255,26 @@ impl ValueTiers {
             .collect();
         let growth_potential: Vec<f64> = (0..n)
             .map(|i| {
-                (wallet[i] - inputs.revenue[i]).max(0.0) * peers.margin_rate(inputs.peer_group[i])
+                (wallet[i] - inputs.revenue[i]).max(0.0)
+                    * peers.margin_rate(inputs.peer_group[i])
+                    * inputs.p_alive[i]
             })
             .collect();
-        let tier = assign_tiers(&net_value, &growth_potential, options.top_share);
-        let abc = abc_classes(&inputs.revenue);
-        let d = options.discount_rate;
-        let clv = net_value
-            .iter()
-            .map(|m| m * retention / (1.0 + d - retention))
+        let clv: Vec<f64> = (0..n)
+            .map(|i| {
+                let margin_rate = if inputs.revenue[i] > 0.0 {
+                    inputs.margin[i] / inputs.revenue[i]
+                } else {
+                    peers.margin_rate(inputs.peer_group[i])
+                };
+                inputs.lifetime_revenue[i] * margin_rate
+                    - service_cost[i] * inputs.service_years * inputs.p_alive[i]
+            })
             .collect();
+        let tier = assign_tiers(&net_value, &clv, &growth_potential, options.top_share);
+        let abc = abc_classes(&inputs.revenue);
         Ok(Self {
             as_of,
-            retention,
             customer_id,
             inputs,
             service_cost,
@@ -289,6 +304,8 @@ impl ValueTiers {
             .money("growth_potential", self.growth_potential.clone())
             .utf8("value_tier", &self.tier)
             .utf8("abc_class", &self.abc)
+            .share("p_alive", self.inputs.p_alive.clone())
+            .money("expected_revenue", self.inputs.lifetime_revenue.clone())
             .money("clv", self.clv.clone())
             .finish()
     }
@@ -350,23 +367,6 @@ pub struct TierSummary {
     pub mean_clv: f64,
 }
 
-/// Yearly retention: of the previous window's buyers, the share who bought in the current.
-fn measured_retention(inputs: &ValueInputs) -> Result<f64> {
-    let previous = inputs.bought_previous.iter().filter(|b| **b).count();
-    if previous == 0 {
-        return Err(Error::Invalid(
-            "cannot measure retention: nobody bought in the window before the current one \
-             (the history is shorter than two windows); give the retention explicitly"
-                .into(),
-        ));
-    }
-    let kept = (0..inputs.bought_previous.len())
-        .filter(|&i| inputs.bought_previous[i] && inputs.bought_current[i])
-        .count();
-    // A retention of 1 would make the lifetime value infinite.
-    Ok((kept as f64 / previous as f64).min(0.95))
-}
-
 /// Wallet estimate and margin rate per peer group.
 struct PeerStats {
     wallet: BTreeMap<i64, f64>,
@@ -423,9 +423,10 @@ pub(crate) fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Tiers by the rule table: BZ, then the top `top` share by net value, then the top `top`
-/// share of the rest by growth potential (positive values only), then second tier.
-fn assign_tiers(net_value: &[f64], potential: &[f64], top: f64) -> Vec<&'static str> {
+/// Tiers by the rule table: BZ by net value, then the top `top` share of all customers by
+/// lifetime value, then the top `top` share of the rest by growth potential (positive values
+/// only), then second tier.
+fn assign_tiers(net_value: &[f64], clv: &[f64], potential: &[f64], top: f64) -> Vec<&'static str> {
     let n = net_value.len();
     let mut tier = vec!["second_tier"; n];
     for i in 0..n {
@@ -434,8 +435,10 @@ fn assign_tiers(net_value: &[f64], potential: &[f64], top: f64) -> Vec<&'static 
         }
     }
     let quota = |count: usize| (top * count as f64).round() as usize;
-    let mut by_value: Vec<usize> = (0..n).filter(|&i| net_value[i] > 0.0).collect();
-    by_value.sort_by(|&a, &b| net_value[b].total_cmp(&net_value[a]).then(a.cmp(&b)));
+    let mut by_value: Vec<usize> = (0..n)
+        .filter(|&i| tier[i] != "below_zero" && clv[i] > 0.0)
+        .collect();
+    by_value.sort_by(|&a, &b| clv[b].total_cmp(&clv[a]).then(a.cmp(&b)));
     for &i in by_value.iter().take(quota(n)) {
         tier[i] = "most_valuable";
     }
@@ -475,7 +478,8 @@ fn abc_classes(revenue: &[f64]) -> Vec<&'static str> {
     class
 }
 
-/// The registry entry: `mart_value_tier` with the default window, costs and retention.
+/// The registry entry: `mart_value_tier` with the default window and costs, and the
+/// refresh's lifetime value.
 pub const ANALYSIS: Analysis = Analysis {
     name: "value",
     tables: &["mart_value_tier"],
@@ -483,7 +487,9 @@ pub const ANALYSIS: Analysis = Analysis {
     needs_model: false,
     run: |cx| {
         boxed(async move {
-            let v = value_tiers(cx.engine, cx.as_of, &ValueOptions::default()).await?;
+            let (engine, as_of) = (cx.engine, cx.as_of);
+            let lifetime = cx.lifetime().await?;
+            let v = value_tiers(engine, as_of, &ValueOptions::default(), lifetime).await?;
             Ok(vec![("mart_value_tier".into(), v.to_batch()?)])
         })
     },
@@ -509,50 +515,85 @@ pub const ANALYSIS: Analysis = Analysis {
 mod tests {
     use super::*;
 
+    /// Customers alive for sure, who will buy in the horizon what they bought in the window.
     fn inputs(revenue: Vec<f64>, margin: Vec<f64>, contacts: Vec<f64>) -> ValueInputs {
         let n = revenue.len();
         ValueInputs {
+            lifetime_revenue: revenue.clone(),
             revenue,
             margin,
             contacts,
             peer_group: vec![1; n],
-            bought_current: vec![true; n],
-            bought_previous: vec![true; n],
+            p_alive: vec![1.0; n],
+            service_years: 1.0,
         }
     }
 
     #[test]
     fn tiers_follow_the_rule_table() {
-        // Ten customers: one costs more than it earns, the two biggest are MVC (top 20%),
-        // the two with the largest wallet gap among the rest are MGC.
+        // Ten customers: one costs more than it earns; the second biggest spender has most
+        // likely stopped buying, so the two of highest lifetime value (top 20%) are the
+        // biggest and the fifth; of the rest the one with the largest wallet gap is MGC.
         let revenue = vec![
             1000.0, 900.0, 100.0, 120.0, 500.0, 480.0, 460.0, 440.0, 420.0, 50.0,
         ];
         let margin: Vec<f64> = revenue.iter().map(|r| r * 0.3).collect();
         let mut contacts = vec![0.0; 10];
         contacts[9] = 2.0; // 2 × 50 > 15 margin
+        let mut i = inputs(revenue, margin, contacts);
+        i.p_alive[1] = 0.05;
+        i.lifetime_revenue[1] = 45.0;
+        i.p_alive[3] = 0.5;
+        i.service_years = 0.9;
         let v = ValueTiers::compute(
             NaiveDate::default(),
             (1..=10).collect(),
-            inputs(revenue, margin, contacts),
-            &ValueOptions {
-                retention: Some(0.5),
-                ..ValueOptions::default()
-            },
+            i,
+            &ValueOptions::default(),
         )
         .expect("tiers");
         assert_eq!(v.tier[9], "below_zero");
         assert_eq!(v.tier[0], "most_valuable");
-        assert_eq!(v.tier[1], "most_valuable");
-        // Of the seven left, 20% (one) is MGC: the lowest spender, farthest below the wallet.
+        assert_eq!(v.tier[4], "most_valuable");
+        assert_eq!(v.tier[1], "second_tier", "a big spender gone quiet");
+        // Of the seven left, 20% (one) is MGC: the lowest spender, farthest below the
+        // wallet; the next lowest is half as likely alive, and half as growable.
         assert_eq!(v.tier[2], "most_growable");
         assert_eq!(v.tier.iter().filter(|t| **t == "second_tier").count(), 6);
         // Wallet: the 80th percentile of the ten revenues (500 + 0.2 × 400).
         assert!((v.wallet[2] - 580.0).abs() < 1e-9);
         assert!((v.growth_potential[2] - 480.0 * 0.3).abs() < 1e-9);
-        // CLV = net × r / (1 + d − r) = 300 × 0.5 / 0.6.
-        assert!((v.clv[0] - 250.0).abs() < 1e-9, "{}", v.clv[0]);
+        assert!((v.growth_potential[3] - 460.0 * 0.3 * 0.5).abs() < 1e-9);
+        // CLV = expected revenue × margin rate − service cost × service years × P(alive).
+        assert!((v.clv[0] - 300.0).abs() < 1e-9, "{}", v.clv[0]);
+        assert!((v.clv[1] - 13.5).abs() < 1e-9, "{}", v.clv[1]);
+        assert!(
+            (v.clv[9] - (15.0 - 100.0 * 0.9)).abs() < 1e-9,
+            "{}",
+            v.clv[9]
+        );
         assert!(v.share_of_wallet.iter().all(|s| (0.0..=1.0).contains(s)));
+    }
+
+    #[test]
+    fn a_customer_without_window_revenue_earns_the_peers_margin_rate() {
+        let mut i = inputs(
+            vec![100.0, 200.0, 0.0],
+            vec![20.0, 40.0, 0.0],
+            vec![0.0, 0.0, 1.0],
+        );
+        i.lifetime_revenue[2] = 80.0;
+        i.p_alive[2] = 0.4;
+        let v = ValueTiers::compute(
+            NaiveDate::default(),
+            vec![1, 2, 3],
+            i,
+            &ValueOptions::default(),
+        )
+        .expect("tiers");
+        // 80 × (60 / 300) − 50 × 1 × 0.4.
+        assert!((v.clv[2] - (16.0 - 20.0)).abs() < 1e-9, "{}", v.clv[2]);
+        assert_eq!(v.tier[2], "below_zero");
     }
 
     #[test]
@@ -562,16 +603,6 @@ mod tests {
             abc_classes(&revenue),
             vec!["A", "A", "B", "B", "C", "C", "C"]
         );
-    }
-
-    #[test]
-    fn retention_is_measured_and_an_unmeasurable_one_is_an_error() {
-        let mut i = inputs(vec![1.0; 4], vec![1.0; 4], vec![0.0; 4]);
-        i.bought_current = vec![true, false, true, true];
-        i.bought_previous = vec![true, true, false, true];
-        assert!((measured_retention(&i).expect("r") - 2.0 / 3.0).abs() < 1e-12);
-        i.bought_previous = vec![false; 4];
-        assert!(measured_retention(&i).is_err());
     }
 
     #[test]

@@ -181,7 +181,7 @@ pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
     }
     // A warehouse without sales has no last sale day, and no churn population: no view.
     if let Ok(last) = crate::analysis::features::last_fact_date(engine).await {
-        let sql = churn::dataset_sql(last, churn::DEFAULT_HORIZON, last);
+        let sql = churn::dataset_sql(last, churn::DEFAULT_HORIZON, last, None);
         engine
             .add_view(
                 CHURN_FEATURES_VIEW,

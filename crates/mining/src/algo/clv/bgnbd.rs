@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::{Fit, History, hyp2f1, maximise, sum_terms};
+use super::{Fit, History, hyp2f1, maximise, sum_by_frequency};
 use crate::algo::{Error, Result};
 
 /// Fitted BG/NBD parameters.
@@ -23,35 +23,56 @@ pub struct BgNbd {
     pub b: f64,
 }
 
-/// The pieces of one customer's likelihood: the part every customer has (`common`), the
-/// log-probability of still being alive at T (`alive`) and, with repeat purchases, of having
-/// died right after the last one (`dead`).
+/// The pieces of one customer's likelihood besides the part of their frequency
+/// ([`ByFrequency::common`]): the log-probability of still being alive at T (`alive`) and,
+/// with repeat purchases, of having died right after the last one (`dead`).
 struct Terms {
-    common: f64,
     alive: f64,
     dead: Option<f64>,
 }
 
+/// The parts of the likelihood and its gradient that depend on a customer's frequency x
+/// only: the gamma and digamma functions, by far the dearest part of a customer's term, are
+/// worked out once per frequency in a fit rather than once per customer.
+struct ByFrequency {
+    /// The part of the log-likelihood every customer of the frequency has.
+    common: f64,
+    /// ∂common / ∂r.
+    d_r: f64,
+    /// ∂common / ∂a.
+    d_a: f64,
+    /// ∂common / ∂b.
+    d_b: f64,
+}
+
 impl BgNbd {
-    fn terms(&self, h: &History) -> Terms {
+    fn by_frequency(&self, x: f64) -> ByFrequency {
         let Self { r, alpha, a, b } = *self;
-        let x = h.frequency;
-        let common =
-            ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) + ln_gamma(b + x)
+        ByFrequency {
+            common: ln_gamma(r + x) - ln_gamma(r)
+                + r * alpha.ln()
+                + ln_gamma(a + b)
+                + ln_gamma(b + x)
                 - ln_gamma(b)
-                - ln_gamma(a + b + x);
-        let alive = -(r + x) * (alpha + h.age).ln();
-        let dead =
-            (x > 0.0).then(|| a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + h.recency).ln());
-        Terms {
-            common,
-            alive,
-            dead,
+                - ln_gamma(a + b + x),
+            d_r: digamma(r + x) - digamma(r) + alpha.ln(),
+            d_a: digamma(a + b) - digamma(a + b + x),
+            d_b: digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x),
         }
     }
 
-    /// One customer's log-likelihood and its gradient in (r, α, a, b).
-    fn log_likelihood_one(&self, h: &History) -> (f64, [f64; 4]) {
+    fn terms(&self, h: &History) -> Terms {
+        let Self { r, alpha, a, b } = *self;
+        let x = h.frequency;
+        let alive = -(r + x) * (alpha + h.age).ln();
+        let dead =
+            (x > 0.0).then(|| a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + h.recency).ln());
+        Terms { alive, dead }
+    }
+
+    /// One customer's log-likelihood and its gradient in (r, α, a, b), given the parts of
+    /// their frequency.
+    fn log_likelihood_one(&self, h: &History, f: &ByFrequency) -> (f64, [f64; 4]) {
         let Self { r, alpha, a, b } = *self;
         let x = h.frequency;
         let t = self.terms(h);
@@ -64,23 +85,23 @@ impl BgNbd {
             }
             None => (t.alive, 1.0, 0.0),
         };
-        let d_r = digamma(r + x) - digamma(r) + alpha.ln()
-            - w_alive * (alpha + h.age).ln()
-            - w_dead * (alpha + h.recency).ln();
+        let d_r = f.d_r - w_alive * (alpha + h.age).ln() - w_dead * (alpha + h.recency).ln();
         let d_alpha = r / alpha
             - w_alive * (r + x) / (alpha + h.age)
             - w_dead * (r + x) / (alpha + h.recency);
-        let d_a = digamma(a + b) - digamma(a + b + x) + w_dead / a;
-        let d_b = digamma(a + b) + digamma(b + x)
-            - digamma(b)
-            - digamma(a + b + x)
-            - if x > 0.0 { w_dead / (b + x - 1.0) } else { 0.0 };
-        (t.common + ll_tail, [d_r, d_alpha, d_a, d_b])
+        let d_a = f.d_a + w_dead / a;
+        let d_b = f.d_b - if x > 0.0 { w_dead / (b + x - 1.0) } else { 0.0 };
+        (f.common + ll_tail, [d_r, d_alpha, d_a, d_b])
     }
 
     /// The log-likelihood of `customers` (summed) and its gradient in (r, α, a, b).
     pub fn log_likelihood(&self, customers: &[History]) -> (f64, [f64; 4]) {
-        sum_terms(customers, |h| self.log_likelihood_one(h))
+        sum_by_frequency(
+            customers,
+            |h| h.frequency,
+            |x| self.by_frequency(x),
+            |h, f| self.log_likelihood_one(h, f),
+        )
     }
 
     /// The maximum-likelihood parameters of `customers` (each checked first).
@@ -153,9 +174,8 @@ impl BgNbd {
         monthly_discount: f64,
     ) -> f64 {
         let mut value = 0.0;
-        let (mut before, mut end) = (0.0, 0.0);
-        while end < horizon {
-            end = (end + month).min(horizon);
+        let mut before = 0.0;
+        for (_, end) in super::months(horizon, month) {
             let expected = self.expected_purchases(history, end);
             value += spend * (expected - before) / (1.0 + monthly_discount).powf(end / month);
             before = expected;

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
-use super::{Fit, maximise, sum_terms};
+use super::{Fit, maximise, sum_by_frequency};
 use crate::algo::{Error, Result};
 
 /// Fitted Gamma-Gamma parameters.
@@ -30,26 +30,75 @@ pub struct Spend {
     pub mean: f64,
 }
 
+/// The gamma-function parts of a customer's likelihood, which depend on their frequency x
+/// alone: ln Γ(px + q) − ln Γ(px) − ln Γ(q) and the digamma differences of its gradient.
+struct ByFrequency {
+    gammas: f64,
+    /// ψ(px + q) − ψ(px).
+    d_p: f64,
+    /// ψ(px + q) − ψ(q).
+    d_q: f64,
+}
+
+/// Above this z, ln Γ(z + q) − ln Γ(z) and ψ(z + q) − ψ(z) are taken from their asymptotic
+/// series: the plain differences of two numbers near z·ln z lose every digit there, where a
+/// fit that finds spend barely varying within a customer drives p (and z = px).
+const ASYMPTOTIC: f64 = 1e7;
+
+/// ln Γ(z + q) − ln Γ(z) for z ≥ [`ASYMPTOTIC`] and moderate q: q ln z + Σₙ (−1)ⁿ⁺¹
+/// (Bₙ₊₁(q) − Bₙ₊₁(0)) / (n(n + 1) zⁿ) with Bernoulli polynomials, to n = 3, and its
+/// derivative in z, ψ(z + q) − ψ(z).
+fn gamma_ratio(z: f64, q: f64) -> (f64, f64) {
+    let b2 = q * q - q;
+    let b3 = q * q * q - 1.5 * q * q + 0.5 * q;
+    let b4 = q * q * q * q - 2.0 * q * q * q + q * q;
+    let ln = q * z.ln() + b2 / (2.0 * z) - b3 / (6.0 * z * z) + b4 / (12.0 * z * z * z);
+    let psi = q / z - b2 / (2.0 * z * z) + b3 / (3.0 * z * z * z) - b4 / (4.0 * z * z * z * z);
+    (ln, psi)
+}
+
 impl GammaGamma {
-    /// One customer's log-likelihood and its gradient in (p, q, γ).
-    fn log_likelihood_one(&self, s: &Spend) -> (f64, [f64; 3]) {
+    fn by_frequency(&self, x: f64) -> ByFrequency {
+        let Self { p, q, .. } = *self;
+        let px = p * x;
+        let (ratio, d_ratio) = if px >= ASYMPTOTIC && q * q < px.sqrt() {
+            gamma_ratio(px, q)
+        } else {
+            (
+                ln_gamma(px + q) - ln_gamma(px),
+                digamma(px + q) - digamma(px),
+            )
+        };
+        ByFrequency {
+            gammas: ratio - ln_gamma(q),
+            d_p: d_ratio,
+            d_q: digamma(px + q) - digamma(q),
+        }
+    }
+
+    /// One customer's log-likelihood and its gradient in (p, q, γ), given the parts of their
+    /// frequency. px · ln(xm / (γ + xm)) is written with `ln_1p`: its two logarithms are
+    /// nearly equal when γ is small beside the customer's spend.
+    fn log_likelihood_one(&self, s: &Spend, f: &ByFrequency) -> (f64, [f64; 3]) {
         let Self { p, q, gamma: v } = *self;
         let (x, m) = (s.frequency, s.mean);
         let px = p * x;
-        let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-            + q * v.ln()
-            + (px - 1.0) * m.ln()
-            + px * x.ln()
-            - (px + q) * (v + x * m).ln();
-        let d_p = x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - (v + x * m).ln());
-        let d_q = digamma(px + q) - digamma(q) + v.ln() - (v + x * m).ln();
+        let share = (v / (x * m)).ln_1p();
+        let ll = f.gammas + q * v.ln() - m.ln() - q * (v + x * m).ln() - px * share;
+        let d_p = x * (f.d_p - share);
+        let d_q = f.d_q + v.ln() - (v + x * m).ln();
         let d_v = q / v - (px + q) / (v + x * m);
         (ll, [d_p, d_q, d_v])
     }
 
     /// The log-likelihood of `customers` (summed) and its gradient in (p, q, γ).
     pub fn log_likelihood(&self, customers: &[Spend]) -> (f64, [f64; 3]) {
-        sum_terms(customers, |s| self.log_likelihood_one(s))
+        sum_by_frequency(
+            customers,
+            |s| s.frequency,
+            |x| self.by_frequency(x),
+            |s, f| self.log_likelihood_one(s, f),
+        )
     }
 
     /// The maximum-likelihood parameters of `customers`, each with at least one repeat
@@ -99,15 +148,18 @@ impl GammaGamma {
     }
 
     /// Expected value of a customer's purchases given their repeat purchases and mean (the
-    /// population mean p·γ / (q − 1) without any).
-    pub fn expected_spend(&self, s: &Spend) -> f64 {
+    /// population mean p·γ / (q − 1) without any); `None` where the model has no finite mean
+    /// for them (p·x + q ≤ 1): a fit with q ≤ 1 says spend varies so heavy-tailed between
+    /// customers that the population has no mean, and lifetimes refuses such a fit.
+    pub fn expected_spend(&self, s: &Spend) -> Option<f64> {
         let Self { p, q, gamma: v } = *self;
         let (x, m) = if s.frequency > 0.0 {
             (s.frequency, s.mean)
         } else {
             (0.0, 0.0)
         };
-        p * (v + x * m) / (p * x + q - 1.0)
+        let shape = p * x + q - 1.0;
+        (shape > 0.0).then(|| p * (v + x * m) / shape)
     }
 }
 
@@ -115,6 +167,30 @@ impl GammaGamma {
 mod tests {
     use super::super::tests::assert_gradient;
     use super::*;
+
+    #[test]
+    fn the_asymptotic_gamma_ratio_meets_the_exact_one() {
+        // Where both are still accurate (z = 1e7, differences of about 16 and 1e-7), and
+        // for q far from 1.
+        for q in [0.5, 0.956, 3.74, 20.0] {
+            let z = ASYMPTOTIC;
+            let (ln, psi) = gamma_ratio(z, q);
+            let exact = ln_gamma(z + q) - ln_gamma(z);
+            assert!(
+                (ln - exact).abs() < 1e-7 * exact.abs(),
+                "q {q}: {ln} vs {exact}"
+            );
+            let exact = digamma(z + q) - digamma(z);
+            assert!(
+                (psi - exact).abs() < 1e-6 * exact.abs(),
+                "q {q}: {psi} vs {exact}"
+            );
+        }
+        // At moderate z the series is the exact value to many digits.
+        let (ln, _) = gamma_ratio(1e3, 2.5);
+        let exact = ln_gamma(1e3 + 2.5) - ln_gamma(1e3);
+        assert!((ln - exact).abs() < 1e-10, "{ln} vs {exact}");
+    }
 
     #[test]
     fn the_gradient_is_the_likelihood_s_slope_and_spend_is_shrunk() {
@@ -147,21 +223,30 @@ mod tests {
         };
         assert_gradient(at, [model.p, model.q, model.gamma]);
         // Between the customer's own mean and the population's, nearer their own with more purchases.
-        let population = model.expected_spend(&Spend {
-            frequency: 0.0,
-            mean: 0.0,
-        });
-        let one = model.expected_spend(&Spend {
-            frequency: 1.0,
-            mean: 100.0,
-        });
-        let many = model.expected_spend(&Spend {
-            frequency: 20.0,
-            mean: 100.0,
-        });
+        let spend = |frequency: f64, mean: f64| {
+            model
+                .expected_spend(&Spend { frequency, mean })
+                .expect("q > 1: a finite mean")
+        };
+        let (population, one, many) = (spend(0.0, 0.0), spend(1.0, 100.0), spend(20.0, 100.0));
         assert!(
             population < one && one < many && many < 100.0,
             "{population} {one} {many}"
+        );
+        // With q ≤ 1 the population has no mean; a repeat buyer's posterior still has one.
+        let heavy = GammaGamma { q: 0.9, ..model };
+        let nobody = Spend {
+            frequency: 0.0,
+            mean: 0.0,
+        };
+        assert_eq!(heavy.expected_spend(&nobody), None);
+        assert!(
+            heavy
+                .expected_spend(&Spend {
+                    frequency: 1.0,
+                    mean: 100.0
+                })
+                .is_some_and(|e| e.is_finite() && e > 0.0)
         );
         assert!(
             GammaGamma::fit(&[Spend {

@@ -21,6 +21,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{Error, Result};
 
+/// The months of a `horizon` as (start, end) times, `month` long each but the last, which
+/// ends at the horizon: the steps in which values are discounted.
+pub fn months(horizon: f64, month: f64) -> impl Iterator<Item = (f64, f64)> {
+    let mut end = 0.0;
+    std::iter::from_fn(move || {
+        (end < horizon && month > 0.0).then(|| {
+            let start = end;
+            end = (end + month).min(horizon);
+            (start, end)
+        })
+    })
+}
+
 /// One customer's purchase history as of a date.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct History {
@@ -91,6 +104,26 @@ fn sum_terms<T: Sync, const N: usize>(
         .map(|chunk| chunk.iter().map(&term).fold((0.0, [0.0; N]), add))
         .collect();
     parts.into_iter().fold((0.0, [0.0; N]), add)
+}
+
+/// [`sum_terms`] for terms with a part that depends on the item's frequency alone (gamma
+/// and digamma functions, the dearest part of a term): `parts` is worked out once per whole
+/// frequency up to the largest, and looked up (a fractional frequency works its own out).
+fn sum_by_frequency<T: Sync, P: Sync, const N: usize>(
+    items: &[T],
+    frequency: impl Fn(&T) -> f64 + Sync,
+    parts: impl Fn(f64) -> P + Sync,
+    term: impl Fn(&T, &P) -> (f64, [f64; N]) + Sync,
+) -> (f64, [f64; N]) {
+    let most = items.iter().map(&frequency).fold(0.0, f64::max);
+    let table: Vec<P> = (0..=most as usize).map(|x| parts(x as f64)).collect();
+    sum_terms(items, |item| {
+        let x = frequency(item);
+        match table.get(x as usize) {
+            Some(known) if x.fract() == 0.0 => term(item, known),
+            _ => term(item, &parts(x)),
+        }
+    })
 }
 
 /// A log-likelihood over positive parameters, minimised as −LL / n over their logarithms

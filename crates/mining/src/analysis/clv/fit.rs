@@ -1,36 +1,22 @@
-//! Customer lifetime value with BG/NBD and Gamma-Gamma ([`crate::algo::clv`]), as of a date
-//! D, in days.
-//!
-//! Per customer with a purchase on or before D, counted in purchase days (returns are not
-//! purchases; several orders on one day are one purchase occasion, as lifetimes' summary of
-//! transactions counts them):
-//! - **frequency** = purchase days after the first; **recency** = days from the first to the
-//!   last purchase day; **age** (T) = days from the first purchase to D;
-//! - **avg_repeat_spend** = mean revenue of the repeat purchase days (the first purchase left
-//!   out, as lifetimes' monetary value; 0 without repeat purchases).
-//!
-//! BG/NBD is fitted on every such customer and Gamma-Gamma on those with repeat purchases and
-//! a positive mean. Each customer then gets P(alive at D), the purchases expected in the
-//! horizon (default 365 days), the expected spend per purchase and the discounted value of
-//! the horizon (month by month at a monthly discount rate, default 1%, as lifetimes does).
-//! `mart_clv` holds the customers, `mart_clv_fit` the parameters and log-likelihoods.
-//!
-//! The holdout check ([`holdout`]) fits on the customers as of D − d, predicts the purchases
-//! of (D − d, D] and sets them beside the actual ones, grouped by the calibration frequency.
+//! The lifetime value computed: the customers' histories from the warehouse, both models
+//! fitted on them, each customer valued, and the holdout check (the models and definitions
+//! are in the parent module's documentation).
 
 use acrm_olap::{Engine, TableBuilder};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
-use super::features::{FeatureTable, days_before, query_features};
-use super::registry::{Analysis, boxed};
 use crate::algo::clv::bgnbd::BgNbd;
 use crate::algo::clv::gamma_gamma::{GammaGamma, Spend};
 use crate::algo::clv::{Fit, History};
+use crate::analysis::features::{FeatureTable, days_before, query_features};
 use crate::{Error, Result};
 
+/// Days in a year.
+pub const YEAR_DAYS: f64 = 365.25;
+
 /// Days in a month when discounting month by month.
-const MONTH_DAYS: f64 = 365.25 / 12.0;
+const MONTH_DAYS: f64 = YEAR_DAYS / 12.0;
 
 /// The knobs of the lifetime value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +35,16 @@ impl Default for ClvOptions {
             monthly_discount: 0.01,
         }
     }
+}
+
+/// The horizon of `options` in years, each month discounted to its end as the purchases of
+/// [`BgNbd::discounted_value`] are: what one unit a year paid throughout the horizon is worth.
+pub fn discounted_years(options: &ClvOptions) -> f64 {
+    crate::algo::clv::months(f64::from(options.horizon_days), MONTH_DAYS)
+        .map(|(start, end)| {
+            (end - start) / YEAR_DAYS / (1.0 + options.monthly_discount).powf(end / MONTH_DAYS)
+        })
+        .sum()
 }
 
 /// The SQL behind [`clv`]: one row per customer with a purchase on or before `as_of`, with
@@ -73,6 +69,20 @@ FROM days d JOIN firsts f ON f.customer_id = d.customer_id
 GROUP BY d.customer_id, f.first_day
 ORDER BY d.customer_id"
     )
+}
+
+/// Every customer's purchase history as of `as_of` ([`clv_inputs_sql`]): their ids and
+/// histories, both empty when nobody had bought by then.
+pub(crate) async fn histories_as_of(
+    engine: &Engine,
+    as_of: NaiveDate,
+) -> Result<(Vec<i64>, Vec<History>)> {
+    let table = query_features(engine, &clv_inputs_sql(as_of), "customer_id").await?;
+    if table.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (histories, _) = histories(&table)?;
+    Ok((table.ids.clone(), histories))
 }
 
 /// The purchase histories of a feature table of [`clv_inputs_sql`]'s columns.
@@ -112,6 +122,9 @@ pub struct Models {
     pub gamma_gamma_fit: Fit,
     /// Seconds both fits took.
     pub fit_seconds: f64,
+    /// Mean of the repeat customers' mean spend: what Gamma-Gamma was fitted on, and the
+    /// value of a customer the model has no finite mean for ([`GammaGamma::expected_spend`]).
+    pub observed_spend: f64,
 }
 
 impl Models {
@@ -126,12 +139,43 @@ impl Models {
             .filter(|s| s.frequency >= 1.0 && s.mean > 0.0)
             .collect();
         let (gamma_gamma, gamma_gamma_fit) = GammaGamma::fit(&repeat)?;
-        Ok(Self {
+        let observed_spend = repeat.iter().map(|s| s.mean).sum::<f64>() / repeat.len() as f64;
+        let models = Self {
             bgnbd,
             bgnbd_fit,
             gamma_gamma,
             gamma_gamma_fit,
             fit_seconds: started.elapsed().as_secs_f64(),
+            observed_spend,
+        };
+        if let Some(warning) = models.spend_warning() {
+            tracing::warn!("{warning}");
+        }
+        Ok(models)
+    }
+
+    /// Expected revenue per purchase day of a customer: Gamma-Gamma's, or where it has no
+    /// finite mean the customer's own mean of repeat purchases, else [`Models::observed_spend`].
+    pub fn expected_spend(&self, s: &Spend) -> f64 {
+        self.gamma_gamma
+            .expected_spend(s)
+            .unwrap_or(if s.frequency >= 1.0 && s.mean > 0.0 {
+                s.mean
+            } else {
+                self.observed_spend
+            })
+    }
+
+    /// Why some customers are not valued by Gamma-Gamma: a fit with q ≤ 1.
+    pub fn spend_warning(&self) -> Option<String> {
+        let q = self.gamma_gamma.q;
+        (q <= 1.0).then(|| {
+            format!(
+                "Gamma-Gamma fitted q = {q:.4} ≤ 1: spend per customer is too heavy-tailed for a \
+                 population mean; customers without repeat purchases are valued at the observed \
+                 mean repeat spend, {:.2}",
+                self.observed_spend
+            )
         })
     }
 }
@@ -183,13 +227,13 @@ pub fn value(table: &FeatureTable, as_of: NaiveDate, options: &ClvOptions) -> Re
         "BG/NBD and Gamma-Gamma fitted"
     );
     let horizon = f64::from(options.horizon_days);
-    let (bg, gg) = (&models.bgnbd, &models.gamma_gamma);
+    let bg = &models.bgnbd;
     let p_alive = histories.iter().map(|h| bg.p_alive(h)).collect();
     let expected_purchases = histories
         .iter()
         .map(|h| bg.expected_purchases(h, horizon))
         .collect();
-    let expected_spend: Vec<f64> = spends.iter().map(|s| gg.expected_spend(s)).collect();
+    let expected_spend: Vec<f64> = spends.iter().map(|s| models.expected_spend(s)).collect();
     let clv = histories
         .iter()
         .zip(&expected_spend)
@@ -347,21 +391,20 @@ pub async fn holdout(
     Ok((models, rows))
 }
 
-/// Lifetime value, as registered for the nightly refresh.
-pub const ANALYSIS: Analysis = Analysis {
-    name: "clv",
-    tables: &["mart_clv", "mart_clv_fit"],
-    command: "acrm mine clv",
-    needs_model: false,
-    run: |cx| {
-        boxed(async move {
-            let c = clv(cx.engine, cx.as_of, &ClvOptions::default()).await?;
-            Ok(vec![
-                ("mart_clv".into(), c.customers_batch()?),
-                ("mart_clv_fit".into(), c.fit_batch()?),
-            ])
-        })
-    },
-    chart: None,
-    section: None,
-};
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discounted_years_discount_each_month_to_its_end() {
+        let undiscounted = ClvOptions {
+            horizon_days: 730,
+            monthly_discount: 0.0,
+        };
+        assert!((discounted_years(&undiscounted) - 730.0 / 365.25).abs() < 1e-12);
+        // A year at 1% a month: twelve months of 365.25 / 12 days, the last cut at day 365,
+        // each discounted to its end (the figure worked out apart from this code).
+        let y = discounted_years(&ClvOptions::default());
+        assert!((y - 0.937_321_691_590_501_2).abs() < 1e-12, "{y}");
+    }
+}
