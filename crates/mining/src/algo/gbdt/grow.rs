@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::bins::Bins;
-use super::hist::{self, Layout, Limits, Split, Sums};
+use super::hist::{self, Layout, Limits, Slot, Split, Sums};
 use super::tree::Node;
 
 /// Rows per partition chunk.
@@ -48,7 +48,7 @@ struct Open {
     start: usize,
     end: usize,
     depth: usize,
-    hist: Vec<Sums>,
+    hist: Vec<Slot>,
     split: Option<Split>,
 }
 
@@ -66,7 +66,7 @@ impl Grower<'_> {
     /// Grows a tree over `rows` (ascending), which it reorders so each leaf is a range.
     pub fn grow(&self, rows: &mut [u32]) -> Grown {
         let hist = hist::build(self.layout, self.binned, rows, self.gh);
-        let total = hist::total(self.layout, &hist);
+        let total = hist::total(self.layout, &hist).of(rows.len());
         let mut nodes = vec![self.leaf(total)];
         let mut open = vec![self.open(0, 0, rows.len(), 0, hist, total)];
         let mut gains = Vec::new();
@@ -92,8 +92,12 @@ impl Grower<'_> {
             node.missing_left = split.missing_left;
             node.left = left;
             node.right = right;
-            nodes.push(self.leaf(split.left));
-            nodes.push(self.leaf(split.right));
+            let sums = [
+                split.left.of(mid - parent.start),
+                split.right.of(parent.end - mid),
+            ];
+            nodes.push(self.leaf(sums[0]));
+            nodes.push(self.leaf(sums[1]));
             gains.push((split.feature, split.gain));
             leaves += 1;
             // Build the smaller child; the larger is the parent minus it.
@@ -111,7 +115,7 @@ impl Grower<'_> {
             let mut big_hist = parent.hist;
             hist::subtract(&mut big_hist, &small_hist);
             let big = if small == left { right } else { left };
-            let sums = |n: usize| if n == left { split.left } else { split.right };
+            let sums = |n: usize| if n == left { sums[0] } else { sums[1] };
             let depth = parent.depth + 1;
             open.push(self.open(
                 small,
@@ -141,7 +145,7 @@ impl Grower<'_> {
             missing_left: false,
             left: 0,
             right: 0,
-            value: s.output(self.limits.l2) * self.learning_rate,
+            value: s.slot().output(self.limits.l2) * self.learning_rate,
             cover: s.h,
             samples: s.n as usize,
         }
@@ -154,7 +158,7 @@ impl Grower<'_> {
         start: usize,
         end: usize,
         depth: usize,
-        hist: Vec<Sums>,
+        hist: Vec<Slot>,
         total: Sums,
     ) -> Open {
         let deep_enough = self.max_depth.is_some_and(|d| depth >= d);
