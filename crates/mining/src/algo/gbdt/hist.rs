@@ -268,11 +268,15 @@ pub fn best_split(
     for f in (0..layout.values.len()).filter(|&f| allowed[f]) {
         let (o, v) = (layout.offset[f], layout.values[f]);
         let missing = hist[o + v];
+        // Rows with a missing value, counted as a child's are: a histogram made by
+        // subtraction leaves a residue of rounding where the parent's missing rows all went
+        // to the other child, which must not count as missing values seen in training.
+        let no_missing = (missing.h * rows_per_hessian).round() < 1.0;
         let mut acc = Slot::default();
         for b in 0..v.saturating_sub(1) {
             acc.add(&hist[o + b]);
             for missing_left in [false, true] {
-                if missing_left && missing.h == 0.0 {
+                if missing_left && no_missing {
                     continue;
                 }
                 let mut left = acc;
@@ -293,7 +297,7 @@ pub fn best_split(
                         feature: f,
                         bin: b as u8,
                         // No missing value in training: later ones follow the larger child.
-                        missing_left: if missing.h == 0.0 {
+                        missing_left: if no_missing {
                             left.h >= right.h
                         } else {
                             missing_left
@@ -384,5 +388,12 @@ mod tests {
         assert_eq!(best_split(&layout, &confident, t, &[true], &five), None);
         assert!(best_split(&layout, &confident, t, &[true], &limits).is_some());
         assert_eq!(best_split(&layout, &hist, total, &[false], &limits), None);
+        // A missing bin holding only a subtraction's rounding residue has no rows: missing
+        // values follow the larger child, as when training saw none.
+        let residue = [s(-10.0, 20.0), s(10.0, 10.0), s(1e-17, 1e-17)];
+        let t = super::total(&layout, &residue).of(30);
+        let split = best_split(&layout, &residue, t, &[true], &limits).expect("split");
+        assert_eq!((split.bin, split.missing_left), (0, true));
+        assert_eq!(split.left.h, 20.0);
     }
 }
