@@ -340,9 +340,10 @@ fn value_tiers_follow_their_documented_rules() {
                      OR abs(r.expected_revenue - coalesce(l.clv, 0)) > 0.005 THEN 1 ELSE 0 END) AS lifetime_diff,
            -- CLV = expected revenue × margin rate − service cost × P(alive) × discounted years
            -- (365 days at 1% a month, each month discounted to its end, per 365-day window), for
-           -- customers with window revenue (the others earn their peers' margin rate).
+           -- customers with window revenue (the others earn their peers' margin rate); the
+           -- rate is held between -1 and 1.
            sum(CASE WHEN r.revenue > 0
-                     AND abs(r.clv - (r.expected_revenue * r.margin / r.revenue
+                     AND abs(r.clv - (r.expected_revenue * greatest(-1.0, least(1.0, r.margin / r.revenue))
                                       - r.service_cost * r.p_alive * 0.937964)) > 0.0001 * (1 + abs(r.clv))
                     THEN 1 ELSE 0 END) AS clv_diff
     FROM ranked r

@@ -612,7 +612,7 @@ fn value(common: Common, options: ValueOptions, lifetime: ClvOptions) -> anyhow:
     let v = {
         let _working = progress::working("valuing customers");
         let lifetime = rt.block_on(clv::clv(&engine, as_of, &lifetime))?;
-        rt.block_on(value::value_tiers(&engine, as_of, &options, &lifetime))?
+        rt.block_on(value::value_tiers(&engine, &options, &lifetime))?
     };
     let summary = v.summary();
     if common.format == Format::Table {

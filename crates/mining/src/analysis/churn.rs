@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use crate::Result;
 use crate::algo::clv::bgnbd::BgNbd;
 use crate::algo::metrics::{Evaluation, cheapest_cutoff};
-use crate::analysis::clv::{ClvOptions, histories_as_of};
+use crate::analysis::clv::histories_as_of;
 use crate::analysis::features::{customer_as_of_sql, days_before};
 use crate::model::source::{Loaded, Source};
 use crate::model::{Costs, Model, Target};
@@ -197,6 +197,17 @@ pub fn target() -> Target {
     }
 }
 
+/// Every customer's purchase history as of `as_of` and BG/NBD fitted on them (no Gamma-Gamma:
+/// churn needs P(alive) only).
+async fn bgnbd_as_of(
+    engine: &Engine,
+    as_of: NaiveDate,
+) -> Result<(Vec<i64>, Vec<crate::algo::clv::History>, BgNbd)> {
+    let (ids, histories) = histories_as_of(engine, as_of).await?;
+    let (model, _) = BgNbd::fit(&histories)?;
+    Ok((ids, histories, model))
+}
+
 /// The population and features at `as_of` read from the warehouse, with [`P_ALIVE`] when
 /// `p_alive` (BG/NBD fitted on the purchase days up to `as_of`: nothing after it is seen).
 pub async fn load(
@@ -207,8 +218,7 @@ pub async fn load(
     p_alive: bool,
 ) -> Result<Loaded> {
     let model = if p_alive {
-        let (_, histories) = histories_as_of(engine, as_of).await?;
-        Some(BgNbd::fit(&histories)?.0)
+        Some(bgnbd_as_of(engine, as_of).await?.2)
     } else {
         None
     };
@@ -297,12 +307,10 @@ impl TrainingData {
     /// label at all. Its cut-off is the cheapest on these rows under `costs` (AUC, Gini, KS
     /// and lift do not depend on it).
     pub async fn p_alive_baseline(&self, engine: &Engine, costs: Costs) -> Result<Evaluation> {
-        let fitted = super::clv::clv(engine, self.test_as_of, &ClvOptions::default()).await?;
-        let alive: HashMap<i64, f64> = fitted
-            .customer_id
-            .iter()
-            .copied()
-            .zip(fitted.p_alive.iter().copied())
+        let (ids, histories, model) = bgnbd_as_of(engine, self.test_as_of).await?;
+        let alive: HashMap<i64, f64> = ids
+            .into_iter()
+            .zip(histories.iter().map(|h| model.p_alive(h)))
             .collect();
         let (labels, _) = crate::model::labels(&self.test.frame, &target())?;
         let test = crate::model::Labelled::known(&self.test.frame, &labels);

@@ -16,8 +16,8 @@
 //!   × P(alive): the margin we are not getting from a customer still with us (their
 //!   strategic, unrealised value);
 //! - **lifetime value** (CLV) = expected revenue × margin rate − expected service cost: the
-//!   margin rate is the customer's window margin / revenue (their peers' when they bought
-//!   nothing in the window), and the service cost of the window goes on while the customer
+//!   margin rate is the customer's window margin / revenue, between −1 and 1 (their peers'
+//!   when they bought nothing in the window), and the service cost of the window goes on while the customer
 //!   is alive (yearly service cost × P(alive) × the horizon's discounted years).
 //!
 //! Tiers, first match wins:
@@ -123,20 +123,14 @@ ORDER BY s.customer_id",
     )
 }
 
-/// Value tiers of every customer who bought on or before `as_of`, with their lifetime value
-/// from `lifetime` (fitted as of the same day).
+/// Value tiers of every customer who bought on or before the day `lifetime` is fitted as of,
+/// with their lifetime value from it.
 pub async fn value_tiers(
     engine: &Engine,
-    as_of: NaiveDate,
     options: &ValueOptions,
     lifetime: &Clv,
 ) -> Result<ValueTiers> {
-    if lifetime.as_of != as_of {
-        return Err(Error::Invalid(format!(
-            "value tiers as of {as_of} need the lifetime value as of that day, not {}",
-            lifetime.as_of
-        )));
-    }
+    let as_of = lifetime.as_of;
     let inputs = query_features(
         engine,
         &value_inputs_sql(as_of, options.window_days),
@@ -262,8 +256,11 @@ impl ValueTiers {
             .collect();
         let clv: Vec<f64> = (0..n)
             .map(|i| {
+                // Returns can net a window's revenue down to cents, and margin / revenue
+                // to any size: a rate is between −1 and 1 (costs past twice the revenue
+                // only come from such netting).
                 let margin_rate = if inputs.revenue[i] > 0.0 {
-                    inputs.margin[i] / inputs.revenue[i]
+                    (inputs.margin[i] / inputs.revenue[i]).clamp(-1.0, 1.0)
                 } else {
                     peers.margin_rate(inputs.peer_group[i])
                 };
@@ -487,9 +484,9 @@ pub const ANALYSIS: Analysis = Analysis {
     needs_model: false,
     run: |cx| {
         boxed(async move {
-            let (engine, as_of) = (cx.engine, cx.as_of);
+            let engine = cx.engine;
             let lifetime = cx.lifetime().await?;
-            let v = value_tiers(engine, as_of, &ValueOptions::default(), lifetime).await?;
+            let v = value_tiers(engine, &ValueOptions::default(), lifetime).await?;
             Ok(vec![("mart_value_tier".into(), v.to_batch()?)])
         })
     },
@@ -594,6 +591,22 @@ mod tests {
         // 80 × (60 / 300) − 50 × 1 × 0.4.
         assert!((v.clv[2] - (16.0 - 20.0)).abs() < 1e-9, "{}", v.clv[2]);
         assert_eq!(v.tier[2], "below_zero");
+    }
+
+    #[test]
+    fn a_margin_rate_netted_by_returns_is_held_between_minus_one_and_one() {
+        // Returns left 0.01 of revenue against 50 of cost: the rate counts as −1, not −5000.
+        let mut i = inputs(vec![0.01, 100.0], vec![-50.0, 30.0], vec![0.0, 0.0]);
+        i.lifetime_revenue = vec![200.0, 100.0];
+        let v = ValueTiers::compute(
+            NaiveDate::default(),
+            vec![1, 2],
+            i,
+            &ValueOptions::default(),
+        )
+        .expect("tiers");
+        assert!((v.clv[0] + 200.0).abs() < 1e-9, "{}", v.clv[0]);
+        assert!((v.clv[1] - 30.0).abs() < 1e-9, "{}", v.clv[1]);
     }
 
     #[test]
