@@ -161,7 +161,8 @@ DUCKDB_LOAD = textwrap.dedent(
           FROM {csv('finance/credit_applications_*.csv')} s {keyed}''', partition=True)
     write("fact_campaign_response", f'''
           SELECT m.campaign_key, coalesce(c.customer_key, 0) AS customer_key,
-                 TRY_STRPTIME(contact_day, '%Y%m%d')::DATE AS contact_date, reached = 'Y' AS contacted,
+                 TRY_STRPTIME(contact_day, '%Y%m%d')::DATE AS contact_date, holdout = 'Y' AS control_group,
+                 reached = 'Y' AS contacted,
                  responded = 'Y' AS responded, converted = 'Y' AS converted, {money('revenue')} AS revenue,
                  year(TRY_STRPTIME(contact_day, '%Y%m%d')) AS year
           FROM {csv('marketing/campaign_responses_*.csv')} s JOIN dim_campaign m ON m.campaign_code = s.campaign
@@ -170,6 +171,25 @@ DUCKDB_LOAD = textwrap.dedent(
           SELECT TRY_STRPTIME(month, '%Y-%m')::DATE AS plan_month, coalesce(c.customer_key, 0) AS customer_key,
                  coalesce(b.branch_key, 0) AS branch_key, {money('planned')} AS planned_amount
           FROM {csv('finance/sales_plan_*.csv')} s {keyed} LEFT JOIN dim_branch b ON b.branch_code = s.store''')
+    account = ("CASE account WHEN '促销费' THEN 'promotion' WHEN '广告费' THEN 'advertising' "
+               "WHEN '差旅费' THEN 'travel' WHEN '招待费' THEN 'entertainment' WHEN '外呼短信费' THEN 'contact' END")
+    write("fact_expense", f'''
+          SELECT DISTINCT voucher_no AS expense_id, TRY_STRPTIME(booked_on, '%Y/%m/%d')::DATE AS expense_date,
+                 {account} AS expense_type, coalesce(b.branch_key, 0) AS branch_key,
+                 coalesce(c.customer_key, 0) AS customer_key, coalesce(m.campaign_key, 0) AS campaign_key,
+                 {money('amount')} AS amount, year(TRY_STRPTIME(booked_on, '%Y/%m/%d')) AS year
+          FROM {csv('finance/expenses_*.csv')} s {keyed}
+          LEFT JOIN dim_branch b ON b.branch_code = s.cost_centre
+          LEFT JOIN dim_campaign m ON m.campaign_code = s.campaign
+          WHERE expense_date IS NOT NULL AND {account} IS NOT NULL
+            AND (coalesce(s.campaign, '') = '' OR m.campaign_key IS NOT NULL)''', partition=True)
+    write("fact_expense_budget", f'''
+          SELECT TRY_STRPTIME(month, '%Y-%m')::DATE AS budget_month, {account} AS expense_type,
+                 coalesce(b.branch_key, 0) AS branch_key, coalesce(m.campaign_key, 0) AS campaign_key,
+                 {money('s.budget')} AS budgeted_amount
+          FROM {csv('finance/expense_budget_*.csv')} s
+          LEFT JOIN dim_branch b ON b.branch_code = s.cost_centre
+          LEFT JOIN dim_campaign m ON m.campaign_code = s.campaign''')
     loaded, rejected = con.execute("SELECT count(*) - count(reason), count(reason) FROM lines").fetchone()
     print(f"{loaded} {rejected}")
     """

@@ -82,11 +82,16 @@ enum Command {
         what: commands::mine::MineCommand,
     },
     /// Early-warning alerts: over credit limit, overdue receivables, below sales plan, churn
-    /// risk, purchase drop (published as the alerts table).
+    /// risk, purchase drop, expenses over budget (published as the alerts table).
     #[command(
-        after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/analysis/alerts.rs (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
+        after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/analysis/alerts/ (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
     )]
     Alerts(commands::mine::AlertsArgs),
+    /// Campaigns: evaluate each against its control group (uplift, incremental revenue, ROI).
+    Campaign {
+        #[command(subcommand)]
+        what: commands::campaign::CampaignCommand,
+    },
     /// The model registry: list, show, promote (champion) and delete trained models.
     #[command(
         after_help = "Models live in <warehouse>/models/. Examples:\n  acrm models list\n  acrm models show credit-v1\n  acrm models promote churn-v3\n  acrm models delete credit-v2"
@@ -187,6 +192,7 @@ fn run(command: Command, tty: bool) -> anyhow::Result<()> {
         Command::Identity { what } => identity::run(what),
         Command::Mine { what } => mine::run(what),
         Command::Alerts(args) => mine::alerts(args),
+        Command::Campaign { what } => campaign::run(what),
         Command::Models { what } => models::models(what),
         Command::Serve(args) => serve::serve(args),
         Command::Cluster { what } => serve::cluster(what),

@@ -91,12 +91,13 @@ fn every_analysis_draws_its_chart_from_the_sample() {
     for (kind, hex) in [
         "below_plan",
         "churn_risk",
+        "expense_over_budget",
         "over_limit",
         "overdue",
         "purchase_drop",
     ]
     .iter()
-    .zip(["4C72B0", "DD8452", "55A868", "C44E52", "8172B3"])
+    .zip(["4C72B0", "DD8452", "55A868", "C44E52", "8172B3", "937860"])
     {
         assert!(svg.contains(kind), "{kind} in the legend");
         assert_eq!(
@@ -177,12 +178,14 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         &["mine", "segment", "--k", "4"],
         &["mine", "value"],
         &["mine", "lifecycle"],
+        &["mine", "dormant"],
         &["alerts"],
         &basket_args(&[]),
         &["mine", "churn", "train", "--kind", "tree"],
         &["mine", "churn", "score"],
         &["mine", "credit", "train"],
         &["mine", "credit", "score"],
+        &["campaign", "evaluate"],
     ] {
         run_ok(&mut s.on(args));
     }
@@ -198,10 +201,13 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         "segments",
         "value-tiers",
         "lifecycle",
+        "dormant-products",
         "churn-risk",
         "credit-model",
         "association-rules",
         "alerts",
+        "campaigns",
+        "expenses",
         "cohort-retention",
     ] {
         assert!(
@@ -229,8 +235,19 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
                 && c.split_once('.').is_some_and(|(_, f)| f.len() > 2)
         });
     assert!(raw.is_none(), "raw float {raw:?} in the report");
-    // RFM, segments, value tiers, lifecycle, churn, credit scores, rules, alerts, cohorts.
-    assert_eq!(html.matches("<svg").count(), 9, "a chart per analysis");
+    // RFM, segments, value tiers, lifecycle, dormant products, churn, credit scores, rules,
+    // alerts, campaigns, expenses, cohorts.
+    assert_eq!(html.matches("<svg").count(), 12, "a chart per analysis");
+    let expenses = html
+        .split("<section id=\"expenses\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("expenses section");
+    assert!(
+        expenses.contains("Budget lines over budget")
+            && expenses.contains("spent in the last 90 days"),
+        "the flagged budget lines are listed"
+    );
     assert!(
         !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
     );

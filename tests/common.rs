@@ -316,17 +316,24 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
 
 /// Rows of a ground-truth CSV as maps from column name to text.
 pub fn read_truth(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::Reader::from_path(path)
+    let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("truth file {}: {e}", path.display()));
+    csv_maps(&text)
+}
+
+/// Rows of a CSV text (a truth file, what the binary printed) as maps from column name to
+/// text.
+pub fn csv_maps(text: &str) -> Vec<HashMap<String, String>> {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = rdr
         .headers()
-        .expect("truth header")
+        .expect("CSV header")
         .iter()
         .map(String::from)
         .collect();
     rdr.records()
         .map(|r| {
-            let r = r.expect("truth row");
+            let r = r.expect("CSV row");
             header
                 .iter()
                 .cloned()

@@ -5,6 +5,7 @@
 mod common;
 
 mod build_sample;
+mod campaign;
 mod charts;
 mod clients;
 #[cfg(feature = "cluster")]

@@ -409,7 +409,9 @@ fn churn_models_rank_the_planted_churners_first_on_the_time_holdout() {
         );
     }
     let auc = best["test_metrics"]["auc"].as_f64().expect("auc");
-    assert!(auc >= 0.8, "best churn test AUC {auc}");
+    // 0.80 before the sample planted lapsed diaper buyers (young fathers whose spending
+    // drops without churning: hard negatives), 0.797 with them.
+    assert!(auc >= 0.79, "best churn test AUC {auc}");
     // The customer-base model alone ranks churners better than chance (0.55 on the sample:
     // purchase timing alone says little about a planted churn date), the trained models,
     // which see complaints, satisfaction and trends too, far better.

@@ -8,6 +8,7 @@ use acrm_mining::analysis::alerts::AlertOptions;
 use acrm_mining::analysis::basket::source::{BasketQuery, BasketUnit, GroupBy, ItemLevel};
 use acrm_mining::analysis::basket::{self, BasketOptions};
 use acrm_mining::analysis::clv::{self, ClvOptions, HoldoutRow, Models};
+use acrm_mining::analysis::dormant::{self, DormantOptions};
 use acrm_mining::analysis::lifecycle::LifecycleOptions;
 use acrm_mining::analysis::rfm::{self, Rfm};
 use acrm_mining::analysis::segment::{self, K, SegmentOptions};
@@ -125,6 +126,27 @@ pub enum MineCommand {
         /// Length of the recent and the previous window compared, in days.
         #[arg(long, default_value_t = LifecycleOptions::default().window_days)]
         window_days: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Dormant products: customers who bought a category regularly and stopped (for more
+    /// than twice their own usual gap), still buying other things or not.
+    #[command(
+        after_help = "Writes mart_dormant_product (one row per dormant holding) unless --no-write.\nRule: crates/mining/src/analysis/dormant.rs (also in README.md).\nExamples:\n  acrm mine dormant\n  acrm mine dormant --level subcategory --gap-multiple 3 --format csv"
+    )]
+    Dormant {
+        /// Product level of a holding.
+        #[arg(long, value_enum, default_value = "category")]
+        level: DormantLevel,
+        /// Purchase days of the product that make a regular buyer (at least 2).
+        #[arg(long, default_value_t = DormantOptions::default().min_purchases)]
+        min_purchases: u32,
+        /// Silence, in the customer's usual gaps, after which a holding is dormant.
+        #[arg(long, default_value_t = DormantOptions::default().gap_multiple)]
+        gap_multiple: f64,
+        /// Least silence in days.
+        #[arg(long, default_value_t = DormantOptions::default().min_days)]
+        min_days: u32,
         #[command(flatten)]
         common: Common,
     },
@@ -339,6 +361,24 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
                 ..LifecycleOptions::default()
             },
         ),
+        MineCommand::Dormant {
+            level,
+            min_purchases,
+            gap_multiple,
+            min_days,
+            common,
+        } => dormant(
+            common,
+            DormantOptions {
+                level: match level {
+                    DormantLevel::Category => dormant::Level::Category,
+                    DormantLevel::Subcategory => dormant::Level::Subcategory,
+                },
+                min_purchases,
+                gap_multiple,
+                min_days,
+            },
+        ),
         MineCommand::Credit { action } => crate::commands::models::credit(*action),
         MineCommand::Monitor(args) => crate::commands::monitor::run(*args),
         MineCommand::Churn { action } => crate::commands::models::churn(*action),
@@ -545,6 +585,9 @@ pub struct AlertsArgs {
     /// Chance of the observed silence under which a customer is at churn risk.
     #[arg(long, default_value_t = AlertOptions::default().churn_probability)]
     churn_probability: f64,
+    /// Spent / budgeted over the window above which a budget line is over budget.
+    #[arg(long, default_value_t = AlertOptions::default().budget_ratio)]
+    budget_ratio: f64,
     #[command(flatten)]
     common: Common,
 }
@@ -555,12 +598,14 @@ pub fn alerts(args: AlertsArgs) -> anyhow::Result<()> {
         window_days,
         plan_ratio,
         churn_probability,
+        budget_ratio,
         mut common,
     } = args;
     let options = AlertOptions {
         window_days,
         plan_ratio,
         churn_probability,
+        budget_ratio,
     };
     let (rt, engine, as_of) = open_at(&common)?;
     let found = {
@@ -841,8 +886,36 @@ fn lifecycle(common: Common, options: LifecycleOptions) -> anyhow::Result<()> {
     publish(&common, &lifecycle::ANALYSIS, vec![l.to_batch()?])
 }
 
+/// Product level of `acrm mine dormant`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum DormantLevel {
+    /// dim_product.category.
+    Category,
+    /// dim_product.subcategory.
+    Subcategory,
+}
+
+fn dormant(common: Common, options: DormantOptions) -> anyhow::Result<()> {
+    let (rt, engine, as_of) = open_at(&common)?;
+    let held = {
+        let _working = progress::working("reading each customer's rhythm per product");
+        rt.block_on(dormant::dormant(&engine, as_of, &options))?
+    };
+    let batch = dormant::to_batch(as_of, &held, options.level)?;
+    if common.format == Format::Table {
+        let still = held.iter().filter(|h| h.still_buying).count();
+        outln!(
+            "{} dormant holdings as of {as_of}, {} of them of customers still buying other things",
+            held.len(),
+            still
+        );
+    }
+    print_batch(&batch, common.format)?;
+    publish(&common, &dormant::ANALYSIS, vec![batch])
+}
+
 /// Opens the engine and resolves --as-of (default: the last sale in the warehouse).
-fn open_at(
+pub(crate) fn open_at(
     common: &Common,
 ) -> anyhow::Result<(
     &'static tokio::runtime::Runtime,

@@ -2,6 +2,7 @@
 //! printing through [`crate::output`].
 
 pub mod build;
+pub mod campaign;
 pub mod catalog;
 pub mod champion;
 pub mod generate;

@@ -28,6 +28,7 @@ WITH sales AS (
            sum(CASE WHEN responded THEN 1 ELSE 0 END) AS campaign_responses,
            sum(CASE WHEN converted THEN 1 ELSE 0 END) AS campaign_conversions
     FROM fact_campaign_response
+    WHERE NOT control_group
     GROUP BY customer_id
 ), receivables AS (
     SELECT customer_id,

@@ -580,29 +580,19 @@ pub fn load_chunk(
             }
         }
         EntityKind::CampaignResponse => {
-            let (code, cref, d, c1, c2, c3, rev) = (
+            let (code, cref, d, hold, c1, c2, c3, rev) = (
                 f.i("campaign_code"),
                 f.i("customer_ref"),
                 f.i("contact_date"),
+                f.i("control_group"),
                 f.i("contacted"),
                 f.i("responded"),
                 f.i("converted"),
                 f.i("revenue"),
             );
             for (n, r) in rows.iter().enumerate() {
-                let cc = get(r, code).as_str().unwrap_or_default().to_string();
-                let campaign_key = match lk.campaigns.key(&cc) {
-                    Some(k) => k,
-                    None if lk.strict_campaigns => {
-                        rej.reject(
-                            r,
-                            Some("campaign_code"),
-                            "unknown_campaign",
-                            format!("unknown campaign '{cc}'"),
-                        );
-                        continue;
-                    }
-                    None => lk.campaigns.upsert(&cc, &[]),
+                let Some(campaign_key) = campaign(lk, rej, r, code) else {
+                    continue;
                 };
                 let (day, ck, cid) = dated_customer(lk, sys, r, (d, cref), batch_day);
                 let b =
@@ -615,7 +605,8 @@ pub fn load_chunk(
                         Value::Date(day),
                         Value::Int(ck),
                         Value::Int(cid),
-                        b(c1, true),
+                        b(hold, false),
+                        b(c1, !get(r, hold).as_bool().unwrap_or(false)),
                         b(c2, false),
                         b(c3, false),
                         Value::Money(money(get(r, rev)).unwrap_or(0)),
@@ -691,10 +682,7 @@ pub fn load_chunk(
                 f.i("planned_amount"),
             );
             for (n, r) in rows.iter().enumerate() {
-                let day = get(r, m).as_day().unwrap_or(batch_day);
-                let first = crate::value::date_of(day)
-                    .with_day0(0)
-                    .map_or(day, crate::value::day_number);
+                let first = month_start(get(r, m).as_day().unwrap_or(batch_day));
                 let (ck, cid) = match get(r, cref).as_str() {
                     Some(c) => lk.customer(sys, c, first, batch_day),
                     None => (0, 0),
@@ -711,7 +699,95 @@ pub fn load_chunk(
                 ));
             }
         }
+        EntityKind::Expense => {
+            let (id, d, ty, amt, br, cref, code) = (
+                f.i("expense_id"),
+                f.i("expense_date"),
+                f.i("expense_type"),
+                f.i("amount"),
+                f.i("branch_code"),
+                f.i("customer_ref"),
+                f.i("campaign_code"),
+            );
+            for (n, r) in rows.iter().enumerate() {
+                let Some(campaign_key) = campaign(lk, rej, r, code) else {
+                    continue;
+                };
+                let day = get(r, d).as_day().unwrap_or(batch_day);
+                let (ck, cid) = match get(r, cref).as_str() {
+                    Some(c) => lk.customer(sys, c, day, batch_day),
+                    None => (0, 0),
+                };
+                out.push((
+                    n,
+                    vec![
+                        get(r, id).clone(),
+                        Value::Int(date_key(day)),
+                        Value::Date(day),
+                        get(r, ty).clone(),
+                        Value::Int(lk.branch(get(r, br))),
+                        Value::Int(ck),
+                        Value::Int(cid),
+                        Value::Int(campaign_key),
+                        get(r, amt).clone(),
+                    ],
+                ));
+            }
+        }
+        EntityKind::ExpenseBudget => {
+            let (m, ty, br, code, amt) = (
+                f.i("budget_month"),
+                f.i("expense_type"),
+                f.i("branch_code"),
+                f.i("campaign_code"),
+                f.i("budgeted_amount"),
+            );
+            for (n, r) in rows.iter().enumerate() {
+                let Some(campaign_key) = campaign(lk, rej, r, code) else {
+                    continue;
+                };
+                out.push((
+                    n,
+                    vec![
+                        Value::Date(month_start(get(r, m).as_day().unwrap_or(batch_day))),
+                        get(r, ty).clone(),
+                        Value::Int(lk.branch(get(r, br))),
+                        Value::Int(campaign_key),
+                        get(r, amt).clone(),
+                    ],
+                ));
+            }
+        }
         EntityKind::Customer | EntityKind::Product | EntityKind::Branch | EntityKind::Campaign => {}
     }
     out
+}
+
+/// The first day of the month of `day`.
+fn month_start(day: i32) -> i32 {
+    crate::value::date_of(day)
+        .with_day0(0)
+        .map_or(day, crate::value::day_number)
+}
+
+/// The dim_campaign key of the campaign row `r` names in field `code`: 0 when it names none,
+/// an inferred member for an unknown code, or `None` (the row is rejected as
+/// `unknown_campaign`) when a campaign master is configured and does not know it.
+fn campaign(lk: &mut Lookups, rej: &mut Rejector<'_>, r: &Staged, code: usize) -> Option<i64> {
+    let Some(cc) = get(r, code).as_str() else {
+        return Some(0);
+    };
+    match lk.campaigns.key(cc) {
+        Some(k) => Some(k),
+        None if lk.strict_campaigns => {
+            rej.reject(
+                r,
+                Some("campaign_code"),
+                "unknown_campaign",
+                format!("unknown campaign '{cc}'"),
+            );
+            None
+        }
+        None => Some(lk.campaigns.upsert(cc, &[])),
+    }
 }

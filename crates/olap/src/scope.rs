@@ -12,7 +12,10 @@
 //!   `map_customer_source`, every fact keyed by customer only (service, campaign responses,
 //!   receivables, credit applications) and every mart with a `customer_id` column;
 //! - `identity_pairs`: pairs whose two records both belong to customers in C;
-//! - `fact_sales_plan`: plans of branches in B and of customers in C;
+//! - `fact_sales_plan` and `fact_expense`: lines of branches in B, and lines of no branch
+//!   that name a customer in C;
+//! - `fact_expense_budget`: budgets of branches in B;
+//! - `alerts`: alerts of customers in C and of budget lines of branches in B;
 //! - product, date, channel and campaign dimensions, the load audit and the list of values
 //!   loaded as null (`etl_nulled_values`, which names no customer): everything (no
 //!   customer rows);
@@ -131,10 +134,18 @@ impl RowScope {
                 self.branches(),
                 self.home_customers()
             )),
-            "fact_sales_plan" => TableFilter::Rows(format!(
+            "fact_sales_plan" | "fact_expense" => TableFilter::Rows(format!(
                 "branch_key IN ({}) OR (branch_key = 0 AND customer_id IN ({}))",
                 self.branches(),
                 self.customers()
+            )),
+            "fact_expense_budget" => {
+                TableFilter::Rows(format!("branch_key IN ({})", self.branches()))
+            }
+            "alerts" => TableFilter::Rows(format!(
+                "customer_id IN ({}) OR branch_key IN ({})",
+                self.customers(),
+                self.branches()
             )),
             "etl_quarantine" => TableFilter::Hidden,
             "identity_pairs" => {
@@ -171,8 +182,8 @@ mod tests {
             let cols: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let f = scope.filter(&t.name, &cols);
             let expected_rows = cols.contains(&"customer_id")
-                || t.name == "dim_branch"
-                || t.name == "identity_pairs";
+                || ["dim_branch", "identity_pairs", "fact_expense_budget"]
+                    .contains(&t.name.as_str());
             match f {
                 TableFilter::Rows(sql) => {
                     assert!(expected_rows, "{} filtered: {sql}", t.name);

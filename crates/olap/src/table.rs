@@ -38,6 +38,11 @@ impl TableBuilder {
         self.push(name, Arc::new(Int64Array::from(values)), false)
     }
 
+    /// A 64-bit integer column that may hold nulls (a key that does not apply).
+    pub fn i64_opt(self, name: &str, values: Vec<Option<i64>>) -> Self {
+        self.push(name, Arc::new(Int64Array::from(values)), true)
+    }
+
     /// A 32-bit unsigned integer column.
     pub fn u32(self, name: &str, values: Vec<u32>) -> Self {
         self.push(name, Arc::new(UInt32Array::from(values)), false)
@@ -96,6 +101,15 @@ impl TableBuilder {
     pub fn date(self, name: &str, date: NaiveDate, rows: usize) -> Self {
         let days = (date - NaiveDate::default()).num_days() as i32;
         self.push(name, Arc::new(Date32Array::from(vec![days; rows])), false)
+    }
+
+    /// A date column of one day per row.
+    pub fn dates(self, name: &str, dates: Vec<NaiveDate>) -> Self {
+        let days: Vec<i32> = dates
+            .iter()
+            .map(|d| (*d - NaiveDate::default()).num_days() as i32)
+            .collect();
+        self.push(name, Arc::new(Date32Array::from(days)), false)
     }
 
     /// The finished batch (an error if the columns differ in length), in the caller's error

@@ -16,12 +16,13 @@ use crate::{Error, Result};
 /// Colour of bars.
 pub const BAR: RGBColor = RGBColor(0x4C, 0x72, 0xB0);
 /// Line colours, one per series in order.
-pub const LINES: [RGBColor; 5] = [
+pub const LINES: [RGBColor; 6] = [
     RGBColor(0x4C, 0x72, 0xB0),
     RGBColor(0xDD, 0x84, 0x52),
     RGBColor(0x55, 0xA8, 0x68),
     RGBColor(0xC4, 0x4E, 0x52),
     RGBColor(0x81, 0x72, 0xB3),
+    RGBColor(0x93, 0x78, 0x60),
 ];
 /// Colour of the reference line (chance, equality).
 const REFERENCE: RGBColor = RGBColor(0x99, 0x99, 0x99);

@@ -21,6 +21,7 @@ pub fn draw(figure: Figure, table: &str, rows: &[RecordBatch]) -> Result<Chart> 
         Figure::RulesScatter { top } => rules_scatter(rows, top),
         Figure::ChurnDistribution => churn_distribution(rows),
         Figure::CreditScoreByOutcome => credit_score_by_outcome(rows),
+        Figure::CampaignUplift => campaign_uplift(rows),
     }
 }
 
@@ -195,6 +196,67 @@ pub fn cohort_retention(report: &[RecordBatch], months: usize) -> Result<Chart> 
             columns: (0..=months).map(|m| m.to_string()).collect(),
             rows: grid.keys().cloned().collect(),
             values: grid.into_values().collect(),
+        },
+    ))
+}
+
+/// Conversion rate of each campaign's contacted and control groups side by side, from
+/// `mart_campaign_uplift` (a campaign without a control group shows its contacted bar only).
+pub fn campaign_uplift(rows: &[RecordBatch]) -> Result<Chart> {
+    let rows = &Frame::from_batches(rows)?;
+    let t = "mart_campaign_uplift";
+    let codes = texts(rows, t, "campaign_code")?;
+    let rate = |name| -> Result<Vec<f64>> {
+        Ok(numbers(rows, t, name)?
+            .into_iter()
+            .map(|v| 100.0 * v.unwrap_or(0.0))
+            .collect())
+    };
+    Ok(Chart::new(
+        "Conversion rate: contacted vs control group (%)",
+        "campaign",
+        "% converted",
+        Kind::GroupedBars {
+            categories: codes.into_iter().map(Option::unwrap_or_default).collect(),
+            series: vec![
+                ("contacted".into(), rate("conversion_rate")?),
+                ("control".into(), rate("control_conversion_rate")?),
+            ],
+        },
+    ))
+}
+
+/// Share of budget spent by expense type and month from the `expenses_vs_budget` report, as
+/// a heat map of the last `months` months (the report's subtotal rows are left out).
+pub fn expenses_vs_budget(report: &[RecordBatch], months: usize) -> Result<Chart> {
+    let report = &Frame::from_batches(report)?;
+    let t = "expenses_vs_budget";
+    let month = texts(report, t, "month")?;
+    let kind = texts(report, t, "expense_type")?;
+    let pct = numbers(report, t, "spent_pct")?;
+    let mut grid: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for ((m, k), p) in month.iter().zip(&kind).zip(&pct) {
+        if let (Some(m), Some(k), Some(p)) = (m, k, p) {
+            let m = m.chars().take(7).collect::<String>();
+            grid.entry(k.clone()).or_default().insert(m, *p);
+        }
+    }
+    let mut columns: Vec<String> = grid.values().flat_map(|row| row.keys().cloned()).collect();
+    columns.sort();
+    columns.dedup();
+    let columns = columns.split_off(columns.len().saturating_sub(months));
+    let values = grid
+        .values()
+        .map(|row| columns.iter().map(|c| row.get(c).copied()).collect())
+        .collect();
+    Ok(Chart::new(
+        "Expenses as % of budget",
+        "month",
+        "expense type",
+        Kind::Heatmap {
+            columns,
+            rows: grid.keys().cloned().collect(),
+            values,
         },
     ))
 }

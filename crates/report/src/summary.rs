@@ -1,8 +1,8 @@
 //! `acrm report html`: the latest warehouse summarised in one self-contained HTML file —
 //! build and data-quality reconciliation, key KPIs, the section of every registered analysis
 //! (RFM, segments, value tiers, lifecycle, alerts, association rules, churn risk; each with
-//! its chart and its table, as `acrm_mining::analysis::ANALYSES` declares them), the credit
-//! model card and cohort retention. Every query goes through the OLAP engine it is given, so the
+//! its chart and its table, as `acrm_mining::analysis::ANALYSES` declares them), expenses
+//! against budget, the credit model card and cohort retention. Every query goes through the OLAP engine it is given, so the
 //! caller's masking applies; customers appear by id only.
 
 use std::path::Path;
@@ -39,6 +39,7 @@ pub async fn report(engine: &Engine, warehouse: &Path) -> Result<String> {
             sections.push(mart_section(engine, a, s, chart).await?);
         }
     }
+    sections.push(expense_section(engine).await?);
     sections.push(credit_section(engine, warehouse).await?);
     sections.push(cohort_section(engine).await?);
     document(
@@ -180,6 +181,37 @@ async fn credit_section(engine: &Engine, warehouse: &Path) -> Result<Section> {
     if has(engine, "mart_credit_score") {
         let scores = rows(engine, "SELECT score, outcome FROM mart_credit_score").await?;
         section = section.chart(svg(figures::credit_score_by_outcome(&scores))?);
+    }
+    Ok(section)
+}
+
+/// Spending against budget: the share of budget spent by type over the last year, and the
+/// budget lines the `expense_over_budget` alert flags.
+async fn expense_section(engine: &Engine) -> Result<Section> {
+    let report = acrm_olap::reports::find(None, "expenses_vs_budget")?;
+    let all = rows(engine, &report.sql).await?;
+    if all.iter().all(|b| b.num_rows() == 0) {
+        return Ok(Section::new("Expenses").text("No expenses or budgets loaded."));
+    }
+    let mut section = Section::new("Expenses")
+        .text(report.description)
+        .chart(svg(figures::expenses_vs_budget(&all, 12))?);
+    if has(engine, "alerts") {
+        let over = rows(
+            engine,
+            "SELECT a.expense_type, coalesce(b.branch_code, '') AS branch,
+                    coalesce(c.campaign_code, '') AS campaign, a.severity, a.evidence
+             FROM alerts a
+             LEFT JOIN dim_branch b ON b.branch_key = a.branch_key AND a.branch_key <> 0
+             LEFT JOIN dim_campaign c ON c.campaign_key = a.campaign_key AND a.campaign_key <> 0
+             WHERE a.kind = 'expense_over_budget'
+             ORDER BY a.value DESC",
+        )
+        .await?;
+        section = section.table(
+            "Budget lines over budget (expense_over_budget alerts)",
+            over,
+        );
     }
     Ok(section)
 }

@@ -43,7 +43,7 @@ pub const VIEWS: [(&str, &str); 2] = [
 /// The named reports of `warehouse-schema/reports/` as compiled into this binary: (name, SQL).
 /// Each file opens with a `--` comment line describing it; users add their own as `.sql`
 /// files in a reports folder (see `acrm report --help`), no code needed.
-pub const REPORTS: [(&str, &str); 8] = [
+pub const REPORTS: [(&str, &str); 10] = [
     (
         "sales_rollup",
         include_str!("../../../warehouse-schema/reports/sales_rollup.sql"),
@@ -75,5 +75,13 @@ pub const REPORTS: [(&str, &str); 8] = [
     (
         "cohort_retention",
         include_str!("../../../warehouse-schema/reports/cohort_retention.sql"),
+    ),
+    (
+        "expenses_vs_budget",
+        include_str!("../../../warehouse-schema/reports/expenses_vs_budget.sql"),
+    ),
+    (
+        "product_holding",
+        include_str!("../../../warehouse-schema/reports/product_holding.sql"),
     ),
 ];

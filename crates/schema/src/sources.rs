@@ -33,11 +33,15 @@ pub enum EntityKind {
     CreditApplication,
     /// Sales plan lines.
     SalesPlan,
+    /// Booked sales and marketing expenses.
+    Expense,
+    /// Monthly expense budget lines.
+    ExpenseBudget,
 }
 
 impl EntityKind {
     /// Every kind, in the order a build loads them (dimensions before the facts that use them).
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Customer,
         EntityKind::Product,
         EntityKind::Branch,
@@ -48,6 +52,8 @@ impl EntityKind {
         EntityKind::Receivable,
         EntityKind::CreditApplication,
         EntityKind::SalesPlan,
+        EntityKind::Expense,
+        EntityKind::ExpenseBudget,
     ];
 
     /// The snake_case name used in config files.
@@ -63,6 +69,8 @@ impl EntityKind {
             EntityKind::Receivable => "receivable",
             EntityKind::CreditApplication => "credit_application",
             EntityKind::SalesPlan => "sales_plan",
+            EntityKind::Expense => "expense",
+            EntityKind::ExpenseBudget => "expense_budget",
         }
     }
 
@@ -75,6 +83,8 @@ impl EntityKind {
             EntityKind::Receivable => "fact_receivable",
             EntityKind::CreditApplication => "fact_credit_application",
             EntityKind::SalesPlan => "fact_sales_plan",
+            EntityKind::Expense => "fact_expense",
+            EntityKind::ExpenseBudget => "fact_expense_budget",
             EntityKind::Customer
             | EntityKind::Product
             | EntityKind::Branch

@@ -28,7 +28,9 @@ fn cents(c: i64) -> String {
 }
 
 /// Money the way a finance export writes it: thousands separators.
-fn cents_grouped(c: i64) -> String {
+pub(crate) fn cents_grouped(c: i64) -> String {
+    let sign = if c < 0 { "-" } else { "" };
+    let c = c.abs();
     let yuan = (c / 100).to_string();
     let mut out = String::new();
     for (i, ch) in yuan.chars().enumerate() {
@@ -37,7 +39,7 @@ fn cents_grouped(c: i64) -> String {
         }
         out.push(ch);
     }
-    format!("{out}.{:02}", c % 100)
+    format!("{sign}{out}.{:02}", c % 100)
 }
 
 fn yn(b: bool) -> String {
@@ -53,7 +55,7 @@ fn person_rng(opts: &GenerateOptions, person: u32, night: u32, stream: u64) -> C
     )
 }
 
-fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
+pub(crate) fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
     if n >= 0 {
         d.checked_add_days(Days::new(n as u64))
     } else {
@@ -89,7 +91,7 @@ pub fn write_history(
     write_credit_applications(opts, &persons, out)?;
     write_sales_plan(&persons, &spend, out)?;
     write_lookalike_truth(pop, out)?;
-    write_person_truth(&persons, out)
+    write_person_truth(opts, &persons, out)
 }
 
 /// Writes a later night: changed and new customers, that day's facts, the receivables snapshot.
@@ -127,7 +129,7 @@ pub fn write_night(
         .into_iter()
         .filter(|p| p.first_night == opts.night)
         .collect();
-    write_person_truth(&new, out)
+    write_person_truth(opts, &new, out)
 }
 
 /// CRM master rows (and data-entry duplicates) and web-shop accounts of `persons`.
@@ -372,7 +374,7 @@ fn write_stores(catalog: &Catalog, out: &mut ExportSet) -> Result<()> {
     out.close(f)
 }
 
-fn campaign_start(c: &crate::catalog::Campaign) -> NaiveDate {
+pub(crate) fn campaign_start(c: &crate::catalog::Campaign) -> NaiveDate {
     add_days(history_end(), -(c.start_days_before_end as i64))
 }
 
@@ -459,6 +461,7 @@ fn write_orders(
     let mut truth = BasketTruth::default();
     let mut spend = vec![0i64; persons.len()];
     let recent = add_days(to, -89);
+    let lapses: Vec<Option<NaiveDate>> = persons.iter().map(|p| diapers_lapse(opts, p)).collect();
     for (pi, p) in persons.iter().enumerate() {
         let mut rng = person_rng(opts, p.id, night, 2);
         let start = from.max(p.signup);
@@ -477,7 +480,8 @@ fn write_orders(
             if day > stop {
                 break;
             }
-            let (lines, when) = make_basket(&mut rng, catalog, p, day);
+            let lapsed = lapses.get(pi).copied().flatten().is_some_and(|l| day >= l);
+            let (lines, when) = make_basket(&mut rng, catalog, p, day, lapsed);
             truth.record(catalog, p, &lines);
             seq += 1;
             let order_spend: i64 = lines
@@ -632,11 +636,24 @@ impl BasketTruth {
 }
 
 /// The lines and time of one order; young fathers buy diapers, and beer with them on weekday evenings.
+/// The day half of the young fathers stop buying diapers (their child grew out of them),
+/// 250–450 days before the end of history: planted dormant holdings of the Baby category.
+/// From its own random stream, so nothing else a person does changes.
+pub(crate) fn diapers_lapse(opts: &GenerateOptions, p: &Person) -> Option<NaiveDate> {
+    let mut rng = person_rng(opts, p.id, 1, 40);
+    (p.young_father && rng.random_bool(0.5))
+        .then(|| add_days(history_end(), -rng.random_range(250..=450)))
+}
+
+/// One order's lines and time. A `lapsed` young father no longer buys diapers: every random
+/// draw is made as before (the rest of the basket stays the same), the diapers line is left
+/// out.
 fn make_basket(
     rng: &mut ChaCha8Rng,
     catalog: &Catalog,
     p: &Person,
     day: NaiveDate,
+    lapsed: bool,
 ) -> (Vec<Line>, chrono::NaiveDateTime) {
     let pick = |rng: &mut ChaCha8Rng, set: &[usize]| set[rng.random_range(0..set.len())];
     let mut lines = Vec::new();
@@ -675,17 +692,20 @@ fn make_basket(
         rng.random_bool(0.02)
     };
     if diapers {
-        lines.push(Line {
+        let line = Line {
             product: pick(rng, &catalog.diapers),
             qty: rng.random_range(1..=2),
             discount: 0,
-        });
+        };
+        if !lapsed {
+            lines.push(line);
+        }
         if p.young_father && weekday && rng.random_bool(0.7) {
             hour = rng.random_range(18..22);
         }
     }
     let evening = weekday && (18..22).contains(&hour);
-    let beer_p = if diapers && p.young_father && evening {
+    let beer_p = if diapers && !lapsed && p.young_father && evening {
         0.75
     } else {
         0.05
@@ -828,6 +848,12 @@ fn write_contacts(
     out.close(f)
 }
 
+/// Campaign contacts: of each campaign's target group, 30% are selected; a random
+/// `control_share` of them is held out (exported with `holdout = Y`, never contacted). A
+/// selected customer converts (buys within the campaign, as the campaign tool tracks it) with
+/// a base chance by behaviour group, plus the campaign's planted uplift / 0.9 when reached
+/// (90% are): the contacted group's conversion rate exceeds the control's by `uplift`. The
+/// truth is `truth/night-1/campaigns.csv`.
 fn write_campaign_responses(
     opts: &GenerateOptions,
     catalog: &Catalog,
@@ -841,13 +867,24 @@ fn write_campaign_responses(
             "campaign",
             "customer_no",
             "contact_day",
+            "holdout",
             "reached",
             "responded",
             "converted",
             "revenue",
         ],
     )?;
+    let mut truth = out.truth(
+        "campaigns",
+        &["campaign", "target", "uplift", "control_share"],
+    )?;
     for (ci, c) in catalog.campaigns.iter().enumerate() {
+        truth.row(&[
+            c.code.into(),
+            c.target.into(),
+            c.uplift.to_string(),
+            c.control_share.to_string(),
+        ])?;
         let start = campaign_start(c);
         for p in persons {
             let Some(crm) = &p.crm_id else { continue };
@@ -862,15 +899,17 @@ fn write_campaign_responses(
             if !targeted || !rng.random_bool(0.3) || p.signup > start {
                 continue;
             }
-            let reached = rng.random_bool(0.9);
-            let p_resp = match p.group {
-                Group::Bargain => 0.35,
-                Group::Vip => 0.25,
-                Group::Stream => 0.12,
-                Group::Meteor => 0.06,
+            let control = rng.random_bool(c.control_share);
+            let reached = !control && rng.random_bool(0.9);
+            let (p_resp, base) = match p.group {
+                Group::Bargain => (0.35, 0.10),
+                Group::Vip => (0.25, 0.12),
+                Group::Stream => (0.12, 0.07),
+                Group::Meteor => (0.06, 0.03),
             };
             let responded = reached && rng.random_bool(p_resp);
-            let converted = responded && rng.random_bool(0.4);
+            let p_convert = if reached { base + c.uplift / 0.9 } else { base };
+            let converted = rng.random_bool(p_convert);
             let revenue = if converted {
                 rng.random_range(3_000..80_000)
             } else {
@@ -881,6 +920,7 @@ fn write_campaign_responses(
                 c.code.into(),
                 crm.clone(),
                 day.format("%Y%m%d").to_string(),
+                yn(control),
                 yn(reached),
                 yn(responded),
                 yn(converted),
@@ -888,6 +928,7 @@ fn write_campaign_responses(
             ])?;
         }
     }
+    truth.finish()?;
     out.close(f)
 }
 
@@ -1110,7 +1151,11 @@ fn write_lookalike_truth(pop: &Population, out: &mut ExportSet) -> Result<()> {
     t.finish()
 }
 
-fn write_person_truth(persons: &[&Person], out: &mut ExportSet) -> Result<()> {
+fn write_person_truth(
+    opts: &GenerateOptions,
+    persons: &[&Person],
+    out: &mut ExportSet,
+) -> Result<()> {
     let mut t = out.truth(
         "persons",
         &[
@@ -1126,6 +1171,7 @@ fn write_person_truth(persons: &[&Person], out: &mut ExportSet) -> Result<()> {
             "planned",
             "below_plan_planted",
             "first_night",
+            "diapers_lapsed_on",
         ],
     )?;
     for p in persons {
@@ -1142,6 +1188,9 @@ fn write_person_truth(persons: &[&Person], out: &mut ExportSet) -> Result<()> {
             p.planned.to_string(),
             p.below_plan.to_string(),
             p.first_night.to_string(),
+            diapers_lapse(opts, p)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
         ])?;
     }
     t.finish()

@@ -290,6 +290,11 @@ pub struct Campaign {
     pub length_days: u64,
     pub budget_yuan: i64,
     pub target: &'static str,
+    /// Planted effect: conversion rate of the contacted group minus that of the control
+    /// group (intention to treat: the unreached count as contacted).
+    pub uplift: f64,
+    /// Share of the selected customers held out as the control group (not contacted).
+    pub control_share: f64,
 }
 
 const CAMPAIGNS: [Campaign; 8] = [
@@ -300,6 +305,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 640,
         length_days: 30,
         budget_yuan: 80_000,
+        uplift: 0.0,
+        control_share: 0.3,
         target: "all",
     },
     Campaign {
@@ -309,6 +316,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 560,
         length_days: 20,
         budget_yuan: 200_000,
+        uplift: 0.06,
+        control_share: 0.1,
         target: "bargain",
     },
     Campaign {
@@ -318,6 +327,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 480,
         length_days: 7,
         budget_yuan: 50_000,
+        uplift: 0.05,
+        control_share: 0.1,
         target: "vip",
     },
     Campaign {
@@ -327,6 +338,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 420,
         length_days: 15,
         budget_yuan: 300_000,
+        uplift: 0.08,
+        control_share: 0.2,
         target: "all",
     },
     Campaign {
@@ -336,6 +349,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 300,
         length_days: 14,
         budget_yuan: 60_000,
+        uplift: 0.04,
+        control_share: 0.1,
         target: "young_parents",
     },
     Campaign {
@@ -345,6 +360,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 200,
         length_days: 30,
         budget_yuan: 40_000,
+        uplift: 0.02,
+        control_share: 0.1,
         target: "lapsed",
     },
     Campaign {
@@ -354,6 +371,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 195,
         length_days: 20,
         budget_yuan: 220_000,
+        uplift: 0.06,
+        control_share: 0.1,
         target: "bargain",
     },
     Campaign {
@@ -363,6 +382,8 @@ const CAMPAIGNS: [Campaign; 8] = [
         start_days_before_end: 55,
         length_days: 15,
         budget_yuan: 320_000,
+        uplift: 0.1,
+        control_share: 0.3,
         target: "all",
     },
 ];

@@ -3,11 +3,13 @@
 //! `generate` writes what several operational systems of a retailer would export each
 //! night — a CRM customer master (CSV), web-shop accounts and orders (JSON lines), till
 //! receipts (CSV, European dates), call-centre contacts (CSV, US dates, phones in every
-//! format), campaigns, receivables, credit applications and a sales plan — plus the mapping
-//! config `acrm.toml` that loads them, and `truth/` with what was planted: which source
-//! records are the same person, the behaviour group of each person, churners, the
-//! diapers → beer basket rule, the credit rule, over-limit and below-plan customers, and
-//! every injected bad row with its line number.
+//! format), campaigns with their control groups, receivables, credit applications, a sales
+//! plan, the expense ledger and its budget — plus the mapping config `acrm.toml` that loads
+//! them, and `truth/` with what was planted: which source records are the same person, the
+//! behaviour group of each person, churners, the diapers → beer basket rule and the young
+//! fathers who stopped buying diapers, the credit rule, over-limit and below-plan
+//! customers, each campaign's true uplift, overspent budget lines, and every injected bad
+//! row with its line number.
 //!
 //! Everything is a pure function of (seed, customers, years, night): the same arguments give
 //! byte-identical files. Memory stays bounded: persons are held in memory (about 300 bytes
@@ -19,6 +21,7 @@ mod calendar;
 mod catalog;
 mod config_file;
 mod error;
+mod expenses;
 mod exports;
 mod noise;
 mod options;
@@ -88,6 +91,8 @@ pub fn generate(out_dir: &Path, opts: &GenerateOptions) -> Result<GenerateReport
             &config_file::render(&opts.warehouse_path),
         )?;
         activity::write_history(&opts, &catalog, &population, &mut out)?;
+        let persons: Vec<&population::Person> = population.persons.iter().collect();
+        expenses::write(&opts, &catalog, &persons, &mut out)?;
     } else {
         let changes = population.apply_night_changes(&opts, opts.night);
         activity::write_night(&opts, &catalog, &population, &changes, &mut out)?;

@@ -1,7 +1,7 @@
 //! The kernels: k-means, CART, random forest, gradient-boosted trees, logistic regression,
 //! optimal binning and credit scorecards, population stability, FP-Growth and association
-//! rules, BG/NBD and Gamma-Gamma lifetime value, train/test splits and the measures that
-//! check them. They take numbers (ndarray
+//! rules, BG/NBD and Gamma-Gamma lifetime value, differences of proportions (campaign
+//! uplift), train/test splits and the measures that check them. They take numbers (ndarray
 //! matrices, dictionary-encoded baskets) and know nothing of SQL, Arrow or the warehouse,
 //! so each can be tested, benchmarked and reused on its own.
 //!
@@ -67,6 +67,7 @@ pub mod kmeans;
 pub mod logistic;
 pub mod metrics;
 pub mod partition;
+pub mod proportions;
 pub mod rules;
 pub mod scorecard;
 pub mod split;

@@ -10,10 +10,12 @@
 
 pub mod alerts;
 pub mod basket;
+pub mod campaign;
 pub mod churn;
 pub mod clv;
 pub mod context;
 pub mod credit;
+pub mod dormant;
 pub mod features;
 pub mod lifecycle;
 pub mod monitoring;
@@ -34,7 +36,9 @@ pub const ANALYSES: &[Analysis] = &[
     clv::ANALYSIS,
     value::ANALYSIS,
     lifecycle::ANALYSIS,
+    dormant::ANALYSIS,
     alerts::ANALYSIS,
+    campaign::ANALYSIS,
     basket::ANALYSIS,
     basket::recommend::ANALYSIS,
     churn::ANALYSIS,

@@ -43,6 +43,8 @@ pub enum Figure {
     ChurnDistribution,
     /// Credit score by known outcome.
     CreditScoreByOutcome,
+    /// Conversion rate of each campaign's contacted and control groups, side by side.
+    CampaignUplift,
 }
 
 /// An analysis's chart: which mart it is drawn from, and how.

@@ -1,5 +1,5 @@
-//! Early-warning alerts as of a date D, one row per customer and kind, each with a severity
-//! and the numbers behind it:
+//! Early-warning alerts as of a date D, one row per customer (or budget line) and kind, each
+//! with a severity and the numbers behind it:
 //!
 //! | kind            | fires when                                                                    | severity                                        |
 //! |-----------------|-------------------------------------------------------------------------------|-------------------------------------------------|
@@ -8,6 +8,7 @@
 //! | `below_plan`    | revenue of the last 90 days is under 80% of the plan for those days            | high under 50%, else medium                     |
 //! | `churn_risk`    | the customer has been silent longer than their own pace makes likely           | high when that chance is under 5%, else medium  |
 //! | `purchase_drop` | orders of the last 90 days are at most half of what the year before predicts   | medium                                          |
+//! | `expense_over_budget` | a budget line spent over 110% of its budget in the last 90 days, or its monthly share of budget rose past 100% | high over 150%, medium; low for the trend |
 //!
 //! Details: the credit limit is the one of the customer version valid on D. The plan for the
 //! 90 days is each overlapping plan month's amount prorated by the days it shares with them.
@@ -16,7 +17,14 @@
 //! their last purchase with probability e^(−λR); under 40% is a warning (a warning list
 //! favours recall: rare buyers who stopped are hard to tell from rare buyers between orders). Purchase drop needs
 //! an expectation of at least two orders (orders in the 365 days before the last 90 × 90/365)
-//! and is not raised for customers already under churn risk.
+//! and is not raised for customers already under churn risk. The expense check is in
+//! [`budget`].
+
+mod budget;
+mod evidence;
+
+pub use budget::BudgetLine;
+use evidence::money;
 
 use acrm_olap::Engine;
 use chrono::{Datelike, NaiveDate};
@@ -35,6 +43,7 @@ pub const KINDS: &[&str] = &[
     "below_plan",
     "churn_risk",
     "purchase_drop",
+    "expense_over_budget",
 ];
 
 /// Thresholds of the alert rules.
@@ -46,15 +55,44 @@ pub struct AlertOptions {
     pub plan_ratio: f64,
     /// Chance of the observed silence under which a customer is at churn risk.
     pub churn_probability: f64,
+    /// Spent / budgeted over the window above which a budget line is over budget.
+    pub budget_ratio: f64,
 }
 
 impl Default for AlertOptions {
-    /// 90 days, 80% of plan, 40% silence chance.
+    /// 90 days, 80% of plan, 40% silence chance, 110% of budget.
     fn default() -> Self {
         Self {
             window_days: 90,
             plan_ratio: 0.8,
             churn_probability: 0.4,
+            budget_ratio: 1.1,
+        }
+    }
+}
+
+/// Who or what an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Subject {
+    /// A customer, by golden id.
+    Customer(i64),
+    /// A budget line.
+    Budget(BudgetLine),
+}
+
+impl Subject {
+    /// The customer's golden id; `None` for a budget line.
+    pub fn customer_id(&self) -> Option<i64> {
+        match self {
+            Subject::Customer(id) => Some(*id),
+            Subject::Budget(_) => None,
+        }
+    }
+
+    fn budget_line(&self) -> Option<&BudgetLine> {
+        match self {
+            Subject::Customer(_) => None,
+            Subject::Budget(line) => Some(line),
         }
     }
 }
@@ -62,8 +100,8 @@ impl Default for AlertOptions {
 /// One alert.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Alert {
-    /// Golden customer id.
-    pub customer_id: i64,
+    /// The customer or budget line.
+    pub subject: Subject,
     /// One of [`KINDS`].
     pub kind: &'static str,
     /// `high`, `medium` or `low`.
@@ -81,7 +119,7 @@ pub struct Alert {
 pub struct Alerts {
     /// The date they are computed as of.
     pub as_of: NaiveDate,
-    /// The alerts, by kind (in [`KINDS`] order) then customer.
+    /// The alerts, by kind (in [`KINDS`] order) then subject.
     pub alerts: Vec<Alert>,
 }
 
@@ -126,7 +164,19 @@ pub async fn alerts(engine: &Engine, as_of: NaiveDate, options: &AlertOptions) -
             alerts.extend(p.alert(id, options));
         }
     }
-    alerts.sort_by_key(|a| (KINDS.iter().position(|k| *k == a.kind), a.customer_id));
+    let findings = budget::findings(engine, as_of, options.window_days, options.budget_ratio);
+    alerts.extend(findings.await?.into_iter().map(|f| Alert {
+        subject: Subject::Budget(f.line),
+        kind: "expense_over_budget",
+        severity: f.severity,
+        value: f.value,
+        threshold: f.threshold,
+        evidence: f.evidence,
+    }));
+    alerts.sort_by(|a, b| {
+        let kind = |x: &Alert| KINDS.iter().position(|k| *k == x.kind);
+        (kind(a), &a.subject).cmp(&(kind(b), &b.subject))
+    });
     Ok(Alerts { as_of, alerts })
 }
 
@@ -164,7 +214,10 @@ impl Alerts {
         let a = &self.alerts;
         TableBuilder::new()
             .date("alert_date", self.as_of, a.len())
-            .i64("customer_id", a.iter().map(|x| x.customer_id).collect())
+            .i64_opt(
+                "customer_id",
+                a.iter().map(|x| x.subject.customer_id()).collect(),
+            )
             .utf8("kind", &a.iter().map(|x| x.kind).collect::<Vec<_>>())
             .utf8(
                 "severity",
@@ -176,6 +229,9 @@ impl Alerts {
                 "evidence",
                 &a.iter().map(|x| x.evidence.as_str()).collect::<Vec<_>>(),
             )
+            .utf8_opt("expense_type", budget_column(a, |l| l.expense_type.clone()))
+            .i64_opt("branch_key", budget_column(a, |l| l.branch_key))
+            .i64_opt("campaign_key", budget_column(a, |l| l.campaign_key))
             .finish()
     }
 
@@ -196,6 +252,14 @@ impl Alerts {
         }
         out
     }
+}
+
+/// A column of the budget lines of `alerts`: null for customers' alerts.
+fn budget_column<T>(alerts: &[Alert], f: impl Fn(&BudgetLine) -> T) -> Vec<Option<T>> {
+    alerts
+        .iter()
+        .map(|x| x.subject.budget_line().map(&f))
+        .collect()
 }
 
 /// Open balance, overdue amount and lateness per customer with receivables, and the credit
@@ -280,24 +344,9 @@ ORDER BY customer_id",
     )
 }
 
-/// Money with thousands separators and two decimals, for evidence texts.
-fn money(v: f64) -> String {
-    let cents = (v.abs() * 100.0).round() as u64;
-    let units = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if v < 0.0 { "-" } else { "" };
-    format!("{sign}{grouped}.{:02}", cents % 100)
-}
-
 fn over_limit(customer_id: i64, balance: f64, limit: f64) -> Option<Alert> {
     (limit >= 0.0 && balance > limit).then(|| Alert {
-        customer_id,
+        subject: Subject::Customer(customer_id),
         kind: "over_limit",
         severity: if balance > 1.25 * limit {
             "high"
@@ -321,7 +370,7 @@ fn over_limit(customer_id: i64, balance: f64, limit: f64) -> Option<Alert> {
 
 fn overdue_alert(customer_id: i64, amount: f64, days: f64) -> Option<Alert> {
     (amount > 0.0).then(|| Alert {
-        customer_id,
+        subject: Subject::Customer(customer_id),
         kind: "overdue",
         severity: if days > 90.0 {
             "high"
@@ -350,7 +399,7 @@ fn below_plan(
     }
     let ratio = actual / planned;
     (ratio < options.plan_ratio).then(|| Alert {
-        customer_id,
+        subject: Subject::Customer(customer_id),
         kind: "below_plan",
         severity: if ratio < 0.5 { "high" } else { "medium" },
         value: ratio,
@@ -389,7 +438,7 @@ impl Pace {
         let p = self.silence_probability();
         if p < options.churn_probability {
             return Some(Alert {
-                customer_id,
+                subject: Subject::Customer(customer_id),
                 kind: "churn_risk",
                 severity: if p < 0.05 { "high" } else { "medium" },
                 value: p,
@@ -405,7 +454,7 @@ impl Pace {
         }
         let expected = self.baseline_orders * f64::from(options.window_days) / 365.0;
         (expected >= 2.0 && self.recent_orders <= 0.5 * expected).then(|| Alert {
-            customer_id,
+            subject: Subject::Customer(customer_id),
             kind: "purchase_drop",
             severity: "medium",
             value: self.recent_orders,
@@ -521,12 +570,5 @@ mod tests {
         };
         let a = slower.alert(1, &o).expect("drop");
         assert_eq!(a.kind, "purchase_drop");
-    }
-
-    #[test]
-    fn money_is_grouped() {
-        assert_eq!(money(1234567.891), "1,234,567.89");
-        assert_eq!(money(-12.5), "-12.50");
-        assert_eq!(money(999.0), "999.00");
     }
 }
