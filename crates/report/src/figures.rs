@@ -365,7 +365,7 @@ pub fn alerts_over_time(history: &[(String, Vec<(String, f64)>)]) -> Chart {
     Chart::new(
         &format!("Alerts by kind, month ends up to {to}"),
         &format!("months before {to}"),
-        "customers flagged",
+        "alerts raised",
         Kind::Lines {
             series: by_kind.into_iter().collect(),
             diagonal: false,
