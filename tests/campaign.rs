@@ -98,3 +98,70 @@ fn uplift_intervals_cover_the_planted_effects_and_match_sql() {
         "{stderr}"
     );
 }
+
+#[test]
+fn uplift_intervals_and_tests_equal_statsmodels() {
+    let s = built();
+    let rows = csv_maps(&run_ok(&mut s.on(&[
+        "campaign",
+        "evaluate",
+        "--format",
+        "csv",
+        "--no-write",
+    ])));
+    // The counts behind each campaign, and statsmodels' Newcombe interval and pooled z-test
+    // on them: an independent implementation of the same statistics.
+    let sql = "SELECT c.campaign_code,
+            sum(CASE WHEN r.converted AND NOT r.control_group THEN 1 ELSE 0 END) AS c1,
+            sum(CASE WHEN NOT r.control_group THEN 1 ELSE 0 END) AS n1,
+            sum(CASE WHEN r.converted AND r.control_group THEN 1 ELSE 0 END) AS c2,
+            sum(CASE WHEN r.control_group THEN 1 ELSE 0 END) AS n2
+        FROM fact_campaign_response r JOIN dim_campaign c USING (campaign_key)
+        GROUP BY c.campaign_code";
+    let counts = run_ok(&mut s.on(&["sql", "--format", "json", sql]));
+    let script = r#"
+import json, sys
+from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+out = {}
+for r in json.loads(sys.stdin.read()):
+    c1, n1, c2, n2 = (int(r[k]) for k in ("c1", "n1", "c2", "n2"))
+    low, high = confint_proportions_2indep(c1, n1, c2, n2, method="newcomb", compare="diff")
+    _, p = proportions_ztest([c1, c2], [n1, n2])
+    out[r["campaign_code"]] = [float(low), float(high), float(p)]
+print(json.dumps(out))
+"#;
+    let mut child = std::process::Command::new(tool(&["python3"]))
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(counts.as_bytes()).expect("counts written");
+    }
+    let out = child.wait_with_output().expect("statsmodels answers");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peer: HashMap<String, [f64; 3]> =
+        serde_json::from_slice(&out.stdout).expect("statsmodels JSON");
+    assert_eq!(peer.len(), rows.len());
+    for r in &rows {
+        let [low, high, p] = peer[&r["campaign_code"]];
+        for (ours, theirs, what) in [
+            (num(r, "uplift_low"), low, "interval low"),
+            (num(r, "uplift_high"), high, "interval high"),
+            (num(r, "p_value"), p, "p-value"),
+        ] {
+            assert!(
+                (ours - theirs).abs() < 1e-9,
+                "{} {what}: acrm {ours}, statsmodels {theirs}",
+                r["campaign_code"]
+            );
+        }
+    }
+}
