@@ -110,7 +110,10 @@ pub fn dataset_sql(
     });
     format!(
         "WITH history AS (
-    SELECT s.customer_id, s.order_date, CAST(s.revenue AS DOUBLE) AS revenue, ch.channel_type,
+    -- Revenue stays a decimal until summed: a sum of doubles depends on the order the
+    -- parallel aggregation adds them in, and a last-bit difference can move a customer across
+    -- a tree's split (SQL scoring must equal the CLI's, run after run).
+    SELECT s.customer_id, s.order_date, s.revenue, ch.channel_type,
            -- Purchases count as orders; a return only takes its money back.
            CASE WHEN s.quantity > 0 THEN s.order_id END AS order_id
     FROM fact_sales s JOIN dim_channel ch ON ch.channel_key = s.channel_key
@@ -127,9 +130,10 @@ pub fn dataset_sql(
            count(DISTINCT CASE WHEN order_date > DATE '{d365}' THEN order_id END) AS orders_365,
            count(DISTINCT CASE WHEN order_date > DATE '{d90}' THEN order_id END) AS orders_90,
            count(DISTINCT CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN order_id END) AS orders_prev_90,
-           sum(CASE WHEN order_date > DATE '{d365}' THEN revenue ELSE 0 END) AS revenue_365,
-           sum(CASE WHEN order_date > DATE '{d90}' THEN revenue ELSE 0 END) AS revenue_90,
-           sum(CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN revenue ELSE 0 END) AS revenue_prev_90
+           CAST(sum(CASE WHEN order_date > DATE '{d365}' THEN revenue ELSE 0 END) AS DOUBLE) AS revenue_365,
+           CAST(sum(CASE WHEN order_date > DATE '{d90}' THEN revenue ELSE 0 END) AS DOUBLE) AS revenue_90,
+           CAST(sum(CASE WHEN order_date > DATE '{d180}' AND order_date <= DATE '{d90}' THEN revenue ELSE 0 END) AS DOUBLE)
+             AS revenue_prev_90
     FROM history h JOIN active a ON a.customer_id = h.customer_id
     GROUP BY h.customer_id
 ), channel_lines AS (

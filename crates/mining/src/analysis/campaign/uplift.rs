@@ -171,8 +171,9 @@ fn groups_sql(as_of: NaiveDate) -> String {
            sum(CASE WHEN contacted THEN 1 ELSE 0 END) AS reached,
            sum(CASE WHEN responded THEN 1 ELSE 0 END) AS responded,
            sum(CASE WHEN converted THEN 1 ELSE 0 END) AS converted,
-           sum(CAST(response_revenue AS DOUBLE)) AS revenue,
-           sum(CAST(response_revenue AS DOUBLE) * CAST(response_revenue AS DOUBLE)) AS revenue_sq
+           -- Decimal sums, exact whatever order the rows are added in.
+           CAST(sum(response_revenue) AS DOUBLE) AS revenue,
+           CAST(sum(response_revenue * response_revenue) AS DOUBLE) AS revenue_sq
     FROM fact_campaign_response
     WHERE contact_date <= DATE '{as_of}'
     GROUP BY campaign_key, control_group
