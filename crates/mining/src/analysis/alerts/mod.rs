@@ -268,16 +268,17 @@ fn credit_sql(as_of: NaiveDate) -> String {
     format!(
         "WITH items AS (
     SELECT customer_id, due_date,
-           CAST(amount AS DOUBLE)
+           -- Decimals until summed: a double sum depends on the order rows are added in.
+           amount
              - CASE WHEN paid_date IS NOT NULL AND paid_date <= DATE '{as_of}'
-                    THEN CAST(paid_amount AS DOUBLE) ELSE 0 END AS open_amount
+                    THEN paid_amount ELSE 0 END AS open_amount
     FROM fact_receivable
     WHERE invoice_date <= DATE '{as_of}' AND customer_id <> 0
 ), balances AS (
     SELECT customer_id,
-           sum(open_amount) AS open_balance,
-           sum(CASE WHEN due_date < DATE '{as_of}' AND open_amount > 0 THEN open_amount ELSE 0 END)
-             AS overdue_amount,
+           CAST(sum(open_amount) AS DOUBLE) AS open_balance,
+           CAST(sum(CASE WHEN due_date < DATE '{as_of}' AND open_amount > 0 THEN open_amount ELSE 0 END)
+             AS DOUBLE) AS overdue_amount,
            max(CASE WHEN due_date < DATE '{as_of}' AND open_amount > 0
                     THEN CAST(DATE '{as_of}' AS INT) - CAST(due_date AS INT) ELSE 0 END)
              AS max_days_overdue
