@@ -7,6 +7,9 @@ Data sets:
            `acrm sql`), split by application date at the day acrm's own time split uses;
   churn    the churn populations acrm trains and tests on (`acrm mine churn train
            --export-data DIR`), train as of one date, test one horizon later;
+  response the campaign contacts acrm's response model learns from (`acrm mine response train
+           --export-data FILE`: features as of each campaign's start), split at the campaign
+           start acrm's own time split uses;
   german   ../shared/data/german_credit.csv (UCI Statlog German credit, target `default`,
            2 = bad), a seeded stratified 25% test split written to two files.
   Public data sets shipped inside pip packages (gradient boosting only), each with a seeded
@@ -227,6 +230,16 @@ def main() -> None:
     run([acrm, "mine", "churn", "train", "-w", a.warehouse, "--kind", "tree", "--no-save",
          "--export-data", a.work, "--format", "json"])
 
+    # response: the contacts acrm reads, split where its own time split cuts them.
+    contacts = os.path.join(a.work, "response_rows.csv")
+    model = json.loads(run([acrm, "mine", "response", "train", "-w", a.warehouse, "--no-save",
+                            "--export-data", contacts, "--format", "json"]))
+    cut = model["data"]["split"]["cut"]
+    rows = pd.read_csv(contacts)
+    rows[rows.campaign_start < cut].to_csv(os.path.join(a.work, "response_train.csv"), index=False)
+    rows[rows.campaign_start >= cut].to_csv(os.path.join(a.work, "response_test.csv"), index=False)
+    response_skip = ["contact_id", "customer_id", "campaign_code", "campaign_start"]
+
     # german: seeded stratified split.
     german = pd.read_csv(os.path.join(ROOT, "..", "shared", "data", "german_credit.csv"))
     g_train, g_test = train_test_split(german, test_size=0.25, random_state=42, stratify=german["default"])
@@ -237,12 +250,15 @@ def main() -> None:
     results += compare("credit", a.work, "outcome", "bad", ["application_id", "customer_id", "application_date"],
                        a.max_depth, a.min_samples_leaf)
     results += compare("churn", a.work, "churned", "true", ["customer_id"], a.max_depth, a.min_samples_leaf)
+    results += compare("response", a.work, "responded", "true", response_skip, a.max_depth,
+                       a.min_samples_leaf)
     results += compare("german", a.work, "default", "2", [], a.max_depth, a.min_samples_leaf)
 
     # gbdt: the warehouse sets on acrm's own time splits; the files on repeated splits.
     gbdt = [("credit", *compare_gbdt("credit", a.work, "outcome", "bad",
                                      ["application_id", "customer_id", "application_date"], a.threads)),
-            ("churn", *compare_gbdt("churn", a.work, "churned", "true", ["customer_id"], a.threads))]
+            ("churn", *compare_gbdt("churn", a.work, "churned", "true", ["customer_id"], a.threads)),
+            ("response", *compare_gbdt("response", a.work, "responded", "true", response_skip, a.threads))]
     for name, frame, target, positive in [("german", german, "default", "2"), *public_sets()]:
         gbdt.append(repeated_gbdt(name, frame, a.work, target, positive, [], a.splits, a.threads))
 

@@ -87,7 +87,8 @@ enum Command {
         after_help = "Writes the alerts table unless --no-write. Rules: crates/mining/src/analysis/alerts/ (also in README.md).\nExamples:\n  acrm alerts\n  acrm alerts --as-of 2024-09-30 --format csv"
     )]
     Alerts(commands::mine::AlertsArgs),
-    /// Campaigns: evaluate each against its control group (uplift, incremental revenue, ROI).
+    /// Campaigns: draw a target list with its control group; evaluate each campaign against
+    /// its control group (uplift, incremental revenue, ROI).
     Campaign {
         #[command(subcommand)]
         what: commands::campaign::CampaignCommand,

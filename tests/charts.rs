@@ -186,6 +186,16 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         &["mine", "credit", "train"],
         &["mine", "credit", "score"],
         &["campaign", "evaluate"],
+        &["mine", "response", "train"],
+        &["mine", "response", "score"],
+        &[
+            "campaign",
+            "target",
+            "--name",
+            "REPORT",
+            "--segment",
+            "rfm=champions",
+        ],
     ] {
         run_ok(&mut s.on(args));
     }
@@ -207,6 +217,8 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
         "association-rules",
         "alerts",
         "campaigns",
+        "campaign-target-lists",
+        "campaign-response",
         "expenses",
         "cohort-retention",
     ] {
@@ -235,9 +247,9 @@ fn html_report_is_self_contained_and_renders_in_headless_chromium() {
                 && c.split_once('.').is_some_and(|(_, f)| f.len() > 2)
         });
     assert!(raw.is_none(), "raw float {raw:?} in the report");
-    // RFM, segments, value tiers, lifecycle, dormant products, churn, credit scores, rules,
-    // alerts, campaigns, expenses, cohorts.
-    assert_eq!(html.matches("<svg").count(), 12, "a chart per analysis");
+    // RFM, segments, value tiers, lifecycle, dormant products, churn, response, credit
+    // scores, rules, alerts, campaigns, target lists, expenses, cohorts.
+    assert_eq!(html.matches("<svg").count(), 14, "a chart per analysis");
     let expenses = html
         .split("<section id=\"expenses\">")
         .nth(1)

@@ -419,3 +419,21 @@ pub fn assert_golden(path: &Path, out: &str, test: &str) {
         path.display()
     );
 }
+
+/// Independent AUC: the share of (positive, negative) pairs ordered right, ties half.
+pub fn pairwise_auc(scored: &[(bool, f64)]) -> f64 {
+    let (mut right, mut pairs) = (0.0, 0.0);
+    for (_, sp) in scored.iter().filter(|s| s.0) {
+        for (_, sn) in scored.iter().filter(|s| !s.0) {
+            pairs += 1.0;
+            right += if sp > sn {
+                1.0
+            } else if sp == sn {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    right / pairs
+}

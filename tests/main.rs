@@ -22,3 +22,4 @@ mod serve_attacks;
 mod serve_fuzz;
 mod serve_protocol;
 mod structure;
+mod targeting;

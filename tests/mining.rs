@@ -744,7 +744,7 @@ fn the_nightly_build_refreshes_the_configured_marts_in_its_own_version() {
     let copy = SampleCopy::new();
     let config = std::fs::read_to_string(copy.config()).expect("config");
     let only_rfm = config.replace(
-        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts", "campaign_target"]"#,
         r#"refresh = ["rfm"]"#,
     );
     assert_ne!(only_rfm, config, "the sample config names its marts");

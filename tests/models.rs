@@ -41,24 +41,6 @@ fn champion_call(s: &SampleCopy, name: &str) -> (serde_json::Value, String) {
     (card, call)
 }
 
-/// Independent AUC: the share of (positive, negative) pairs ordered right, ties half.
-fn pairwise_auc(scored: &[(bool, f64)]) -> f64 {
-    let (mut right, mut pairs) = (0.0, 0.0);
-    for (_, sp) in scored.iter().filter(|s| s.0) {
-        for (_, sn) in scored.iter().filter(|s| !s.0) {
-            pairs += 1.0;
-            right += if sp > sn {
-                1.0
-            } else if sp == sn {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    right / pairs
-}
-
 /// The three most important inputs of a credit model card are the planted logit's: income,
 /// savings account and home ownership.
 fn leads_with_the_planted_inputs(card: &serde_json::Value) {
@@ -611,7 +593,7 @@ fn the_nightly_build_scores_with_the_champion_models() {
     run_ok(&mut copy.on(&["mine", "credit", "train"]));
     let config = std::fs::read_to_string(copy.config()).expect("config");
     let scoring = config.replace(
-        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts", "campaign_target"]"#,
         r#"refresh = ["churn_score", "credit_score"]"#,
     );
     assert_ne!(scoring, config, "the sample config names its marts");
@@ -718,6 +700,18 @@ fn every_registered_analysis_publishes_its_declared_mart_from_the_nightly_build(
     run_ok(&mut copy.build(&wh, &["--no-marts"]));
     run_ok(&mut copy.on(&["mine", "churn", "train", "--kind", "tree"]));
     run_ok(&mut copy.on(&["mine", "credit", "train"]));
+    run_ok(&mut copy.on(&["mine", "response", "train", "--kind", "logistic"]));
+    // A target list drawn tonight: the next night's refresh checks it for new opt-outs.
+    run_ok(&mut copy.on(&[
+        "campaign",
+        "target",
+        "--name",
+        "NIGHTLY",
+        "--sql",
+        "SELECT customer_id FROM dim_customer",
+        "--size",
+        "50",
+    ]));
     let schema = acrm_schema::WarehouseSchema::builtin().expect("schema");
     let every: Vec<String> = schema
         .analyses()
@@ -726,7 +720,7 @@ fn every_registered_analysis_publishes_its_declared_mart_from_the_nightly_build(
         .collect();
     let config = std::fs::read_to_string(copy.config()).expect("config");
     let all = config.replace(
-        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]"#,
+        r#"refresh = ["rfm", "segment", "value", "lifecycle", "alerts", "campaign_target"]"#,
         &format!("refresh = [{}]", every.join(", ")),
     );
     assert_ne!(all, config, "the sample config names its marts");
@@ -738,10 +732,17 @@ fn every_registered_analysis_publishes_its_declared_mart_from_the_nightly_build(
     assert!(!stderr.contains("skipped"), "every analysis ran: {stderr}");
     let dir = current(&wh);
     let m = manifest(&dir);
+    // Night 1, then the target list's version, then night 2's.
+    let night_2 = current_version(&wh);
+    assert_eq!(night_2, 3);
     for mart in schema.marts() {
         let rows = m["tables"][&mart.name].as_u64().unwrap_or(0);
         assert!(rows > 0, "{} missing or empty: {}", mart.name, m["tables"]);
-        assert_eq!(m["derived"][&mart.name]["computed_on"], 2, "{}", mart.name);
+        assert_eq!(
+            m["derived"][&mart.name]["computed_on"], night_2,
+            "{}",
+            mart.name
+        );
         let batches = read_table(&dir, &mart.name);
         assert_eq!(
             batches[0].schema(),

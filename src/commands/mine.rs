@@ -162,6 +162,12 @@ pub enum MineCommand {
         #[command(subcommand)]
         action: Box<crate::commands::models::ChurnAction>,
     },
+    /// Campaign response propensity: train on earlier campaigns' contacts (features as of
+    /// each start), evaluate with lift by decile, score every customer.
+    Response {
+        #[command(subcommand)]
+        action: Box<crate::commands::models::ResponseAction>,
+    },
     /// Model stability: PSI of each champion's score and CSI of its inputs between its
     /// training rows and the population it scores now, with model_drift alerts.
     #[command(
@@ -382,6 +388,7 @@ pub fn run(cmd: MineCommand) -> anyhow::Result<()> {
         MineCommand::Credit { action } => crate::commands::models::credit(*action),
         MineCommand::Monitor(args) => crate::commands::monitor::run(*args),
         MineCommand::Churn { action } => crate::commands::models::churn(*action),
+        MineCommand::Response { action } => crate::commands::models::response(*action),
         MineCommand::Basket { action, args } => match action.map(|a| *a) {
             None => basket(&args),
             Some(BasketAction::Recommend {

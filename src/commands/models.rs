@@ -1,5 +1,5 @@
-//! `acrm mine credit …`, `acrm mine churn …` and `acrm models …`: argument handling and
-//! printing around `acrm_mining::model`.
+//! `acrm mine credit …`, `acrm mine churn …`, `acrm mine response …` and `acrm models …`:
+//! argument handling and printing around `acrm_mining::model`.
 
 use std::path::PathBuf;
 
@@ -10,13 +10,13 @@ use acrm_mining::algo::gbdt::GbdtParams;
 use acrm_mining::algo::metrics::{self, Evaluation};
 use acrm_mining::algo::scorecard::{Scale, ScorecardParams};
 use acrm_mining::analysis::churn::{self, TrainingData};
-use acrm_mining::analysis::credit;
+use acrm_mining::analysis::{credit, response};
 use acrm_mining::model::registry::Registry;
 use acrm_mining::model::source::{Loaded, Source};
 use acrm_mining::model::{
     self, Classifier, Costs, Kind, Model, SplitPlan, Target, TrainOptions, Trained,
 };
-use acrm_olap::TableBuilder;
+use acrm_olap::{Engine, TableBuilder};
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
@@ -63,12 +63,7 @@ pub enum CreditAction {
     #[command(
         after_help = "Examples:\n  acrm mine credit evaluate                      (the champion)\n  acrm mine credit evaluate --model credit-v1 --chart roc.svg"
     )]
-    Evaluate {
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        run: ModelRun,
-    },
+    Evaluate(Box<EvaluateArgs>),
     /// Score applications with a saved model (default: all of them) → mart_credit_score.
     #[command(
         after_help = "Examples:\n  acrm mine credit score\n  acrm mine credit score --model credit-v1 --format csv --no-write"
@@ -188,6 +183,45 @@ pub enum ChurnAction {
     },
 }
 
+/// `acrm mine response …`.
+#[derive(Subcommand, Debug)]
+pub enum ResponseAction {
+    /// Train a response model on the campaign history (default: a forest; every contacted
+    /// customer of each campaign, features as of the day before its start, the latest 25%
+    /// of the rows by campaign start as the test) and save it.
+    #[command(
+        after_help = "Features and labels: crates/mining/src/analysis/response.rs (also in README.md).\nExamples:\n  acrm mine response train\n  acrm mine response train --kind logistic --promote-if-better\n  acrm mine response train --kind gbdt --early-stopping-rounds 20 --gains-chart gains.svg"
+    )]
+    Train {
+        /// Model kind: tree, logistic, forest or gbdt.
+        #[arg(long, default_value = "forest")]
+        kind: String,
+        /// Also write the contact rows read (training and test, with campaign_start; not with
+        /// --sql, --table or --input) to this CSV file.
+        #[arg(long, value_name = "FILE.csv")]
+        export_data: Option<PathBuf>,
+        #[command(flatten)]
+        data: Box<DataArgs>,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Measure a saved model on labelled data (default: every campaign contact up to
+    /// --as-of), with lift and gains by decile.
+    #[command(
+        after_help = "Examples:\n  acrm mine response evaluate                    (the champion)\n  acrm mine response evaluate --model response-v1 --chart roc.svg"
+    )]
+    Evaluate(Box<EvaluateArgs>),
+    /// P(response), rank, decile and top 3 reasons of every customer as of --as-of
+    /// (default: the last sale) → mart_response_score.
+    #[command(
+        after_help = "Examples:\n  acrm mine response score                       (the champion, likeliest first)\n  acrm mine response score --top 50 --no-write"
+    )]
+    Score {
+        #[command(flatten)]
+        score: ScoreArgs,
+    },
+}
+
 /// Flags of `train`: how to fit, and the flags every analysis takes.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -196,6 +230,15 @@ pub struct TrainArgs {
     fit: Box<FitArgs>,
     #[command(flatten)]
     common: Common,
+}
+
+/// Flags of `evaluate` on a task's rows or any other labelled data.
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    run: ModelRun,
 }
 
 /// Flags of `evaluate`: the model, and the flags every analysis takes.
@@ -225,7 +268,9 @@ pub struct ModelChoice {
     name: String,
 }
 
-/// Where model data comes from, and its target.
+/// Where model data comes from, and its target (the defaults are the task's: credit's
+/// applications with `outcome` = `bad`, response's campaign contacts with `responded` =
+/// `true`).
 #[derive(Args, Debug)]
 pub struct DataArgs {
     /// Rows of this warehouse query.
@@ -240,17 +285,18 @@ pub struct DataArgs {
     /// Test rows from this CSV or Parquet file instead of a split (train only).
     #[arg(long)]
     test_input: Option<PathBuf>,
-    /// Target column [default: outcome]
+    /// Target column [default: the task's, e.g. outcome]
     #[arg(long)]
     target: Option<String>,
-    /// Target value that counts as positive (bad) [default: bad]
+    /// Target value that counts as positive [default: the task's, e.g. bad]
     #[arg(long)]
     positive: Option<String>,
-    /// Id column, kept in scores, not a feature [default: application_id]
+    /// Id column, kept in scores, not a feature [default: the task's, e.g. application_id]
     #[arg(long)]
     id: Option<String>,
     /// Date column of a time-aware split: train before --split-date, test from it
-    /// [default: application_date for warehouse data; files split at random]
+    /// [default: the task's (application_date, campaign_start) for its own data, a
+    /// query's only date column; files split at random]
     #[arg(long)]
     time: Option<String>,
     /// Columns that are not features.
@@ -421,19 +467,30 @@ pub struct RegistryArgs {
     engine: EngineArgs,
 }
 
+/// What a model task trained on its own warehouse rows defaults to.
+struct Task<'a> {
+    /// Registry task name.
+    name: &'static str,
+    /// Target, id and non-feature columns of its own rows.
+    target: Target,
+    /// The date column its own rows split on.
+    time: &'static str,
+    /// Reads its own rows from the warehouse.
+    rows: &'a dyn Fn(&Engine) -> anyhow::Result<Loaded>,
+}
+
 impl DataArgs {
-    /// The source, or the task's default warehouse query.
-    fn source(&self, default_sql: String) -> Source {
+    /// The source given by --sql, --table or --input; `None`: the task's own rows.
+    fn source(&self) -> Option<Source> {
         match (&self.sql, &self.table, &self.input) {
-            (Some(q), _, _) => Source::Sql(q.clone()),
-            (_, Some(t), _) => Source::table(t),
-            (_, _, Some(p)) => Source::File(p.clone()),
-            _ => Source::Sql(default_sql),
+            (Some(q), _, _) => Some(Source::Sql(q.clone())),
+            (_, Some(t), _) => Some(Source::table(t)),
+            (_, _, Some(p)) => Some(Source::File(p.clone())),
+            _ => None,
         }
     }
 
-    fn target(&self) -> Target {
-        let default = credit::target();
+    fn target(&self, default: Target) -> Target {
         let custom = !self.is_default();
         Target {
             column: self.target.clone().unwrap_or(default.column),
@@ -448,14 +505,14 @@ impl DataArgs {
         }
     }
 
-    /// Time split on warehouse data (by --time, else application_date for the default
-    /// query, else the data's only date column), seeded and stratified otherwise.
-    fn plan(&self, seed: u64, data: &Loaded) -> anyhow::Result<SplitPlan> {
+    /// Time split on warehouse data (by --time, else the task's `time` column for its own
+    /// rows, else the data's only date column), seeded and stratified otherwise.
+    fn plan(&self, seed: u64, data: &Loaded, time: &str) -> anyhow::Result<SplitPlan> {
         let time = self.time.clone().or_else(|| {
             if self.input.is_some() {
                 None
             } else if self.is_default() {
-                Some("application_date".to_string())
+                Some(time.to_string())
             } else {
                 match data.frame.date_columns().as_slice() {
                     [only] => Some(only.clone()),
@@ -494,15 +551,65 @@ fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<L
     Ok(rt.block_on(source.load(engine))?)
 }
 
-/// Reads `data`'s source, opening the warehouse only when it is needed.
-fn read(common: &Common, data: &DataArgs, default_sql: String) -> anyhow::Result<Loaded> {
-    let source = data.source(default_sql);
+/// Reads `data`'s source, or `own` rows from the warehouse without one, opening the
+/// warehouse only when it is needed.
+fn read(
+    common: &Common,
+    data: &DataArgs,
+    own: &dyn Fn(&Engine) -> anyhow::Result<Loaded>,
+) -> anyhow::Result<Loaded> {
+    let source = data.source();
     if !data.needs_warehouse() {
-        return load(&source, None);
+        return match &source {
+            Some(s) => load(s, None),
+            None => own_rows_need_a_warehouse(),
+        };
     }
     let rt = crate::context::runtime()?;
     let engine = common.engine.open(rt)?;
-    Ok(rt.block_on(source.load(Some(&engine)))?)
+    match source {
+        Some(s) => Ok(rt.block_on(s.load(Some(&engine)))?),
+        None => own(&engine),
+    }
+}
+
+/// Unreachable by the flags (without --input the warehouse is read); an error, not a panic.
+fn own_rows_need_a_warehouse() -> anyhow::Result<Loaded> {
+    anyhow::bail!("the task's own rows are read from the warehouse")
+}
+
+/// Credit's own rows: `query` over the warehouse.
+fn credit_rows(query: fn() -> String) -> impl Fn(&Engine) -> anyhow::Result<Loaded> {
+    move |engine| {
+        let rt = crate::context::runtime()?;
+        Ok(rt.block_on(Source::Sql(query()).load(Some(engine)))?)
+    }
+}
+
+/// The credit task over its applications.
+fn credit_task(rows: &dyn Fn(&Engine) -> anyhow::Result<Loaded>) -> Task<'_> {
+    Task {
+        name: credit::TASK,
+        target: credit::target(),
+        time: "application_date",
+        rows,
+    }
+}
+
+/// Response's own rows: every campaign contact up to `as_of` (default: the last sale).
+fn response_rows(as_of: Option<NaiveDate>) -> impl Fn(&Engine) -> anyhow::Result<Loaded> {
+    move |engine| {
+        let rt = crate::context::runtime()?;
+        let _working = progress::working("reading each campaign's contacts and features");
+        rt.block_on(async {
+            let as_of = match as_of {
+                Some(d) => d,
+                None => acrm_mining::analysis::features::last_fact_date(engine).await?,
+            };
+            response::load_training(engine, as_of).await
+        })
+        .map_err(Into::into)
+    }
 }
 
 fn registry(engine: &EngineArgs) -> anyhow::Result<Registry> {
@@ -518,29 +625,32 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
             train: TrainArgs { fit, common },
         } => {
             let options = fit.options(kind.parse()?)?;
-            train_credit(&data, &fit, &common, &options)
+            let rows = credit_rows(credit::training_sql);
+            train_task(&credit_task(&rows), &data, &fit, &common, &options)
         }
         CreditAction::Scorecard {
             data,
             card,
             train: TrainArgs { fit, common },
-        } => train_credit(&data, &fit, &common, &card.options(&fit)?),
-        CreditAction::Evaluate {
-            data,
-            run: ModelRun { model, common },
         } => {
-            let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
-            let loaded = read(&common, &data, credit::training_sql())?;
-            let scored = model::evaluate(&m, &loaded.frame)?;
-            evaluation_charts(&common, &m, &scored)?;
-            print_evaluation(&m, &scored.evaluation, common.format)
+            let rows = credit_rows(credit::training_sql);
+            let options = card.options(&fit)?;
+            train_task(&credit_task(&rows), &data, &fit, &common, &options)
+        }
+        CreditAction::Evaluate(args) => {
+            let EvaluateArgs {
+                data,
+                run: ModelRun { model, common },
+            } = *args;
+            let rows = credit_rows(credit::training_sql);
+            evaluate_task(&credit_task(&rows), &data, &model, &common)
         }
         CreditAction::Score {
             data,
             score: ScoreArgs { model, common },
         } => {
             let m = registry(&common.engine)?.load(credit::TASK, &model.name)?;
-            let loaded = read(&common, &data, credit::scoring_sql())?;
+            let loaded = read(&common, &data, &credit_rows(credit::scoring_sql))?;
             let table = credit::score_table(&m, &loaded.frame)?;
             print_batch(&table, common.format)?;
             publish(&common, &credit::ANALYSIS, vec![table])
@@ -548,19 +658,90 @@ pub fn credit(action: CreditAction) -> anyhow::Result<()> {
     }
 }
 
-/// Trains, prints and saves a credit model as `options` say.
-fn train_credit(
+/// Runs `acrm mine response …`.
+pub fn response(action: ResponseAction) -> anyhow::Result<()> {
+    match action {
+        ResponseAction::Train {
+            kind,
+            export_data,
+            data,
+            train: TrainArgs { fit, common },
+        } => {
+            let options = fit.options(kind.parse()?)?;
+            let own = response_rows(common.as_of);
+            let rows = |engine: &Engine| -> anyhow::Result<Loaded> {
+                let loaded = own(engine)?;
+                if let Some(path) = &export_data {
+                    loaded.write_csv(path)?;
+                }
+                Ok(loaded)
+            };
+            train_task(&response_task(&rows), &data, &fit, &common, &options)
+        }
+        ResponseAction::Evaluate(args) => {
+            let EvaluateArgs {
+                data,
+                run: ModelRun { model, common },
+            } = *args;
+            let rows = response_rows(common.as_of);
+            evaluate_task(&response_task(&rows), &data, &model, &common)
+        }
+        ResponseAction::Score {
+            score: ScoreArgs { model, common },
+        } => {
+            let m = registry(&common.engine)?.load(response::TASK, &model.name)?;
+            let rt = crate::context::runtime()?;
+            let engine = common.engine.open(rt)?;
+            let as_of = match common.as_of {
+                Some(d) => d,
+                None => rt.block_on(acrm_mining::analysis::features::last_fact_date(&engine))?,
+            };
+            let loaded = rt.block_on(response::load_population(&engine, as_of))?;
+            let table = response::score_table(&m, &loaded.frame, as_of)?;
+            print_batch(&table, common.format)?;
+            publish(&common, &response::ANALYSIS, vec![table])
+        }
+    }
+}
+
+/// The response task over its campaign contacts.
+fn response_task(rows: &dyn Fn(&Engine) -> anyhow::Result<Loaded>) -> Task<'_> {
+    Task {
+        name: response::TASK,
+        target: response::target(),
+        time: response::TIME,
+        rows,
+    }
+}
+
+/// Measures a saved model of `task` on `data` (default: the task's own rows).
+fn evaluate_task(
+    task: &Task,
+    data: &DataArgs,
+    model: &ModelChoice,
+    common: &Common,
+) -> anyhow::Result<()> {
+    let m = registry(&common.engine)?.load(task.name, &model.name)?;
+    let loaded = read(common, data, task.rows)?;
+    let scored = model::evaluate(&m, &loaded.frame)?;
+    evaluation_charts(common, &m, &scored)?;
+    print_evaluation(&m, &scored.evaluation, common.format)
+}
+
+/// Trains, prints and saves a model of `task` as `options` say.
+fn train_task(
+    task: &Task,
     data: &DataArgs,
     fit: &FitArgs,
     common: &Common,
     options: &TrainOptions,
 ) -> anyhow::Result<()> {
-    let loaded = read(common, data, credit::training_sql())?;
+    let loaded = read(common, data, task.rows)?;
     let trained = model::train_loaded(
-        credit::TASK,
+        task.name,
         &loaded,
-        &data.plan(fit.seed, &loaded)?,
-        &data.target(),
+        &data.plan(fit.seed, &loaded, task.time)?,
+        &data.target(task.target.clone()),
         options,
     )?;
     let trained = keep(common, fit, trained)?;
@@ -875,6 +1056,7 @@ fn sql_call(m: &Model) -> String {
     let function = match m.task.as_str() {
         "churn" => "churn_probability",
         "credit" => "credit_score",
+        "response" => "response_probability",
         _ => return String::new(),
     };
     m.sql_call(function)

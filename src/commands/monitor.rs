@@ -19,7 +19,7 @@ use crate::output::print_batch;
 /// Flags of `acrm mine monitor`.
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
-    /// Only this task's model (credit or churn) [default: every task with a champion]
+    /// Only this task's model (credit, churn or response) [default: every task with a champion]
     #[arg(long)]
     task: Option<String>,
     /// Model name, or `champion`, of --task.
@@ -104,7 +104,9 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
         };
         let tasks: Vec<&str> = match args.task.as_deref() {
             Some(t) if monitoring::TASKS.contains(&t) => vec![t],
-            Some(other) => bail!("--task {other}: credit or churn (or give --input / --sql)"),
+            Some(other) => {
+                bail!("--task {other}: credit, churn or response (or give --input / --sql)")
+            }
             None => Vec::new(),
         };
         found = rt.block_on(monitoring::monitor(

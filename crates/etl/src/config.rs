@@ -299,9 +299,16 @@ pub struct MartsConfig {
 }
 
 impl MartsConfig {
-    /// The default `refresh` list: every analysis that needs no trained model.
-    pub const DEFAULT_REFRESH: [&'static str; 5] =
-        ["rfm", "segment", "value", "lifecycle", "alerts"];
+    /// The default `refresh` list: every analysis that needs no trained model, and the
+    /// opt-out check of the campaign target lists drawn.
+    pub const DEFAULT_REFRESH: [&'static str; 6] = [
+        "rfm",
+        "segment",
+        "value",
+        "lifecycle",
+        "alerts",
+        "campaign_target",
+    ];
 }
 
 impl Default for MartsConfig {

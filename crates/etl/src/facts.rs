@@ -56,7 +56,7 @@ impl Lookups {
     }
 
     /// The golden record of customer `id` as of `day` (survivorship over its member
-    /// records): its dim_customer attributes, and its first day (the sign-up date, else
+    /// records; a marketing opt-out in any of them wins): its dim_customer attributes, and its first day (the sign-up date, else
     /// `day`). Read-only, so many customers' records are computed at once.
     pub fn golden(&self, id: i64, day: i32) -> (Vec<Value>, i32) {
         let def = &self.customer_def;
@@ -97,6 +97,18 @@ impl Lookups {
                     _ => Value::Null,
                 },
                 "signup_date" => signup.map_or(Value::Null, Value::Date),
+                // Consent withdrawn in any source is withdrawn: a yes anywhere wins.
+                "marketing_opt_out" => {
+                    let said = def.index_of("marketing_opt_out").map(|i| {
+                        members
+                            .iter()
+                            .any(|r| matches!(r.values[i], Value::Bool(true)))
+                    });
+                    match said {
+                        Some(true) => Value::Bool(true),
+                        _ => first("marketing_opt_out"),
+                    }
+                }
                 "source_systems" => Value::Str(systems.join(",").into()),
                 "source_records" => Value::Int(members.len() as i64),
                 "province" => match (first("province"), first("city")) {

@@ -22,6 +22,7 @@ pub fn draw(figure: Figure, table: &str, rows: &[RecordBatch]) -> Result<Chart> 
         Figure::ChurnDistribution => churn_distribution(rows),
         Figure::CreditScoreByOutcome => credit_score_by_outcome(rows),
         Figure::CampaignUplift => campaign_uplift(rows),
+        Figure::ResponseDeciles => response_deciles(rows),
     }
 }
 
@@ -386,6 +387,31 @@ pub fn counts_by(batches: &[RecordBatch], table: &str, column: &str, title: &str
         column,
         "rows",
         Kind::Bars(counts.into_iter().collect()),
+    ))
+}
+
+/// Mean response probability per decile of `mart_response_score` (1 = the customers most
+/// likely to respond): how steeply the model separates them.
+pub fn response_deciles(mart: &[RecordBatch]) -> Result<Chart> {
+    let rows = &Frame::from_batches(mart)?;
+    let table = "mart_response_score";
+    let mut sums: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+    let deciles = numbers(rows, table, "decile")?;
+    for (d, p) in deciles.iter().zip(numbers(rows, table, "p_response")?) {
+        if let (Some(d), Some(p)) = (d, p) {
+            let s = sums.entry(*d as u32).or_default();
+            *s = (s.0 + p, s.1 + 1.0);
+        }
+    }
+    Ok(Chart::new(
+        "Response probability by score decile",
+        "decile (1 = most likely to respond)",
+        "mean P(response)",
+        Kind::Bars(
+            sums.into_iter()
+                .map(|(d, (sum, n))| (d.to_string(), sum / n))
+                .collect(),
+        ),
     ))
 }
 

@@ -112,7 +112,7 @@ async fn kpi_section(engine: &Engine) -> Result<Section> {
 }
 
 /// The section of a registered analysis: its chart and summary table, each from a query;
-/// or, when the version lacks its mart, how to compute it.
+/// when the version lacks its mart, how to compute it; when the mart is empty, that it is.
 async fn mart_section(
     engine: &Engine,
     a: &Analysis,
@@ -131,6 +131,12 @@ async fn mart_section(
     }
     let (table_title, table_sql) = s.table;
     let rows_drawn = rows(engine, chart.sql).await?;
+    if rows_drawn.iter().all(|b| b.num_rows() == 0) {
+        return Ok(section.text(format!(
+            "{} has no rows in this version: `{}` computes them.",
+            chart.table, a.command
+        )));
+    }
     Ok(section
         .chart(figures::draw(chart.figure, chart.table, &rows_drawn)?.svg()?)
         .table(table_title, rows(engine, table_sql).await?))

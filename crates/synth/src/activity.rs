@@ -163,6 +163,7 @@ fn write_customers(
             "register_date",
             "credit_limit",
             "updated_at",
+            "no_marketing",
         ],
     )?;
     let mut web = out.jsonl("web", "web_customers")?;
@@ -178,7 +179,8 @@ fn write_customers(
                     phone: String,
                     email: String,
                     id_card: String,
-                    slips: f64| {
+                    slips: f64,
+                    no_marketing: &str| {
             let birth = if rng.random_bool(slips) {
                 noise::date_typo(rng, p.birth)
             } else {
@@ -219,8 +221,12 @@ fn write_customers(
                 p.signup.format("%Y/%m/%d").to_string(),
                 p.credit_limit.to_string(),
                 updated.clone(),
+                no_marketing.to_string(),
             ]
         };
+        // Consent from its own stream, so nothing else a record holds changes.
+        let opted_out = marketing_opt_out(opts, p);
+        let mut consent = person_rng(opts, p.id, 1, 43);
         if let Some(id) = &p.crm_id {
             let phone = if p.placeholder_phone {
                 PLACEHOLDER_PHONE.to_string()
@@ -239,7 +245,17 @@ fn write_customers(
             } else {
                 p.name()
             };
-            let row = base(&mut rng, id, name, phone, email, p.id_number.clone(), 0.02);
+            let no_marketing = if opted_out { "是" } else { "否" };
+            let row = base(
+                &mut rng,
+                id,
+                name,
+                phone,
+                email,
+                p.id_number.clone(),
+                0.02,
+                no_marketing,
+            );
             crm.row(&row)?;
             identity.row(&["crm".into(), id.clone(), p.id.to_string()])?;
         }
@@ -269,7 +285,23 @@ fn write_customers(
             } else {
                 String::new()
             };
-            let row = base(&mut rng, dup, name, phone, String::new(), id_card, 0.15);
+            // The second clerk rarely asks: no answer, or for half the customers who opted out
+            // a "否" that must not override their opt-out (any source's "no" wins).
+            let no_marketing = if opted_out && consent.random_bool(0.5) {
+                "否"
+            } else {
+                ""
+            };
+            let row = base(
+                &mut rng,
+                dup,
+                name,
+                phone,
+                String::new(),
+                id_card,
+                0.15,
+                no_marketing,
+            );
             crm.row(&row)?;
             identity.row(&["crm".into(), dup.clone(), p.id.to_string()])?;
         }
@@ -635,6 +667,23 @@ impl BasketTruth {
     }
 }
 
+/// Whether the person has opted out of marketing (6% of those with a CRM record, the only
+/// source that asks; from its own random stream): no campaign target list may contact them.
+pub(crate) fn marketing_opt_out(opts: &GenerateOptions, p: &Person) -> bool {
+    p.crm_id.is_some() && person_rng(opts, p.id, 1, 42).random_bool(0.06)
+}
+
+/// P(a reached customer responds to a campaign) by behaviour group, and P(converting
+/// without the campaign): what a response model can learn at best.
+fn response_rates(group: Group) -> (f64, f64) {
+    match group {
+        Group::Bargain => (0.35, 0.10),
+        Group::Vip => (0.25, 0.12),
+        Group::Stream => (0.12, 0.07),
+        Group::Meteor => (0.06, 0.03),
+    }
+}
+
 /// The lines and time of one order; young fathers buy diapers, and beer with them on weekday evenings.
 /// The day half of the young fathers stop buying diapers (their child grew out of them),
 /// 250–450 days before the end of history: planted dormant holdings of the Baby category.
@@ -901,12 +950,7 @@ fn write_campaign_responses(
             }
             let control = rng.random_bool(c.control_share);
             let reached = !control && rng.random_bool(0.9);
-            let (p_resp, base) = match p.group {
-                Group::Bargain => (0.35, 0.10),
-                Group::Vip => (0.25, 0.12),
-                Group::Stream => (0.12, 0.07),
-                Group::Meteor => (0.06, 0.03),
-            };
+            let (p_resp, base) = response_rates(p.group);
             let responded = reached && rng.random_bool(p_resp);
             let p_convert = if reached { base + c.uplift / 0.9 } else { base };
             let converted = rng.random_bool(p_convert);
@@ -1172,6 +1216,8 @@ fn write_person_truth(
             "below_plan_planted",
             "first_night",
             "diapers_lapsed_on",
+            "marketing_opt_out",
+            "response_rate",
         ],
     )?;
     for p in persons {
@@ -1191,6 +1237,8 @@ fn write_person_truth(
             diapers_lapse(opts, p)
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
+            marketing_opt_out(opts, p).to_string(),
+            response_rates(p.group).0.to_string(),
         ])?;
     }
     t.finish()

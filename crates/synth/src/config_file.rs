@@ -31,7 +31,7 @@ review_probability = 0.5
 
 [marts]
 # Analyses recomputed into every version the build publishes (as of its last sale).
-refresh = ["rfm", "segment", "value", "lifecycle", "alerts"]
+refresh = ["rfm", "segment", "value", "lifecycle", "alerts", "campaign_target"]
 segment_k = "auto"
 
 [[source]]
@@ -61,6 +61,7 @@ has_savings_account = "savings_acct"
 customer_type = "cust_type"
 signup_date = "register_date"
 credit_limit = "credit_limit"
+marketing_opt_out = "no_marketing"
 [source.values.gender]
 "男" = "m"
 "女" = "f"

@@ -15,7 +15,8 @@
 //!    conflict instead).
 //!
 //! Survivorship: per attribute, the first non-null value ordered by source priority (1 wins),
-//! then the most recent batch, then the latest record; signup date is the earliest.
+//! then the most recent batch, then the latest record; signup date is the earliest; a
+//! marketing opt-out in any record wins.
 
 mod blocking;
 mod cluster;

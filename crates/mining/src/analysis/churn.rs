@@ -362,10 +362,7 @@ pub fn score_table(model: &Model, data: &Frame, as_of: NaiveDate) -> Result<Reco
     let mut order: Vec<usize> = (0..data.rows).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
     let id = |r: usize| ids.text(r).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
-    let reason = |k: usize| -> Vec<Option<String>> {
-        order.iter().map(|&r| reasons[r].get(k).cloned()).collect()
-    };
-    TableBuilder::new()
+    let table = TableBuilder::new()
         .i64("customer_id", order.iter().map(|&r| id(r)).collect())
         .share("churn_probability", order.iter().map(|&r| p[r]).collect())
         .utf8(
@@ -375,13 +372,28 @@ pub fn score_table(model: &Model, data: &Frame, as_of: NaiveDate) -> Result<Reco
                 .map(|&r| band(p[r], model.cutoff))
                 .collect::<Vec<_>>(),
         )
-        .u32("rank", (1..=order.len() as u32).collect())
+        .u32("rank", (1..=order.len() as u32).collect());
+    reasons_and_model(table, &order, &reasons, as_of, model).finish()
+}
+
+/// The columns a customer score mart ends with, for its rows in `order`: the top 3
+/// `reasons` of each, the as-of day and the model's name.
+pub(crate) fn reasons_and_model(
+    table: TableBuilder,
+    order: &[usize],
+    reasons: &[Vec<String>],
+    as_of: NaiveDate,
+    model: &Model,
+) -> TableBuilder {
+    let reason = |k: usize| -> Vec<Option<String>> {
+        order.iter().map(|&r| reasons[r].get(k).cloned()).collect()
+    };
+    table
         .utf8_opt("reason_1", reason(0))
         .utf8_opt("reason_2", reason(1))
         .utf8_opt("reason_3", reason(2))
         .date("as_of", as_of, order.len())
         .utf8("model", &vec![model.name.as_str(); order.len()])
-        .finish()
 }
 
 /// The registry entry: `mart_churn_score` of the active customers, by the churn champion.

@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod monitoring;
 pub mod refresh;
 pub mod registry;
+pub mod response;
 pub mod rfm;
 pub mod segment;
 pub mod value;
@@ -39,9 +40,11 @@ pub const ANALYSES: &[Analysis] = &[
     dormant::ANALYSIS,
     alerts::ANALYSIS,
     campaign::ANALYSIS,
+    campaign::target::ANALYSIS,
     basket::ANALYSIS,
     basket::recommend::ANALYSIS,
     churn::ANALYSIS,
+    response::ANALYSIS,
     credit::ANALYSIS,
     monitoring::ANALYSIS,
 ];

@@ -1,19 +1,20 @@
 //! Model stability monitoring → `mart_model_monitoring`: for the champion of each task
-//! (credit, churn) that has one, how far the population it scores now has moved from the
+//! (credit, churn, response) that has one, how far the population it scores now has moved from the
 //! one it was trained on — the PSI of its score and the CSI of each input
 //! ([`crate::model::monitor`]) — with a status against the thresholds (0.1 warn, 0.25 act
 //! by default) and a `model_drift` alert on every index that crosses one.
 //!
 //! The populations: for credit the applications of the last `window_days` (90) up to the
 //! latest application, as `mine credit score` scores them; for churn the active customers
-//! as of the as-of date, as `mine churn score` scores them.
+//! as of the as-of date, as `mine churn score` scores them; for response every customer as of
+//! the as-of date, as `mine response score` scores them.
 
 use acrm_olap::{Engine, Frame, TableBuilder};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use super::registry::{Analysis, boxed};
-use super::{churn, credit};
+use super::{churn, credit, response};
 use crate::Result;
 use crate::algo::stability::{Drift, Thresholds};
 use crate::model::Model;
@@ -138,6 +139,9 @@ pub async fn population(
         let p_alive = churn::uses_p_alive(model);
         let data = churn::load(engine, as_of, churn::DEFAULT_HORIZON, as_of, p_alive).await?;
         Ok((data.frame, format!("active customers as of {as_of}")))
+    } else if task == response::TASK {
+        let data = response::load_population(engine, as_of).await?;
+        Ok((data.frame, format!("every customer as of {as_of}")))
     } else {
         let sql = credit_population_sql(options.window_days);
         let data = Source::Sql(sql).load(Some(engine)).await?;
@@ -170,7 +174,8 @@ pub async fn monitor(
     };
     if tasks.is_empty() {
         return Err(crate::Error::Invalid(
-            "no champion model to monitor: train one with `acrm mine credit train` or `acrm mine churn train`".into(),
+            "no champion model to monitor: train one with `acrm mine credit|churn|response train`"
+                .into(),
         ));
     }
     let mut all = Vec::new();
@@ -184,7 +189,7 @@ pub async fn monitor(
 }
 
 /// The tasks whose champions are monitored on a population of their own.
-pub const TASKS: [&str; 2] = [credit::TASK, churn::TASK];
+pub const TASKS: [&str; 3] = [credit::TASK, churn::TASK, response::TASK];
 
 /// The registry entry: every champion's indexes on the population it scores now.
 pub const ANALYSIS: Analysis = Analysis {

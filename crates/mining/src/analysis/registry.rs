@@ -45,6 +45,8 @@ pub enum Figure {
     CreditScoreByOutcome,
     /// Conversion rate of each campaign's contacted and control groups, side by side.
     CampaignUplift,
+    /// Mean response probability of each score decile.
+    ResponseDeciles,
 }
 
 /// An analysis's chart: which mart it is drawn from, and how.

@@ -69,6 +69,11 @@ impl Registry {
         }
     }
 
+    /// The warehouse whose registry this is.
+    pub fn warehouse(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.toml"))
     }

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
 use super::Model;
 use super::registry::Registry;
 use crate::Result;
-use crate::analysis::{churn, credit};
+use crate::analysis::{churn, credit, response};
 use acrm_olap::Frame;
 
 /// What a scoring function returns.
@@ -156,8 +156,11 @@ impl ScalarUDFImpl for ModelFunction {
 /// Name of the view of churn features as of the last sale day.
 pub const CHURN_FEATURES_VIEW: &str = "churn_features";
 
-/// `churn_probability(model, …)`, `credit_score(model, …)` and
-/// `credit_bad_probability(model, …)` over the model registry of `warehouse`: for engines,
+/// Name of the view of response features as of the last sale day.
+pub const RESPONSE_FEATURES_VIEW: &str = "response_features";
+
+/// `churn_probability(model, …)`, `credit_score(model, …)`,
+/// `credit_bad_probability(model, …)` and `response_probability(model, …)` over the model registry of `warehouse`: for engines,
 /// and for the function registries of cluster schedulers and executors, which decode plans
 /// naming them.
 pub fn functions(warehouse: &Path) -> Vec<ScalarUDF> {
@@ -165,16 +168,17 @@ pub fn functions(warehouse: &Path) -> Vec<ScalarUDF> {
         ("churn_probability", churn::TASK, Output::Probability),
         ("credit_score", credit::TASK, Output::Points),
         ("credit_bad_probability", credit::TASK, Output::Probability),
+        ("response_probability", response::TASK, Output::Probability),
     ]
     .into_iter()
     .map(|(name, task, output)| ScalarUDF::from(ModelFunction::new(name, task, output, warehouse)))
     .collect()
 }
 
-/// Registers `churn_probability(model, …)`, `credit_score(model, …)` (points) and
-/// `credit_bad_probability(model, …)` on `engine`, reading models from the registry of
+/// Registers the scoring [`functions`] on `engine`, reading models from the registry of
 /// `warehouse`, and the `churn_features` view (the churn model's inputs for every active
-/// customer as of the last sale day, with the default 90-day horizon).
+/// customer as of the last sale day, with the default 90-day horizon) and the
+/// `response_features` view (the response model's inputs for every customer then).
 pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
     for f in functions(warehouse) {
         engine.register_udf(f);
@@ -189,6 +193,13 @@ pub async fn register(engine: &mut Engine, warehouse: &Path) -> Result<()> {
                     "Churn model inputs per active customer as of {last} (the last sale day)."
                 ),
                 &sql,
+            )
+            .await?;
+        engine
+            .add_view(
+                RESPONSE_FEATURES_VIEW,
+                &format!("Response model inputs per customer as of {last} (the last sale day)."),
+                &response::population_sql(last),
             )
             .await?;
     }

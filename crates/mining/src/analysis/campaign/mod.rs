@@ -1,6 +1,7 @@
-//! The campaign side of CRM: evaluating what a campaign caused against its control group
-//! ([`uplift`]).
+//! The campaign side of CRM: choosing whom a campaign contacts and holds out ([`target`]),
+//! and evaluating what it caused against that control group ([`uplift`]).
 
+pub mod target;
 pub mod uplift;
 
 use super::registry::{Analysis, Chart, Figure, Section, boxed};
