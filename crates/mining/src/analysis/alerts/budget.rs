@@ -16,11 +16,9 @@
 
 use std::collections::BTreeMap;
 
-use acrm_olap::Engine;
+use acrm_olap::{Engine, Frame, Values};
 use chrono::{Datelike, Months, NaiveDate};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::array::RecordBatch;
 
 use super::evidence::money;
 use crate::analysis::features::days_before;
@@ -132,67 +130,64 @@ ORDER BY b.expense_type, b.branch_key, b.campaign_key, b.budget_month"
     )
 }
 
-/// The column `name` of `batch` cast to `to`.
-fn column(batch: &RecordBatch, name: &str, to: &DataType) -> Result<std::sync::Arc<dyn Array>> {
-    let c = batch
-        .column_by_name(name)
-        .ok_or_else(|| Error::Features(format!("budget query has no column '{name}'")))?;
-    Ok(cast(c, to)?)
-}
-
 /// The budget lines of `batches` (rows of [`months_sql`]) with their months and labels.
 fn lines(batches: &[RecordBatch]) -> Result<BTreeMap<BudgetLine, (Label, Vec<Month>)>> {
     let mut out: BTreeMap<BudgetLine, (Label, Vec<Month>)> = BTreeMap::new();
-    for b in batches {
-        let ty = column(b, "expense_type", &DataType::Utf8)?;
-        let (branch, campaign) = (
-            column(b, "branch_key", &DataType::Int64)?,
-            column(b, "campaign_key", &DataType::Int64)?,
-        );
-        let month = column(b, "budget_month", &DataType::Date32)?;
-        let (budget, spent, in_window) = (
-            column(b, "budget", &DataType::Float64)?,
-            column(b, "spent", &DataType::Float64)?,
-            column(b, "spent_in_window", &DataType::Float64)?,
-        );
-        let (branch_code, campaign_code) = (
-            column(b, "branch_code", &DataType::Utf8)?,
-            column(b, "campaign_code", &DataType::Utf8)?,
-        );
-        let (ty, branch_code, campaign_code) = (
-            ty.as_string::<i32>(),
-            branch_code.as_string::<i32>(),
-            campaign_code.as_string::<i32>(),
-        );
-        let (branch, campaign) = (
-            branch.as_primitive::<Int64Type>(),
-            campaign.as_primitive::<Int64Type>(),
-        );
-        let month = month.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
-        let f = |a: &std::sync::Arc<dyn Array>, r: usize| a.as_primitive::<Float64Type>().value(r);
-        for r in 0..b.num_rows() {
-            let line = BudgetLine {
-                expense_type: ty.value(r).to_string(),
-                branch_key: branch.value(r),
-                campaign_key: campaign.value(r),
-            };
-            let first = NaiveDate::default() + chrono::Duration::days(i64::from(month.value(r)));
-            let entry = out.entry(line).or_insert_with(|| {
-                (
-                    Label {
-                        branch: branch_code.value(r).to_string(),
-                        campaign: campaign_code.value(r).to_string(),
-                    },
-                    Vec::new(),
-                )
-            });
-            entry.1.push(Month {
-                first,
-                budget: f(&budget, r),
-                spent: f(&spent, r),
-                spent_in_window: f(&in_window, r),
-            });
+    let rows = Frame::from_batches(batches)?;
+    if rows.rows == 0 {
+        return Ok(out);
+    }
+    let text = |name: &str| -> Result<Vec<String>> {
+        let c = rows.require(name, "text")?;
+        Ok((0..rows.rows)
+            .map(|r| c.text(r).unwrap_or_default())
+            .collect())
+    };
+    let number = |name: &str| -> Result<Vec<f64>> {
+        match &rows.require(name, "number")?.values {
+            Values::Numeric(v) => Ok(v.iter().map(|x| x.unwrap_or(0.0)).collect()),
+            _ => Err(Error::Features(format!(
+                "budget column '{name}' is not numeric"
+            ))),
         }
+    };
+    let Values::Date(months) = &rows.require("budget_month", "month")?.values else {
+        return Err(Error::Features("budget_month is not a date".into()));
+    };
+    let (ty, branch_code, campaign_code) = (
+        text("expense_type")?,
+        text("branch_code")?,
+        text("campaign_code")?,
+    );
+    let (branch, campaign) = (number("branch_key")?, number("campaign_key")?);
+    let (budget, spent, in_window) = (
+        number("budget")?,
+        number("spent")?,
+        number("spent_in_window")?,
+    );
+    for r in 0..rows.rows {
+        let line = BudgetLine {
+            expense_type: ty[r].clone(),
+            branch_key: branch[r] as i64,
+            campaign_key: campaign[r] as i64,
+        };
+        let day = months[r].unwrap_or_default();
+        let first = NaiveDate::default() + chrono::Duration::days(i64::from(day));
+        let entry = out.entry(line).or_insert_with(|| {
+            (
+                Label {
+                    branch: branch_code[r].clone(),
+                    campaign: campaign_code[r].clone(),
+                },
+                Vec::new(),
+            )
+        });
+        entry.1.push(Month {
+            first,
+            budget: budget[r],
+            spent: spent[r],
+            spent_in_window: in_window[r],
+        });
     }
     Ok(out)
 }

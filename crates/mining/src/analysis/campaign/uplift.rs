@@ -17,13 +17,14 @@
 //! A campaign without a control group (or without contacted customers) has rates but no
 //! uplift: nothing can say what would have happened without it.
 
-use acrm_olap::{Engine, TableBuilder};
+use std::collections::HashMap;
+
+use acrm_olap::{Engine, Frame, TableBuilder, Values};
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
 
 use crate::Result;
 use crate::algo::proportions::{Proportion, Z95, difference};
-use crate::analysis::features::query_features;
 
 /// One group of one campaign, as counted by [`groups_sql`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -185,10 +186,9 @@ fn groups_sql(as_of: NaiveDate) -> String {
     JOIN fact_sales s ON s.order_date BETWEEN c.start_date AND least(c.end_date, DATE '{as_of}')
     GROUP BY c.campaign_key
 )
-SELECT g.campaign_key, CAST(g.control_group AS INT) AS control_group,
+SELECT g.campaign_key, c.campaign_code, CAST(g.control_group AS INT) AS control_group,
        g.customers, g.reached, g.responded, g.converted, g.revenue, g.revenue_sq,
-       coalesce(CAST(c.budget AS DOUBLE), -1) AS budget,
-       coalesce(m.margin_rate, -2) AS margin_rate
+       CAST(c.budget AS DOUBLE) AS budget, m.margin_rate
 FROM g
 JOIN dim_campaign c ON c.campaign_key = g.campaign_key
 LEFT JOIN margin m ON m.campaign_key = g.campaign_key
@@ -208,86 +208,87 @@ GROUP BY campaign_key"
 
 /// Every campaign with customers up to `as_of`, oldest first.
 pub async fn evaluate(engine: &Engine, as_of: NaiveDate) -> Result<Vec<Evaluation>> {
-    let groups = query_features(engine, &groups_sql(as_of), "campaign_key").await?;
-    if groups.is_empty() {
+    let (_, batches) = engine.query(&groups_sql(as_of)).await?;
+    let groups = Frame::from_batches(&batches)?;
+    if groups.rows == 0 {
         return Ok(Vec::new());
     }
-    let expenses = if engine.tables().iter().any(|t| t.name == "fact_expense") {
-        query_features(engine, &expenses_sql(as_of), "campaign_key").await?
-    } else {
-        crate::analysis::features::FeatureTable::empty()
-    };
-    let booked = |key: i64| -> Result<Option<f64>> {
-        match expenses.ids.iter().position(|k| *k == key) {
-            Some(i) => Ok(Some(expenses.column("expenses")?[i])),
-            None => Ok(None),
+    let mut booked: HashMap<i64, f64> = HashMap::new();
+    if engine.tables().iter().any(|t| t.name == "fact_expense") {
+        let (_, batches) = engine.query(&expenses_sql(as_of)).await?;
+        let expenses = Frame::from_batches(&batches)?;
+        if expenses.rows > 0 {
+            let (keys, amounts) = (
+                numbers(&expenses, "campaign_key")?,
+                numbers(&expenses, "expenses")?,
+            );
+            for (k, a) in keys.iter().zip(amounts) {
+                if let (Some(k), Some(a)) = (k, a) {
+                    booked.insert(*k as i64, *a);
+                }
+            }
         }
-    };
-    let codes = campaign_codes(engine).await?;
-    let col = |name: &str| groups.column(name);
-    let (control, customers, reached, responded, converted, revenue, revenue_sq, budget, margin) = (
+    }
+    let codes = groups.require("campaign_code", "campaign code")?;
+    let col = |name: &str| numbers(&groups, name);
+    let (key, control, customers, reached, responded, converted) = (
+        col("campaign_key")?,
         col("control_group")?,
         col("customers")?,
         col("reached")?,
         col("responded")?,
         col("converted")?,
+    );
+    let (revenue, revenue_sq, budget, margin) = (
         col("revenue")?,
         col("revenue_sq")?,
         col("budget")?,
         col("margin_rate")?,
     );
+    let count = |v: &[Option<f64>], r: usize| v[r].unwrap_or(0.0) as u64;
     let mut out: Vec<Evaluation> = Vec::new();
     let mut i = 0;
-    while i < groups.ids.len() {
-        let key = groups.ids[i];
+    while i < groups.rows {
+        let this = key[i];
         let (mut treated, mut held_out) = (Group::default(), Group::default());
         let mut j = i;
-        while j < groups.ids.len() && groups.ids[j] == key {
+        while j < groups.rows && key[j] == this {
             let g = Group {
-                customers: customers[j] as u64,
-                reached: reached[j] as u64,
-                responded: responded[j] as u64,
-                converted: converted[j] as u64,
-                revenue: revenue[j],
-                revenue_sq: revenue_sq[j],
+                customers: count(customers, j),
+                reached: count(reached, j),
+                responded: count(responded, j),
+                converted: count(converted, j),
+                revenue: revenue[j].unwrap_or(0.0),
+                revenue_sq: revenue_sq[j].unwrap_or(0.0),
             };
-            if control[j] > 0.5 {
+            if control[j] == Some(1.0) {
                 held_out = g;
             } else {
                 treated = g;
             }
             j += 1;
         }
+        let campaign_key = this.unwrap_or(0.0) as i64;
         out.push(Evaluation::new(
-            key,
-            codes.get(&key).cloned().unwrap_or_default(),
+            campaign_key,
+            codes.text(i).unwrap_or_default(),
             (treated, held_out),
-            (margin[i] > -1.5).then_some(margin[i]),
-            (booked(key)?, (budget[i] >= 0.0).then_some(budget[i])),
+            margin[i],
+            (booked.get(&campaign_key).copied(), budget[i]),
         )?);
         i = j;
     }
     Ok(out)
 }
 
-/// Campaign codes by key.
-async fn campaign_codes(engine: &Engine) -> Result<std::collections::HashMap<i64, String>> {
-    let (_, batches) = engine
-        .query("SELECT campaign_key, campaign_code FROM dim_campaign")
-        .await?;
-    let mut out = std::collections::HashMap::new();
-    let frame = acrm_olap::Frame::from_batches(&batches)?;
-    if let (Some(keys), Some(codes)) = (frame.column("campaign_key"), frame.column("campaign_code"))
-    {
-        for r in 0..frame.rows {
-            if let (Some(k), Some(c)) = (keys.text(r), codes.text(r))
-                && let Ok(k) = k.parse::<i64>()
-            {
-                out.insert(k, c);
-            }
-        }
+/// Column `name` of `frame` as numbers.
+fn numbers<'a>(frame: &'a Frame, name: &str) -> Result<&'a [Option<f64>]> {
+    match &frame.require(name, "number")?.values {
+        Values::Numeric(v) => Ok(v),
+        _ => Err(crate::Error::Invalid(format!(
+            "column '{name}' is not numeric"
+        ))),
     }
-    Ok(out)
 }
 
 /// One campaign's two groups side by side: customers, reached, responded, converted,
