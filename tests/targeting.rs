@@ -20,31 +20,36 @@ struct Trained {
     predictions: PathBuf,
 }
 
+/// The copy the tests that only read share (a test that publishes gets one of its own: a
+/// publish prunes old versions under a concurrent reader).
 fn trained() -> &'static Trained {
     static CELL: OnceLock<Trained> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let copy = SampleCopy::new();
-        run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
-        let rows = copy.dir.path().join("response_rows.csv");
-        let predictions = copy.dir.path().join("response_test.csv");
-        let report = run_ok(&mut copy.on(&[
-            "mine",
-            "response",
-            "train",
-            "--promote-if-better",
-            "--export-data",
-            rows.to_str().expect("utf-8 path"),
-            "--predictions",
-            predictions.to_str().expect("utf-8 path"),
-        ]));
-        run_ok(&mut copy.on(&["mine", "rfm"]));
-        Trained {
-            copy,
-            report,
-            rows,
-            predictions,
-        }
-    })
+    CELL.get_or_init(train)
+}
+
+/// A sample build with a response champion, its rows and test predictions, and RFM.
+fn train() -> Trained {
+    let copy = SampleCopy::new();
+    run_ok(&mut copy.build(&copy.warehouse(), &["--no-marts"]));
+    let rows = copy.dir.path().join("response_rows.csv");
+    let predictions = copy.dir.path().join("response_test.csv");
+    let report = run_ok(&mut copy.on(&[
+        "mine",
+        "response",
+        "train",
+        "--promote-if-better",
+        "--export-data",
+        rows.to_str().expect("utf-8 path"),
+        "--predictions",
+        predictions.to_str().expect("utf-8 path"),
+    ]));
+    run_ok(&mut copy.on(&["mine", "rfm"]));
+    Trained {
+        copy,
+        report,
+        rows,
+        predictions,
+    }
 }
 
 fn num(row: &HashMap<String, String>, column: &str) -> f64 {
@@ -316,7 +321,7 @@ fn target_lists_keep_size_budget_exclusions_and_seed() {
 
 #[test]
 fn target_lists_are_published_per_campaign_and_exported_masked() {
-    let t = trained();
+    let t = &train();
     let list = t.copy.dir.path().join("list.csv");
     let draw = |name: &str, extra: &[&str]| {
         let mut args = vec![
