@@ -540,10 +540,6 @@ impl DataArgs {
     fn is_default(&self) -> bool {
         self.sql.is_none() && self.table.is_none() && self.input.is_none()
     }
-
-    fn needs_warehouse(&self) -> bool {
-        self.input.is_none()
-    }
 }
 
 fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<Loaded> {
@@ -552,30 +548,21 @@ fn load(source: &Source, engine: Option<&acrm_olap::Engine>) -> anyhow::Result<L
 }
 
 /// Reads `data`'s source, or `own` rows from the warehouse without one, opening the
-/// warehouse only when it is needed.
+/// warehouse only when it is needed (not for a file).
 fn read(
     common: &Common,
     data: &DataArgs,
     own: &dyn Fn(&Engine) -> anyhow::Result<Loaded>,
 ) -> anyhow::Result<Loaded> {
-    let source = data.source();
-    if !data.needs_warehouse() {
-        return match &source {
-            Some(s) => load(s, None),
-            None => own_rows_need_a_warehouse(),
-        };
+    if let Some(path) = &data.input {
+        return load(&Source::File(path.clone()), None);
     }
     let rt = crate::context::runtime()?;
     let engine = common.engine.open(rt)?;
-    match source {
+    match data.source() {
         Some(s) => Ok(rt.block_on(s.load(Some(&engine)))?),
         None => own(&engine),
     }
-}
-
-/// Unreachable by the flags (without --input the warehouse is read); an error, not a panic.
-fn own_rows_need_a_warehouse() -> anyhow::Result<Loaded> {
-    anyhow::bail!("the task's own rows are read from the warehouse")
 }
 
 /// Credit's own rows: `query` over the warehouse.

@@ -1,9 +1,16 @@
 //! The mapping config (`acrm.toml`) that loads the generated exports: also the worked
 //! example of the config format, since every convention of the sources is mapped here.
 
-/// The config text, with the warehouse at `warehouse_path` (relative to the config).
+/// The config text, with the warehouse at `warehouse_path` (relative to the config) and the
+/// ledger's accounts mapped to expense types as the generator writes them.
 pub fn render(warehouse_path: &str) -> String {
-    TEMPLATE.replace("{warehouse_path}", warehouse_path)
+    let expense_types: String = crate::expenses::ACCOUNTS
+        .iter()
+        .map(|(ledger, code)| format!("\"{ledger}\" = \"{code}\"\n"))
+        .collect();
+    TEMPLATE
+        .replace("{warehouse_path}", warehouse_path)
+        .replace("{expense_types}", &expense_types)
 }
 
 const TEMPLATE: &str = r#"# acrm source mapping for the synthetic exports written by `acrm generate`.
@@ -277,12 +284,7 @@ customer_ref = "customer_no"
 campaign_code = "campaign"
 # The ledger names its accounts; acrm's expense types are codes.
 [source.values.expense_type]
-"促销费" = "promotion"
-"广告费" = "advertising"
-"差旅费" = "travel"
-"招待费" = "entertainment"
-"外呼短信费" = "contact"
-
+{expense_types}
 [[source]]
 name = "expense_budget"
 entity = "expense_budget"
@@ -297,9 +299,4 @@ campaign_code = "campaign"
 expense_type = "account"
 budgeted_amount = "budget"
 [source.values.expense_type]
-"促销费" = "promotion"
-"广告费" = "advertising"
-"差旅费" = "travel"
-"招待费" = "entertainment"
-"外呼短信费" = "contact"
-"#;
+{expense_types}"#;

@@ -39,6 +39,9 @@ const TRAVEL: Account = ("差旅费", "travel");
 const ENTERTAINMENT: Account = ("招待费", "entertainment");
 const CONTACT: Account = ("外呼短信费", "contact");
 
+/// Every account the ledger writes: the config's value map of `expense_type` is made from it.
+pub(crate) const ACCOUNTS: [Account; 5] = [PROMOTION, ADVERTISING, TRAVEL, ENTERTAINMENT, CONTACT];
+
 /// Store accounts and their base monthly budget in yuan.
 const STORE_ACCOUNTS: [(Account, i64); 4] = [
     (PROMOTION, 12_000),

@@ -22,10 +22,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use acrm_olap::{Engine, Frame, TableBuilder};
+use acrm_olap::{Engine, Frame, TableBuilder, Values};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::Int64Type;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -225,10 +225,12 @@ ORDER BY a.customer_id"
     }
     let ids = response::customer_ids(&frame)?;
     let flag = |name: &str| -> Result<Vec<bool>> {
-        let c = frame.require(name, "flag")?;
-        Ok((0..frame.rows)
-            .map(|r| c.text(r).as_deref() == Some("true"))
-            .collect())
+        match &frame.require(name, "flag")?.values {
+            Values::Boolean(v) => Ok(v.iter().map(|b| b.unwrap_or(false)).collect()),
+            _ => Err(Error::Invalid(format!(
+                "audience flag '{name}' is not a bool"
+            ))),
+        }
     };
     let (unknown, opted_out, recent) = (flag("unknown")?, flag("opted_out")?, flag("recent")?);
     let mut e = Eligibility {
@@ -279,8 +281,11 @@ pub async fn candidates(
     let rows: Vec<usize> = (0..population.rows)
         .filter(|&r| wanted.contains(&ids[r]))
         .collect();
-    let order_value = population.require("avg_order_value", "revenue")?;
-    let value_of = |r: usize| order_value.text(r).and_then(|t| t.parse::<f64>().ok());
+    let Values::Numeric(order_value) = &population.require("avg_order_value", "revenue")?.values
+    else {
+        return Err(Error::Invalid("avg_order_value is not numeric".into()));
+    };
+    let value_of = |r: usize| order_value[r];
     let median = {
         let mut known: Vec<f64> = (0..population.rows).filter_map(value_of).collect();
         known.sort_by(f64::total_cmp);
@@ -407,7 +412,7 @@ pub async fn merged(engine: &Engine, campaign: &str, list: RecordBatch) -> Resul
     let schema = list.schema();
     let mut all = batches;
     all.push(list);
-    concat(schema, &all)
+    Ok(concat_batches(&schema, &all)?)
 }
 
 /// The lists `engine`'s version holds (a version being built holds none yet: then those of
@@ -415,17 +420,10 @@ pub async fn merged(engine: &Engine, campaign: &str, list: RecordBatch) -> Resul
 /// since, as `engine`'s customer master says: the nightly refresh of the mart. `None` when
 /// no list was ever drawn (nothing to publish).
 pub async fn recheck(engine: &Engine, warehouse: &Path) -> Result<Option<RecordBatch>> {
-    let empty = TargetOptions {
-        campaign: String::new(),
-        size: None,
-        budget: None,
-        cost_per_contact: 0.0,
-        holdout: 0.0,
-        exclude_contacted_within: None,
-        value_per_response: None,
-        seed: 0,
-    };
-    let none = to_batch(&empty, NaiveDate::default(), "", &[])?;
+    // The mart as declared: the shape of the lists, also when there are none.
+    let schema = acrm_schema::WarehouseSchema::builtin()
+        .and_then(|w| Ok(w.table(TABLE)?.arrow_schema()))
+        .map_err(|e| Error::Invalid(e.to_string()))?;
     let lists_sql = format!("SELECT * FROM {TABLE} ORDER BY campaign, rank");
     let has_lists = |e: &Engine| e.tables().iter().any(|t| t.name == TABLE);
     let batches = if has_lists(engine) {
@@ -441,7 +439,7 @@ pub async fn recheck(engine: &Engine, warehouse: &Path) -> Result<Option<RecordB
         }
         published.query(&lists_sql).await?.1
     };
-    let lists = concat(none.schema(), &batches)?;
+    let lists = concat_batches(&schema, &batches)?;
     let (_, batches) = engine
         .query("SELECT customer_id FROM dim_customer WHERE is_current AND marketing_opt_out")
         .await?;
@@ -464,27 +462,6 @@ pub async fn recheck(engine: &Engine, warehouse: &Path) -> Result<Option<RecordB
         "campaign target lists checked against marketing opt-outs"
     );
     Ok(Some(kept))
-}
-
-/// `batches` (of `schema`'s columns, in order) as one batch of `schema`.
-fn concat(
-    schema: datafusion::arrow::datatypes::SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<RecordBatch> {
-    let columns = (0..schema.fields().len())
-        .map(|c| {
-            let parts: Vec<&dyn datafusion::arrow::array::Array> =
-                batches.iter().map(|b| b.column(c).as_ref()).collect();
-            if parts.is_empty() {
-                Ok(datafusion::arrow::array::new_empty_array(
-                    schema.field(c).data_type(),
-                ))
-            } else {
-                datafusion::arrow::compute::concat(&parts)
-            }
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// Name, phone and e-mail of the current version of each customer of `ids`, as the engine
