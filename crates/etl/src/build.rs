@@ -184,6 +184,26 @@ pub fn build(
             message: "no export file matches any source path".into(),
         });
     }
+    // The version this build stands on is checked in full first: its files are linked into
+    // the new version and its state is read back, so damage would spread unseen. A full
+    // build reads none of it, and only leaves its damaged marts behind.
+    let base = match &current {
+        Some((_, dir)) => {
+            let m = Manifest::read(dir)?;
+            progress.stage("verifying the published version");
+            let checked = acrm_store::integrity::verify(dir, &m, true)?;
+            if !opts.full {
+                checked.clone().into_result(dir)?;
+            }
+            if let Some(p) = checked.problems.first() {
+                tracing::warn!(file = %p.file, damage = %p.damage, "the published version is damaged: its marts are not carried forward");
+                None
+            } else {
+                Some((dir.clone(), m))
+            }
+        }
+        None => None,
+    };
     let version = current.as_ref().map_or(1, |(n, _)| n + 1);
     let tmp = wh.begin(version)?;
     let result = build_into(
@@ -207,29 +227,27 @@ pub fn build(
         }
         // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
         // stay, with the version they were computed on.
-        if let Some((_, dir)) = &current {
-            let carried =
-                acrm_store::carry_forward(dir, &Manifest::read(dir)?, &tmp, &mut manifest)?;
+        if let Some((dir, prev)) = &base {
+            let carried = acrm_store::carry_forward(dir, prev, &tmp, &mut manifest)?;
             if !carried.is_empty() {
                 tracing::info!(tables = ?carried, "marts carried forward unchanged");
             }
         }
-        manifest.write(&tmp)?;
+        progress.stage("sealing and publishing");
+        let path = wh.publish(
+            &tmp,
+            &mut manifest,
+            base.as_ref().map(|(d, m)| (d.as_path(), m)),
+        )?;
         report.tables = manifest.tables;
+        report.outcome = Outcome::Published { version, path };
+        report.duration = started.elapsed();
         Ok(report)
     });
-    match result {
-        Ok(mut report) => {
-            let path = wh.publish(&tmp, version, cfg.keep_versions)?;
-            report.outcome = Outcome::Published { version, path };
-            report.duration = started.elapsed();
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
-        }
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
     }
+    result
 }
 
 /// Entity kinds loaded first in every batch, in this order, so facts find their members.
@@ -842,6 +860,8 @@ impl Run<'_> {
             duration_ms: started.elapsed().as_millis() as u64,
             keep_versions: self.cfg.keep_versions,
             derived: BTreeMap::new(),
+            sums: BTreeMap::new(),
+            restored_from: None,
         };
         manifest.write(self.tmp)?;
         Ok(BuildReport {

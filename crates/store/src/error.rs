@@ -26,6 +26,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A file of a version is not what its manifest recorded (truncated, altered, missing).
+    #[error(
+        "{path} is damaged: {message}; the warehouse needs repair (`acrm warehouse verify` lists every damaged file; `acrm warehouse restore N` or `acrm build --full`)"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Parquet encoding or decoding failed.
     #[error("{path}: {source}")]
     Parquet {

@@ -8,6 +8,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::integrity::FileSum;
 use crate::{Error, Result, io};
 
 /// One loaded export file, with its reconciliation.
@@ -120,6 +121,13 @@ pub struct Manifest {
     /// schema tables loaded by the build.
     #[serde(default)]
     pub derived: BTreeMap<String, Derived>,
+    /// Every file of the version (relative path → size and BLAKE3), recorded when it was
+    /// sealed ([`crate::integrity::seal`]); empty in manifests written before they were.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sums: BTreeMap<String, FileSum>,
+    /// For a version made by `acrm warehouse restore`: the version whose content it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
 }
 
 impl Manifest {
@@ -146,6 +154,13 @@ impl Manifest {
             .map_err(io(&path))
     }
 
+    /// When it was written, parsed (None for a manifest whose time does not parse).
+    pub fn built_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(&self.built_at)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
     /// The version a table's rows were computed on: its own version for schema tables and
     /// for derived tables refreshed in it, an older one for derived tables carried forward.
     pub fn computed_on(&self, table: &str) -> u64 {
@@ -161,8 +176,27 @@ pub fn now() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A manifest of `version` with three `fact_sales` rows, keeping `keep_versions`.
+    pub(crate) fn sample(version: u64, keep_versions: usize) -> Manifest {
+        Manifest {
+            version,
+            built_at: "2025-01-01T00:00:00Z".into(),
+            mode: "full".into(),
+            files: vec![],
+            tables: BTreeMap::from([("fact_sales".to_string(), 3)]),
+            calendar_years: (2024, 2024),
+            identity_conflicts: vec![],
+            identity_changes: vec![],
+            duration_ms: 1,
+            keep_versions,
+            derived: BTreeMap::new(),
+            sums: BTreeMap::new(),
+            restored_from: None,
+        }
+    }
 
     #[test]
     fn a_manifest_written_before_lineage_was_recorded_still_reads() {

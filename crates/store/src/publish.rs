@@ -43,18 +43,22 @@ pub fn publish_tables(root: &Path, tables: &[(String, RecordBatch)]) -> Result<(
     let (n, current, mut manifest) = wh.published()?;
     let version = n + 1;
     let tmp = wh.begin(version)?;
-    let written = link_tree(&current, &tmp).and_then(|()| {
+    let base = manifest.clone();
+    let published = link_tree(&current, &tmp).and_then(|()| {
         write_checked(&tmp, &mut manifest, &tables, n)?;
         manifest.version = version;
         manifest.mode = "mine".into();
         manifest.built_at = now();
-        manifest.write(&tmp)
+        manifest.restored_from = None;
+        wh.publish(&tmp, &mut manifest, Some((&current, &base)))
     });
-    if let Err(e) = written {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    let dir = wh.publish(&tmp, version, manifest.keep_versions)?;
+    let dir = match published {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
     tracing::info!(version, tables = tables.len(), "marts published");
     Ok((version, dir))
 }
@@ -207,7 +211,6 @@ fn conforming(root: &Path, tables: &[(String, RecordBatch)]) -> Result<Vec<(Stri
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use datafusion::arrow::array::{ArrayRef, Int64Array};
@@ -215,6 +218,7 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
+    use crate::manifest::tests::sample;
     use crate::parquet::{parquet_rows, read_parquet};
 
     /// `n` rows of declared mart `name` (zeros of every column's type).
@@ -237,29 +241,13 @@ mod tests {
             .expect("batch")
     }
 
-    fn manifest(version: u64, keep_versions: usize) -> Manifest {
-        Manifest {
-            version,
-            built_at: "2025-01-01T00:00:00Z".into(),
-            mode: "full".into(),
-            files: vec![],
-            tables: BTreeMap::from([("fact_sales".to_string(), 3)]),
-            calendar_years: (2024, 2024),
-            identity_conflicts: vec![],
-            identity_changes: vec![],
-            duration_ms: 1,
-            keep_versions,
-            derived: BTreeMap::new(),
-        }
-    }
-
     /// A warehouse with version 1 holding one fact file and its manifest.
     fn warehouse(root: &Path, keep_versions: usize) -> PathBuf {
         let wh = Warehouse::new(root);
         let tmp = wh.begin(1).expect("begin");
         write_parquet(&tmp.join("fact_sales/year=2024/part-a.parquet"), &[ids(3)]).expect("write");
-        manifest(1, keep_versions).write(&tmp).expect("manifest");
-        wh.publish(&tmp, 1, keep_versions).expect("publish")
+        wh.publish(&tmp, &mut sample(1, keep_versions), None)
+            .expect("publish")
     }
 
     #[test]
@@ -328,7 +316,7 @@ mod tests {
         let (_, v2, prev) = wh.published().expect("published");
         // The next build: its own tables, then the refreshed mart, the other one carried.
         let tmp = wh.begin(3).expect("begin");
-        let mut next = manifest(3, 3);
+        let mut next = sample(3, 3);
         write_tables(&tmp, &mut next, &[mart("mart_rfm", 6)], 3).expect("refresh");
         let carried = carry_forward(&v2, &prev, &tmp, &mut next).expect("carry");
         assert_eq!(carried, vec!["mart_churn_score".to_string()]);
