@@ -126,6 +126,15 @@ enum Command {
         #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(4096..))]
         iterations: u32,
     },
+    /// The warehouse's kept versions: list them, verify their files against their
+    /// manifests, restore an older one (time travel reads them: `acrm sql --version N`).
+    #[command(
+        after_help = "Examples:\n  acrm warehouse versions\n  acrm warehouse verify                (the current version; exit 1 if damaged)\n  acrm warehouse verify --all\n  acrm warehouse restore 12             (version 12's content becomes current)\n  acrm sql --version 12 \"SELECT count(*) FROM fact_sales\"\n  acrm sql --as-of-build 2025-01-31 \"SELECT count(*) FROM dim_customer\""
+    )]
+    Warehouse {
+        #[command(subcommand)]
+        what: commands::warehouse::WarehouseCommand,
+    },
     /// Print the warehouse schema.
     #[command(
         after_help = "Examples:\n  acrm schema                  (tables and columns)\n  acrm schema --markdown       (warehouse-schema/README.md)"
@@ -199,5 +208,6 @@ fn run(command: Command, tty: bool) -> anyhow::Result<()> {
         Command::Cluster { what } => serve::cluster(what),
         Command::HashPassword { iterations } => serve::hash_password(iterations),
         Command::Schema { markdown } => schema::run(markdown),
+        Command::Warehouse { what } => warehouse::run(what),
     }
 }

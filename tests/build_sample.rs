@@ -326,27 +326,7 @@ fn identity_explain_and_review_read_the_pair_evidence() {
 #[test]
 fn pyarrow_and_duckdb_read_every_published_table() {
     let b = sample_build();
-    let current_link = b.copy.warehouse().join("current");
-    let m = manifest(&current(&b.copy.warehouse()));
-    let script = crate::common::repo().join("tests/read_with_pyarrow_duckdb.py");
-    let out = std::process::Command::new(tool(&["python3"]))
-        .arg(&script)
-        .arg(&current_link)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}\n(if pyarrow or duckdb is missing: {SET_UP})",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON counts");
-    for (table, n) in m["tables"].as_object().expect("tables") {
-        if n.as_u64() == Some(0) {
-            continue; // an empty table has no file to read
-        }
-        assert_eq!(counts["pyarrow"][table], *n, "pyarrow rows of {table}");
-        assert_eq!(counts["duckdb"][table], *n, "duckdb rows of {table}");
-    }
+    assert_readable_by_duckdb(&b.copy.warehouse().join("current"));
 }
 
 /// On a terminal (a pseudo-terminal from `script`), the build shows every stage on a line of

@@ -360,6 +360,31 @@ pub fn checksums(dir: &Path, tables: &[String]) -> BTreeMap<String, String> {
     out
 }
 
+/// pyarrow and DuckDB read every table of version folder `version` (or the `current` link)
+/// with no acrm code, each finding the rows its manifest lists.
+pub fn assert_readable_by_duckdb(version: &Path) {
+    let m = manifest(version);
+    let script = repo().join("tests/read_with_pyarrow_duckdb.py");
+    let out = Command::new(tool(&["python3"]))
+        .arg(&script)
+        .arg(version)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n(if pyarrow or duckdb is missing: {SET_UP})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON counts");
+    for (table, n) in m["tables"].as_object().expect("tables") {
+        if n.as_u64() == Some(0) {
+            continue; // an empty table has no file to read
+        }
+        assert_eq!(counts["pyarrow"][table], *n, "pyarrow rows of {table}");
+        assert_eq!(counts["duckdb"][table], *n, "duckdb rows of {table}");
+    }
+}
+
 /// Names of the schema's tables of `kind`.
 pub fn tables_of(kind: acrm_schema::TableKind) -> Vec<String> {
     acrm_schema::WarehouseSchema::builtin()

@@ -17,6 +17,7 @@ mod messy_exports;
 mod mining;
 mod models;
 mod olap;
+mod reliability;
 mod serve;
 mod serve_attacks;
 mod serve_fuzz;

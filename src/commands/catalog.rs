@@ -4,7 +4,7 @@
 use acrm_olap::Engine;
 use clap::Args;
 
-use crate::commands::query::EngineArgs;
+use crate::commands::query::{EngineArgs, TravelArgs};
 use crate::context::runtime;
 use crate::output::Format;
 
@@ -16,6 +16,8 @@ pub struct TablesArgs {
     format: Format,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    travel: TravelArgs,
 }
 
 /// Flags of `acrm describe`.
@@ -28,18 +30,20 @@ pub struct DescribeArgs {
     format: Format,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    travel: TravelArgs,
 }
 
 /// Runs `acrm tables`.
 pub fn tables(args: TablesArgs) -> anyhow::Result<()> {
-    let engine = args.engine.open_for_queries(runtime()?)?;
+    let engine = args.engine.open_at(runtime()?, &args.travel)?;
     print_tables(&engine, args.format.printable()?)
 }
 
 /// Runs `acrm describe`.
 pub fn describe(args: DescribeArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
-    let engine = args.engine.open_for_queries(rt)?;
+    let engine = args.engine.open_at(rt, &args.travel)?;
     print_describe(rt, &engine, &args.table, args.format.printable()?)
 }
 

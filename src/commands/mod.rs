@@ -17,3 +17,4 @@ pub mod schema;
 pub mod serve;
 pub mod shell;
 pub mod sql;
+pub mod warehouse;

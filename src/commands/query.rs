@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use acrm_olap::{Engine, EngineOptions};
+use acrm_store::At;
 use anyhow::{Context, bail};
 use clap::Args;
 
@@ -46,18 +47,33 @@ impl EngineArgs {
     /// Opens the warehouse's current version with these options (for the analyses: no model
     /// scoring functions).
     pub fn open(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
-        self.open_with(rt, false)
+        self.open_with(rt, false, At::Current)
     }
 
     /// Opens it for users' SQL (`acrm sql`, reports, `tables`, `describe`): with the model
     /// scoring functions and the `churn_features` view.
     pub fn open_for_queries(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<Engine> {
-        self.open_with(rt, true)
+        self.open_with(rt, true, At::Current)
     }
 
-    fn open_with(&self, rt: &tokio::runtime::Runtime, models: bool) -> anyhow::Result<Engine> {
+    /// [`EngineArgs::open_for_queries`] on the kept version `travel` names.
+    pub fn open_at(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        travel: &TravelArgs,
+    ) -> anyhow::Result<Engine> {
+        self.open_with(rt, true, travel.at())
+    }
+
+    fn open_with(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        models: bool,
+        at: At,
+    ) -> anyhow::Result<Engine> {
         let warehouse = self.warehouse()?;
         let options = EngineOptions {
+            at,
             privileged: self.privileged,
             memory_limit: self
                 .memory_limit
@@ -81,6 +97,29 @@ impl EngineArgs {
             anyhow::Ok(engine)
         })
         .with_context(|| format!("cannot open warehouse {}", warehouse.display()))
+    }
+}
+
+/// Time travel: which kept version a reading command reads (`acrm warehouse versions`
+/// lists them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TravelArgs {
+    /// Read kept version N instead of the current one.
+    #[arg(long = "version", value_name = "N", conflicts_with = "as_of_build")]
+    pub version: Option<u64>,
+    /// Read the newest kept version built by this date (end of day, UTC) or RFC 3339 time.
+    #[arg(long, value_name = "DATE", value_parser = At::built_by)]
+    pub as_of_build: Option<At>,
+}
+
+impl TravelArgs {
+    /// The version these flags name.
+    pub fn at(&self) -> At {
+        match (self.version, &self.as_of_build) {
+            (Some(n), _) => At::Version(n),
+            (None, Some(at)) => at.clone(),
+            (None, None) => At::Current,
+        }
     }
 }
 

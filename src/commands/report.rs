@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use crate::commands::query::{EngineArgs, ResultArgs, run_query};
+use crate::commands::query::{EngineArgs, ResultArgs, TravelArgs, run_query};
 use crate::context::runtime;
 use crate::output::Format;
 
@@ -31,6 +31,8 @@ pub struct ReportArgs {
     result: ResultArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    travel: TravelArgs,
 }
 
 /// Runs `acrm report`.
@@ -42,6 +44,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         chart,
         result,
         engine,
+        travel,
     } = args;
     if list {
         let all = acrm_olap::reports::catalog(reports.as_deref())?;
@@ -67,7 +70,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     if name == "html" {
         let warehouse = engine.warehouse()?;
-        let engine = engine.open(rt)?;
+        let engine = engine.open_at(rt, &travel)?;
         let html = rt.block_on(acrm_report::summary::report(&engine, &warehouse))?;
         let path = result
             .output
@@ -77,7 +80,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = acrm_olap::reports::find(reports.as_deref(), &name)?;
-    let engine = engine.open_for_queries(rt)?;
+    let engine = engine.open_at(rt, &travel)?;
     let rows = run_query(rt, &engine, &report.sql, &result)
         .with_context(|| format!("report {name} ({})", report.origin))?;
     if let Some(path) = chart {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::commands::query::{EngineArgs, ResultArgs, run_query, split_statements};
+use crate::commands::query::{EngineArgs, ResultArgs, TravelArgs, run_query, split_statements};
 use crate::context::runtime;
 
 /// Flags of `acrm sql`.
@@ -20,12 +20,14 @@ pub struct SqlArgs {
     result: ResultArgs,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    travel: TravelArgs,
 }
 
 /// Runs `acrm sql`: the statements of the query or file, else the shell.
 pub fn run(args: SqlArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
-    let engine = args.engine.open_for_queries(rt)?;
+    let engine = args.engine.open_at(rt, &args.travel)?;
     let text = match (args.query, args.file) {
         (Some(q), _) => q,
         (None, Some(f)) => {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acrm_schema::{TableKind, WarehouseSchema};
-use acrm_store::{Manifest, Warehouse};
+use acrm_store::integrity::{sums_by_path, verify};
+use acrm_store::{At, Manifest, Pinned, Warehouse};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
@@ -20,6 +21,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
@@ -27,6 +29,7 @@ use crate::guarded::GuardedTable;
 use crate::lineage::{column_notes, source_of};
 use crate::mask::{ident, masked_projection};
 use crate::scope::{RowScope, TableFilter};
+use crate::verified::VerifiedFiles;
 use crate::{Error, Result};
 
 /// Name of the hive partition column of partitioned fact tables.
@@ -48,6 +51,8 @@ pub struct EngineOptions {
     /// `table_catalog`); `acrm serve` names it after the database clients connect to.
     /// Default [`DEFAULT_CATALOG`].
     pub catalog: String,
+    /// Which kept version to read (time travel). Default: the published one.
+    pub at: At,
 }
 
 /// The catalog name of an engine opened on this machine unless the options name another.
@@ -61,6 +66,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(600),
             scope: None,
             catalog: DEFAULT_CATALOG.to_string(),
+            at: At::Current,
         }
     }
 }
@@ -153,13 +159,22 @@ pub struct Engine {
     schema: WarehouseSchema,
     /// Per view: what its SQL's comments say of its columns ([`column_notes`]).
     view_notes: HashMap<String, HashMap<String, String>>,
+    /// The lease that keeps the version's files from being pruned while this engine lives
+    /// (none for a version not yet published).
+    _pinned: Option<Pinned>,
 }
 
-/// The folder `warehouse/current` points to (absolute) and its manifest.
-pub fn current_version(warehouse: &Path) -> Result<(PathBuf, Manifest)> {
-    let (_, dir, manifest) = Warehouse::new(warehouse).published()?;
-    let dir = std::fs::canonicalize(&dir).map_err(|source| Error::Io { path: dir, source })?;
-    Ok((dir, manifest))
+/// The version `at` of `warehouse`, pinned for reading (see [`Pinned`]), its folder made
+/// absolute and every file of its manifest checked present at its recorded size (a `stat`
+/// each: a truncated or missing file is named now, not mid-query).
+fn pin(warehouse: &Path, at: &At) -> Result<(PathBuf, Manifest, Pinned)> {
+    let pinned = Warehouse::new(warehouse).pin(at)?;
+    let dir = std::fs::canonicalize(&pinned.dir).map_err(|source| Error::Io {
+        path: pinned.dir.clone(),
+        source,
+    })?;
+    verify(&dir, &pinned.manifest, false)?.into_result(&dir)?;
+    Ok((dir, pinned.manifest.clone(), pinned))
 }
 
 async fn listing_table(
@@ -184,11 +199,19 @@ async fn listing_table(
 }
 
 /// A context on this machine with the options' memory pool (spilling past it) and the
-/// information schema.
-fn local_context(options: &EngineOptions) -> Result<SessionContext> {
+/// information schema; with `checked` (a version's folder and manifest), its files are
+/// checked against the manifest's sums as they are read ([`VerifiedFiles`]).
+fn local_context(
+    options: &EngineOptions,
+    checked: Option<(&Path, &Manifest)>,
+) -> Result<SessionContext> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
         .build_arc()?;
+    if let Some(files) = checked.and_then(|(dir, m)| VerifiedFiles::new(dir, sums_by_path(dir, m)))
+    {
+        runtime.register_object_store(ObjectStoreUrl::local_filesystem().as_ref(), Arc::new(files));
+    }
     // Statistics from Parquet footers are collected when a table is registered
     // (`datafusion.execution.collect_statistics`, on by default) and used to prune.
     // DataFusion settings can be tuned per process with DATAFUSION_* environment
@@ -200,33 +223,39 @@ fn local_context(options: &EngineOptions) -> Result<SessionContext> {
 }
 
 impl Engine {
-    /// Opens the version `warehouse/current` points to at this moment; later publishes do not
-    /// affect this engine.
+    /// Opens the version `options.at` names (by default the one `warehouse/current` points
+    /// to at this moment) and holds it: later publishes neither change nor prune what this
+    /// engine reads. Every file is checked against the manifest as it is first read.
     pub async fn open(warehouse: &Path, options: EngineOptions) -> Result<Self> {
-        let ctx = local_context(&options)?;
-        Self::open_in(current_version(warehouse)?, ctx, options).await
+        let (dir, manifest, pinned) = pin(warehouse, &options.at)?;
+        let ctx = local_context(&options, Some((&dir, &manifest)))?;
+        Self::open_in((dir, manifest), Some(pinned), ctx, options).await
     }
 
-    /// Opens the current version in `ctx`, a context the caller made: a Ballista remote
-    /// session runs the same catalog, views and masking on a cluster.
+    /// Opens that version in `ctx`, a context the caller made: a Ballista remote session
+    /// runs the same catalog, views and masking on a cluster (whose executors read the files
+    /// themselves: sizes are checked here, content by `acrm warehouse verify`).
     pub async fn open_in_context(
         warehouse: &Path,
         ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
-        Self::open_in(current_version(warehouse)?, ctx, options).await
+        let (dir, manifest, pinned) = pin(warehouse, &options.at)?;
+        Self::open_in((dir, manifest), Some(pinned), ctx, options).await
     }
 
     /// Opens the version in folder `dir` whether or not it is published yet: the nightly
-    /// build computes its marts from the version it is about to publish.
+    /// build computes its marts from the version it is about to publish (and holds the lock
+    /// that keeps it in place).
     pub async fn open_version(dir: &Path, options: EngineOptions) -> Result<Self> {
-        let ctx = local_context(&options)?;
+        let ctx = local_context(&options, None)?;
         let manifest = Manifest::read(dir)?;
-        Self::open_in((dir.to_path_buf(), manifest), ctx, options).await
+        Self::open_in((dir.to_path_buf(), manifest), None, ctx, options).await
     }
 
     async fn open_in(
         (dir, manifest): (PathBuf, Manifest),
+        pinned: Option<Pinned>,
         ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
@@ -350,10 +379,11 @@ impl Engine {
             objects,
             schema,
             view_notes,
+            _pinned: pinned,
         })
     }
 
-    /// The published version this engine reads.
+    /// The version this engine reads.
     pub fn version(&self) -> u64 {
         self.version
     }

@@ -16,6 +16,7 @@ pub mod output;
 pub mod reports;
 pub mod scope;
 pub mod table;
+mod verified;
 
 pub use engine::{
     ColumnInfo, DEFAULT_CATALOG, Engine, EngineOptions, ObjectKind, TableInfo, default_memory_limit,

@@ -118,7 +118,7 @@ impl Server {
             _ => None,
         };
         // A warehouse with no published version is a startup error, not the first user's.
-        acrm_olap::engine::current_version(warehouse)?;
+        acrm_store::Warehouse::new(warehouse).require_current()?;
         let audit = AuditLog::open(s.audit_log.as_deref())?;
         let listener = TcpListener::bind(s.listen)
             .await

@@ -94,6 +94,7 @@ pub fn remove_unread(dir: &Path) -> Result<bool> {
             });
         }
     }
+    crate::crash::point("prune:half-removed");
     fs::remove_dir_all(dir).map_err(io(dir))?;
     drop(file);
     Ok(true)

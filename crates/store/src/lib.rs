@@ -24,6 +24,7 @@
 //! - [`publish`]: derived tables (marts) written into a version, or published as a new one.
 #![warn(missing_docs)]
 
+pub mod crash;
 mod error;
 pub mod integrity;
 pub mod layout;

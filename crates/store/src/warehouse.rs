@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::manifest::Manifest;
 use crate::parquet::link_tree;
-use crate::{Error, Result, integrity, io, lease};
+use crate::{Error, Result, crash, integrity, io, lease};
 
 /// A warehouse folder.
 pub struct Warehouse {
@@ -135,8 +135,9 @@ impl Warehouse {
 
     /// Removes what writers that died left (call with the lock held): unfinished `.tmp-`
     /// folders, versions renamed into place whose `current` switch never happened, versions
-    /// a prune had begun to remove (no manifest), and `current` links never renamed into
-    /// place. Returns how many it removed.
+    /// a prune had begun to remove (no manifest), `current` links never renamed into place,
+    /// and versions past `keep_versions` a prune never reached. Returns how many folders and
+    /// links it removed besides the last.
     pub fn clean_abandoned(&self) -> Result<usize> {
         let dir = self.root.join("versions");
         let published = self.current()?.map_or(0, |(n, _)| n);
@@ -161,6 +162,10 @@ impl Warehouse {
                 fs::remove_file(e.path()).map_err(io(&e.path()))?;
                 n += 1;
             }
+        }
+        // A writer that died between switching `current` and pruning left one too many.
+        if let Some((v, dir)) = self.current()? {
+            self.prune(v, Manifest::read(&dir)?.keep_versions)?;
         }
         Ok(n)
     }
@@ -187,18 +192,23 @@ impl Warehouse {
         base: Option<(&Path, &Manifest)>,
     ) -> Result<PathBuf> {
         integrity::seal(tmp, manifest, base)?;
+        crash::point("publish:sealed");
         manifest.write(tmp)?;
+        crash::point("publish:manifest-written");
         let n = manifest.version;
         let name = format!("v{n:06}");
         let dir = self.root.join("versions").join(&name);
         fs::rename(tmp, &dir).map_err(io(&dir))?;
         sync_dir(&self.root.join("versions"))?;
+        crash::point("publish:renamed");
         let tmp_link = self.root.join(format!(".current-{}", std::process::id()));
         let _ = fs::remove_file(&tmp_link);
         std::os::unix::fs::symlink(Path::new("versions").join(&name), &tmp_link)
             .map_err(io(&tmp_link))?;
+        crash::point("publish:linked");
         fs::rename(&tmp_link, self.root.join("current")).map_err(io(&self.root))?;
         sync_dir(&self.root)?;
+        crash::point("publish:switched");
         // Published: a version that cannot be removed now is removed by a later publish.
         if let Err(e) = self.prune(n, manifest.keep_versions) {
             tracing::warn!(error = %e, "old versions not pruned");
@@ -212,6 +222,7 @@ impl Warehouse {
         let versions = self.version_dirs()?;
         let excess = versions.len().saturating_sub(keep);
         for (n, path) in versions.into_iter().take(excess) {
+            crash::point("publish:pruning");
             if n != current && !lease::remove_unread(&path)? {
                 tracing::info!(version = n, "version being read: left for a later prune");
             }

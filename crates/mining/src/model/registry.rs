@@ -1,9 +1,10 @@
 //! The model registry: every trained model saved as TOML under `<warehouse>/models/`
 //! (`<task>-v<N>.toml`; TOML because its floats load exactly as written, so a model scores
 //! the same in every process), beside the versions folder, so models outlive builds; the
-//! champion of each task is named in `models/champions.json`. Files are written to a temporary name
-//! and then linked or renamed into place, so a reader never sees half a file and two
-//! trainings at once never take the same version.
+//! champion of each task is named in `models/champions.json`. Files are written to a temporary name,
+//! synced, and then linked or renamed into place (the folder synced after), so a reader never
+//! sees half a file, a crash never leaves one, and two trainings at once never take the same
+//! version; temporary files of writers that died are removed by the next save.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -61,6 +62,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// Writes `text` to a new file at `path` and syncs it to disk.
+fn write_synced(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = fs::File::create(path).map_err(io(path))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Syncs folder `dir` (the names linked or renamed into it).
+fn sync(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dir))
+}
+
 impl Registry {
     /// The registry of the warehouse at `warehouse` (its folder need not exist yet).
     pub fn new(warehouse: &Path) -> Self {
@@ -100,8 +117,29 @@ impl Registry {
         let tmp = self
             .dir
             .join(format!(".champions.{}.tmp", std::process::id()));
-        fs::write(&tmp, text).map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))
+        write_synced(&tmp, &text)?;
+        acrm_store::crash::point("registry:champions-written");
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        sync(&self.dir)
+    }
+
+    /// Removes temporary files (`.<name>.<pid>.tmp`) of writers that are no longer running.
+    fn remove_dead_writers_files(&self) -> Result<()> {
+        for e in fs::read_dir(&self.dir).map_err(io(&self.dir))?.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let pid = name
+                .strip_prefix('.')
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(_, pid)| pid.parse::<u32>().ok());
+            if let Some(pid) = pid
+                && pid != std::process::id()
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                fs::remove_file(e.path()).map_err(io(&e.path()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Saves `model` as the next version of its task, naming it `<task>-v<N>`; the first
@@ -119,6 +157,7 @@ impl Registry {
             )));
         }
         fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        self.remove_dead_writers_files()?;
         let tmp = self
             .dir
             .join(format!(".{}.{}.tmp", model.task, std::process::id()));
@@ -136,7 +175,7 @@ impl Registry {
             model.name = format!("{}-v{version}", model.task);
             let text = toml::to_string(model)
                 .map_err(|e| Error::Invalid(format!("model {}: {e}", model.name)))?;
-            fs::write(&tmp, text).map_err(io(&tmp))?;
+            write_synced(&tmp, &text)?;
             let path = self.path(&model.name);
             // A hard link fails if the name exists: another training took this version.
             match fs::hard_link(&tmp, &path) {
@@ -145,6 +184,8 @@ impl Registry {
                 Err(e) => return Err(io(&path)(e)),
             }
         }
+        sync(&self.dir)?;
+        acrm_store::crash::point("registry:linked");
         fs::remove_file(&tmp).map_err(io(&tmp))?;
         let mut champions = self.champions()?;
         if !champions.contains_key(&model.task) {

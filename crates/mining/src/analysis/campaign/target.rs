@@ -430,10 +430,11 @@ pub async fn recheck(engine: &Engine, warehouse: &Path) -> Result<Option<RecordB
         engine.query(&lists_sql).await?.1
     } else {
         // Nothing published yet: no list drawn.
-        let Ok((dir, _)) = acrm_olap::engine::current_version(warehouse) else {
+        let published = acrm_store::Warehouse::new(warehouse).current();
+        if published.map_err(acrm_olap::Error::from)?.is_none() {
             return Ok(None);
-        };
-        let published = Engine::open_version(&dir, Default::default()).await?;
+        }
+        let published = Engine::open(warehouse, Default::default()).await?;
         if !has_lists(&published) {
             return Ok(None);
         }
