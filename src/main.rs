@@ -129,7 +129,7 @@ enum Command {
     /// The warehouse's kept versions: list them, verify their files against their
     /// manifests, restore an older one (time travel reads them: `acrm sql --version N`).
     #[command(
-        after_help = "Examples:\n  acrm warehouse versions\n  acrm warehouse verify                (the current version; exit 1 if damaged)\n  acrm warehouse verify --all\n  acrm warehouse restore 12             (version 12's content becomes current)\n  acrm sql --version 12 \"SELECT count(*) FROM fact_sales\"\n  acrm sql --as-of-build 2025-01-31 \"SELECT count(*) FROM dim_customer\""
+        after_help = "Examples:\n  acrm warehouse versions\n  acrm warehouse verify            (the current version; exit 1 naming each damaged file)\n  acrm warehouse verify --all\n  acrm sql --version previous \"SELECT warehouse_version(), count(*) FROM fact_sales\"\n  acrm warehouse restore previous  (undo the last build or publish; or a version number)"
     )]
     Warehouse {
         #[command(subcommand)]

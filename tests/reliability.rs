@@ -567,3 +567,110 @@ fn time_travel_reads_kept_versions_and_a_restore_continues_from_them() {
         "pruned to keep_versions"
     );
 }
+
+/// What a soak client asks: the version that answers, and a fingerprint of its facts.
+const SOAK_SQL: &str = "SELECT warehouse_version(), count(*), CAST(sum(revenue) AS VARCHAR) \
+                        FROM fact_sales";
+
+/// The soak: 32 clients query `acrm serve` without pause while nightly builds publish and a
+/// `mine` command publishes beside them. Every query succeeds, every answer is exactly what
+/// the version it names holds (one consistent version per statement), and the server's
+/// memory stays flat. `ACRM_SOAK_NIGHTS` sets the nights (default 2).
+#[test]
+fn thirty_two_clients_query_through_nightly_builds_without_an_error() {
+    let nights: u32 = std::env::var("ACRM_SOAK_NIGHTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    let s = SampleCopy::new();
+    let wh = s.warehouse();
+    run_ok(&mut s.build(&wh, &[]));
+    let served = crate::serve::serve(&wh, "");
+    let pid = served.child.id();
+    let rt = crate::serve::runtime();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each client: (answers by version, errors).
+    let clients: Vec<_> = (0..32)
+        .map(|i| {
+            let stop = stop.clone();
+            let user = crate::serve::USERS[i % 2].0;
+            let conn = rt.block_on(served.connect(user)).expect("login");
+            rt.spawn(async move {
+                let mut answers: Vec<(i64, i64, String)> = Vec::new();
+                let mut errors = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match conn.query_one(SOAK_SQL, &[]).await {
+                        Ok(row) => answers.push((row.get(0), row.get(1), row.get(2))),
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+                (answers, errors)
+            })
+        })
+        .collect();
+    let expected_now = || -> (i64, i64, String) {
+        let rows = csv_rows(&run_ok(&mut s.on(&["sql", "--format", "csv", SOAK_SQL])));
+        (
+            rows[0][0].parse().expect("version"),
+            rows[0][1].parse().expect("count"),
+            rows[0][2].clone(),
+        )
+    };
+    let mut expected = vec![expected_now()];
+    let mut rss = vec![crate::serve::rss_kib(pid)];
+    for night in 2..=nights + 1 {
+        s.generate_night(night);
+        let mut build = s
+            .build(&wh, &[])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("build");
+        std::thread::sleep(Duration::from_millis(500));
+        // A mart published while the build runs: it waits for the build's lock.
+        let mine = run(&mut s.on(&["mine", "rfm"]));
+        assert!(
+            mine.status.success(),
+            "{}",
+            String::from_utf8_lossy(&mine.stderr)
+        );
+        assert!(build.wait().expect("build").success(), "night {night}");
+        // The build published first, then the mart: both versions' answers are known now
+        // (the mart does not change the facts).
+        let last = expected_now();
+        expected.push((last.0 - 1, last.1, last.2.clone()));
+        expected.push(last);
+        std::thread::sleep(Duration::from_secs(2));
+        rss.push(crate::serve::rss_kib(pid));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    let mut versions = BTreeSet::new();
+    for c in clients {
+        let (answers, errors) = rt.block_on(c).expect("client task");
+        assert!(
+            errors.is_empty(),
+            "{} errors, the first: {}",
+            errors.len(),
+            errors[0]
+        );
+        for a in &answers {
+            assert!(
+                expected.contains(a),
+                "{a:?} is no version's answer: {expected:?}"
+            );
+            versions.insert(a.0);
+        }
+        answered += answers.len();
+    }
+    assert!(versions.len() >= 3, "clients saw versions {versions:?}");
+    // Flat: the last reading within 25% (and 64 MiB) of the highest before it.
+    let before = rss[..rss.len() - 1].iter().max().copied().unwrap_or(0);
+    let last = rss[rss.len() - 1];
+    assert!(
+        last <= before + before / 4 + (64 << 10),
+        "server RSS grew: {rss:?} KiB"
+    );
+    eprintln!(
+        "soak: {answered} queries by 32 clients, 0 errors, versions {versions:?}, server RSS {rss:?} KiB"
+    );
+}

@@ -104,9 +104,9 @@ impl EngineArgs {
 /// lists them).
 #[derive(Args, Debug, Clone, Default)]
 pub struct TravelArgs {
-    /// Read kept version N instead of the current one.
-    #[arg(long = "version", value_name = "N", conflicts_with = "as_of_build")]
-    pub version: Option<u64>,
+    /// Read kept version N (or `previous`: the newest one older than the current one).
+    #[arg(long = "version", value_name = "N|previous", value_parser = At::version, conflicts_with = "as_of_build")]
+    pub version: Option<At>,
     /// Read the newest kept version built by this date (end of day, UTC) or RFC 3339 time.
     #[arg(long, value_name = "DATE", value_parser = At::built_by)]
     pub as_of_build: Option<At>,
@@ -115,11 +115,10 @@ pub struct TravelArgs {
 impl TravelArgs {
     /// The version these flags name.
     pub fn at(&self) -> At {
-        match (self.version, &self.as_of_build) {
-            (Some(n), _) => At::Version(n),
-            (None, Some(at)) => at.clone(),
-            (None, None) => At::Current,
-        }
+        self.version
+            .clone()
+            .or_else(|| self.as_of_build.clone())
+            .unwrap_or_default()
     }
 }
 

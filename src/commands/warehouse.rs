@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use acrm_olap::TableBuilder;
 use acrm_store::integrity::{Verified, verify};
-use acrm_store::{Manifest, Warehouse};
+use acrm_store::{At, Manifest, Warehouse};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 
@@ -53,8 +53,10 @@ pub enum WarehouseCommand {
     /// Make kept version N current again, as a new version (the versions in between stay
     /// for time travel; the next build continues from N's content).
     Restore {
-        /// The kept version to restore.
-        version: u64,
+        /// The kept version to restore: its number, or `previous` (the newest one older
+        /// than the current one: undoes the last build or publish).
+        #[arg(value_name = "N|previous", value_parser = At::version)]
+        version: At,
         #[command(flatten)]
         at: Location,
     },
@@ -67,8 +69,14 @@ pub fn run(what: WarehouseCommand) -> anyhow::Result<()> {
         WarehouseCommand::Verify { version, all, at } => check(&at, version, all),
         WarehouseCommand::Restore { version, at } => {
             let (wh, _) = at.open()?;
-            let n = wh.restore(version)?;
-            eprintln!("version {version} restored as version {n}, now current");
+            let n = wh.restore(&version)?;
+            let from = wh
+                .list()?
+                .into_iter()
+                .find(|m| m.version == n)
+                .and_then(|m| m.restored_from)
+                .unwrap_or_default();
+            eprintln!("version {from} restored as version {n}, now current");
             Ok(())
         }
     }
@@ -150,7 +158,7 @@ fn check(at: &Location, version: Option<u64>, all: bool) -> anyhow::Result<()> {
     };
     let mut results: Vec<(u64, Verified)> = Vec::new();
     for n in numbers {
-        let pinned = wh.pin(&acrm_store::At::Version(n))?;
+        let pinned = wh.pin(&At::Version(n))?;
         results.push((n, verify(&pinned.dir, &pinned.manifest, true)?));
     }
     let summary = TableBuilder::new()

@@ -222,6 +222,21 @@ fn local_context(
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
+/// `warehouse_version()`: the number of the version the query reads, so a client can tell
+/// which version answered it (every statement reads one version from start to end).
+fn version_function(version: u64) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    let value = ScalarValue::Int64(Some(i64::try_from(version).unwrap_or(i64::MAX)));
+    create_udf(
+        "warehouse_version",
+        vec![],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+    )
+}
+
 impl Engine {
     /// Opens the version `options.at` names (by default the one `warehouse/current` points
     /// to at this moment) and holds it: later publishes neither change nor prune what this
@@ -369,6 +384,7 @@ impl Engine {
             });
         }
         catalog.deregister_schema("raw", true)?;
+        ctx.register_udf(version_function(version));
         tracing::debug!(version, dir = %dir.display(), "warehouse opened");
         Ok(Self {
             ctx,

@@ -32,8 +32,11 @@ use tokio::sync::OnceCell;
 /// Outcome of checking one file: None when it matches, else what is wrong.
 type Checked = Arc<OnceCell<Option<String>>>;
 
-/// Files already checked by this process, by (device, inode, expected BLAKE3).
-static CHECKED: LazyLock<Mutex<HashMap<(u64, u64, String), Checked>>> =
+/// A file's identity and the content it must have: (device, inode, expected BLAKE3).
+type FileKey = (u64, u64, String);
+
+/// Files already checked by this process.
+static CHECKED: LazyLock<Mutex<HashMap<FileKey, Checked>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The local file system, with the files of one version checked before they are read.

@@ -14,19 +14,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use crate::manifest::FileSum;
 use crate::manifest::Manifest;
 use crate::{Error, Result, io};
-
-/// Size and content hash of one file of a version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileSum {
-    /// Length in bytes.
-    pub bytes: u64,
-    /// BLAKE3 of its bytes, hex.
-    pub blake3: String,
-}
 
 /// Files of a version folder that are not its content: the manifest (which holds the sums)
 /// and the readers' lease file.

@@ -8,8 +8,16 @@ use std::path::Path;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::integrity::FileSum;
 use crate::{Error, Result, io};
+
+/// Size and content hash of one file of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSum {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// BLAKE3 of its bytes, hex.
+    pub blake3: String,
+}
 
 /// One loaded export file, with its reconciliation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -238,6 +238,7 @@ impl Warehouse {
             let (n, dir) = match at {
                 At::Current => self.require_current()?,
                 At::Version(n) => (*n, self.version_dir(*n)?),
+                At::Previous => self.previous()?,
                 At::BuiltBy(t) => self.built_by(*t)?,
             };
             let Some(lease) = lease::share(&dir)? else {
@@ -279,6 +280,20 @@ impl Warehouse {
             })
     }
 
+    /// The newest kept version older than the current one.
+    fn previous(&self) -> Result<(u64, PathBuf)> {
+        let (current, _) = self.require_current()?;
+        self.version_dirs()?
+            .into_iter()
+            .rev()
+            .find(|(n, _)| *n < current)
+            .ok_or_else(|| {
+                self.no_version(&format!(
+                    "no kept version is older than the current one ({current})"
+                ))
+            })
+    }
+
     /// The newest kept version built at or before `t`.
     fn built_by(&self, t: DateTime<Utc>) -> Result<(u64, PathBuf)> {
         let mut kept = Vec::new();
@@ -308,15 +323,21 @@ impl Warehouse {
             .collect()
     }
 
-    /// Makes kept version `n` current again as a new version (its files hard-linked, its
+    /// Makes kept version `at` current again as a new version (its files hard-linked, its
     /// manifest with `restored_from = n`), published like a build: atomically, the versions
     /// in between kept for time travel, and the next incremental build continuing from `n`'s
     /// content (the export files loaded after `n` are loaded again). `n` is verified in full
     /// first; a damaged version is refused, naming its file. Returns the new version number.
-    pub fn restore(&self, n: u64) -> Result<u64> {
+    pub fn restore(&self, at: &At) -> Result<u64> {
         let _lock = self.lock()?;
         self.clean_abandoned()?;
         let (current, _, now) = self.published()?;
+        let n = match at {
+            At::Current => current,
+            At::Version(n) => *n,
+            At::Previous => self.previous()?.0,
+            At::BuiltBy(t) => self.built_by(*t)?.0,
+        };
         if n == current {
             return Err(self.no_version(&format!("version {n} is already current")));
         }
@@ -358,11 +379,24 @@ pub enum At {
     Current,
     /// Kept version N.
     Version(u64),
+    /// The newest kept version older than the current one (the night before, or the
+    /// version a mart publish replaced).
+    Previous,
     /// The newest kept version built at or before this instant.
     BuiltBy(DateTime<Utc>),
 }
 
 impl At {
+    /// `--version`'s argument: a version number, or `previous`.
+    pub fn version(text: &str) -> std::result::Result<Self, String> {
+        if text == "previous" {
+            return Ok(At::Previous);
+        }
+        text.parse()
+            .map(At::Version)
+            .map_err(|_| format!("'{text}' is not a version number or 'previous'"))
+    }
+
     /// `--as-of-build`'s argument: a date (the end of that day, UTC) or an RFC 3339 instant.
     pub fn built_by(text: &str) -> std::result::Result<Self, String> {
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
@@ -493,7 +527,8 @@ mod tests {
         );
         assert!(At::built_by("yesterday").is_err());
 
-        assert_eq!(w.restore(1).expect("restore"), 4);
+        assert_eq!(w.pin(&At::Previous).expect("previous").number, 2);
+        assert_eq!(w.restore(&At::Version(1)).expect("restore"), 4);
         let (n, d, m) = w.published().expect("published");
         assert_eq!(
             (n, m.restored_from, m.mode.as_str()),
@@ -514,11 +549,11 @@ mod tests {
             vec![1, 2, 3, 4],
             "history kept"
         );
-        let e = w.restore(4).expect_err("current").to_string();
+        let e = w.restore(&At::Version(4)).expect_err("current").to_string();
         assert!(e.contains("already current"), "{e}");
         // A damaged version is not restored.
-        fs::write(w.root().join("versions/v000002/t/part-0.parquet"), "vX").expect("flip");
-        let e = w.restore(2).expect_err("damaged").to_string();
+        fs::write(w.root().join("versions/v000003/t/part-0.parquet"), "vvX").expect("flip");
+        let e = w.restore(&At::Previous).expect_err("damaged").to_string();
         assert!(e.contains("part-0.parquet is damaged"), "{e}");
         assert_eq!(w.current().expect("current").map(|c| c.0), Some(4));
     }
