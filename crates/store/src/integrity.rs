@@ -132,7 +132,8 @@ pub enum Damage {
         /// BLAKE3 on disk.
         found: String,
     },
-    /// Present in the folder, not in the manifest: the query engine would read it.
+    /// A Parquet file in the folder that the manifest does not list: the query engine would
+    /// read it.
     Unexpected,
 }
 
@@ -197,15 +198,16 @@ impl Verified {
 }
 
 /// Checks the version folder `dir` against `manifest.sums`: every listed file present with
-/// its length, no unlisted file, and — with `content` — every file's BLAKE3 (read in full,
+/// its length, no unlisted Parquet file, and — with `content` — every file's BLAKE3 (read in full,
 /// files in parallel). Without `content` only lengths are compared (a `stat` per file).
 pub fn verify(dir: &Path, manifest: &Manifest, content: bool) -> Result<Verified> {
     let (files, _) = walk(dir)?;
     let sealed = !manifest.sums.is_empty();
     let mut problems: Vec<Problem> = if sealed {
+        // Only Parquet files are read by queries: another stray file is left alone.
         files
             .iter()
-            .filter(|f| !manifest.sums.contains_key(*f))
+            .filter(|f| f.ends_with(".parquet") && !manifest.sums.contains_key(*f))
             .map(|f| Problem {
                 file: f.clone(),
                 damage: Damage::Unexpected,
@@ -315,6 +317,7 @@ mod tests {
         );
         fs::remove_file(dir.join("dim_x.parquet")).expect("rm");
         fs::write(dir.join("stray.parquet"), b"x").expect("stray");
+        fs::write(dir.join("notes.txt"), b"x").expect("not read by queries");
         let all = verify(dir, &m, true).expect("verify");
         let kinds: Vec<(&str, &Damage)> = all
             .problems
