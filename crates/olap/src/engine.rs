@@ -222,6 +222,22 @@ fn local_context(
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
+impl Drop for Engine {
+    /// Deregisters every schema of the engine's catalogs. A schema provider may hold the
+    /// catalog list it is registered in — datafusion-pg-catalog's `pg_catalog` does, which
+    /// `acrm serve` adds — and that reference cycle would keep every table of every version
+    /// a server ever opened in memory (measured: ~6 MiB a version per role, without end).
+    fn drop(&mut self) {
+        for name in self.ctx.catalog_names() {
+            if let Some(catalog) = self.ctx.catalog(&name) {
+                for schema in catalog.schema_names() {
+                    let _ = catalog.deregister_schema(&schema, true);
+                }
+            }
+        }
+    }
+}
+
 /// `warehouse_version()`: the number of the version the query reads, so a client can tell
 /// which version answered it (every statement reads one version from start to end).
 fn version_function(version: u64) -> datafusion::logical_expr::ScalarUDF {
