@@ -69,13 +69,7 @@ pub fn run(what: WarehouseCommand) -> anyhow::Result<()> {
         WarehouseCommand::Verify { version, all, at } => check(&at, version, all),
         WarehouseCommand::Restore { version, at } => {
             let (wh, _) = at.open()?;
-            let n = wh.restore(&version)?;
-            let from = wh
-                .list()?
-                .into_iter()
-                .find(|m| m.version == n)
-                .and_then(|m| m.restored_from)
-                .unwrap_or_default();
+            let (from, n) = wh.restore(&version)?;
             eprintln!("version {from} restored as version {n}, now current");
             Ok(())
         }

@@ -189,7 +189,10 @@ pub fn build(
     // build reads none of it, and only leaves its damaged marts behind.
     let base = match &current {
         Some((_, dir)) => {
-            let m = Manifest::read(dir)?;
+            let m = match &prev {
+                Some((_, m)) => m.clone(),
+                None => Manifest::read(dir)?,
+            };
             progress.stage("verifying the published version");
             let checked = acrm_store::integrity::verify(dir, &m, true)?;
             if !opts.full {

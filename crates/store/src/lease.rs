@@ -40,8 +40,10 @@ fn open(dir: &Path) -> Result<Option<File>> {
         Err(e)
             if matches!(
                 e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            ) || e.raw_os_error() == Some(30) =>
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
         {
             // ENOENT: the version was removed; EACCES/EROFS: a warehouse we cannot write.
             match File::open(&path) {

@@ -327,8 +327,9 @@ impl Warehouse {
     /// manifest with `restored_from = n`), published like a build: atomically, the versions
     /// in between kept for time travel, and the next incremental build continuing from `n`'s
     /// content (the export files loaded after `n` are loaded again). `n` is verified in full
-    /// first; a damaged version is refused, naming its file. Returns the new version number.
-    pub fn restore(&self, at: &At) -> Result<u64> {
+    /// first; a damaged version is refused, naming its file. Returns the version restored and
+    /// the new version's number.
+    pub fn restore(&self, at: &At) -> Result<(u64, u64)> {
         let _lock = self.lock()?;
         self.clean_abandoned()?;
         let (current, _, now) = self.published()?;
@@ -367,7 +368,7 @@ impl Warehouse {
             return Err(e);
         }
         tracing::info!(from = n, version, "version restored");
-        Ok(version)
+        Ok((n, version))
     }
 }
 
@@ -528,7 +529,7 @@ mod tests {
         assert!(At::built_by("yesterday").is_err());
 
         assert_eq!(w.pin(&At::Previous).expect("previous").number, 2);
-        assert_eq!(w.restore(&At::Version(1)).expect("restore"), 4);
+        assert_eq!(w.restore(&At::Version(1)).expect("restore"), (1, 4));
         let (n, d, m) = w.published().expect("published");
         assert_eq!(
             (n, m.restored_from, m.mode.as_str()),
