@@ -17,7 +17,7 @@ use std::future::Future;
 use tokio::runtime::{Builder, Handle, Runtime};
 
 /// Stack of a lane thread (reserved address space; pages are used as touched).
-pub(crate) const STACK_BYTES: usize = 64 << 20;
+pub const STACK_BYTES: usize = 64 << 20;
 
 /// Nice value of executor threads.
 const EXECUTOR_NICE: i32 = 10;

@@ -41,6 +41,10 @@ pub mod statement;
 mod transaction;
 mod wire;
 
+/// Stack of the threads that parse and plan statements (deep expressions recurse): what a
+/// caller checking statements outside the server should give its thread too.
+pub use lanes::STACK_BYTES as PLANNER_STACK_BYTES;
+
 pub use config::ServeConfig;
 pub use error::{Error, Result};
 pub use server::Server;

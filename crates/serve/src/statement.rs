@@ -7,8 +7,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
-    DiscardObject, Expr, Query, Reset, Set, Statement, TransactionAccessMode, TransactionMode,
-    Value, Visit, Visitor,
+    DiscardObject, Expr, Query, Reset, Set, SetExpr, Statement, TransactionAccessMode,
+    TransactionMode, Value, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -316,9 +316,16 @@ fn setting_value(values: &[Expr]) -> String {
 /// Decides what the server does with `statement`.
 pub fn classify(statement: &Statement) -> Action {
     match statement {
-        Statement::Query(_) | Statement::ExplainTable { .. } => Action::Query,
+        Statement::Query(_) => match query_write(statement) {
+            Some(write) => Action::Refused(write),
+            None => Action::Query,
+        },
+        Statement::ExplainTable { .. } => Action::Query,
         Statement::Explain { statement, .. } => match statement.as_ref() {
-            Statement::Query(_) => Action::Query,
+            Statement::Query(_) => match query_write(statement) {
+                Some(write) => Action::Refused(format!("EXPLAIN {write}")),
+                None => Action::Query,
+            },
             inner => Action::Refused(format!("EXPLAIN {}", kind(inner))),
         },
         // A BEGIN … END block with statements inside is a procedure, not a transaction.
@@ -389,6 +396,43 @@ pub fn classify(statement: &Statement) -> Action {
     }
 }
 
+/// The write a query statement carries, if any: a data-modifying statement as the body
+/// of a query or of one of its CTEs (`WITH a AS (…) INSERT …`, `WITH d AS (DELETE …
+/// RETURNING *) SELECT …`), or `SELECT … INTO` (which creates a table) — anywhere,
+/// subqueries included. PostgreSQL runs these; here they are refused before planning like
+/// any other write.
+fn query_write(statement: &Statement) -> Option<String> {
+    /// Stops at the first query whose body writes.
+    struct Writes(Option<String>);
+    impl Visitor for Writes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            self.0 = body_write(&query.body);
+            if self.0.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    let mut writes = Writes(None);
+    let _ = statement.visit(&mut writes);
+    writes.0
+}
+
+/// The write of one query body (its set operations included; nested queries are the
+/// visitor's).
+fn body_write(body: &SetExpr) -> Option<String> {
+    match body {
+        SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) | SetExpr::Merge(s) => {
+            Some(kind(s))
+        }
+        SetExpr::Select(select) if select.into.is_some() => Some("SELECT INTO".into()),
+        SetExpr::SetOperation { left, right, .. } => body_write(left).or_else(|| body_write(right)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +472,25 @@ mod tests {
             ("DROP TABLE fact_sales", "DROP TABLE"),
             ("COPY fact_sales TO '/tmp/out.csv'", "COPY"),
             ("EXPLAIN ANALYZE INSERT INTO t VALUES (1)", "EXPLAIN INSERT"),
+            // Writes inside a query (the property the `sql_statement` fuzz target checks).
+            (
+                "WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
+                "INSERT INTO",
+            ),
+            (
+                "WITH d AS (DELETE FROM fact_sales RETURNING *) SELECT * FROM d",
+                "DELETE",
+            ),
+            (
+                "SELECT * FROM (WITH u AS (UPDATE t SET a = 1 RETURNING a) SELECT a FROM u) s",
+                "UPDATE",
+            ),
+            ("SELECT 1 UNION SELECT * INTO t2 FROM t", "SELECT INTO"),
+            ("SELECT * INTO copy FROM dim_customer", "SELECT INTO"),
+            (
+                "EXPLAIN WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a",
+                "EXPLAIN INSERT INTO",
+            ),
             (
                 "SET datafusion.execution.target_partitions = 1",
                 "SET datafusion",

@@ -10,6 +10,7 @@
 //! score is encoded exactly as the training data was.
 
 pub mod encoding;
+mod file;
 pub mod monitor;
 pub mod registry;
 pub mod source;

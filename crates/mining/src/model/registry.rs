@@ -250,12 +250,7 @@ impl Registry {
             )),
             _ => io(&path)(e),
         })?;
-        toml::from_str(&text).map_err(|e| {
-            Error::Invalid(format!(
-                "{}: not a model acrm can read: {e}",
-                path.display()
-            ))
-        })
+        Model::from_toml(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
     }
 
     /// The model called `name`, or the champion of `task` when `name` is `champion`;
@@ -313,7 +308,7 @@ impl Registry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -340,7 +335,8 @@ mod tests {
     use crate::model::{Kind, SplitPlan, Target, TrainOptions, train_loaded};
     use acrm_olap::{Column, Frame, Values};
 
-    fn trained(kind: Kind) -> Model {
+    /// A small model of `kind` trained on made-up rows (shared with the model-file tests).
+    pub(crate) fn trained(kind: Kind) -> Model {
         let n = 300;
         let frame = Frame {
             columns: vec![
