@@ -413,12 +413,19 @@ impl SmallDisk {
 
     /// Fills the disk with a file, leaving about `free` bytes.
     fn fill_leaving(&self, free: u64) {
-        use std::io::Write as _;
+        use std::io::{Seek as _, Write as _};
         let mut f = std::fs::File::create(self.path().join("filler")).expect("filler");
-        let chunk = vec![7u8; 64 << 10];
         let mut written = 0u64;
-        while f.write_all(&chunk).is_ok() {
-            written += chunk.len() as u64;
+        // Large chunks, then pages: a failed write of a large chunk leaves room for a
+        // small file (a model file) after the truncation below.
+        for size in [64 << 10, 4 << 10] {
+            let chunk = vec![7u8; size];
+            while f.write_all(&chunk).is_ok() {
+                written += chunk.len() as u64;
+            }
+            f.set_len(written).expect("whole chunks only");
+            f.seek(std::io::SeekFrom::Start(written))
+                .expect("at the end");
         }
         drop(f);
         let f = std::fs::File::options()
@@ -465,6 +472,51 @@ fn a_build_on_a_full_disk_fails_cleanly_and_leaves_the_previous_version() {
     let out = run_ok(&mut s.build(&wh, &[]));
     assert!(out.contains("published warehouse version 2"), "{out}");
     assert_verified(&wh, "after the retry");
+}
+
+/// `acrm mine` publishing a mart and `acrm mine credit train` saving a model on a full disk
+/// fail with exit 1 naming the cause: the published version and the registry are as
+/// before, verified, with nothing half-written left; with room again both succeed.
+#[test]
+fn mart_publishes_and_model_saves_on_a_full_disk_fail_cleanly() {
+    let s = SampleCopy::new();
+    let disk = SmallDisk::mount(16);
+    let wh = disk.path().join("warehouse");
+    run_ok(&mut s.build(&wh, &[]));
+    let on = |args: &[&str]| {
+        let mut c = acrm();
+        c.args(args).arg("--warehouse").arg(&wh);
+        c
+    };
+    let models = || run_ok(&mut on(&["models", "list", "--format", "json"]));
+    let (version, listed) = (current_version(&wh), models());
+    disk.fill_leaving(0);
+    for (what, args) in [
+        ("a mart publish", &["mine", "rfm"][..]),
+        (
+            "a model save",
+            &["mine", "credit", "train", "--kind", "logistic"][..],
+        ),
+    ] {
+        let out = run(&mut on(args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{what}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert_eq!(current_version(&wh), version, "{what}");
+        assert_eq!(models(), listed, "{what}");
+        assert!(leftovers(&wh).is_empty(), "{what}: {:?}", leftovers(&wh));
+        assert_verified(&wh, &format!("after {what} on a full disk"));
+    }
+    std::fs::remove_file(disk.path().join("filler")).expect("room again");
+    run_ok(&mut on(&["mine", "rfm"]));
+    assert_eq!(current_version(&wh), version + 1);
+    run_ok(&mut on(&["mine", "credit", "train", "--kind", "logistic"]));
+    assert_ne!(models(), listed);
+    assert_verified(&wh, "after the retries");
 }
 
 /// The CSV rows of `acrm sql --format csv` with extra flags (header dropped).

@@ -62,13 +62,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes `text` to a new file at `path` and syncs it to disk.
+/// Writes `text` to a new file at `path` and syncs it to disk; a write that fails (a full
+/// disk) removes the file, so nothing half-written is left.
 fn write_synced(path: &Path, text: &str) -> Result<()> {
     use std::io::Write as _;
     let mut f = fs::File::create(path).map_err(io(path))?;
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
-        .map_err(io(path))
+        .map_err(|e| {
+            let _ = fs::remove_file(path);
+            io(path)(e)
+        })
 }
 
 /// Syncs folder `dir` (the names linked or renamed into it).
@@ -119,7 +123,10 @@ impl Registry {
             .join(format!(".champions.{}.tmp", std::process::id()));
         write_synced(&tmp, &text)?;
         acrm_store::crash::point("registry:champions-written");
-        fs::rename(&tmp, &path).map_err(io(&path))?;
+        fs::rename(&tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io(&path)(e)
+        })?;
         sync(&self.dir)
     }
 
@@ -181,7 +188,10 @@ impl Registry {
             match fs::hard_link(&tmp, &path) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io(&path)(e)),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(io(&path)(e));
+                }
             }
         }
         sync(&self.dir)?;
