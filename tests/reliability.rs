@@ -222,11 +222,18 @@ fn killed_writers_leave_the_previous_or_the_new_version_complete() {
         let window = started.elapsed();
         let versions = (3, current_version(&done));
         std::fs::remove_dir_all(&done).expect("rm");
-        let steps: &[&str] = if writer.name == "models" {
-            &["registry:linked", "registry:champions-written"]
+        // Named steps: every step of a publish, and before it the writer's own.
+        let own: &[&str] = match writer.name {
+            "build" => &["build:staged", "parquet:written", "build:marts-derived"],
+            "mine" => &["parquet:written"],
+            _ => &["registry:linked", "registry:champions-written"],
+        };
+        let publish: &[&str] = if writer.name == "models" {
+            &[]
         } else {
             &PUBLISH_STEPS
         };
+        let steps: Vec<&str> = own.iter().chain(publish).copied().collect();
         let mut kills = 0;
         for i in 0..random_trials + steps.len() {
             let (after, step) = match i.checked_sub(random_trials) {

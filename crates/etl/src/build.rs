@@ -226,6 +226,7 @@ pub fn build(
         if let Some(derive) = &opts.derive {
             progress.stage("refreshing marts");
             let tables = derive.derive(&tmp);
+            acrm_store::crash::point("build:marts-derived");
             acrm_store::write_tables(&tmp, &mut manifest, &tables, version)?;
         }
         // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
@@ -621,6 +622,7 @@ impl Run<'_> {
                 &mut *loader,
             )?;
             drop(loader);
+            acrm_store::crash::point("build:staged");
             tracing::info!(source = %src.name, file = %f.rel, read = counts.read, loaded = counts.loaded, quarantined = counts.quarantined, nulled = counts.nulled, "file loaded");
             if counts.read == 0 {
                 tracing::warn!(source = %src.name, file = %f.rel, "the file has no data rows");

@@ -1,8 +1,12 @@
 //! Crash points for the crash trials (`tests/reliability.rs`): with `ACRM_CRASH_AT=<name>` in
 //! its environment, a writer kills itself with SIGKILL when it reaches the named step, so
-//! the trials can stop a publish exactly between two of its steps (sealed, manifest written,
-//! renamed, switched, pruning) instead of hoping a random signal lands in a window of a few
-//! milliseconds. Without the variable a point costs one environment lookup.
+//! the trials can stop a writer exactly at a step instead of hoping a random signal lands in
+//! a window of a few milliseconds: the build after staging a file (`build:staged`) and after
+//! refreshing its marts (`build:marts-derived`), any writer after a Parquet file is written
+//! and synced (`parquet:written`), a publish between its steps (`publish:sealed`, `…:
+//! manifest-written`, `…:renamed`, `…:linked`, `…:switched`, `…:pruning`,
+//! `prune:half-removed`), a model save (`registry:linked`, `registry:champions-written`).
+//! Without the variable a point costs one environment lookup.
 
 /// The environment variable naming the step to die at.
 pub const CRASH_AT: &str = "ACRM_CRASH_AT";

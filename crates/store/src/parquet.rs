@@ -42,6 +42,7 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<u64> {
     }
     let file = w.into_inner().map_err(pq)?;
     file.sync_all().map_err(io(path))?;
+    crate::crash::point("parquet:written");
     Ok(rows)
 }
 
