@@ -163,11 +163,11 @@ fn oversized_messages_idle_sockets_and_fd_exhaustion_do_not_lock_anyone_out() {
         Some(128),
     );
     let rss_before = rss_kib(served.child.id());
-    // Attack 2: a query announcing 400 MB before login, its body streamed: the server
-    // closes the connection at the header, without buffering the body.
+    // Attack 2: a password message announcing 400 MB before login, its body streamed: the
+    // server closes the connection at the header, without buffering the body.
     let mut s = TcpStream::connect(("127.0.0.1", served.port)).expect("connect");
     s.write_all(&startup("alice")).expect("startup");
-    let mut header = vec![b'Q'];
+    let mut header = vec![b'p'];
     header.extend_from_slice(&400_000_000i32.to_be_bytes());
     s.write_all(&header).expect("header");
     let chunk = vec![b'x'; 1 << 20];

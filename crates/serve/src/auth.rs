@@ -17,7 +17,7 @@ use datafusion_postgres::pgwire::api::{
     ClientInfo, METADATA_DATABASE, METADATA_USER, PgWireConnectionState, PidSecretKeyGenerator,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use datafusion_postgres::pgwire::messages::startup::Authentication;
+use datafusion_postgres::pgwire::messages::startup::{Authentication, PasswordMessageFamily};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use futures::{Sink, SinkExt};
 use tokio::sync::Mutex;
@@ -107,6 +107,37 @@ fn text(data: &[u8]) -> PgWireResult<&str> {
     std::str::from_utf8(data).map_err(|_| fatal("08P01", "SCRAM message is not UTF-8"))
 }
 
+/// The mechanism and data of a SASLInitialResponse: the mechanism as a C string, then the
+/// data's length (-1: none) and exactly that many bytes. Decoded here, not by pgwire, whose
+/// decoder trusts the length and panics on a short body or a length past its end (found by
+/// the `pg_login` fuzz target).
+fn sasl_initial(message: PasswordMessageFamily) -> PgWireResult<(String, Vec<u8>)> {
+    let body = match message {
+        PasswordMessageFamily::Raw(body) => body,
+        PasswordMessageFamily::SASLInitialResponse(m) => {
+            return Ok((
+                m.auth_method,
+                m.data.map(|d| d.to_vec()).unwrap_or_default(),
+            ));
+        }
+        _ => return Err(fatal("08P01", "expected a SASLInitialResponse message")),
+    };
+    let malformed = || fatal("08P01", "malformed SASLInitialResponse message");
+    let (mechanism, rest) = body
+        .iter()
+        .position(|&b| b == 0)
+        .map(|nul| (&body[..nul], &body[nul + 1..]))
+        .ok_or_else(malformed)?;
+    let mechanism = std::str::from_utf8(mechanism).map_err(|_| malformed())?;
+    let (length, data) = rest.split_first_chunk::<4>().ok_or_else(malformed)?;
+    let data = match i32::from_be_bytes(*length) {
+        -1 if data.is_empty() => &[][..],
+        n if usize::try_from(n).is_ok_and(|n| n == data.len()) => data,
+        _ => return Err(malformed()),
+    };
+    Ok((mechanism.to_string(), data.to_vec()))
+}
+
 fn failed(user: &str) -> PgWireError {
     fatal(
         "28P01",
@@ -154,18 +185,16 @@ impl StartupHandler for Auth {
                 let mut state = self.state.lock().await;
                 match std::mem::replace(&mut *state, State::Done) {
                     State::Initial => {
-                        let initial = msg.into_sasl_initial_response()?;
-                        if initial.auth_method != SCRAM {
+                        let (mechanism, data) = sasl_initial(msg)?;
+                        if mechanism != SCRAM {
                             return Err(fatal(
                                 "28000",
                                 format!(
-                                    "authentication method {} is not supported: use {SCRAM}",
-                                    initial.auth_method
+                                    "authentication method {mechanism} is not supported: use {SCRAM}"
                                 ),
                             ));
                         }
                         self.wait_turn().await?;
-                        let data = initial.data.unwrap_or_default();
                         let (verifier, role) = self.verifier_for(&user);
                         let nonce = crate::session::random_nonce();
                         let (exchange, server_first) =
@@ -248,5 +277,43 @@ impl StartupHandler for Auth {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::bytes::BytesMut;
+
+    fn initial(body: &[u8]) -> PgWireResult<(String, Vec<u8>)> {
+        sasl_initial(PasswordMessageFamily::Raw(BytesMut::from(body)))
+    }
+
+    #[test]
+    fn sasl_initial_responses_decode_or_are_refused_as_malformed() {
+        let mut body = b"SCRAM-SHA-256\0".to_vec();
+        body.extend(5i32.to_be_bytes());
+        body.extend(b"n,,n=");
+        assert_eq!(
+            initial(&body).expect("well formed"),
+            ("SCRAM-SHA-256".into(), b"n,,n=".to_vec())
+        );
+        let mut none = b"SCRAM-SHA-256\0".to_vec();
+        none.extend((-1i32).to_be_bytes());
+        assert_eq!(initial(&none).expect("no data").1, Vec::<u8>::new());
+        // The fuzz target's input: a negative length other than -1 (pgwire panicked on it).
+        let mut negative = b"SCRAM-SHA-256\0".to_vec();
+        negative.extend((-27i32).to_be_bytes());
+        negative.extend(b"n,,n=,r=abc");
+        for bad in [
+            &negative[..],
+            b"SCRAM-SHA-256\0\0\0",          // length cut short
+            b"SCRAM-SHA-256\0\0\0\0\x09n,,", // length past the end
+            b"SCRAM-SHA-256\0\0\0\0\x01n,,", // bytes after the data
+            b"SCRAM-SHA-256",                // no terminating NUL
+        ] {
+            let e = initial(bad).expect_err("malformed");
+            assert!(e.to_string().contains("malformed"), "{e}");
+        }
     }
 }

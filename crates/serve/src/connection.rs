@@ -61,6 +61,12 @@ pub(crate) async fn serve(
     parts.read_buf = old.read_buf;
     parts.write_buf = old.write_buf;
     let mut socket = Framed::from_parts(parts);
+    if let Some(message) = socket.get_ref().refused() {
+        tracing::debug!(%peer, error = %message, "connection closed: bad message");
+        let e = fatal("08P01", message.to_string());
+        let _ = tokio::time::timeout(GRACE, process_error(&mut socket, e, false)).await;
+        return;
+    }
 
     let auth = Arc::new(Auth::new(session.clone()));
     let queries = Arc::new(Queries::new(session.clone()));
@@ -141,7 +147,9 @@ pub(crate) async fn serve(
                 break;
             }
             let info = ErrorInfo::from(e);
-            let end = info.is_fatal();
+            // Before login every error ends the connection, as in PostgreSQL: a message
+            // the startup could not take whole leaves the stream out of step.
+            let end = info.is_fatal() || !logged_in;
             let answer = process_error(
                 &mut socket,
                 PgWireError::UserError(Box::new(info)),

@@ -81,7 +81,7 @@ impl Link {
 }
 
 /// Where the reader stands in the frontend's message framing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Frame {
     /// Reading a header: `got` of `len` bytes (4 for the untyped startup message, 5 for a
     /// type byte and length) into `header`.
@@ -92,10 +92,27 @@ enum Frame {
     },
     /// Inside a body, `remaining` bytes to go.
     Body { remaining: usize },
+    /// Inside the body of an untyped message (startup, SSL, GSS or cancel request), kept
+    /// whole to be checked: `remaining` bytes to go.
+    Untyped { body: Vec<u8>, remaining: usize },
+}
+
+/// What the reader accepts next.
+#[derive(Debug, Clone, Copy)]
+enum Accept {
+    /// Before login: the startup message, then authentication messages (the password
+    /// family, and Terminate), each of at most [`PRE_LOGIN_MESSAGE_LIMIT`] bytes. A SCRAM
+    /// client sends nothing else before it has checked the server's final message, so any
+    /// other message is a protocol violation, refused here as PostgreSQL refuses it (and
+    /// pgwire's decoders of other messages trust their lengths and panic on some: found by
+    /// the `pg_login` fuzz target).
+    Login,
+    /// After login: any message of at most this many bytes.
+    Any(usize),
 }
 
 /// Follows message boundaries in the bytes read and checks each announced length.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Framing {
     frame: Frame,
 }
@@ -104,16 +121,17 @@ impl Framing {
     /// Framing at the start of the startup message (untyped: length first).
     fn startup() -> Self {
         Self {
-            frame: Frame::Header {
-                header: [0; 5],
-                got: 0,
-                len: 4,
-            },
+            frame: untyped_header(),
         }
     }
 
-    /// Consumes `bytes`; an error names a message longer than `limit`.
-    fn feed(&mut self, mut bytes: &[u8], limit: usize) -> Result<(), String> {
+    /// Consumes `bytes`; an error names a message that `accept` refuses (its type, or a
+    /// length over the limit).
+    fn feed(&mut self, mut bytes: &[u8], accept: Accept) -> Result<(), String> {
+        let limit = match accept {
+            Accept::Login => PRE_LOGIN_MESSAGE_LIMIT,
+            Accept::Any(limit) => limit,
+        };
         while !bytes.is_empty() {
             match &mut self.frame {
                 Frame::Body { remaining } => {
@@ -124,12 +142,28 @@ impl Framing {
                         self.frame = typed_header();
                     }
                 }
+                Frame::Untyped { body, remaining } => {
+                    let n = (*remaining).min(bytes.len());
+                    body.extend_from_slice(&bytes[..n]);
+                    *remaining -= n;
+                    bytes = &bytes[n..];
+                    if *remaining == 0 {
+                        self.frame = after_untyped(body)?;
+                    }
+                }
                 Frame::Header { header, got, len } => {
                     let n = (*len - *got).min(bytes.len());
                     header[*got..*got + n].copy_from_slice(&bytes[..n]);
                     *got += n;
                     bytes = &bytes[n..];
                     if *got == *len {
+                        let kind = header[0];
+                        if *len == 5 && matches!(accept, Accept::Login) && !b"pX".contains(&kind) {
+                            return Err(format!(
+                                "message type '{}' before login: only authentication messages are accepted",
+                                kind.escape_ascii()
+                            ));
+                        }
                         let at = *len - 4;
                         let announced = i32::from_be_bytes([
                             header[at],
@@ -146,15 +180,78 @@ impl Framing {
                                 "message of {announced} bytes is over the limit of {limit} bytes"
                             ));
                         }
-                        self.frame = match announced - 4 {
-                            0 => typed_header(),
-                            remaining => Frame::Body { remaining },
+                        self.frame = match (*len, announced - 4) {
+                            (4, remaining) => Frame::Untyped {
+                                body: Vec::with_capacity(remaining),
+                                remaining,
+                            },
+                            (_, 0) => typed_header(),
+                            (_, remaining) => Frame::Body { remaining },
                         };
+                        if let Frame::Untyped { body, remaining: 0 } = &self.frame {
+                            self.frame = after_untyped(body)?;
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Codes of the untyped requests in place of a protocol version.
+const SSL_REQUEST: u32 = 80_877_103;
+const GSS_REQUEST: u32 = 80_877_104;
+const CANCEL_REQUEST: u32 = 80_877_102;
+
+/// What follows the untyped message `body` (its code or protocol version first): another
+/// untyped message after an SSL or GSS request, typed messages after a startup message.
+/// A startup message must be protocol 3 and laid out as PostgreSQL requires — name and
+/// value strings, then an empty name as its last byte — since pgwire's decoder reads the
+/// strings past the announced length otherwise, taking the next messages apart as if they
+/// were the startup's (found by the `pg_login` fuzz target).
+fn after_untyped(body: &[u8]) -> Result<Frame, String> {
+    let code = body
+        .first_chunk::<4>()
+        .map(|c| u32::from_be_bytes(*c))
+        .ok_or("invalid startup packet: shorter than its protocol version")?;
+    match code {
+        SSL_REQUEST | GSS_REQUEST if body.len() == 4 => Ok(untyped_header()),
+        CANCEL_REQUEST if body.len() == 12 => Ok(typed_header()),
+        _ if code >> 16 == 3 && startup_fits(&body[4..]) => Ok(typed_header()),
+        _ if code >> 16 == 3 => {
+            Err("invalid startup packet layout: expected a terminator as the last byte".into())
+        }
+        _ => Err(format!(
+            "unsupported frontend protocol {}.{}: acrm serve speaks 3.0",
+            code >> 16,
+            code & 0xffff
+        )),
+    }
+}
+
+/// Whether startup `parameters` are name and value strings ending in one empty name that
+/// is their last byte.
+fn startup_fits(mut parameters: &[u8]) -> bool {
+    let string = |p: &[u8]| p.iter().position(|&b| b == 0);
+    loop {
+        match string(parameters) {
+            None => return false,
+            Some(0) => return parameters.len() == 1,
+            Some(name) => parameters = &parameters[name + 1..],
+        }
+        match string(parameters) {
+            None => return false,
+            Some(value) => parameters = &parameters[value + 1..],
+        }
+    }
+}
+
+fn untyped_header() -> Frame {
+    Frame::Header {
+        header: [0; 5],
+        got: 0,
+        len: 4,
     }
 }
 
@@ -184,7 +281,7 @@ impl<S> Wire<S> {
     /// `inner` at the start of the startup message, of which `read` was already read.
     pub(crate) fn new(inner: S, link: Arc<Link>, max_message: usize, read: &[u8]) -> Self {
         let mut framing = Framing::startup();
-        let broken = framing.feed(read, PRE_LOGIN_MESSAGE_LIMIT).err();
+        let broken = framing.feed(read, Accept::Login).err();
         Self {
             inner,
             link,
@@ -195,11 +292,18 @@ impl<S> Wire<S> {
         }
     }
 
-    fn limit(&self) -> usize {
+    /// Why the bytes read before this stream took over are refused, if they are: those
+    /// bytes are in the codec's buffer already and would be decoded without a read, so the
+    /// connection checks this before decoding anything.
+    pub(crate) fn refused(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    fn accept(&self) -> Accept {
         if self.link.logged_in() {
-            self.max_message
+            Accept::Any(self.max_message)
         } else {
-            PRE_LOGIN_MESSAGE_LIMIT
+            Accept::Login
         }
     }
 
@@ -240,8 +344,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Wire<S> {
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        let limit = this.limit();
-        match this.framing.feed(&buf.filled()[before..], limit) {
+        let accept = this.accept();
+        match this.framing.feed(&buf.filled()[before..], accept) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(message) => Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, message))),
         }
@@ -285,23 +389,66 @@ mod tests {
         m
     }
 
+    /// A startup message of protocol 3.0 with a body of `body` bytes (at least 8).
     fn startup(body: usize) -> Vec<u8> {
         let mut m = ((body + 4) as i32).to_be_bytes().to_vec();
-        m.extend(std::iter::repeat_n(0u8, body));
+        m.extend(0x0003_0000u32.to_be_bytes());
+        m.extend(b"u\0");
+        m.extend(std::iter::repeat_n(b'a', body - 8));
+        m.extend(b"\0\0");
         m
+    }
+
+    fn untyped(body: &[u8]) -> Vec<u8> {
+        let mut m = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+        m.extend(body);
+        m
+    }
+
+    #[test]
+    fn startup_messages_are_checked_whole() {
+        // An SSL and a GSS request may come before the startup message.
+        let mut f = Framing::startup();
+        f.feed(&untyped(&GSS_REQUEST.to_be_bytes()), Accept::Login)
+            .expect("GSS request");
+        f.feed(&untyped(&SSL_REQUEST.to_be_bytes()), Accept::Login)
+            .expect("SSL request");
+        f.feed(&startup(40), Accept::Login).expect("startup");
+        f.feed(&message(b'p', 10), Accept::Login).expect("password");
+        // Strings running past the announced length (pgwire's decoder would read on into
+        // the next message), a value missing, another protocol.
+        let mut version = 0x0003_0000u32.to_be_bytes().to_vec();
+        for (parameters, what) in [
+            (&b"user\0alice"[..], "layout"),
+            (&b"user\0alice\0"[..], "layout"),
+            (&b"user\0alice\0\0extra"[..], "layout"),
+            (&b"user\0"[..], "layout"),
+        ] {
+            let mut body = version.clone();
+            body.extend(parameters);
+            let err = Framing::startup()
+                .feed(&untyped(&body), Accept::Login)
+                .expect_err("refused");
+            assert!(err.contains(what), "{parameters:?}: {err}");
+        }
+        version[1] = 2;
+        version.extend(b"\0");
+        let err = Framing::startup()
+            .feed(&untyped(&version), Accept::Login)
+            .expect_err("protocol 2");
+        assert!(err.contains("unsupported frontend protocol 2.0"), "{err}");
     }
 
     #[test]
     fn boundaries_are_followed_across_any_split() {
         let mut stream = startup(40);
         stream.extend(message(b'p', 100));
-        stream.extend(message(b'Q', 9_000));
-        stream.extend(message(b'S', 0));
+        stream.extend(message(b'p', 9_000));
+        stream.extend(message(b'X', 0));
         for chunk in [1, 3, 5, 7, 64, 4096, stream.len()] {
             let mut f = Framing::startup();
             for part in stream.chunks(chunk) {
-                f.feed(part, PRE_LOGIN_MESSAGE_LIMIT)
-                    .expect("within the limit");
+                f.feed(part, Accept::Login).expect("within the limit");
             }
             assert_eq!(f.frame, typed_header(), "chunk {chunk}");
         }
@@ -310,26 +457,43 @@ mod tests {
     #[test]
     fn an_announced_length_over_the_limit_fails_at_its_header() {
         let mut f = Framing::startup();
-        f.feed(&startup(8), PRE_LOGIN_MESSAGE_LIMIT)
-            .expect("startup");
-        // Only the header of a 400 MB query: refused before any of its body arrives.
-        let header = &message(b'Q', 0)[..1];
-        f.feed(header, PRE_LOGIN_MESSAGE_LIMIT).expect("type byte");
+        f.feed(&startup(8), Accept::Login).expect("startup");
+        // Only the header of a 400 MB password message: refused before its body arrives.
+        let header = &message(b'p', 0)[..1];
+        f.feed(header, Accept::Login).expect("type byte");
         let err = f
-            .feed(&(400_000_000i32).to_be_bytes(), PRE_LOGIN_MESSAGE_LIMIT)
+            .feed(&(400_000_000i32).to_be_bytes(), Accept::Login)
             .expect_err("too large");
         assert!(err.contains("400000000"), "{err}");
         let mut f = Framing::startup();
         let err = f
-            .feed(&startup(20_000), PRE_LOGIN_MESSAGE_LIMIT)
+            .feed(&startup(20_000), Accept::Login)
             .expect_err("startup");
         assert!(err.contains("limit"), "{err}");
         let mut f = Framing::startup();
-        f.feed(&startup(8), 1 << 20).expect("startup");
-        f.feed(&message(b'Q', 500_000), 1 << 20)
+        f.feed(&startup(8), Accept::Any(1 << 20)).expect("startup");
+        f.feed(&message(b'Q', 500_000), Accept::Any(1 << 20))
             .expect("after login");
         let mut f = Framing::startup();
-        let err = f.feed(&[0, 0, 0, 2], 1 << 20).expect_err("length below 4");
+        let err = f
+            .feed(&[0, 0, 0, 2], Accept::Any(1 << 20))
+            .expect_err("length below 4");
         assert!(err.contains("invalid"), "{err}");
+    }
+
+    #[test]
+    fn only_authentication_messages_are_accepted_before_login() {
+        for kind in [b'Q', b'P', b'B', b'E', b'S', b'F', b'd'] {
+            let mut f = Framing::startup();
+            f.feed(&startup(8), Accept::Login).expect("startup");
+            let err = f
+                .feed(&message(kind, 4), Accept::Login)
+                .expect_err("refused");
+            assert!(err.contains("before login"), "{err}");
+            let mut f = Framing::startup();
+            f.feed(&startup(8), Accept::Any(1 << 20)).expect("startup");
+            f.feed(&message(kind, 4), Accept::Any(1 << 20))
+                .expect("accepted after login");
+        }
     }
 }
