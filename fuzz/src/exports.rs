@@ -14,7 +14,7 @@ use acrm_schema::SourceCatalog;
 struct Setup {
     config: BuildConfig,
     catalog: SourceCatalog,
-    scratch: tempfile::TempDir,
+    scratch: PathBuf,
 }
 
 fn setup() -> &'static Setup {
@@ -43,13 +43,13 @@ pub fn stage(format: Format, data: &[u8]) {
         .filter(|src| src.format == format)
         .collect();
     let src = sources[usize::from(pick) % sources.len()];
-    let path: PathBuf = s.scratch.path().join(match format {
+    let path: PathBuf = s.scratch.join(match format {
         Format::Csv => "export.csv",
         Format::Jsonl => "export.jsonl",
         Format::Parquet => "export.parquet",
     });
     std::fs::write(&path, content).expect("the scratch file is writable");
-    let work = s.scratch.path().join("work");
+    let work = s.scratch.join("work");
     std::fs::create_dir_all(&work).expect("the scratch work folder");
     let def = s.catalog.entity(src.entity);
     let mut loader =
@@ -74,7 +74,7 @@ pub fn stage(format: Format, data: &[u8]) {
                 "staging broke its own reconciliation: {message}"
             );
             assert!(
-                message.contains(&s.scratch.path().display().to_string()),
+                message.contains(&s.scratch.display().to_string()),
                 "an error that does not name the file: {message}"
             );
         }

@@ -5,20 +5,34 @@
 pub mod exports;
 pub mod login;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The sample data folder of the repository (its `acrm.toml` is the mapping fuzzed with).
 pub fn sample_data() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-data"))
 }
 
-/// A scratch folder for one fuzzing process, in memory where the machine has `/dev/shm`.
-pub fn scratch() -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    let builder = tempfile::Builder::new()
-        .prefix("acrm-fuzz-")
-        .tempdir_in(shm);
-    builder
-        .or_else(|_| tempfile::tempdir())
-        .expect("a scratch folder for the fuzz target")
+/// A scratch folder for this fuzzing process (`acrm-fuzz-<pid>`, in memory where the
+/// machine has `/dev/shm`). libFuzzer ends a process without running destructors, so the
+/// folders of processes no longer running are removed here instead.
+pub fn scratch() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let parent = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("acrm-fuzz-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = parent.join(format!("acrm-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder for the fuzz target");
+    dir
 }

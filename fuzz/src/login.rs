@@ -29,7 +29,6 @@ const LOGIN_TIMEOUT_SECONDS: u64 = 2;
 struct Target {
     runtime: tokio::runtime::Runtime,
     address: SocketAddr,
-    _warehouse: tempfile::TempDir,
 }
 
 /// Builds the sample warehouse and starts the server, once per process.
@@ -43,11 +42,11 @@ fn target() -> &'static Target {
 }
 
 fn launch() -> Target {
-    let warehouse = crate::scratch();
+    let warehouse = crate::scratch().join("warehouse");
     let config = BuildConfig::load(&crate::sample_data().join("acrm.toml"))
         .expect("the sample mapping loads");
     let options = BuildOptions {
-        warehouse: warehouse.path().to_path_buf(),
+        warehouse: warehouse.clone(),
         full: true,
         derive: None,
     };
@@ -66,7 +65,7 @@ password = "SCRAM-SHA-256$4096:wfLf5fcllNFcd0APWQGzUg==$DVz17JTEHCmGhg5Q6O6c9M+f
     .expect("the fuzz server's configuration");
     let runtime = acrm_serve::server::runtime().expect("the server's runtime");
     let server = runtime
-        .block_on(Server::bind(serve, warehouse.path()))
+        .block_on(Server::bind(serve, &warehouse))
         .expect("the server binds");
     let address = server.local_addr().expect("the server's address");
     runtime.spawn(async move {
@@ -74,11 +73,7 @@ password = "SCRAM-SHA-256$4096:wfLf5fcllNFcd0APWQGzUg==$DVz17JTEHCmGhg5Q6O6c9M+f
         panic!("the server stopped: {stopped:?}");
     });
     contain_pgwire_panics();
-    Target {
-        runtime,
-        address,
-        _warehouse: warehouse,
-    }
+    Target { runtime, address }
 }
 
 /// Lets panics raised in pgwire's source pass (the server catches them, see the module
