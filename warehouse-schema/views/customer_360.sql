@@ -11,9 +11,13 @@ WITH sales AS (
     GROUP BY customer_id
 ), orders AS (
     -- Apart from `sales`: counting distinct orders is the costly part, and a query that does
-    -- not ask for `orders` then skips it (the unused left join is dropped).
-    SELECT customer_id, count(DISTINCT CASE WHEN quantity > 0 THEN order_id END) AS orders
-    FROM fact_sales
+    -- not ask for `orders` then skips it (the unused left join is dropped). Distinct
+    -- (customer, order) pairs first, then a count per customer: DataFusion's per-group
+    -- distinct sets (count(DISTINCT order_id) GROUP BY customer_id) took 37 s at a million
+    -- customers, the two hash aggregations 3.3 s. A customer with returns only has no row
+    -- here and 0 orders below, as before.
+    SELECT customer_id, count(*) AS orders
+    FROM (SELECT DISTINCT customer_id, order_id FROM fact_sales WHERE quantity > 0) AS bought
     GROUP BY customer_id
 ), service AS (
     SELECT customer_id,

@@ -759,7 +759,7 @@ impl Run<'_> {
         let batches = rows_to_batches(&table, &rows)?;
         // The rows go before the file's writer fills its buffers.
         drop(rows);
-        write_parquet(&dir.join("part-0.parquet"), &batches)?;
+        write_parquet(&dir.join("part-0.parquet"), &batches, &table.bloom_filter)?;
         Ok(())
     }
 
@@ -802,6 +802,7 @@ impl Run<'_> {
                 .join(&state_table.name)
                 .join("part-0.parquet"),
             &items_to_batches(&state_table, &records, |r| record_to_row(r))?,
+            &[],
         )?;
         Ok(())
     }

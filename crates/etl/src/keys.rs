@@ -325,7 +325,7 @@ pub fn remove_keys(
             .unwrap_or_default();
         let new_path: PathBuf = f.with_file_name(format!("{stem}-r{tag}.parquet"));
         if kept_batches.iter().any(|b| b.num_rows() > 0) {
-            write_parquet(&new_path, &kept_batches)?;
+            write_parquet(&new_path, &kept_batches, &table.bloom_filter)?;
         }
         std::fs::remove_file(&f).map_err(|source| Error::Io {
             path: f.clone(),

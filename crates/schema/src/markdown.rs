@@ -65,6 +65,13 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
         if !t.sort_by.is_empty() {
             let _ = writeln!(out, "\n**Sorted by:** {}", t.sort_by.join(", "));
         }
+        if !t.bloom_filter.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Bloom filters (point lookups):** {}",
+                t.bloom_filter.join(", ")
+            );
+        }
         out.push_str(
             "\n| column | type | null | PII | SCD2 | description |\n|---|---|---|---|---|---|\n",
         );

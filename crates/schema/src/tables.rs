@@ -178,6 +178,11 @@ pub struct TableDef {
     /// Row order within each written file.
     #[serde(default)]
     pub sort_by: Vec<String>,
+    /// Columns whose Parquet row groups carry a bloom filter: point lookups by them (one
+    /// order, one customer) skip the row groups that cannot hold the value, which min/max
+    /// statistics cannot do for a column the rows are not sorted by.
+    #[serde(default)]
+    pub bloom_filter: Vec<String>,
     /// Columns in storage order.
     pub columns: Vec<ColumnDef>,
 }
@@ -275,11 +280,12 @@ impl WarehouseSchema {
                 .primary_key
                 .iter()
                 .chain(&t.sort_by)
+                .chain(&t.bloom_filter)
                 .chain(t.partition_by.iter());
             for key in named {
                 if t.column(key).is_none() {
                     return Err(format!(
-                        "table '{}': key/sort/partition column '{key}' is not a column",
+                        "table '{}': key/sort/partition/bloom filter column '{key}' is not a column",
                         t.name
                     ));
                 }

@@ -91,7 +91,7 @@ pub fn write_table_part(
             None => dir.join(&table.name),
         };
         let path = folder.join(format!("{stem}.parquet"));
-        write_parquet(&path, &[part])?;
+        write_parquet(&path, &[part], &table.bloom_filter)?;
         written.push(path);
     }
     Ok(written)

@@ -91,7 +91,11 @@ fn write_checked(
         if folder.exists() {
             fs::remove_dir_all(&folder).map_err(io(&folder))?;
         }
-        write_parquet(&folder.join("part-0.parquet"), std::slice::from_ref(batch))?;
+        write_parquet(
+            &folder.join("part-0.parquet"),
+            std::slice::from_ref(batch),
+            &[],
+        )?;
         manifest
             .tables
             .insert(name.clone(), batch.num_rows() as u64);
@@ -245,7 +249,12 @@ mod tests {
     fn warehouse(root: &Path, keep_versions: usize) -> PathBuf {
         let wh = Warehouse::new(root);
         let tmp = wh.begin(1).expect("begin");
-        write_parquet(&tmp.join("fact_sales/year=2024/part-a.parquet"), &[ids(3)]).expect("write");
+        write_parquet(
+            &tmp.join("fact_sales/year=2024/part-a.parquet"),
+            &[ids(3)],
+            &[],
+        )
+        .expect("write");
         wh.publish(&tmp, &mut sample(1, keep_versions), None)
             .expect("publish")
     }

@@ -635,6 +635,7 @@ pub fn records_table(def: &EntityDef) -> TableDef {
         primary_key: vec![],
         partition_by: None,
         sort_by: vec![],
+        bloom_filter: vec![],
         columns,
     }
 }
