@@ -43,7 +43,7 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch], bloom_filter: &[Strin
             let column = ColumnPath::from(column.as_str());
             // Sized for a row group's rows (every value distinct); the writer folds each
             // filter down to the distinct values it saw.
-            let ndv = rows.min(ROW_GROUP_ROWS).max(1) as u64;
+            let ndv = rows.clamp(1, ROW_GROUP_ROWS) as u64;
             props = props
                 .set_column_bloom_filter_enabled(column.clone(), true)
                 .set_column_bloom_filter_fpp(column.clone(), BLOOM_FPP)
