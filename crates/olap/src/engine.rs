@@ -12,7 +12,7 @@ use acrm_schema::{TableKind, WarehouseSchema};
 use acrm_store::integrity::{sums_by_path, verify};
 use acrm_store::{At, Manifest, Pinned, Warehouse};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::TableProvider;
@@ -177,10 +177,37 @@ fn pin(warehouse: &Path, at: &At) -> Result<(PathBuf, Manifest, Pinned)> {
     Ok((dir, pinned.manifest.clone(), pinned))
 }
 
-async fn listing_table(
-    ctx: &SessionContext,
+/// The schema a table is queried with: its Parquet schema with text columns as
+/// `Utf8View`, which the Parquet reader decodes into directly, except the text columns of
+/// the primary key. DataFusion's string kernels (comparisons, `LIKE`, CASE over text,
+/// grouping by a few distinct values) take their fast paths on views: measured on a million
+/// customers, `complaints_by_channel` 130 → 69 ms, `top3_products_per_category` 1.3 →
+/// 0.76 s, `weekend_by_category` 2.1 → 1.4 s. Identifiers (order ids: as many distinct
+/// values as orders) are counted distinct and grouped by in hash tables that are faster on
+/// `Utf8`: with `order_id` as a view `sales_rollup` took 27 s instead of 16 s.
+fn query_schema(table: &acrm_schema::TableDef) -> SchemaRef {
+    let schema = table.arrow_schema();
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let identifier = table.primary_key.iter().any(|k| k == f.name());
+            match f.data_type() {
+                DataType::Utf8 if !identifier => {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                }
+                _ => f.clone(),
+            }
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A listing table over the Parquet files below `dir` read with `schema` (hive `year=`
+/// partitions when `partitioned`).
+fn listing_table(
     dir: &Path,
-    schema: Option<SchemaRef>,
+    schema: SchemaRef,
     partitioned: bool,
 ) -> Result<Arc<dyn TableProvider>> {
     let mut options =
@@ -190,11 +217,9 @@ async fn listing_table(
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Int32)]);
     }
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
-    let config = ListingTableConfig::new(url).with_listing_options(options);
-    let config = match schema {
-        Some(s) => config.with_schema(s),
-        None => config.infer_schema(&ctx.state()).await?,
-    };
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
@@ -312,15 +337,9 @@ impl Engine {
                 continue;
             }
             let provider: Arc<dyn TableProvider> = if folder.is_dir() {
-                listing_table(
-                    &ctx,
-                    &folder,
-                    Some(t.arrow_schema()),
-                    t.partition_by.is_some(),
-                )
-                .await?
+                listing_table(&folder, query_schema(t), t.partition_by.is_some())?
             } else {
-                Arc::new(MemTable::try_new(t.arrow_schema(), vec![vec![]])?)
+                Arc::new(MemTable::try_new(query_schema(t), vec![vec![]])?)
             };
             let columns: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let filter = options
