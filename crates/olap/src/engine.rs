@@ -203,6 +203,24 @@ fn query_schema(table: &acrm_schema::TableDef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// `batches` (rows of a table as a query returned them) in `schema`, the table's stored
+/// schema: text read as `Utf8View` ([`query_schema`]) back to `Utf8`, so they concatenate
+/// with rows built in that schema and are written as declared.
+pub fn as_stored(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        })
+        .collect()
+}
+
 /// A listing table over the Parquet files below `dir` read with `schema` (hive `year=`
 /// partitions when `partitioned`).
 fn listing_table(

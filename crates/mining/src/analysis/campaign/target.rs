@@ -410,7 +410,7 @@ pub async fn merged(engine: &Engine, campaign: &str, list: RecordBatch) -> Resul
         ))
         .await?;
     let schema = list.schema();
-    let mut all = batches;
+    let mut all = acrm_olap::engine::as_stored(&batches, &schema)?;
     all.push(list);
     Ok(concat_batches(&schema, &all)?)
 }
@@ -440,7 +440,7 @@ pub async fn recheck(engine: &Engine, warehouse: &Path) -> Result<Option<RecordB
         }
         published.query(&lists_sql).await?.1
     };
-    let lists = concat_batches(&schema, &batches)?;
+    let lists = concat_batches(&schema, &acrm_olap::engine::as_stored(&batches, &schema)?)?;
     let (_, batches) = engine
         .query("SELECT customer_id FROM dim_customer WHERE is_current AND marketing_opt_out")
         .await?;
