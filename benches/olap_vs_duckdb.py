@@ -17,7 +17,9 @@ result, excluding printing); DuckDB's are `execute(...).fetch_arrow_table()` (co
 no Python row conversion). Both read unmasked data (`--privileged`), so both do the same work.
 Queries alternate between the engines so machine noise hits both. acrm's process start and
 warehouse open (listing tables, reading footers, creating views) is timed once and reported
-apart: it is paid once per `acrm sql` call, not per query.
+apart: it is paid once per `acrm sql` call, not per query. After its timed runs each query
+runs once more in acrm, untimed, and every row of its answer is compared with DuckDB's (the
+comparison of tests/olap_vs_duckdb.py); any difference fails the run.
 
 Usage:
   pip install -r requirements-dev.txt
@@ -47,7 +49,7 @@ sys.path.insert(0, os.path.join(ROOT, "benches"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from acrm_release import acrm_binary  # noqa: E402
-from olap_vs_duckdb import duckdb_sql, open_warehouse, sql_files  # noqa: E402
+from olap_vs_duckdb import differences, duckdb_sql, open_warehouse, sql_files  # noqa: E402
 
 
 # Queries whose ratio says more about one engine's plan quirk than about either engine:
@@ -109,6 +111,17 @@ def acrm_times(acrm: str, warehouse: str, sql: str, runs: int) -> tuple[list[flo
     return [float(ms) for ms, _ in found], int(found[0][1])
 
 
+def answer_differs(acrm: str, warehouse: str, con, sql: str) -> list[str]:
+    """Runs sql once more through `acrm sql --format csv` (untimed) and compares every row with
+    DuckDB's answer (tests/olap_vs_duckdb.py's comparison); empty when they agree."""
+    p = subprocess.run(
+        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse, "--", sql],
+        capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
+    if p.returncode != 0:
+        return [f"acrm failed: {p.stderr.strip()[-400:]}"]
+    return differences(sql, p.stdout, con)
+
+
 def duckdb_times(con, sql: str, runs: int) -> tuple[list[float], int]:
     """Runs sql RUNS + 1 times on the connection; (milliseconds per run, rows)."""
     sql = duckdb_sql(sql)
@@ -157,11 +170,13 @@ def main() -> None:
             continue
         am = statistics.median(a[1:])
         ratio = am / dm
-        note = "" if a_rows == d_rows else f"  ROW COUNTS DIFFER: acrm {a_rows}, duckdb {d_rows}"
+        differ = answer_differs(acrm, warehouse, con, sql)
+        note = f"  ANSWERS DIFFER: {'; '.join(differ)[:300]}" if differ else ""
         print(f"{name:<40} {am:>9.1f} {dm:>9.1f} {ratio:>6.2f} {a[0]:>7.0f}/{d[0]:<7.0f} {a_rows:>7}{note}",
               flush=True)
         results.append({"query": name, "acrm_ms": a, "duckdb_ms": d, "acrm_median_ms": am,
-                        "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows})
+                        "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows,
+                        "differences": differ})
     timed = [r for r in results if not r.get("failed")]
     failed = len(results) - len(timed)
     faster = sum(1 for r in timed if r["ratio"] <= 1.0)
@@ -182,7 +197,10 @@ def main() -> None:
                    "acrm_open_ms": open_ms, "duckdb_open_ms": duck_open_ms, "geomean_ratio": geomean(timed),
                    "queries": results}, f, indent=1)
     print(f"figures written to {out}")
-    if failed or any(r["rows"] != r["duckdb_rows"] for r in timed):
+    disagreeing = [r["query"] for r in timed if r["differences"]]
+    if disagreeing:
+        print(f"answers differ from DuckDB's in: {', '.join(disagreeing)}")
+    if failed or disagreeing:
         sys.exit(1)
 
 
