@@ -15,7 +15,10 @@ reported as "first" (file metadata and page cache warm-up), the median of the ot
 query's time. acrm's times are its own `--timing` (planning + execution + collecting the
 result, excluding printing); DuckDB's are `execute(...).fetch_arrow_table()` (columnar result,
 no Python row conversion). Both read unmasked data (`--privileged`), so both do the same work.
-Queries alternate between the engines so machine noise hits both. acrm's process start and
+Queries alternate between the engines so machine noise hits both. acrm runs with
+`--no-aggregates` (the engine against the facts, as DuckDB reads them); a query a cube
+aggregate covers (its EXPLAIN reads an `agg_` table) is timed and checked again with
+aggregate navigation on, and both ratios are printed. acrm's process start and
 warehouse open (listing tables, reading footers, creating views) is timed once and reported
 apart: it is paid once per `acrm sql` call, not per query. After its timed runs each query
 runs once more in acrm, untimed, and every row of its answer is compared with DuckDB's (the
@@ -88,8 +91,10 @@ def ensure_warehouse(acrm: str, work: str, customers: int) -> str:
     return warehouse
 
 
-def acrm_times(acrm: str, warehouse: str, sql: str, runs: int) -> tuple[list[float], int]:
-    """Runs sql RUNS + 1 times in one `acrm sql` process; (milliseconds per run, rows)."""
+def acrm_times(acrm: str, warehouse: str, sql: str, runs: int,
+               aggregates: bool) -> tuple[list[float], int]:
+    """Runs sql RUNS + 1 times in one `acrm sql` process, with cube aggregates answering what
+    they cover or not (`--no-aggregates`); (milliseconds per run, rows)."""
     stmt = sql.strip().rstrip(";")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(";\n".join([stmt] * (runs + 1)) + ";\n")
@@ -97,7 +102,7 @@ def acrm_times(acrm: str, warehouse: str, sql: str, runs: int) -> tuple[list[flo
     try:
         p = subprocess.run(
             [acrm, "sql", "--privileged", "--timing", "--format", "csv", "--warehouse", warehouse,
-             "-f", script],
+             "-f", script] + ([] if aggregates else ["--no-aggregates"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "ACRM_LOG": "warn"})
     finally:
@@ -111,15 +116,25 @@ def acrm_times(acrm: str, warehouse: str, sql: str, runs: int) -> tuple[list[flo
     return [float(ms) for ms, _ in found], int(found[0][1])
 
 
-def answer_differs(acrm: str, warehouse: str, con, sql: str) -> list[str]:
+def answer_differs(acrm: str, warehouse: str, con, sql: str, aggregates: bool) -> list[str]:
     """Runs sql once more through `acrm sql --format csv` (untimed) and compares every row with
     DuckDB's answer (tests/olap_vs_duckdb.py's comparison); empty when they agree."""
     p = subprocess.run(
-        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse, "--", sql],
+        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse]
+        + ([] if aggregates else ["--no-aggregates"]) + ["--", sql],
         capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
     if p.returncode != 0:
         return [f"acrm failed: {p.stderr.strip()[-400:]}"]
     return differences(sql, p.stdout, con)
+
+
+def answered_from(acrm: str, warehouse: str, sql: str) -> str:
+    """The cube aggregates acrm's plan for sql reads (from EXPLAIN), comma-separated, or ''."""
+    p = subprocess.run(
+        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse, "--",
+         "EXPLAIN " + sql.strip().rstrip(";")],
+        capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
+    return ",".join(sorted(set(re.findall(r"\bagg_\w+", p.stdout))))
 
 
 def duckdb_times(con, sql: str, runs: int) -> tuple[list[float], int]:
@@ -159,9 +174,10 @@ def main() -> None:
     if args.only:
         suite = [(n, q) for n, q in suite if re.search(args.only, n)]
     results = []
-    print(f"{'query':<40} {'acrm ms':>9} {'duckdb ms':>9} {'ratio':>6} {'first a/d ms':>15} {'rows':>7}")
+    print(f"{'query':<40} {'acrm ms':>9} {'duckdb ms':>9} {'ratio':>6} {'first a/d ms':>15} {'rows':>7}"
+          f"  {'aggregates ms':>13} {'ratio':>6}")
     for name, sql in suite:
-        a, a_rows = acrm_times(acrm, warehouse, sql, args.runs)
+        a, a_rows = acrm_times(acrm, warehouse, sql, args.runs, aggregates=False)
         d, d_rows = duckdb_times(con, sql, args.runs)
         dm = statistics.median(d[1:])
         if not a:
@@ -170,13 +186,26 @@ def main() -> None:
             continue
         am = statistics.median(a[1:])
         ratio = am / dm
-        differ = answer_differs(acrm, warehouse, con, sql)
-        note = f"  ANSWERS DIFFER: {'; '.join(differ)[:300]}" if differ else ""
-        print(f"{name:<40} {am:>9.1f} {dm:>9.1f} {ratio:>6.2f} {a[0]:>7.0f}/{d[0]:<7.0f} {a_rows:>7}{note}",
-              flush=True)
-        results.append({"query": name, "acrm_ms": a, "duckdb_ms": d, "acrm_median_ms": am,
-                        "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows,
-                        "differences": differ})
+        differ = answer_differs(acrm, warehouse, con, sql, aggregates=False)
+        result = {"query": name, "acrm_ms": a, "duckdb_ms": d, "acrm_median_ms": am,
+                  "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows,
+                  "differences": differ}
+        # With aggregate navigation: timed and checked only where an aggregate answers.
+        agg = answered_from(acrm, warehouse, sql)
+        covered = ""
+        if agg:
+            g, _ = acrm_times(acrm, warehouse, sql, args.runs, aggregates=True)
+            gm = statistics.median(g[1:]) if g else float("nan")
+            result.update({"aggregate": agg, "aggregates_ms": g, "aggregates_median_ms": gm,
+                           "aggregates_ratio": gm / dm})
+            result["differences"] = differ + [
+                f"with aggregates: {d}" for d in answer_differs(acrm, warehouse, con, sql, aggregates=True)]
+            covered = f"  {gm:>13.1f} {gm / dm:>6.3f} ({agg})"
+        note = (f"  ANSWERS DIFFER: {'; '.join(result['differences'])[:300]}"
+                if result["differences"] else "")
+        print(f"{name:<40} {am:>9.1f} {dm:>9.1f} {ratio:>6.2f} {a[0]:>7.0f}/{d[0]:<7.0f} {a_rows:>7}"
+              f"{covered}{note}", flush=True)
+        results.append(result)
     timed = [r for r in results if not r.get("failed")]
     failed = len(results) - len(timed)
     faster = sum(1 for r in timed if r["ratio"] <= 1.0)
@@ -191,6 +220,11 @@ def main() -> None:
         print(f"  without the outlier-prone queries ({', '.join(sorted(OUTLIER_PRONE))}): "
               f"{geomean(steady):.2f}")
         print(f"  slowest relative to duckdb: {worst['query']} {worst['ratio']:.2f}")
+        covered = [r for r in timed if "aggregate" in r]
+        if covered:
+            print(f"with aggregates ({len(covered)} queries answered from one): "
+                  + ", ".join(f"{r['query']} {r['aggregates_median_ms']:.0f} ms "
+                              f"{r['aggregates_ratio']:.3f}" for r in covered))
     out = os.path.join(args.work, "olap_vs_duckdb.json")
     with open(out, "w") as f:
         json.dump({"warehouse": os.path.realpath(os.path.join(warehouse, "current")), "runs": args.runs,

@@ -196,6 +196,75 @@ fn tables_lists_schema_tables_and_views() {
     for n in ["dim_customer", "fact_sales", "customer_360", "sales_cube"] {
         assert!(names.contains(&n), "{names:?}");
     }
+    // Every declared aggregate, with its rows, as an aggregate.
+    for a in acrm_schema::builtin_aggregates().expect("aggregates") {
+        let t = tables.iter().find(|t| t["name"] == a.name.as_str());
+        let t = t.unwrap_or_else(|| panic!("{} not listed: {names:?}", a.name));
+        assert_eq!(t["kind"], "aggregate");
+        assert!(t["rows"].as_u64().is_some_and(|r| r > 0), "{t}");
+    }
+    let raw = run_ok(&mut on_sample(&[
+        "tables",
+        "--format",
+        "json",
+        "--no-aggregates",
+    ]));
+    assert!(!raw.contains("agg_"), "{raw}");
+    let columns = run_ok(&mut on_sample(&[
+        "describe",
+        "agg_sales_region_month_category",
+    ]));
+    for note in [
+        "Grain: sales_cube.category",
+        "sum(revenue)",
+        "acrm_bitmap_count",
+    ] {
+        assert!(columns.contains(note), "{columns}");
+    }
+}
+
+/// Every report gives the same bytes with aggregate navigation on and off; the covered
+/// ones name their aggregate in `EXPLAIN`, an uncovered query reads the facts.
+#[test]
+fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
+    let list = run_ok(acrm().args(["report", "--list"]));
+    for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+        let on = run_ok(&mut on_sample(&["report", name, "--format", "csv"]));
+        let off = run_ok(&mut on_sample(&[
+            "report",
+            name,
+            "--format",
+            "csv",
+            "--no-aggregates",
+        ]));
+        assert_eq!(on, off, "{name}");
+    }
+    // The reports the aggregates answer, each from the one its grain covers.
+    for (report, aggregate) in [
+        ("sales_rollup", "agg_sales_region_month_category"),
+        ("channel_cube", "agg_sales_month_channel"),
+    ] {
+        let sql =
+            std::fs::read_to_string(repo().join(format!("warehouse-schema/reports/{report}.sql")))
+                .expect("report");
+        let explain = format!("EXPLAIN {sql}");
+        let plan = run_ok(&mut on_sample(&["sql", &explain]));
+        assert!(
+            plan.contains(aggregate) && !plan.contains("fact_sales"),
+            "{report}: {plan}"
+        );
+        let raw = run_ok(&mut on_sample(&["sql", "--no-aggregates", &explain]));
+        assert!(
+            !raw.contains("agg_") && raw.contains("fact_sales"),
+            "{report}: {raw}"
+        );
+    }
+    let uncovered = "EXPLAIN SELECT category, sum(revenue) FROM sales_cube WHERE quantity > 0 GROUP BY category";
+    let plan = run_ok(&mut on_sample(&["sql", uncovered]));
+    assert!(
+        !plan.contains("agg_") && plan.contains("fact_sales"),
+        "{plan}"
+    );
 }
 
 #[test]

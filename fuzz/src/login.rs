@@ -49,6 +49,7 @@ fn launch() -> Target {
         warehouse: warehouse.clone(),
         full: true,
         derive: None,
+        aggregates: None,
     };
     acrm_etl::build(&config, &options, &NoProgress).expect("the sample builds");
     let serve = ServeConfig::parse(&format!(

@@ -59,6 +59,9 @@ pub fn run(args: BuildArgs, tty: bool) -> anyhow::Result<()> {
             warehouse: warehouse.clone(),
             full: args.full,
             derive,
+            aggregates: Some(Arc::new(acrm_olap::aggregate::AggregateRefresh::new(
+                rt.handle().clone(),
+            ))),
         },
         &progress,
     );

@@ -68,7 +68,7 @@ pub fn print_tables(engine: &Engine, format: Format) -> anyhow::Result<()> {
             // Marts carry the version they were computed on: older than the version served
             // when a build carried them forward without refreshing them.
             outln!(
-                "{:<26} {:<10} {:>12} {:>11}  description",
+                "{:<32} {:<10} {:>12} {:>11}  description",
                 "name",
                 "kind",
                 "rows",
@@ -76,7 +76,7 @@ pub fn print_tables(engine: &Engine, format: Format) -> anyhow::Result<()> {
             );
             for t in engine.tables() {
                 outln!(
-                    "{:<26} {:<10} {:>12} {:>11}  {}",
+                    "{:<32} {:<10} {:>12} {:>11}  {}",
                     t.name,
                     t.kind.name(),
                     t.rows.map(|r| r.to_string()).unwrap_or_default(),

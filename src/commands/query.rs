@@ -32,6 +32,10 @@ pub struct EngineArgs {
     /// Cancel a query after this many seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Read the facts even where a cube aggregate covers a query (aggregate navigation
+    /// off: to compare, or to time the raw query).
+    #[arg(long)]
+    pub no_aggregates: bool,
     /// Run the queries on the Ballista cluster whose scheduler is at this URL
     /// (`acrm cluster scheduler`; e.g. df://127.0.0.1:50050).
     #[arg(long, env = "ACRM_CLUSTER", value_name = "df://HOST:PORT")]
@@ -81,6 +85,7 @@ impl EngineArgs {
                     m.saturating_mul(1 << 20)
                 }),
             timeout: Duration::from_secs(self.timeout),
+            aggregates: !self.no_aggregates,
             ..EngineOptions::default()
         };
         rt.block_on(async {

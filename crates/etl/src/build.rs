@@ -32,7 +32,9 @@ use crate::value::{
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
 use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
-use acrm_store::{DeriveTables, IdentityChange, LoadedFile, Manifest, Warehouse};
+use acrm_store::{
+    DeriveTables, IdentityChange, LoadedFile, Manifest, RefreshAggregates, Warehouse,
+};
 
 /// Receives progress; the CLI draws a bar on a terminal, logs otherwise.
 pub trait Progress: Sync {
@@ -65,6 +67,8 @@ pub struct BuildOptions {
     pub full: bool,
     /// Tables computed from the new version before it is published (the nightly marts).
     pub derive: Option<Arc<dyn DeriveTables>>,
+    /// The cube aggregates' refresh, run on the new version before it is published.
+    pub aggregates: Option<Arc<dyn RefreshAggregates>>,
 }
 
 /// What happened.
@@ -228,6 +232,15 @@ pub fn build(
             let tables = derive.derive(&tmp);
             acrm_store::crash::point("build:marts-derived");
             acrm_store::write_tables(&tmp, &mut manifest, &tables, version)?;
+        }
+        if let Some(aggregates) = &opts.aggregates {
+            progress.stage("refreshing aggregates");
+            aggregates.refresh(
+                &tmp,
+                base.as_ref().map(|(d, m)| (d.as_path(), m)),
+                &mut manifest,
+            );
+            acrm_store::crash::point("build:aggregates-refreshed");
         }
         // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
         // stay, with the version they were computed on.

@@ -23,8 +23,11 @@ use datafusion::datasource::listing::{
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
+use crate::aggregate;
 use crate::guarded::GuardedTable;
 use crate::lineage::{column_notes, source_of};
 use crate::mask::{ident, masked_projection};
@@ -53,6 +56,10 @@ pub struct EngineOptions {
     pub catalog: String,
     /// Which kept version to read (time travel). Default: the published one.
     pub at: At,
+    /// Answer queries an aggregate covers from it (`--no-aggregates` turns this off).
+    /// Aggregates are never served to a caller with a row scope: they sum every branch.
+    /// Default true.
+    pub aggregates: bool,
 }
 
 /// The catalog name of an engine opened on this machine unless the options name another.
@@ -67,6 +74,7 @@ impl Default for EngineOptions {
             scope: None,
             catalog: DEFAULT_CATALOG.to_string(),
             at: At::Current,
+            aggregates: true,
         }
     }
 }
@@ -99,10 +107,13 @@ pub enum ObjectKind {
     View,
     /// A table written by mining (`mart_*`, `alerts`).
     Mart,
+    /// A cube aggregate (`agg_*`) that answers the queries it covers.
+    Aggregate,
 }
 
 impl ObjectKind {
-    /// Its name as printed and serialised (`dimension`, `fact`, `audit`, `view`, `mart`).
+    /// Its name as printed and serialised (`dimension`, `fact`, `audit`, `view`, `mart`,
+    /// `aggregate`).
     pub fn name(self) -> &'static str {
         match self {
             ObjectKind::Dimension => "dimension",
@@ -110,6 +121,7 @@ impl ObjectKind {
             ObjectKind::Audit => "audit",
             ObjectKind::View => "view",
             ObjectKind::Mart => "mart",
+            ObjectKind::Aggregate => "aggregate",
         }
     }
 }
@@ -157,7 +169,8 @@ pub struct Engine {
     objects: Vec<TableInfo>,
     /// The built-in schema (PII flags and descriptions for `describe`).
     schema: WarehouseSchema,
-    /// Per view: what its SQL's comments say of its columns ([`column_notes`]).
+    /// Per view: what its SQL's comments say of its columns ([`column_notes`]); per
+    /// aggregate: what its columns hold.
     view_notes: HashMap<String, HashMap<String, String>>,
     /// The lease that keeps the version's files from being pruned while this engine lives
     /// (none for a version not yet published).
@@ -185,7 +198,7 @@ fn pin(warehouse: &Path, at: &At) -> Result<(PathBuf, Manifest, Pinned)> {
 /// 0.76 s, `weekend_by_category` 2.1 → 1.4 s. Identifiers (order ids: as many distinct
 /// values as orders) are counted distinct and grouped by in hash tables that are faster on
 /// `Utf8`: with `order_id` as a view `sales_rollup` took 27 s instead of 16 s.
-fn query_schema(table: &acrm_schema::TableDef) -> SchemaRef {
+pub(crate) fn query_schema(table: &acrm_schema::TableDef) -> SchemaRef {
     let schema = table.arrow_schema();
     let fields: Vec<_> = schema
         .fields()
@@ -223,7 +236,7 @@ pub fn as_stored(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<Reco
 
 /// A listing table over the Parquet files below `dir` read with `schema` (hive `year=`
 /// partitions when `partitioned`).
-fn listing_table(
+pub(crate) fn listing_table(
     dir: &Path,
     schema: SchemaRef,
     partitioned: bool,
@@ -263,6 +276,27 @@ fn local_context(
         .with_information_schema(true)
         .with_default_catalog_and_schema(&options.catalog, "public");
     Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// `ctx` with `rule` run before type coercion (and after the grouping functions are
+/// resolved), where an inlined view is still the plan it was registered with
+/// ([`aggregate::Navigation`] compares them). Same catalogs, functions and runtime.
+fn with_analyzer_rule(
+    ctx: SessionContext,
+    rule: Arc<dyn AnalyzerRule + Send + Sync>,
+) -> SessionContext {
+    let state = ctx.state();
+    let mut rules = state.analyzer().rules.clone();
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "type_coercion")
+        .unwrap_or(rules.len());
+    rules.insert(at, rule);
+    SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_analyzer_rules(rules)
+            .build(),
+    )
 }
 
 impl Drop for Engine {
@@ -308,12 +342,17 @@ impl Engine {
 
     /// Opens that version in `ctx`, a context the caller made: a Ballista remote session
     /// runs the same catalog, views and masking on a cluster (whose executors read the files
-    /// themselves: sizes are checked here, content by `acrm warehouse verify`).
+    /// themselves: sizes are checked here, content by `acrm warehouse verify`). Aggregates
+    /// do not answer there: the executors do not know their bitmap functions.
     pub async fn open_in_context(
         warehouse: &Path,
         ctx: SessionContext,
         options: EngineOptions,
     ) -> Result<Self> {
+        let options = EngineOptions {
+            aggregates: false,
+            ..options
+        };
         let (dir, manifest, pinned) = pin(warehouse, &options.at)?;
         Self::open_in((dir, manifest), Some(pinned), ctx, options).await
     }
@@ -438,6 +477,17 @@ impl Engine {
         }
         catalog.deregister_schema("raw", true)?;
         ctx.register_udf(version_function(version));
+        // Aggregates sum every branch: never for a caller who sees some of them.
+        let ctx = if options.aggregates && options.scope.is_none() {
+            let (listed, navigation) = aggregate::register(&ctx, &dir, &manifest).await?;
+            for a in listed {
+                view_notes.insert(a.info.name.clone(), a.notes);
+                objects.push(a.info);
+            }
+            with_analyzer_rule(ctx, Arc::new(navigation))
+        } else {
+            ctx
+        };
         tracing::debug!(version, dir = %dir.display(), "warehouse opened");
         Ok(Self {
             ctx,

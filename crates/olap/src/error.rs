@@ -42,6 +42,14 @@ pub enum Error {
         /// The columns there are.
         columns: String,
     },
+    /// A cube aggregate that cannot be built or used as declared.
+    #[error("aggregate {name}: {message}")]
+    Aggregate {
+        /// The aggregate.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No report of that name.
     #[error("no report named '{0}' (acrm report --list lists them)")]
     UnknownReport(String),

@@ -1,9 +1,11 @@
 //! acrm's OLAP layer: SQL over the current published warehouse version with Apache
 //! DataFusion — the star-schema tables, mining marts, the semantic views of
-//! `warehouse-schema/views/`, the named reports of `warehouse-schema/reports/`, with PII
+//! `warehouse-schema/views/`, the named reports of `warehouse-schema/reports/`, the cube
+//! aggregates of `warehouse-schema/aggregates.toml` that answer covered queries, with PII
 //! masked by the engine for callers without the privileged role.
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod engine;
 mod error;
 mod file;

@@ -10,7 +10,7 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
     let mut out = String::new();
     out.push_str("# The acrm warehouse schema\n\n");
     out.push_str(
-        "Generated from `tables.toml` and `sources.toml` by `acrm schema --markdown`; \
+        "Generated from `tables.toml`, `aggregates.toml` and `sources.toml` by `acrm schema --markdown`; \
          edit those files, not this page (a test checks they agree).\n\n",
     );
     out.push_str("## Star schema\n\n```mermaid\nerDiagram\n");
@@ -92,7 +92,39 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
         }
         out.push('\n');
     }
-    out.push_str("## Canonical source fields\n\nWhat a source in the mapping config (`acrm.toml`) can map, per entity kind.\n\n");
+    out.push_str(
+        "## Aggregates\n\nDeclared in `aggregates.toml`: pre-summed facts that the nightly \
+         build refreshes (only the years a night changed) and the OLAP layer answers covered \
+         queries from (`EXPLAIN` shows which; `--no-aggregates` turns it off).\n\n",
+    );
+    match crate::parse_aggregates(crate::AGGREGATES_TOML, schema) {
+        Ok(aggregates) => {
+            out.push_str(
+                "| aggregate | source | grain | measures | description |\n|---|---|---|---|---|\n",
+            );
+            for a in aggregates {
+                let measures: Vec<String> = a
+                    .measures
+                    .iter()
+                    .map(|m| format!("{}({})", m.function.name(), m.column))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| `{}` | `{}` (partitions of `{}`) | {} | {} | {} |",
+                    a.name,
+                    a.source,
+                    a.fact,
+                    a.grain.join(", "),
+                    measures.join(", "),
+                    a.description
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "(aggregates.toml does not load: {e})");
+        }
+    }
+    out.push_str("\n## Canonical source fields\n\nWhat a source in the mapping config (`acrm.toml`) can map, per entity kind.\n\n");
     for kind in crate::EntityKind::ALL {
         let e = catalog.entity(kind);
         let _ = writeln!(out, "### `{}`\n\n{}\n", kind.name(), e.description);

@@ -2,7 +2,8 @@
 //! its environment, a writer kills itself with SIGKILL when it reaches the named step, so
 //! the trials can stop a writer exactly at a step instead of hoping a random signal lands in
 //! a window of a few milliseconds: the build after staging a file (`build:staged`) and after
-//! refreshing its marts (`build:marts-derived`), any writer after a Parquet file is written
+//! refreshing its marts (`build:marts-derived`) and its aggregates
+//! (`build:aggregates-refreshed`), any writer after a Parquet file is written
 //! and synced (`parquet:written`), a publish between its steps (`publish:sealed`, `…:
 //! manifest-written`, `…:renamed`, `…:linked`, `…:switched`, `…:pruning`,
 //! `prune:half-removed`), a model save (`registry:linked`, `registry:champions-written`).

@@ -36,5 +36,8 @@ pub mod warehouse;
 
 pub use error::{Error, Result, io};
 pub use manifest::{ChangeKind, Conflict, Derived, IdentityChange, LoadedFile, Manifest};
-pub use publish::{DeriveTables, carry_forward, publish_tables, write_tables};
+pub use publish::{
+    DeriveTables, RefreshAggregates, carry_forward, is_aggregate_table, publish_tables,
+    write_tables,
+};
 pub use warehouse::{At, BuildLock, Pinned, Warehouse};

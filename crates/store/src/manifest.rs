@@ -91,6 +91,10 @@ pub struct Derived {
     pub computed_on: u64,
     /// When it was computed (UTC, RFC 3339).
     pub computed_at: String,
+    /// For a cube aggregate: a fingerprint of its declaration and source, so a changed
+    /// declaration is recomputed in full rather than refreshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
 }
 
 /// Versions kept when a manifest does not say (written before `keep_versions` was recorded).

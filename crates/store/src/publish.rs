@@ -26,6 +26,23 @@ pub trait DeriveTables: std::fmt::Debug + Send + Sync {
     fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
 }
 
+/// Brings the cube aggregates (`warehouse-schema/aggregates.toml`) of a version being built up
+/// to date with its facts before it is published, so an aggregate never lags behind them.
+pub trait RefreshAggregates: std::fmt::Debug + Send + Sync {
+    /// Refreshes the aggregates in the unpublished version folder `dir`, reusing what `base`
+    /// (the version it continues: folder and manifest) holds for the partitions this build
+    /// did not change, and records them in `manifest`. An aggregate that cannot be refreshed
+    /// is the implementation's to report and is left out of the version (queries then read
+    /// the facts): a stale one would answer wrongly.
+    fn refresh(&self, dir: &Path, base: Option<(&Path, &Manifest)>, manifest: &mut Manifest);
+}
+
+/// Whether table `name` belongs to a cube aggregate (an `agg_` table or an `aggdict_`
+/// dictionary of one): never carried forward, only refreshed.
+pub fn is_aggregate_table(name: &str) -> bool {
+    name.starts_with("agg_") || name.starts_with("aggdict_")
+}
+
 /// How long a publish waits for a running build or another publish to finish.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -104,6 +121,7 @@ fn write_checked(
             Derived {
                 computed_on,
                 computed_at: computed_at.clone(),
+                definition: None,
             },
         );
     }
@@ -112,7 +130,8 @@ fn write_checked(
 
 /// Hard-links every derived table of the version in `from` (manifest `prev`) that the
 /// unpublished version folder `dir` does not hold into it, with its rows and lineage, so a
-/// build that does not refresh a mart keeps it. Returns the names carried.
+/// build that does not refresh a mart keeps it. Cube aggregates are never carried: one the
+/// build could not refresh would describe older facts. Returns the names carried.
 pub fn carry_forward(
     from: &Path,
     prev: &Manifest,
@@ -125,7 +144,8 @@ pub fn carry_forward(
         // The build writes its own tables; every other table is derived (manifests written
         // before lineage was recorded have no `derived` entry for them).
         let built = schema.table(name).is_ok_and(|t| t.kind.is_built());
-        if built || dir.join(name).exists() || !from.join(name).is_dir() {
+        if built || is_aggregate_table(name) || dir.join(name).exists() || !from.join(name).is_dir()
+        {
             continue;
         }
         link_tree(&from.join(name), &dir.join(name))?;
@@ -135,6 +155,7 @@ pub fn carry_forward(
             prev.derived.get(name).cloned().unwrap_or(Derived {
                 computed_on: prev.version,
                 computed_at: prev.built_at.clone(),
+                definition: None,
             }),
         );
         carried.push(name.clone());
