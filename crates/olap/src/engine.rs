@@ -479,7 +479,7 @@ impl Engine {
         ctx.register_udf(version_function(version));
         // Aggregates sum every branch: never for a caller who sees some of them.
         let ctx = if options.aggregates && options.scope.is_none() {
-            let (listed, navigation) = aggregate::register(&ctx, &dir, &manifest).await?;
+            let (listed, navigation) = aggregate::register(&ctx, &dir, &manifest, &schema).await?;
             for a in listed {
                 view_notes.insert(a.info.name.clone(), a.notes);
                 objects.push(a.info);

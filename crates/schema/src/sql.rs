@@ -6,10 +6,14 @@
 /// OLAP layer under its file name, in this order. A column read unchanged from a table keeps
 /// that table's description and PII flag in `acrm describe`; a computed one is described by
 /// the `-- comment` closing the line that selects it.
-pub const VIEWS: [(&str, &str); 2] = [
+pub const VIEWS: [(&str, &str); 3] = [
     (
         "sales_cube",
         include_str!("../../../warehouse-schema/views/sales_cube.sql"),
+    ),
+    (
+        "campaign_cube",
+        include_str!("../../../warehouse-schema/views/campaign_cube.sql"),
     ),
     (
         "customer_360",

@@ -14,9 +14,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use acrm_schema::{AggregateDef, MeasureFunction};
+use acrm_schema::{AggregateDef, MeasureFunction, WarehouseSchema};
 use acrm_store::Manifest;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 pub use navigate::Navigation;
@@ -149,6 +150,54 @@ pub fn fingerprint(def: &AggregateDef) -> String {
     blake3::hash(text.as_bytes()).to_hex()[..16].to_string()
 }
 
+/// The (table, column)s column `index` of `view`'s output is read or computed from: itself,
+/// or each column the view's select-list expression for it uses; None when one of them has
+/// no single source.
+pub(crate) fn sources_of(view: &LogicalPlan, index: usize) -> Option<Vec<(String, String)>> {
+    if let Some(source) = crate::lineage::source_of(view, index) {
+        return Some(vec![source]);
+    }
+    let LogicalPlan::Projection(p) = view else {
+        return None;
+    };
+    p.expr
+        .get(index)?
+        .column_refs()
+        .into_iter()
+        .map(|c| crate::lineage::source_of(&p.input, p.input.schema().index_of_column(c).ok()?))
+        .collect()
+}
+
+/// The first grain column of aggregate `def` that is personal data — read or computed from a
+/// column flagged `pii`, or from something lineage cannot trace — given its source's plan
+/// (None: the source is a table) and schema. An aggregate is not masked, so one grouping by
+/// personal data is neither built nor served.
+pub(crate) fn personal_grain(
+    def: &AggregateDef,
+    view: Option<&LogicalPlan>,
+    source: &Schema,
+    schema: &WarehouseSchema,
+) -> Option<String> {
+    let personal = |(table, column): &(String, String)| {
+        schema
+            .table(table)
+            .ok()
+            .and_then(|t| t.column(column))
+            .is_none_or(|c| c.pii)
+    };
+    def.grain
+        .iter()
+        .find(|g| {
+            let traced = match (view, source.index_of(g)) {
+                (_, Err(_)) => None,
+                (Some(view), Ok(index)) => sources_of(view, index),
+                (None, Ok(_)) => Some(vec![(def.source.clone(), g.to_string())]),
+            };
+            traced.is_none_or(|sources| sources.iter().any(personal))
+        })
+        .cloned()
+}
+
 /// What each column of aggregate `def` holds, for `acrm describe`.
 fn column_notes(def: &AggregateDef) -> HashMap<String, String> {
     let source = &def.source;
@@ -185,6 +234,7 @@ pub(crate) async fn register(
     ctx: &SessionContext,
     dir: &Path,
     manifest: &Manifest,
+    schema: &WarehouseSchema,
 ) -> Result<(Vec<Registered>, Navigation)> {
     let mut listed = Vec::new();
     let mut navigation = Navigation::default();
@@ -212,6 +262,16 @@ pub(crate) async fn register(
             continue;
         }
         let source = ctx.table_provider(def.source.as_str()).await?;
+        let view = source.get_logical_plan().map(|p| p.into_owned());
+        // The refresh builds none; one found here all the same is never served.
+        if let Some(column) = personal_grain(&def, view.as_ref(), &source.schema(), schema) {
+            tracing::warn!(
+                aggregate = def.name,
+                column,
+                "grain is personal data: not served"
+            );
+            continue;
+        }
         let table = listing_table(&folder, query_schema(&def, &source.schema())?, false)?;
         ctx.register_table(def.name.as_str(), table.clone())?;
         listed.push(Registered {
@@ -224,12 +284,7 @@ pub(crate) async fn register(
             },
             notes: column_notes(&def),
         });
-        navigation.add(
-            def,
-            source.get_logical_plan().map(|p| p.into_owned()),
-            table,
-            rows,
-        );
+        navigation.add(def, view, table, rows);
     }
     Ok((listed, navigation))
 }

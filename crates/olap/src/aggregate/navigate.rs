@@ -6,7 +6,9 @@
 //! A query is covered when its `Aggregate` reads the source through filters only; every
 //! column its grouping (sets, ROLLUP and CUBE included) and filters use is a grain column,
 //! with no subquery or volatile function; and each of its aggregates is one the aggregate
-//! keeps: `count(*)`, `count(x)`, `sum(x)`, `min(x)`, `max(x)` and `count(DISTINCT x)`.
+//! keeps: `count(*)`, `count(x)`, `sum(x)`, `min(x)`, `max(x)`, `count(DISTINCT x)`, and
+//! `sum` of an integer expression of grain columns (`sum(CASE WHEN responded THEN 1 ELSE 0
+//! END)`, from the cells' row counts).
 //! The aggregate's rows are then grouped again — counts and sums summed, minima and maxima
 //! taken, distinct bitmaps unioned and counted — and cast back to the types the query had,
 //! so the answer is the one the facts give, under the same names.
@@ -15,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use acrm_schema::{AggregateDef, MeasureFunction};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, Result, TableReference};
 use datafusion::config::ConfigOptions;
@@ -23,7 +26,8 @@ use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{
-    Aggregate, AggregateUDF, Expr, LogicalPlan, LogicalPlanBuilder, Projection, cast, lit,
+    Aggregate, AggregateUDF, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Projection,
+    cast, lit,
 };
 use datafusion::optimizer::AnalyzerRule;
 
@@ -102,25 +106,8 @@ impl Navigation {
         c: &Candidate,
     ) -> Result<Option<LogicalPlan>> {
         let grain: HashSet<&str> = c.def.grain.iter().map(String::as_str).collect();
-        let over_grain = |e: &Expr| -> Result<bool> {
-            let foreign = e.exists(|e| {
-                Ok(matches!(
-                    e,
-                    Expr::ScalarSubquery(_)
-                        | Expr::InSubquery(_)
-                        | Expr::Exists(_)
-                        | Expr::OuterReferenceColumn(..)
-                        | Expr::Placeholder(_)
-                ))
-            })?;
-            Ok(!foreign
-                && !e.is_volatile()
-                && e.column_refs()
-                    .iter()
-                    .all(|col| grain.contains(col.name.as_str())))
-        };
         for e in aggregate.group_expr.iter().chain(&read.predicates) {
-            if !over_grain(e)? {
+            if !over_grain(e, &grain)? {
                 return Ok(None);
             }
         }
@@ -128,8 +115,8 @@ impl Navigation {
         // result is a count (0, not null, over no rows).
         let mut measures = Vec::new();
         for (i, e) in aggregate.aggr_expr.iter().enumerate() {
-            let Some((measure, counts)) = self.measure(e, aggregate.input.schema(), c, &read.alias)
-            else {
+            let input = aggregate.input.schema();
+            let Some((measure, counts)) = self.measure(e, input, c, &grain, &read.alias)? else {
                 return Ok(None);
             };
             measures.push((measure.alias(format!("__acrm_measure_{i}")), counts));
@@ -169,27 +156,29 @@ impl Navigation {
     }
 
     /// Query aggregate `e` (over `input`) as an aggregate of candidate `c`'s columns (read
-    /// as `alias`), and whether it counts; None when `c` does not keep it.
+    /// as `alias`; `grain` its grain columns), and whether it counts; None when `c` does not
+    /// keep it.
     fn measure(
         &self,
         e: &Expr,
         input: &DFSchema,
         c: &Candidate,
+        grain: &HashSet<&str>,
         alias: &TableReference,
-    ) -> Option<(Expr, bool)> {
+    ) -> Result<Option<(Expr, bool)>> {
         let e = match e {
             Expr::Alias(a) => a.expr.as_ref(),
             e => e,
         };
         let Expr::AggregateFunction(AggregateFunction { func, params }) = e else {
-            return None;
+            return Ok(None);
         };
         if params.filter.is_some()
             || !params.order_by.is_empty()
             || params.null_treatment.is_some()
             || params.args.len() != 1
         {
-            return None;
+            return Ok(None);
         }
         let kept = |function: MeasureFunction, column: &str| {
             c.def
@@ -203,7 +192,8 @@ impl Navigation {
             Expr::Column(col) => Some(col),
             _ => None,
         };
-        match (func.name(), params.distinct) {
+        let (name, distinct) = (func.name(), params.distinct);
+        let kept_measure = || match (name, distinct) {
             ("count", false) => {
                 let rows = match arg {
                     Expr::Literal(v, _) => !v.is_null(),
@@ -226,8 +216,42 @@ impl Navigation {
             ("min", _) => Some((min(kept(MeasureFunction::Min, &column?.name)?), false)),
             ("max", _) => Some((max(kept(MeasureFunction::Max, &column?.name)?), false)),
             _ => None,
+        };
+        if let Some(measure) = kept_measure() {
+            return Ok(Some(measure));
         }
+        // The sum of an integer expression of grain columns (`sum(CASE WHEN responded THEN
+        // 1 ELSE 0 END)`, `sum(year)`) is each cell's value times its rows: integer
+        // products and sums are exact, as re-summed floats would not be.
+        if (name, distinct) == ("sum", false)
+            && over_grain(arg, grain)?
+            && arg.get_type(input)?.is_integer()
+        {
+            let rows = kept(MeasureFunction::Count, "*");
+            return Ok(rows.map(|rows| (sum(cast(arg.clone(), DataType::Int64) * rows), false)));
+        }
+        Ok(None)
     }
+}
+
+/// Whether `e` is a deterministic expression of `grain` columns alone (no subquery, outer
+/// reference or parameter), which an aggregate's cells can evaluate.
+fn over_grain(e: &Expr, grain: &HashSet<&str>) -> Result<bool> {
+    let foreign = e.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::ScalarSubquery(_)
+                | Expr::InSubquery(_)
+                | Expr::Exists(_)
+                | Expr::OuterReferenceColumn(..)
+                | Expr::Placeholder(_)
+        ))
+    })?;
+    Ok(!foreign
+        && !e.is_volatile()
+        && e.column_refs()
+            .iter()
+            .all(|col| grain.contains(col.name.as_str())))
 }
 
 /// What an `Aggregate` reads: a view or table under an alias, through filters.

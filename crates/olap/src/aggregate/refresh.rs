@@ -24,9 +24,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
-use super::{bitmap, fingerprint, invalid, is_text, query_schema, stored_schema};
+use super::{
+    bitmap, fingerprint, invalid, is_text, personal_grain, query_schema, sources_of, stored_schema,
+};
 use crate::engine::{PARTITION_COLUMN, as_stored, listing_table, query_schema as table_schema};
-use crate::lineage::source_of;
 use crate::mask::ident;
 use crate::{Engine, EngineOptions, Error, Result};
 
@@ -219,6 +220,13 @@ impl<'a> Night<'a> {
     ) -> Result<(Plan, u64)> {
         let source = self.ctx().table_provider(def.source.as_str()).await?;
         let schema = query_schema(def, &source.schema())?;
+        let view = source.get_logical_plan().map(|p| p.into_owned());
+        if let Some(column) = personal_grain(def, view.as_ref(), &source.schema(), &self.schema) {
+            return Err(invalid(
+                def,
+                format!("grain column '{column}' is personal data: an aggregate is not masked"),
+            ));
+        }
         let folder = self.dir.join(&def.name);
         remove(&folder)?;
         let years = year_folders(&self.dir.join(&def.fact))?;
@@ -232,8 +240,7 @@ impl<'a> Night<'a> {
         let full = match previous {
             None => true,
             Some((base_dir, _)) => {
-                let plan = source.get_logical_plan().map(|p| p.into_owned());
-                self.dimensions_changed(def, plan.as_ref(), &source.schema(), base_dir)
+                self.dimensions_changed(def, view.as_ref(), &source.schema(), base_dir)
                     .await?
             }
         };
@@ -560,27 +567,6 @@ impl Dictionary {
         ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
-}
-
-/// The (table, column)s column `index` of `view`'s output is read or computed from: itself,
-/// or each column the view's select-list expression for it uses; None when one of them has
-/// no single source.
-fn sources_of(
-    view: &datafusion::logical_expr::LogicalPlan,
-    index: usize,
-) -> Option<Vec<(String, String)>> {
-    if let Some(source) = source_of(view, index) {
-        return Some(vec![source]);
-    }
-    let datafusion::logical_expr::LogicalPlan::Projection(p) = view else {
-        return None;
-    };
-    p.expr
-        .get(index)?
-        .column_refs()
-        .into_iter()
-        .map(|c| source_of(&p.input, p.input.schema().index_of_column(c).ok()?))
-        .collect()
 }
 
 /// Values in the dictionary folder `folder` (0 when it has none yet): ordinals run from 0.

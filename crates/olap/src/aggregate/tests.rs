@@ -10,7 +10,8 @@ use acrm_schema::{TableDef, WarehouseSchema};
 use acrm_store::Manifest;
 use acrm_store::parquet::{link_tree, write_parquet};
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch,
+    StringArray,
 };
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -160,6 +161,63 @@ fn sales(dir: &Path, lines: &[Line], file: &str) {
     .expect("write");
 }
 
+/// Campaign contacts (campaign key, date key, customer key, control group, responded,
+/// converted, response revenue).
+type Contact = (i64, i32, i64, bool, bool, bool, i128);
+
+fn contacts(dir: &Path, contacts: &[Contact], file: &str) {
+    let flags = |f: fn(&Contact) -> bool| -> ArrayRef {
+        Arc::new(BooleanArray::from(
+            contacts.iter().map(f).collect::<Vec<_>>(),
+        ))
+    };
+    let (def, batch) = rows(
+        "fact_campaign_response",
+        contacts.len(),
+        vec![
+            (
+                "campaign_key",
+                ints(&contacts.iter().map(|c| c.0).collect::<Vec<_>>()),
+            ),
+            (
+                "date_key",
+                Arc::new(Int32Array::from(
+                    contacts.iter().map(|c| c.1).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "contact_date",
+                Arc::new(Date32Array::from(
+                    contacts.iter().map(|c| day(c.1)).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "customer_key",
+                ints(&contacts.iter().map(|c| c.2).collect::<Vec<_>>()),
+            ),
+            (
+                "customer_id",
+                ints(&contacts.iter().map(|c| c.2 * 10).collect::<Vec<_>>()),
+            ),
+            ("control_group", flags(|c| c.3)),
+            ("contacted", flags(|c| !c.3)),
+            ("responded", flags(|c| c.4)),
+            ("converted", flags(|c| c.5)),
+            (
+                "response_revenue",
+                money(&contacts.iter().map(|c| c.6).collect::<Vec<_>>()),
+            ),
+        ],
+    );
+    let year = contacts[0].1 / 10000;
+    write_parquet(
+        &dir.join(&def.name).join(format!("year={year}")).join(file),
+        &[batch],
+        &[],
+    )
+    .expect("write");
+}
+
 /// Products 1 (food) and 2 (`toy_category`) into `file` of dim_product.
 fn products(dir: &Path, toy_category: &str, file: &str) {
     let category = text(&[Some("food"), Some(toy_category)]);
@@ -223,6 +281,19 @@ fn dims(dir: &Path, toy_category: &str) {
         "part-0.parquet",
     );
     products(dir, toy_category, "part-0.parquet");
+    write(
+        dir,
+        rows(
+            "dim_campaign",
+            2,
+            vec![
+                ("campaign_key", ints(&[1, 2])),
+                ("campaign_code", text(&[Some("SPRING"), Some("XMAS")])),
+                ("campaign_name", text(&[Some("Spring sale"), None])),
+            ],
+        ),
+        "part-0.parquet",
+    );
     write(
         dir,
         rows(
@@ -294,12 +365,24 @@ const NIGHT_1: [Line; 5] = [
     ("B2", 20240615, 3, 2, 1, 1, -1, -250),
 ];
 
-/// Version 1: the dimensions and night 1's sales, its aggregates computed in full.
+const CONTACTS: [Contact; 6] = [
+    (1, 20230105, 1, false, true, true, 1200),
+    (1, 20230105, 2, false, false, false, 0),
+    (1, 20231231, 3, true, false, true, 800),
+    (2, 20240101, 1, false, true, false, 0),
+    (2, 20240615, 2, false, true, true, 4500),
+    (2, 20240616, 3, false, false, false, 0),
+];
+
+/// Version 1: the dimensions, night 1's sales and the campaign contacts, its aggregates
+/// computed in full.
 fn version_1(root: &Path) -> (std::path::PathBuf, Manifest, Vec<Plan>) {
     let dir = root.join("v1");
     dims(&dir, "toys");
     sales(&dir, &NIGHT_1[..3], "part-a.parquet");
     sales(&dir, &NIGHT_1[3..], "part-a.parquet");
+    contacts(&dir, &CONTACTS[..3], "part-a.parquet");
+    contacts(&dir, &CONTACTS[3..], "part-a.parquet");
     let mut m = manifest(&dir, 1);
     let plans = refreshed(&dir, None, &mut m);
     m.write(&dir).expect("manifest");
@@ -392,6 +475,19 @@ fn covered_queries_equal_the_facts_and_others_read_the_facts() {
          count(order_id) AS counted, min(order_date) AS first, max(order_date) AS last, sum(revenue) AS revenue \
          FROM sales_cube WHERE year = 2024 GROUP BY CUBE (year_month, channel_name) ORDER BY 1, 2",
     );
+    let campaigns = acrm_schema::REPORTS
+        .iter()
+        .find(|(n, _)| *n == "campaign_response")
+        .expect("report")
+        .1;
+    assert_answered(&dir, "agg_campaign_month_type", campaigns);
+    // Sums of integer expressions of grain columns: each cell's value times its rows.
+    assert_answered(
+        &dir,
+        "agg_sales_month_channel",
+        "SELECT category, sum(CASE WHEN channel_name = 'Web' THEN 1 ELSE 0 END) AS web_lines, \
+         sum(year) AS years FROM sales_cube GROUP BY category ORDER BY 1",
+    );
     let (on, _) = answer(
         &dir,
         true,
@@ -404,6 +500,8 @@ fn covered_queries_equal_the_facts_and_others_read_the_facts() {
         "SELECT category, count(DISTINCT order_id) AS o FROM sales_cube WHERE quantity > 0 GROUP BY category ORDER BY 1",
         "SELECT category, avg(revenue) AS a FROM sales_cube GROUP BY category ORDER BY 1",
         "WITH sales_cube AS (SELECT 'x' AS category, 1 AS revenue) SELECT category, sum(revenue) AS r FROM sales_cube GROUP BY category",
+        "SELECT category, sum(CASE WHEN quantity > 1 THEN 1 ELSE 0 END) AS bulk FROM sales_cube GROUP BY category ORDER BY 1",
+        "SELECT category, sum(CASE WHEN channel_name = 'Web' THEN 0.1 ELSE 0 END) AS f FROM sales_cube GROUP BY category ORDER BY 1",
     ] {
         let (on, plan) = answer(&dir, true, sql);
         assert!(!plan.contains("agg_"), "{sql}:\n{plan}");
@@ -457,7 +555,13 @@ fn a_night_recomputes_the_years_it_changed_and_equals_a_full_recompute() {
     };
     let (v2, m2, plans) = next(root.path(), "v2", (&v1, &m1), true, night_2);
     for p in &plans {
-        assert!(!p.full && p.years == vec![2024], "only 2024 changed: {p:?}");
+        // Only 2024's sales changed; no campaign contact did.
+        let changed = if p.name.starts_with("agg_sales") {
+            vec![2024]
+        } else {
+            vec![]
+        };
+        assert!(!p.full && p.years == changed, "{p:?}");
     }
     let (full, _, plans) = next(root.path(), "v2-full", (&v1, &m1), false, night_2);
     assert!(plans.iter().all(|p| p.full), "{plans:?}");
@@ -474,10 +578,12 @@ fn a_night_recomputes_the_years_it_changed_and_equals_a_full_recompute() {
         std::fs::remove_dir_all(dir.join("dim_product")).expect("rm");
         products(dir, "games", "part-1.parquet");
     });
-    assert!(
-        plans.iter().all(|p| p.full && p.years == vec![2023, 2024]),
-        "{plans:?}"
-    );
+    for p in &plans {
+        // The campaign aggregate does not read products: nothing of it is recomputed.
+        let sales = p.name.starts_with("agg_sales");
+        let years = if sales { vec![2023, 2024] } else { vec![] };
+        assert!(p.full == sales && p.years == years, "{p:?}");
+    }
     let rollup = acrm_schema::REPORTS
         .iter()
         .find(|(n, _)| *n == "sales_rollup")
@@ -485,4 +591,47 @@ fn a_night_recomputes_the_years_it_changed_and_equals_a_full_recompute() {
         .1;
     assert_answered(&v3, "agg_sales_region_month_category", rollup);
     assert!(answer(&v3, true, rollup).0.contains("games"));
+}
+
+#[test]
+fn a_grain_of_personal_data_is_refused() {
+    let root = tempfile::tempdir().expect("tmp");
+    let (dir, _, _) = version_1(root.path());
+    let schema = WarehouseSchema::builtin().expect("schema");
+    let template = acrm_schema::builtin_aggregates().expect("aggregates")[0].clone();
+    let personal = |source: &str, grain: &[&str]| {
+        let def = acrm_schema::AggregateDef {
+            source: source.into(),
+            grain: grain.iter().map(|g| g.to_string()).collect(),
+            ..template.clone()
+        };
+        block_on(async {
+            let options = EngineOptions {
+                privileged: true,
+                ..EngineOptions::default()
+            };
+            let engine = Engine::open_version(&dir, options).await.expect("open");
+            let provider = engine
+                .context()
+                .table_provider(source)
+                .await
+                .expect("source");
+            let view = provider.get_logical_plan().map(|p| p.into_owned());
+            super::personal_grain(&def, view.as_ref(), &provider.schema(), &schema)
+        })
+    };
+    assert_eq!(personal("customer_360", &["customer_type"]), None);
+    // Read through a view, or from the table itself.
+    assert_eq!(
+        personal("customer_360", &["customer_type", "email"]),
+        Some("email".to_string())
+    );
+    assert_eq!(
+        personal("dim_customer", &["phone"]),
+        Some("phone".to_string())
+    );
+    assert_eq!(
+        personal("sales_cube", &["nonexistent"]),
+        Some("nonexistent".to_string())
+    );
 }
