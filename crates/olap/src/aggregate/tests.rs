@@ -82,8 +82,30 @@ fn day(key: i32) -> i32 {
     (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
+/// `def`'s rows into `file` (a path below the table's folder) of the version in `dir`.
 fn write(dir: &Path, (def, batch): (TableDef, RecordBatch), file: &str) {
     write_parquet(&dir.join(&def.name).join(file), &[batch], &[]).expect("write");
+}
+
+/// The columns every fact fixture has, from (date key, customer key) pairs: `date_key`,
+/// the date itself as `date_column`, `customer_key` and `customer_id` (ten times the key).
+fn dated_rows(
+    date_column: &'static str,
+    rows: impl Iterator<Item = (i32, i64)>,
+) -> Vec<(&'static str, ArrayRef)> {
+    let (dates, customers): (Vec<i32>, Vec<i64>) = rows.unzip();
+    let ids: Vec<i64> = customers.iter().map(|k| k * 10).collect();
+    vec![
+        ("date_key", Arc::new(Int32Array::from(dates.clone()))),
+        (
+            date_column,
+            Arc::new(Date32Array::from(
+                dates.iter().map(|&k| day(k)).collect::<Vec<_>>(),
+            )),
+        ),
+        ("customer_key", ints(&customers)),
+        ("customer_id", ints(&ids)),
+    ]
 }
 
 /// Order lines (order, date key, customer, product, channel, branch, quantity, revenue).
@@ -91,74 +113,57 @@ type Line = (&'static str, i32, i64, i64, i64, i64, i32, i128);
 
 fn sales(dir: &Path, lines: &[Line], file: &str) {
     let n = lines.len();
+    let dated = lines.iter().map(|l| (l.1, l.2));
     let (def, batch) = rows(
         "fact_sales",
         n,
-        vec![
-            (
-                "order_id",
-                text(&lines.iter().map(|l| Some(l.0)).collect::<Vec<_>>()),
-            ),
-            (
-                "line_number",
-                Arc::new(Int32Array::from((1..=n as i32).collect::<Vec<_>>())),
-            ),
-            (
-                "date_key",
-                Arc::new(Int32Array::from(
-                    lines.iter().map(|l| l.1).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "order_date",
-                Arc::new(Date32Array::from(
-                    lines.iter().map(|l| day(l.1)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "customer_key",
-                ints(&lines.iter().map(|l| l.2).collect::<Vec<_>>()),
-            ),
-            (
-                "customer_id",
-                ints(&lines.iter().map(|l| l.2 * 10).collect::<Vec<_>>()),
-            ),
-            (
-                "product_key",
-                ints(&lines.iter().map(|l| l.3).collect::<Vec<_>>()),
-            ),
-            (
-                "channel_key",
-                ints(&lines.iter().map(|l| l.4).collect::<Vec<_>>()),
-            ),
-            (
-                "branch_key",
-                ints(&lines.iter().map(|l| l.5).collect::<Vec<_>>()),
-            ),
-            (
-                "quantity",
-                Arc::new(Int32Array::from(
-                    lines.iter().map(|l| l.6).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "revenue",
-                money(&lines.iter().map(|l| l.7).collect::<Vec<_>>()),
-            ),
-            (
-                "cost",
-                money(&lines.iter().map(|l| l.7 / 2).collect::<Vec<_>>()),
-            ),
-            ("source_system", text(&vec![Some("pos"); n])),
-        ],
+        [
+            dated_rows("order_date", dated),
+            vec![
+                (
+                    "order_id",
+                    text(&lines.iter().map(|l| Some(l.0)).collect::<Vec<_>>()),
+                ),
+                (
+                    "line_number",
+                    Arc::new(Int32Array::from((1..=n as i32).collect::<Vec<_>>())),
+                ),
+                (
+                    "product_key",
+                    ints(&lines.iter().map(|l| l.3).collect::<Vec<_>>()),
+                ),
+                (
+                    "channel_key",
+                    ints(&lines.iter().map(|l| l.4).collect::<Vec<_>>()),
+                ),
+                (
+                    "branch_key",
+                    ints(&lines.iter().map(|l| l.5).collect::<Vec<_>>()),
+                ),
+                (
+                    "quantity",
+                    Arc::new(Int32Array::from(
+                        lines.iter().map(|l| l.6).collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "revenue",
+                    money(&lines.iter().map(|l| l.7).collect::<Vec<_>>()),
+                ),
+                (
+                    "cost",
+                    money(&lines.iter().map(|l| l.7 / 2).collect::<Vec<_>>()),
+                ),
+                ("source_system", text(&vec![Some("pos"); n])),
+            ],
+        ]
+        .concat(),
     );
-    let year = lines[0].1 / 10000;
-    write_parquet(
-        &dir.join(&def.name).join(format!("year={year}")).join(file),
-        &[batch],
-        &[],
-    )
-    .expect("write");
+    write(
+        dir,
+        (def, batch),
+        &format!("year={}/{file}", lines[0].1 / 10000),
+    );
 }
 
 /// Campaign contacts (campaign key, date key, customer key, control group, responded,
@@ -171,51 +176,34 @@ fn contacts(dir: &Path, contacts: &[Contact], file: &str) {
             contacts.iter().map(f).collect::<Vec<_>>(),
         ))
     };
+    let dated = contacts.iter().map(|c| (c.1, c.2));
     let (def, batch) = rows(
         "fact_campaign_response",
         contacts.len(),
-        vec![
-            (
-                "campaign_key",
-                ints(&contacts.iter().map(|c| c.0).collect::<Vec<_>>()),
-            ),
-            (
-                "date_key",
-                Arc::new(Int32Array::from(
-                    contacts.iter().map(|c| c.1).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "contact_date",
-                Arc::new(Date32Array::from(
-                    contacts.iter().map(|c| day(c.1)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "customer_key",
-                ints(&contacts.iter().map(|c| c.2).collect::<Vec<_>>()),
-            ),
-            (
-                "customer_id",
-                ints(&contacts.iter().map(|c| c.2 * 10).collect::<Vec<_>>()),
-            ),
-            ("control_group", flags(|c| c.3)),
-            ("contacted", flags(|c| !c.3)),
-            ("responded", flags(|c| c.4)),
-            ("converted", flags(|c| c.5)),
-            (
-                "response_revenue",
-                money(&contacts.iter().map(|c| c.6).collect::<Vec<_>>()),
-            ),
-        ],
+        [
+            dated_rows("contact_date", dated),
+            vec![
+                (
+                    "campaign_key",
+                    ints(&contacts.iter().map(|c| c.0).collect::<Vec<_>>()),
+                ),
+                ("control_group", flags(|c| c.3)),
+                ("contacted", flags(|c| !c.3)),
+                ("responded", flags(|c| c.4)),
+                ("converted", flags(|c| c.5)),
+                (
+                    "response_revenue",
+                    money(&contacts.iter().map(|c| c.6).collect::<Vec<_>>()),
+                ),
+            ],
+        ]
+        .concat(),
     );
-    let year = contacts[0].1 / 10000;
-    write_parquet(
-        &dir.join(&def.name).join(format!("year={year}")).join(file),
-        &[batch],
-        &[],
-    )
-    .expect("write");
+    write(
+        dir,
+        (def, batch),
+        &format!("year={}/{file}", contacts[0].1 / 10000),
+    );
 }
 
 /// Products 1 (food) and 2 (`toy_category`) into `file` of dim_product.
@@ -453,6 +441,15 @@ fn assert_answered(dir: &Path, aggregate: &str, sql: &str) {
     assert_eq!(on, off, "{sql}");
 }
 
+/// The SQL of the shipped report `name`.
+fn report(name: &str) -> &'static str {
+    acrm_schema::REPORTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("report")
+        .1
+}
+
 #[test]
 fn covered_queries_equal_the_facts_and_others_read_the_facts() {
     let root = tempfile::tempdir().expect("tmp");
@@ -462,11 +459,7 @@ fn covered_queries_equal_the_facts_and_others_read_the_facts() {
         "{plans:?}"
     );
     assert!(m.tables["agg_sales_region_month_category"] > 0);
-    let rollup = acrm_schema::REPORTS
-        .iter()
-        .find(|(n, _)| *n == "sales_rollup")
-        .expect("report")
-        .1;
+    let rollup = report("sales_rollup");
     assert_answered(&dir, "agg_sales_region_month_category", rollup);
     assert_answered(
         &dir,
@@ -475,11 +468,7 @@ fn covered_queries_equal_the_facts_and_others_read_the_facts() {
          count(order_id) AS counted, min(order_date) AS first, max(order_date) AS last, sum(revenue) AS revenue \
          FROM sales_cube WHERE year = 2024 GROUP BY CUBE (year_month, channel_name) ORDER BY 1, 2",
     );
-    let campaigns = acrm_schema::REPORTS
-        .iter()
-        .find(|(n, _)| *n == "campaign_response")
-        .expect("report")
-        .1;
+    let campaigns = report("campaign_response");
     assert_answered(&dir, "agg_campaign_month_type", campaigns);
     // Sums of integer expressions of grain columns: each cell's value times its rows.
     assert_answered(
@@ -584,11 +573,7 @@ fn a_night_recomputes_the_years_it_changed_and_equals_a_full_recompute() {
         let years = if sales { vec![2023, 2024] } else { vec![] };
         assert!(p.full == sales && p.years == years, "{p:?}");
     }
-    let rollup = acrm_schema::REPORTS
-        .iter()
-        .find(|(n, _)| *n == "sales_rollup")
-        .expect("report")
-        .1;
+    let rollup = report("sales_rollup");
     assert_answered(&v3, "agg_sales_region_month_category", rollup);
     assert!(answer(&v3, true, rollup).0.contains("games"));
 }
