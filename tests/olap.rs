@@ -246,7 +246,6 @@ fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
             "agg_sales_region_month_category",
             "fact_sales",
         ),
-        ("channel_cube", "agg_sales_month_channel", "fact_sales"),
         (
             "campaign_response",
             "agg_campaign_month_type",

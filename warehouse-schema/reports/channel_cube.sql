@@ -1,17 +1,24 @@
 -- CUBE of sales channel × customer type: every subtotal, with the share of total revenue.
--- An order has one channel and one buyer, so its distinct order ids count the orders of
--- each cell; the grouping is over the view itself, so the cube aggregate
--- agg_sales_month_channel answers it (distinct orders and customers as bitmap unions). The
--- share divides by the revenue of the whole grouping set, which is the grand total in each.
+-- Lines are first summed per order (an order has one channel and one buyer), so the CUBE
+-- counts orders instead of de-duplicating order ids per grouping set; the share divides by
+-- the revenue of the whole grouping set, which is the grand total in each of them.
+WITH orders AS (
+    SELECT channel_name,
+           coalesce(customer_type, '(unknown)') AS customer_type,
+           customer_id,
+           order_id,
+           sum(revenue) AS revenue
+    FROM sales_cube
+    GROUP BY channel_name, coalesce(customer_type, '(unknown)'), customer_id, order_id
+)
 SELECT channel_name AS channel,
-       coalesce(customer_type, '(unknown)') AS customer_type,
-       count(DISTINCT order_id) AS orders,
+       customer_type,
+       count(*) AS orders,
        count(DISTINCT customer_id) AS customers,
        sum(revenue) AS revenue,
        round(100.0 * CAST(sum(revenue) AS DOUBLE)
-             / CAST(sum(sum(revenue)) OVER (PARTITION BY grouping(channel_name),
-                                                         grouping(coalesce(customer_type, '(unknown)'))) AS DOUBLE), 2)
+             / CAST(sum(sum(revenue)) OVER (PARTITION BY grouping(channel_name), grouping(customer_type)) AS DOUBLE), 2)
            AS revenue_share_pct
-FROM sales_cube
-GROUP BY CUBE (channel_name, coalesce(customer_type, '(unknown)'))
+FROM orders
+GROUP BY CUBE (channel_name, customer_type)
 ORDER BY channel NULLS LAST, customer_type NULLS LAST
