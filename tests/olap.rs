@@ -165,6 +165,23 @@ fn describe_documents_every_column_and_flags_pii_in_views() {
         assert_eq!(flags(pii), (Some(true), Some(true)), "{pii}");
     }
     assert_eq!(flags("revenue"), (Some(false), Some(false)));
+    // Text has one type name, key text (customer_id of dim_customer is not) or not.
+    let types = |table: &str| {
+        let json = run_ok(&mut on_sample(&["describe", table, "--format", "json"]));
+        let columns: Vec<serde_json::Value> = serde_json::from_str(&json).expect("json");
+        columns
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    c["data_type"].clone(),
+                )
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let sales = types("fact_sales");
+    assert_eq!(sales["order_id"], "Utf8", "key text");
+    assert_eq!(sales["source_system"], "Utf8", "other text");
     let text = run_ok(&mut on_sample(&["describe", "customer_360"]));
     assert!(
         text.starts_with("customer_360 (view): one row per current golden customer"),

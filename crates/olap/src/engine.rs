@@ -147,7 +147,7 @@ pub struct TableInfo {
 pub struct ColumnInfo {
     /// Column name.
     pub name: String,
-    /// Arrow type.
+    /// Arrow type, text always as `Utf8` (how it is stored, whichever way it is decoded).
     pub data_type: String,
     /// Nulls allowed.
     pub nullable: bool,
@@ -276,6 +276,16 @@ fn local_context(
         .with_information_schema(true)
         .with_default_catalog_and_schema(&options.catalog, "public");
     Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// A column's type as `describe` shows it: text as `Utf8` whether the engine decodes it as
+/// `Utf8View` (most text, [`query_schema`]) or `Utf8` (key text), so one declared type has
+/// one name — the one it is stored with.
+fn shown_type(t: &DataType) -> String {
+    match t {
+        DataType::Utf8View => DataType::Utf8.to_string(),
+        t => t.to_string(),
+    }
 }
 
 /// `ctx` with `rule` run before type coercion (and after the grouping functions are
@@ -605,7 +615,7 @@ impl Engine {
                     .or(partition);
                 ColumnInfo {
                     name: f.name().clone(),
-                    data_type: f.data_type().to_string(),
+                    data_type: shown_type(f.data_type()),
                     nullable: f.is_nullable(),
                     pii,
                     masked: pii && !self.options.privileged,
