@@ -31,7 +31,7 @@ use crate::value::{
 };
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
-use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
+use acrm_store::parquet::{folder_rows, link_tree, parquet_files, read_parquet, write_parquet};
 use acrm_store::{
     DeriveTables, IdentityChange, LoadedFile, Manifest, RefreshAggregates, Warehouse,
 };
@@ -853,11 +853,8 @@ impl Run<'_> {
         self.write_dim("dim_date", calendar(calendar_years.0, calendar_years.1))?;
         let mut tables = BTreeMap::new();
         for table in self.schema.built_tables() {
-            let mut n = 0;
-            for f in parquet_files(&self.tmp.join(&table.name))? {
-                n += parquet_rows(&f)?;
-            }
-            tables.insert(table.name.clone(), n);
+            let rows = folder_rows(&self.tmp.join(&table.name))?;
+            tables.insert(table.name.clone(), rows);
         }
         let conflicts = lk.identity.conflicts.clone();
         let mut all_conflicts = prev

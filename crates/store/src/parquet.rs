@@ -92,6 +92,15 @@ pub fn parquet_rows(path: &Path) -> Result<u64> {
     Ok(b.metadata().file_metadata().num_rows() as u64)
 }
 
+/// Rows of every Parquet file below `dir`, from their footers (0 when there is no folder).
+pub fn folder_rows(dir: &Path) -> Result<u64> {
+    let mut rows = 0;
+    for f in parquet_files(dir)? {
+        rows += parquet_rows(&f)?;
+    }
+    Ok(rows)
+}
+
 /// Every `.parquet` file below `dir`, sorted.
 pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();

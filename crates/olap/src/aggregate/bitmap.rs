@@ -21,25 +21,24 @@ pub const COUNT: &str = "acrm_bitmap_count";
 
 /// `acrm_bitmap(Int64) -> Binary`: the distinct non-null values of the group, serialised.
 pub fn build_udaf() -> AggregateUDF {
-    create_udaf(
-        BUILD,
-        vec![DataType::Int64],
-        Arc::new(DataType::Binary),
-        Volatility::Immutable,
-        Arc::new(|_| Ok(Box::new(Bitmap::new(false)))),
-        Arc::new(vec![DataType::Binary]),
-    )
+    udaf(BUILD, DataType::Int64, DataType::Binary, false)
 }
 
 /// `acrm_bitmap_count(Binary) -> Int64`: how many distinct values the group's bitmaps hold
 /// together (0 for none).
 pub fn count_udaf() -> AggregateUDF {
+    udaf(COUNT, DataType::Binary, DataType::Int64, true)
+}
+
+/// A bitmap aggregate named `name` over `input`, returning `output`; its state is a bitmap
+/// either way, evaluated to its size when `counts`.
+fn udaf(name: &str, input: DataType, output: DataType, counts: bool) -> AggregateUDF {
     create_udaf(
-        COUNT,
-        vec![DataType::Binary],
-        Arc::new(DataType::Int64),
+        name,
+        vec![input],
+        Arc::new(output),
         Volatility::Immutable,
-        Arc::new(|_| Ok(Box::new(Bitmap::new(true)))),
+        Arc::new(move |_| Ok(Box::new(Bitmap::new(counts)))),
         Arc::new(vec![DataType::Binary]),
     )
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use acrm_schema::{AggregateDef, MeasureFunction, TableKind, WarehouseSchema};
-use acrm_store::parquet::{link_tree, parquet_files, parquet_rows, read_parquet, write_parquet};
+use acrm_store::parquet::{folder_rows, link_tree, parquet_files, read_parquet, write_parquet};
 use acrm_store::{Derived, Manifest, RefreshAggregates};
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -135,7 +135,7 @@ pub async fn refresh(
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if name.starts_with(DICTIONARY) {
-            let rows = dictionary_rows(&e.path())?;
+            let rows = folder_rows(&e.path())?;
             let lineage = base
                 .and_then(|(_, m)| m.derived.get(&name))
                 .filter(|_| !night.grown.contains(&name))
@@ -267,10 +267,7 @@ impl<'a> Night<'a> {
             path: folder.clone(),
             source,
         })?;
-        let mut rows = 0;
-        for f in parquet_files(&folder)? {
-            rows += parquet_rows(&f)?;
-        }
+        let rows = folder_rows(&folder)?;
         Ok((
             Plan {
                 name: def.name.clone(),
@@ -567,15 +564,6 @@ impl Dictionary {
         ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
-}
-
-/// Values in the dictionary folder `folder` (0 when it has none yet): ordinals run from 0.
-fn dictionary_rows(folder: &Path) -> Result<u64> {
-    let mut rows = 0;
-    for f in parquet_files(folder)? {
-        rows += parquet_rows(&f)?;
-    }
-    Ok(rows)
 }
 
 /// What tells a partition's files apart from a night's changes: each file's name, size and
