@@ -16,9 +16,11 @@ query's time. acrm's times are its own `--timing` (planning + execution + collec
 result, excluding printing); DuckDB's are `execute(...).fetch_arrow_table()` (columnar result,
 no Python row conversion). Both read unmasked data (`--privileged`), so both do the same work.
 Queries alternate between the engines so machine noise hits both. acrm runs with
-`--no-aggregates` (the engine against the facts, as DuckDB reads them); a query a cube
-aggregate covers (its EXPLAIN reads an `agg_` table) is timed and checked again with
-aggregate navigation on, and both ratios are printed. acrm's process start and
+`--no-aggregates` (the engine against the facts, as DuckDB reads them); a query that a cube
+aggregate covers or a materialized report's stored result answers (its EXPLAIN reads an
+`agg_` or `rpt_` table) is timed again with them on, as an analyst without privileges runs
+it (stored results hold masked values), its answer compared byte for byte with the same
+caller's answer from the facts, and both ratios are printed. acrm's process start and
 warehouse open (listing tables, reading footers, creating views) is timed once and reported
 apart: it is paid once per `acrm sql` call, not per query. After its timed runs each query
 runs once more in acrm, untimed, and every row of its answer is compared with DuckDB's (the
@@ -93,16 +95,17 @@ def ensure_warehouse(acrm: str, work: str, customers: int) -> str:
 
 def acrm_times(acrm: str, warehouse: str, sql: str, runs: int,
                aggregates: bool) -> tuple[list[float], int]:
-    """Runs sql RUNS + 1 times in one `acrm sql` process, with cube aggregates answering what
-    they cover or not (`--no-aggregates`); (milliseconds per run, rows)."""
+    """Runs sql RUNS + 1 times in one `acrm sql` process: privileged against the facts
+    (`--no-aggregates`), or unprivileged with aggregates and stored reports answering what
+    they cover; (milliseconds per run, rows)."""
     stmt = sql.strip().rstrip(";")
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(";\n".join([stmt] * (runs + 1)) + ";\n")
         script = f.name
     try:
         p = subprocess.run(
-            [acrm, "sql", "--privileged", "--timing", "--format", "csv", "--warehouse", warehouse,
-             "-f", script] + ([] if aggregates else ["--no-aggregates"]),
+            [acrm, "sql", "--timing", "--format", "csv", "--warehouse", warehouse, "-f", script]
+            + ([] if aggregates else ["--privileged", "--no-aggregates"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "ACRM_LOG": "warn"})
     finally:
@@ -116,12 +119,13 @@ def acrm_times(acrm: str, warehouse: str, sql: str, runs: int,
     return [float(ms) for ms, _ in found], int(found[0][1])
 
 
-def answer_differs(acrm: str, warehouse: str, con, sql: str, aggregates: bool) -> list[str]:
-    """Runs sql once more through `acrm sql --format csv` (untimed) and compares every row with
-    DuckDB's answer (tests/olap_vs_duckdb.py's comparison); empty when they agree."""
+def answer_differs(acrm: str, warehouse: str, con, sql: str) -> list[str]:
+    """Runs sql once more through `acrm sql --privileged --no-aggregates --format csv`
+    (untimed) and compares every row with DuckDB's answer (tests/olap_vs_duckdb.py's
+    comparison); empty when they agree."""
     p = subprocess.run(
-        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse]
-        + ([] if aggregates else ["--no-aggregates"]) + ["--", sql],
+        [acrm, "sql", "--privileged", "--no-aggregates", "--format", "csv", "--warehouse", warehouse,
+         "--", sql],
         capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
     if p.returncode != 0:
         return [f"acrm failed: {p.stderr.strip()[-400:]}"]
@@ -129,12 +133,25 @@ def answer_differs(acrm: str, warehouse: str, con, sql: str, aggregates: bool) -
 
 
 def answered_from(acrm: str, warehouse: str, sql: str) -> str:
-    """The cube aggregates acrm's plan for sql reads (from EXPLAIN), comma-separated, or ''."""
+    """The cube aggregates and stored reports acrm's plan for sql reads for an unprivileged
+    caller (from EXPLAIN), comma-separated, or ''."""
     p = subprocess.run(
-        [acrm, "sql", "--privileged", "--format", "csv", "--warehouse", warehouse, "--",
+        [acrm, "sql", "--format", "csv", "--warehouse", warehouse, "--",
          "EXPLAIN " + sql.strip().rstrip(";")],
         capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
-    return ",".join(sorted(set(re.findall(r"\bagg_\w+", p.stdout))))
+    return ",".join(sorted(set(re.findall(r"\b(?:agg|rpt)_\w+", p.stdout))))
+
+
+def differs_from_facts(acrm: str, warehouse: str, sql: str) -> list[str]:
+    """Whether an unprivileged caller's answer to sql with aggregates and stored reports
+    differs in any byte from the same caller's answer from the facts."""
+    def answer(extra: list[str]) -> str:
+        p = subprocess.run(
+            [acrm, "sql", "--format", "csv", "--warehouse", warehouse] + extra + ["--", sql],
+            capture_output=True, text=True, env={**os.environ, "ACRM_LOG": "warn"})
+        return p.stdout if p.returncode == 0 else f"failed: {p.stderr.strip()[-300:]}"
+    on, off = answer([]), answer(["--no-aggregates"])
+    return [] if on == off else [f"with aggregates: not the facts' answer ({len(on)} vs {len(off)} bytes)"]
 
 
 def duckdb_times(con, sql: str, runs: int) -> tuple[list[float], int]:
@@ -186,7 +203,7 @@ def main() -> None:
             continue
         am = statistics.median(a[1:])
         ratio = am / dm
-        differ = answer_differs(acrm, warehouse, con, sql, aggregates=False)
+        differ = answer_differs(acrm, warehouse, con, sql)
         result = {"query": name, "acrm_ms": a, "duckdb_ms": d, "acrm_median_ms": am,
                   "duckdb_median_ms": dm, "ratio": ratio, "rows": a_rows, "duckdb_rows": d_rows,
                   "differences": differ}
@@ -198,8 +215,7 @@ def main() -> None:
             gm = statistics.median(g[1:]) if g else float("nan")
             result.update({"aggregate": agg, "aggregates_ms": g, "aggregates_median_ms": gm,
                            "aggregates_ratio": gm / dm})
-            result["differences"] = differ + [
-                f"with aggregates: {d}" for d in answer_differs(acrm, warehouse, con, sql, aggregates=True)]
+            result["differences"] = differ + differs_from_facts(acrm, warehouse, sql)
             covered = f"  {gm:>13.1f} {gm / dm:>6.3f} ({agg})"
         note = (f"  ANSWERS DIFFER: {'; '.join(result['differences'])[:300]}"
                 if result["differences"] else "")

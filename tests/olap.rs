@@ -241,7 +241,8 @@ fn tables_lists_schema_tables_and_views() {
 }
 
 /// Every report gives the same bytes with aggregate navigation on and off; the covered
-/// ones name their aggregate in `EXPLAIN`, an uncovered query reads the facts.
+/// ones name their aggregate in `EXPLAIN`, the materialized ones their stored result, an
+/// uncovered query reads the facts.
 #[test]
 fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
     let list = run_ok(acrm().args(["report", "--list"]));
@@ -284,6 +285,53 @@ fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
             "{report}: {raw}"
         );
     }
+    // The materialized reports, each from its stored result — for a privileged caller only
+    // when the report reads no personal data (the stored result holds masked values).
+    let tables = run_ok(&mut on_sample(&["tables", "--format", "json"]));
+    let tables: Vec<serde_json::Value> = serde_json::from_str(&tables).expect("json");
+    for name in acrm_schema::builtin_materialized_reports().expect("reports") {
+        let stored = format!("rpt_{name}");
+        let listed = tables.iter().find(|t| t["name"] == stored.as_str());
+        assert!(
+            listed.is_some_and(|t| t["kind"] == "report"),
+            "{stored} not listed"
+        );
+        let sql =
+            std::fs::read_to_string(repo().join(format!("warehouse-schema/reports/{name}.sql")))
+                .expect("report");
+        let explain = format!("EXPLAIN {sql}");
+        let plan = run_ok(&mut on_sample(&["sql", &explain]));
+        assert!(
+            plan.contains(&stored) && !plan.contains("fact_"),
+            "{name}: {plan}"
+        );
+        let raw = run_ok(&mut on_sample(&["sql", "--no-aggregates", &explain]));
+        assert!(!raw.contains("rpt_"), "{name}: {raw}");
+        let personal = ["channel_cube", "top_customers", "receivables_ageing"];
+        let privileged = run_ok(&mut on_sample(&["sql", "--privileged", &explain]));
+        assert_eq!(
+            privileged.contains(&stored),
+            !personal.contains(&name.as_str()),
+            "{name}: {privileged}"
+        );
+    }
+    let privileged = run_ok(&mut on_sample(&[
+        "report",
+        "top_customers",
+        "--format",
+        "csv",
+        "--privileged",
+    ]));
+    let masked = run_ok(&mut on_sample(&[
+        "report",
+        "top_customers",
+        "--format",
+        "csv",
+    ]));
+    assert_ne!(
+        privileged, masked,
+        "names are masked for an unprivileged caller"
+    );
     let uncovered = "EXPLAIN SELECT category, sum(revenue) FROM sales_cube WHERE quantity > 0 GROUP BY category";
     let plan = run_ok(&mut on_sample(&["sql", uncovered]));
     assert!(

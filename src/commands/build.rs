@@ -1,5 +1,6 @@
 //! `acrm build`: load new export files into the warehouse and publish a new version, with
-//! the nightly mart refresh; prints the reconciliation.
+//! the nightly refresh of marts, cube aggregates and materialized reports; prints the
+//! reconciliation.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct BuildArgs {
     /// Do not refresh the marts this time (the config's [marts] says which it refreshes).
     #[arg(long)]
     no_marts: bool,
+    /// Do not refresh the cube aggregates and materialized reports this time: the new
+    /// version has none, so queries read the facts until a build refreshes them.
+    #[arg(long)]
+    no_aggregates: bool,
     /// Report format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -59,9 +64,11 @@ pub fn run(args: BuildArgs, tty: bool) -> anyhow::Result<()> {
             warehouse: warehouse.clone(),
             full: args.full,
             derive,
-            aggregates: Some(Arc::new(acrm_olap::aggregate::AggregateRefresh::new(
-                rt.handle().clone(),
-            ))),
+            aggregates: (!args.no_aggregates).then(|| {
+                Arc::new(acrm_olap::aggregate::AggregateRefresh::new(
+                    rt.handle().clone(),
+                )) as Arc<dyn acrm_store::RefreshAggregates>
+            }),
         },
         &progress,
     );

@@ -67,7 +67,8 @@ pub struct BuildOptions {
     pub full: bool,
     /// Tables computed from the new version before it is published (the nightly marts).
     pub derive: Option<Arc<dyn DeriveTables>>,
-    /// The cube aggregates' refresh, run on the new version before it is published.
+    /// The cube aggregates' and materialized reports' refresh, run on the new version before
+    /// it is published.
     pub aggregates: Option<Arc<dyn RefreshAggregates>>,
 }
 
@@ -233,22 +234,23 @@ pub fn build(
             acrm_store::crash::point("build:marts-derived");
             acrm_store::write_tables(&tmp, &mut manifest, &tables, version)?;
         }
+        // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
+        // stay, with the version they were computed on: before the materialized reports,
+        // which read them.
+        if let Some((dir, prev)) = &base {
+            let carried = acrm_store::carry_forward(dir, prev, &tmp, &mut manifest)?;
+            if !carried.is_empty() {
+                tracing::info!(tables = ?carried, "marts carried forward unchanged");
+            }
+        }
         if let Some(aggregates) = &opts.aggregates {
-            progress.stage("refreshing aggregates");
+            progress.stage("refreshing aggregates and materialized reports");
             aggregates.refresh(
                 &tmp,
                 base.as_ref().map(|(d, m)| (d.as_path(), m)),
                 &mut manifest,
             );
             acrm_store::crash::point("build:aggregates-refreshed");
-        }
-        // Marts this build did not refresh (mined on their own, or not in `[marts] refresh`)
-        // stay, with the version they were computed on.
-        if let Some((dir, prev)) = &base {
-            let carried = acrm_store::carry_forward(dir, prev, &tmp, &mut manifest)?;
-            if !carried.is_empty() {
-                tracing::info!(tables = ?carried, "marts carried forward unchanged");
-            }
         }
         progress.stage("sealing and publishing");
         let path = wh.publish(

@@ -24,6 +24,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
@@ -109,11 +110,13 @@ pub enum ObjectKind {
     Mart,
     /// A cube aggregate (`agg_*`) that answers the queries it covers.
     Aggregate,
+    /// A materialized report's stored result (`rpt_*`) that answers its report.
+    Report,
 }
 
 impl ObjectKind {
     /// Its name as printed and serialised (`dimension`, `fact`, `audit`, `view`, `mart`,
-    /// `aggregate`).
+    /// `aggregate`, `report`).
     pub fn name(self) -> &'static str {
         match self {
             ObjectKind::Dimension => "dimension",
@@ -122,6 +125,7 @@ impl ObjectKind {
             ObjectKind::View => "view",
             ObjectKind::Mart => "mart",
             ObjectKind::Aggregate => "aggregate",
+            ObjectKind::Report => "report",
         }
     }
 }
@@ -288,6 +292,28 @@ fn shown_type(t: &DataType) -> String {
     }
 }
 
+/// Name of DataFusion's type coercion analyzer rule, before which acrm's own runs.
+const TYPE_COERCION: &str = "type_coercion";
+
+/// `plan` (as SQL planning made it in `ctx`) as the analyzer hands it to a rule added by
+/// [`with_analyzer_rule`]: the analyzer rules that run before that one applied.
+pub(crate) fn analyzed_before_rule(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+) -> datafusion::common::Result<LogicalPlan> {
+    let state = ctx.state();
+    let mut plan = plan;
+    for rule in state
+        .analyzer()
+        .rules
+        .iter()
+        .take_while(|r| r.name() != TYPE_COERCION)
+    {
+        plan = rule.analyze(plan, state.config_options())?;
+    }
+    Ok(plan)
+}
+
 /// `ctx` with `rule` run before type coercion (and after the grouping functions are
 /// resolved), where an inlined view is still the plan it was registered with
 /// ([`aggregate::Navigation`] compares them). Same catalogs, functions and runtime.
@@ -299,7 +325,7 @@ fn with_analyzer_rule(
     let mut rules = state.analyzer().rules.clone();
     let at = rules
         .iter()
-        .position(|r| r.name() == "type_coercion")
+        .position(|r| r.name() == TYPE_COERCION)
         .unwrap_or(rules.len());
     rules.insert(at, rule);
     SessionContext::new_with_state(
@@ -487,9 +513,11 @@ impl Engine {
         }
         catalog.deregister_schema("raw", true)?;
         ctx.register_udf(version_function(version));
-        // Aggregates sum every branch: never for a caller who sees some of them.
+        // Aggregates and stored reports cover every branch: never for a caller who sees
+        // some of them.
         let ctx = if options.aggregates && options.scope.is_none() {
-            let (listed, navigation) = aggregate::register(&ctx, &dir, &manifest, &schema).await?;
+            let (listed, navigation) =
+                aggregate::register(&ctx, &dir, &manifest, &schema, options.privileged).await?;
             for a in listed {
                 view_notes.insert(a.info.name.clone(), a.notes);
                 objects.push(a.info);

@@ -1,10 +1,11 @@
 //! Cube aggregates: `warehouse-schema/aggregates.toml` declares tables of pre-summed facts
 //! (a grain of dimension columns of a view or fact table, and measures over its rows) that
-//! the nightly build keeps up to date and the OLAP layer answers covered queries from.
+//! the nightly build keeps up to date and the OLAP layer answers covered queries from; and
+//! the materialized reports, canned reports whose whole result the build stores.
 
 use serde::Deserialize;
 
-use crate::sql::VIEWS;
+use crate::sql::{REPORTS, VIEWS};
 use crate::{Error, Result, TableKind, WarehouseSchema};
 
 /// Text of `warehouse-schema/aggregates.toml` as compiled into this binary.
@@ -84,6 +85,8 @@ pub struct AggregateDef {
 #[serde(deny_unknown_fields)]
 struct AggregatesFile {
     #[serde(default)]
+    materialized_reports: Vec<String>,
+    #[serde(default)]
     aggregate: Vec<AggregateDef>,
 }
 
@@ -94,17 +97,53 @@ pub fn builtin_aggregates() -> Result<Vec<AggregateDef>> {
     parse_aggregates(AGGREGATES_TOML, &WarehouseSchema::builtin()?)
 }
 
+/// The table holding materialized report `report`'s result: `rpt_<report>`.
+pub fn materialized_table(report: &str) -> String {
+    format!("{MATERIALIZED_PREFIX}{report}")
+}
+
+/// Prefix of the materialized reports' tables.
+pub const MATERIALIZED_PREFIX: &str = "rpt_";
+
+/// The built-in reports (by name) whose whole result the nightly build stores, as
+/// `aggregates.toml` compiled into this binary names them.
+pub fn builtin_materialized_reports() -> Result<Vec<String>> {
+    Ok(parse_file(AGGREGATES_TOML, &WarehouseSchema::builtin()?)?.materialized_reports)
+}
+
 /// Parses and checks an `aggregates.toml` text against `schema`: unique `agg_` names that
 /// no table has, a source that is a view or table, a partitioned fact, a grain and
-/// measures without repeats, `*` only for `count`.
+/// measures without repeats, `*` only for `count`; materialized reports that are built-in
+/// reports, each named once.
 pub fn parse_aggregates(text: &str, schema: &WarehouseSchema) -> Result<Vec<AggregateDef>> {
+    Ok(parse_file(text, schema)?.aggregate)
+}
+
+fn parse_file(text: &str, schema: &WarehouseSchema) -> Result<AggregatesFile> {
     let file: AggregatesFile =
         toml::from_str(text).map_err(|source| Error::Parse { file: FILE, source })?;
-    validate(&file.aggregate, schema).map_err(|message| Error::Invalid {
-        file: FILE,
-        message,
-    })?;
-    Ok(file.aggregate)
+    validate(&file.aggregate, schema)
+        .and_then(|()| validate_reports(&file.materialized_reports))
+        .map_err(|message| Error::Invalid {
+            file: FILE,
+            message,
+        })?;
+    Ok(file)
+}
+
+fn validate_reports(reports: &[String]) -> std::result::Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for r in reports {
+        if !REPORTS.iter().any(|(name, _)| name == r) {
+            return Err(format!(
+                "materialized report '{r}' is not a built-in report (warehouse-schema/reports/)"
+            ));
+        }
+        if !seen.insert(r) {
+            return Err(format!("materialized report '{r}' is named twice"));
+        }
+    }
+    Ok(())
 }
 
 fn validate(
@@ -178,6 +217,7 @@ mod tests {
         let aggregates = parse_aggregates(AGGREGATES_TOML, &schema()).expect("aggregates");
         assert!(!aggregates.is_empty());
         assert!(aggregates.iter().all(|a| a.name.starts_with("agg_")));
+        assert!(!builtin_materialized_reports().expect("reports").is_empty());
     }
 
     #[test]
@@ -207,6 +247,14 @@ mod tests {
             (
                 "[[aggregate]]\nname = \"agg_x\"\ndescription = \"d\"\nsource = \"sales_cube\"\nfact = \"dim_date\"\ngrain = [\"a\"]\nmeasures = [{ column = \"*\", function = \"count\" }]".to_string(),
                 "not a partitioned fact",
+            ),
+            (
+                "materialized_reports = [\"nope\"]".to_string(),
+                "not a built-in report",
+            ),
+            (
+                "materialized_reports = [\"top_customers\", \"top_customers\"]".to_string(),
+                "named twice",
             ),
             (
                 "[[aggregate]]\nname = \"dim_date\"\ndescription = \"d\"\nsource = \"sales_cube\"\nfact = \"fact_sales\"\ngrain = [\"a\"]\nmeasures = [{ column = \"*\", function = \"count\" }]".to_string(),

@@ -16,8 +16,8 @@ mod tables;
 mod unit;
 
 pub use aggregates::{
-    AGGREGATES_TOML, AggregateDef, MeasureDef, MeasureFunction, builtin_aggregates,
-    parse_aggregates,
+    AGGREGATES_TOML, AggregateDef, MATERIALIZED_PREFIX, MeasureDef, MeasureFunction,
+    builtin_aggregates, builtin_materialized_reports, materialized_table, parse_aggregates,
 };
 pub use error::{Error, Result};
 pub use markdown::render_markdown;

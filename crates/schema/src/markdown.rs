@@ -124,6 +124,16 @@ pub fn render_markdown(schema: &WarehouseSchema, catalog: &SourceCatalog) -> Str
             let _ = writeln!(out, "(aggregates.toml does not load: {e})");
         }
     }
+    out.push_str(
+        "\n### Materialized reports\n\nThe nightly build stores the whole result of these \
+         reports (`rpt_<report>`, personal data masked); a query whose plan is the report's is \
+         answered from it while every table it reads holds the files it was computed from.\n\n",
+    );
+    if let Ok(reports) = crate::builtin_materialized_reports() {
+        for r in reports {
+            let _ = writeln!(out, "- `{r}` (`rpt_{r}`)");
+        }
+    }
     out.push_str("\n## Canonical source fields\n\nWhat a source in the mapping config (`acrm.toml`) can map, per entity kind.\n\n");
     for kind in crate::EntityKind::ALL {
         let e = catalog.entity(kind);

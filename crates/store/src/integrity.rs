@@ -53,6 +53,62 @@ fn walk(dir: &Path) -> Result<(Vec<String>, Vec<PathBuf>)> {
     Ok((files, folders))
 }
 
+/// The sum of file `rel` of the unpublished version folder `dir`: the one `base` recorded
+/// when the file is a hard link of the file at the same place there, else its hash (after
+/// syncing it to disk when `sync`).
+fn file_sum(
+    dir: &Path,
+    rel: &str,
+    base: Option<(&Path, &Manifest)>,
+    sync: bool,
+) -> Result<FileSum> {
+    let path = dir.join(rel);
+    let meta = fs::metadata(&path).map_err(io(&path))?;
+    let inherited = base.and_then(|(bdir, bman)| {
+        let known = bman.sums.get(rel)?;
+        let old = fs::metadata(bdir.join(rel)).ok()?;
+        (old.ino() == meta.ino() && old.dev() == meta.dev() && known.bytes == meta.len())
+            .then(|| known.clone())
+    });
+    match inherited {
+        Some(s) => Ok(s),
+        None => {
+            // Written by this version: make sure its bytes are on disk, then hash them.
+            if sync {
+                File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io(&path))?;
+            }
+            hash_file(&path)
+        }
+    }
+}
+
+/// The [`FileSum`] of every file below folder `rel` (a table's) of the unpublished version
+/// folder `dir`, keyed by its path relative to `dir`, as [`seal`] will record them in
+/// `manifest.sums` (files linked from `base` keep their recorded sums): what the table held
+/// when something was computed from it, to be compared with the sums of a published
+/// version later. Empty when there is no such folder.
+pub fn folder_sums(
+    dir: &Path,
+    rel: &str,
+    base: Option<(&Path, &Manifest)>,
+) -> Result<BTreeMap<String, FileSum>> {
+    let folder = dir.join(rel);
+    if !folder.is_dir() {
+        return Ok(BTreeMap::new());
+    }
+    let (files, _) = walk(&folder)?;
+    files
+        .into_par_iter()
+        .map(|f| {
+            let rel = format!("{rel}/{f}");
+            let sum = file_sum(dir, &rel, base, false)?;
+            Ok((rel, sum))
+        })
+        .collect()
+}
+
 /// BLAKE3 of the file at `path`, and its length.
 pub fn hash_file(path: &Path) -> Result<FileSum> {
     let mut f = File::open(path).map_err(io(path))?;
@@ -83,24 +139,7 @@ pub fn seal(dir: &Path, manifest: &mut Manifest, base: Option<(&Path, &Manifest)
     let sums: Vec<(String, FileSum)> = files
         .into_par_iter()
         .map(|rel| {
-            let path = dir.join(&rel);
-            let meta = fs::metadata(&path).map_err(io(&path))?;
-            let inherited = base.and_then(|(bdir, bman)| {
-                let known = bman.sums.get(&rel)?;
-                let old = fs::metadata(bdir.join(&rel)).ok()?;
-                (old.ino() == meta.ino() && old.dev() == meta.dev() && known.bytes == meta.len())
-                    .then(|| known.clone())
-            });
-            let sum = match inherited {
-                Some(s) => s,
-                None => {
-                    // Written by this version: make sure its bytes are on disk, then hash them.
-                    File::open(&path)
-                        .and_then(|f| f.sync_all())
-                        .map_err(io(&path))?;
-                    hash_file(&path)?
-                }
-            };
+            let sum = file_sum(dir, &rel, base, true)?;
             Ok((rel, sum))
         })
         .collect::<Result<_>>()?;

@@ -26,8 +26,9 @@ pub trait DeriveTables: std::fmt::Debug + Send + Sync {
     fn derive(&self, dir: &Path) -> Vec<(String, RecordBatch)>;
 }
 
-/// Brings the cube aggregates (`warehouse-schema/aggregates.toml`) of a version being built up
-/// to date with its facts before it is published, so an aggregate never lags behind them.
+/// Brings the cube aggregates and materialized reports (`warehouse-schema/aggregates.toml`)
+/// of a version being built up to date with its facts and marts before it is published, so
+/// neither lags behind them.
 pub trait RefreshAggregates: std::fmt::Debug + Send + Sync {
     /// Refreshes the aggregates in the unpublished version folder `dir`, reusing what `base`
     /// (the version it continues: folder and manifest) holds for the partitions this build
@@ -38,9 +39,12 @@ pub trait RefreshAggregates: std::fmt::Debug + Send + Sync {
 }
 
 /// Whether table `name` belongs to a cube aggregate (an `agg_` table or an `aggdict_`
-/// dictionary of one): never carried forward, only refreshed.
+/// dictionary of one) or is a materialized report (`rpt_`): never carried forward by a
+/// build, only refreshed.
 pub fn is_aggregate_table(name: &str) -> bool {
-    name.starts_with("agg_") || name.starts_with("aggdict_")
+    name.starts_with("agg_")
+        || name.starts_with("aggdict_")
+        || name.starts_with(acrm_schema::MATERIALIZED_PREFIX)
 }
 
 /// How long a publish waits for a running build or another publish to finish.

@@ -5,6 +5,9 @@
 //! engine's registration of the aggregates a version holds.
 
 pub mod bitmap;
+pub mod materialized;
+#[cfg(test)]
+mod materialized_tests;
 mod navigate;
 pub mod refresh;
 #[cfg(test)]
@@ -228,13 +231,15 @@ pub(crate) struct Registered {
 }
 
 /// Registers in `ctx` the aggregates the version in `dir` (manifest `manifest`) holds, each
-/// under its name, and returns them with the rule that answers queries from them. Called
-/// once the views they read exist.
+/// under its name, and the stored results of its materialized reports that are still their
+/// reports' answers for this caller (`privileged` or not); returns them with the rule that
+/// answers queries from them. Called once the views they read exist.
 pub(crate) async fn register(
     ctx: &SessionContext,
     dir: &Path,
     manifest: &Manifest,
     schema: &WarehouseSchema,
+    privileged: bool,
 ) -> Result<(Vec<Registered>, Navigation)> {
     let mut listed = Vec::new();
     let mut navigation = Navigation::default();
@@ -285,6 +290,12 @@ pub(crate) async fn register(
             notes: column_notes(&def),
         });
         navigation.add(def, view, table, rows);
+    }
+    for (registered, stored) in
+        materialized::register(ctx, dir, manifest, schema, privileged).await?
+    {
+        listed.push(registered);
+        navigation.add_report(stored);
     }
     Ok((listed, navigation))
 }

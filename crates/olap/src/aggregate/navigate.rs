@@ -12,13 +12,16 @@
 //! The aggregate's rows are then grouped again — counts and sums summed, minima and maxima
 //! taken, distinct bitmaps unioned and counted — and cast back to the types the query had,
 //! so the answer is the one the facts give, under the same names.
+//!
+//! Before that, a plan (or subquery) equal to a materialized report's plan is answered from
+//! the report's stored result ([`super::materialized`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use acrm_schema::{AggregateDef, MeasureFunction};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, Result, TableReference};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::{TableProvider, provider_as_source};
@@ -32,6 +35,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 
 use super::bitmap;
+use super::materialized::Stored;
 
 /// Name of the rule (it shows in `EXPLAIN VERBOSE`).
 pub const RULE: &str = "acrm_aggregate_navigation";
@@ -46,10 +50,12 @@ struct Candidate {
     rows: u64,
 }
 
-/// The rule, with the aggregates of the engine's version, smallest first.
+/// The rule, with the aggregates of the engine's version, smallest first, and the stored
+/// results of its materialized reports.
 #[derive(Debug)]
 pub struct Navigation {
     candidates: Vec<Candidate>,
+    reports: Vec<Stored>,
     count: Arc<AggregateUDF>,
 }
 
@@ -57,6 +63,7 @@ impl Default for Navigation {
     fn default() -> Self {
         Self {
             candidates: Vec::new(),
+            reports: Vec::new(),
             count: Arc::new(bitmap::count_udaf()),
         }
     }
@@ -79,6 +86,36 @@ impl Navigation {
             rows,
         });
         self.candidates.sort_by_key(|c| c.rows);
+    }
+
+    /// Adds a materialized report's stored result.
+    pub(crate) fn add_report(&mut self, stored: Stored) {
+        self.reports.push(stored);
+    }
+
+    /// Every part of `plan` that is a materialized report's plan answered from its stored
+    /// result.
+    fn stored_reports(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        if self.reports.is_empty() {
+            return Ok(plan);
+        }
+        plan.transform_down_with_subqueries(|node| {
+            match self.reports.iter().find(|r| r.is_plan_of(&node)) {
+                Some(r) => {
+                    tracing::debug!(
+                        report = r.report,
+                        "query answered from a stored report result"
+                    );
+                    Ok(Transformed::new(
+                        r.answer(&node)?,
+                        true,
+                        TreeNodeRecursion::Jump,
+                    ))
+                }
+                None => Ok(Transformed::no(node)),
+            }
+        })
+        .map(|t| t.data)
     }
 
     /// `aggregate` answered from the first aggregate that covers it, or None.
@@ -312,6 +349,7 @@ impl<'a> Read<'a> {
 
 impl AnalyzerRule for Navigation {
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = self.stored_reports(plan)?;
         if self.candidates.is_empty() {
             return Ok(plan);
         }

@@ -46,10 +46,17 @@ impl AggregateRefresh {
 }
 
 impl RefreshAggregates for AggregateRefresh {
+    /// The cube aggregates, then the materialized reports (which the aggregates speed up).
     fn refresh(&self, dir: &Path, base: Option<(&Path, &Manifest)>, manifest: &mut Manifest) {
         let done = self.runtime.block_on(refresh(dir, base, manifest));
         if let Err(error) = done {
             tracing::warn!(%error, "aggregates not refreshed: queries read the facts");
+        }
+        let done = self
+            .runtime
+            .block_on(super::materialized::refresh(dir, base, manifest));
+        if let Err(error) = done {
+            tracing::warn!(%error, "reports not materialized: they are computed when asked");
         }
     }
 }
@@ -156,7 +163,8 @@ fn derived(version: u64, definition: String) -> Derived {
     }
 }
 
-fn remove(folder: &Path) -> Result<()> {
+/// Removes `folder` and what it holds, if it exists.
+pub(super) fn remove(folder: &Path) -> Result<()> {
     if folder.exists() {
         std::fs::remove_dir_all(folder).map_err(|source| Error::Io {
             path: folder.into(),

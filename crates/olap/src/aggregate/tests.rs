@@ -33,7 +33,7 @@ fn refreshed(dir: &Path, base: Option<(&Path, &Manifest)>, m: &mut Manifest) -> 
 
 /// Rows of `table` with the given columns; every other column null, or a zero value where
 /// nulls are not allowed.
-fn rows(table: &str, n: usize, set: Vec<(&str, ArrayRef)>) -> (TableDef, RecordBatch) {
+pub(super) fn rows(table: &str, n: usize, set: Vec<(&str, ArrayRef)>) -> (TableDef, RecordBatch) {
     let schema = WarehouseSchema::builtin().expect("schema");
     let def = schema.table(table).expect("table").clone();
     let arrow = def.arrow_schema();
@@ -58,11 +58,11 @@ fn rows(table: &str, n: usize, set: Vec<(&str, ArrayRef)>) -> (TableDef, RecordB
     (def, batch)
 }
 
-fn text(values: &[Option<&str>]) -> ArrayRef {
+pub(super) fn text(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(StringArray::from(values.to_vec()))
 }
 
-fn ints(values: &[i64]) -> ArrayRef {
+pub(super) fn ints(values: &[i64]) -> ArrayRef {
     Arc::new(Int64Array::from(values.to_vec()))
 }
 
@@ -83,7 +83,7 @@ fn day(key: i32) -> i32 {
 }
 
 /// `def`'s rows into `file` (a path below the table's folder) of the version in `dir`.
-fn write(dir: &Path, (def, batch): (TableDef, RecordBatch), file: &str) {
+pub(super) fn write(dir: &Path, (def, batch): (TableDef, RecordBatch), file: &str) {
     write_parquet(&dir.join(&def.name).join(file), &[batch], &[]).expect("write");
 }
 
@@ -364,7 +364,7 @@ const CONTACTS: [Contact; 6] = [
 
 /// Version 1: the dimensions, night 1's sales and the campaign contacts, its aggregates
 /// computed in full.
-fn version_1(root: &Path) -> (std::path::PathBuf, Manifest, Vec<Plan>) {
+pub(super) fn version_1(root: &Path) -> (std::path::PathBuf, Manifest, Vec<Plan>) {
     let dir = root.join("v1");
     dims(&dir, "toys");
     sales(&dir, &NIGHT_1[..3], "part-a.parquet");
@@ -400,7 +400,7 @@ fn next(
     (dir, m, plans)
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -410,12 +410,18 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// `sql`'s result on the version in `dir`, as text, with aggregates on or off, and its plan.
-fn answer(dir: &Path, aggregates: bool, sql: &str) -> (String, String) {
+pub(super) fn answer(dir: &Path, aggregates: bool, sql: &str) -> (String, String) {
+    let options = EngineOptions {
+        aggregates,
+        ..EngineOptions::default()
+    };
+    answer_with(dir, options, sql)
+}
+
+/// `sql`'s result on the version in `dir`, as text, with an engine opened with `options`,
+/// and its plan.
+pub(super) fn answer_with(dir: &Path, options: EngineOptions, sql: &str) -> (String, String) {
     block_on(async {
-        let options = EngineOptions {
-            aggregates,
-            ..EngineOptions::default()
-        };
         let engine = Engine::open_version(dir, options).await.expect("open");
         let (_, rows) = engine.query(sql).await.expect("query");
         let (_, plan) = engine
@@ -442,7 +448,7 @@ fn assert_answered(dir: &Path, aggregate: &str, sql: &str) {
 }
 
 /// The SQL of the shipped report `name`.
-fn report(name: &str) -> &'static str {
+pub(super) fn report(name: &str) -> &'static str {
     acrm_schema::REPORTS
         .iter()
         .find(|(n, _)| *n == name)
