@@ -240,6 +240,13 @@ fn tables_lists_schema_tables_and_views() {
     }
 }
 
+/// `EXPLAIN` of shipped report `name`'s SQL, read from its file.
+fn explain_report(name: &str) -> String {
+    let path = repo().join(format!("warehouse-schema/reports/{name}.sql"));
+    let sql = std::fs::read_to_string(path).expect("report");
+    format!("EXPLAIN {sql}")
+}
+
 /// Every report gives the same bytes with aggregate navigation on and off; the covered
 /// ones name their aggregate in `EXPLAIN`, the materialized ones their stored result, an
 /// uncovered query reads the facts.
@@ -270,10 +277,7 @@ fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
             "fact_campaign_response",
         ),
     ] {
-        let sql =
-            std::fs::read_to_string(repo().join(format!("warehouse-schema/reports/{report}.sql")))
-                .expect("report");
-        let explain = format!("EXPLAIN {sql}");
+        let explain = explain_report(report);
         let plan = run_ok(&mut on_sample(&["sql", &explain]));
         assert!(
             plan.contains(aggregate) && !plan.contains(fact),
@@ -296,10 +300,7 @@ fn aggregates_answer_reports_byte_identically_and_show_in_explain() {
             listed.is_some_and(|t| t["kind"] == "report"),
             "{stored} not listed"
         );
-        let sql =
-            std::fs::read_to_string(repo().join(format!("warehouse-schema/reports/{name}.sql")))
-                .expect("report");
-        let explain = format!("EXPLAIN {sql}");
+        let explain = explain_report(&name);
         let plan = run_ok(&mut on_sample(&["sql", &explain]));
         assert!(
             plan.contains(&stored) && !plan.contains("fact_"),

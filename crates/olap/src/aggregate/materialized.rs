@@ -33,7 +33,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::{Registered, is_text};
+use super::{Registered, is_text, remove};
 use crate::engine::{ObjectKind, TableInfo, listing_table};
 use crate::{Engine, EngineOptions, Error, Result};
 
@@ -179,7 +179,7 @@ pub async fn refresh(
         manifest.derived.remove(&name);
     }
     for r in &reports {
-        super::refresh::remove(&dir.join(acrm_schema::materialized_table(r)))?;
+        remove(&dir.join(acrm_schema::materialized_table(r)))?;
     }
     if reports.is_empty() {
         return Ok(done);
@@ -212,7 +212,7 @@ pub async fn refresh(
             }
             Err(error) => {
                 tracing::warn!(report, %error, "report not materialized: it is computed when asked");
-                super::refresh::remove(&dir.join(acrm_schema::materialized_table(&report)))?;
+                remove(&dir.join(acrm_schema::materialized_table(&report)))?;
                 done.failures.push((report, error));
             }
         }

@@ -201,6 +201,17 @@ pub(crate) fn personal_grain(
         .cloned()
 }
 
+/// Removes `folder` (a stored aggregate's or report's) and what it holds, if it exists.
+fn remove(folder: &Path) -> Result<()> {
+    if folder.exists() {
+        std::fs::remove_dir_all(folder).map_err(|source| Error::Io {
+            path: folder.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// What each column of aggregate `def` holds, for `acrm describe`.
 fn column_notes(def: &AggregateDef) -> HashMap<String, String> {
     let source = &def.source;

@@ -25,7 +25,8 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use super::{
-    bitmap, fingerprint, invalid, is_text, personal_grain, query_schema, sources_of, stored_schema,
+    bitmap, fingerprint, invalid, is_text, personal_grain, query_schema, remove, sources_of,
+    stored_schema,
 };
 use crate::engine::{PARTITION_COLUMN, as_stored, listing_table, query_schema as table_schema};
 use crate::mask::ident;
@@ -161,17 +162,6 @@ fn derived(version: u64, definition: String) -> Derived {
         computed_at: acrm_store::manifest::now(),
         definition: (!definition.is_empty()).then_some(definition),
     }
-}
-
-/// Removes `folder` and what it holds, if it exists.
-pub(super) fn remove(folder: &Path) -> Result<()> {
-    if folder.exists() {
-        std::fs::remove_dir_all(folder).map_err(|source| Error::Io {
-            path: folder.into(),
-            source,
-        })?;
-    }
-    Ok(())
 }
 
 /// Name of a fact table's full listing while the fact's own name is one partition's view.
