@@ -167,19 +167,19 @@ pub async fn refresh(
 ) -> Result<Materialized> {
     let reports = acrm_schema::builtin_materialized_reports()?;
     let mut done = Materialized::default();
-    // Results of an older version (linked with its files) are never kept.
-    let stale: Vec<String> = manifest
+    // Results of an older version (linked with its files) are never kept, nor those of a
+    // report no longer declared.
+    let stale: BTreeSet<String> = manifest
         .tables
         .keys()
         .filter(|n| n.starts_with(acrm_schema::MATERIALIZED_PREFIX))
         .cloned()
+        .chain(reports.iter().map(|r| acrm_schema::materialized_table(r)))
         .collect();
     for name in stale {
         manifest.tables.remove(&name);
         manifest.derived.remove(&name);
-    }
-    for r in &reports {
-        remove(&dir.join(acrm_schema::materialized_table(r)))?;
+        remove(&dir.join(&name))?;
     }
     if reports.is_empty() {
         return Ok(done);
