@@ -19,8 +19,7 @@ pub struct Report {
     pub sql: String,
 }
 
-/// A report's description: the first `--` comment line of its SQL.
-pub(crate) fn describe(sql: &str) -> String {
+fn describe(sql: &str) -> String {
     sql.lines()
         .find_map(|l| l.trim().strip_prefix("--"))
         .map(|d| d.trim().to_string())

@@ -19,9 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use acrm_schema::WarehouseSchema;
+use acrm_store::Manifest;
 use acrm_store::integrity::{FileSum, folder_sums};
 use acrm_store::parquet::write_parquet;
-use acrm_store::{Derived, Manifest};
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -33,7 +33,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::{Registered, is_text, remove};
+use super::{Registered, derived, remove};
 use crate::engine::{ObjectKind, TableInfo, listing_table};
 use crate::{Engine, EngineOptions, Error, Result};
 
@@ -51,15 +51,6 @@ fn invalid(report: &str, message: impl Into<String>) -> Error {
     }
 }
 
-/// The built-in report `name`'s SQL.
-fn report_sql(name: &str) -> Result<&'static str> {
-    acrm_schema::REPORTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, sql)| *sql)
-        .ok_or_else(|| invalid(name, "no built-in report of that name"))
-}
-
 /// The tables `plan` scans (a guarded table's raw name as the table itself).
 fn read_tables(plan: &LogicalPlan) -> Result<BTreeSet<String>> {
     let mut tables = BTreeSet::new();
@@ -72,14 +63,14 @@ fn read_tables(plan: &LogicalPlan) -> Result<BTreeSet<String>> {
     Ok(tables)
 }
 
-/// Whether `plan` reads no table holding personal data (a `pii` column of `schema`; an
+/// Whether a plan reading `tables` reads no table holding personal data (a `pii` column of `schema`; an
 /// undeclared table counts as holding some): masked or not, its answer is the same.
-fn personal_free(plan: &LogicalPlan, schema: &WarehouseSchema) -> Result<bool> {
-    Ok(read_tables(plan)?.iter().all(|t| {
+fn personal_free(tables: &BTreeSet<String>, schema: &WarehouseSchema) -> bool {
+    tables.iter().all(|t| {
         schema
             .table(t)
             .is_ok_and(|def| def.columns.iter().all(|c| !c.pii))
-    }))
+    })
 }
 
 /// Whether every function `plan` calls gives the same answer on the same data (no `now()`,
@@ -103,13 +94,13 @@ pub(super) fn deterministic(plan: &LogicalPlan) -> Result<bool> {
     Ok(!found)
 }
 
-/// What a stored result of report SQL `sql`, planned as `plan`, depends on: the stored
-/// format, the SQL, and the sums (`sums`, by path in the version) of the files of every
-/// table the plan reads.
-fn definition(sql: &str, plan: &LogicalPlan, sums: &BTreeMap<String, FileSum>) -> Result<String> {
+/// What a stored result of report SQL `sql` depends on: the stored format, the SQL, and
+/// the sums (`sums`, by path in the version) of the files of every table its plan reads
+/// (`tables`).
+fn definition(sql: &str, tables: &BTreeSet<String>, sums: &BTreeMap<String, FileSum>) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(format!("{FORMAT}\n{sql}\n").as_bytes());
-    for table in read_tables(plan)? {
+    for table in tables {
         let prefix = format!("{table}/");
         for (path, sum) in sums
             .range(prefix.clone()..)
@@ -120,7 +111,7 @@ fn definition(sql: &str, plan: &LogicalPlan, sums: &BTreeMap<String, FileSum>) -
         // A table with no files (a mart not published) reads differently from one with.
         hasher.update(format!("{table}\n").as_bytes());
     }
-    Ok(hasher.finalize().to_hex()[..32].to_string())
+    hasher.finalize().to_hex()[..32].to_string()
 }
 
 /// The schema a report whose output is `output` is stored with: its columns (text as
@@ -129,18 +120,14 @@ fn definition(sql: &str, plan: &LogicalPlan, sums: &BTreeMap<String, FileSum>) -
 fn stored_schema(report: &str, output: &Schema) -> Result<SchemaRef> {
     let mut names = BTreeSet::new();
     let mut fields = Vec::new();
-    for f in output.fields() {
+    for f in super::stored_schema(output).fields() {
         if !names.insert(f.name().as_str()) || f.name() == ROW {
             return Err(invalid(
                 report,
                 format!("its result has two columns named '{}'", f.name()),
             ));
         }
-        let t = match f.data_type() {
-            t if is_text(t) => DataType::Utf8,
-            t => t.clone(),
-        };
-        fields.push(Field::new(f.name(), t, true));
+        fields.push(f.as_ref().clone().with_nullable(true));
     }
     fields.push(Field::new(ROW, DataType::Int64, false));
     Ok(Arc::new(Schema::new(fields)))
@@ -200,14 +187,9 @@ pub async fn refresh(
                 tracing::info!(report, rows, "materialized report stored");
                 let table = acrm_schema::materialized_table(&report);
                 manifest.tables.insert(table.clone(), rows);
-                manifest.derived.insert(
-                    table,
-                    Derived {
-                        computed_on: manifest.version,
-                        computed_at: acrm_store::manifest::now(),
-                        definition: Some(definition),
-                    },
-                );
+                manifest
+                    .derived
+                    .insert(table, derived(manifest.version, definition));
                 done.stored.push((report, rows));
             }
             Err(error) => {
@@ -229,8 +211,8 @@ async fn store(
     report: &str,
     sums: &mut BTreeMap<String, FileSum>,
 ) -> Result<(u64, String)> {
-    let sql = report_sql(report)?;
-    let frame = ctx.sql(sql).await?;
+    let sql = crate::reports::find(None, report)?.sql;
+    let frame = ctx.sql(&sql).await?;
     let plan = frame.logical_plan().clone();
     if !deterministic(&plan)? {
         return Err(invalid(
@@ -257,15 +239,19 @@ async fn store(
     }
     let folder = dir.join(acrm_schema::materialized_table(report));
     write_parquet(&folder.join("part-0.parquet"), &stored, &[])?;
-    for table in read_tables(&plan)? {
-        if !sums
-            .keys()
-            .any(|p: &String| p.starts_with(&format!("{table}/")))
-        {
-            sums.extend(folder_sums(dir, &table, base)?);
+    let tables = read_tables(&plan)?;
+    for table in &tables {
+        // Hashed once for all the reports reading it.
+        let prefix = format!("{table}/");
+        let hashed = sums
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(&prefix));
+        if !hashed {
+            sums.extend(folder_sums(dir, table, base)?);
         }
     }
-    Ok((row as u64, definition(sql, &plan, sums)?))
+    Ok((row as u64, definition(&sql, &tables, sums)))
 }
 
 /// One stored report result the engine answers its report's plan from.
@@ -342,17 +328,19 @@ pub(crate) async fn register(
         if !folder.is_dir() {
             continue;
         }
-        let sql = report_sql(&report)?;
+        let found = crate::reports::find(None, &report)?;
+        let sql = found.sql;
         // A report this version cannot plan (a mart it reads is not published) has no
         // answer to stand for.
-        let Ok(frame) = ctx.sql(sql).await else {
+        let Ok(frame) = ctx.sql(&sql).await else {
             continue;
         };
         let plan = frame.into_unoptimized_plan();
-        if privileged && !personal_free(&plan, schema)? {
+        let tables = read_tables(&plan)?;
+        if privileged && !personal_free(&tables, schema) {
             continue;
         }
-        if definition(sql, &plan, &manifest.sums)? != recorded {
+        if definition(&sql, &tables, &manifest.sums) != recorded {
             tracing::info!(
                 report,
                 "stored result is not the report's answer on this version (a table it reads changed): computed when asked"
@@ -365,7 +353,7 @@ pub(crate) async fn register(
         let plan = crate::engine::analyzed_before_rule(ctx, plan)?;
         let description = format!(
             "The stored result of report {report} (its columns, then {ROW}, the row's place in the report's order): {}",
-            crate::reports::describe(sql)
+            found.description
         );
         let mut notes: std::collections::HashMap<String, String> = schema
             .fields()

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use acrm_schema::{AggregateDef, MeasureFunction, WarehouseSchema};
-use acrm_store::Manifest;
+use acrm_store::{Derived, Manifest};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -199,6 +199,16 @@ pub(crate) fn personal_grain(
             traced.is_none_or(|sources| sources.iter().any(personal))
         })
         .cloned()
+}
+
+/// The lineage of a table computed on `version` from `definition` (a fingerprint; none when
+/// empty).
+fn derived(version: u64, definition: String) -> Derived {
+    Derived {
+        computed_on: version,
+        computed_at: acrm_store::manifest::now(),
+        definition: (!definition.is_empty()).then_some(definition),
+    }
 }
 
 /// Removes `folder` (a stored aggregate's or report's) and what it holds, if it exists.

@@ -18,15 +18,15 @@ use std::sync::Arc;
 
 use acrm_schema::{AggregateDef, MeasureFunction, TableKind, WarehouseSchema};
 use acrm_store::parquet::{folder_rows, link_tree, parquet_files, read_parquet, write_parquet};
-use acrm_store::{Derived, Manifest, RefreshAggregates};
+use acrm_store::{Manifest, RefreshAggregates};
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use super::{
-    bitmap, fingerprint, invalid, is_text, personal_grain, query_schema, remove, sources_of,
-    stored_schema,
+    bitmap, derived, fingerprint, invalid, is_text, personal_grain, query_schema, remove,
+    sources_of, stored_schema,
 };
 use crate::engine::{PARTITION_COLUMN, as_stored, listing_table, query_schema as table_schema};
 use crate::mask::ident;
@@ -154,14 +154,6 @@ pub async fn refresh(
         }
     }
     Ok(done)
-}
-
-fn derived(version: u64, definition: String) -> Derived {
-    Derived {
-        computed_on: version,
-        computed_at: acrm_store::manifest::now(),
-        definition: (!definition.is_empty()).then_some(definition),
-    }
 }
 
 /// Name of a fact table's full listing while the fact's own name is one partition's view.
