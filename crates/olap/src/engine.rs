@@ -32,6 +32,7 @@ use crate::aggregate;
 use crate::guarded::GuardedTable;
 use crate::lineage::{column_notes, source_of};
 use crate::mask::{ident, masked_projection};
+use crate::point_lookup::{DYNAMIC_FILTER_PUSHDOWN, PointLookups};
 use crate::scope::{RowScope, TableFilter};
 use crate::verified::VerifiedFiles;
 use crate::{Error, Result};
@@ -261,7 +262,7 @@ pub(crate) fn listing_table(
 /// A context on this machine with the options' memory pool (spilling past it) and the
 /// information schema; with `checked` (a version's folder and manifest), its files are
 /// checked against the manifest's sums as they are read ([`VerifiedFiles`]).
-fn local_context(
+pub(crate) fn local_context(
     options: &EngineOptions,
     checked: Option<(&Path, &Manifest)>,
 ) -> Result<SessionContext> {
@@ -279,7 +280,27 @@ fn local_context(
     let config = SessionConfig::from_env()?
         .with_information_schema(true)
         .with_default_catalog_and_schema(&options.catalog, "public");
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    // Point lookups filter while decoding: before the dynamic filters are pushed, so that
+    // pushdown sees the scans it switched.
+    let mut rules = state.physical_optimizers().to_vec();
+    let at = rules
+        .iter()
+        .position(|r| r.name() == DYNAMIC_FILTER_PUSHDOWN)
+        .unwrap_or(rules.len());
+    rules.insert(
+        at,
+        Arc::new(PointLookups::new(&WarehouseSchema::builtin()?)),
+    );
+    Ok(SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_physical_optimizer_rules(rules)
+            .build(),
+    ))
 }
 
 /// A column's type as `describe` shows it: text as `Utf8` whether the engine decodes it as

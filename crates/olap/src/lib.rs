@@ -15,6 +15,7 @@ mod human;
 mod lineage;
 pub mod mask;
 pub mod output;
+mod point_lookup;
 pub mod reports;
 pub mod scope;
 pub mod table;
