@@ -222,7 +222,11 @@ fn products(dir: &Path, toy_category: &str, file: &str) {
 }
 
 fn dims(dir: &Path, toy_category: &str) {
-    let keys = [20230105, 20231231, 20240101, 20240615, 20240616];
+    // The days of the sales, and the first of their months (a calendar holds every day;
+    // cohort_retention finds a month's label on its first day).
+    let keys = [
+        20230101, 20230105, 20231201, 20231231, 20240101, 20240601, 20240615, 20240616,
+    ];
     let dates: Vec<_> = keys.iter().map(|&k| day(k)).collect();
     write(
         dir,
