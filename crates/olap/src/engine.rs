@@ -240,17 +240,24 @@ pub fn as_stored(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<Reco
 }
 
 /// A listing table over the Parquet files below `dir` read with `schema` (hive `year=`
-/// partitions when `partitioned`).
+/// partitions when `partitioned`); with `sorted_by`, the column each file's rows ascend by,
+/// so a sort on it is not done again.
 pub(crate) fn listing_table(
     dir: &Path,
     schema: SchemaRef,
     partitioned: bool,
+    sorted_by: Option<&str>,
 ) -> Result<Arc<dyn TableProvider>> {
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     if partitioned {
         options = options
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Int32)]);
+    }
+    if let Some(column) = sorted_by {
+        options = options.with_file_sort_order(vec![vec![
+            datafusion::prelude::col(column).sort(true, false),
+        ]]);
     }
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
     let config = ListingTableConfig::new(url)
@@ -451,7 +458,7 @@ impl Engine {
                 continue;
             }
             let provider: Arc<dyn TableProvider> = if folder.is_dir() {
-                listing_table(&folder, query_schema(t), t.partition_by.is_some())?
+                listing_table(&folder, query_schema(t), t.partition_by.is_some(), None)?
             } else {
                 Arc::new(MemTable::try_new(query_schema(t), vec![vec![]])?)
             };

@@ -366,7 +366,8 @@ pub(crate) async fn register(
             })
             .collect();
         notes.insert(ROW.into(), "The row's place in the report's order.".into());
-        let provider = listing_table(&folder, schema, false)?;
+        // Written in the report's order: the scan keeps it, no sort is needed.
+        let provider = listing_table(&folder, schema, false, Some(ROW))?;
         ctx.register_table(table.as_str(), provider.clone())?;
         served.push((
             Registered {

@@ -298,7 +298,7 @@ pub(crate) async fn register(
             );
             continue;
         }
-        let table = listing_table(&folder, query_schema(&def, &source.schema())?, false)?;
+        let table = listing_table(&folder, query_schema(&def, &source.schema())?, false, None)?;
         ctx.register_table(def.name.as_str(), table.clone())?;
         listed.push(Registered {
             info: TableInfo {

@@ -318,7 +318,7 @@ impl<'a> Night<'a> {
             let name = format!("acrm_base_{table}");
             self.ctx().register_table(
                 name.as_str(),
-                listing_table(&before, table_schema(t), false)?,
+                listing_table(&before, table_schema(t), false, None)?,
             )?;
             let list = t
                 .primary_key
