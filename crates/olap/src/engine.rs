@@ -268,10 +268,12 @@ pub(crate) fn listing_table(
 
 /// A context on this machine with the options' memory pool (spilling past it) and the
 /// information schema; with `checked` (a version's folder and manifest), its files are
-/// checked against the manifest's sums as they are read ([`VerifiedFiles`]).
+/// checked against the manifest's sums as they are read ([`VerifiedFiles`]); scans pinning
+/// one of `schema`'s point-lookup keys filter while decoding ([`PointLookups`]).
 pub(crate) fn local_context(
     options: &EngineOptions,
     checked: Option<(&Path, &Manifest)>,
+    schema: &WarehouseSchema,
 ) -> Result<SessionContext> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
@@ -299,10 +301,7 @@ pub(crate) fn local_context(
         .iter()
         .position(|r| r.name() == DYNAMIC_FILTER_PUSHDOWN)
         .unwrap_or(rules.len());
-    rules.insert(
-        at,
-        Arc::new(PointLookups::new(&WarehouseSchema::builtin()?)),
-    );
+    rules.insert(at, Arc::new(PointLookups::new(schema)));
     Ok(SessionContext::new_with_state(
         SessionStateBuilder::new_from_existing(state)
             .with_physical_optimizer_rules(rules)
@@ -400,8 +399,9 @@ impl Engine {
     /// engine reads. Every file is checked against the manifest as it is first read.
     pub async fn open(warehouse: &Path, options: EngineOptions) -> Result<Self> {
         let (dir, manifest, pinned) = pin(warehouse, &options.at)?;
-        let ctx = local_context(&options, Some((&dir, &manifest)))?;
-        Self::open_in((dir, manifest), Some(pinned), ctx, options).await
+        let schema = WarehouseSchema::builtin()?;
+        let ctx = local_context(&options, Some((&dir, &manifest)), &schema)?;
+        Self::open_in((dir, manifest), Some(pinned), ctx, options, schema).await
     }
 
     /// Opens that version in `ctx`, a context the caller made: a Ballista remote session
@@ -418,16 +418,18 @@ impl Engine {
             ..options
         };
         let (dir, manifest, pinned) = pin(warehouse, &options.at)?;
-        Self::open_in((dir, manifest), Some(pinned), ctx, options).await
+        let schema = WarehouseSchema::builtin()?;
+        Self::open_in((dir, manifest), Some(pinned), ctx, options, schema).await
     }
 
     /// Opens the version in folder `dir` whether or not it is published yet: the nightly
     /// build computes its marts from the version it is about to publish (and holds the lock
     /// that keeps it in place).
     pub async fn open_version(dir: &Path, options: EngineOptions) -> Result<Self> {
-        let ctx = local_context(&options, None)?;
+        let schema = WarehouseSchema::builtin()?;
+        let ctx = local_context(&options, None, &schema)?;
         let manifest = Manifest::read(dir)?;
-        Self::open_in((dir.to_path_buf(), manifest), None, ctx, options).await
+        Self::open_in((dir.to_path_buf(), manifest), None, ctx, options, schema).await
     }
 
     async fn open_in(
@@ -435,6 +437,7 @@ impl Engine {
         pinned: Option<Pinned>,
         ctx: SessionContext,
         options: EngineOptions,
+        schema: WarehouseSchema,
     ) -> Result<Self> {
         // The context's own default catalog: a Ballista session names it itself.
         let name = ctx.state().config_options().catalog.default_catalog.clone();
@@ -446,7 +449,6 @@ impl Engine {
         // is dropped once the guarded tables over them exist ([`GuardedTable`]): they keep
         // their plans, nobody can query the raw tables by name.
         catalog.register_schema("raw", Arc::new(MemorySchemaProvider::new()))?;
-        let schema = WarehouseSchema::builtin()?;
         let version = manifest.version;
         let mut objects = Vec::new();
         // (name, raw SELECT list, filter) of each table served through a view.

@@ -174,7 +174,12 @@ mod tests {
         let file = dir.path().join("t.parquet");
         acrm_store::parquet::write_parquet(&file, &[batch], &["customer_id".to_string()])
             .expect("write");
-        let ctx = local_context(&EngineOptions::default(), None).expect("context");
+        let ctx = local_context(
+            &EngineOptions::default(),
+            None,
+            &acrm_schema::WarehouseSchema::builtin().expect("schema"),
+        )
+        .expect("context");
         ctx.register_parquet(
             "t",
             file.to_str().expect("path"),
