@@ -14,20 +14,20 @@ use acrm_schema::{EntityKind, SourceCatalog, TableDef, WarehouseSchema};
 use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 
-use crate::config::{BuildConfig, ExistingKey, LoadMode, SourceConfig};
+use crate::config::{BuildConfig, ExistingKey, SourceConfig};
 use crate::dims::{CustomerDim, KeyedDim, calendar};
 use crate::discover::{InputFile, discover};
-use crate::facts::{Lookups, load_chunk};
+use crate::fact_loader::FactLoader;
+use crate::facts::Lookups;
 use crate::identity::{
     CustomerRecord, Field, IdentityConfig, IdentityStore, full_name, id_key, record_to_row,
     records_table, row_to_record,
 };
-use crate::keys::{BatchKeys, KeyIndex, remove_keys};
+use crate::keys::{self, BatchKeys, KeyIndex, remove_keys};
 use crate::sink::{PartSink, rows_per_part};
 use crate::stage::{Loader, Nulled, Rejected, Rejector, SeenRows, Staged, Staging, stage_file};
 use crate::value::{
-    Value, batch_to_rows, date_of, day_number, day_range, items_to_batches, rows_to_batch,
-    rows_to_batches,
+    Value, batch_to_rows, day_number, items_to_batches, rows_to_batch, rows_to_batches,
 };
 use crate::{Error, Result};
 use acrm_store::layout::write_table_part;
@@ -109,6 +109,10 @@ pub struct BuildReport {
 /// Folder of a version holding build state that is not a published table (the customer
 /// records behind identity resolution, with every source's raw attributes).
 const STATE_DIR: &str = "_state";
+
+/// Folder of a version being built holding the natural keys of its fact lines (removed
+/// before the version is sealed).
+const KEYS_DIR: &str = "_keys";
 
 fn load_rows(dir: &Path, table: &TableDef) -> Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
@@ -320,7 +324,10 @@ fn build_into(
         loaded_files: prev.map(|(_, m)| m.files.clone()).unwrap_or_default(),
         contents: HashMap::new(),
         this_build: Vec::new(),
-        keys: KeyIndex::default(),
+        keys: KeyIndex::new(
+            tmp.join(KEYS_DIR),
+            cfg.memory_mib.saturating_mul(1 << 20) / 4,
+        ),
     };
     for f in &run.loaded_files {
         remember_content(&mut run.contents, f);
@@ -492,14 +499,18 @@ impl Run<'_> {
             })
             .collect();
         // The natural-key index holds the lines of earlier batches only: it is read before
-        // this batch writes its first part.
+        // this batch writes its first part, its filter sized for the batch's input.
+        let mut new_lines: BTreeMap<&str, u64> = BTreeMap::new();
         for f in &files {
             let src = &cfg.sources[f.source];
             if src.checks_keys()
                 && let Some(t) = src.entity.fact_table()
             {
-                self.keys.prepare(self.tmp, &self.table(t)?)?;
+                *new_lines.entry(t).or_default() += f.bytes / keys::BYTES_PER_LINE + 1;
             }
+        }
+        for (t, lines) in new_lines {
+            self.keys.prepare(self.tmp, &self.table(t)?, lines)?;
         }
         let mut sink = PartSink::new(self.tmp, rows_per_part(cfg.memory_mib));
         let mut master_customers: Vec<(String, String, Vec<Value>)> = Vec::new();
@@ -544,7 +555,7 @@ impl Run<'_> {
                 .unwrap_or_default();
             let progress = self.progress;
             let mut on_bytes = |n: u64| progress.advance(n);
-            let mut loader: Box<Loader<'_>> = match src.entity {
+            let mut loader: Box<dyn Loader + '_> = match src.entity {
                 EntityKind::Customer => {
                     let (sid, idn) = (
                         def.index_of("source_id").unwrap_or(0),
@@ -589,35 +600,19 @@ impl Run<'_> {
                     })
                 }
                 kind => {
-                    let table_name = kind.fact_table().unwrap_or("fact_sales");
-                    let table = self.table(table_name)?;
-                    let prefix = prefixes.get(&f.source).cloned().unwrap_or_default();
-                    let snapshot = src.load == LoadMode::Snapshot;
-                    let (lk, sink, years, stem, index, batch_keys) = (
-                        &mut self.lk,
-                        &mut sink,
-                        &mut self.years,
-                        &stem,
-                        &mut self.keys,
-                        &mut out.keys,
-                    );
-                    let keyed = src.checks_keys();
-                    Box::new(move |rows: Vec<Staged>, rej: &mut Rejector<'_>| {
-                        let loaded = load_chunk(kind, lk, src, def, &rows, rej, batch_day, stem);
-                        let loaded = if keyed {
-                            index.admit(&table, src, &def.key[0], loaded, &rows, rej, batch_keys)?
-                        } else {
-                            loaded.into_iter().map(|(_, r)| r).collect()
-                        };
-                        let batch = rows_to_batch(&table, &loaded)?;
-                        // The calendar spans the years of the facts' dates.
-                        if let Some((a, b)) = day_range(&batch) {
-                            let (a, b) = (date_of(a).year(), date_of(b).year());
-                            *years = Some(years.map_or((a, b), |(y0, y1)| (y0.min(a), y1.max(b))));
-                        }
-                        let n = loaded.len() as u64;
-                        sink.push(&table, &src.name, snapshot, &prefix, batch)?;
-                        Ok(n)
+                    let table = self.table(kind.fact_table().unwrap_or("fact_sales"))?;
+                    Box::new(FactLoader {
+                        kind,
+                        def,
+                        src,
+                        table,
+                        lookups: &mut self.lk,
+                        sink: &mut sink,
+                        prefix: prefixes.get(&f.source).map_or("", String::as_str),
+                        stem: &stem,
+                        batch_day,
+                        years: &mut self.years,
+                        keys: src.checks_keys().then_some((&mut self.keys, &mut out.keys)),
                     })
                 }
             };
@@ -679,7 +674,7 @@ impl Run<'_> {
         &mut self,
         batch: NaiveDate,
         files: &[InputFile],
-        mut out: BatchOutput,
+        out: BatchOutput,
         written: &HashSet<PathBuf>,
     ) -> Result<()> {
         for (table_name, keys) in out.keys.replaced() {
@@ -690,7 +685,6 @@ impl Run<'_> {
                 "lines replaced by this batch"
             );
         }
-        self.keys.written(std::mem::take(&mut out.keys));
         let batch_day = day_number(batch);
         let batch_tag = {
             let mut h = blake3::Hasher::new();
@@ -829,6 +823,7 @@ impl Run<'_> {
         full: bool,
         started: Instant,
     ) -> Result<BuildReport> {
+        self.keys.close();
         let customers = self.lk.customers.take_sorted_rows();
         let this = &self;
         // The three tables of a million rows or more (dim_customer, the key map and the

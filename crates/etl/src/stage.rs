@@ -113,7 +113,18 @@ pub struct Rejector<'a> {
     nulled: Vec<Nulled>,
 }
 
-impl Rejector<'_> {
+impl<'a> Rejector<'a> {
+    /// A rejector for file `file` (as shown) of source `src`, whose fields are `def`'s.
+    pub fn new(src: &'a SourceConfig, def: &'a EntityDef, file: &'a str) -> Self {
+        Self {
+            src,
+            def,
+            file,
+            rejected: Vec::new(),
+            nulled: Vec::new(),
+        }
+    }
+
     /// Rejects `row` because of canonical field `field` (or the row as a whole).
     pub fn reject(
         &mut self,
@@ -182,8 +193,25 @@ impl SeenRows {
     }
 }
 
-/// Loads the rows of one chunk; returns how many it loaded (the rest it rejected).
-pub type Loader<'l> = dyn FnMut(Vec<Staged>, &mut Rejector<'_>) -> Result<u64> + 'l;
+/// Takes the staged rows of a file, a chunk at a time, in file order.
+pub trait Loader {
+    /// Loads the rows of one chunk; returns how many it loaded (the rest it rejected).
+    fn load(&mut self, rows: Vec<Staged>, rej: &mut Rejector<'_>) -> Result<u64>;
+
+    /// At the end of the file: loads or rejects the rows it held back until the whole file
+    /// was seen; returns how many it loaded.
+    fn finish(&mut self, rej: &mut Rejector<'_>) -> Result<u64> {
+        let _ = rej;
+        Ok(0)
+    }
+}
+
+/// A loader that holds nothing back.
+impl<F: FnMut(Vec<Staged>, &mut Rejector<'_>) -> Result<u64>> Loader for F {
+    fn load(&mut self, rows: Vec<Staged>, rej: &mut Rejector<'_>) -> Result<u64> {
+        self(rows, rej)
+    }
+}
 
 /// A row after typing, before the checks that need the batch's state.
 enum Typed {
@@ -279,15 +307,9 @@ pub fn stage_file(
     work: &Path,
     seen: &mut SeenRows,
     progress: &mut (dyn FnMut(u64) + Send),
-    loader: &mut Loader<'_>,
+    loader: &mut dyn Loader,
 ) -> Result<Staging> {
-    let mut rej = Rejector {
-        src,
-        def,
-        file: rel,
-        rejected: Vec::new(),
-        nulled: Vec::new(),
-    };
+    let mut rej = Rejector::new(src, def, rel);
     let mut counts = FileCounts::default();
     let mut chunk: Vec<Staged> = Vec::new();
     // A keyed fact source finds its exact repeats with its keys, in one map.
@@ -351,7 +373,7 @@ pub fn stage_file(
                     }
                     chunk.push(staged);
                     if chunk.len() >= CHUNK_ROWS {
-                        counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
+                        counts.loaded += loader.load(std::mem::take(&mut chunk), &mut rej)?;
                     }
                 }
             }
@@ -360,8 +382,9 @@ pub fn stage_file(
     };
     read_file(src, path, work, &mut on, progress)?;
     if !chunk.is_empty() {
-        counts.loaded += loader(std::mem::take(&mut chunk), &mut rej)?;
+        counts.loaded += loader.load(std::mem::take(&mut chunk), &mut rej)?;
     }
+    counts.loaded += loader.finish(&mut rej)?;
     counts.quarantined = rej.rejected.len() as u64;
     // A row a loader rejected after all is in the quarantine whole: its nulled values are not
     // loaded values.
