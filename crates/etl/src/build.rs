@@ -701,7 +701,7 @@ impl Run<'_> {
                 return Ok(());
             }
             let table = self.table(name)?;
-            write_table_part(self.tmp, &table, &part, &[rows_to_batch(&table, &rows)?])?;
+            write_table_part(self.tmp, &table, &part, vec![rows_to_batch(&table, &rows)?])?;
             Ok(())
         };
         let quarantined = out.rejected.into_iter().map(|r| {

@@ -129,7 +129,7 @@ impl<'a> PartSink<'a> {
         if let Some((table, stem, batches)) = part {
             let dir = self.dir.to_path_buf();
             self.writing = Some(std::thread::spawn(move || {
-                write_table_part(&dir, &table, &stem, &batches).map_err(Error::from)
+                write_table_part(&dir, &table, &stem, batches).map_err(Error::from)
             }));
         }
         Ok(())
@@ -155,7 +155,7 @@ impl<'a> PartSink<'a> {
         let files = parts
             .into_par_iter()
             .map(|(table, stem, batches)| {
-                write_table_part(dir, &table, &stem, &batches).map_err(Error::from)
+                write_table_part(dir, &table, &stem, batches).map_err(Error::from)
             })
             .collect::<Result<Vec<_>>>()?;
         self.written.extend(files.into_iter().flatten());
