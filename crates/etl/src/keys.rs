@@ -247,15 +247,22 @@ struct TableKeys {
 }
 
 /// The natural keys of the fact lines in the version being built, per fact table: a
-/// split-block Bloom filter in memory (about two bytes a key) and the exact keys on disk.
+/// split-block Bloom filter in memory and the exact keys on disk. The filter takes two bytes
+/// per held key and per line the batch's input could hold at [`BYTES_PER_LINE`] — about
+/// four bytes a real order line (100 MB for a million customers' first load), capped per
+/// table by the build's budget.
 ///
 /// A line whose key the filter has certainly not seen is loaded at once; nearly every new
 /// line is. The others (a key loaded before, or a false positive: about one line in a
 /// thousand) wait until their file ends, when they are checked against the exact keys, read
-/// back from disk, in line order. Memory is therefore the filter (two bytes a key) plus the
-/// doubted lines, not a map of every line: the map this replaces took 22 bytes a line, and
-/// half as much again while it grew, up to ~850 MB for the 25.7 million order lines of a
-/// million-customer first load.
+/// back from disk, in line order. Memory is therefore the filter plus the doubted lines, not
+/// a map of every line: the map this replaces took 22 bytes a line by hashbrown's layout,
+/// and half as much again while it grew, up to ~850 MB for the 25.7 million order lines of
+/// a million-customer first load (computed, not measured).
+///
+/// Costs paid for this: each batch refills the filter from the held key files (one
+/// sequential read of 16 bytes a held line), and each file with doubted lines reads the
+/// held and batch key files once more when it ends.
 ///
 /// The held keys are those of the table's part files at the start of each batch (each part
 /// read once, its keys kept in a file), and the filter is sized from their number and the
